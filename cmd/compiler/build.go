@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// sourceFlags are the flags that name a workflows repository.
+type sourceFlags struct {
+	dir    string
+	output outputFormat
+}
+
+func (s *sourceFlags) bind(fs *flag.FlagSet) {
+	s.output = "text"
+	fs.StringVar(&s.dir, "source", "", "the workflows repository: a directory with workflows/ and clusters/")
+	fs.Var(&s.output, "o", "output format: text or json")
+}
+
+// compile validates and renders the repository.
+func (s *sourceFlags) compile(ctx context.Context, opts compiler.Options) (*compiler.Result, error) {
+	if s.dir == "" {
+		return nil, usagef("--source is required")
+	}
+	src, err := compiler.ReadSource(os.DirFS(s.dir))
+	if err != nil {
+		return nil, err
+	}
+	c, err := compiler.New(opts)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return c.Build(ctx, src)
+}
+
+// report writes a build's problems as JSON when -o json asks for it.
+func (s *sourceFlags) report(stdout io.Writer, err error) error {
+	problems := workflow.AsErrors(err)
+	if s.output != "json" || problems == nil {
+		return err
+	}
+	if werr := writeJSON(stdout, map[string]any{"valid": false, "errors": problems}); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return &reportedError{err: err}
+}
+
+func runBuild(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("build", "build --source DIR --out DIR [flags]", stdout)
+	var src sourceFlags
+	src.bind(fs)
+	out := fs.String("out", "", "directory to write the deploy tree into (its clusters/ and workflows/ are replaced)")
+	opts := compiler.DefaultOptions()
+	opts.BindFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return ignoreHelp(err)
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	res, err := src.compile(ctx, opts)
+	if err != nil {
+		return src.report(stdout, err)
+	}
+	if err := res.Tree.WriteDir(*out); err != nil {
+		return err
+	}
+	if src.output == "json" {
+		return writeJSON(stdout, struct {
+			Valid bool `json:"valid"`
+			*compiler.Result
+			Files []string `json:"files"`
+		}{true, res, res.Tree.Paths()})
+	}
+	published := 0
+	for _, w := range res.Workflows {
+		if w.Status == workflow.StatusPublished {
+			published++
+		}
+	}
+	fmt.Fprintf(stdout, "built %s of %s for %s: %s in %s under %s\n",
+		plural(published, "published workflow"), plural(len(res.Workflows), "workflow"),
+		plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"), plural(len(res.Tree), "file"), *out)
+	return nil
+}
+
+func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("check", "check --source DIR [-o json]", stdout)
+	var src sourceFlags
+	src.bind(fs)
+	if err := parse(fs, args); err != nil {
+		return ignoreHelp(err)
+	}
+	res, err := src.compile(ctx, compiler.DefaultOptions())
+	if err != nil {
+		return src.report(stdout, err)
+	}
+	if src.output == "json" {
+		return writeJSON(stdout, struct {
+			Valid bool `json:"valid"`
+			*compiler.Result
+		}{true, res})
+	}
+	fmt.Fprintf(stdout, "valid: %s on %s, %s rendered and checked with kustomize\n",
+		plural(len(res.Workflows), "workflow"), plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"))
+	return nil
+}
+
+func ignoreHelp(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,264 @@
+package compiler
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"sigs.k8s.io/kustomize/api/types"
+
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// Source is the content of a workflows repository: file contents by
+// slash-separated path. Only workflows/*.json and clusters/*.json matter.
+type Source map[string][]byte
+
+// ReadSource reads the workflow and cluster files of a repository.
+func ReadSource(fsys fs.FS) (Source, error) {
+	src := Source{}
+	for _, dir := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
+		entries, err := fs.ReadDir(fsys, dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read source: %w", err)
+		}
+		for _, e := range entries {
+			p := path.Join(dir, e.Name())
+			if e.IsDir() || path.Ext(p) != ".json" {
+				continue
+			}
+			b, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return nil, fmt.Errorf("read source: %w", err)
+			}
+			src[p] = b
+		}
+	}
+	return src, nil
+}
+
+// Compiler turns a Source into a deploy tree. It remembers what it decoded
+// and rendered, keyed by file content, so that a build after a small change
+// only redoes the changed workflows. A Compiler is safe for concurrent use;
+// builds run one at a time.
+type Compiler struct {
+	opts Options
+
+	mu    sync.Mutex
+	units map[string]*unit
+}
+
+// unit is the cached work for one workflow file.
+type unit struct {
+	sum       [sha256.Size]byte
+	wf        *workflow.Workflow
+	decodeErr error
+	// cluster is the cluster tree was rendered for.
+	cluster string
+	tree    Tree
+	objects int
+}
+
+// New returns a Compiler.
+func New(opts Options) (*Compiler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("compiler options: %w", err)
+	}
+	return &Compiler{opts: opts, units: map[string]*unit{}}, nil
+}
+
+// Result is a built deploy tree and what went into it.
+type Result struct {
+	// Tree is the deploy tree.
+	Tree Tree `json:"-"`
+	// Workflows lists every workflow of the source, by name.
+	Workflows []WorkflowResult `json:"workflows"`
+	// Clusters lists the clusters of the tree, by name.
+	Clusters []string `json:"clusters"`
+	// Objects counts the rendered objects of all published workflows.
+	Objects int `json:"objects"`
+	// Decoded and Rendered count the workflows this build decoded and
+	// rendered; the others were reused from earlier builds.
+	Decoded  int `json:"decoded"`
+	Rendered int `json:"rendered"`
+}
+
+// WorkflowResult describes one workflow of a build.
+type WorkflowResult struct {
+	Name      string          `json:"name"`
+	Status    workflow.Status `json:"status"`
+	Cluster   string          `json:"cluster"`
+	Namespace string          `json:"namespace"`
+	Objects   int             `json:"objects"`
+}
+
+// Build validates every workflow and cluster of src and renders the
+// published workflows. Any invalid file fails the whole build: the error
+// holds every problem (see workflow.AsErrors) and no tree is returned.
+func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	var wfFiles, clusterFiles []string
+	for p := range src {
+		switch {
+		case workflow.IsWorkflowFile(p):
+			wfFiles = append(wfFiles, p)
+		case workflow.IsClusterFile(p):
+			clusterFiles = append(clusterFiles, p)
+		}
+	}
+	sort.Strings(wfFiles)
+	sort.Strings(clusterFiles)
+
+	var errs workflow.Errors
+	var clusters []*workflow.Cluster
+	for _, p := range clusterFiles {
+		cl, err := workflow.DecodeCluster(p, src[p])
+		if err != nil {
+			errs = append(errs, workflow.AsErrors(err)...)
+			continue
+		}
+		clusters = append(clusters, cl)
+	}
+
+	res := &Result{}
+	units := make([]*unit, len(wfFiles))
+	var decoded atomic.Int64
+	err := parallel(ctx, len(wfFiles), func(i int) {
+		p := wfFiles[i]
+		sum := sha256.Sum256(src[p])
+		if u := c.units[p]; u != nil && u.sum == sum {
+			units[i] = u
+			return
+		}
+		wf, err := workflow.Decode(p, src[p])
+		units[i] = &unit{sum: sum, wf: wf, decodeErr: err}
+		decoded.Add(1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Decoded = int(decoded.Load())
+	next := make(map[string]*unit, len(wfFiles))
+	var workflows []*workflow.Workflow
+	for i, u := range units {
+		next[wfFiles[i]] = u
+		if u.decodeErr != nil {
+			errs = append(errs, workflow.AsErrors(u.decodeErr)...)
+			continue
+		}
+		workflows = append(workflows, u.wf)
+	}
+	c.units = next
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	if err := workflow.CheckSet(workflows, clusters); err != nil {
+		return nil, err
+	}
+
+	renderErrs := make([]error, len(units))
+	var rendered atomic.Int64
+	err = parallel(ctx, len(units), func(i int) {
+		u := units[i]
+		if u.wf.Status != workflow.StatusPublished || (u.tree != nil && u.cluster == u.wf.Cluster()) {
+			return
+		}
+		tree, objects, err := renderWorkflow(u.wf, c.opts)
+		if err == nil {
+			_, err = tree.Build(overlayDir(u.wf.Name, u.wf.Cluster()))
+		}
+		if err != nil {
+			renderErrs[i] = err
+			u.tree = nil
+			return
+		}
+		u.tree, u.cluster, u.objects = tree, u.wf.Cluster(), objects
+		rendered.Add(1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(renderErrs...); err != nil {
+		return nil, err
+	}
+	res.Rendered = int(rendered.Load())
+
+	res.Tree = Tree{}
+	perCluster := map[string][]string{}
+	for _, cl := range clusters {
+		perCluster[cl.Name] = nil
+	}
+	if len(clusters) == 0 {
+		perCluster[workflow.DefaultCluster] = nil
+	}
+	for _, u := range units {
+		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
+		if u.wf.Status == workflow.StatusPublished {
+			res.Tree.merge(u.tree)
+			wr.Objects = u.objects
+			res.Objects += u.objects
+			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
+		}
+		res.Workflows = append(res.Workflows, wr)
+	}
+	for _, name := range sortedNames(perCluster) {
+		res.Clusters = append(res.Clusters, name)
+		files := perCluster[name]
+		sort.Strings(files)
+		if err := res.Tree.addKustomization(fmt.Sprintf("the workflows of cluster %s", name), ClusterDir(name), types.Kustomization{Resources: files}); err != nil {
+			return nil, err
+		}
+		sub := Tree{}
+		for _, f := range append(files, "kustomization.yaml") {
+			p := path.Join(ClusterDir(name), f)
+			sub[p] = res.Tree[p]
+		}
+		if _, err := sub.Build(ClusterDir(name)); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// parallel calls fn for 0..n-1 on up to GOMAXPROCS goroutines and returns
+// ctx's error if it ended first.
+func parallel(ctx context.Context, n int, fn func(i int)) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}

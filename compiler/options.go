@@ -1,0 +1,72 @@
+package compiler
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/validate/content"
+)
+
+// Options configure the rendered Flux objects.
+type Options struct {
+	// SourceRefName is the GitRepository that serves the deploy branch.
+	SourceRefName string
+	// SourceRefNamespace is the namespace of that GitRepository and of the
+	// generated Flux Kustomizations.
+	SourceRefNamespace string
+	// Interval is how often Flux reconciles each workflow.
+	Interval time.Duration
+	// RetryInterval is how soon Flux retries a failed reconciliation.
+	RetryInterval time.Duration
+	// Timeout bounds applying a workflow and waiting for it to be healthy.
+	Timeout time.Duration
+}
+
+// DefaultOptions returns the options the command line starts from.
+func DefaultOptions() Options {
+	return Options{
+		SourceRefName:      "slipway",
+		SourceRefNamespace: "flux-system",
+		Interval:           10 * time.Minute,
+		RetryInterval:      time.Minute,
+		Timeout:            5 * time.Minute,
+	}
+}
+
+// Validate reports every invalid option.
+func (o Options) Validate() error {
+	var errs []error
+	for _, f := range []struct{ name, value string }{
+		{"source ref name", o.SourceRefName},
+		{"source ref namespace", o.SourceRefNamespace},
+	} {
+		if msgs := content.IsDNS1123Label(f.value); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s %q: %v", f.name, f.value, msgs))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"interval", o.Interval}, {"retry interval", o.RetryInterval}, {"timeout", o.Timeout}} {
+		if f.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %s", f.name, f.d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fingerprint identifies options in cache keys.
+func (o Options) fingerprint() string {
+	return fmt.Sprintf("%s/%s/%s/%s/%s", o.SourceRefNamespace, o.SourceRefName, o.Interval, o.RetryInterval, o.Timeout)
+}
+
+// BindFlags registers the options as flags, with o's values as defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.SourceRefName, "source-ref", o.SourceRefName, "name of the Flux GitRepository that serves the deploy branch")
+	fs.StringVar(&o.SourceRefNamespace, "flux-namespace", o.SourceRefNamespace, "namespace of that GitRepository and of the generated Flux Kustomizations")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often Flux reconciles each workflow")
+	fs.DurationVar(&o.RetryInterval, "retry-interval", o.RetryInterval, "how soon Flux retries a failed reconciliation")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long Flux waits for a workflow to become healthy")
+}

@@ -1,0 +1,147 @@
+package compiler
+
+import (
+	"fmt"
+	"path"
+	"sort"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/kustomize/api/types"
+
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// renderFunc renders one node into objects. Each node kind has one, in the
+// file named for it.
+type renderFunc func(rc *renderContext, n *workflow.Node) ([]object, error)
+
+// renderers maps each node kind to its renderFunc.
+var renderers = map[workflow.Kind]renderFunc{
+	workflow.KindDeployment:            renderDeployment,
+	workflow.KindStatefulSet:           renderStatefulSet,
+	workflow.KindDaemonSet:             renderDaemonSet,
+	workflow.KindJob:                   renderJob,
+	workflow.KindCronJob:               renderCronJob,
+	workflow.KindService:               renderService,
+	workflow.KindIngress:               renderIngress,
+	workflow.KindNetworkPolicy:         renderNetworkPolicy,
+	workflow.KindConfigMap:             renderConfigMap,
+	workflow.KindSecret:                renderSecret,
+	workflow.KindPersistentVolumeClaim: renderPVC,
+	workflow.KindHPA:                   renderHPA,
+	workflow.KindPlugin:                renderPlugin,
+}
+
+// renderContext is what renderers may read: the workflow being rendered.
+type renderContext struct {
+	wf *workflow.Workflow
+}
+
+// Paths of the deploy tree.
+
+// WorkflowDir is the directory of a workflow's base and overlays.
+func WorkflowDir(name string) string { return path.Join("workflows", name) }
+
+// ClusterDir is the directory Flux's per-cluster Kustomization applies.
+func ClusterDir(cluster string) string { return path.Join("clusters", cluster) }
+
+func baseDir(wf string) string               { return path.Join(WorkflowDir(wf), "base") }
+func overlayDir(wf, cluster string) string   { return path.Join(WorkflowDir(wf), "overlays", cluster) }
+func fluxFile(wf, cluster string) string     { return path.Join(ClusterDir(cluster), wf+".yaml") }
+func kustomizationFile(dir string) string    { return path.Join(dir, "kustomization.yaml") }
+func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.Name) }
+
+// renderWorkflow renders one published workflow: its base, its overlay for
+// its cluster and its Flux Kustomization. It returns the files and the
+// number of objects in the base.
+func renderWorkflow(wf *workflow.Workflow, opts Options) (Tree, int, error) {
+	src := sourceFile(wf)
+	rc := &renderContext{wf: wf}
+	tree := Tree{}
+	var resources []string
+	byFile := map[string]string{}
+	var errs workflow.Errors
+	for i := range wf.Nodes {
+		n := &wf.Nodes[i]
+		objs, err := renderers[n.Type](rc, n)
+		if err != nil {
+			errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID, Message: err.Error()})
+			continue
+		}
+		for _, o := range objs {
+			name := o.fileName()
+			if prev, dup := byFile[name]; dup {
+				errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID,
+					Message: fmt.Sprintf("renders %s %q, which node %q renders too", o.kind, o.name, prev)})
+				continue
+			}
+			byFile[name] = o.nodeID
+			b, err := marshal(src, o.value)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: node %q: %w", src, n.ID, err)
+			}
+			tree[path.Join(baseDir(wf.Name), name)] = b
+			resources = append(resources, name)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, 0, errs
+	}
+	sort.Strings(resources)
+	if err := tree.addKustomization(src, baseDir(wf.Name), types.Kustomization{Resources: resources}); err != nil {
+		return nil, 0, err
+	}
+	cluster := wf.Cluster()
+	ns := &corev1.Namespace{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: wf.TargetNamespace(), Labels: map[string]string{
+			workflow.LabelName: wf.TargetNamespace(), workflow.LabelPartOf: wf.Name, workflow.LabelManagedBy: workflow.ManagedBy,
+		}},
+	}
+	if err := tree.add(src, path.Join(overlayDir(wf.Name, cluster), "namespace.yaml"), ns); err != nil {
+		return nil, 0, err
+	}
+	if err := tree.addKustomization(src, overlayDir(wf.Name, cluster), types.Kustomization{
+		Namespace: wf.TargetNamespace(),
+		Resources: []string{"namespace.yaml", "../../base"},
+	}); err != nil {
+		return nil, 0, err
+	}
+	if err := tree.add(src, fluxFile(wf.Name, cluster), fluxKustomization(wf, opts)); err != nil {
+		return nil, 0, err
+	}
+	return tree, len(resources), nil
+}
+
+// fluxKustomization renders the Flux Kustomization that applies a
+// workflow's overlay, waits for its objects to be healthy and prunes what
+// the workflow no longer has.
+func fluxKustomization(wf *workflow.Workflow, opts Options) *kustomizev1.Kustomization {
+	k := &kustomizev1.Kustomization{
+		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      wf.Name,
+			Namespace: opts.SourceRefNamespace,
+			Labels:    map[string]string{workflow.LabelPartOf: wf.Name, workflow.LabelManagedBy: workflow.ManagedBy},
+		},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval:        metav1.Duration{Duration: opts.Interval},
+			RetryInterval:   &metav1.Duration{Duration: opts.RetryInterval},
+			Timeout:         &metav1.Duration{Duration: opts.Timeout},
+			Path:            "./" + overlayDir(wf.Name, wf.Cluster()),
+			Prune:           true,
+			Wait:            true,
+			TargetNamespace: wf.TargetNamespace(),
+			SourceRef:       kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
+		},
+	}
+	deps := append([]string(nil), wf.DependsOn...)
+	sort.Strings(deps)
+	for _, d := range deps {
+		k.Spec.DependsOn = append(k.Spec.DependsOn, meta.DependencyReference{Name: d})
+	}
+	return k
+}

@@ -1,0 +1,81 @@
+package workflow
+
+import (
+	"encoding/json"
+	"reflect"
+)
+
+// DefaultCluster is the cluster of a repository that defines none.
+const DefaultCluster = "default"
+
+// Cluster is one cluster file: clusters/<name>.json. It never holds
+// credentials; Flux in the cluster pulls the deploy branch itself.
+type Cluster struct {
+	// Schema is the optional JSON Schema reference for editors.
+	Schema string `json:"$schema,omitempty"`
+	// Name is the cluster name; it equals the file stem.
+	Name string `json:"name"`
+	// DisplayName is a human-readable name.
+	DisplayName string `json:"displayName,omitempty"`
+	// Description is free text.
+	Description string `json:"description,omitempty"`
+	// Server is the Kubernetes API server URL, for information.
+	Server string `json:"server,omitempty"`
+	// AuthType is how the seed system reached the cluster, for information.
+	AuthType string `json:"authType,omitempty"`
+	// Default marks the cluster of workflows that name none.
+	Default bool `json:"default,omitempty"`
+	// Labels are user-defined labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Metadata describes the cluster, for information.
+	Metadata *ClusterMetadata `json:"metadata,omitempty"`
+}
+
+// ClusterMetadata describes a cluster.
+type ClusterMetadata struct {
+	Version      string   `json:"version,omitempty"`
+	Platform     string   `json:"platform,omitempty"`
+	NodeCount    int64    `json:"nodeCount,omitempty"`
+	Namespaces   []string `json:"namespaces,omitempty"`
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// DecodeCluster parses and validates a cluster file; file is its path,
+// clusters/<name>.json.
+func DecodeCluster(file string, data []byte) (*Cluster, error) {
+	c := &collector{file: file}
+	doc, ok := parseJSON(c, data)
+	if !ok {
+		return nil, c.err()
+	}
+	m := doc.(map[string]any)
+	if _, has := m["credentials"]; has {
+		c.add("/credentials", "", "credentials must not be stored in git; Flux in the cluster pulls the deploy branch itself")
+		delete(m, "credentials")
+	}
+	checker{c: c}.check("", "", m, reflect.TypeFor[Cluster]())
+	if len(c.errs) > 0 {
+		return nil, c.err()
+	}
+	var cl Cluster
+	if err := json.Unmarshal(data, &cl); err != nil {
+		c.add("", "", "%v", err)
+		return nil, c.err()
+	}
+	v := validator{c: c, file: file}
+	name := stem(file)
+	switch {
+	case cl.Name == "":
+		c.add("/name", "", "is required and must be %q, the file name", name)
+	case cl.Name != name:
+		c.add("/name", "", "%q must equal the file name %q", cl.Name, name)
+	default:
+		v.dns1123Label("/name", "", cl.Name)
+	}
+	v.oneOf("/authType", "", cl.AuthType, "kubeconfig", "token", "certificate", "serviceaccount", "oidc")
+	v.labels("/labels", "", cl.Labels, true)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return &cl, nil
+}

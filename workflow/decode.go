@@ -1,0 +1,394 @@
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// MaxFileSize is the largest workflow or cluster file accepted, in bytes.
+const MaxFileSize = 8 << 20
+
+// Decode parses a workflow file strictly and validates it on its own (links
+// to other workflows and clusters are checked by Set). file is the path of
+// the file relative to the repository root, workflows/<name>.json; it is used
+// in messages and gives the workflow its name.
+//
+// All problems of the file are returned together as Errors.
+func Decode(file string, data []byte) (*Workflow, error) {
+	c := &collector{file: file}
+	doc, ok := parseJSON(c, data)
+	if !ok {
+		return nil, c.err()
+	}
+	k := checker{c: c}
+	k.check("", "", doc, reflect.TypeFor[Workflow]())
+	topLevelOK := len(c.errs) == 0
+
+	var wf Workflow
+	if err := json.Unmarshal(data, &wf); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			c.add("", "", "%v", err)
+			return nil, c.err()
+		}
+	}
+	nodesOK := make([]bool, len(wf.Nodes))
+	rawNodes, _ := doc.(map[string]any)["nodes"].([]any)
+	for i := range wf.Nodes {
+		if i >= len(rawNodes) {
+			break
+		}
+		raw, _ := rawNodes[i].(map[string]any)
+		nodesOK[i] = k.checkNode(i, raw, &wf.Nodes[i])
+	}
+	if !topLevelOK {
+		return nil, c.err()
+	}
+	v := validator{c: c, wf: &wf, file: file, nodeOK: nodesOK}
+	v.validate()
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return &wf, nil
+}
+
+// parseJSON decodes data into generic values, keeping numbers exact.
+func parseJSON(c *collector, data []byte) (any, bool) {
+	if len(data) > MaxFileSize {
+		c.add("", "", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		c.add("", "", "invalid JSON: %s", syntaxMessage(data, err))
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		c.add("", "", "invalid JSON: %s", syntaxMessage(data, fmt.Errorf("unexpected data after the top-level value at offset %d", dec.InputOffset())))
+		return nil, false
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		c.add("", "", "must be a JSON object, not %s", describe(doc))
+		return nil, false
+	}
+	return doc, true
+}
+
+// syntaxMessage adds a line and column to a JSON syntax error.
+func syntaxMessage(data []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// Offset counts the offending byte; report the byte itself.
+		line, col := lineCol(data, max(se.Offset-1, 0))
+		return fmt.Sprintf("line %d, column %d: %v", line, col, se)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		line, col := lineCol(data, int64(len(data)))
+		return fmt.Sprintf("line %d, column %d: unexpected end of input", line, col)
+	}
+	return err.Error()
+}
+
+func lineCol(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// stem returns the workflow or cluster name a file path gives.
+func stem(file string) string {
+	return strings.TrimSuffix(path.Base(file), path.Ext(file))
+}
+
+// checker compares generic JSON values with Go types, reporting unknown
+// fields and wrong types with JSON pointers.
+type checker struct {
+	c *collector
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// checkNode checks a node's data against its kind's type and decodes it into
+// n.Spec. It reports whether the data was well-formed.
+func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
+	base := pointer("", "nodes", i)
+	spec := newSpec(n.Type)
+	if spec == nil {
+		return false // reported by the validator
+	}
+	data, isObject := raw["data"].(map[string]any)
+	if !isObject {
+		k.c.add(pointer(base, "data"), n.ID, "must be an object, not %s", describe(raw["data"]))
+		return false
+	}
+	before := len(k.c.errs)
+	var values map[string]any
+	if n.Type == KindSecret {
+		data = k.stripSecretValues(pointer(base, "data"), n.ID, data)
+	}
+	if n.Type == KindPlugin {
+		data, values = k.splitPluginValues(pointer(base, "data"), n.ID, data)
+	}
+	k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
+	if len(k.c.errs) > before {
+		return false
+	}
+	if err := json.Unmarshal(n.Data, spec); err != nil {
+		k.c.add(pointer(base, "data"), n.ID, "%v", err)
+		return false
+	}
+	if p, ok := spec.(*PluginData); ok {
+		p.Values = values
+	}
+	n.Spec = spec
+	return true
+}
+
+// splitPluginValues separates the values of declared plugin fields from the
+// plugin's own fields and type-checks them against their declarations.
+func (k checker) splitPluginValues(ptr, nodeID string, data map[string]any) (map[string]any, map[string]any) {
+	defs, _ := data["_pluginFields"].([]any)
+	declared := map[string]string{}
+	for _, d := range defs {
+		if m, ok := d.(map[string]any); ok {
+			id, _ := m["id"].(string)
+			typ, _ := m["type"].(string)
+			declared[id] = typ
+		}
+	}
+	own := make(map[string]any, len(data))
+	values := map[string]any{}
+	for key, val := range data {
+		typ, isValue := declared[key]
+		if !isValue || key == "" || isPluginOwnField(key) {
+			own[key] = val
+			continue
+		}
+		switch typ {
+		case "number":
+			n, ok := val.(json.Number)
+			if !ok {
+				k.c.add(pointer(ptr, key), nodeID, "must be a number, not %s", describe(val))
+				continue
+			}
+			if i, err := n.Int64(); err == nil {
+				values[key] = i
+			} else {
+				f, _ := n.Float64()
+				values[key] = f
+			}
+		case "boolean":
+			if _, ok := val.(bool); !ok {
+				k.c.add(pointer(ptr, key), nodeID, "must be true or false, not %s", describe(val))
+				continue
+			}
+			values[key] = val
+		default:
+			if _, ok := val.(string); !ok {
+				k.c.add(pointer(ptr, key), nodeID, "must be a string, not %s", describe(val))
+				continue
+			}
+			values[key] = val
+		}
+	}
+	return own, values
+}
+
+// stripSecretValues reports secret values in a secret node's data with a
+// message that says why, and removes them so that they are not reported
+// again as unknown fields.
+func (k checker) stripSecretValues(ptr, nodeID string, data map[string]any) map[string]any {
+	out := make(map[string]any, len(data))
+	for key, val := range data {
+		if key == "data" || key == "stringData" {
+			k.c.add(pointer(ptr, key), nodeID, "secret values must not be stored in git; list key names in keys and supply the values in the cluster (see docs/secrets.md)")
+			continue
+		}
+		out[key] = val
+	}
+	keys, _ := out["keys"].([]any)
+	for i, e := range keys {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		if _, has := m["value"]; has {
+			k.c.add(pointer(ptr, "keys", i, "value"), nodeID, "secret values must not be stored in git; keep the key name only (see docs/secrets.md)")
+			c := make(map[string]any, len(m))
+			for mk, mv := range m {
+				if mk != "value" {
+					c[mk] = mv
+				}
+			}
+			keys[i] = c
+		}
+	}
+	return out
+}
+
+// isPluginOwnField reports whether key is a field of PluginData itself.
+func isPluginOwnField(key string) bool {
+	_, ok := jsonFields(reflect.TypeFor[PluginData]())[key]
+	return ok
+}
+
+// check compares v with t at ptr.
+func (k checker) check(ptr, nodeID string, v any, t reflect.Type) {
+	if t == rawMessageType || t.Kind() == reflect.Interface {
+		return
+	}
+	if v == nil {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map:
+			return
+		}
+		k.c.add(ptr, nodeID, "must be %s, not null", want(t))
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		k.check(ptr, nodeID, v, t.Elem())
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			k.c.add(ptr, nodeID, "must be an object, not %s", describe(v))
+			return
+		}
+		fields := jsonFields(t)
+		for _, key := range sortedKeys(m) {
+			f, known := fields[key]
+			if !known {
+				k.c.add(pointer(ptr, key), nodeID, "unknown field %q", key)
+				continue
+			}
+			k.check(pointer(ptr, key), nodeID, m[key], f)
+		}
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			k.c.add(ptr, nodeID, "must be an object, not %s", describe(v))
+			return
+		}
+		for _, key := range sortedKeys(m) {
+			k.check(pointer(ptr, key), nodeID, m[key], t.Elem())
+		}
+	case reflect.Slice:
+		s, ok := v.([]any)
+		if !ok {
+			k.c.add(ptr, nodeID, "must be an array, not %s", describe(v))
+			return
+		}
+		for i, e := range s {
+			k.check(pointer(ptr, i), nodeID, e, t.Elem())
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			k.c.add(ptr, nodeID, "must be a string, not %s", describe(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			k.c.add(ptr, nodeID, "must be true or false, not %s", describe(v))
+		}
+	case reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			k.c.add(ptr, nodeID, "must be a whole number, not %s", describe(v))
+			return
+		}
+		if _, err := n.Int64(); err != nil {
+			k.c.add(ptr, nodeID, "must be a whole number, not %s", n)
+		}
+	case reflect.Float64:
+		if _, ok := v.(json.Number); !ok {
+			k.c.add(ptr, nodeID, "must be a number, not %s", describe(v))
+		}
+	default:
+		k.c.add(ptr, nodeID, "cannot hold a value of Go type %s", t)
+	}
+}
+
+// jsonFields maps the JSON names of a struct's fields, embedded ones
+// included, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// describe names the JSON type of a generic value, for messages.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string" // never echo strings: they may be secrets
+	case json.Number:
+		return fmt.Sprintf("a number (%s)", x)
+	case bool:
+		return fmt.Sprintf("a boolean (%t)", x)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// want names the JSON type a Go type expects, for messages.
+func want(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int64:
+		return "a whole number"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}

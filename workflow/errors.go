@@ -1,0 +1,141 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ErrInvalid is matched by errors.Is for every validation problem.
+var ErrInvalid = errors.New("invalid workflow")
+
+// Error is one validation problem, located by file, JSON pointer and node.
+type Error struct {
+	// File is the path of the file, relative to the repository root.
+	File string `json:"file"`
+	// Pointer is the RFC 6901 JSON pointer of the offending value.
+	Pointer string `json:"pointer,omitempty"`
+	// NodeID is the id of the node the value belongs to, if any.
+	NodeID string `json:"node,omitempty"`
+	// Message says what is wrong and, where it helps, what to do.
+	Message string `json:"message"`
+}
+
+// Error implements error:
+// `workflows/shop.json: /nodes/3/data/port: must be 1..65535 (node "api")`.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	b.WriteString(": ")
+	if e.Pointer != "" {
+		b.WriteString(e.Pointer)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	if e.NodeID != "" {
+		fmt.Fprintf(&b, " (node %q)", e.NodeID)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Errors is every problem found, in file and pointer order.
+type Errors []*Error
+
+// Error implements error: one problem per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap gives errors.Is and errors.As access to each problem.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Sort orders the problems by file, then by the order of their pointers.
+func (es Errors) Sort() {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].File != es[j].File {
+			return es[i].File < es[j].File
+		}
+		return pointerLess(es[i].Pointer, es[j].Pointer)
+	})
+}
+
+// pointerLess orders JSON pointers token by token, numbers numerically.
+func pointerLess(a, b string) bool {
+	at, bt := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(at) && i < len(bt); i++ {
+		if at[i] == bt[i] {
+			continue
+		}
+		var an, bn int
+		_, aerr := fmt.Sscanf(at[i], "%d", &an)
+		_, berr := fmt.Sscanf(bt[i], "%d", &bn)
+		if aerr == nil && berr == nil && an != bn {
+			return an < bn
+		}
+		return at[i] < bt[i]
+	}
+	return len(at) < len(bt)
+}
+
+// AsErrors returns the problems in err, if it holds any.
+func AsErrors(err error) Errors {
+	var es Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return Errors{e}
+	}
+	return nil
+}
+
+// pointer builds JSON pointers, escaping tokens as RFC 6901 requires.
+func pointer(base string, tokens ...any) string {
+	var b strings.Builder
+	b.WriteString(base)
+	for _, t := range tokens {
+		b.WriteByte('/')
+		switch v := t.(type) {
+		case string:
+			b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(v))
+		default:
+			fmt.Fprint(&b, v)
+		}
+	}
+	return b.String()
+}
+
+// collector gathers the problems of one file.
+type collector struct {
+	file string
+	errs Errors
+}
+
+// add records a problem at a pointer, for a node (nodeID may be empty).
+func (c *collector) add(ptr, nodeID, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns the problems as an error, or nil.
+func (c *collector) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	c.errs.Sort()
+	return c.errs
+}

@@ -1,0 +1,538 @@
+package workflow
+
+import (
+	"sort"
+)
+
+// LinkKind is what an edge means; the pair of node kinds decides it.
+type LinkKind string
+
+// Link kinds.
+const (
+	// LinkRoute routes an ingress path to a service.
+	LinkRoute LinkKind = "route"
+	// LinkSelect makes a service select a workload's pods.
+	LinkSelect LinkKind = "select"
+	// LinkMount mounts a configmap or secret into a workload as files.
+	LinkMount LinkKind = "mount"
+	// LinkEnvFrom loads every key of a configmap or secret as environment.
+	LinkEnvFrom LinkKind = "envFrom"
+	// LinkVolume mounts a persistentvolumeclaim into a workload.
+	LinkVolume LinkKind = "volume"
+	// LinkScale makes an hpa scale a workload.
+	LinkScale LinkKind = "scale"
+	// LinkPolicy applies a networkpolicy to a workload's pods.
+	LinkPolicy LinkKind = "policy"
+)
+
+// Default mount paths, as in the seed system.
+const (
+	DefaultConfigMountPath = "/etc/config"
+	DefaultSecretMountPath = "/etc/secrets"
+	DefaultVolumeMountPath = "/data"
+)
+
+// EnvFromHandle, set as an edge's sourceHandle or targetHandle on a
+// configmap or secret edge, loads its keys as environment variables
+// instead of mounting them as files.
+const EnvFromHandle = "envFrom"
+
+// Link is an edge resolved into its meaning. From is the providing node
+// (ingress, service, configmap, secret, persistentvolumeclaim, hpa,
+// networkpolicy); To is the service (for routes) or the workload.
+type Link struct {
+	Kind LinkKind
+	From *Node
+	To   *Node
+	// Edge is the index of the edge in the workflow's edges.
+	Edge int
+	// PathID is the ingress path a route serves.
+	PathID string
+	// MountPath, SubPath and ReadOnly say where mounts and volumes go.
+	MountPath string
+	SubPath   string
+	ReadOnly  bool
+}
+
+// Links returns every link of a validated workflow, in edge order.
+func (w *Workflow) Links() []Link { return w.links }
+
+// LinksTo returns the links of a kind whose To is the node with id.
+func (w *Workflow) LinksTo(id string, kind LinkKind) []Link {
+	var out []Link
+	for _, l := range w.links {
+		if l.To.ID == id && l.Kind == kind {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// LinksFrom returns the links of a kind whose From is the node with id.
+func (w *Workflow) LinksFrom(id string, kind LinkKind) []Link {
+	var out []Link
+	for _, l := range w.links {
+		if l.From.ID == id && l.Kind == kind {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// PodLabels returns the labels of a workload's pods: its selector labels
+// and its own labels.
+func (w *Workflow) PodLabels(n *Node) map[string]string {
+	out := SelectorLabels(w.Name, n.Name())
+	for k, v := range n.Spec.ObjectMeta().Labels {
+		out[k] = v
+	}
+	return out
+}
+
+// linkKind returns the meaning of an edge from a node of kind from to a
+// node of kind to, in the canonical direction only.
+func linkKind(from, to Kind) (LinkKind, bool) {
+	switch from {
+	case KindIngress:
+		return LinkRoute, to == KindService
+	case KindService:
+		return LinkSelect, to == KindDeployment || to == KindStatefulSet || to == KindDaemonSet
+	case KindConfigMap, KindSecret:
+		return LinkMount, to.IsWorkload()
+	case KindPersistentVolumeClaim:
+		return LinkVolume, to.IsWorkload()
+	case KindHPA:
+		return LinkScale, to == KindDeployment || to == KindStatefulSet
+	case KindNetworkPolicy:
+		return LinkPolicy, to.IsWorkload()
+	}
+	return "", false
+}
+
+// resolveLinks checks every edge, turns it into a Link, and checks that the
+// link fields the editor copies into node data agree with the edges.
+func (v *validator) resolveLinks() {
+	type pair struct{ a, b, ha, hb string }
+	seen := map[pair]int{}
+	for i, e := range v.wf.Edges {
+		base := pointer("/edges", i)
+		if e.ID == "" {
+			v.c.add(pointer(base, "id"), "", "is required")
+		}
+		src, okS := v.edgeEnd(base, "source", e.Source)
+		dst, okT := v.edgeEnd(base, "target", e.Target)
+		if !okS || !okT {
+			continue
+		}
+		if e.Source == e.Target {
+			v.c.add(base, e.Source, "edge %q links node %q to itself", e.ID, e.Source)
+			continue
+		}
+		p := pair{e.Source, e.Target, e.SourceHandle, e.TargetHandle}
+		if p.a > p.b {
+			p = pair{e.Target, e.Source, e.TargetHandle, e.SourceHandle}
+		}
+		if prev, dup := seen[p]; dup {
+			v.c.add(base, "", "edge %q repeats /edges/%d", e.ID, prev)
+			continue
+		}
+		seen[p] = i
+		from, to, fromHandle, toHandle := src, dst, e.SourceHandle, e.TargetHandle
+		kind, ok := linkKind(src.Type, dst.Type)
+		if !ok {
+			kind, ok = linkKind(dst.Type, src.Type)
+			from, to, fromHandle, toHandle = dst, src, e.TargetHandle, e.SourceHandle
+		}
+		if !ok {
+			v.c.add(base, "", "edge %q cannot link a %s (node %q) to a %s (node %q)", e.ID, src.Type, src.ID, dst.Type, dst.ID)
+			continue
+		}
+		if from.Spec == nil || to.Spec == nil {
+			continue // the node's data is invalid and reported already
+		}
+		l := Link{Kind: kind, From: from, To: to, Edge: i}
+		switch kind {
+		case LinkRoute:
+			l.PathID = fromHandle
+		case LinkMount:
+			if fromHandle == EnvFromHandle || toHandle == EnvFromHandle {
+				l.Kind = LinkEnvFrom
+			}
+		}
+		v.wf.links = append(v.wf.links, l)
+	}
+	v.checkRoutes()
+	v.checkSelects()
+	v.checkMounts()
+	v.checkScales()
+	v.checkPolicies()
+}
+
+// edgeEnd finds the node an edge end names.
+func (v *validator) edgeEnd(base, field, id string) (*Node, bool) {
+	if id == "" {
+		v.c.add(pointer(base, field), "", "is required")
+		return nil, false
+	}
+	i, ok := v.byID[id]
+	if !ok {
+		v.c.add(pointer(base, field), "", "names node %q, which does not exist", id)
+		return nil, false
+	}
+	n := &v.wf.Nodes[i]
+	return n, newSpec(n.Type) != nil
+}
+
+// nodePtr returns the pointer of a node's data field.
+func (v *validator) nodePtr(n *Node, tokens ...any) string {
+	return pointer(pointer("/nodes", v.byID[n.ID], "data"), tokens...)
+}
+
+func edgePtr(l Link) string { return pointer("/edges", l.Edge) }
+
+func (v *validator) checkRoutes() {
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		d, ok := n.Spec.(*IngressData)
+		if !ok {
+			continue
+		}
+		pathIdx := map[string]int{}
+		for j, p := range d.Paths {
+			pathIdx[p.ID] = j
+		}
+		routed := map[string]*Link{}
+		for li := range v.wf.links {
+			l := &v.wf.links[li]
+			if l.Kind != LinkRoute || l.From != n {
+				continue
+			}
+			if l.PathID == "" {
+				l.PathID = v.guessPath(d, l.To, routed)
+			}
+			if l.PathID == "" {
+				v.c.add(edgePtr(*l), n.ID, "ingress %q has several paths: set sourceHandle to the id of the path this edge serves", d.Name)
+				continue
+			}
+			if _, ok := pathIdx[l.PathID]; !ok {
+				v.c.add(edgePtr(*l), n.ID, "names ingress path %q, which does not exist", l.PathID)
+				continue
+			}
+			if prev, dup := routed[l.PathID]; dup {
+				v.c.add(edgePtr(*l), n.ID, "path %q is already routed by /edges/%d", l.PathID, prev.Edge)
+				continue
+			}
+			routed[l.PathID] = l
+		}
+		for j, p := range d.Paths {
+			l, linked := routed[p.ID]
+			if !linked {
+				v.unroutedPath(n, j, p)
+				continue
+			}
+			svc := l.To.Spec.(*ServiceData)
+			if p.ServiceName != "" && p.ServiceName != svc.Name {
+				v.c.add(v.nodePtr(n, "paths", j, "serviceName"), n.ID, "%q contradicts the edge to service %q", p.ServiceName, svc.Name)
+			}
+			if p.LinkedService != "" && p.LinkedService != l.To.ID {
+				v.c.add(v.nodePtr(n, "paths", j, "_linkedService"), n.ID, "%q contradicts the edge to node %q", p.LinkedService, l.To.ID)
+			}
+			if p.ServicePort != 0 && !contains64(v.servicePorts(l.To), p.ServicePort) {
+				v.c.add(v.nodePtr(n, "paths", j, "servicePort"), n.ID, "service %q has no port %d", svc.Name, p.ServicePort)
+			}
+		}
+	}
+}
+
+// guessPath picks the path an edge without a handle serves: the only path,
+// or the only unrouted path that names the service.
+func (v *validator) guessPath(d *IngressData, svc *Node, routed map[string]*Link) string {
+	if len(d.Paths) == 1 {
+		return d.Paths[0].ID
+	}
+	var match []string
+	for _, p := range d.Paths {
+		if _, taken := routed[p.ID]; !taken && p.ServiceName == svc.Name() {
+			match = append(match, p.ID)
+		}
+	}
+	if len(match) == 1 {
+		return match[0]
+	}
+	return ""
+}
+
+// unroutedPath checks a path no edge serves: it may only name a service
+// that is not part of the workflow.
+func (v *validator) unroutedPath(n *Node, j int, p IngressPath) {
+	ptr := v.nodePtr(n, "paths", j)
+	if p.ServiceName == "" {
+		v.c.add(ptr, n.ID, "path %q routes nowhere: draw an edge from the ingress to a service", p.Path)
+		return
+	}
+	if other := v.nodeNamed(KindService, p.ServiceName); other != nil {
+		v.c.add(pointer(ptr, "serviceName"), n.ID, "names service %q (node %q) but no edge links them", p.ServiceName, other.ID)
+		return
+	}
+	if p.ServicePort == 0 {
+		v.c.add(pointer(ptr, "servicePort"), n.ID, "is required for service %q, which is not part of the workflow", p.ServiceName)
+	}
+}
+
+func (v *validator) nodeNamed(kind Kind, name string) *Node {
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		if n.Type == kind && n.Spec != nil && n.Name() == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// servicePorts returns the ports a service node exposes, after defaults.
+func (v *validator) servicePorts(n *Node) []int64 {
+	d := n.Spec.(*ServiceData)
+	if len(d.Ports) > 0 {
+		out := make([]int64, len(d.Ports))
+		for i, p := range d.Ports {
+			out[i] = p.Port
+		}
+		return out
+	}
+	if d.Port != 0 {
+		return []int64{d.Port}
+	}
+	for _, l := range v.wf.LinksFrom(n.ID, LinkSelect) {
+		if c := l.To.Spec.(Workload).ContainerSpec(); c.Port != 0 {
+			return []int64{c.Port}
+		}
+	}
+	return nil
+}
+
+func contains64(s []int64, x int64) bool {
+	for _, e := range s {
+		if e == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) checkSelects() {
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		d, ok := n.Spec.(*ServiceData)
+		if !ok {
+			continue
+		}
+		links := v.wf.LinksFrom(n.ID, LinkSelect)
+		for _, l := range links[min(1, len(links)):] {
+			v.c.add(edgePtr(l), n.ID, "service %q already selects node %q; a service selects one workload", d.Name, links[0].To.ID)
+		}
+		if len(links) == 0 {
+			if d.TargetApp != "" {
+				v.c.add(v.nodePtr(n, "targetApp"), n.ID, "%q is set but no edge links the service to a workload", d.TargetApp)
+			} else if d.LinkedDeployment != "" {
+				v.c.add(v.nodePtr(n, "_linkedDeployment"), n.ID, "%q is set but no edge links the service to a workload", d.LinkedDeployment)
+			} else if len(d.Selector) == 0 {
+				v.c.add(v.nodePtr(n), n.ID, "service %q selects nothing: draw an edge to a workload or set selector", d.Name)
+			}
+			if d.Port == 0 && len(d.Ports) == 0 {
+				v.c.add(v.nodePtr(n, "port"), n.ID, "is required")
+			}
+			continue
+		}
+		w := links[0].To
+		if d.TargetApp != "" && d.TargetApp != w.Name() {
+			v.c.add(v.nodePtr(n, "targetApp"), n.ID, "%q contradicts the edge to %s %q", d.TargetApp, w.Type, w.Name())
+		}
+		if d.LinkedDeployment != "" && d.LinkedDeployment != w.ID {
+			v.c.add(v.nodePtr(n, "_linkedDeployment"), n.ID, "%q contradicts the edge to node %q", d.LinkedDeployment, w.ID)
+		}
+		v.subsetOf(v.nodePtr(n, "selector"), n.ID, d.Selector, w)
+		if d.Port == 0 && len(d.Ports) == 0 && w.Spec.(Workload).ContainerSpec().Port == 0 {
+			v.c.add(v.nodePtr(n, "port"), n.ID, "is required: the linked %s %q has no port to default to", w.Type, w.Name())
+		}
+	}
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		d, ok := n.Spec.(*StatefulSetData)
+		if !ok || d.ServiceName == "" {
+			continue
+		}
+		svc := v.nodeNamed(KindService, d.ServiceName)
+		if svc == nil {
+			continue // the compiler renders a headless service
+		}
+		linked := false
+		for _, l := range v.wf.LinksFrom(svc.ID, LinkSelect) {
+			linked = linked || l.To == n
+		}
+		if !linked {
+			v.c.add(v.nodePtr(n, "serviceName"), n.ID, "names service %q (node %q), which does not select this statefulset: draw the edge or pick another name", d.ServiceName, svc.ID)
+		}
+	}
+}
+
+// subsetOf checks that a selector drawn in node data selects the pods of a
+// linked workload.
+func (v *validator) subsetOf(ptr, nodeID string, sel map[string]string, w *Node) {
+	pods := v.wf.PodLabels(w)
+	for _, k := range sortedKeys(sel) {
+		if pods[k] != sel[k] {
+			v.c.add(pointer(ptr, k), nodeID, "%s=%s does not select the pods of the linked %s %q", k, sel[k], w.Type, w.Name())
+		}
+	}
+}
+
+// editorKinds maps the volumeMounts type the editor writes to node kinds.
+var editorKinds = map[string]Kind{
+	"configMap":             KindConfigMap,
+	"secret":                KindSecret,
+	"persistentVolumeClaim": KindPersistentVolumeClaim,
+}
+
+func (v *validator) checkMounts() {
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		w, ok := n.Spec.(Workload)
+		if !ok {
+			continue
+		}
+		c := w.ContainerSpec()
+		byNode := map[string]int{}
+		for j, m := range c.VolumeMounts {
+			byNode[m.NodeID] = j
+		}
+		linked := map[string]Kind{}
+		paths := map[string]string{}
+		if s, ok := n.Spec.(*StatefulSetData); ok {
+			for j, t := range s.VolumeClaimTemplates {
+				paths[VolumeClaimMountPath(t)] = v.nodePtr(n, "volumeClaimTemplates", j)
+			}
+		}
+		for li := range v.wf.links {
+			l := &v.wf.links[li]
+			if l.To != n || (l.Kind != LinkMount && l.Kind != LinkEnvFrom && l.Kind != LinkVolume) {
+				continue
+			}
+			linked[l.From.ID] = l.From.Type
+			j, drawn := byNode[l.From.ID]
+			if l.Kind == LinkEnvFrom {
+				if drawn {
+					v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, whose edge loads it as environment (handle %q)", l.From.ID, EnvFromHandle)
+				}
+				continue
+			}
+			l.MountPath = defaultMountPath(l.From)
+			if drawn {
+				m := c.VolumeMounts[j]
+				l.MountPath, l.SubPath, l.ReadOnly = m.MountPath, m.SubPath, m.ReadOnly
+			}
+			if prev, dup := paths[l.MountPath]; dup {
+				v.c.add(edgePtr(*l), n.ID, "mounts %s %q at %q, which %s already uses: set a mountPath in volumeMounts", l.From.Type, l.From.Name(), l.MountPath, prev)
+			}
+			paths[l.MountPath] = edgePtr(*l)
+		}
+		for j, m := range c.VolumeMounts {
+			ptr := v.nodePtr(n, "volumeMounts", j)
+			kind, ok := linked[m.NodeID]
+			if !ok {
+				if m.NodeID != "" {
+					v.c.add(pointer(ptr, "nodeId"), n.ID, "names node %q but no edge links it to this %s", m.NodeID, n.Type)
+				}
+				continue
+			}
+			if want, known := editorKinds[m.Type]; known && want != kind {
+				v.c.add(pointer(ptr, "type"), n.ID, "%q contradicts node %q, a %s", m.Type, m.NodeID, kind)
+			}
+			if other := v.wf.NodeByID(m.NodeID); m.Name != "" && other.Name() != m.Name {
+				v.c.add(pointer(ptr, "name"), n.ID, "%q contradicts node %q, named %q", m.Name, m.NodeID, other.Name())
+			}
+		}
+		for _, lf := range []struct {
+			field string
+			ids   []string
+			kind  Kind
+		}{{"_linkedConfigMaps", c.LinkedConfigMaps, KindConfigMap}, {"_linkedSecrets", c.LinkedSecrets, KindSecret}, {"_linkedPVCs", c.LinkedPVCs, KindPersistentVolumeClaim}} {
+			for j, id := range lf.ids {
+				if linked[id] != lf.kind {
+					v.c.add(v.nodePtr(n, lf.field, j), n.ID, "names node %q but no edge links a %s of that id to this %s", id, lf.kind, n.Type)
+				}
+			}
+		}
+	}
+}
+
+// defaultMountPath is where a linked node is mounted when the workload's
+// volumeMounts do not say.
+func defaultMountPath(n *Node) string {
+	switch d := n.Spec.(type) {
+	case *ConfigMapData:
+		if d.MountPath != "" {
+			return d.MountPath
+		}
+		return DefaultConfigMountPath
+	case *SecretData:
+		if d.MountPath != "" {
+			return d.MountPath
+		}
+		return DefaultSecretMountPath
+	}
+	return DefaultVolumeMountPath
+}
+
+// VolumeClaimMountPath is where a StatefulSet mounts a volume claim template.
+func VolumeClaimMountPath(t VolumeClaimTemplate) string {
+	if t.MountPath != "" {
+		return t.MountPath
+	}
+	return DefaultVolumeMountPath + "/" + t.Name
+}
+
+func (v *validator) checkScales() {
+	scaledBy := map[*Node]*Node{}
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		d, ok := n.Spec.(*HPAData)
+		if !ok {
+			continue
+		}
+		links := v.wf.LinksFrom(n.ID, LinkScale)
+		switch {
+		case len(links) == 0:
+			v.c.add(v.nodePtr(n), n.ID, "hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
+			continue
+		case len(links) > 1:
+			v.c.add(edgePtr(links[1]), n.ID, "hpa %q already scales node %q; an hpa scales one workload", d.Name, links[0].To.ID)
+		}
+		w := links[0].To
+		if prev, dup := scaledBy[w]; dup {
+			v.c.add(edgePtr(links[0]), n.ID, "%s %q is already scaled by hpa node %q", w.Type, w.Name(), prev.ID)
+		}
+		scaledBy[w] = n
+		kind := map[Kind]string{KindDeployment: "Deployment", KindStatefulSet: "StatefulSet"}[w.Type]
+		if d.ScaleTargetKind != "" && d.ScaleTargetKind != kind {
+			v.c.add(v.nodePtr(n, "scaleTargetKind"), n.ID, "%q contradicts the edge to a %s", d.ScaleTargetKind, kind)
+		}
+		if d.ScaleTargetName != "" && d.ScaleTargetName != w.Name() {
+			v.c.add(v.nodePtr(n, "scaleTargetName"), n.ID, "%q contradicts the edge to %s %q", d.ScaleTargetName, w.Type, w.Name())
+		}
+	}
+}
+
+func (v *validator) checkPolicies() {
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		d, ok := n.Spec.(*NetworkPolicyData)
+		if !ok {
+			continue
+		}
+		links := v.wf.LinksFrom(n.ID, LinkPolicy)
+		sort.SliceStable(links, func(a, b int) bool { return links[a].To.Name() < links[b].To.Name() })
+		for _, l := range links {
+			v.subsetOf(v.nodePtr(n, "podSelector"), n.ID, d.PodSelector, l.To)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package workflow
+
+import (
+	"path"
+	"sort"
+	"strings"
+)
+
+// Source file layout of a workflows repository.
+const (
+	// WorkflowsDir holds one workflow per file: workflows/<name>.json.
+	WorkflowsDir = "workflows"
+	// ClustersDir holds one cluster per file: clusters/<name>.json.
+	ClustersDir = "clusters"
+)
+
+// IsWorkflowFile reports whether a repository path is a workflow file.
+func IsWorkflowFile(p string) bool {
+	return path.Dir(p) == WorkflowsDir && strings.HasSuffix(p, ".json")
+}
+
+// IsClusterFile reports whether a repository path is a cluster file.
+func IsClusterFile(p string) bool {
+	return path.Dir(p) == ClustersDir && strings.HasSuffix(p, ".json")
+}
+
+// WorkflowFile returns the path of a workflow's file.
+func WorkflowFile(name string) string { return WorkflowsDir + "/" + name + ".json" }
+
+// ClusterFile returns the path of a cluster's file.
+func ClusterFile(name string) string { return ClustersDir + "/" + name + ".json" }
+
+// CheckSet checks what only the whole repository can tell: that every
+// workflow targets a cluster that exists, that dependsOn names published
+// workflows on the same cluster without cycles, and that no two deployed
+// workflows share a namespace on a cluster. It resolves each workflow's
+// cluster (see Workflow.Cluster). Workflows and clusters must be valid on
+// their own (Decode, DecodeCluster).
+func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
+	var errs Errors
+	add := func(w *Workflow, ptr, format string, args ...any) {
+		c := collector{file: WorkflowFile(w.Name)}
+		c.add(ptr, "", format, args...)
+		errs = append(errs, c.errs...)
+	}
+	known := map[string]bool{}
+	var defaults []string
+	for _, c := range clusters {
+		known[c.Name] = true
+		if c.Default {
+			defaults = append(defaults, c.Name)
+		}
+	}
+	if len(defaults) > 1 {
+		sort.Strings(defaults)
+		for _, d := range defaults[1:] {
+			c := collector{file: ClusterFile(d)}
+			c.add("/default", "", "cluster %q is already the default; only one cluster may be", defaults[0])
+			errs = append(errs, c.errs...)
+		}
+	}
+	byName := map[string]*Workflow{}
+	for _, w := range workflows {
+		byName[w.Name] = w
+		switch {
+		case len(clusters) == 0 && w.ClusterID != "" && w.ClusterID != DefaultCluster:
+			add(w, "/cluster_id", "names cluster %q, but the repository defines no clusters (add %s)", w.ClusterID, ClusterFile(w.ClusterID))
+		case len(clusters) == 0:
+			w.cluster = DefaultCluster
+		case w.ClusterID == "" && len(defaults) == 0:
+			add(w, "/cluster_id", "is required: no cluster is marked default")
+		case w.ClusterID == "":
+			w.cluster = defaults[0]
+		case !known[w.ClusterID]:
+			add(w, "/cluster_id", "names cluster %q, which has no file %s", w.ClusterID, ClusterFile(w.ClusterID))
+		default:
+			w.cluster = w.ClusterID
+		}
+	}
+	namespaces := map[[2]string]*Workflow{}
+	for _, w := range workflows {
+		if w.Status != StatusPublished {
+			continue
+		}
+		key := [2]string{w.Cluster(), w.TargetNamespace()}
+		if other, dup := namespaces[key]; dup {
+			add(w, "/namespace", "namespace %q on cluster %q is already used by workflow %q; each workflow owns its namespace", key[1], key[0], other.Name)
+		} else {
+			namespaces[key] = w
+		}
+		for i, d := range w.DependsOn {
+			dep, ok := byName[d]
+			switch {
+			case !ok:
+				add(w, pointer("/dependsOn", i), "names workflow %q, which does not exist", d)
+			case dep.Status != StatusPublished:
+				add(w, pointer("/dependsOn", i), "names workflow %q, which is %s, not published", d, dep.Status)
+			case dep.Cluster() != w.Cluster():
+				add(w, pointer("/dependsOn", i), "names workflow %q on cluster %q; dependencies must share the cluster %q", d, dep.Cluster(), w.Cluster())
+			}
+		}
+	}
+	for _, cycle := range dependencyCycles(workflows, byName) {
+		add(byName[cycle[0]], "/dependsOn", "dependency cycle: %s", strings.Join(cycle, " → "))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	errs.Sort()
+	return errs
+}
+
+// dependencyCycles returns each cycle of dependsOn once, starting at its
+// smallest name.
+func dependencyCycles(workflows []*Workflow, byName map[string]*Workflow) [][]string {
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var cycles [][]string
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = active
+		stack = append(stack, name)
+		deps := append([]string(nil), byName[name].DependsOn...)
+		sort.Strings(deps)
+		for _, d := range deps {
+			if _, ok := byName[d]; !ok {
+				continue
+			}
+			switch state[d] {
+			case unvisited:
+				visit(d)
+			case active:
+				i := len(stack) - 1
+				for stack[i] != d {
+					i--
+				}
+				cycles = append(cycles, rotate(append(append([]string(nil), stack[i:]...), d)))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+	}
+	names := make([]string, 0, len(workflows))
+	for _, w := range workflows {
+		names = append(names, w.Name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if state[n] == unvisited {
+			visit(n)
+		}
+	}
+	return cycles
+}
+
+// rotate turns a closed path a→b→c→a into the same cycle starting at its
+// smallest name.
+func rotate(cycle []string) []string {
+	open := cycle[:len(cycle)-1]
+	min := 0
+	for i, n := range open {
+		if n < open[min] {
+			min = i
+		}
+	}
+	out := append(append([]string(nil), open[min:]...), open[:min]...)
+	return append(out, out[0])
+}

@@ -1,0 +1,244 @@
+package workflow
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/validate/content"
+)
+
+// validator checks one decoded workflow. Node-level checks are in
+// validate_kinds.go, edge checks in links.go.
+type validator struct {
+	c      *collector
+	wf     *Workflow
+	file   string
+	nodeOK []bool
+	byID   map[string]int
+}
+
+func (v *validator) validate() {
+	v.validateTop()
+	v.validateNodes()
+	v.resolveLinks()
+}
+
+func (v *validator) validateTop() {
+	wf := v.wf
+	name := stem(v.file)
+	switch {
+	case wf.Name == "":
+		v.c.add("/name", "", "is required and must be %q, the file name", name)
+	case wf.Name != name:
+		v.c.add("/name", "", "%q must equal the file name %q", wf.Name, name)
+	default:
+		v.dns1123Label("/name", "", wf.Name)
+	}
+	switch wf.Status {
+	case StatusDraft, StatusPublished, StatusArchived:
+	case "":
+		v.c.add("/status", "", "is required: draft, published or archived")
+	default:
+		v.c.add("/status", "", "%q must be draft, published or archived", wf.Status)
+	}
+	if wf.Namespace != "" {
+		v.dns1123Label("/namespace", "", wf.Namespace)
+	}
+	if wf.ClusterID != "" {
+		v.dns1123Label("/cluster_id", "", wf.ClusterID)
+	}
+	seen := map[string]bool{}
+	for i, d := range wf.DependsOn {
+		ptr := pointer("/dependsOn", i)
+		switch {
+		case d == wf.Name:
+			v.c.add(ptr, "", "a workflow cannot depend on itself")
+		case seen[d]:
+			v.c.add(ptr, "", "%q is listed twice", d)
+		default:
+			v.dns1123Label(ptr, "", d)
+		}
+		seen[d] = true
+	}
+	if wf.Nodes == nil {
+		v.c.add("/nodes", "", "is required (an empty array is allowed)")
+	}
+	if wf.Edges == nil {
+		v.c.add("/edges", "", "is required (an empty array is allowed)")
+	}
+}
+
+// validateNodes checks ids, kinds, names and each node's data.
+func (v *validator) validateNodes() {
+	v.byID = make(map[string]int, len(v.wf.Nodes))
+	type kindName struct {
+		kind Kind
+		name string
+	}
+	names := map[kindName]string{}
+	podOwners := map[string]*Node{}
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		base := pointer("/nodes", i)
+		switch prev, dup := v.byID[n.ID]; {
+		case n.ID == "":
+			v.c.add(pointer(base, "id"), "", "is required")
+		case dup:
+			v.c.add(pointer(base, "id"), n.ID, "duplicate node id; also used by /nodes/%d", prev)
+		default:
+			v.byID[n.ID] = i
+		}
+		if newSpec(n.Type) == nil {
+			if n.Type == "" {
+				v.c.add(pointer(base, "type"), n.ID, "is required")
+			} else {
+				v.c.add(pointer(base, "type"), n.ID, "unknown node type %q; want one of %s", n.Type, kindList())
+			}
+			continue
+		}
+		if !v.nodeOK[i] {
+			continue
+		}
+		nv := nodeValidator{validator: v, node: n, base: pointer(base, "data")}
+		nv.validate()
+		name := n.Name()
+		if name == "" {
+			continue
+		}
+		key := kindName{n.Type, name}
+		if prev, dup := names[key]; dup {
+			v.c.add(pointer(base, "data", "name"), n.ID, "%s name %q is already used by node %q", n.Type, name, prev)
+		} else {
+			names[key] = n.ID
+		}
+		if n.Type.IsWorkload() {
+			prev, dup := podOwners[name]
+			switch {
+			case !dup:
+				podOwners[name] = n
+			case prev.Type != n.Type:
+				v.c.add(pointer(base, "data", "name"), n.ID, "workload name %q is already used by %s node %q; pods of both would carry the same labels", name, prev.Type, prev.ID)
+			}
+		}
+	}
+}
+
+func kindList() string {
+	s := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// The helpers below check common value formats and report at ptr.
+
+func (v *validator) dns1123Label(ptr, nodeID, s string) bool {
+	if s == "" {
+		v.c.add(ptr, nodeID, "is required")
+		return false
+	}
+	return v.report(ptr, nodeID, s, content.IsDNS1123Label(s))
+}
+
+func (v *validator) dns1123Subdomain(ptr, nodeID, s string) bool {
+	if s == "" {
+		v.c.add(ptr, nodeID, "is required")
+		return false
+	}
+	return v.report(ptr, nodeID, s, content.IsDNS1123Subdomain(s))
+}
+
+// report adds Kubernetes validation messages for value s; it reports
+// whether there were none.
+func (v *validator) report(ptr, nodeID, s string, msgs []string) bool {
+	if len(msgs) == 0 {
+		return true
+	}
+	v.c.add(ptr, nodeID, "%q is invalid: %s", s, strings.Join(msgs, "; "))
+	return false
+}
+
+func (v *validator) labels(ptr, nodeID string, m map[string]string, reservedOK bool) {
+	for _, k := range sortedKeys(m) {
+		p := pointer(ptr, k)
+		if msgs := content.IsLabelKey(k); len(msgs) > 0 {
+			v.c.add(p, nodeID, "label key %q is invalid: %s", k, strings.Join(msgs, "; "))
+			continue
+		}
+		if !reservedOK {
+			for _, r := range reservedLabels {
+				if k == r {
+					v.c.add(p, nodeID, "label %q is set by slipway and cannot be overridden", k)
+				}
+			}
+		}
+		if msgs := content.IsLabelValue(m[k]); len(msgs) > 0 {
+			v.c.add(p, nodeID, "label value %q is invalid: %s", m[k], strings.Join(msgs, "; "))
+		}
+	}
+}
+
+func (v *validator) annotations(ptr, nodeID string, m map[string]string) {
+	total := 0
+	for _, k := range sortedKeys(m) {
+		total += len(k) + len(m[k])
+		if msgs := content.IsLabelKey(k); len(msgs) > 0 {
+			v.c.add(pointer(ptr, k), nodeID, "annotation key %q is invalid: %s", k, strings.Join(msgs, "; "))
+		}
+		v.noSecretValue(pointer(ptr, k), nodeID, k, m[k])
+	}
+	if total > 256*1024 {
+		v.c.add(ptr, nodeID, "annotations total %d bytes; Kubernetes allows 262144", total)
+	}
+}
+
+func (v *validator) port(ptr, nodeID string, p int64, required bool) {
+	if p == 0 && !required {
+		return
+	}
+	if p < 1 || p > 65535 {
+		v.c.add(ptr, nodeID, "must be 1..65535, not %d", p)
+	}
+}
+
+func (v *validator) nonNegative(ptr, nodeID string, n *int64) {
+	if n != nil && *n < 0 {
+		v.c.add(ptr, nodeID, "must be 0 or more, not %d", *n)
+	}
+}
+
+func (v *validator) positive(ptr, nodeID string, n *int64) {
+	if n != nil && *n < 1 {
+		v.c.add(ptr, nodeID, "must be 1 or more, not %d", *n)
+	}
+}
+
+func (v *validator) oneOf(ptr, nodeID, s string, allowed ...string) bool {
+	if s == "" {
+		return true
+	}
+	for _, a := range allowed {
+		if s == a {
+			return true
+		}
+	}
+	v.c.add(ptr, nodeID, "%q must be one of %s", s, strings.Join(allowed, ", "))
+	return false
+}
+
+func (v *validator) absPath(ptr, nodeID, p string) {
+	switch {
+	case p == "":
+		v.c.add(ptr, nodeID, "is required")
+	case !strings.HasPrefix(p, "/"):
+		v.c.add(ptr, nodeID, "%q must be an absolute path", p)
+	case strings.Contains(p, ":"):
+		v.c.add(ptr, nodeID, "%q must not contain ':'", p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			v.c.add(ptr, nodeID, "%q must not contain '..'", p)
+			break
+		}
+	}
+}

@@ -1,0 +1,693 @@
+package workflow
+
+import (
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// nodeValidator checks the data of one node; base is the pointer to data.
+type nodeValidator struct {
+	*validator
+	node *Node
+	base string
+}
+
+func (nv *nodeValidator) at(tokens ...any) string { return pointer(nv.base, tokens...) }
+
+func (nv *nodeValidator) add(ptr, format string, args ...any) {
+	nv.c.add(ptr, nv.node.ID, format, args...)
+}
+
+func (nv *nodeValidator) validate() {
+	nv.meta(nv.node.Spec.ObjectMeta())
+	switch d := nv.node.Spec.(type) {
+	case *DeploymentData:
+		nv.container(&d.Container)
+		nv.nonNegative(nv.at("replicas"), nv.node.ID, d.Replicas)
+	case *StatefulSetData:
+		nv.container(&d.Container)
+		nv.statefulSet(d)
+	case *DaemonSetData:
+		nv.container(&d.Container)
+		nv.daemonSet(d)
+	case *JobData:
+		nv.container(&d.Container)
+		nv.job(&d.JobSpec)
+	case *CronJobData:
+		nv.container(&d.Container)
+		nv.job(&d.JobSpec)
+		nv.cronJob(d)
+	case *ServiceData:
+		nv.service(d)
+	case *IngressData:
+		nv.ingress(d)
+	case *ConfigMapData:
+		nv.configMap(d)
+	case *SecretData:
+		nv.secret(d)
+	case *HPAData:
+		nv.hpa(d)
+	case *NetworkPolicyData:
+		nv.networkPolicy(d)
+	case *PersistentVolumeClaimData:
+		nv.pvc(d)
+	case *PluginData:
+		nv.plugin(d)
+	}
+}
+
+func (nv *nodeValidator) meta(m *Meta) {
+	id := nv.node.ID
+	switch nv.node.Type {
+	case KindService:
+		if m.Name == "" {
+			nv.add(nv.at("name"), "is required")
+		} else {
+			nv.report(nv.at("name"), id, m.Name, validation.IsDNS1035Label(m.Name))
+		}
+	case KindCronJob:
+		// The Job names a CronJob makes add 11 characters.
+		if nv.dns1123Label(nv.at("name"), id, m.Name) && len(m.Name) > 52 {
+			nv.add(nv.at("name"), "%q is %d characters; a cronjob name may have at most 52", m.Name, len(m.Name))
+		}
+	case KindConfigMap, KindSecret, KindPersistentVolumeClaim, KindPlugin:
+		nv.dns1123Subdomain(nv.at("name"), id, m.Name)
+	default:
+		nv.dns1123Label(nv.at("name"), id, m.Name)
+	}
+	if m.Namespace != "" && m.Namespace != nv.wf.TargetNamespace() {
+		nv.add(nv.at("namespace"), "%q differs from the workflow's namespace %q; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace())
+	}
+	nv.labels(nv.at("labels"), id, m.Labels, false)
+	nv.annotations(nv.at("annotations"), id, m.Annotations)
+}
+
+func (nv *nodeValidator) container(c *Container) {
+	id := nv.node.ID
+	if c.Image == "" {
+		nv.add(nv.at("image"), "is required")
+	} else if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
+		nv.add(nv.at("image"), "%q is not a valid image reference: %v", c.Image, err)
+	}
+	ports := map[int64]string{}
+	if c.Port != 0 {
+		nv.port(nv.at("port"), id, c.Port, true)
+		ports[c.Port] = nv.at("port")
+	}
+	portNames := map[string]bool{}
+	for i, p := range c.Ports {
+		nv.port(nv.at("ports", i, "port"), id, p.Port, true)
+		if prev, dup := ports[p.Port]; dup && p.Port != 0 {
+			nv.add(nv.at("ports", i, "port"), "port %d is also given at %s", p.Port, prev)
+		}
+		ports[p.Port] = nv.at("ports", i, "port")
+		if p.Name != "" {
+			nv.report(nv.at("ports", i, "name"), id, p.Name, validation.IsValidPortName(p.Name))
+			if portNames[p.Name] {
+				nv.add(nv.at("ports", i, "name"), "port name %q is used twice", p.Name)
+			}
+			portNames[p.Name] = true
+		}
+		nv.oneOf(nv.at("ports", i, "protocol"), id, p.Protocol, "TCP", "UDP", "SCTP")
+	}
+	envNames := map[string]string{}
+	for _, k := range sortedKeys(c.Env) {
+		ptr := nv.at("env", k)
+		nv.report(ptr, id, k, validation.IsEnvVarName(k))
+		nv.noSecretEnv(ptr, k, c.Env[k])
+		envNames[k] = ptr
+	}
+	for i, e := range c.EnvKeys {
+		nv.envEntry(i, e, envNames)
+	}
+	nv.resources(c.Resources)
+	mountPaths := map[string]string{}
+	for i, m := range c.VolumeMounts {
+		if m.NodeID == "" {
+			nv.add(nv.at("volumeMounts", i, "nodeId"), "is required")
+		}
+		nv.oneOf(nv.at("volumeMounts", i, "type"), id, m.Type, "configMap", "secret", "persistentVolumeClaim")
+		nv.absPath(nv.at("volumeMounts", i, "mountPath"), id, m.MountPath)
+		if prev, dup := mountPaths[m.MountPath]; dup && m.MountPath != "" {
+			nv.add(nv.at("volumeMounts", i, "mountPath"), "%q is also used at %s", m.MountPath, prev)
+		}
+		mountPaths[m.MountPath] = nv.at("volumeMounts", i, "mountPath")
+	}
+	nv.oneOf(nv.at("imagePullPolicy"), id, c.ImagePullPolicy, "Always", "IfNotPresent", "Never")
+	nv.probe("livenessProbe", c.LivenessProbe)
+	nv.probe("readinessProbe", c.ReadinessProbe)
+}
+
+func (nv *nodeValidator) envEntry(i int, e EnvVarEntry, names map[string]string) {
+	ptr := nv.at("envKeys", i)
+	if e.Name == "" {
+		nv.add(pointer(ptr, "name"), "is required")
+	} else {
+		nv.report(pointer(ptr, "name"), nv.node.ID, e.Name, validation.IsEnvVarName(e.Name))
+		if prev, dup := names[e.Name]; dup {
+			nv.add(pointer(ptr, "name"), "variable %q is also set at %s", e.Name, prev)
+		}
+		names[e.Name] = pointer(ptr, "name")
+	}
+	sources := 0
+	if e.Value != nil {
+		sources++
+		nv.noSecretEnv(pointer(ptr, "value"), e.Name, *e.Value)
+	}
+	for _, ref := range []struct {
+		field string
+		ref   *KeyRef
+		kind  Kind
+	}{{"secretKeyRef", e.SecretKeyRef, KindSecret}, {"configMapKeyRef", e.ConfigMapKeyRef, KindConfigMap}} {
+		if ref.ref == nil {
+			continue
+		}
+		sources++
+		rp := pointer(ptr, ref.field)
+		nv.dns1123Subdomain(pointer(rp, "name"), nv.node.ID, ref.ref.Name)
+		if ref.ref.Key == "" {
+			nv.add(pointer(rp, "key"), "is required")
+			continue
+		}
+		nv.report(pointer(rp, "key"), nv.node.ID, ref.ref.Key, validation.IsConfigMapKey(ref.ref.Key))
+		nv.keyDeclared(pointer(rp, "key"), ref.kind, ref.ref.Name, ref.ref.Key)
+	}
+	if sources != 1 {
+		nv.add(ptr, "needs exactly one of value, secretKeyRef and configMapKeyRef, not %d", sources)
+	}
+}
+
+// keyDeclared checks that a key reference to a ConfigMap or Secret node of
+// this workflow names a key the node has.
+func (nv *nodeValidator) keyDeclared(ptr string, kind Kind, name, key string) {
+	for i := range nv.wf.Nodes {
+		n := &nv.wf.Nodes[i]
+		if n.Type != kind || n.Spec == nil || n.Name() != name {
+			continue
+		}
+		var keys []string
+		switch d := n.Spec.(type) {
+		case *SecretData:
+			for _, k := range d.Keys {
+				keys = append(keys, k.Name)
+			}
+		case *ConfigMapData:
+			keys = sortedKeys(d.Data)
+		}
+		for _, k := range keys {
+			if k == key {
+				return
+			}
+		}
+		nv.add(ptr, "%s %q (node %q) has no key %q; it has %s", kind, name, n.ID, key, quoteList(keys))
+	}
+}
+
+func quoteList(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, ", ")
+}
+
+func (nv *nodeValidator) resources(r *Resources) {
+	if r == nil {
+		return
+	}
+	parse := func(field, sub, s string) *resource.Quantity {
+		if s == "" {
+			return nil
+		}
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			nv.add(nv.at("resources", field, sub), "%q is not a quantity (like 250m, 1, 512Mi): %v", s, err)
+			return nil
+		}
+		if q.Sign() < 0 {
+			nv.add(nv.at("resources", field, sub), "%q must not be negative", s)
+			return nil
+		}
+		return &q
+	}
+	get := func(field string, l *ResourceList) (cpu, mem *resource.Quantity) {
+		if l == nil {
+			return nil, nil
+		}
+		return parse(field, "cpu", l.CPU), parse(field, "memory", l.Memory)
+	}
+	limCPU, limMem := get("limits", r.Limits)
+	reqCPU, reqMem := get("requests", r.Requests)
+	if limCPU != nil && reqCPU != nil && reqCPU.Cmp(*limCPU) > 0 {
+		nv.add(nv.at("resources", "requests", "cpu"), "request %s exceeds the limit %s", reqCPU, limCPU)
+	}
+	if limMem != nil && reqMem != nil && reqMem.Cmp(*limMem) > 0 {
+		nv.add(nv.at("resources", "requests", "memory"), "request %s exceeds the limit %s", reqMem, limMem)
+	}
+}
+
+func (nv *nodeValidator) probe(field string, p *Probe) {
+	if p == nil {
+		return
+	}
+	handlers := 0
+	if len(p.Command) > 0 {
+		handlers++
+	}
+	if p.HTTPGet != nil {
+		handlers++
+		if !strings.HasPrefix(p.HTTPGet.Path, "/") {
+			nv.add(nv.at(field, "httpGet", "path"), "%q must start with /", p.HTTPGet.Path)
+		}
+		nv.port(nv.at(field, "httpGet", "port"), nv.node.ID, p.HTTPGet.Port, true)
+	}
+	if p.TCPPort != 0 {
+		handlers++
+		nv.port(nv.at(field, "tcpPort"), nv.node.ID, p.TCPPort, true)
+	}
+	if handlers != 1 {
+		nv.add(nv.at(field), "needs exactly one of command, httpGet and tcpPort, not %d", handlers)
+	}
+	nv.nonNegative(nv.at(field, "initialDelaySeconds"), nv.node.ID, p.InitialDelaySeconds)
+	nv.positive(nv.at(field, "periodSeconds"), nv.node.ID, p.PeriodSeconds)
+	nv.positive(nv.at(field, "timeoutSeconds"), nv.node.ID, p.TimeoutSeconds)
+	nv.positive(nv.at(field, "failureThreshold"), nv.node.ID, p.FailureThreshold)
+	nv.positive(nv.at(field, "successThreshold"), nv.node.ID, p.SuccessThreshold)
+	if field == "livenessProbe" && p.SuccessThreshold != nil && *p.SuccessThreshold != 1 {
+		nv.add(nv.at(field, "successThreshold"), "must be 1 for a liveness probe")
+	}
+}
+
+var accessModes = []string{"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"}
+
+func (nv *nodeValidator) storage(ptr, s string) {
+	if s == "" {
+		nv.add(ptr, "is required (like 10Gi)")
+		return
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		nv.add(ptr, "%q is not a quantity (like 10Gi): %v", s, err)
+		return
+	}
+	if q.Sign() <= 0 {
+		nv.add(ptr, "%q must be more than zero", s)
+	}
+}
+
+func (nv *nodeValidator) accessModes(ptr string, modes []string) {
+	if len(modes) == 0 {
+		nv.add(ptr, "needs at least one access mode (%s)", strings.Join(accessModes, ", "))
+	}
+	for i, m := range modes {
+		nv.oneOf(pointer(ptr, i), nv.node.ID, m, accessModes...)
+	}
+}
+
+func (nv *nodeValidator) statefulSet(d *StatefulSetData) {
+	if d.ServiceName == "" {
+		nv.add(nv.at("serviceName"), "is required: the headless Service that gives pods their DNS names")
+	} else {
+		nv.report(nv.at("serviceName"), nv.node.ID, d.ServiceName, validation.IsDNS1035Label(d.ServiceName))
+	}
+	nv.nonNegative(nv.at("replicas"), nv.node.ID, d.Replicas)
+	names := map[string]bool{}
+	for i, t := range d.VolumeClaimTemplates {
+		if nv.dns1123Label(nv.at("volumeClaimTemplates", i, "name"), nv.node.ID, t.Name) && names[t.Name] {
+			nv.add(nv.at("volumeClaimTemplates", i, "name"), "%q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if t.StorageClassName != "" {
+			nv.dns1123Subdomain(nv.at("volumeClaimTemplates", i, "storageClassName"), nv.node.ID, t.StorageClassName)
+		}
+		nv.accessModes(nv.at("volumeClaimTemplates", i, "accessModes"), t.AccessModes)
+		nv.storage(nv.at("volumeClaimTemplates", i, "storage"), t.Storage)
+		if t.MountPath != "" {
+			nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
+		}
+	}
+}
+
+func (nv *nodeValidator) daemonSet(d *DaemonSetData) {
+	id := nv.node.ID
+	nv.labels(nv.at("nodeSelector"), id, d.NodeSelector, true)
+	for i, t := range d.Tolerations {
+		nv.oneOf(nv.at("tolerations", i, "operator"), id, t.Operator, "Exists", "Equal")
+		nv.oneOf(nv.at("tolerations", i, "effect"), id, t.Effect, "NoSchedule", "PreferNoSchedule", "NoExecute")
+		if t.Operator == "Exists" && t.Value != "" {
+			nv.add(nv.at("tolerations", i, "value"), "must be empty when operator is Exists")
+		}
+		if t.Key == "" && t.Operator != "Exists" {
+			nv.add(nv.at("tolerations", i, "operator"), "must be Exists when key is empty")
+		}
+		if t.TolerationSeconds != nil && t.Effect != "NoExecute" {
+			nv.add(nv.at("tolerations", i, "tolerationSeconds"), "is allowed only with effect NoExecute")
+		}
+	}
+	nv.oneOf(nv.at("updateStrategy"), id, d.UpdateStrategy, "RollingUpdate", "OnDelete")
+	if d.MaxUnavailable != "" {
+		if d.UpdateStrategy == "OnDelete" {
+			nv.add(nv.at("maxUnavailable"), "is allowed only with updateStrategy RollingUpdate")
+		}
+		if strings.HasSuffix(d.MaxUnavailable, "%") {
+			nv.report(nv.at("maxUnavailable"), id, d.MaxUnavailable, validation.IsValidPercent(d.MaxUnavailable))
+		} else if n, err := strconv.Atoi(d.MaxUnavailable); err != nil || n < 1 {
+			nv.add(nv.at("maxUnavailable"), "%q must be a count of 1 or more or a percentage like 10%%", d.MaxUnavailable)
+		}
+	}
+}
+
+func (nv *nodeValidator) job(j *JobSpec) {
+	id := nv.node.ID
+	nv.nonNegative(nv.at("completions"), id, j.Completions)
+	nv.nonNegative(nv.at("parallelism"), id, j.Parallelism)
+	nv.nonNegative(nv.at("backoffLimit"), id, j.BackoffLimit)
+	nv.positive(nv.at("activeDeadlineSeconds"), id, j.ActiveDeadlineSeconds)
+	nv.nonNegative(nv.at("ttlSecondsAfterFinished"), id, j.TTLSecondsAfterFinished)
+	nv.oneOf(nv.at("restartPolicy"), id, j.RestartPolicy, "Never", "OnFailure")
+}
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+var timeZoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$`)
+
+func (nv *nodeValidator) cronJob(d *CronJobData) {
+	id := nv.node.ID
+	switch {
+	case d.Schedule == "":
+		nv.add(nv.at("schedule"), "is required (like \"0 2 * * *\")")
+	case strings.Contains(d.Schedule, "TZ=") || strings.Contains(d.Schedule, "CRON_TZ="):
+		nv.add(nv.at("schedule"), "%q must not set a time zone; use timeZone", d.Schedule)
+	default:
+		if _, err := cronParser.Parse(d.Schedule); err != nil {
+			nv.add(nv.at("schedule"), "%q is not a cron schedule: %v", d.Schedule, err)
+		}
+	}
+	if d.TimeZone != "" && !timeZoneName.MatchString(d.TimeZone) {
+		nv.add(nv.at("timeZone"), "%q is not an IANA time zone name (like Europe/Berlin)", d.TimeZone)
+	}
+	nv.oneOf(nv.at("concurrencyPolicy"), id, d.ConcurrencyPolicy, "Allow", "Forbid", "Replace")
+	nv.nonNegative(nv.at("successfulJobsHistoryLimit"), id, d.SuccessfulJobsHistoryLimit)
+	nv.nonNegative(nv.at("failedJobsHistoryLimit"), id, d.FailedJobsHistoryLimit)
+	nv.nonNegative(nv.at("startingDeadlineSeconds"), id, d.StartingDeadlineSeconds)
+}
+
+func (nv *nodeValidator) service(d *ServiceData) {
+	id := nv.node.ID
+	nv.oneOf(nv.at("serviceType"), id, d.ServiceType, "ClusterIP", "NodePort", "LoadBalancer")
+	nv.oneOf(nv.at("sessionAffinity"), id, d.SessionAffinity, "None", "ClientIP")
+	if d.Headless && d.ServiceType != "" && d.ServiceType != "ClusterIP" {
+		nv.add(nv.at("headless"), "a headless service must have serviceType ClusterIP, not %s", d.ServiceType)
+	}
+	nv.port(nv.at("port"), id, d.Port, false)
+	nv.port(nv.at("targetPort"), id, d.TargetPort, false)
+	if len(d.Ports) > 0 && (d.Port != 0 || d.TargetPort != 0) {
+		nv.add(nv.at("ports"), "give either port/targetPort or ports, not both")
+	}
+	seen := map[int64]bool{}
+	names := map[string]bool{}
+	for i, p := range d.Ports {
+		nv.port(nv.at("ports", i, "port"), id, p.Port, true)
+		nv.port(nv.at("ports", i, "targetPort"), id, p.TargetPort, false)
+		if seen[p.Port] {
+			nv.add(nv.at("ports", i, "port"), "port %d is used twice", p.Port)
+		}
+		seen[p.Port] = true
+		if p.NodePort != 0 {
+			if d.ServiceType != "NodePort" && d.ServiceType != "LoadBalancer" {
+				nv.add(nv.at("ports", i, "nodePort"), "is allowed only with serviceType NodePort or LoadBalancer")
+			}
+			nv.port(nv.at("ports", i, "nodePort"), id, p.NodePort, true)
+		}
+		nv.oneOf(nv.at("ports", i, "protocol"), id, p.Protocol, "TCP", "UDP", "SCTP")
+		if len(d.Ports) > 1 && p.Name == "" {
+			nv.add(nv.at("ports", i, "name"), "is required when a service has several ports")
+		} else if p.Name != "" {
+			nv.report(nv.at("ports", i, "name"), id, p.Name, validation.IsDNS1123Label(p.Name))
+			if names[p.Name] {
+				nv.add(nv.at("ports", i, "name"), "%q is used twice", p.Name)
+			}
+			names[p.Name] = true
+		}
+	}
+	nv.labels(nv.at("selector"), id, d.Selector, true)
+}
+
+func (nv *nodeValidator) ingress(d *IngressData) {
+	id := nv.node.ID
+	if strings.HasPrefix(d.Host, "*.") {
+		nv.report(nv.at("host"), id, d.Host, validation.IsWildcardDNS1123Subdomain(d.Host))
+	} else if d.Host != "" {
+		nv.dns1123Subdomain(nv.at("host"), id, d.Host)
+	}
+	if len(d.Paths) == 0 {
+		nv.add(nv.at("paths"), "needs at least one path")
+	}
+	ids := map[string]bool{}
+	routes := map[string]bool{}
+	for i, p := range d.Paths {
+		switch {
+		case p.ID == "":
+			nv.add(nv.at("paths", i, "id"), "is required: edges name the path by its id")
+		case ids[p.ID]:
+			nv.add(nv.at("paths", i, "id"), "%q is used twice", p.ID)
+		}
+		ids[p.ID] = true
+		if !strings.HasPrefix(p.Path, "/") {
+			nv.add(nv.at("paths", i, "path"), "%q must start with /", p.Path)
+		}
+		nv.oneOf(nv.at("paths", i, "pathType"), id, p.PathType, "Prefix", "Exact", "ImplementationSpecific")
+		if routes[p.PathType+" "+p.Path] {
+			nv.add(nv.at("paths", i, "path"), "%q is routed twice", p.Path)
+		}
+		routes[p.PathType+" "+p.Path] = true
+		nv.port(nv.at("paths", i, "servicePort"), id, p.ServicePort, false)
+	}
+	if d.IngressClassName != "" {
+		nv.dns1123Subdomain(nv.at("ingressClassName"), id, d.IngressClassName)
+	}
+	if d.TLSEnabled && d.TLSSecretName == "" {
+		nv.add(nv.at("tlsSecretName"), "is required when tlsEnabled is true")
+	}
+	if d.TLSSecretName != "" {
+		nv.dns1123Subdomain(nv.at("tlsSecretName"), id, d.TLSSecretName)
+	}
+	for i, h := range d.TLSHosts {
+		nv.report(nv.at("tlsHosts", i), id, h, validation.IsWildcardDNS1123Subdomain(h))
+	}
+}
+
+func (nv *nodeValidator) configMap(d *ConfigMapData) {
+	size := 0
+	for _, k := range sortedKeys(d.Data) {
+		nv.report(nv.at("data", k), nv.node.ID, k, validation.IsConfigMapKey(k))
+		nv.noSecretValue(nv.at("data", k), nv.node.ID, k, d.Data[k])
+		size += len(k) + len(d.Data[k])
+	}
+	if size > 1<<20 {
+		nv.add(nv.at("data"), "holds %d bytes; a ConfigMap may hold 1 MiB", size)
+	}
+	if d.MountPath != "" {
+		nv.absPath(nv.at("mountPath"), nv.node.ID, d.MountPath)
+	}
+}
+
+// secretTypeKeys lists the keys each Secret type requires.
+var secretTypeKeys = map[string][]string{
+	"Opaque":                         nil,
+	"kubernetes.io/tls":              {"tls.crt", "tls.key"},
+	"kubernetes.io/dockerconfigjson": {".dockerconfigjson"},
+	"kubernetes.io/basic-auth":       nil,
+	"kubernetes.io/ssh-auth":         {"ssh-privatekey"},
+}
+
+func (nv *nodeValidator) secret(d *SecretData) {
+	if d.SecretType != "" {
+		if _, ok := secretTypeKeys[d.SecretType]; !ok {
+			nv.oneOf(nv.at("secretType"), nv.node.ID, d.SecretType, sortedKeys(secretTypeKeys)...)
+		}
+	}
+	have := map[string]bool{}
+	for i, k := range d.Keys {
+		if k.Name == "" {
+			nv.add(nv.at("keys", i, "name"), "is required")
+			continue
+		}
+		nv.report(nv.at("keys", i, "name"), nv.node.ID, k.Name, validation.IsConfigMapKey(k.Name))
+		if have[k.Name] {
+			nv.add(nv.at("keys", i, "name"), "%q is listed twice", k.Name)
+		}
+		have[k.Name] = true
+	}
+	for _, want := range secretTypeKeys[d.SecretType] {
+		if !have[want] {
+			nv.add(nv.at("keys"), "a %s secret needs the key %q", d.SecretType, want)
+		}
+	}
+	if d.MountPath != "" {
+		nv.absPath(nv.at("mountPath"), nv.node.ID, d.MountPath)
+	}
+}
+
+func (nv *nodeValidator) hpa(d *HPAData) {
+	id := nv.node.ID
+	nv.oneOf(nv.at("scaleTargetKind"), id, d.ScaleTargetKind, "Deployment", "StatefulSet")
+	if d.MaxReplicas < 1 {
+		nv.add(nv.at("maxReplicas"), "must be 1 or more, not %d", d.MaxReplicas)
+	}
+	nv.positive(nv.at("minReplicas"), id, d.MinReplicas)
+	if d.MinReplicas != nil && *d.MinReplicas > d.MaxReplicas {
+		nv.add(nv.at("minReplicas"), "%d exceeds maxReplicas %d", *d.MinReplicas, d.MaxReplicas)
+	}
+	nv.positive(nv.at("targetCPUUtilization"), id, d.TargetCPUUtilization)
+	nv.positive(nv.at("targetMemoryUtilization"), id, d.TargetMemoryUtilization)
+}
+
+func (nv *nodeValidator) networkPolicy(d *NetworkPolicyData) {
+	id := nv.node.ID
+	nv.labels(nv.at("podSelector"), id, d.PodSelector, true)
+	types := map[string]bool{}
+	for i, t := range d.PolicyTypes {
+		nv.oneOf(nv.at("policyTypes", i), id, t, "Ingress", "Egress")
+		if types[t] {
+			nv.add(nv.at("policyTypes", i), "%q is listed twice", t)
+		}
+		types[t] = true
+	}
+	if len(d.PolicyTypes) > 0 {
+		if len(d.IngressRules) > 0 && !types["Ingress"] {
+			nv.add(nv.at("ingressRules"), "has rules but policyTypes lacks Ingress")
+		}
+		if len(d.EgressRules) > 0 && !types["Egress"] {
+			nv.add(nv.at("egressRules"), "has rules but policyTypes lacks Egress")
+		}
+	}
+	for _, rules := range []struct {
+		field string
+		rules []NetworkPolicyRule
+	}{{"ingressRules", d.IngressRules}, {"egressRules", d.EgressRules}} {
+		for i, r := range rules.rules {
+			for j, p := range r.Peers {
+				nv.peer(nv.at(rules.field, i, "peers", j), p)
+			}
+			for j, p := range r.Ports {
+				pp := nv.at(rules.field, i, "ports", j)
+				nv.oneOf(pointer(pp, "protocol"), id, p.Protocol, "TCP", "UDP", "SCTP")
+				nv.port(pointer(pp, "port"), id, p.Port, false)
+				if p.EndPort != 0 {
+					nv.port(pointer(pp, "endPort"), id, p.EndPort, true)
+					if p.Port == 0 || p.EndPort < p.Port {
+						nv.add(pointer(pp, "endPort"), "%d needs a port no greater than it", p.EndPort)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (nv *nodeValidator) peer(ptr string, p NetworkPeer) {
+	id := nv.node.ID
+	nv.labels(pointer(ptr, "podSelector"), id, p.PodSelector, true)
+	nv.labels(pointer(ptr, "namespaceSelector"), id, p.NamespaceSelector, true)
+	if p.IPBlock == nil {
+		if p.PodSelector == nil && p.NamespaceSelector == nil {
+			nv.add(ptr, "needs podSelector, namespaceSelector or ipBlock")
+		}
+		return
+	}
+	if p.PodSelector != nil || p.NamespaceSelector != nil {
+		nv.add(pointer(ptr, "ipBlock"), "cannot be combined with podSelector or namespaceSelector")
+	}
+	cidr, err := netip.ParsePrefix(p.IPBlock.CIDR)
+	if err != nil {
+		nv.add(pointer(ptr, "ipBlock", "cidr"), "%q is not a CIDR (like 10.0.0.0/8): %v", p.IPBlock.CIDR, err)
+		return
+	}
+	for i, e := range p.IPBlock.Except {
+		ex, err := netip.ParsePrefix(e)
+		switch {
+		case err != nil:
+			nv.add(pointer(ptr, "ipBlock", "except", i), "%q is not a CIDR: %v", e, err)
+		case !cidr.Contains(ex.Addr()) || ex.Bits() < cidr.Bits():
+			nv.add(pointer(ptr, "ipBlock", "except", i), "%q is not inside %q", e, p.IPBlock.CIDR)
+		}
+	}
+}
+
+func (nv *nodeValidator) pvc(d *PersistentVolumeClaimData) {
+	if d.StorageClassName != "" {
+		nv.dns1123Subdomain(nv.at("storageClassName"), nv.node.ID, d.StorageClassName)
+	}
+	nv.accessModes(nv.at("accessModes"), d.AccessModes)
+	nv.storage(nv.at("storage"), d.Storage)
+	nv.oneOf(nv.at("volumeMode"), nv.node.ID, d.VolumeMode, "Filesystem", "Block")
+}
+
+var (
+	apiVersionRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$`)
+	kindRE       = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+	fieldIDRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)*$`)
+)
+
+func (nv *nodeValidator) plugin(d *PluginData) {
+	if d.APIVersion == "" {
+		nv.add(nv.at("apiVersion"), "is required (like example.com/v1)")
+	} else if !apiVersionRE.MatchString(d.APIVersion) {
+		nv.add(nv.at("apiVersion"), "%q is not an API version (like example.com/v1)", d.APIVersion)
+	}
+	switch {
+	case d.Kind == "":
+		nv.add(nv.at("kind"), "is required (like Certificate)")
+	case !kindRE.MatchString(d.Kind):
+		nv.add(nv.at("kind"), "%q is not a kind: it starts with a capital letter and has letters and digits only", d.Kind)
+	case d.Kind == "Secret" && (d.APIVersion == "v1" || d.APIVersion == ""):
+		nv.add(nv.at("kind"), "a plugin cannot render a Secret; use a secret node, whose values live outside git")
+	}
+	ids := map[string]bool{}
+	for i, f := range d.Fields {
+		fp := nv.at("_pluginFields", i)
+		switch {
+		case !fieldIDRE.MatchString(f.ID):
+			nv.add(pointer(fp, "id"), "%q is not a field id (letters, digits, _ and -, dots for nesting)", f.ID)
+		case ids[f.ID]:
+			nv.add(pointer(fp, "id"), "%q is defined twice", f.ID)
+		case isPluginOwnField(f.ID):
+			nv.add(pointer(fp, "id"), "%q is a field of the plugin node itself", f.ID)
+		}
+		ids[f.ID] = true
+		if f.Type == "" {
+			nv.add(pointer(fp, "type"), "is required: text, number, select or boolean")
+		} else {
+			nv.oneOf(pointer(fp, "type"), nv.node.ID, f.Type, "text", "number", "select", "boolean")
+		}
+		val, set := d.Values[f.ID]
+		if f.Required && !set && f.Default == nil {
+			nv.add(nv.at(f.ID), "is required by the plugin field %q", f.ID)
+		}
+		if s, ok := val.(string); ok {
+			nv.noSecretValue(nv.at(f.ID), nv.node.ID, f.ID, s)
+			if f.Type == "select" && !contains(f.Options, s) {
+				nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.Options))
+			}
+		}
+	}
+}
+
+func contains(s []string, x string) bool {
+	for _, e := range s {
+		if e == x {
+			return true
+		}
+	}
+	return false
+}

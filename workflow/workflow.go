@@ -1,0 +1,157 @@
+package workflow
+
+import "encoding/json"
+
+// Status says what the compiler does with a workflow.
+type Status string
+
+// Workflow statuses.
+const (
+	// StatusDraft workflows are validated but not deployed.
+	StatusDraft Status = "draft"
+	// StatusPublished workflows are compiled into the deploy branch.
+	StatusPublished Status = "published"
+	// StatusArchived workflows are removed from the deploy branch.
+	StatusArchived Status = "archived"
+)
+
+// Kind is the type of a node.
+type Kind string
+
+// Node kinds.
+const (
+	KindDeployment            Kind = "deployment"
+	KindService               Kind = "service"
+	KindIngress               Kind = "ingress"
+	KindConfigMap             Kind = "configmap"
+	KindSecret                Kind = "secret"
+	KindStatefulSet           Kind = "statefulset"
+	KindJob                   Kind = "job"
+	KindCronJob               Kind = "cronjob"
+	KindDaemonSet             Kind = "daemonset"
+	KindHPA                   Kind = "hpa"
+	KindNetworkPolicy         Kind = "networkpolicy"
+	KindPersistentVolumeClaim Kind = "persistentvolumeclaim"
+	KindPlugin                Kind = "plugin"
+)
+
+// Kinds lists every node kind in a stable order.
+var Kinds = []Kind{
+	KindDeployment, KindService, KindIngress, KindConfigMap, KindSecret,
+	KindStatefulSet, KindJob, KindCronJob, KindDaemonSet, KindHPA,
+	KindNetworkPolicy, KindPersistentVolumeClaim, KindPlugin,
+}
+
+// IsWorkload reports whether nodes of kind k run pods.
+func (k Kind) IsWorkload() bool {
+	switch k {
+	case KindDeployment, KindStatefulSet, KindDaemonSet, KindJob, KindCronJob:
+		return true
+	}
+	return false
+}
+
+// Workflow is one workflow file: workflows/<name>.json.
+type Workflow struct {
+	// Schema is the optional JSON Schema reference for editors.
+	Schema string `json:"$schema,omitempty"`
+	// Name is the workflow name; it equals the file stem.
+	Name string `json:"name"`
+	// Description is free text.
+	Description string `json:"description,omitempty"`
+	// ClusterID names the target cluster (a clusters/<name>.json file).
+	ClusterID string `json:"cluster_id,omitempty"`
+	// Status decides whether the workflow is deployed.
+	Status Status `json:"status"`
+	// Tags are user-defined tags.
+	Tags []string `json:"tags,omitempty"`
+	// Namespace is the target namespace; it defaults to the workflow name.
+	Namespace string `json:"namespace,omitempty"`
+	// DependsOn names workflows that must be ready before this one is applied.
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// Nodes are the canvas nodes.
+	Nodes []Node `json:"nodes"`
+	// Edges are the canvas edges; they are the truth about links.
+	Edges []Edge `json:"edges"`
+
+	links   []Link // resolved by validation
+	cluster string // resolved by CheckSet
+}
+
+// TargetNamespace returns the namespace the workflow deploys into.
+func (w *Workflow) TargetNamespace() string {
+	if w.Namespace != "" {
+		return w.Namespace
+	}
+	return w.Name
+}
+
+// Cluster returns the name of the cluster the workflow targets.
+func (w *Workflow) Cluster() string {
+	if w.cluster != "" {
+		return w.cluster
+	}
+	if w.ClusterID != "" {
+		return w.ClusterID
+	}
+	return DefaultCluster
+}
+
+// NodeByID returns the node with the given id, or nil.
+func (w *Workflow) NodeByID(id string) *Node {
+	for i := range w.Nodes {
+		if w.Nodes[i].ID == id {
+			return &w.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// Position is a node's place on the canvas.
+type Position struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// Node is one canvas node: a Kubernetes resource.
+type Node struct {
+	// ID identifies the node within its workflow.
+	ID string `json:"id"`
+	// Type is the node kind.
+	Type Kind `json:"type"`
+	// Position is the canvas position; it never affects output.
+	Position Position `json:"position"`
+	// Data is the kind-specific configuration as written in the file.
+	Data json.RawMessage `json:"data"`
+
+	// Spec is Data decoded into the kind's type (*DeploymentData, ...).
+	Spec NodeSpec `json:"-"`
+}
+
+// Name returns the Kubernetes object name of the node.
+func (n *Node) Name() string {
+	if n.Spec == nil {
+		return ""
+	}
+	return n.Spec.ObjectMeta().Name
+}
+
+// Edge is one canvas edge.
+type Edge struct {
+	// ID identifies the edge within its workflow.
+	ID string `json:"id"`
+	// Source is the id of the node the edge starts at.
+	Source string `json:"source"`
+	// Target is the id of the node the edge ends at.
+	Target string `json:"target"`
+	// SourceHandle names a port of the source node (an ingress path id).
+	SourceHandle string `json:"sourceHandle,omitempty"`
+	// TargetHandle names a port of the target node.
+	TargetHandle string `json:"targetHandle,omitempty"`
+	// Type is the edge's rendering type on the canvas; it never affects output.
+	Type string `json:"type,omitempty"`
+	// Animated is a canvas rendering hint; it never affects output.
+	Animated bool `json:"animated,omitempty"`
+	// Label is a canvas caption; it never affects output.
+	Label string `json:"label,omitempty"`
+}
