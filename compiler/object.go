@@ -82,7 +82,7 @@ func marshal(source string, v any) ([]byte, error) {
 
 // emptyMeansUnset lists fields that API types always marshal and that mean
 // nothing when empty.
-var emptyMeansUnset = map[string]bool{"resources": true, "spec": true, "strategy": true, "updateStrategy": true}
+var emptyMeansUnset = map[string]bool{"resources": true, "spec": true, "status": true, "strategy": true, "updateStrategy": true}
 
 // stripEmpty removes, at any depth, "creationTimestamp: null" (pod and job
 // templates carry one too) and the empty fields of emptyMeansUnset.

@@ -262,6 +262,7 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 	ctr.ReadinessProbe = probe(c.ReadinessProbe)
 
 	var volumes []corev1.Volume
+	var pullSecrets []corev1.LocalObjectReference
 	for _, l := range rc.wf.Links() {
 		if l.To != n {
 			continue
@@ -269,6 +270,8 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 		switch l.Kind {
 		case workflow.LinkEnvFrom:
 			ctr.EnvFrom = append(ctr.EnvFrom, envFrom(l.From))
+		case workflow.LinkPullSecret:
+			pullSecrets = append(pullSecrets, corev1.LocalObjectReference{Name: l.From.Name()})
 		case workflow.LinkMount, workflow.LinkVolume:
 			vol := volume(l.From)
 			volumes = append(volumes, vol)
@@ -284,7 +287,7 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 	labels[workflow.LabelManagedBy] = workflow.ManagedBy
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{ctr}, Volumes: volumes},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{ctr}, Volumes: volumes, ImagePullSecrets: pullSecrets},
 	}, nil
 }
 

@@ -125,7 +125,7 @@ var rawMessageType = reflect.TypeFor[json.RawMessage]()
 // n.Spec. It reports whether the data was well-formed.
 func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	base := pointer("", "nodes", i)
-	spec := newSpec(n.Type)
+	spec := NewSpec(n.Type)
 	if spec == nil {
 		return false // reported by the validator
 	}

@@ -1,79 +1,13 @@
 package workflow
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
 )
-
-// patch changes a decoded JSON document at an RFC 6901 pointer: it sets
-// the value, or deletes the key when del is true.
-type patch struct {
-	ptr   string
-	value any
-	del   bool
-}
-
-func applyPatches(t *testing.T, doc any, patches []patch) any {
-	t.Helper()
-	for _, p := range patches {
-		tokens := strings.Split(p.ptr, "/")[1:]
-		parent := doc
-		for _, tok := range tokens[:len(tokens)-1] {
-			parent = child(t, parent, tok)
-		}
-		last := tokens[len(tokens)-1]
-		switch c := parent.(type) {
-		case map[string]any:
-			if p.del {
-				delete(c, last)
-			} else {
-				c[last] = p.value
-			}
-		case []any:
-			i, err := strconv.Atoi(last)
-			if err != nil || i >= len(c) {
-				t.Fatalf("patch %s: bad index %q", p.ptr, last)
-			}
-			c[i] = p.value
-		default:
-			t.Fatalf("patch %s: cannot descend", p.ptr)
-		}
-	}
-	return doc
-}
-
-func child(t *testing.T, v any, tok string) any {
-	t.Helper()
-	switch c := v.(type) {
-	case map[string]any:
-		return c[tok]
-	case []any:
-		i, err := strconv.Atoi(tok)
-		if err != nil || i >= len(c) {
-			t.Fatalf("bad index %q", tok)
-		}
-		return c[i]
-	}
-	t.Fatalf("cannot descend into %T at %q", v, tok)
-	return nil
-}
-
-func loadFixture(t *testing.T, name string) any {
-	t.Helper()
-	b, err := os.ReadFile("../fixtures/repo/workflows/" + name + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
 
 func TestDecodeFixtures(t *testing.T) {
 	t.Parallel()
@@ -104,77 +38,77 @@ func TestDecodeInvalid(t *testing.T) {
 		name    string
 		base    string
 		raw     string // replaces the whole file when set
-		patches []patch
+		patches []testutil.Patch
 		want    []string
 		secret  string // must not appear in any message
 	}{
 		{name: "syntax", raw: "{\n  \"name\": \"shop\",\n  \"status\": }", want: []string{`workflows/shop.json: invalid JSON: line 3, column 13`}},
 		{name: "not an object", raw: `[1, 2]`, want: []string{`workflows/shop.json: must be a JSON object, not an array`}},
 		{name: "trailing data", raw: `{"name":"shop","status":"draft","nodes":[],"edges":[]} {}`, want: []string{`unexpected data after the top-level value`}},
-		{name: "unknown top-level field", patches: []patch{{ptr: "/owner_id", value: "u1"}}, want: []string{`workflows/shop.json: /owner_id: unknown field "owner_id"`}},
-		{name: "name differs from file", patches: []patch{{ptr: "/name", value: "other"}}, want: []string{`/name: "other" must equal the file name "shop"`}},
-		{name: "bad status", patches: []patch{{ptr: "/status", value: "live"}}, want: []string{`/status: "live" must be draft, published or archived`}},
-		{name: "missing nodes", patches: []patch{{ptr: "/nodes", del: true}, {ptr: "/edges", value: []any{}}}, want: []string{`/nodes: is required`}},
-		{name: "unknown node type", patches: []patch{{ptr: "/nodes/3/type", value: "pod"}}, want: []string{`/nodes/3/type: unknown node type "pod"; want one of deployment, service`}},
-		{name: "duplicate node id", patches: []patch{{ptr: "/nodes/4/id", value: "web"}}, want: []string{`/nodes/4/id: duplicate node id; also used by /nodes/3 (node "web")`}},
-		{name: "port out of range", patches: []patch{{ptr: "/nodes/4/data/port", value: 70000}}, want: []string{`workflows/shop.json: /nodes/4/data/port: must be 1..65535, not 70000 (node "api")`}},
-		{name: "port as string", patches: []patch{{ptr: "/nodes/4/data/port", value: "8080"}}, want: []string{`/nodes/4/data/port: must be a whole number, not a string (node "api")`}},
-		{name: "fractional replicas", patches: []patch{{ptr: "/nodes/3/data/replicas", value: 1.5}}, want: []string{`/nodes/3/data/replicas: must be a whole number, not 1.5 (node "web")`}},
-		{name: "negative replicas", patches: []patch{{ptr: "/nodes/3/data/replicas", value: -1}}, want: []string{`/nodes/3/data/replicas: must be 0 or more, not -1`}},
-		{name: "unknown node field", patches: []patch{{ptr: "/nodes/3/data/replicaCount", value: 2}}, want: []string{`/nodes/3/data/replicaCount: unknown field "replicaCount" (node "web")`}},
-		{name: "name not DNS-1123", patches: []patch{{ptr: "/nodes/3/data/name", value: "Web_App"}}, want: []string{`/nodes/3/data/name: "Web_App" is invalid: a lowercase RFC 1123 label`}},
-		{name: "service name not DNS-1035", patches: []patch{{ptr: "/nodes/1/data/name", value: "1web"}}, want: []string{`/nodes/1/data/name: "1web" is invalid: a DNS-1035 label`}},
-		{name: "duplicate name per kind", patches: []patch{{ptr: "/nodes/2/data/name", value: "web"}}, want: []string{`/nodes/2/data/name: service name "web" is already used by node "svc-web"`}},
-		{name: "bad label key", patches: []patch{{ptr: "/nodes/3/data/labels", value: map[string]any{"bad key!": "x"}}}, want: []string{`/nodes/3/data/labels/bad key!: label key "bad key!" is invalid`}},
-		{name: "bad label value", patches: []patch{{ptr: "/nodes/3/data/labels", value: map[string]any{"tier": "front end"}}}, want: []string{`/nodes/3/data/labels/tier: label value "front end" is invalid`}},
-		{name: "reserved label", patches: []patch{{ptr: "/nodes/3/data/labels", value: map[string]any{"app.kubernetes.io/name": "x"}}}, want: []string{`/nodes/3/data/labels/app.kubernetes.io~1name: label "app.kubernetes.io/name" is set by slipway and cannot be overridden`}},
-		{name: "bad image", patches: []patch{{ptr: "/nodes/3/data/image", value: "Nginx:Latest!"}}, want: []string{`/nodes/3/data/image: "Nginx:Latest!" is not a valid image reference`}},
-		{name: "missing image", patches: []patch{{ptr: "/nodes/3/data/image", del: true}}, want: []string{`/nodes/3/data/image: is required (node "web")`}},
-		{name: "namespace differs", patches: []patch{{ptr: "/nodes/4/data/namespace", value: "other"}}, want: []string{`/nodes/4/data/namespace: "other" differs from the workflow's namespace "shop"`}},
-		{name: "dangling edge", patches: []patch{{ptr: "/edges/0/target", value: "nope"}}, want: []string{`/edges/0/target: names node "nope", which does not exist`}},
-		{name: "self edge", patches: []patch{{ptr: "/edges/2/source", value: "web"}}, want: []string{`/edges/2: edge "e3" links node "web" to itself`}},
-		{name: "incompatible kinds", patches: []patch{{ptr: "/edges/4/target", value: "pvc-uploads"}}, want: []string{`/edges/4: edge "e5" cannot link a configmap (node "cm-web") to a persistentvolumeclaim (node "pvc-uploads")`}},
-		{name: "duplicate edge", patches: []patch{{ptr: "/edges/3", value: map[string]any{"id": "e4", "source": "svc-web", "target": "web"}}}, want: []string{`/edges/3: edge "e4" repeats /edges/2`}},
-		{name: "targetApp contradicts edge", patches: []patch{{ptr: "/nodes/1/data/targetApp", value: "api"}}, want: []string{`/nodes/1/data/targetApp: "api" contradicts the edge to deployment "web" (node "svc-web")`}},
-		{name: "serviceName contradicts edge", patches: []patch{{ptr: "/nodes/0/data/paths/0/serviceName", value: "api"}}, want: []string{`/nodes/0/data/paths/0/serviceName: "api" contradicts the edge to service "web"`}},
-		{name: "volumeMount without edge", patches: []patch{{ptr: "/edges/4/source", value: "secret-api"}, {ptr: "/edges/4/target", value: "web"}}, want: []string{`/nodes/3/data/volumeMounts/0/nodeId: names node "cm-web" but no edge links it to this deployment`, `/nodes/3/data/_linkedConfigMaps/0: names node "cm-web" but no edge links a configmap`}},
-		{name: "scale target contradicts edge", patches: []patch{{ptr: "/nodes/9/data/scaleTargetName", value: "web"}}, want: []string{`/nodes/9/data/scaleTargetName: "web" contradicts the edge to deployment "api"`}},
-		{name: "hpa without edge", patches: []patch{{ptr: "/edges/8/target", value: "web"}, {ptr: "/nodes/9/data/scaleTargetName", del: true}, {ptr: "/edges/8/source", value: "svc-api"}}, want: []string{`/nodes/9/data: hpa "api" scales nothing`, `/edges/8: service "api" already selects node "api"`}},
-		{name: "hpa min above max", patches: []patch{{ptr: "/nodes/9/data/minReplicas", value: 20}}, want: []string{`/nodes/9/data/minReplicas: 20 exceeds maxReplicas 12`}},
-		{name: "mount path collision", patches: []patch{{ptr: "/nodes/4/data/volumeMounts/1/mountPath", value: "/var/uploads"}}, want: []string{`/nodes/4/data/volumeMounts/1/mountPath: "/var/uploads" is also used at /nodes/4/data/volumeMounts/0/mountPath`}},
-		{name: "relative mount path", patches: []patch{{ptr: "/nodes/4/data/volumeMounts/0/mountPath", value: "uploads"}}, want: []string{`/nodes/4/data/volumeMounts/0/mountPath: "uploads" must be an absolute path`}},
-		{name: "secret values in data", patches: []patch{{ptr: "/nodes/7/data/data", value: map[string]any{"stripe": "sk_live_abc123"}}}, secret: "sk_live_abc123", want: []string{`/nodes/7/data/data: secret values must not be stored in git`}},
-		{name: "secret value in keys", patches: []patch{{ptr: "/nodes/7/data/keys/0/value", value: "sk_live_abc123"}}, secret: "sk_live_abc123", want: []string{`/nodes/7/data/keys/0/value: secret values must not be stored in git`}},
-		{name: "credential in env", patches: []patch{{ptr: "/nodes/4/data/env/DB_PASSWORD", value: "hunter2"}}, secret: "hunter2", want: []string{`/nodes/4/data/env/DB_PASSWORD: "DB_PASSWORD" looks like a credential`}},
-		{name: "password in URL", patches: []patch{{ptr: "/nodes/4/data/env/DATABASE_URL", value: "postgres://app:hunter2@db:5432/shop"}}, secret: "hunter2", want: []string{`/nodes/4/data/env/DATABASE_URL: "DATABASE_URL" holds a URL with a password`}},
-		{name: "private key in configmap", patches: []patch{{ptr: "/nodes/5/data/data/key.pem", value: "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"}}, secret: "MIIE", want: []string{`/nodes/5/data/data/key.pem: "key.pem" holds a private key`}},
-		{name: "env value not a string", patches: []patch{{ptr: "/nodes/4/data/env/PORT", value: 8080}}, want: []string{`/nodes/4/data/env/PORT: must be a string, not a number (8080)`}},
-		{name: "secret key not declared", patches: []patch{{ptr: "/nodes/4/data/envKeys/1/secretKeyRef/key", value: "nope"}}, want: []string{`/nodes/4/data/envKeys/1/secretKeyRef/key: secret "api-keys" (node "secret-api") has no key "nope"; it has "stripe", "sendgrid"`}},
-		{name: "env entry with two sources", patches: []patch{{ptr: "/nodes/4/data/envKeys/3/configMapKeyRef", value: map[string]any{"name": "api-config", "key": "theme"}}}, want: []string{`/nodes/4/data/envKeys/3: needs exactly one of value, secretKeyRef and configMapKeyRef, not 2`}},
-		{name: "bad quantity", patches: []patch{{ptr: "/nodes/3/data/resources/limits/memory", value: "lots"}}, want: []string{`/nodes/3/data/resources/limits/memory: "lots" is not a quantity`}},
-		{name: "request above limit", patches: []patch{{ptr: "/nodes/3/data/resources/requests/cpu", value: "2"}}, want: []string{`/nodes/3/data/resources/requests/cpu: request 2 exceeds the limit 500m`}},
-		{name: "ingress path not absolute", patches: []patch{{ptr: "/nodes/0/data/paths/1/path", value: "api"}}, want: []string{`/nodes/0/data/paths/1/path: "api" must start with /`}},
-		{name: "ingress tls without secret", patches: []patch{{ptr: "/nodes/0/data/tlsSecretName", del: true}}, want: []string{`/nodes/0/data/tlsSecretName: is required when tlsEnabled is true`}},
-		{name: "unknown ingress path handle", patches: []patch{{ptr: "/edges/1/sourceHandle", value: "nope"}}, want: []string{`/edges/1: names ingress path "nope", which does not exist`}},
-		{name: "bad cidr", patches: []patch{{ptr: "/nodes/10/data/ingressRules/1/peers/0/ipBlock/cidr", value: "10.0.0.0/33"}}, want: []string{`/nodes/10/data/ingressRules/1/peers/0/ipBlock/cidr: "10.0.0.0/33" is not a CIDR`}},
-		{name: "pvc without access modes", patches: []patch{{ptr: "/nodes/8/data/accessModes", value: []any{}}}, want: []string{`/nodes/8/data/accessModes: needs at least one access mode`}},
-		{name: "service without port or link", patches: []patch{{ptr: "/edges/2/target", value: "hpa-api"}}, want: []string{`/edges/2: edge "e3" cannot link a service (node "svc-web") to a hpa (node "hpa-api")`, `/nodes/1/data/targetApp: "web" is set but no edge links the service to a workload`}},
-		{name: "bad cron schedule", base: "batch", patches: []patch{{ptr: "/nodes/1/data/schedule", value: "61 * * * *"}}, want: []string{`/nodes/1/data/schedule: "61 * * * *" is not a cron schedule`}},
-		{name: "cron schedule with time zone", base: "batch", patches: []patch{{ptr: "/nodes/1/data/schedule", value: "TZ=UTC 0 2 * * *"}}, want: []string{`/nodes/1/data/schedule: "TZ=UTC 0 2 * * *" must not set a time zone; use timeZone`}},
-		{name: "cronjob name too long", base: "batch", patches: []patch{{ptr: "/nodes/1/data/name", value: strings.Repeat("a", 53)}}, want: []string{`a cronjob name may have at most 52`}},
-		{name: "negative backoffLimit", base: "batch", patches: []patch{{ptr: "/nodes/0/data/backoffLimit", value: -1}}, want: []string{`/nodes/0/data/backoffLimit: must be 0 or more, not -1 (node "migrate")`}},
-		{name: "bad restart policy", base: "batch", patches: []patch{{ptr: "/nodes/0/data/restartPolicy", value: "Always"}}, want: []string{`/nodes/0/data/restartPolicy: "Always" must be one of Never, OnFailure`}},
-		{name: "toleration Exists with value", base: "batch", patches: []patch{{ptr: "/nodes/2/data/tolerations/0/value", value: "x"}}, want: []string{`/nodes/2/data/tolerations/0/value: must be empty when operator is Exists`}},
-		{name: "bad maxUnavailable", base: "batch", patches: []patch{{ptr: "/nodes/2/data/maxUnavailable", value: "lots"}}, want: []string{`/nodes/2/data/maxUnavailable: "lots" must be a count`}},
-		{name: "tls secret without keys", base: "batch", patches: []patch{{ptr: "/nodes/5/data/keys", value: []any{}}}, want: []string{`/nodes/5/data/keys: a kubernetes.io/tls secret needs the key "tls.crt"`}},
-		{name: "plugin select outside options", base: "batch", patches: []patch{{ptr: "/nodes/6/data/issuerRef.name", value: "vault"}}, want: []string{`/nodes/6/data/issuerRef.name: "vault" is not one of the options "letsencrypt", "selfsigned"`}},
-		{name: "plugin required field missing", base: "batch", patches: []patch{{ptr: "/nodes/6/data/secretName", del: true}}, want: []string{`/nodes/6/data/secretName: is required by the plugin field "secretName"`}},
-		{name: "plugin number field as string", base: "batch", patches: []patch{{ptr: "/nodes/6/data/revisionHistoryLimit", value: "2"}}, want: []string{`/nodes/6/data/revisionHistoryLimit: must be a number, not a string`}},
-		{name: "plugin undeclared value", base: "batch", patches: []patch{{ptr: "/nodes/6/data/spec", value: map[string]any{}}}, want: []string{`/nodes/6/data/spec: unknown field "spec"`}},
-		{name: "plugin renders a Secret", base: "batch", patches: []patch{{ptr: "/nodes/6/data/kind", value: "Secret"}, {ptr: "/nodes/6/data/apiVersion", value: "v1"}}, want: []string{`/nodes/6/data/kind: a plugin cannot render a Secret`}},
-		{name: "workload names clash across kinds", base: "batch", patches: []patch{{ptr: "/nodes/2/data/name", value: "migrate"}}, want: []string{`/nodes/2/data/name: workload name "migrate" is already used by job node "migrate"`}},
-		{name: "dependsOn itself", patches: []patch{{ptr: "/dependsOn", value: []any{"shop"}}}, want: []string{`/dependsOn/0: a workflow cannot depend on itself`}},
-		{name: "several problems at once", patches: []patch{{ptr: "/nodes/4/data/port", value: 0.5}, {ptr: "/nodes/3/data/replicas", value: -2}, {ptr: "/edges/0/target", value: "gone"}}, want: []string{
+		{name: "unknown top-level field", patches: []testutil.Patch{testutil.Set("/owner_id", "u1")}, want: []string{`workflows/shop.json: /owner_id: unknown field "owner_id"`}},
+		{name: "name differs from file", patches: []testutil.Patch{testutil.Set("/name", "other")}, want: []string{`/name: "other" must equal the file name "shop"`}},
+		{name: "bad status", patches: []testutil.Patch{testutil.Set("/status", "live")}, want: []string{`/status: "live" must be draft, published or archived`}},
+		{name: "missing nodes", patches: []testutil.Patch{testutil.Del("/nodes"), testutil.Set("/edges", []any{})}, want: []string{`/nodes: is required`}},
+		{name: "unknown node type", patches: []testutil.Patch{testutil.Set("/nodes/3/type", "pod")}, want: []string{`/nodes/3/type: unknown node type "pod"; want one of deployment, service`}},
+		{name: "duplicate node id", patches: []testutil.Patch{testutil.Set("/nodes/4/id", "web")}, want: []string{`/nodes/4/id: duplicate node id; also used by /nodes/3 (node "web")`}},
+		{name: "port out of range", patches: []testutil.Patch{testutil.Set("/nodes/4/data/port", 70000)}, want: []string{`workflows/shop.json: /nodes/4/data/port: must be 1..65535, not 70000 (node "api")`}},
+		{name: "port as string", patches: []testutil.Patch{testutil.Set("/nodes/4/data/port", "8080")}, want: []string{`/nodes/4/data/port: must be a whole number, not a string (node "api")`}},
+		{name: "fractional replicas", patches: []testutil.Patch{testutil.Set("/nodes/3/data/replicas", 1.5)}, want: []string{`/nodes/3/data/replicas: must be a whole number, not 1.5 (node "web")`}},
+		{name: "negative replicas", patches: []testutil.Patch{testutil.Set("/nodes/3/data/replicas", -1)}, want: []string{`/nodes/3/data/replicas: must be 0 or more, not -1`}},
+		{name: "unknown node field", patches: []testutil.Patch{testutil.Set("/nodes/3/data/replicaCount", 2)}, want: []string{`/nodes/3/data/replicaCount: unknown field "replicaCount" (node "web")`}},
+		{name: "name not DNS-1123", patches: []testutil.Patch{testutil.Set("/nodes/3/data/name", "Web_App")}, want: []string{`/nodes/3/data/name: "Web_App" is invalid: a lowercase RFC 1123 label`}},
+		{name: "service name not DNS-1035", patches: []testutil.Patch{testutil.Set("/nodes/1/data/name", "1web")}, want: []string{`/nodes/1/data/name: "1web" is invalid: a DNS-1035 label`}},
+		{name: "duplicate name per kind", patches: []testutil.Patch{testutil.Set("/nodes/2/data/name", "web")}, want: []string{`/nodes/2/data/name: service name "web" is already used by node "svc-web"`}},
+		{name: "bad label key", patches: []testutil.Patch{testutil.Set("/nodes/3/data/labels", map[string]any{"bad key!": "x"})}, want: []string{`/nodes/3/data/labels/bad key!: label key "bad key!" is invalid`}},
+		{name: "bad label value", patches: []testutil.Patch{testutil.Set("/nodes/3/data/labels", map[string]any{"tier": "front end"})}, want: []string{`/nodes/3/data/labels/tier: label value "front end" is invalid`}},
+		{name: "reserved label", patches: []testutil.Patch{testutil.Set("/nodes/3/data/labels", map[string]any{"app.kubernetes.io/name": "x"})}, want: []string{`/nodes/3/data/labels/app.kubernetes.io~1name: label "app.kubernetes.io/name" is set by slipway and cannot be overridden`}},
+		{name: "bad image", patches: []testutil.Patch{testutil.Set("/nodes/3/data/image", "Nginx:Latest!")}, want: []string{`/nodes/3/data/image: "Nginx:Latest!" is not a valid image reference`}},
+		{name: "missing image", patches: []testutil.Patch{testutil.Del("/nodes/3/data/image")}, want: []string{`/nodes/3/data/image: is required (node "web")`}},
+		{name: "namespace differs", patches: []testutil.Patch{testutil.Set("/nodes/4/data/namespace", "other")}, want: []string{`/nodes/4/data/namespace: "other" differs from the workflow's namespace "shop"`}},
+		{name: "dangling edge", patches: []testutil.Patch{testutil.Set("/edges/0/target", "nope")}, want: []string{`/edges/0/target: names node "nope", which does not exist`}},
+		{name: "self edge", patches: []testutil.Patch{testutil.Set("/edges/2/source", "web")}, want: []string{`/edges/2: edge "e3" links node "web" to itself`}},
+		{name: "incompatible kinds", patches: []testutil.Patch{testutil.Set("/edges/4/target", "pvc-uploads")}, want: []string{`/edges/4: edge "e5" cannot link a configmap (node "cm-web") to a persistentvolumeclaim (node "pvc-uploads")`}},
+		{name: "duplicate edge", patches: []testutil.Patch{testutil.Set("/edges/3", map[string]any{"id": "e4", "source": "svc-web", "target": "web"})}, want: []string{`/edges/3: edge "e4" repeats /edges/2`}},
+		{name: "targetApp contradicts edge", patches: []testutil.Patch{testutil.Set("/nodes/1/data/targetApp", "api")}, want: []string{`/nodes/1/data/targetApp: "api" contradicts the edge to deployment "web" (node "svc-web")`}},
+		{name: "serviceName contradicts edge", patches: []testutil.Patch{testutil.Set("/nodes/0/data/paths/0/serviceName", "api")}, want: []string{`/nodes/0/data/paths/0/serviceName: "api" contradicts the edge to service "web"`}},
+		{name: "volumeMount without edge", patches: []testutil.Patch{testutil.Set("/edges/4/source", "secret-api"), testutil.Set("/edges/4/target", "web")}, want: []string{`/nodes/3/data/volumeMounts/0/nodeId: names node "cm-web" but no edge links it to this deployment`, `/nodes/3/data/_linkedConfigMaps/0: names node "cm-web" but no edge links a configmap`}},
+		{name: "scale target contradicts edge", patches: []testutil.Patch{testutil.Set("/nodes/9/data/scaleTargetName", "web")}, want: []string{`/nodes/9/data/scaleTargetName: "web" contradicts the edge to deployment "api"`}},
+		{name: "hpa without edge", patches: []testutil.Patch{testutil.Set("/edges/8/target", "web"), testutil.Del("/nodes/9/data/scaleTargetName"), testutil.Set("/edges/8/source", "svc-api")}, want: []string{`/nodes/9/data: hpa "api" scales nothing`, `/edges/8: service "api" already selects node "api"`}},
+		{name: "hpa min above max", patches: []testutil.Patch{testutil.Set("/nodes/9/data/minReplicas", 20)}, want: []string{`/nodes/9/data/minReplicas: 20 exceeds maxReplicas 12`}},
+		{name: "mount path collision", patches: []testutil.Patch{testutil.Set("/nodes/4/data/volumeMounts/1/mountPath", "/var/uploads")}, want: []string{`/nodes/4/data/volumeMounts/1/mountPath: "/var/uploads" is also used at /nodes/4/data/volumeMounts/0/mountPath`}},
+		{name: "relative mount path", patches: []testutil.Patch{testutil.Set("/nodes/4/data/volumeMounts/0/mountPath", "uploads")}, want: []string{`/nodes/4/data/volumeMounts/0/mountPath: "uploads" must be an absolute path`}},
+		{name: "secret values in data", patches: []testutil.Patch{testutil.Set("/nodes/7/data/data", map[string]any{"stripe": "sk_live_abc123"})}, secret: "sk_live_abc123", want: []string{`/nodes/7/data/data: secret values must not be stored in git`}},
+		{name: "secret value in keys", patches: []testutil.Patch{testutil.Set("/nodes/7/data/keys/0/value", "sk_live_abc123")}, secret: "sk_live_abc123", want: []string{`/nodes/7/data/keys/0/value: secret values must not be stored in git`}},
+		{name: "credential in env", patches: []testutil.Patch{testutil.Set("/nodes/4/data/env/DB_PASSWORD", "hunter2")}, secret: "hunter2", want: []string{`/nodes/4/data/env/DB_PASSWORD: "DB_PASSWORD" looks like a credential`}},
+		{name: "password in URL", patches: []testutil.Patch{testutil.Set("/nodes/4/data/env/DATABASE_URL", "postgres://app:hunter2@db:5432/shop")}, secret: "hunter2", want: []string{`/nodes/4/data/env/DATABASE_URL: "DATABASE_URL" holds a URL with a password`}},
+		{name: "private key in configmap", patches: []testutil.Patch{testutil.Set("/nodes/5/data/data/key.pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----")}, secret: "MIIE", want: []string{`/nodes/5/data/data/key.pem: "key.pem" holds a private key`}},
+		{name: "env value not a string", patches: []testutil.Patch{testutil.Set("/nodes/4/data/env/PORT", 8080)}, want: []string{`/nodes/4/data/env/PORT: must be a string, not a number (8080)`}},
+		{name: "secret key not declared", patches: []testutil.Patch{testutil.Set("/nodes/4/data/envKeys/1/secretKeyRef/key", "nope")}, want: []string{`/nodes/4/data/envKeys/1/secretKeyRef/key: secret "api-keys" (node "secret-api") has no key "nope"; it has "stripe", "sendgrid"`}},
+		{name: "env entry with two sources", patches: []testutil.Patch{testutil.Set("/nodes/4/data/envKeys/3/configMapKeyRef", map[string]any{"name": "api-config", "key": "theme"})}, want: []string{`/nodes/4/data/envKeys/3: needs exactly one of value, secretKeyRef and configMapKeyRef, not 2`}},
+		{name: "bad quantity", patches: []testutil.Patch{testutil.Set("/nodes/3/data/resources/limits/memory", "lots")}, want: []string{`/nodes/3/data/resources/limits/memory: "lots" is not a quantity`}},
+		{name: "request above limit", patches: []testutil.Patch{testutil.Set("/nodes/3/data/resources/requests/cpu", "2")}, want: []string{`/nodes/3/data/resources/requests/cpu: request 2 exceeds the limit 500m`}},
+		{name: "ingress path not absolute", patches: []testutil.Patch{testutil.Set("/nodes/0/data/paths/1/path", "api")}, want: []string{`/nodes/0/data/paths/1/path: "api" must start with /`}},
+		{name: "ingress tls without secret", patches: []testutil.Patch{testutil.Del("/nodes/0/data/tlsSecretName")}, want: []string{`/nodes/0/data/tlsSecretName: is required when tlsEnabled is true`}},
+		{name: "unknown ingress path handle", patches: []testutil.Patch{testutil.Set("/edges/1/sourceHandle", "nope")}, want: []string{`/edges/1: names ingress path "nope", which does not exist`}},
+		{name: "bad cidr", patches: []testutil.Patch{testutil.Set("/nodes/10/data/ingressRules/1/peers/0/ipBlock/cidr", "10.0.0.0/33")}, want: []string{`/nodes/10/data/ingressRules/1/peers/0/ipBlock/cidr: "10.0.0.0/33" is not a CIDR`}},
+		{name: "pvc without access modes", patches: []testutil.Patch{testutil.Set("/nodes/8/data/accessModes", []any{})}, want: []string{`/nodes/8/data/accessModes: needs at least one access mode`}},
+		{name: "service without port or link", patches: []testutil.Patch{testutil.Set("/edges/2/target", "hpa-api")}, want: []string{`/edges/2: edge "e3" cannot link a service (node "svc-web") to a hpa (node "hpa-api")`, `/nodes/1/data/targetApp: "web" is set but no edge links the service to a workload`}},
+		{name: "bad cron schedule", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/1/data/schedule", "61 * * * *")}, want: []string{`/nodes/1/data/schedule: "61 * * * *" is not a cron schedule`}},
+		{name: "cron schedule with time zone", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/1/data/schedule", "TZ=UTC 0 2 * * *")}, want: []string{`/nodes/1/data/schedule: "TZ=UTC 0 2 * * *" must not set a time zone; use timeZone`}},
+		{name: "cronjob name too long", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/1/data/name", strings.Repeat("a", 53))}, want: []string{`a cronjob name may have at most 52`}},
+		{name: "negative backoffLimit", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/0/data/backoffLimit", -1)}, want: []string{`/nodes/0/data/backoffLimit: must be 0 or more, not -1 (node "migrate")`}},
+		{name: "bad restart policy", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/0/data/restartPolicy", "Always")}, want: []string{`/nodes/0/data/restartPolicy: "Always" must be one of Never, OnFailure`}},
+		{name: "toleration Exists with value", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/2/data/tolerations/0/value", "x")}, want: []string{`/nodes/2/data/tolerations/0/value: must be empty when operator is Exists`}},
+		{name: "bad maxUnavailable", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/2/data/maxUnavailable", "lots")}, want: []string{`/nodes/2/data/maxUnavailable: "lots" must be a count`}},
+		{name: "tls secret without keys", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/5/data/keys", []any{})}, want: []string{`/nodes/5/data/keys: a kubernetes.io/tls secret needs the key "tls.crt"`}},
+		{name: "plugin select outside options", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/issuerRef.name", "vault")}, want: []string{`/nodes/6/data/issuerRef.name: "vault" is not one of the options "letsencrypt", "selfsigned"`}},
+		{name: "plugin required field missing", base: "batch", patches: []testutil.Patch{testutil.Del("/nodes/6/data/secretName")}, want: []string{`/nodes/6/data/secretName: is required by the plugin field "secretName"`}},
+		{name: "plugin number field as string", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/revisionHistoryLimit", "2")}, want: []string{`/nodes/6/data/revisionHistoryLimit: must be a number, not a string`}},
+		{name: "plugin undeclared value", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/spec", map[string]any{})}, want: []string{`/nodes/6/data/spec: unknown field "spec"`}},
+		{name: "plugin renders a Secret", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/kind", "Secret"), testutil.Set("/nodes/6/data/apiVersion", "v1")}, want: []string{`/nodes/6/data/kind: a plugin cannot render a Secret`}},
+		{name: "workload names clash across kinds", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/2/data/name", "migrate")}, want: []string{`/nodes/2/data/name: workload name "migrate" is already used by job node "migrate"`}},
+		{name: "dependsOn itself", patches: []testutil.Patch{testutil.Set("/dependsOn", []any{"shop"})}, want: []string{`/dependsOn/0: a workflow cannot depend on itself`}},
+		{name: "several problems at once", patches: []testutil.Patch{testutil.Set("/nodes/4/data/port", 0.5), testutil.Set("/nodes/3/data/replicas", -2), testutil.Set("/edges/0/target", "gone")}, want: []string{
 			`/nodes/3/data/replicas: must be 0 or more, not -2`,
 			`/nodes/4/data/port: must be a whole number, not 0.5`,
 			`/edges/0/target: names node "gone", which does not exist`,
@@ -189,11 +123,8 @@ func TestDecodeInvalid(t *testing.T) {
 			}
 			data := []byte(tt.raw)
 			if tt.raw == "" {
-				doc := applyPatches(t, loadFixture(t, base), tt.patches)
-				var err error
-				if data, err = json.Marshal(doc); err != nil {
-					t.Fatal(err)
-				}
+				doc := testutil.LoadJSON(t, "../fixtures/repo/workflows/"+base+".json")
+				data = testutil.Marshal(t, testutil.Apply(t, doc, tt.patches...))
 			}
 			wf, err := Decode("workflows/"+base+".json", data)
 			if err == nil {

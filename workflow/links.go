@@ -17,6 +17,9 @@ const (
 	LinkMount LinkKind = "mount"
 	// LinkEnvFrom loads every key of a configmap or secret as environment.
 	LinkEnvFrom LinkKind = "envFrom"
+	// LinkPullSecret makes a kubernetes.io/dockerconfigjson secret the
+	// image pull secret of a workload.
+	LinkPullSecret LinkKind = "pullSecret"
 	// LinkVolume mounts a persistentvolumeclaim into a workload.
 	LinkVolume LinkKind = "volume"
 	// LinkScale makes an hpa scale a workload.
@@ -158,6 +161,9 @@ func (v *validator) resolveLinks() {
 			if fromHandle == EnvFromHandle || toHandle == EnvFromHandle {
 				l.Kind = LinkEnvFrom
 			}
+			if s, ok := from.Spec.(*SecretData); ok && s.SecretType == "kubernetes.io/dockerconfigjson" {
+				l.Kind = LinkPullSecret
+			}
 		}
 		v.wf.links = append(v.wf.links, l)
 	}
@@ -180,7 +186,7 @@ func (v *validator) edgeEnd(base, field, id string) (*Node, bool) {
 		return nil, false
 	}
 	n := &v.wf.Nodes[i]
-	return n, newSpec(n.Type) != nil
+	return n, NewSpec(n.Type) != nil
 }
 
 // nodePtr returns the pointer of a node's data field.
@@ -414,15 +420,26 @@ func (v *validator) checkMounts() {
 		}
 		for li := range v.wf.links {
 			l := &v.wf.links[li]
-			if l.To != n || (l.Kind != LinkMount && l.Kind != LinkEnvFrom && l.Kind != LinkVolume) {
+			if l.To != n {
 				continue
 			}
-			linked[l.From.ID] = l.From.Type
 			j, drawn := byNode[l.From.ID]
-			if l.Kind == LinkEnvFrom {
+			switch l.Kind {
+			case LinkEnvFrom:
 				if drawn {
 					v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, whose edge loads it as environment (handle %q)", l.From.ID, EnvFromHandle)
 				}
+				linked[l.From.ID] = l.From.Type
+				continue
+			case LinkPullSecret:
+				if drawn {
+					v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, a kubernetes.io/dockerconfigjson secret, which is used as image pull secret", l.From.ID)
+				}
+				linked[l.From.ID] = l.From.Type
+				continue
+			case LinkMount, LinkVolume:
+				linked[l.From.ID] = l.From.Type
+			default:
 				continue
 			}
 			l.MountPath = defaultMountPath(l.From)

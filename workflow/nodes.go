@@ -6,8 +6,8 @@ type NodeSpec interface {
 	ObjectMeta() *Meta
 }
 
-// newSpec returns an empty spec for a node kind, or nil for an unknown kind.
-func newSpec(k Kind) NodeSpec {
+// NewSpec returns an empty spec for a node kind, or nil for an unknown kind.
+func NewSpec(k Kind) NodeSpec {
 	switch k {
 	case KindDeployment:
 		return &DeploymentData{}
@@ -440,8 +440,6 @@ type PluginData struct {
 	DisplayName    string        `json:"displayName,omitempty"`
 	PluginCategory string        `json:"pluginCategory,omitempty"`
 	Fields         []PluginField `json:"_pluginFields,omitempty"`
-	// ClusterScoped marks objects that have no namespace.
-	ClusterScoped bool `json:"clusterScoped,omitempty"`
 
 	// Values are the field values, by field id. They are decoded from the
 	// data keys that Fields declare.

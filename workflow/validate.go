@@ -87,7 +87,7 @@ func (v *validator) validateNodes() {
 		default:
 			v.byID[n.ID] = i
 		}
-		if newSpec(n.Type) == nil {
+		if NewSpec(n.Type) == nil {
 			if n.Type == "" {
 				v.c.add(pointer(base, "type"), n.ID, "is required")
 			} else {

@@ -445,10 +445,8 @@ func (nv *nodeValidator) service(d *ServiceData) {
 
 func (nv *nodeValidator) ingress(d *IngressData) {
 	id := nv.node.ID
-	if strings.HasPrefix(d.Host, "*.") {
-		nv.report(nv.at("host"), id, d.Host, validation.IsWildcardDNS1123Subdomain(d.Host))
-	} else if d.Host != "" {
-		nv.dns1123Subdomain(nv.at("host"), id, d.Host)
+	if d.Host != "" {
+		nv.host(nv.at("host"), d.Host)
 	}
 	if len(d.Paths) == 0 {
 		nv.add(nv.at("paths"), "needs at least one path")
@@ -483,8 +481,17 @@ func (nv *nodeValidator) ingress(d *IngressData) {
 		nv.dns1123Subdomain(nv.at("tlsSecretName"), id, d.TLSSecretName)
 	}
 	for i, h := range d.TLSHosts {
-		nv.report(nv.at("tlsHosts", i), id, h, validation.IsWildcardDNS1123Subdomain(h))
+		nv.host(nv.at("tlsHosts", i), h)
 	}
+}
+
+// host checks a host name, which may start with a wildcard label.
+func (nv *nodeValidator) host(ptr, h string) {
+	if strings.HasPrefix(h, "*.") {
+		nv.report(ptr, nv.node.ID, h, validation.IsWildcardDNS1123Subdomain(h))
+		return
+	}
+	nv.dns1123Subdomain(ptr, nv.node.ID, h)
 }
 
 func (nv *nodeValidator) configMap(d *ConfigMapData) {
