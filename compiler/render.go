@@ -48,10 +48,10 @@ func WorkflowDir(name string) string { return path.Join("workflows", name) }
 // ClusterDir is the directory Flux's per-cluster Kustomization applies.
 func ClusterDir(cluster string) string { return path.Join("clusters", cluster) }
 
-func baseDir(wf string) string               { return path.Join(WorkflowDir(wf), "base") }
-func overlayDir(wf, cluster string) string   { return path.Join(WorkflowDir(wf), "overlays", cluster) }
-func fluxFile(wf, cluster string) string     { return path.Join(ClusterDir(cluster), wf+".yaml") }
-func kustomizationFile(dir string) string    { return path.Join(dir, "kustomization.yaml") }
+func baseDir(wf string) string                { return path.Join(WorkflowDir(wf), "base") }
+func overlayDir(wf, cluster string) string    { return path.Join(WorkflowDir(wf), "overlays", cluster) }
+func fluxFile(wf, cluster string) string      { return path.Join(ClusterDir(cluster), wf+".yaml") }
+func kustomizationFile(dir string) string     { return path.Join(dir, "kustomization.yaml") }
 func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.Name) }
 
 // renderWorkflow renders one published workflow: its base, its overlay for

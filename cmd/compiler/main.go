@@ -23,9 +23,9 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // invalid input or a failed operation
-	exitUsage   = 2 // bad command line
+	exitOK     = 0
+	exitFailed = 1 // invalid input or a failed operation
+	exitUsage  = 2 // bad command line
 )
 
 // usageError is a bad command line.
