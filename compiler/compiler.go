@@ -56,6 +56,9 @@ type Compiler struct {
 
 	mu    sync.Mutex
 	units map[string]*unit
+	// checked holds, by cluster, the digest of the cluster directory that
+	// kustomize last built without error.
+	checked map[string][sha256.Size]byte
 }
 
 // unit is the cached work for one workflow file.
@@ -74,7 +77,7 @@ func New(opts Options) (*Compiler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compiler options: %w", err)
 	}
-	return &Compiler{opts: opts, units: map[string]*unit{}}, nil
+	return &Compiler{opts: opts, units: map[string]*unit{}, checked: map[string][sha256.Size]byte{}}, nil
 }
 
 // Result is a built deploy tree and what went into it.
@@ -218,19 +221,41 @@ func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
 		res.Clusters = append(res.Clusters, name)
 		files := perCluster[name]
 		sort.Strings(files)
-		if err := res.Tree.addKustomization(fmt.Sprintf("the workflows of cluster %s", name), ClusterDir(name), types.Kustomization{Resources: files}); err != nil {
+		// The name keeps the kustomization valid when the cluster has no
+		// published workflow, so that Flux prunes what was there.
+		k := types.Kustomization{MetaData: &types.ObjectMeta{Name: name}, Resources: files}
+		if err := res.Tree.addKustomization(fmt.Sprintf("the workflows of cluster %s", name), ClusterDir(name), k); err != nil {
 			return nil, err
 		}
-		sub := Tree{}
-		for _, f := range append(files, "kustomization.yaml") {
-			p := path.Join(ClusterDir(name), f)
-			sub[p] = res.Tree[p]
-		}
-		if _, err := sub.Build(ClusterDir(name)); err != nil {
+		if err := c.checkCluster(name, files, res.Tree); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// checkCluster builds a cluster directory with kustomize unless the same
+// content passed before: kustomize's cost grows with the square of the
+// number of objects, and a cluster lists every workflow.
+func (c *Compiler) checkCluster(name string, files []string, tree Tree) error {
+	sub := Tree{}
+	h := sha256.New()
+	for _, f := range append(files, "kustomization.yaml") {
+		p := path.Join(ClusterDir(name), f)
+		sub[p] = tree[p]
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(tree[p]))
+		h.Write(tree[p])
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	if c.checked[name] == sum {
+		return nil
+	}
+	if _, err := sub.Build(ClusterDir(name)); err != nil {
+		return err
+	}
+	c.checked[name] = sum
+	return nil
 }
 
 func sortedNames[V any](m map[string]V) []string {
@@ -245,7 +270,12 @@ func sortedNames[V any](m map[string]V) []string {
 // parallel calls fn for 0..n-1 on up to GOMAXPROCS goroutines and returns
 // ctx's error if it ended first.
 func parallel(ctx context.Context, n int, fn func(i int)) error {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	return parallelN(ctx, runtime.GOMAXPROCS(0), n, fn)
+}
+
+// parallelN is parallel with up to workers goroutines.
+func parallelN(ctx context.Context, workers, n int, fn func(i int)) error {
+	workers = min(workers, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {

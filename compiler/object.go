@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,8 +9,8 @@ import (
 	"maps"
 	"strings"
 
+	"go.yaml.in/yaml/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -63,16 +64,21 @@ func generatedHeader(source string) []byte {
 // marshal renders a typed value as YAML with sorted keys, without the
 // empty status and creationTimestamp fields that API types carry.
 func marshal(source string, v any) ([]byte, error) {
+	// JSON first, so that the API types' json tags apply; read back with
+	// exact numbers, which become integers where they are whole, as
+	// sigs.k8s.io/yaml would have them; then YAML with sorted keys.
 	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("marshal %T: %w", v, err)
 	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(j, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("re-read %T: %w", v, err)
 	}
 	delete(m, "status")
-	stripEmpty(m)
+	prepare(m)
 	y, err := yaml.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("yaml %T: %w", v, err)
@@ -84,22 +90,32 @@ func marshal(source string, v any) ([]byte, error) {
 // nothing when empty.
 var emptyMeansUnset = map[string]bool{"resources": true, "spec": true, "status": true, "strategy": true, "updateStrategy": true}
 
-// stripEmpty removes, at any depth, "creationTimestamp: null" (pod and job
-// templates carry one too) and the empty fields of emptyMeansUnset.
-func stripEmpty(v any) {
+// prepare readies decoded JSON for YAML, at any depth: numbers become
+// int64 or float64, and "creationTimestamp: null" (pod and job templates
+// carry one too) and the empty fields of emptyMeansUnset go.
+func prepare(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			stripEmpty(e)
+			e = prepare(e)
 			if m, isMap := e.(map[string]any); (k == "creationTimestamp" && e == nil) || (emptyMeansUnset[k] && isMap && len(m) == 0) {
 				delete(x, k)
+				continue
 			}
+			x[k] = e
 		}
 	case []any:
-		for _, e := range x {
-			stripEmpty(e)
+		for i, e := range x {
+			x[i] = prepare(e)
 		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
 	}
+	return v
 }
 
 // dnsLabel shortens s to a valid DNS-1123 label of at most 63 characters,

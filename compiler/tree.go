@@ -1,10 +1,12 @@
 package compiler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -65,17 +67,28 @@ func (t Tree) WriteDir(dir string) error {
 		return fmt.Errorf("write deploy tree: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	for _, p := range t.Paths() {
+	paths := t.Paths()
+	dirs := map[string]bool{}
+	for _, p := range paths {
 		if !managedPath(p) {
 			return fmt.Errorf("write deploy tree: %s is outside %s", p, strings.Join(managedDirs, ", "))
 		}
-		full := filepath.Join(stage, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		dirs[path.Dir(p)] = true
+	}
+	for d := range dirs {
+		if err := os.MkdirAll(filepath.Join(stage, filepath.FromSlash(d)), 0o755); err != nil {
 			return fmt.Errorf("write deploy tree: %w", err)
 		}
-		if err := os.WriteFile(full, t[p], 0o644); err != nil {
-			return fmt.Errorf("write deploy tree: %w", err)
-		}
+	}
+	// Writes wait on the disk more than on the CPU: overlap them.
+	errs := make([]error, len(paths))
+	if err := parallelN(context.Background(), 8, len(paths), func(i int) {
+		errs[i] = os.WriteFile(filepath.Join(stage, filepath.FromSlash(paths[i])), t[paths[i]], 0o644)
+	}); err != nil {
+		return err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("write deploy tree: %w", err)
 	}
 	old := filepath.Join(stage, ".old")
 	if err := os.Mkdir(old, 0o755); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -80,9 +81,8 @@ func pointerLess(a, b string) bool {
 		if at[i] == bt[i] {
 			continue
 		}
-		var an, bn int
-		_, aerr := fmt.Sscanf(at[i], "%d", &an)
-		_, berr := fmt.Sscanf(bt[i], "%d", &bn)
+		an, aerr := strconv.Atoi(at[i])
+		bn, berr := strconv.Atoi(bt[i])
 		if aerr == nil && berr == nil && an != bn {
 			return an < bn
 		}
@@ -106,18 +106,23 @@ func AsErrors(err error) Errors {
 
 // pointer builds JSON pointers, escaping tokens as RFC 6901 requires.
 func pointer(base string, tokens ...any) string {
-	var b strings.Builder
-	b.WriteString(base)
+	b := make([]byte, 0, len(base)+8*len(tokens))
+	b = append(b, base...)
 	for _, t := range tokens {
-		b.WriteByte('/')
+		b = append(b, '/')
 		switch v := t.(type) {
 		case string:
-			b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(v))
+			if strings.ContainsAny(v, "~/") {
+				v = strings.ReplaceAll(strings.ReplaceAll(v, "~", "~0"), "/", "~1")
+			}
+			b = append(b, v...)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
 		default:
-			fmt.Fprint(&b, v)
+			b = fmt.Append(b, v)
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // collector gathers the problems of one file.
