@@ -1,7 +1,10 @@
 package compiler
 
 import (
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -136,6 +139,24 @@ func BenchmarkCompileOneChanged(b *testing.B) {
 		}
 		if res.Rendered != 1 {
 			b.Fatalf("rendered %d workflows, want 1", res.Rendered)
+		}
+	}
+}
+
+var benchRepo = flag.String("benchrepo", "", "write the generated 500-workflow repository into this directory (for whole-process measurements)")
+
+// TestWriteBenchRepo writes the benchmark repository when -benchrepo asks.
+func TestWriteBenchRepo(t *testing.T) {
+	if *benchRepo == "" {
+		t.Skip("no -benchrepo given")
+	}
+	for p, b := range benchSource(500) {
+		full := filepath.Join(*benchRepo, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
