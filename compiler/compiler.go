@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -217,7 +219,7 @@ func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
 		}
 		res.Workflows = append(res.Workflows, wr)
 	}
-	for _, name := range sortedNames(perCluster) {
+	for _, name := range slices.Sorted(maps.Keys(perCluster)) {
 		res.Clusters = append(res.Clusters, name)
 		files := perCluster[name]
 		sort.Strings(files)
@@ -256,15 +258,6 @@ func (c *Compiler) checkCluster(name string, files []string, tree Tree) error {
 	}
 	c.checked[name] = sum
 	return nil
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // parallel calls fn for 0..n-1 on up to GOMAXPROCS goroutines and returns

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/types"
@@ -19,12 +20,7 @@ type Tree map[string][]byte
 
 // Paths returns the tree's paths in sorted order.
 func (t Tree) Paths() []string {
-	out := make([]string, 0, len(t))
-	for p := range t {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(t))
 }
 
 // add marshals a typed value into the file at p.

@@ -8,7 +8,8 @@ import (
 	"io"
 	"path"
 	"reflect"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -349,12 +350,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // describe names the JSON type of a generic value, for messages.

@@ -62,20 +62,18 @@ func (w *Workflow) Links() []Link { return w.links }
 
 // LinksTo returns the links of a kind whose To is the node with id.
 func (w *Workflow) LinksTo(id string, kind LinkKind) []Link {
-	var out []Link
-	for _, l := range w.links {
-		if l.To.ID == id && l.Kind == kind {
-			out = append(out, l)
-		}
-	}
-	return out
+	return w.linksWhere(kind, func(l Link) bool { return l.To.ID == id })
 }
 
 // LinksFrom returns the links of a kind whose From is the node with id.
 func (w *Workflow) LinksFrom(id string, kind LinkKind) []Link {
+	return w.linksWhere(kind, func(l Link) bool { return l.From.ID == id })
+}
+
+func (w *Workflow) linksWhere(kind LinkKind, match func(Link) bool) []Link {
 	var out []Link
 	for _, l := range w.links {
-		if l.From.ID == id && l.Kind == kind {
+		if l.Kind == kind && match(l) {
 			out = append(out, l)
 		}
 	}
