@@ -1,0 +1,96 @@
+package gitrepo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// maxFileSize bounds what is read of one source file.
+const maxFileSize = workflow.MaxFileSize + 1
+
+// Source reads the workflow and cluster files of a commit. Contents are
+// remembered by blob hash, so reading the next commit reads only the files
+// that changed.
+func (r *Repo) Source(c *object.Commit) (compiler.Source, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("read tree of %s: %w", c.Hash, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[plumbing.Hash][]byte, len(r.blobs))
+	src := compiler.Source{}
+	for _, dir := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
+		sub, err := tree.Tree(dir)
+		if errors.Is(err, object.ErrDirectoryNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s of %s: %w", dir, c.Hash, err)
+		}
+		for _, e := range sub.Entries {
+			if !e.Mode.IsFile() || e.Mode == filemode.Symlink || path.Ext(e.Name) != ".json" {
+				continue
+			}
+			b, ok := r.blobs[e.Hash]
+			if !ok {
+				if b, err = r.readBlob(e.Hash); err != nil {
+					return nil, fmt.Errorf("read %s/%s of %s: %w", dir, e.Name, c.Hash, err)
+				}
+			}
+			seen[e.Hash] = b
+			src[dir+"/"+e.Name] = b
+		}
+	}
+	r.blobs = seen
+	return src, nil
+}
+
+func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {
+	blob, err := r.repo.BlobObject(h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := blob.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	b, err := io.ReadAll(io.LimitReader(rd, maxFileSize))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == maxFileSize {
+		return nil, fmt.Errorf("blob %s is larger than %d bytes", h, workflow.MaxFileSize)
+	}
+	return b, nil
+}
+
+// fileAt returns the blob hash of a path in a commit, or the zero hash
+// when the commit has no such file.
+func fileAt(c *object.Commit, p string) (plumbing.Hash, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	e, err := tree.FindEntry(p)
+	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if !e.Mode.IsFile() {
+		return plumbing.ZeroHash, nil
+	}
+	return e.Hash, nil
+}

@@ -1,0 +1,306 @@
+package gitrepo
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/testutil"
+)
+
+const fixtureRepo = "../fixtures/repo"
+
+var author = Signature{Name: "Slipway", Email: "slipway@example.com"}
+
+// fixtureFile returns a fixture file, patched.
+func fixtureFile(t *testing.T, p string, patches ...testutil.Patch) []byte {
+	t.Helper()
+	doc := testutil.LoadJSON(t, filepath.Join(fixtureRepo, p))
+	return testutil.Marshal(t, testutil.Apply(t, doc, patches...))
+}
+
+// newSourceRepo makes a workflows repository with the fixtures as its
+// first commit.
+func newSourceRepo(t *testing.T) string {
+	t.Helper()
+	dir := gittest.Init(t)
+	gittest.Commit(t, dir, "Add the fixture workflows", gittest.CopyDir(t, fixtureRepo, dir, ""))
+	return dir
+}
+
+func open(t *testing.T, source string) *Repo {
+	t.Helper()
+	r, err := Open(t.Context(), source, Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestVersions(t *testing.T) {
+	t.Parallel()
+	dir := newSourceRepo(t)
+	v2 := fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 5))
+	gittest.Commit(t, dir, "Unrelated change", map[string][]byte{"README.md": []byte("hi\n")})
+	gittest.Commit(t, dir, "Scale web to 5", map[string][]byte{"workflows/shop.json": v2})
+	gittest.Commit(t, dir, "Drop shop", map[string][]byte{"workflows/shop.json": nil})
+	gittest.Commit(t, dir, "Other workflow", map[string][]byte{"workflows/batch.json": fixtureFile(t, "workflows/batch.json", testutil.Set("/description", "x"))})
+	v3 := fixtureFile(t, "workflows/shop.json", testutil.Set("/description", "back"))
+	gittest.Commit(t, dir, "Bring shop back", map[string][]byte{"workflows/shop.json": v3})
+
+	r := open(t, dir)
+	vs, err := r.Versions(t.Context(), "main", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, strings.Join([]string{string(rune('0' + v.Number)), v.Message, v.Author}, "|"))
+	}
+	want := []string{"1|Add the fixture workflows|Test Author", "2|Scale web to 5|Test Author", "3|Bring shop back|Test Author"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("versions (-want +got):\n%s", diff)
+	}
+	if vs[1].Commit != gittest.Git(t, dir, "rev-parse", "HEAD~3") {
+		t.Errorf("version 2 is commit %s", vs[1].Commit)
+	}
+	b, v, err := r.Show(t.Context(), "main", "shop", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, v2) || v.Number != 2 {
+		t.Errorf("Show returned version %d with other content", v.Number)
+	}
+	if _, _, err := r.Show(t.Context(), "main", "shop", 4); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Show of version 4: %v, want ErrNotFound", err)
+	}
+	if _, err := r.Versions(t.Context(), "main", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Versions of a missing workflow: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	dir := newSourceRepo(t)
+	gittest.Commit(t, dir, "Change shop", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json",
+		testutil.Set("/nodes/3/data/replicas", 5),
+		testutil.Set("/nodes/4/position", map[string]any{"x": 900, "y": 900}),
+		testutil.Set("/edges/9/target", "web"),
+	)})
+	d, err := open(t, dir).Compare(t.Context(), "main", "shop", 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.ModifiedNodes) != 1 || d.ModifiedNodes[0].NodeID != "web" || d.ModifiedNodes[0].Changes[0].Path != "/data/replicas" {
+		t.Errorf("modified nodes: %+v", d.ModifiedNodes)
+	}
+	if len(d.MovedNodes) != 1 || d.MovedNodes[0].NodeID != "api" {
+		t.Errorf("moved nodes: %+v", d.MovedNodes)
+	}
+	if len(d.ModifiedEdges) != 1 || d.ModifiedEdges[0].EdgeID != "e10" {
+		t.Errorf("modified edges: %+v", d.ModifiedEdges)
+	}
+}
+
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	dir := newSourceRepo(t)
+	v1, err := os.ReadFile(filepath.Join(fixtureRepo, "workflows/shop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gittest.Commit(t, dir, "Scale", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 9))})
+	r := open(t, dir)
+	c, err := r.Restore(t.Context(), "main", "shop", 1, author)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, dir, "log", "-1", "--format=%s|%an"); got != "Restore shop to version 1|Slipway" {
+		t.Errorf("git log shows %q", got)
+	}
+	if got := gittest.Git(t, dir, "rev-parse", "HEAD"); got != c.Hash.String() {
+		t.Errorf("HEAD is %s, want %s", got, c.Hash)
+	}
+	if got := gittest.Git(t, dir, "show", "HEAD:workflows/shop.json"); got != strings.TrimSpace(string(v1)) {
+		t.Error("restored content differs from version 1")
+	}
+	if st := gittest.Git(t, dir, "status", "--porcelain"); st != "" {
+		t.Errorf("working tree not updated: %s", st)
+	}
+	gittest.Fsck(t, dir)
+	vs, err := r.Versions(t.Context(), "main", "shop")
+	if err != nil || len(vs) != 3 {
+		t.Fatalf("after restore: %d versions, %v", len(vs), err)
+	}
+	if _, err := r.Restore(t.Context(), "main", "shop", 3, author); !errors.Is(err, ErrUnchanged) {
+		t.Errorf("restoring the current content: %v, want ErrUnchanged", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "workflows", "shop.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Restore(t.Context(), "main", "shop", 2, author); !errors.Is(err, ErrDirtyWorktree) {
+		t.Errorf("restore with local changes: %v, want ErrDirtyWorktree", err)
+	}
+}
+
+// deployedTree reads the files of the deploy branch with the git CLI.
+func deployedTree(t *testing.T, dir, branch string) compiler.Tree {
+	t.Helper()
+	tree := compiler.Tree{}
+	for _, p := range strings.Split(gittest.Git(t, dir, "ls-tree", "-r", "--name-only", branch), "\n") {
+		if p == "" {
+			continue
+		}
+		out, err := gittest.GitE(t.Context(), dir, "cat-file", "blob", branch+":"+p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree[p] = []byte(out + "\n")
+	}
+	return tree
+}
+
+// compileDir compiles the source files of a commit, read with the git CLI.
+func compileDir(t *testing.T, dir, rev string) compiler.Tree {
+	t.Helper()
+	src := compiler.Source{}
+	for _, p := range strings.Split(gittest.Git(t, dir, "ls-tree", "-r", "--name-only", rev), "\n") {
+		if strings.HasPrefix(p, "workflows/") || strings.HasPrefix(p, "clusters/") {
+			src[p] = []byte(gittest.Git(t, dir, "cat-file", "blob", rev+":"+p))
+		}
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Build(t.Context(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Tree
+}
+
+func newDeployer(t *testing.T, source, target *Repo) *Deployer {
+	t.Helper()
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDeployer(source, target, c, DeployOptions{SourceBranch: "main", Branch: "deploy", Author: author})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDeployLocal(t *testing.T) {
+	t.Parallel()
+	dir := newSourceRepo(t)
+	r := open(t, dir)
+	d := newDeployer(t, r, r)
+	first, err := d.Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Committed {
+		t.Fatal("first deploy made no commit")
+	}
+	gittest.Fsck(t, dir)
+	if diff := cmp.Diff(compileDir(t, dir, "main"), deployedTree(t, dir, "deploy")); diff != "" {
+		t.Errorf("deploy branch differs from compile(main):\n%s", diff)
+	}
+	msg := gittest.Git(t, dir, "log", "-1", "--format=%B", "deploy")
+	if !strings.Contains(msg, "Source-Commit: "+gittest.Git(t, dir, "rev-parse", "main")) {
+		t.Errorf("deploy commit lacks the trailer:\n%s", msg)
+	}
+	if got := gittest.Git(t, dir, "log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "deploy"); got != first.SourceCommit {
+		t.Errorf("git reads trailer %q, want %s", got, first.SourceCommit)
+	}
+
+	again, err := d.Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Committed || again.DeployCommit != first.DeployCommit {
+		t.Errorf("unchanged source made a commit: %+v", again)
+	}
+
+	gittest.Commit(t, dir, "Archive batch", map[string][]byte{"workflows/batch.json": fixtureFile(t, "workflows/batch.json", testutil.Set("/status", "archived"))})
+	next, err := d.Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !next.Committed {
+		t.Fatal("archiving a workflow made no deploy commit")
+	}
+	if got := gittest.Git(t, dir, "rev-parse", "deploy^"); got != first.DeployCommit {
+		t.Errorf("deploy commit's parent is %s, want %s", got, first.DeployCommit)
+	}
+	if ls := gittest.Git(t, dir, "ls-tree", "-r", "--name-only", "deploy"); strings.Contains(ls, "workflows/batch/") || strings.Contains(ls, "clusters/staging/batch.yaml") {
+		t.Errorf("archived workflow still deployed:\n%s", ls)
+	}
+	if !strings.Contains(gittest.Git(t, dir, "ls-tree", "-r", "--name-only", "deploy"), "clusters/staging/kustomization.yaml") {
+		t.Error("the emptied cluster lost its kustomization; Flux would not prune it")
+	}
+	gittest.Fsck(t, dir)
+	if diff := cmp.Diff(compileDir(t, dir, "main"), deployedTree(t, dir, "deploy")); diff != "" {
+		t.Errorf("deploy branch differs from compile(main):\n%s", diff)
+	}
+	if st := gittest.Git(t, dir, "status", "--porcelain"); st != "" {
+		t.Errorf("deploy touched the working tree: %s", st)
+	}
+}
+
+func TestDeployInvalidSource(t *testing.T) {
+	t.Parallel()
+	dir := newSourceRepo(t)
+	gittest.Commit(t, dir, "Break shop", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/4/data/port", 0.5))})
+	r := open(t, dir)
+	_, err := newDeployer(t, r, r).Deploy(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `workflows/shop.json: /nodes/4/data/port: must be a whole number`) {
+		t.Fatalf("deploy of an invalid source: %v", err)
+	}
+	if _, err := gittest.GitE(t.Context(), dir, "rev-parse", "--verify", "-q", "deploy"); err == nil {
+		t.Error("a deploy branch was created from an invalid source")
+	}
+}
+
+// TestDeployOverHTTP deploys from and to a remote served by git's own
+// smart-HTTP backend.
+func TestDeployOverHTTP(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	bare := filepath.Join(root, "workflows.git")
+	gittest.InitBare(t, bare)
+	srv := gittest.Serve(t, root)
+	work := newSourceRepo(t)
+	gittest.Git(t, work, "push", "-q", bare, "main")
+
+	url := srv.URL + "/workflows.git"
+	r := open(t, url)
+	res, err := newDeployer(t, r, r).Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Committed {
+		t.Fatal("no deploy commit")
+	}
+	gittest.Fsck(t, bare)
+	if got := gittest.Git(t, bare, "rev-parse", "deploy"); got != res.DeployCommit {
+		t.Errorf("remote deploy branch at %s, want %s", got, res.DeployCommit)
+	}
+	if diff := cmp.Diff(compileDir(t, bare, "main"), deployedTree(t, bare, "deploy")); diff != "" {
+		t.Errorf("remote deploy branch differs from compile(main):\n%s", diff)
+	}
+	// A restore through the remote is pushed like any commit.
+	if _, err := r.Restore(t.Context(), "main", "shop", 1, author); !errors.Is(err, ErrUnchanged) {
+		t.Errorf("restore of the only version: %v, want ErrUnchanged", err)
+	}
+}

@@ -1,0 +1,198 @@
+package gitrepo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// Errors callers can test for with errors.Is.
+var (
+	// ErrConflict means a branch moved while it was being updated.
+	ErrConflict = errors.New("branch moved concurrently")
+	// ErrNotFound means a workflow, version or ref does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDirtyWorktree means a checked-out branch has uncommitted changes.
+	ErrDirtyWorktree = errors.New("working tree has uncommitted changes")
+)
+
+// Options configure how a repository is opened.
+type Options struct {
+	// CacheDir holds clones of remote repositories. It defaults to
+	// $XDG_CACHE_HOME/slipway/repos.
+	CacheDir string
+	// Auth authenticates to remotes; nil for none.
+	Auth transport.AuthMethod
+}
+
+// Repo is a workflows or deploy repository.
+type Repo struct {
+	repo   *git.Repository
+	gitDir string
+	// url is the remote a cached clone tracks; empty for a local repository.
+	url  string
+	auth transport.AuthMethod
+	// mu serialises writes from this process (other processes are kept out
+	// by lock files or the remote's own compare-and-swap) and guards blobs.
+	mu sync.Mutex
+	// blobs holds the source files last read, by blob hash.
+	blobs map[plumbing.Hash][]byte
+	// known holds objects this process wrote or found, so that they are
+	// not looked up again.
+	known map[plumbing.Hash]bool
+	// slices holds the blob hashes of file contents by slice address.
+	slices map[sliceKey]plumbing.Hash
+}
+
+// IsURL reports whether source names a remote rather than a local path.
+func IsURL(source string) bool {
+	if strings.Contains(source, "://") {
+		return true
+	}
+	// scp-like syntax: user@host:path
+	at, colon := strings.Index(source, "@"), strings.Index(source, ":")
+	return at > 0 && colon > at && !strings.ContainsAny(source[:at], "/")
+}
+
+// Open opens a local repository (a path, bare or with a working tree) or
+// clones a remote one (file://, http(s)://, ssh://, user@host:path) into
+// the cache, fetching it when the clone exists.
+func Open(ctx context.Context, source string, opts Options) (*Repo, error) {
+	if !IsURL(source) {
+		r, err := git.PlainOpenWithOptions(source, &git.PlainOpenOptions{DetectDotGit: false})
+		if err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", source, err)
+		}
+		return newRepo(r, "", nil)
+	}
+	cache := opts.CacheDir
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		cache = filepath.Join(base, "slipway", "repos")
+	}
+	sum := sha256.Sum256([]byte(source))
+	dir := filepath.Join(cache, hex.EncodeToString(sum[:8])+".git")
+	r, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(cache, 0o755); err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		r, err = git.PlainCloneContext(ctx, dir, true, &git.CloneOptions{URL: source, Auth: opts.Auth, Tags: git.NoTags})
+		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			r, err = initCache(dir, source)
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("clone %s: %w", source, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open cache of %s: %w", source, err)
+	}
+	repo, err := newRepo(r, source, opts.Auth)
+	if err != nil {
+		return nil, err
+	}
+	return repo, repo.Fetch(ctx)
+}
+
+// initCache creates the cache of an empty remote repository.
+func initCache(dir, url string) (*git.Repository, error) {
+	r, err := git.PlainInit(dir, true)
+	if err != nil {
+		return nil, err
+	}
+	_, err = r.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}})
+	return r, err
+}
+
+func newRepo(r *git.Repository, url string, auth transport.AuthMethod) (*Repo, error) {
+	fs, ok := r.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, fmt.Errorf("repository is not stored on disk")
+	}
+	return &Repo{
+		repo: r, gitDir: fs.Filesystem().Root(), url: url, auth: auth,
+		known: map[plumbing.Hash]bool{}, slices: map[sliceKey]plumbing.Hash{},
+	}, nil
+}
+
+// URL returns the remote of a cloned repository, or "" for a local one.
+func (r *Repo) URL() string { return r.url }
+
+// Fetch brings a cloned repository up to date with its remote; it does
+// nothing for a local repository.
+func (r *Repo) Fetch(ctx context.Context) error {
+	if r.url == "" {
+		return nil
+	}
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{
+		RefSpecs: []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*"},
+		Auth:     r.auth,
+		Tags:     git.NoTags,
+		Prune:    true,
+		Force:    true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return fmt.Errorf("fetch %s: %w", r.url, err)
+	}
+	return nil
+}
+
+// branchRef is where a branch is read from: the remote-tracking ref of a
+// clone, the branch itself in a local repository.
+func (r *Repo) branchRef(branch string) plumbing.ReferenceName {
+	if r.url != "" {
+		return plumbing.NewRemoteReferenceName("origin", branch)
+	}
+	return plumbing.NewBranchReferenceName(branch)
+}
+
+// Branch returns the commit a branch points at, or the zero hash when the
+// branch does not exist.
+func (r *Repo) Branch(branch string) (plumbing.Hash, error) {
+	ref, err := r.repo.Reference(r.branchRef(branch), true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read branch %s: %w", branch, err)
+	}
+	return ref.Hash(), nil
+}
+
+// Resolve turns a branch name, a full ref, a tag or a commit hash into a
+// commit.
+func (r *Repo) Resolve(rev string) (*object.Commit, error) {
+	if h, err := r.Branch(rev); err == nil && !h.IsZero() {
+		return r.commit(h)
+	}
+	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, fmt.Errorf("resolve %q: %w: %w", rev, ErrNotFound, err)
+	}
+	return r.commit(*h)
+}
+
+func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
+	c, err := r.repo.CommitObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	return c, nil
+}

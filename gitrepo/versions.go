@@ -1,0 +1,230 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// Version is one version of a workflow: a commit that changed its file.
+type Version struct {
+	// Number counts versions from the oldest, 1.
+	Number  int       `json:"version"`
+	Commit  string    `json:"commit"`
+	Author  string    `json:"author"`
+	Email   string    `json:"email"`
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+
+	blob plumbing.Hash
+}
+
+// Versions lists the versions of workflow name on branch (or any
+// revision), oldest first. The history is followed along first parents, so
+// a merged pull request is one version. A commit that deletes the file is
+// not a version; a commit that creates it again continues the numbering.
+func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error) {
+	c, err := r.Resolve(rev)
+	if err != nil {
+		return nil, err
+	}
+	file := workflow.WorkflowFile(name)
+	dir, base, _ := strings.Cut(file, "/")
+	// Walking first parents, compare the workflows directory's tree first:
+	// when it is unchanged, so is the file, and the big tree is not read.
+	type state struct {
+		dirTree plumbing.Hash
+		blob    plumbing.Hash
+	}
+	look := func(c *object.Commit) (state, error) {
+		root, err := r.repo.TreeObject(c.TreeHash)
+		if err != nil {
+			return state{}, err
+		}
+		var s state
+		for _, e := range root.Entries {
+			if e.Name == dir {
+				s.dirTree = e.Hash
+			}
+		}
+		return s, nil
+	}
+	fill := func(s *state) error {
+		if s.dirTree.IsZero() || !s.blob.IsZero() {
+			return nil
+		}
+		t, err := r.repo.TreeObject(s.dirTree)
+		if err != nil {
+			return err
+		}
+		for _, e := range t.Entries {
+			if e.Name == base && e.Mode.IsFile() {
+				s.blob = e.Hash
+			}
+		}
+		return nil
+	}
+	var newestFirst []Version
+	cur, err := look(c)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", name, err)
+	}
+	for c != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var parent *object.Commit
+		var prev state
+		if len(c.ParentHashes) > 0 {
+			if parent, err = r.commit(c.ParentHashes[0]); err != nil {
+				return nil, err
+			}
+			if prev, err = look(parent); err != nil {
+				return nil, fmt.Errorf("versions of %s: %w", name, err)
+			}
+		}
+		if cur.dirTree != prev.dirTree {
+			if err := fill(&cur); err != nil {
+				return nil, fmt.Errorf("versions of %s: %w", name, err)
+			}
+			if err := fill(&prev); err != nil {
+				return nil, fmt.Errorf("versions of %s: %w", name, err)
+			}
+			if !cur.blob.IsZero() && cur.blob != prev.blob {
+				newestFirst = append(newestFirst, Version{
+					Commit: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email,
+					Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message), blob: cur.blob,
+				})
+			}
+		} else {
+			prev.blob = cur.blob // the same tree holds the same file
+		}
+		c, cur = parent, prev
+	}
+	if len(newestFirst) == 0 {
+		return nil, fmt.Errorf("workflow %q has no versions on %s: %w", name, rev, ErrNotFound)
+	}
+	out := make([]Version, len(newestFirst))
+	for i, v := range newestFirst {
+		v.Number = len(newestFirst) - i
+		out[len(out)-1-i] = v
+	}
+	return out, nil
+}
+
+// Show returns the file content of version n of workflow name.
+func (r *Repo) Show(ctx context.Context, rev, name string, n int) ([]byte, Version, error) {
+	vs, err := r.Versions(ctx, rev, name)
+	if err != nil {
+		return nil, Version{}, err
+	}
+	if n < 1 || n > len(vs) {
+		return nil, Version{}, fmt.Errorf("workflow %q has versions 1..%d, not %d: %w", name, len(vs), n, ErrNotFound)
+	}
+	v := vs[n-1]
+	b, err := r.readBlob(v.blob)
+	if err != nil {
+		return nil, Version{}, fmt.Errorf("read version %d of %s: %w", n, name, err)
+	}
+	return b, v, nil
+}
+
+// Compare returns what changed in workflow name from version v1 to v2.
+func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*workflow.GraphDiff, error) {
+	vs, err := r.Versions(ctx, rev, name)
+	if err != nil {
+		return nil, err
+	}
+	graph := func(n int) (*workflow.Graph, error) {
+		if n < 1 || n > len(vs) {
+			return nil, fmt.Errorf("workflow %q has versions 1..%d, not %d: %w", name, len(vs), n, ErrNotFound)
+		}
+		b, err := r.readBlob(vs[n-1].blob)
+		if err != nil {
+			return nil, err
+		}
+		g, err := workflow.ParseGraph(b)
+		if err != nil {
+			return nil, fmt.Errorf("version %d of %s: %w", n, name, err)
+		}
+		return g, nil
+	}
+	a, err := graph(v1)
+	if err != nil {
+		return nil, err
+	}
+	b, err := graph(v2)
+	if err != nil {
+		return nil, err
+	}
+	return workflow.Diff(a, b), nil
+}
+
+// ErrUnchanged means a restore would not change the workflow.
+var ErrUnchanged = errors.New("content is unchanged")
+
+// Restore writes version n of workflow name as a new commit on branch,
+// "Restore <name> to version <n>", and returns it. When branch is checked
+// out in a local repository, its working tree must be clean and is updated.
+func (r *Repo) Restore(ctx context.Context, branch, name string, n int, sig Signature) (*object.Commit, error) {
+	content, _, err := r.Show(ctx, branch, name, n)
+	if err != nil {
+		return nil, err
+	}
+	worktree, err := r.checkedOut(branch)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if err := r.Fetch(ctx); err != nil {
+			return nil, err
+		}
+		head, err := r.Resolve(branch)
+		if err != nil {
+			return nil, err
+		}
+		tree, err := head.Tree()
+		if err != nil {
+			return nil, err
+		}
+		blob, err := r.storeBlob(content)
+		if err != nil {
+			return nil, err
+		}
+		if cur, err := fileAt(head, workflow.WorkflowFile(name)); err != nil {
+			return nil, err
+		} else if cur == blob {
+			return nil, fmt.Errorf("restore %s to version %d: %w", name, n, ErrUnchanged)
+		}
+		root, err := r.setFile(tree, workflow.WorkflowFile(name), blob)
+		if err != nil {
+			return nil, err
+		}
+		h, err := r.storeCommit(root, head.Hash, sig, fmt.Sprintf("Restore %s to version %d\n", name, n))
+		if err != nil {
+			return nil, err
+		}
+		err = r.setBranch(ctx, branch, head.Hash, h)
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("restore %s to version %d: %w", name, n, err)
+		}
+		if worktree {
+			if err := r.resetWorktree(h); err != nil {
+				return nil, err
+			}
+		}
+		return r.commit(h)
+	}
+}

@@ -1,0 +1,209 @@
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+)
+
+// Graph is a workflow read for comparison only: versions from history may
+// break rules added later, so nothing is validated, and node data stays as
+// generic JSON.
+type Graph struct {
+	Nodes []GraphNode `json:"nodes"`
+	Edges []Edge      `json:"edges"`
+}
+
+// GraphNode is a node of a Graph.
+type GraphNode struct {
+	ID       string         `json:"id"`
+	Type     Kind           `json:"type"`
+	Position Position       `json:"position"`
+	Data     map[string]any `json:"data"`
+}
+
+// ParseGraph reads the nodes and edges of a workflow file without
+// validating them.
+func ParseGraph(data []byte) (*Graph, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var g Graph
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("parse workflow graph: %w", err)
+	}
+	return &g, nil
+}
+
+// GraphDiff is what changed between two versions of a workflow. Every list
+// is sorted by id, never in map order.
+type GraphDiff struct {
+	AddedNodes    []NodeDiff `json:"added_nodes"`
+	RemovedNodes  []NodeDiff `json:"removed_nodes"`
+	ModifiedNodes []NodeDiff `json:"modified_nodes"`
+	// MovedNodes changed only their canvas position.
+	MovedNodes    []NodeDiff `json:"moved_nodes"`
+	AddedEdges    []EdgeDiff `json:"added_edges"`
+	RemovedEdges  []EdgeDiff `json:"removed_edges"`
+	ModifiedEdges []EdgeDiff `json:"modified_edges"`
+}
+
+// Empty reports whether the versions have the same graph.
+func (d *GraphDiff) Empty() bool {
+	return len(d.AddedNodes)+len(d.RemovedNodes)+len(d.ModifiedNodes)+len(d.MovedNodes)+
+		len(d.AddedEdges)+len(d.RemovedEdges)+len(d.ModifiedEdges) == 0
+}
+
+// NodeDiff is one added, removed, modified or moved node.
+type NodeDiff struct {
+	NodeID string `json:"node_id"`
+	Type   Kind   `json:"type"`
+	// Name is the node's object name (in the newer version, if it has one).
+	Name string `json:"name,omitempty"`
+	// Changes are the changed data fields of a modified node.
+	Changes []Change `json:"changes,omitempty"`
+	// OldPosition and NewPosition are set when the node moved.
+	OldPosition *Position `json:"old_position,omitempty"`
+	NewPosition *Position `json:"new_position,omitempty"`
+}
+
+// EdgeDiff is one added, removed or modified edge.
+type EdgeDiff struct {
+	EdgeID  string   `json:"edge_id"`
+	Source  string   `json:"source"`
+	Target  string   `json:"target"`
+	Changes []Change `json:"changes,omitempty"`
+}
+
+// Change is one changed field: Path is a JSON pointer into the node's data
+// (or the edge); Old or New is absent when the field was added or removed.
+type Change struct {
+	Path string `json:"path"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// Diff compares two versions of a workflow graph.
+func Diff(from, to *Graph) *GraphDiff {
+	d := &GraphDiff{}
+	oldNodes := map[string]GraphNode{}
+	for _, n := range from.Nodes {
+		oldNodes[n.ID] = n
+	}
+	newNodes := map[string]GraphNode{}
+	for _, n := range to.Nodes {
+		newNodes[n.ID] = n
+		o, existed := oldNodes[n.ID]
+		if !existed {
+			d.AddedNodes = append(d.AddedNodes, NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(n)})
+			continue
+		}
+		nd := NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(n)}
+		if o.Type != n.Type {
+			nd.Changes = append(nd.Changes, Change{Path: "/type", Old: o.Type, New: n.Type})
+		}
+		nd.Changes = append(nd.Changes, diffValues("/data", o.Data, n.Data)...)
+		if o.Position != n.Position {
+			op, np := o.Position, n.Position
+			nd.OldPosition, nd.NewPosition = &op, &np
+		}
+		switch {
+		case len(nd.Changes) > 0:
+			d.ModifiedNodes = append(d.ModifiedNodes, nd)
+		case nd.NewPosition != nil:
+			d.MovedNodes = append(d.MovedNodes, nd)
+		}
+	}
+	for _, o := range from.Nodes {
+		if _, kept := newNodes[o.ID]; !kept {
+			d.RemovedNodes = append(d.RemovedNodes, NodeDiff{NodeID: o.ID, Type: o.Type, Name: nameOf(o)})
+		}
+	}
+	oldEdges := map[string]Edge{}
+	for _, e := range from.Edges {
+		oldEdges[e.ID] = e
+	}
+	newEdges := map[string]bool{}
+	for _, e := range to.Edges {
+		newEdges[e.ID] = true
+		o, existed := oldEdges[e.ID]
+		if !existed {
+			d.AddedEdges = append(d.AddedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target})
+			continue
+		}
+		if changes := diffValues("", edgeFields(o), edgeFields(e)); len(changes) > 0 {
+			d.ModifiedEdges = append(d.ModifiedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target, Changes: changes})
+		}
+	}
+	for _, o := range from.Edges {
+		if !newEdges[o.ID] {
+			d.RemovedEdges = append(d.RemovedEdges, EdgeDiff{EdgeID: o.ID, Source: o.Source, Target: o.Target})
+		}
+	}
+	for _, nodes := range [][]NodeDiff{d.AddedNodes, d.RemovedNodes, d.ModifiedNodes, d.MovedNodes} {
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].NodeID < nodes[j].NodeID })
+	}
+	for _, edges := range [][]EdgeDiff{d.AddedEdges, d.RemovedEdges, d.ModifiedEdges} {
+		sort.Slice(edges, func(i, j int) bool { return edges[i].EdgeID < edges[j].EdgeID })
+	}
+	return d
+}
+
+func nameOf(n GraphNode) string {
+	s, _ := n.Data["name"].(string)
+	return s
+}
+
+// edgeFields lists the fields of an edge that matter for comparison.
+func edgeFields(e Edge) map[string]any {
+	m := map[string]any{"source": e.Source, "target": e.Target}
+	for k, v := range map[string]string{"sourceHandle": e.SourceHandle, "targetHandle": e.TargetHandle, "type": e.Type, "label": e.Label} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if e.Animated {
+		m["animated"] = true
+	}
+	return m
+}
+
+// diffValues returns the field-level changes from a to b at ptr, in
+// pointer order. Objects are compared key by key; anything else (arrays
+// included, whose elements have no identity) is compared whole.
+func diffValues(ptr string, a, b any) []Change {
+	am, aIsMap := a.(map[string]any)
+	bm, bIsMap := b.(map[string]any)
+	if aIsMap && bIsMap {
+		var out []Change
+		keys := map[string]bool{}
+		for k := range am {
+			keys[k] = true
+		}
+		for k := range bm {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(keys) {
+			av, inA := am[k]
+			bv, inB := bm[k]
+			p := pointer(ptr, k)
+			switch {
+			case !inA:
+				out = append(out, Change{Path: p, New: bv})
+			case !inB:
+				out = append(out, Change{Path: p, Old: av})
+			default:
+				out = append(out, diffValues(p, av, bv)...)
+			}
+		}
+		return out
+	}
+	if reflect.DeepEqual(a, b) {
+		return nil
+	}
+	if ptr == "" {
+		ptr = "/"
+	}
+	return []Change{{Path: ptr, Old: a, New: b}}
+}
