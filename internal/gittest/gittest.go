@@ -4,6 +4,7 @@ package gittest
 
 import (
 	"context"
+	"io"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -133,8 +134,9 @@ func Serve(t testing.TB, root string) *Server {
 		backend = filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
 	}
 	h := &cgi.Handler{
-		Path: backend,
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
+		Path:   backend,
+		Stderr: io.Discard, // lost races are expected: "cannot lock ref"
+		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
