@@ -111,8 +111,28 @@ type WorkflowResult struct {
 // published workflows. Any invalid file fails the whole build: the error
 // holds every problem (see workflow.AsErrors) and no tree is returned.
 func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
+	return c.build(ctx, src, nil)
+}
+
+// BuildWorkflows validates src as Build does but renders only the named
+// workflows: its Tree holds their files and every cluster's
+// kustomization.yaml, and cluster directories are not built with
+// kustomize. It serves reviews of a change, which need only what changed.
+func (c *Compiler) BuildWorkflows(ctx context.Context, src Source, names []string) (*Result, error) {
+	only := make(map[string]bool, len(names))
+	for _, n := range names {
+		only[n] = true
+	}
+	return c.build(ctx, src, only)
+}
+
+// build is Build, rendering only the workflows in only unless it is nil.
+func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) (*Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	selected := func(u *unit) bool {
+		return u.wf.Status == workflow.StatusPublished && (only == nil || only[u.wf.Name])
+	}
 
 	var wfFiles, clusterFiles []string
 	for p := range src {
@@ -178,7 +198,7 @@ func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
 	var rendered atomic.Int64
 	err = parallel(ctx, len(units), func(i int) {
 		u := units[i]
-		if u.wf.Status != workflow.StatusPublished || (u.tree != nil && u.cluster == u.wf.Cluster()) {
+		if !selected(u) || (u.tree != nil && u.cluster == u.wf.Cluster()) {
 			return
 		}
 		tree, objects, err := renderWorkflow(u.wf, c.opts)
@@ -212,10 +232,12 @@ func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
 	for _, u := range units {
 		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
 		if u.wf.Status == workflow.StatusPublished {
+			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
+		}
+		if selected(u) {
 			res.Tree.merge(u.tree)
 			wr.Objects = u.objects
 			res.Objects += u.objects
-			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
 		}
 		res.Workflows = append(res.Workflows, wr)
 	}
@@ -228,6 +250,9 @@ func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
 		k := types.Kustomization{MetaData: &types.ObjectMeta{Name: name}, Resources: files}
 		if err := res.Tree.addKustomization(fmt.Sprintf("the workflows of cluster %s", name), ClusterDir(name), k); err != nil {
 			return nil, err
+		}
+		if only != nil {
+			continue
 		}
 		if err := c.checkCluster(name, files, res.Tree); err != nil {
 			return nil, err

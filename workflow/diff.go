@@ -36,6 +36,21 @@ func ParseGraph(data []byte) (*Graph, error) {
 	return &g, nil
 }
 
+// DiffFields returns the changed top-level fields of two versions of a
+// workflow file, nodes and edges aside; either may fail to parse, and then
+// nothing is reported.
+func DiffFields(from, to []byte) []Change {
+	var a, b map[string]any
+	if json.Unmarshal(from, &a) != nil || json.Unmarshal(to, &b) != nil {
+		return nil
+	}
+	for _, m := range []map[string]any{a, b} {
+		delete(m, "nodes")
+		delete(m, "edges")
+	}
+	return diffValues("", a, b)
+}
+
 // GraphDiff is what changed between two versions of a workflow. Every list
 // is sorted by id, never in map order.
 type GraphDiff struct {

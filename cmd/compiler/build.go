@@ -59,7 +59,7 @@ func runBuild(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	out := fs.String("out", "", "directory to write the deploy tree into (its clusters/ and workflows/ are replaced)")
 	opts := compiler.DefaultOptions()
 	opts.BindFlags(fs)
-	if err := parse(fs, args); err != nil {
+	if _, err := parse(fs, args); err != nil {
 		return ignoreHelp(err)
 	}
 	if *out == "" {
@@ -95,7 +95,7 @@ func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("check", "check --source DIR [-o json]", stdout)
 	var src sourceFlags
 	src.bind(fs)
-	if err := parse(fs, args); err != nil {
+	if _, err := parse(fs, args); err != nil {
 		return ignoreHelp(err)
 	}
 	res, err := src.compile(ctx, compiler.DefaultOptions())

@@ -23,6 +23,12 @@ func commands() []command {
 	return []command{
 		{"build", "validate a workflows repository and write its deploy tree", "build --source DIR --out DIR [flags]", runBuild},
 		{"check", "validate a workflows repository without writing anything", "check --source DIR [-o json]", runCheck},
+		{"versions", "list the versions of a workflow", "versions --source REPO [--ref main] NAME [-o json]", runVersions},
+		{"show", "print a version of a workflow", "show --source REPO [--ref main] NAME VERSION", runShow},
+		{"compare", "compare two versions of a workflow", "compare --source REPO [--ref main] NAME V1 V2 [-o json]", runCompare},
+		{"restore", "commit an old version of a workflow as its newest", "restore --source REPO [--ref main] NAME VERSION", runRestore},
+		{"deploy", "compile a branch and commit the result to the deploy branch", "deploy --source REPO [--ref main] [--branch deploy] [--remote URL] [flags]", runDeploy},
+		{"diff", "review the deploy-branch change between two revisions", "diff --source REPO --base REF --head REF [--format text|markdown|json]", runDiff},
 	}
 }
 
@@ -70,15 +76,24 @@ func newFlagSet(name, usage string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses a subcommand's flags; errHelp means --help was printed.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
+// parse parses a subcommand's flags, which may stand before, between or
+// after its arguments, and returns the arguments; errHelp means --help was
+// printed.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
 		}
-		return usagef("%s: %v", fs.Name(), err)
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	return nil
 }
 
 var errHelp = errors.New("help printed")

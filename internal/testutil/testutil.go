@@ -25,7 +25,8 @@ func Set(ptr string, value any) Patch { return Patch{Ptr: ptr, Value: value} }
 // Del returns a Patch that deletes the key at ptr.
 func Del(ptr string) Patch { return Patch{Ptr: ptr, Del: true} }
 
-// Apply applies patches to a document decoded with encoding/json.
+// Apply applies patches to a document decoded with encoding/json. The
+// last token "-" appends to an array, as in RFC 6902.
 func Apply(t testing.TB, doc any, patches ...Patch) any {
 	t.Helper()
 	for _, p := range patches {
@@ -33,46 +34,43 @@ func Apply(t testing.TB, doc any, patches ...Patch) any {
 		for i, tok := range tokens {
 			tokens[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
 		}
-		parent := doc
-		for _, tok := range tokens[:len(tokens)-1] {
-			parent = child(t, p.Ptr, parent, tok)
-		}
-		last := tokens[len(tokens)-1]
-		switch c := parent.(type) {
-		case map[string]any:
-			if p.Del {
-				delete(c, last)
-			} else {
-				c[last] = p.Value
-			}
-		case []any:
-			c[index(t, p.Ptr, c, last)] = p.Value
-		default:
-			t.Fatalf("patch %s: cannot descend into %T", p.Ptr, parent)
-		}
+		doc = apply(t, p, doc, tokens)
 	}
 	return doc
 }
 
-func child(t testing.TB, ptr string, v any, tok string) any {
+// apply returns v with the patch applied at tokens below it.
+func apply(t testing.TB, p Patch, v any, tokens []string) any {
 	t.Helper()
+	tok, rest := tokens[0], tokens[1:]
 	switch c := v.(type) {
 	case map[string]any:
-		return c[tok]
+		switch {
+		case len(rest) > 0:
+			c[tok] = apply(t, p, c[tok], rest)
+		case p.Del:
+			delete(c, tok)
+		default:
+			c[tok] = p.Value
+		}
+		return c
 	case []any:
-		return c[index(t, ptr, c, tok)]
+		if tok == "-" && len(rest) == 0 {
+			return append(c, p.Value)
+		}
+		i, err := strconv.Atoi(tok)
+		if err != nil || i < 0 || i >= len(c) {
+			t.Fatalf("patch %s: bad index %q", p.Ptr, tok)
+		}
+		if len(rest) > 0 {
+			c[i] = apply(t, p, c[i], rest)
+		} else {
+			c[i] = p.Value
+		}
+		return c
 	}
-	t.Fatalf("patch %s: cannot descend into %T at %q", ptr, v, tok)
+	t.Fatalf("patch %s: cannot descend into %T at %q", p.Ptr, v, tok)
 	return nil
-}
-
-func index(t testing.TB, ptr string, s []any, tok string) int {
-	t.Helper()
-	i, err := strconv.Atoi(tok)
-	if err != nil || i < 0 || i >= len(s) {
-		t.Fatalf("patch %s: bad index %q", ptr, tok)
-	}
-	return i
 }
 
 // LoadJSON reads and decodes a JSON file.

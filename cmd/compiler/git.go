@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/review"
+)
+
+// repoFlags name a git repository and how to reach it.
+type repoFlags struct {
+	source   string
+	ref      string
+	cacheDir string
+	author   gitrepo.Signature
+	output   outputFormat
+}
+
+func (r *repoFlags) bind(fs *flag.FlagSet) {
+	r.output = "text"
+	fs.StringVar(&r.source, "source", "", "the workflows repository: a local path or a URL (file, http(s), ssh)")
+	fs.StringVar(&r.ref, "ref", "main", "the branch (or revision) to read")
+	fs.StringVar(&r.cacheDir, "cache-dir", "", "where clones of remote repositories are kept (default: the user cache directory)")
+	fs.StringVar(&r.author.Name, "author-name", "Slipway", "name on the commits this command makes")
+	fs.StringVar(&r.author.Email, "author-email", "slipway@localhost", "email on the commits this command makes")
+	fs.Var(&r.output, "o", "output format: text or json")
+}
+
+func (r *repoFlags) open(ctx context.Context) (*gitrepo.Repo, error) {
+	if r.source == "" {
+		return nil, usagef("--source is required")
+	}
+	return gitrepo.Open(ctx, r.source, gitrepo.Options{CacheDir: r.cacheDir})
+}
+
+// args checks the number of positional arguments.
+func args(got []string, names ...string) error {
+	if len(got) != len(names) {
+		return usagef("want %d arguments (%v), got %d", len(names), names, len(got))
+	}
+	return nil
+}
+
+func version(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, usagef("version %q must be a number from 1", s)
+	}
+	return n, nil
+}
+
+func runVersions(ctx context.Context, argv []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("versions", "versions --source REPO [--ref main] NAME [-o json]", stdout)
+	var rf repoFlags
+	rf.bind(fs)
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if err := args(pos, "NAME"); err != nil {
+		return err
+	}
+	repo, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	vs, err := repo.Versions(ctx, rf.ref, pos[0])
+	if err != nil {
+		return err
+	}
+	if rf.output == "json" {
+		return writeJSON(stdout, vs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tCOMMIT\tTIME\tAUTHOR\tMESSAGE")
+	for _, v := range vs {
+		subject, _, _ := strings.Cut(v.Message, "\n")
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Number, v.Commit[:12], v.Time.Format("2006-01-02 15:04"), v.Author, subject)
+	}
+	return tw.Flush()
+}
+
+func runShow(ctx context.Context, argv []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("show", "show --source REPO [--ref main] NAME VERSION", stdout)
+	var rf repoFlags
+	rf.bind(fs)
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if err := args(pos, "NAME", "VERSION"); err != nil {
+		return err
+	}
+	n, err := version(pos[1])
+	if err != nil {
+		return err
+	}
+	repo, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	b, _, err := repo.Show(ctx, rf.ref, pos[0], n)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(b)
+	return err
+}
+
+func runCompare(ctx context.Context, argv []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("compare", "compare --source REPO [--ref main] NAME V1 V2 [-o json]", stdout)
+	var rf repoFlags
+	rf.bind(fs)
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if err := args(pos, "NAME", "V1", "V2"); err != nil {
+		return err
+	}
+	v1, err := version(pos[1])
+	if err != nil {
+		return err
+	}
+	v2, err := version(pos[2])
+	if err != nil {
+		return err
+	}
+	repo, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := repo.Compare(ctx, rf.ref, pos[0], v1, v2)
+	if err != nil {
+		return err
+	}
+	if rf.output == "json" {
+		return writeJSON(stdout, d)
+	}
+	lines := review.GraphLines(d)
+	if len(lines) == 0 {
+		fmt.Fprintf(stdout, "versions %d and %d of %s have the same graph\n", v1, v2, pos[0])
+	}
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return nil
+}
+
+func runRestore(ctx context.Context, argv []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("restore", "restore --source REPO [--ref main] NAME VERSION", stdout)
+	var rf repoFlags
+	rf.bind(fs)
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if err := args(pos, "NAME", "VERSION"); err != nil {
+		return err
+	}
+	n, err := version(pos[1])
+	if err != nil {
+		return err
+	}
+	repo, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := repo.Restore(ctx, rf.ref, pos[0], n, rf.author)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s to version %d as commit %s on %s\n", pos[0], n, c.Hash.String()[:12], rf.ref)
+	return nil
+}
+
+func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("deploy", "deploy --source REPO [--ref main] [--branch deploy] [--remote URL] [flags]", stdout)
+	var rf repoFlags
+	rf.bind(fs)
+	branch := fs.String("branch", "deploy", "the deploy branch Flux reads")
+	remote := fs.String("remote", "", "the repository of the deploy branch, a path or URL (default: the source repository)")
+	opts := compiler.DefaultOptions()
+	opts.BindFlags(fs)
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if err := args(pos); err != nil {
+		return err
+	}
+	c, err := compiler.New(opts)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	source, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	target := source
+	if *remote != "" && *remote != rf.source {
+		if target, err = gitrepo.Open(ctx, *remote, gitrepo.Options{CacheDir: rf.cacheDir}); err != nil {
+			return err
+		}
+	}
+	d, err := gitrepo.NewDeployer(source, target, c, gitrepo.DeployOptions{SourceBranch: rf.ref, Branch: *branch, Author: rf.author})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	res, err := d.Deploy(ctx)
+	if err != nil {
+		return err
+	}
+	if rf.output == "json" {
+		return writeJSON(stdout, res)
+	}
+	if !res.Committed {
+		fmt.Fprintf(stdout, "%s is up to date with %s (%s)\n", *branch, rf.ref, res.SourceCommit[:12])
+		return nil
+	}
+	fmt.Fprintf(stdout, "deployed %s (%s) as %s on %s: %s\n", rf.ref, res.SourceCommit[:12], res.DeployCommit[:12], *branch, plural(res.Build.Objects, "object"))
+	return nil
+}
+
+// diffFormat is the --format flag of diff.
+type diffFormat string
+
+func (f *diffFormat) String() string { return string(*f) }
+
+func (f *diffFormat) Set(s string) error {
+	switch s {
+	case "text", "markdown", "json":
+		*f = diffFormat(s)
+		return nil
+	}
+	return fmt.Errorf("must be text, markdown or json")
+}
+
+func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("diff", "diff --source REPO --base REF --head REF [--format text|markdown|json]", stdout)
+	var rf repoFlags
+	rf.bind(fs)
+	base := fs.String("base", "", "the revision to compare from (a pull request's base)")
+	head := fs.String("head", "", "the revision to compare to (a pull request's head)")
+	format := diffFormat("text")
+	fs.Var(&format, "format", "output format: text, markdown (within 60 KB, for a pull-request comment) or json")
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if err := args(pos); err != nil {
+		return err
+	}
+	if *base == "" || *head == "" {
+		return usagef("--base and --head are required")
+	}
+	repo, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	read := func(rev string) (compiler.Source, string, error) {
+		c, err := repo.Resolve(rev)
+		if err != nil {
+			return nil, "", err
+		}
+		src, err := repo.Source(c)
+		return src, c.Hash.String()[:12], err
+	}
+	baseSrc, baseID, err := read(*base)
+	if err != nil {
+		return err
+	}
+	headSrc, headID, err := read(*head)
+	if err != nil {
+		return err
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	r, err := review.Compare(ctx, c, baseID, headID, baseSrc, headSrc)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "json":
+		err = r.WriteJSON(stdout)
+	case "markdown":
+		err = r.WriteMarkdown(stdout, review.MarkdownBudget)
+	default:
+		err = r.WriteText(stdout)
+	}
+	if err == nil && len(r.Problems) > 0 {
+		return &reportedError{err: r.Problems}
+	}
+	return err
+}

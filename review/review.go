@@ -1,0 +1,234 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// Change says what happened to a workflow or an object.
+type Change string
+
+// Changes.
+const (
+	Added    Change = "added"
+	Removed  Change = "removed"
+	Modified Change = "modified"
+)
+
+// Review is the difference between two versions of a repository.
+type Review struct {
+	// Base and Head name the compared versions (commits, for example).
+	Base string `json:"base"`
+	Head string `json:"head"`
+	// Summary counts what changed.
+	Summary Summary `json:"summary"`
+	// Workflows lists the changed workflows by name; cluster-level files
+	// are under the name "clusters".
+	Workflows []WorkflowReview `json:"workflows"`
+	// Problems holds the head's validation errors; a head with problems
+	// renders nothing, and the review shows only them.
+	Problems workflow.Errors `json:"problems,omitempty"`
+}
+
+// Summary counts the changes of a review.
+type Summary struct {
+	Workflows       int `json:"workflows"`
+	ObjectsAdded    int `json:"objects_added"`
+	ObjectsRemoved  int `json:"objects_removed"`
+	ObjectsModified int `json:"objects_modified"`
+}
+
+// WorkflowReview is what changed in one workflow.
+type WorkflowReview struct {
+	Name   string `json:"name"`
+	Change Change `json:"change"`
+	// Fields are the changed top-level fields of the workflow file
+	// (status, namespace, dependsOn, ...), when both versions have one.
+	Fields []workflow.Change `json:"fields,omitempty"`
+	// Graph is the node and edge diff of the workflow file, when both
+	// versions have one.
+	Graph *workflow.GraphDiff `json:"graph,omitempty"`
+	// Objects are the changed files of the deploy tree.
+	Objects []ObjectReview `json:"objects"`
+}
+
+// ObjectReview is one changed file of the deploy tree.
+type ObjectReview struct {
+	Path   string `json:"path"`
+	Change Change `json:"change"`
+	// Diff is a unified diff of the file; empty for a removed file, whose
+	// content a reviewer does not need to read.
+	Diff string `json:"diff,omitempty"`
+}
+
+// Compare reviews the change from base to head. It renders only the
+// workflows whose files differ (see compiler.BuildWorkflows), with c, whose
+// cache makes the second build cheap. A base that does not build is
+// treated as empty; a head that does not build gives a review of its
+// problems.
+func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName string, base, head compiler.Source) (*Review, error) {
+	r := &Review{Base: baseName, Head: headName}
+	changed := changedWorkflows(base, head)
+	headRes, err := c.BuildWorkflows(ctx, head, changed)
+	if problems := workflow.AsErrors(err); problems != nil {
+		r.Problems = problems
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", headName, err)
+	}
+	baseTree := compiler.Tree{}
+	if baseRes, err := c.BuildWorkflows(ctx, base, changed); err == nil {
+		baseTree = baseRes.Tree
+	}
+	byWorkflow := map[string]*WorkflowReview{}
+	get := func(name string) *WorkflowReview {
+		if w, ok := byWorkflow[name]; ok {
+			return w
+		}
+		w := &WorkflowReview{Name: name, Change: Modified}
+		byWorkflow[name] = w
+		return w
+	}
+	for _, p := range unionPaths(baseTree, headRes.Tree) {
+		a, inBase := baseTree[p]
+		b, inHead := headRes.Tree[p]
+		if inBase && inHead && bytes.Equal(a, b) {
+			continue
+		}
+		o := ObjectReview{Path: p, Change: Modified}
+		switch {
+		case !inBase:
+			o.Change = Added
+			r.Summary.ObjectsAdded++
+		case !inHead:
+			o.Change = Removed
+			r.Summary.ObjectsRemoved++
+		default:
+			r.Summary.ObjectsModified++
+		}
+		if o.Change != Removed {
+			o.Diff = unified(p, string(a), string(b))
+		}
+		w := get(workflowOf(p))
+		w.Objects = append(w.Objects, o)
+	}
+	for _, name := range changed {
+		file := workflow.WorkflowFile(name)
+		a, inBase := base[file]
+		b, inHead := head[file]
+		w := get(name)
+		switch {
+		case !inBase:
+			w.Change = Added
+		case !inHead:
+			w.Change = Removed
+		default:
+			w.Fields = workflow.DiffFields(a, b)
+			ga, errA := workflow.ParseGraph(a)
+			gb, errB := workflow.ParseGraph(b)
+			if errA == nil && errB == nil {
+				if d := workflow.Diff(ga, gb); !d.Empty() {
+					w.Graph = d
+				}
+			}
+			w.Change = deployChange(w.Objects)
+		}
+		if w.Graph == nil && len(w.Objects) == 0 && w.Change == Modified {
+			delete(byWorkflow, name) // a change that changes nothing, like a description
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(byWorkflow)) {
+		r.Workflows = append(r.Workflows, *byWorkflow[name])
+	}
+	for _, w := range r.Workflows {
+		if w.Name != clustersGroup {
+			r.Summary.Workflows++
+		}
+	}
+	return r, nil
+}
+
+// deployChange says what happens on the deploy branch to a workflow
+// whose file changed: it comes or goes (its status changed) or changes.
+func deployChange(objs []ObjectReview) Change {
+	counts := map[Change]int{}
+	for _, o := range objs {
+		counts[o.Change]++
+	}
+	switch {
+	case len(objs) > 0 && counts[Removed] == len(objs):
+		return Removed
+	case len(objs) > 0 && counts[Added] == len(objs):
+		return Added
+	}
+	return Modified
+}
+
+// clustersGroup collects the per-cluster kustomization files.
+const clustersGroup = "clusters"
+
+// workflowOf names the workflow a deploy tree path belongs to.
+func workflowOf(p string) string {
+	parts := strings.Split(p, "/")
+	switch {
+	case parts[0] == "workflows" && len(parts) > 1:
+		return parts[1]
+	case parts[0] == "clusters" && len(parts) == 3 && parts[2] != "kustomization.yaml":
+		return strings.TrimSuffix(parts[2], ".yaml")
+	}
+	return clustersGroup
+}
+
+// changedWorkflows names the workflows whose files differ, and every
+// workflow when a cluster file differs.
+func changedWorkflows(base, head compiler.Source) []string {
+	names := map[string]bool{}
+	clusters := false
+	for _, p := range unionPaths(base, head) {
+		if bytes.Equal(base[p], head[p]) && (base[p] != nil) == (head[p] != nil) {
+			continue
+		}
+		switch {
+		case workflow.IsWorkflowFile(p):
+			names[strings.TrimSuffix(path.Base(p), ".json")] = true
+		case workflow.IsClusterFile(p):
+			clusters = true
+		}
+	}
+	if clusters {
+		for _, src := range []compiler.Source{base, head} {
+			for p := range src {
+				if workflow.IsWorkflowFile(p) {
+					names[strings.TrimSuffix(path.Base(p), ".json")] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(names))
+}
+
+func unionPaths[M ~map[string][]byte](a, b M) []string {
+	set := map[string]bool{}
+	for p := range a {
+		set[p] = true
+	}
+	for p := range b {
+		set[p] = true
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
