@@ -2,81 +2,13 @@ package compiler
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-gitops/slipway/internal/sample"
 )
-
-// benchWorkflow returns a published workflow of 20 nodes and 16 edges that
-// uses every node kind; its name is w<i>.
-func benchWorkflow(i, replicas int) []byte {
-	deps := ""
-	if i%10 != 0 {
-		deps = fmt.Sprintf(`"dependsOn": ["w%03d"],`, i-1)
-	}
-	return fmt.Appendf(nil, `{
-  "name": "w%03[1]d", "status": "published", %[2]s
-  "nodes": [
-    {"id": "ing", "type": "ingress", "position": {"x": 0, "y": 0}, "data": {"name": "web", "host": "w%03[1]d.example.com", "paths": [
-      {"id": "root", "path": "/", "pathType": "Prefix"}, {"id": "api", "path": "/api", "pathType": "Prefix"}]}},
-    {"id": "svc-web", "type": "service", "position": {"x": 1, "y": 0}, "data": {"name": "web", "port": 80}},
-    {"id": "svc-api", "type": "service", "position": {"x": 1, "y": 1}, "data": {"name": "api", "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "metrics", "port": 9090}]}},
-    {"id": "svc-db", "type": "service", "position": {"x": 1, "y": 2}, "data": {"name": "db", "port": 5432}},
-    {"id": "web", "type": "deployment", "position": {"x": 2, "y": 0}, "data": {"name": "web", "image": "nginx:1.27", "replicas": %[3]d, "port": 8080,
-      "env": {"MODE": "production", "WORKERS": "4"}, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-      "volumeMounts": [{"nodeId": "cm-web", "mountPath": "/etc/nginx/conf.d"}]}},
-    {"id": "api", "type": "deployment", "position": {"x": 2, "y": 1}, "data": {"name": "api", "image": "ghcr.io/example/api:1.2.3", "replicas": 2, "port": 8080,
-      "envKeys": [{"name": "TOKEN", "secretKeyRef": {"name": "api-keys", "key": "token"}}],
-      "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}, "volumeMounts": [{"nodeId": "pvc-api", "mountPath": "/var/data"}]}},
-    {"id": "db", "type": "statefulset", "position": {"x": 2, "y": 2}, "data": {"name": "db", "serviceName": "db-headless", "image": "postgres:16", "replicas": 1, "port": 5432,
-      "volumeClaimTemplates": [{"name": "data", "accessModes": ["ReadWriteOnce"], "storage": "10Gi"}]}},
-    {"id": "cm-web", "type": "configmap", "position": {"x": 3, "y": 0}, "data": {"name": "web", "data": {"default.conf": "server {\n  listen 8080;\n}\n"}}},
-    {"id": "cm-api", "type": "configmap", "position": {"x": 3, "y": 1}, "data": {"name": "api", "data": {"LOG_LEVEL": "info", "FLAGS": "true"}}},
-    {"id": "cm-job", "type": "configmap", "position": {"x": 3, "y": 2}, "data": {"name": "job", "data": {"query.sql": "SELECT 1;"}}},
-    {"id": "sec-api", "type": "secret", "position": {"x": 3, "y": 3}, "data": {"name": "api-keys", "keys": [{"name": "token"}, {"name": "signing"}]}},
-    {"id": "sec-db", "type": "secret", "position": {"x": 3, "y": 4}, "data": {"name": "db-auth", "keys": [{"name": "password"}]}},
-    {"id": "pvc-api", "type": "persistentvolumeclaim", "position": {"x": 3, "y": 5}, "data": {"name": "api-data", "accessModes": ["ReadWriteOnce"], "storage": "1Gi"}},
-    {"id": "pvc-job", "type": "persistentvolumeclaim", "position": {"x": 3, "y": 6}, "data": {"name": "job-data", "accessModes": ["ReadWriteOnce"], "storage": "1Gi"}},
-    {"id": "hpa", "type": "hpa", "position": {"x": 4, "y": 0}, "data": {"name": "api", "minReplicas": 2, "maxReplicas": 10, "targetCPUUtilization": 70}},
-    {"id": "np", "type": "networkpolicy", "position": {"x": 4, "y": 1}, "data": {"name": "api", "policyTypes": ["Ingress"],
-      "ingressRules": [{"peers": [{"podSelector": {"app.kubernetes.io/name": "web"}}], "ports": [{"port": 8080}]}]}},
-    {"id": "job", "type": "job", "position": {"x": 4, "y": 2}, "data": {"name": "migrate", "image": "busybox:1.36", "command": ["sh", "-c", "true"], "backoffLimit": 0}},
-    {"id": "cron", "type": "cronjob", "position": {"x": 4, "y": 3}, "data": {"name": "report", "schedule": "0 2 * * *", "image": "busybox:1.36", "command": ["true"]}},
-    {"id": "ds", "type": "daemonset", "position": {"x": 4, "y": 4}, "data": {"name": "agent", "image": "busybox:1.36", "tolerations": [{"operator": "Exists"}]}},
-    {"id": "cert", "type": "plugin", "position": {"x": 4, "y": 5}, "data": {"name": "web-tls", "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-      "_pluginFields": [{"id": "secretName", "type": "text"}, {"id": "issuerRef.name", "type": "text"}], "secretName": "web-tls", "issuerRef.name": "letsencrypt"}}
-  ],
-  "edges": [
-    {"id": "e1", "source": "ing", "target": "svc-web", "sourceHandle": "root"},
-    {"id": "e2", "source": "ing", "target": "svc-api", "sourceHandle": "api"},
-    {"id": "e3", "source": "svc-web", "target": "web"},
-    {"id": "e4", "source": "svc-api", "target": "api"},
-    {"id": "e5", "source": "svc-db", "target": "db"},
-    {"id": "e6", "source": "cm-web", "target": "web"},
-    {"id": "e7", "source": "cm-api", "target": "api", "targetHandle": "envFrom"},
-    {"id": "e8", "source": "cm-job", "target": "cron"},
-    {"id": "e9", "source": "sec-api", "target": "api", "targetHandle": "envFrom"},
-    {"id": "e10", "source": "sec-db", "target": "db"},
-    {"id": "e11", "source": "pvc-api", "target": "api"},
-    {"id": "e12", "source": "pvc-job", "target": "job"},
-    {"id": "e13", "source": "hpa", "target": "api"},
-    {"id": "e14", "source": "np", "target": "api"},
-    {"id": "e15", "source": "np", "target": "web"},
-    {"id": "e16", "source": "sec-api", "target": "job", "targetHandle": "envFrom"}
-  ]
-}`, i, deps, replicas)
-}
-
-// benchSource is a repository of n generated workflows.
-func benchSource(n int) Source {
-	src := Source{}
-	for i := range n {
-		src[fmt.Sprintf("workflows/w%03d.json", i)] = benchWorkflow(i, 1)
-	}
-	return src
-}
 
 func TestBenchWorkflowIsValid(t *testing.T) {
 	t.Parallel()
@@ -84,11 +16,11 @@ func TestBenchWorkflowIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Build(t.Context(), benchSource(3))
+	res, err := c.Build(t.Context(), Source(sample.Repo(3)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(string(benchWorkflow(0, 1)), `"position"`); got != 20 {
+	if got := strings.Count(string(sample.Workflow(0, 1)), `"position"`); got != 20 {
 		t.Errorf("generated workflow has %d nodes, want 20", got)
 	}
 	if res.Objects == 0 {
@@ -100,7 +32,7 @@ func TestBenchWorkflowIsValid(t *testing.T) {
 // decode, validate, render, kustomize check of every overlay and cluster,
 // and writing the tree to disk.
 func BenchmarkCompile(b *testing.B) {
-	src := benchSource(500)
+	src := Source(sample.Repo(500))
 	dir := b.TempDir()
 	b.ResetTimer()
 	for b.Loop() {
@@ -121,7 +53,7 @@ func BenchmarkCompile(b *testing.B) {
 // BenchmarkCompileOneChanged measures a build of the same repository after
 // one workflow changed, on a compiler that built it before.
 func BenchmarkCompileOneChanged(b *testing.B) {
-	src := benchSource(500)
+	src := Source(sample.Repo(500))
 	c, err := New(DefaultOptions())
 	if err != nil {
 		b.Fatal(err)
@@ -132,7 +64,7 @@ func BenchmarkCompileOneChanged(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		src["workflows/w250.json"] = benchWorkflow(250, 2+i%2)
+		src["workflows/w250.json"] = sample.Workflow(250, 2+i%2)
 		res, err := c.Build(b.Context(), src)
 		if err != nil {
 			b.Fatal(err)
@@ -150,7 +82,7 @@ func TestWriteBenchRepo(t *testing.T) {
 	if *benchRepo == "" {
 		t.Skip("no -benchrepo given")
 	}
-	for p, b := range benchSource(500) {
+	for p, b := range sample.Repo(500) {
 		full := filepath.Join(*benchRepo, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)

@@ -156,12 +156,17 @@ func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*work
 		}
 		return g, nil
 	}
-	a, err := graph(v1)
-	if err != nil {
-		return nil, err
-	}
-	b, err := graph(v2)
-	if err != nil {
+	// Parsing is most of the work: parse both versions at once.
+	var b *workflow.Graph
+	var errB error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b, errB = graph(v2)
+	}()
+	a, errA := graph(v1)
+	<-done
+	if err := errors.Join(errA, errB); err != nil {
 		return nil, err
 	}
 	return workflow.Diff(a, b), nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 )
 
@@ -188,37 +189,57 @@ func edgeFields(e Edge) map[string]any {
 // pointer order. Objects are compared key by key; anything else (arrays
 // included, whose elements have no identity) is compared whole.
 func diffValues(ptr string, a, b any) []Change {
+	var out []Change
+	diffInto(&out, []string{ptr}, a, b)
+	return out
+}
+
+// diffInto appends the changes at path (JSON pointer tokens, the first one
+// a prefix) to out; the pointer string is built only for a change.
+func diffInto(out *[]Change, path []string, a, b any) {
 	am, aIsMap := a.(map[string]any)
 	bm, bIsMap := b.(map[string]any)
 	if aIsMap && bIsMap {
-		var out []Change
-		keys := map[string]bool{}
+		keys := make([]string, 0, len(am)+len(bm))
 		for k := range am {
-			keys[k] = true
+			keys = append(keys, k)
 		}
 		for k := range bm {
-			keys[k] = true
-		}
-		for _, k := range sortedKeys(keys) {
-			av, inA := am[k]
-			bv, inB := bm[k]
-			p := pointer(ptr, k)
-			switch {
-			case !inA:
-				out = append(out, Change{Path: p, New: bv})
-			case !inB:
-				out = append(out, Change{Path: p, Old: av})
-			default:
-				out = append(out, diffValues(p, av, bv)...)
+			if _, dup := am[k]; !dup {
+				keys = append(keys, k)
 			}
 		}
-		return out
+		slices.Sort(keys)
+		for _, k := range keys {
+			av, inA := am[k]
+			bv, inB := bm[k]
+			sub := append(path, k)
+			switch {
+			case !inA:
+				*out = append(*out, Change{Path: joinPointer(sub), New: bv})
+			case !inB:
+				*out = append(*out, Change{Path: joinPointer(sub), Old: av})
+			default:
+				diffInto(out, sub, av, bv)
+			}
+		}
+		return
 	}
 	if reflect.DeepEqual(a, b) {
-		return nil
+		return
 	}
-	if ptr == "" {
-		ptr = "/"
+	p := joinPointer(path)
+	if p == "" {
+		p = "/"
 	}
-	return []Change{{Path: ptr, Old: a, New: b}}
+	*out = append(*out, Change{Path: p, Old: a, New: b})
+}
+
+// joinPointer builds a JSON pointer from a prefix and tokens.
+func joinPointer(path []string) string {
+	tokens := make([]any, len(path)-1)
+	for i, t := range path[1:] {
+		tokens[i] = t
+	}
+	return pointer(path[0], tokens...)
 }
