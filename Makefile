@@ -40,6 +40,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCluster$$' -fuzztime $(FUZZTIME) ./workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzDiff$$' -fuzztime $(FUZZTIME) ./workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) ./compiler
 
 ## golden: rewrite golden files from the current output

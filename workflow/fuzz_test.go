@@ -65,3 +65,20 @@ func FuzzDecodeCluster(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDiff parses two graphs leniently and compares them: no input may
+// panic, and a graph never differs from itself.
+func FuzzDiff(f *testing.F) {
+	addFixtureSeeds(f, "workflows")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := ParseGraph(data)
+		if err != nil {
+			return
+		}
+		if d := Diff(g, g); !d.Empty() {
+			t.Fatalf("a graph differs from itself: %+v", d)
+		}
+		Diff(&Graph{}, g)
+		DiffFields(data, []byte(`{}`))
+	})
+}
