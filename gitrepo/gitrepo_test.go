@@ -304,3 +304,24 @@ func TestDeployOverHTTP(t *testing.T) {
 		t.Errorf("restore of the only version: %v, want ErrUnchanged", err)
 	}
 }
+
+// TestDeployToAnotherRemote compiles a local repository into the deploy
+// branch of another, reached by a file:// URL.
+func TestDeployToAnotherRemote(t *testing.T) {
+	t.Parallel()
+	source := open(t, newSourceRepo(t))
+	bare := filepath.Join(t.TempDir(), "deploy.git")
+	gittest.InitBare(t, bare)
+	target := open(t, "file://"+bare)
+	res, err := newDeployer(t, source, target).Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, bare, "rev-parse", "deploy"); got != res.DeployCommit {
+		t.Errorf("remote deploy branch at %s, want %s", got, res.DeployCommit)
+	}
+	if got := gittest.Git(t, bare, "log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "deploy"); got != res.SourceCommit {
+		t.Errorf("trailer names %s, want %s", got, res.SourceCommit)
+	}
+	gittest.Fsck(t, bare)
+}
