@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 )
 
 // Graph is a workflow read for comparison only: versions from history may
@@ -103,14 +104,17 @@ type Change struct {
 // Diff compares two versions of a workflow graph.
 func Diff(from, to *Graph) *GraphDiff {
 	d := &GraphDiff{}
+	// Versions from history are not validated and may repeat an id: the
+	// k-th node (or edge) of an id is matched with the k-th of the other.
+	fromNodeKeys, toNodeKeys := occurrences(from.Nodes, func(n GraphNode) string { return n.ID }), occurrences(to.Nodes, func(n GraphNode) string { return n.ID })
 	oldNodes := map[string]GraphNode{}
-	for _, n := range from.Nodes {
-		oldNodes[n.ID] = n
+	for i, n := range from.Nodes {
+		oldNodes[fromNodeKeys[i]] = n
 	}
 	newNodes := map[string]GraphNode{}
-	for _, n := range to.Nodes {
-		newNodes[n.ID] = n
-		o, existed := oldNodes[n.ID]
+	for i, n := range to.Nodes {
+		newNodes[toNodeKeys[i]] = n
+		o, existed := oldNodes[toNodeKeys[i]]
 		if !existed {
 			d.AddedNodes = append(d.AddedNodes, NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(n)})
 			continue
@@ -131,19 +135,20 @@ func Diff(from, to *Graph) *GraphDiff {
 			d.MovedNodes = append(d.MovedNodes, nd)
 		}
 	}
-	for _, o := range from.Nodes {
-		if _, kept := newNodes[o.ID]; !kept {
+	for i, o := range from.Nodes {
+		if _, kept := newNodes[fromNodeKeys[i]]; !kept {
 			d.RemovedNodes = append(d.RemovedNodes, NodeDiff{NodeID: o.ID, Type: o.Type, Name: nameOf(o)})
 		}
 	}
+	fromEdgeKeys, toEdgeKeys := occurrences(from.Edges, func(e Edge) string { return e.ID }), occurrences(to.Edges, func(e Edge) string { return e.ID })
 	oldEdges := map[string]Edge{}
-	for _, e := range from.Edges {
-		oldEdges[e.ID] = e
+	for i, e := range from.Edges {
+		oldEdges[fromEdgeKeys[i]] = e
 	}
 	newEdges := map[string]bool{}
-	for _, e := range to.Edges {
-		newEdges[e.ID] = true
-		o, existed := oldEdges[e.ID]
+	for i, e := range to.Edges {
+		newEdges[toEdgeKeys[i]] = true
+		o, existed := oldEdges[toEdgeKeys[i]]
 		if !existed {
 			d.AddedEdges = append(d.AddedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target})
 			continue
@@ -152,8 +157,8 @@ func Diff(from, to *Graph) *GraphDiff {
 			d.ModifiedEdges = append(d.ModifiedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target, Changes: changes})
 		}
 	}
-	for _, o := range from.Edges {
-		if !newEdges[o.ID] {
+	for i, o := range from.Edges {
+		if !newEdges[fromEdgeKeys[i]] {
 			d.RemovedEdges = append(d.RemovedEdges, EdgeDiff{EdgeID: o.ID, Source: o.Source, Target: o.Target})
 		}
 	}
@@ -164,6 +169,23 @@ func Diff(from, to *Graph) *GraphDiff {
 		sort.Slice(edges, func(i, j int) bool { return edges[i].EdgeID < edges[j].EdgeID })
 	}
 	return d
+}
+
+// occurrences keys each element by its id and how often the id came
+// before: "a", "a\x001", "a\x002".
+func occurrences[T any](items []T, id func(T) string) []string {
+	seen := map[string]int{}
+	keys := make([]string, len(items))
+	for i, it := range items {
+		k := id(it)
+		if n := seen[k]; n > 0 {
+			keys[i] = k + "\x00" + strconv.Itoa(n)
+		} else {
+			keys[i] = k
+		}
+		seen[k]++
+	}
+	return keys
 }
 
 func nameOf(n GraphNode) string {
