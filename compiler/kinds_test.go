@@ -185,6 +185,17 @@ func TestKinds(t *testing.T) {
 			},
 		},
 		{
+			kind: "workload waiting for another",
+			nodes: dep + `,{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {"name": "db", "serviceName": "db", "image": "postgres:16", "port": 5432}}`,
+			edges: `{"id": "e", "source": "d", "target": "s"}`,
+			checks: []check{
+				{"deployment-app.yaml", "spec.template.spec.initContainers", []any{map[string]any{
+					"name": "wait-for-db", "image": "busybox:1.36",
+					"command": []any{"sh", "-c", "until nc -z -w 2 db 5432; do echo waiting for db:5432; sleep 2; done"},
+				}}},
+			},
+		},
+		{
 			kind: "statefulset",
 			nodes: `{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {
 				"name": "db", "serviceName": "db-hl", "image": "postgres:16", "replicas": 3, "port": 5432,

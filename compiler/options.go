@@ -22,6 +22,9 @@ type Options struct {
 	RetryInterval time.Duration
 	// Timeout bounds applying a workflow and waiting for it to be healthy.
 	Timeout time.Duration
+	// WaitImage runs the init containers that make a workload wait for
+	// the workloads it depends on; it needs sh and nc.
+	WaitImage string
 }
 
 // DefaultOptions returns the options the command line starts from.
@@ -32,6 +35,7 @@ func DefaultOptions() Options {
 		Interval:           10 * time.Minute,
 		RetryInterval:      time.Minute,
 		Timeout:            5 * time.Minute,
+		WaitImage:          "busybox:1.36",
 	}
 }
 
@@ -46,6 +50,9 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: %v", f.name, f.value, msgs))
 		}
 	}
+	if o.WaitImage == "" {
+		errs = append(errs, errors.New("wait image is required"))
+	}
 	for _, f := range []struct {
 		name string
 		d    time.Duration
@@ -59,7 +66,7 @@ func (o Options) Validate() error {
 
 // fingerprint identifies options in cache keys.
 func (o Options) fingerprint() string {
-	return fmt.Sprintf("%s/%s/%s/%s/%s", o.SourceRefNamespace, o.SourceRefName, o.Interval, o.RetryInterval, o.Timeout)
+	return fmt.Sprintf("%s/%s/%s/%s/%s/%s", o.SourceRefNamespace, o.SourceRefName, o.Interval, o.RetryInterval, o.Timeout, o.WaitImage)
 }
 
 // BindFlags registers the options as flags, with o's values as defaults.
@@ -69,4 +76,5 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often Flux reconciles each workflow")
 	fs.DurationVar(&o.RetryInterval, "retry-interval", o.RetryInterval, "how soon Flux retries a failed reconciliation")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long Flux waits for a workflow to become healthy")
+	fs.StringVar(&o.WaitImage, "wait-image", o.WaitImage, "image of the init containers that wait for dependencies (needs sh and nc)")
 }

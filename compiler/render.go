@@ -35,9 +35,11 @@ var renderers = map[workflow.Kind]renderFunc{
 	workflow.KindPlugin:                renderPlugin,
 }
 
-// renderContext is what renderers may read: the workflow being rendered.
+// renderContext is what renderers may read: the workflow being rendered
+// and the options.
 type renderContext struct {
-	wf *workflow.Workflow
+	wf   *workflow.Workflow
+	opts Options
 }
 
 // Paths of the deploy tree.
@@ -59,7 +61,7 @@ func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.
 // number of objects in the base.
 func renderWorkflow(wf *workflow.Workflow, opts Options) (Tree, int, error) {
 	src := sourceFile(wf)
-	rc := &renderContext{wf: wf}
+	rc := &renderContext{wf: wf, opts: opts}
 	tree := Tree{}
 	var resources []string
 	byFile := map[string]string{}

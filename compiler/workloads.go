@@ -263,6 +263,7 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 
 	var volumes []corev1.Volume
 	var pullSecrets []corev1.LocalObjectReference
+	var initContainers []corev1.Container
 	for _, l := range rc.wf.Links() {
 		if l.To != n {
 			continue
@@ -272,6 +273,8 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 			ctr.EnvFrom = append(ctr.EnvFrom, envFrom(l.From))
 		case workflow.LinkPullSecret:
 			pullSecrets = append(pullSecrets, corev1.LocalObjectReference{Name: l.From.Name()})
+		case workflow.LinkAfter:
+			initContainers = append(initContainers, rc.waitFor(l.From))
 		case workflow.LinkMount, workflow.LinkVolume:
 			vol := volume(l.From)
 			volumes = append(volumes, vol)
@@ -287,8 +290,22 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 	labels[workflow.LabelManagedBy] = workflow.ManagedBy
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{ctr}, Volumes: volumes, ImagePullSecrets: pullSecrets},
+		Spec: corev1.PodSpec{
+			InitContainers: initContainers, Containers: []corev1.Container{ctr},
+			Volumes: volumes, ImagePullSecrets: pullSecrets,
+		},
 	}, nil
+}
+
+// waitFor renders an init container that waits until the service of
+// workload dep accepts connections: readiness ordering for depends_on.
+func (rc *renderContext) waitFor(dep *workflow.Node) corev1.Container {
+	svc, port, _ := rc.wf.WaitTarget(dep)
+	return corev1.Container{
+		Name:    dnsLabel("wait-for-" + dep.Name()),
+		Image:   rc.opts.WaitImage,
+		Command: []string{"sh", "-c", fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", svc, port)},
+	}
 }
 
 func sortMounts(m []corev1.VolumeMount) {

@@ -26,6 +26,10 @@ const (
 	LinkScale LinkKind = "scale"
 	// LinkPolicy applies a networkpolicy to a workload's pods.
 	LinkPolicy LinkKind = "policy"
+	// LinkAfter starts a workload (To) only once another (From) answers on
+	// its service: an edge between two workloads, drawn from the one that
+	// waits to the one it waits for.
+	LinkAfter LinkKind = "after"
 )
 
 // Default mount paths, as in the seed system.
@@ -130,7 +134,7 @@ func (v *validator) resolveLinks() {
 			continue
 		}
 		p := pair{e.Source, e.Target, e.SourceHandle, e.TargetHandle}
-		if p.a > p.b {
+		if p.a > p.b && !(src.Type.IsWorkload() && dst.Type.IsWorkload()) {
 			p = pair{e.Target, e.Source, e.TargetHandle, e.SourceHandle}
 		}
 		if prev, dup := seen[p]; dup {
@@ -140,6 +144,10 @@ func (v *validator) resolveLinks() {
 		seen[p] = i
 		from, to, fromHandle, toHandle := src, dst, e.SourceHandle, e.TargetHandle
 		kind, ok := linkKind(src.Type, dst.Type)
+		if src.Type.IsWorkload() && dst.Type.IsWorkload() {
+			// The one edge kind whose direction matters: source waits for target.
+			kind, ok, from, to = LinkAfter, true, dst, src
+		}
 		if !ok {
 			kind, ok = linkKind(dst.Type, src.Type)
 			from, to, fromHandle, toHandle = dst, src, e.TargetHandle, e.SourceHandle
@@ -170,6 +178,7 @@ func (v *validator) resolveLinks() {
 	v.checkMounts()
 	v.checkScales()
 	v.checkPolicies()
+	v.checkAfter()
 }
 
 // edgeEnd finds the node an edge end names.
@@ -548,6 +557,65 @@ func (v *validator) checkPolicies() {
 		sort.SliceStable(links, func(a, b int) bool { return links[a].To.Name() < links[b].To.Name() })
 		for _, l := range links {
 			v.subsetOf(v.nodePtr(n, "podSelector"), n.ID, d.PodSelector, l.To)
+		}
+	}
+}
+
+// WaitTarget returns the service name and port a workload that waits for n
+// checks: a service that selects n, or the headless service a statefulset
+// names. ok is false when n has no service with a port to wait on.
+func (w *Workflow) WaitTarget(n *Node) (service string, port int64, ok bool) {
+	for _, l := range w.links {
+		if l.Kind != LinkSelect || l.To != n {
+			continue
+		}
+		d := l.From.Spec.(*ServiceData)
+		switch {
+		case len(d.Ports) > 0:
+			return d.Name, d.Ports[0].Port, true
+		case d.Port != 0:
+			return d.Name, d.Port, true
+		}
+		if c := n.Spec.(Workload).ContainerSpec(); c.Port != 0 {
+			return d.Name, c.Port, true
+		}
+	}
+	if s, isSTS := n.Spec.(*StatefulSetData); isSTS && s.Port != 0 {
+		return s.ServiceName, s.Port, true
+	}
+	return "", 0, false
+}
+
+// checkAfter checks that each workload waited for has a service to wait
+// on, and that waits do not form a cycle.
+func (v *validator) checkAfter() {
+	next := map[*Node][]*Node{}
+	for _, l := range v.wf.links {
+		if l.Kind != LinkAfter {
+			continue
+		}
+		if _, _, ok := v.wf.WaitTarget(l.From); !ok {
+			v.c.add(edgePtr(l), l.To.ID, "%s %q waits for %s %q, which has no service with a port to wait on", l.To.Type, l.To.Name(), l.From.Type, l.From.Name())
+		}
+		next[l.To] = append(next[l.To], l.From)
+	}
+	state := map[*Node]int{}
+	var visit func(n *Node) bool
+	visit = func(n *Node) bool {
+		state[n] = 1
+		for _, m := range next[n] {
+			if state[m] == 1 || (state[m] == 0 && visit(m)) {
+				return true
+			}
+		}
+		state[n] = 2
+		return false
+	}
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		if state[n] == 0 && visit(n) {
+			v.c.add(v.nodePtr(n), n.ID, "workloads wait for each other in a cycle; none would start")
+			return
 		}
 	}
 }

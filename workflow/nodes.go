@@ -137,6 +137,18 @@ type HTTPGetProbe struct {
 	Port int64  `json:"port"`
 }
 
+// BuildSpec is where and how an image is built.
+type BuildSpec struct {
+	// Context is the build context: a directory of the repository or a URL.
+	Context string `json:"context"`
+	// Dockerfile is the Dockerfile's path within the context.
+	Dockerfile string `json:"dockerfile,omitempty"`
+	// Args are build arguments.
+	Args map[string]string `json:"args,omitempty"`
+	// Target is the stage of a multi-stage build.
+	Target string `json:"target,omitempty"`
+}
+
 // Container holds the fields of the single container of a workload.
 type Container struct {
 	// Image is the container image reference.
@@ -159,6 +171,10 @@ type Container struct {
 	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
 	// ImagePullPolicy is Always, IfNotPresent or Never.
 	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
+	// Build says how to build the image from source; the image is then
+	// the build's result. Nodes imported from compose services with a
+	// build section carry it.
+	Build *BuildSpec `json:"build,omitempty"`
 	// LivenessProbe restarts the container when it fails.
 	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
 	// ReadinessProbe removes the pod from Services while it fails.

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -96,18 +97,29 @@ func (nv *nodeValidator) container(c *Container) {
 	} else if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
 		nv.add(nv.at("image"), "%q is not a valid image reference: %v", c.Image, err)
 	}
-	ports := map[int64]string{}
+	// A port number may be given once per protocol.
+	type portKey struct {
+		n     int64
+		proto string
+	}
+	key := func(n int64, proto string) portKey {
+		if proto == "" {
+			proto = "TCP"
+		}
+		return portKey{n, proto}
+	}
+	ports := map[portKey]string{}
 	if c.Port != 0 {
 		nv.port(nv.at("port"), id, c.Port, true)
-		ports[c.Port] = nv.at("port")
+		ports[key(c.Port, "")] = nv.at("port")
 	}
 	portNames := map[string]bool{}
 	for i, p := range c.Ports {
 		nv.port(nv.at("ports", i, "port"), id, p.Port, true)
-		if prev, dup := ports[p.Port]; dup && p.Port != 0 {
+		if prev, dup := ports[key(p.Port, p.Protocol)]; dup && p.Port != 0 {
 			nv.add(nv.at("ports", i, "port"), "port %d is also given at %s", p.Port, prev)
 		}
-		ports[p.Port] = nv.at("ports", i, "port")
+		ports[key(p.Port, p.Protocol)] = nv.at("ports", i, "port")
 		if p.Name != "" {
 			nv.report(nv.at("ports", i, "name"), id, p.Name, validation.IsValidPortName(p.Name))
 			if portNames[p.Name] {
@@ -143,6 +155,9 @@ func (nv *nodeValidator) container(c *Container) {
 	nv.oneOf(nv.at("imagePullPolicy"), id, c.ImagePullPolicy, "Always", "IfNotPresent", "Never")
 	nv.probe("livenessProbe", c.LivenessProbe)
 	nv.probe("readinessProbe", c.ReadinessProbe)
+	if c.Build != nil && c.Build.Context == "" {
+		nv.add(nv.at("build", "context"), "is required")
+	}
 }
 
 func (nv *nodeValidator) envEntry(i int, e EnvVarEntry, names map[string]string) {
@@ -414,15 +429,20 @@ func (nv *nodeValidator) service(d *ServiceData) {
 	if len(d.Ports) > 0 && (d.Port != 0 || d.TargetPort != 0) {
 		nv.add(nv.at("ports"), "give either port/targetPort or ports, not both")
 	}
-	seen := map[int64]bool{}
+	seen := map[string]bool{}
 	names := map[string]bool{}
 	for i, p := range d.Ports {
 		nv.port(nv.at("ports", i, "port"), id, p.Port, true)
 		nv.port(nv.at("ports", i, "targetPort"), id, p.TargetPort, false)
-		if seen[p.Port] {
-			nv.add(nv.at("ports", i, "port"), "port %d is used twice", p.Port)
+		proto := p.Protocol
+		if proto == "" {
+			proto = "TCP"
 		}
-		seen[p.Port] = true
+		if k := fmt.Sprint(p.Port, "/", proto); seen[k] {
+			nv.add(nv.at("ports", i, "port"), "port %d/%s is used twice", p.Port, proto)
+		} else {
+			seen[k] = true
+		}
 		if p.NodePort != 0 {
 			if d.ServiceType != "NodePort" && d.ServiceType != "LoadBalancer" {
 				nv.add(nv.at("ports", i, "nodePort"), "is allowed only with serviceType NodePort or LoadBalancer")
