@@ -6,6 +6,9 @@ export PATH := $(TOOLS_BIN):$(PATH)
 
 KUSTOMIZE_VERSION ?= v5.8.1
 FUZZTIME  ?= 20s
+# New inputs are minimized for at most this long (the default, a minute,
+# would take most of a short run).
+FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
 .PHONY: all build test test-short bench fuzz lint fmt vet golden tools run clean
@@ -38,10 +41,11 @@ bench:
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./workflow
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCluster$$' -fuzztime $(FUZZTIME) ./workflow
-	$(GO) test -run '^$$' -fuzz '^FuzzDiff$$' -fuzztime $(FUZZTIME) ./workflow
-	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) ./compiler
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCluster$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzDiff$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compiler
+	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
 
 ## golden: rewrite golden files from the current output
 golden:

@@ -16,9 +16,16 @@ var secretName = regexp.MustCompile(`(?i)(^|[_.-])(password|passwd|pwd|secret|to
 // hold one (MYSQL_PASSWORD_FILE=/run/secrets/db).
 var secretNameExempt = regexp.MustCompile(`(?i)[_.-](file|path|dir|ref|name|length|min|max|url)$`)
 
+// LooksLikeCredential reports whether a variable or key name says that it
+// holds a credential (DB_PASSWORD, API_TOKEN) rather than points at one
+// (DB_PASSWORD_FILE).
+func LooksLikeCredential(name string) bool {
+	return secretName.MatchString(name) && !secretNameExempt.MatchString(name)
+}
+
 // noSecretEnv rejects a literal environment value that is a credential.
 func (nv *nodeValidator) noSecretEnv(ptr, name, value string) {
-	if value != "" && secretName.MatchString(name) && !secretNameExempt.MatchString(name) {
+	if value != "" && LooksLikeCredential(name) {
 		nv.add(ptr, "%q looks like a credential; secret values must not be stored in git: reference a secret node key with envKeys[].secretKeyRef", name)
 		return
 	}
@@ -27,9 +34,16 @@ func (nv *nodeValidator) noSecretEnv(ptr, name, value string) {
 
 // noSecretValue rejects values that carry key material or a password in a URL.
 func (v *validator) noSecretValue(ptr, nodeID, name, value string) {
+	if what := HoldsSecret(value); what != "" {
+		v.c.add(ptr, nodeID, "%q holds %s; secret values must not be stored in git", name, what)
+	}
+}
+
+// HoldsSecret says what secret a value carries ("a private key", "a URL
+// with a password"), or returns "" when it carries none that shows.
+func HoldsSecret(value string) string {
 	if strings.Contains(value, "PRIVATE KEY-----") {
-		v.c.add(ptr, nodeID, "%q holds a private key; secret values must not be stored in git", name)
-		return
+		return "a private key"
 	}
 	for _, tok := range strings.Fields(value) {
 		if !strings.Contains(tok, "://") {
@@ -40,8 +54,8 @@ func (v *validator) noSecretValue(ptr, nodeID, name, value string) {
 			continue
 		}
 		if p, ok := u.User.Password(); ok && p != "" && !strings.HasPrefix(p, "$") {
-			v.c.add(ptr, nodeID, "%q holds a URL with a password; secret values must not be stored in git", name)
-			return
+			return "a URL with a password"
 		}
 	}
+	return ""
 }

@@ -1,0 +1,893 @@
+package compose
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// Options say what to import.
+type Options struct {
+	// Files are the compose files, merged in order; the first one's
+	// directory is the project directory.
+	Files []string
+	// Name is the workflow's name; it defaults to the project's.
+	Name string
+	// Status is the workflow's status; it defaults to draft.
+	Status workflow.Status
+	// Profiles enables services of these profiles.
+	Profiles []string
+	// Env is the environment for interpolation, as KEY=VALUE; the
+	// project's .env file adds to it.
+	Env []string
+}
+
+// Validate reports unusable options.
+func (o Options) Validate() error {
+	var errs []error
+	if len(o.Files) == 0 {
+		errs = append(errs, errors.New("at least one compose file is required"))
+	}
+	switch o.Status {
+	case "", workflow.StatusDraft, workflow.StatusPublished, workflow.StatusArchived:
+	default:
+		errs = append(errs, fmt.Errorf("status %q must be draft, published or archived", o.Status))
+	}
+	return errors.Join(errs...)
+}
+
+// Result is an imported workflow.
+type Result struct {
+	// Workflow is the decoded, validated workflow.
+	Workflow *workflow.Workflow
+	// JSON is the workflow file.
+	JSON []byte
+	// Report lists what happened to every compose field.
+	Report *Report
+}
+
+// Import loads compose files and maps them to a workflow.
+func Import(ctx context.Context, opts Options) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
+	dir := filepath.Dir(opts.Files[0])
+	popts := []cli.ProjectOptionsFn{
+		cli.WithWorkingDirectory(dir),
+		cli.WithEnv(opts.Env),
+		cli.WithEnvFiles(), // the project's .env
+		cli.WithDotEnv,
+		cli.WithProfiles(opts.Profiles),
+		// env_file contents become ConfigMaps of their own, so they are
+		// read below rather than merged into environment.
+		cli.WithoutEnvironmentResolution,
+		cli.WithResolvedPaths(true),
+	}
+	if opts.Name != "" {
+		popts = append(popts, cli.WithName(normalize(opts.Name)))
+	}
+	po, err := cli.NewProjectOptions(opts.Files, popts...)
+	if err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
+	project, err := po.LoadProject(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compose import %s: %w", strings.Join(opts.Files, ", "), err)
+	}
+	b := newBuilder(project, opts)
+	if err := b.build(); err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(b.wf, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
+	data = append(data, '\n')
+	wf, err := workflow.Decode(workflow.WorkflowFile(b.wf.Name), data)
+	if err != nil {
+		return nil, fmt.Errorf("compose import made an invalid workflow (please report it): %w", err)
+	}
+	b.report.Files = opts.Files
+	b.report.sort()
+	return &Result{Workflow: wf, JSON: data, Report: b.report}, nil
+}
+
+// builder maps one loaded project.
+type builder struct {
+	project *types.Project
+	opts    Options
+	report  *Report
+	names   *namer
+	wf      *workflow.Workflow
+	// services holds the workload of each compose service.
+	services map[string]*service
+	// shared nodes, by compose name or file path
+	pvcs, secrets, configs, envFiles map[string]string
+	// pvcUsers counts the services that mount each named volume.
+	pvcUsers map[string]int
+	// columns place nodes in the layered layout.
+	columns [3]int
+}
+
+// service is a compose service and the workload it became.
+type service struct {
+	config   types.ServiceConfig
+	id, name string
+	kind     workflow.Kind
+	spec     workflow.Workload
+	ctr      *workflow.Container
+	ports    []workflow.ServicePort
+	// svcType is the type of its Service, if it has one.
+	svcType string
+	// credentials are the names of variables moved to its Secret.
+	credentials []string
+}
+
+func newBuilder(p *types.Project, opts Options) *builder {
+	status := opts.Status
+	if status == "" {
+		status = workflow.StatusDraft
+	}
+	name := normalize(p.Name)
+	return &builder{
+		project: p, opts: opts, report: &Report{}, names: newNamer(),
+		wf: &workflow.Workflow{
+			Schema:      "../schemas/workflow.schema.json",
+			Name:        name,
+			Description: "Imported from " + strings.Join(baseNames(opts.Files), ", ") + ".",
+			Status:      status,
+			Nodes:       []workflow.Node{},
+			Edges:       []workflow.Edge{},
+		},
+		services: map[string]*service{},
+		pvcs:     map[string]string{}, secrets: map[string]string{}, configs: map[string]string{}, envFiles: map[string]string{},
+		pvcUsers: map[string]int{},
+	}
+}
+
+func baseNames(files []string) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = filepath.Base(f)
+	}
+	return out
+}
+
+// Layout columns: services in front, workloads in the middle, config and
+// storage behind.
+const (
+	columnNetwork = iota
+	columnWorkload
+	columnConfig
+)
+
+// addNode appends a node in a layout column and returns its id.
+func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) string {
+	data, err := json.Marshal(spec)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %s node: %v", kind, err)) // only plain structs reach here
+	}
+	b.wf.Nodes = append(b.wf.Nodes, workflow.Node{
+		ID: id, Type: kind, Data: data,
+		Position: workflow.Position{X: float64(column * 320), Y: float64(b.columns[column] * 140)},
+	})
+	b.columns[column]++
+	return id
+}
+
+func (b *builder) addEdge(source, target, handle string) {
+	b.wf.Edges = append(b.wf.Edges, workflow.Edge{
+		ID: "e-" + source + "-" + target, Source: source, Target: target, TargetHandle: handle,
+	})
+}
+
+func (b *builder) build() error {
+	names := slices.Sorted(maps.Keys(b.project.Services))
+	for _, n := range names {
+		for _, v := range b.project.Services[n].Volumes {
+			if v.Type == types.VolumeTypeVolume && v.Source != "" {
+				b.pvcUsers[v.Source]++
+			}
+		}
+	}
+	// Kinds and names first: depends_on needs every service's.
+	for _, n := range names {
+		s := &service{config: b.project.Services[n]}
+		s.name = b.names.name("workload", n)
+		s.id = s.name
+		s.kind = b.kindOf(s)
+		b.services[n] = s
+	}
+	for _, n := range names {
+		if err := b.mapService(b.services[n]); err != nil {
+			return err
+		}
+	}
+	for _, n := range names {
+		b.mapDependsOn(b.services[n])
+		b.reportUnmapped(b.services[n])
+	}
+	b.reportTopLevel()
+	return nil
+}
+
+// field names a compose field of a service.
+func field(s *service, f string) string { return "services." + s.config.Name + "." + f }
+
+// kindOf decides what a service becomes.
+func (b *builder) kindOf(s *service) workflow.Kind {
+	c := s.config
+	if k, ok := c.Labels["slipway.kind"]; ok {
+		switch kind := workflow.Kind(strings.ToLower(k)); kind {
+		case workflow.KindDeployment, workflow.KindStatefulSet, workflow.KindDaemonSet, workflow.KindJob, workflow.KindCronJob:
+			b.report.add(c.Name, field(s, "labels.slipway.kind"), Mapped, "the service becomes a %s", kind)
+			return kind
+		}
+		b.report.add(c.Name, field(s, "labels.slipway.kind"), Dropped, "%q is not a workload kind", k)
+	}
+	if _, ok := c.Labels["slipway.schedule"]; ok {
+		return workflow.KindCronJob
+	}
+	if c.Deploy != nil && c.Deploy.Mode == "global" {
+		b.report.add(c.Name, field(s, "deploy.mode"), Mapped, "global: a DaemonSet, one pod per node")
+		return workflow.KindDaemonSet
+	}
+	if c.Restart == "no" {
+		b.report.add(c.Name, field(s, "restart"), Mapped, `"no": a one-shot Job`)
+		return workflow.KindJob
+	}
+	for _, v := range c.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Source != "" {
+			return workflow.KindStatefulSet
+		}
+	}
+	switch c.Restart {
+	case "", "always":
+	default:
+		b.report.add(c.Name, field(s, "restart"), Approximated, "%q: a Deployment, whose pods always restart", c.Restart)
+	}
+	return workflow.KindDeployment
+}
+
+func (b *builder) mapService(s *service) error {
+	c := s.config
+	meta := workflow.Meta{Name: s.name}
+	ctr := workflow.Container{}
+	s.ctr = &ctr
+	b.mapImage(s, &ctr)
+	if len(c.Entrypoint) > 0 {
+		ctr.Command = c.Entrypoint
+		b.report.add(c.Name, field(s, "entrypoint"), Mapped, "command: %s", words(len(c.Entrypoint)))
+	}
+	if len(c.Command) > 0 {
+		ctr.Args = c.Command
+		b.report.add(c.Name, field(s, "command"), Mapped, "args: %s", words(len(c.Command)))
+	}
+	b.mapLabels(s, &meta)
+	b.mapEnvironment(s, &ctr)
+	if err := b.mapEnvFiles(s); err != nil {
+		return err
+	}
+	b.mapPorts(s, &ctr)
+	b.mapHealthcheck(s, &ctr)
+	b.mapResources(s, &ctr)
+	var replicas *int64
+	if c.Deploy != nil && c.Deploy.Replicas != nil {
+		replicas = ptr(int64(*c.Deploy.Replicas))
+		b.report.add(c.Name, field(s, "deploy.replicas"), Mapped, "replicas: %d", *c.Deploy.Replicas)
+	} else if c.Scale != nil {
+		replicas = ptr(int64(*c.Scale))
+		b.report.add(c.Name, field(s, "scale"), Mapped, "replicas: %d", *c.Scale)
+	}
+	b.mapVolumes(s, &ctr)
+	b.mapSecrets(s, &ctr)
+	if err := b.mapConfigs(s, &ctr); err != nil {
+		return err
+	}
+	b.mapCredentials(s, &ctr)
+
+	switch s.kind {
+	case workflow.KindStatefulSet:
+		s.spec = &workflow.StatefulSetData{Meta: meta, Container: ctr, ServiceName: s.name, Replicas: replicas}
+	case workflow.KindDaemonSet:
+		s.spec = &workflow.DaemonSetData{Meta: meta, Container: ctr}
+	case workflow.KindJob:
+		s.spec = &workflow.JobData{Meta: meta, Container: ctr, JobSpec: b.jobSpec(s)}
+	case workflow.KindCronJob:
+		schedule := c.Labels["slipway.schedule"]
+		if schedule == "" {
+			schedule = "0 0 * * *"
+			b.report.add(c.Name, field(s, "labels.slipway.kind"), Approximated, "a CronJob without the label slipway.schedule runs daily at midnight")
+		} else {
+			b.report.add(c.Name, field(s, "labels.slipway.schedule"), Mapped, "a CronJob on %q", schedule)
+		}
+		s.spec = &workflow.CronJobData{Meta: meta, Container: ctr, JobSpec: b.jobSpec(s), Schedule: schedule, ConcurrencyPolicy: "Forbid"}
+	default:
+		s.spec = &workflow.DeploymentData{Meta: meta, Container: ctr, Replicas: replicas}
+	}
+	b.insertWorkload(s)
+	return nil
+}
+
+// insertWorkload adds the workload node and its Service.
+func (b *builder) insertWorkload(s *service) {
+	b.addNode(s.id, s.kind, columnWorkload, s.spec)
+	if len(s.ports) == 0 {
+		return
+	}
+	svc := workflow.ServiceData{Meta: workflow.Meta{Name: s.name}, ServiceType: s.svcType}
+	if len(s.ports) == 1 {
+		svc.Port, svc.TargetPort = s.ports[0].Port, s.ports[0].TargetPort
+		if s.ports[0].NodePort != 0 || (s.ports[0].Protocol != "" && s.ports[0].Protocol != "TCP") {
+			svc.Port, svc.TargetPort = 0, 0
+			svc.Ports = s.ports
+		}
+	} else {
+		svc.Ports = s.ports
+	}
+	id := b.addNode(s.id+"-svc", workflow.KindService, columnNetwork, svc)
+	b.addEdge(id, s.id, "")
+}
+
+func (b *builder) jobSpec(s *service) workflow.JobSpec {
+	j := workflow.JobSpec{RestartPolicy: "Never", BackoffLimit: ptr(int64(0))}
+	if r := s.config.Restart; strings.HasPrefix(r, "on-failure") {
+		j.RestartPolicy = "OnFailure"
+		j.BackoffLimit = nil
+		b.report.add(s.config.Name, field(s, "restart"), Mapped, "%q: restartPolicy OnFailure", r)
+	}
+	return j
+}
+
+func (b *builder) mapImage(s *service, ctr *workflow.Container) {
+	c := s.config
+	ctr.Image = c.Image
+	if c.Image != "" {
+		b.report.add(c.Name, field(s, "image"), Mapped, "image %s", c.Image)
+	}
+	if c.Build == nil {
+		return
+	}
+	ctx := c.Build.Context
+	if rel, err := filepath.Rel(b.project.WorkingDir, ctx); err == nil && !strings.HasPrefix(rel, "..") {
+		ctx = filepath.ToSlash(rel)
+	}
+	ctr.Build = &workflow.BuildSpec{Context: ctx, Dockerfile: c.Build.Dockerfile, Target: c.Build.Target}
+	if ctr.Build.Dockerfile == "Dockerfile" {
+		ctr.Build.Dockerfile = ""
+	}
+	for k, v := range c.Build.Args {
+		if v != nil {
+			if ctr.Build.Args == nil {
+				ctr.Build.Args = map[string]string{}
+			}
+			ctr.Build.Args[k] = *v
+		}
+	}
+	if c.Image == "" {
+		ctr.Image = normalize(b.project.Name) + "-" + s.name + ":latest"
+		b.report.add(c.Name, field(s, "build"), Approximated, "marked for a build of %s; the image is %s until a build sets it", ctx, ctr.Image)
+		return
+	}
+	b.report.add(c.Name, field(s, "build"), Mapped, "marked for a build of %s into %s", ctx, c.Image)
+}
+
+func (b *builder) mapLabels(s *service, meta *workflow.Meta) {
+	for _, k := range slices.Sorted(maps.Keys(s.config.Labels)) {
+		if strings.HasPrefix(k, "slipway.") {
+			continue // directives, reported where they act
+		}
+		v := s.config.Labels[k]
+		f := field(s, "labels."+k)
+		if validLabel(k, v) {
+			if meta.Labels == nil {
+				meta.Labels = map[string]string{}
+			}
+			meta.Labels[k] = v
+			b.report.add(s.config.Name, f, Mapped, "label")
+			continue
+		}
+		if len(content.IsLabelKey(k)) > 0 {
+			b.report.add(s.config.Name, f, Dropped, "not a valid Kubernetes label or annotation key")
+			continue
+		}
+		if meta.Annotations == nil {
+			meta.Annotations = map[string]string{}
+		}
+		meta.Annotations[k] = v
+		b.report.add(s.config.Name, f, Approximated, "an annotation: not a valid Kubernetes label")
+	}
+}
+
+// mapEnvironment keeps literal variables, moves credentials to the
+// service's Secret and drops variables without a value.
+func (b *builder) mapEnvironment(s *service, ctr *workflow.Container) {
+	env := s.config.Environment.Resolve(b.project.Environment.Resolve)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		f := field(s, "environment."+k)
+		v := env[k]
+		switch {
+		case v == nil:
+			b.report.add(s.config.Name, f, Dropped, "no value: it is not set in the environment or .env")
+		case !validEnvName(k):
+			b.report.add(s.config.Name, f, Dropped, "not a valid Kubernetes variable name")
+		case (workflow.LooksLikeCredential(k) || workflow.HoldsSecret(*v) != "") && *v != "":
+			s.credentials = append(s.credentials, k)
+			b.report.add(s.config.Name, f, Approximated, "a credential: key %s of Secret %s-credentials; its value is not imported", k, s.name)
+		default:
+			if ctr.Env == nil {
+				ctr.Env = map[string]string{}
+			}
+			ctr.Env[k] = *v
+			b.report.add(s.config.Name, f, Mapped, "env")
+		}
+	}
+}
+
+// mapEnvFiles makes each env_file a ConfigMap loaded with envFrom.
+func (b *builder) mapEnvFiles(s *service) error {
+	for i, ef := range s.config.EnvFiles {
+		f := field(s, fmt.Sprintf("env_file[%d]", i))
+		id, done := b.envFiles[ef.Path]
+		if !done {
+			content, err := os.ReadFile(ef.Path)
+			if errors.Is(err, os.ErrNotExist) && !bool(ef.Required) {
+				b.report.add(s.config.Name, f, Dropped, "%s does not exist (optional)", filepath.Base(ef.Path))
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("compose import: env_file of service %s: %w", s.config.Name, err)
+			}
+			vars, err := parseEnvFile(ef.Path, content, b.project.Environment)
+			if err != nil {
+				return err
+			}
+			data := map[string]string{}
+			for k, v := range vars {
+				if workflow.LooksLikeCredential(k) || workflow.HoldsSecret(v) != "" {
+					s.credentials = append(s.credentials, k)
+					b.report.add(s.config.Name, f+"."+k, Approximated, "a credential: key %s of Secret %s-credentials; its value is not imported", k, s.name)
+					continue
+				}
+				if !validEnvName(k) {
+					b.report.add(s.config.Name, f+"."+k, Dropped, "not a valid Kubernetes variable name")
+					continue
+				}
+				data[k] = v
+			}
+			name := b.names.name("configmap", s.name+"-"+strings.TrimPrefix(filepath.Base(ef.Path), "."))
+			id = b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data})
+			b.envFiles[ef.Path] = id
+		}
+		b.addEdge(id, s.id, workflow.EnvFromHandle)
+		b.report.add(s.config.Name, f, Mapped, "ConfigMap %s loaded with envFrom", strings.TrimPrefix(id, "cm-"))
+	}
+	return nil
+}
+
+// mapCredentials makes the service's Secret for the credentials found in
+// its environment, referenced key by key.
+func (b *builder) mapCredentials(s *service, ctr *workflow.Container) {
+	if len(s.credentials) == 0 {
+		return
+	}
+	slices.Sort(s.credentials)
+	s.credentials = slices.Compact(s.credentials)
+	name := b.names.name("secret", s.name+"-credentials")
+	keys := make([]workflow.SecretKey, 0, len(s.credentials))
+	for _, k := range s.credentials {
+		keys = append(keys, workflow.SecretKey{Name: k})
+		ctr.EnvKeys = append(ctr.EnvKeys, workflow.EnvVarEntry{Name: k, SecretKeyRef: &workflow.KeyRef{Name: name, Key: k}})
+	}
+	b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: keys})
+}
+
+// mapPorts exposes every port: published ones and expose alike.
+func (b *builder) mapPorts(s *service, ctr *workflow.Container) {
+	c := s.config
+	published := false
+	seen := map[string]bool{}
+	addPort := func(target int64, proto string) {
+		key := fmt.Sprintf("%s-%d", strings.ToLower(proto), target)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		if ctr.Port == 0 && proto == "TCP" {
+			ctr.Port = target
+		} else {
+			ctr.Ports = append(ctr.Ports, workflow.ContainerPort{Name: key, Port: target, Protocol: proto})
+		}
+		s.ports = append(s.ports, workflow.ServicePort{Name: key, Protocol: proto, Port: target, TargetPort: target})
+	}
+	for i, p := range c.Ports {
+		f := field(s, fmt.Sprintf("ports[%d]", i))
+		proto := strings.ToUpper(p.Protocol)
+		if proto == "" {
+			proto = "TCP"
+		}
+		addPort(int64(p.Target), proto)
+		switch {
+		case p.Published == "":
+			b.report.add(c.Name, f, Mapped, "service port %d/%s", p.Target, proto)
+		case p.Published == fmt.Sprint(p.Target):
+			published = true
+			b.report.add(c.Name, f, Approximated, "service port %d/%s; published through a NodePort the cluster assigns", p.Target, proto)
+		default:
+			published = true
+			b.report.add(c.Name, f, Approximated, "service port %d/%s (in-cluster clients use the container port); host port %s becomes a NodePort the cluster assigns", p.Target, proto, p.Published)
+		}
+	}
+	for i, e := range c.Expose {
+		var port int64
+		if _, err := fmt.Sscan(e, &port); err != nil || port < 1 || port > 65535 {
+			b.report.add(c.Name, field(s, fmt.Sprintf("expose[%d]", i)), Dropped, "%q is not a port", e)
+			continue
+		}
+		addPort(port, "TCP")
+		b.report.add(c.Name, field(s, fmt.Sprintf("expose[%d]", i)), Mapped, "service port %d", port)
+	}
+	if len(s.ports) == 0 {
+		return
+	}
+	s.svcType = "ClusterIP"
+	if published {
+		s.svcType = "NodePort"
+	}
+	if t, ok := c.Labels["slipway.service-type"]; ok {
+		switch t {
+		case "ClusterIP", "NodePort", "LoadBalancer":
+			s.svcType = t
+			b.report.add(c.Name, field(s, "labels.slipway.service-type"), Mapped, "Service of type %s", t)
+		default:
+			b.report.add(c.Name, field(s, "labels.slipway.service-type"), Dropped, "%q is not ClusterIP, NodePort or LoadBalancer", t)
+		}
+	}
+	// Port names are needed only when there are several.
+	if len(s.ports) == 1 {
+		s.ports[0].Name = ""
+	}
+}
+
+func (b *builder) mapHealthcheck(s *service, ctr *workflow.Container) {
+	h := s.config.HealthCheck
+	if h == nil {
+		return
+	}
+	f := field(s, "healthcheck")
+	if h.Disable || len(h.Test) == 0 || h.Test[0] == "NONE" {
+		b.report.add(s.config.Name, f, Mapped, "disabled: no probe")
+		return
+	}
+	var cmd []string
+	switch h.Test[0] {
+	case "CMD":
+		cmd = h.Test[1:]
+	case "CMD-SHELL":
+		cmd = []string{"sh", "-c", strings.Join(h.Test[1:], " ")}
+	default:
+		cmd = []string{"sh", "-c", strings.Join(h.Test, " ")}
+	}
+	p := &workflow.Probe{Command: cmd}
+	seconds := func(d *types.Duration) *int64 {
+		if d == nil {
+			return nil
+		}
+		n := (int64(*d) + 999_999_999) / 1_000_000_000
+		return ptr(max(n, 1))
+	}
+	p.PeriodSeconds = seconds(h.Interval)
+	p.TimeoutSeconds = seconds(h.Timeout)
+	p.InitialDelaySeconds = seconds(h.StartPeriod)
+	if h.Retries != nil && *h.Retries > 0 {
+		p.FailureThreshold = ptr(int64(*h.Retries))
+	}
+	ctr.ReadinessProbe = p
+	b.report.add(s.config.Name, f, Approximated, "a readiness probe: compose health gates depends_on, not restarts")
+}
+
+func (b *builder) mapResources(s *service, ctr *workflow.Container) {
+	d := s.config.Deploy
+	if d == nil {
+		return
+	}
+	list := func(r *types.Resource, what string) *workflow.ResourceList {
+		if r == nil || (r.NanoCPUs == 0 && r.MemoryBytes == 0) {
+			return nil
+		}
+		l := &workflow.ResourceList{}
+		if r.NanoCPUs > 0 {
+			l.CPU = fmt.Sprintf("%dm", int64(float64(r.NanoCPUs)*1000+0.5))
+		}
+		if r.MemoryBytes > 0 {
+			l.Memory = memory(int64(r.MemoryBytes))
+		}
+		b.report.add(s.config.Name, field(s, "deploy.resources."+what), Mapped, "resources.%s", map[string]string{"limits": "limits", "reservations": "requests"}[what])
+		return l
+	}
+	res := &workflow.Resources{Limits: list(d.Resources.Limits, "limits"), Requests: list(d.Resources.Reservations, "reservations")}
+	if res.Limits != nil || res.Requests != nil {
+		ctr.Resources = res
+	}
+}
+
+// memory writes a byte count as a Kubernetes quantity in binary units.
+func memory(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprint(n)
+}
+
+// mapVolumes turns named volumes into PVCs and single-file bind mounts
+// into ConfigMaps; the rest has no equivalent.
+func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
+	for i, v := range s.config.Volumes {
+		f := field(s, fmt.Sprintf("volumes[%d]", i))
+		switch {
+		case v.Type == types.VolumeTypeVolume && v.Source != "":
+			id, ok := b.pvcs[v.Source]
+			name := strings.TrimPrefix(id, "pvc-")
+			if !ok {
+				name = b.names.name("pvc", v.Source)
+				pvc := workflow.PersistentVolumeClaimData{Meta: workflow.Meta{Name: name}, AccessModes: []string{"ReadWriteOnce"}, Storage: "1Gi"}
+				if b.pvcUsers[v.Source] > 1 {
+					pvc.AccessModes = []string{"ReadWriteMany"}
+				}
+				id = b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, pvc)
+				b.pvcs[v.Source] = id
+			}
+			ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "persistentVolumeClaim", Name: name, MountPath: v.Target, ReadOnly: v.ReadOnly})
+			b.addEdge(id, s.id, "")
+			detail := "PersistentVolumeClaim %s (1Gi, ReadWriteOnce: set the size) at %s"
+			if b.pvcUsers[v.Source] > 1 {
+				detail = "PersistentVolumeClaim %s (1Gi, ReadWriteMany because several services share it: it needs a storage class that supports that) at %s"
+			}
+			b.report.add(s.config.Name, f, Approximated, detail, name, v.Target)
+		case v.Type == types.VolumeTypeVolume:
+			b.report.add(s.config.Name, f, Dropped, "anonymous volume at %s: the workflow model has no emptyDir", v.Target)
+		case v.Type == types.VolumeTypeBind:
+			b.mapBindMount(s, ctr, f, v)
+		default:
+			b.report.add(s.config.Name, f, Dropped, "%s volume at %s has no equivalent", v.Type, v.Target)
+		}
+	}
+}
+
+// maxBindFile bounds a bind-mounted file copied into a ConfigMap.
+const maxBindFile = 256 << 10
+
+func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v types.ServiceVolumeConfig) {
+	st, err := os.Stat(v.Source)
+	switch {
+	case err != nil:
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, which is not there to copy; Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		return
+	case st.IsDir():
+		b.report.add(s.config.Name, f, Dropped, "bind mount of directory %s: Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		return
+	case st.Size() > maxBindFile:
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, larger than %d KiB, too big for a ConfigMap", filepath.Base(v.Source), maxBindFile>>10)
+		return
+	case workflow.LooksLikeCredential(filepath.Base(v.Source)):
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, whose name says it holds a credential: not read; supply it as a Secret", filepath.Base(v.Source))
+		return
+	}
+	content, err := os.ReadFile(v.Source)
+	if err != nil || strings.Contains(string(content), "PRIVATE KEY-----") {
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied (unreadable or key material)", filepath.Base(v.Source))
+		return
+	}
+	key := filepath.Base(v.Source)
+	name := b.names.name("configmap", s.name+"-"+key)
+	id := b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: string(content)}})
+	ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "configMap", Name: name, MountPath: v.Target, SubPath: key, ReadOnly: true})
+	b.addEdge(id, s.id, "")
+	b.report.add(s.config.Name, f, Approximated, "file %s copied into ConfigMap %s, mounted read-only at %s", key, name, v.Target)
+}
+
+// mapSecrets makes each compose secret a Secret node of key names only,
+// mounted where compose mounts it. The secret's file is never opened.
+func (b *builder) mapSecrets(s *service, ctr *workflow.Container) {
+	for i, ref := range s.config.Secrets {
+		f := field(s, fmt.Sprintf("secrets[%d]", i))
+		key := normalizeKey(ref.Source)
+		id, ok := b.secrets[ref.Source]
+		name := strings.TrimPrefix(id, "secret-")
+		if !ok {
+			name = b.names.name("secret", ref.Source)
+			id = b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}})
+			b.secrets[ref.Source] = id
+		}
+		target := ref.Target
+		switch {
+		case target == "":
+			target = "/run/secrets/" + ref.Source
+		case !strings.HasPrefix(target, "/"):
+			target = "/run/secrets/" + target
+		}
+		ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "secret", Name: name, MountPath: target, SubPath: key, ReadOnly: true})
+		b.addEdge(id, s.id, "")
+		b.report.add(s.config.Name, f, Mapped, "Secret %s, key %s, mounted at %s; the value is not read: create the Secret in the cluster", name, key, target)
+	}
+}
+
+// mapConfigs makes each compose config a ConfigMap with its content.
+func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
+	for i, ref := range s.config.Configs {
+		f := field(s, fmt.Sprintf("configs[%d]", i))
+		cfg := b.project.Configs[ref.Source]
+		key := normalizeKey(ref.Source)
+		id, ok := b.configs[ref.Source]
+		name := strings.TrimPrefix(id, "cm-")
+		if !ok {
+			var content string
+			switch {
+			case cfg.Content != "":
+				content = cfg.Content
+			case cfg.File != "":
+				raw, err := os.ReadFile(cfg.File)
+				if err != nil {
+					b.report.add(s.config.Name, f, Dropped, "config file %s cannot be read: %v", filepath.Base(cfg.File), errors.Unwrap(err))
+					continue
+				}
+				content = string(raw)
+			default:
+				b.report.add(s.config.Name, f, Dropped, "config %s has no file or content (external or from the environment)", ref.Source)
+				continue
+			}
+			name = b.names.name("configmap", ref.Source)
+			id = b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}})
+			b.configs[ref.Source] = id
+		}
+		target := ref.Target
+		if target == "" {
+			target = "/" + ref.Source
+		}
+		ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "configMap", Name: name, MountPath: target, SubPath: key, ReadOnly: true})
+		b.addEdge(id, s.id, "")
+		b.report.add(s.config.Name, f, Mapped, "ConfigMap %s mounted at %s", name, target)
+	}
+	return nil
+}
+
+// mapDependsOn draws an edge to each dependency that has a port, so that
+// the service waits for it.
+func (b *builder) mapDependsOn(s *service) {
+	for _, dep := range slices.Sorted(maps.Keys(s.config.DependsOn)) {
+		f := field(s, "depends_on."+dep)
+		d, ok := b.services[dep]
+		if !ok {
+			b.report.add(s.config.Name, f, Dropped, "service %s is not imported (another profile?)", dep)
+			continue
+		}
+		cond := s.config.DependsOn[dep].Condition
+		if len(d.ports) == 0 {
+			b.report.add(s.config.Name, f, Dropped, "%s has no port to wait on; %s starts without waiting (%s)", dep, s.config.Name, cond)
+			continue
+		}
+		if cond == types.ServiceConditionCompletedSuccessfully {
+			b.report.add(s.config.Name, f, Approximated, "waits until %s answers on port %d, not until it completes", dep, d.ports[0].Port)
+		} else {
+			b.report.add(s.config.Name, f, Mapped, "waits until %s answers on port %d (init container)", dep, d.ports[0].Port)
+		}
+		b.addEdge(s.id, d.id, "")
+	}
+}
+
+// reportUnmapped reports, as dropped, every field of a service that no
+// mapping reported.
+func (b *builder) reportUnmapped(s *service) {
+	for _, name := range setFields(reflect.ValueOf(s.config)) {
+		f := field(s, name)
+		if b.report.has(f) || b.report.hasPrefix(f+".") || b.report.hasPrefix(f+"[") {
+			continue
+		}
+		switch name {
+		case "networks":
+			b.report.add(s.config.Name, f, Dropped, "a cluster has one flat network; use networkpolicy nodes to restrict traffic")
+		case "container_name":
+			b.report.add(s.config.Name, f, Dropped, "Kubernetes names pods; other services reach this one by its service name %s", s.name)
+		case "profiles":
+			b.report.add(s.config.Name, f, Mapped, "imported: its profile was enabled")
+		case "restart":
+			b.report.add(s.config.Name, f, Mapped, "%q: pods of a %s restart", s.config.Restart, s.kind)
+		case "labels", "environment", "volumes", "ports":
+		default:
+			b.report.add(s.config.Name, f, Dropped, "not in the workflow model")
+		}
+	}
+}
+
+// reportTopLevel reports the project's own sections.
+func (b *builder) reportTopLevel() {
+	p := b.project
+	for _, n := range slices.Sorted(maps.Keys(p.Networks)) {
+		b.report.add("", "networks."+n, Dropped, "a cluster has one flat network")
+	}
+	for _, n := range slices.Sorted(maps.Keys(p.Volumes)) {
+		if id, ok := b.pvcs[n]; ok {
+			b.report.add("", "volumes."+n, Mapped, "PersistentVolumeClaim %s", strings.TrimPrefix(id, "pvc-"))
+		} else {
+			b.report.add("", "volumes."+n, Dropped, "no service mounts it")
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(p.Secrets)) {
+		if id, ok := b.secrets[n]; ok {
+			b.report.add("", "secrets."+n, Mapped, "Secret %s, key names only; the file is never read", strings.TrimPrefix(id, "secret-"))
+		} else {
+			b.report.add("", "secrets."+n, Dropped, "no service uses it")
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(p.Configs)) {
+		if id, ok := b.configs[n]; ok {
+			b.report.add("", "configs."+n, Mapped, "ConfigMap %s", strings.TrimPrefix(id, "cm-"))
+		} else {
+			b.report.add("", "configs."+n, Dropped, "no service uses it or it could not be read")
+		}
+	}
+}
+
+// setFields lists the compose names of the fields of a service that are
+// set, descending into inline structs.
+func setFields(v reflect.Value) []string {
+	var out []string
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if !sf.IsExported() || strings.HasPrefix(tag, "#") || sf.Tag.Get("json") == "-" && tag == "name" {
+			continue
+		}
+		fv := v.Field(i)
+		if strings.Contains(sf.Tag.Get("yaml"), ",inline") && sf.Type.Kind() == reflect.Struct {
+			out = append(out, setFields(fv)...)
+			continue
+		}
+		if tag == "" || fv.IsZero() {
+			continue
+		}
+		if (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
+			continue
+		}
+		out = append(out, tag)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *Report) hasPrefix(prefix string) bool {
+	for _, e := range r.Entries {
+		if strings.HasPrefix(e.Field, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func words(n int) string {
+	if n == 1 {
+		return "1 word"
+	}
+	return fmt.Sprintf("%d words", n)
+}
