@@ -185,7 +185,7 @@ func TestKinds(t *testing.T) {
 			},
 		},
 		{
-			kind: "workload waiting for another",
+			kind:  "workload waiting for another",
 			nodes: dep + `,{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {"name": "db", "serviceName": "db", "image": "postgres:16", "port": 5432}}`,
 			edges: `{"id": "e", "source": "d", "target": "s"}`,
 			checks: []check{

@@ -242,7 +242,7 @@ configs:
     content: |
       server { listen 80; }
 `,
-		"base.yaml": "services:\n  base:\n    image: ghcr.io/example/api:1.0\n    environment: [MODE=base]\n",
+		"base.yaml":     "services:\n  base:\n    image: ghcr.io/example/api:1.0\n    environment: [MODE=base]\n",
 		"override.yaml": "services:\n  api:\n    environment: [MODE=override]\n",
 		".env":          "NGINX_TAG=1.27\n",
 	}
