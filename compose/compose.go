@@ -798,7 +798,7 @@ func (b *builder) mapDependsOn(s *service) {
 func (b *builder) reportUnmapped(s *service) {
 	for _, name := range setFields(reflect.ValueOf(s.config)) {
 		f := field(s, name)
-		if b.report.has(f) || b.report.hasPrefix(f+".") || b.report.hasPrefix(f+"[") {
+		if b.report.covers(f) {
 			continue
 		}
 		switch name {
@@ -872,15 +872,6 @@ func setFields(v reflect.Value) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func (r *Report) hasPrefix(prefix string) bool {
-	for _, e := range r.Entries {
-		if strings.HasPrefix(e.Field, prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 func ptr[T any](v T) *T { return &v }

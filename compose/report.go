@@ -34,21 +34,27 @@ type Entry struct {
 type Report struct {
 	Files   []string `json:"files"`
 	Entries []Entry  `json:"entries"`
+
+	// covered holds every recorded field and each field it is part of
+	// (services.db for services.db.ports[0]).
+	covered map[string]bool
 }
 
 func (r *Report) add(service, field string, s Status, format string, args ...any) {
 	r.Entries = append(r.Entries, Entry{Service: service, Field: field, Status: s, Detail: fmt.Sprintf(format, args...)})
-}
-
-// has reports whether a field was recorded already.
-func (r *Report) has(field string) bool {
-	for _, e := range r.Entries {
-		if e.Field == field {
-			return true
+	if r.covered == nil {
+		r.covered = map[string]bool{}
+	}
+	r.covered[field] = true
+	for i := range len(field) {
+		if field[i] == '.' || field[i] == '[' {
+			r.covered[field[:i]] = true
 		}
 	}
-	return false
 }
+
+// covers reports whether a field, or a part of it, was recorded.
+func (r *Report) covers(field string) bool { return r.covered[field] }
 
 func (r *Report) sort() {
 	sort.SliceStable(r.Entries, func(i, j int) bool { return r.Entries[i].Field < r.Entries[j].Field })
