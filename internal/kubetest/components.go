@@ -1,0 +1,117 @@
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Asset files that make kube-tools puts beside the binaries.
+const (
+	kwokStages = "kwok-stages.yaml"
+	fluxCRDs   = "flux-crds.yaml"
+)
+
+// startKwok starts kwok, whose own server listens on port, and registers
+// its fake node.
+func (s *Stack) startKwok(ctx context.Context, port int) error {
+	s.logf("starting kwok")
+	if err := s.start("kwok", nil, "--kubeconfig", s.Kubeconfig, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "-c", filepath.Join(s.opts.BinDir, kwokStages),
+		"--node-ip", "127.0.0.1", "--server-address", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+		return err
+	}
+	if _, err := s.Client.CoreV1().Nodes().Create(ctx, fakeNode(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("kube stack: create node: %w", err)
+	}
+	// kwok marks its node Ready; the default service account, which pods
+	// need, comes from the controller-manager. Wait for both so that tests
+	// need not.
+	err := poll(ctx, 60*time.Second, func() (bool, error) {
+		n, err := s.Client.CoreV1().Nodes().Get(ctx, fakeNode().Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				_, err := s.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+				return err == nil, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return s.failed("kwok", fmt.Errorf("node not Ready: %w", err))
+	}
+	return nil
+}
+
+// startFlux installs Flux's CRDs and starts its controllers.
+func (s *Stack) startFlux(ctx context.Context, ports []int) error {
+	s.logf("installing Flux CRDs and starting source-controller and kustomize-controller")
+	if _, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	crds, err := os.ReadFile(filepath.Join(s.opts.BinDir, fluxCRDs))
+	if err != nil {
+		return fmt.Errorf("kube stack: %w (run make kube-tools)", err)
+	}
+	if err := s.Apply(ctx, crds); err != nil {
+		return fmt.Errorf("kube stack: flux CRDs: %w", err)
+	}
+	env := []string{"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG=" + s.Kubeconfig}
+	if err := os.MkdirAll(filepath.Join(s.Dir, "artifacts"), 0o755); err != nil {
+		return err
+	}
+	storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	if err := s.start("source-controller", env, "--storage-path", filepath.Join(s.Dir, "artifacts"),
+		"--storage-addr", storage, "--storage-adv-addr", storage,
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		"--enable-leader-election=false", "--events-addr", ""); err != nil {
+		return err
+	}
+	// Dependencies are checked again every 5 s, not 30 s: tests wait less.
+	if err := s.start("kustomize-controller", env,
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[4]),
+		"--enable-leader-election=false", "--events-addr", "", "--requeue-dependency", "5s"); err != nil {
+		return err
+	}
+	for i, name := range []string{"source-controller", "kustomize-controller"} {
+		if err := s.waitServing(ctx, name, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2+2*i]), 60*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// poll calls cond until it is true, fails or the timeout passes.
+func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out after %s", timeout)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Poll calls cond until it is true, fails or the timeout passes.
+func (s *Stack) Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	return poll(ctx, timeout, cond)
+}
