@@ -40,6 +40,20 @@ func (r *repoFlags) open(ctx context.Context) (*gitrepo.Repo, error) {
 	return gitrepo.Open(ctx, r.source, gitrepo.Options{CacheDir: r.cacheDir})
 }
 
+// parseRepo parses a command that reads a repository: its flags and the
+// positional arguments named by names; then it opens the repository.
+func (r *repoFlags) parseRepo(ctx context.Context, fs *flag.FlagSet, argv []string, names ...string) (*gitrepo.Repo, []string, error) {
+	pos, err := parse(fs, argv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := args(pos, names...); err != nil {
+		return nil, nil, err
+	}
+	repo, err := r.open(ctx)
+	return repo, pos, err
+}
+
 // args checks the number of positional arguments.
 func args(got []string, names ...string) error {
 	if len(got) != len(names) {
@@ -60,16 +74,9 @@ func runVersions(ctx context.Context, argv []string, stdout, _ io.Writer) error 
 	fs := newFlagSet("versions", "versions --source REPO [--ref main] NAME [-o json]", stdout)
 	var rf repoFlags
 	rf.bind(fs)
-	pos, err := parse(fs, argv)
+	repo, pos, err := rf.parseRepo(ctx, fs, argv, "NAME")
 	if err != nil {
 		return ignoreHelp(err)
-	}
-	if err := args(pos, "NAME"); err != nil {
-		return err
-	}
-	repo, err := rf.open(ctx)
-	if err != nil {
-		return err
 	}
 	vs, err := repo.Versions(ctx, rf.ref, pos[0])
 	if err != nil {
@@ -91,18 +98,11 @@ func runShow(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("show", "show --source REPO [--ref main] NAME VERSION", stdout)
 	var rf repoFlags
 	rf.bind(fs)
-	pos, err := parse(fs, argv)
+	repo, pos, err := rf.parseRepo(ctx, fs, argv, "NAME", "VERSION")
 	if err != nil {
 		return ignoreHelp(err)
 	}
-	if err := args(pos, "NAME", "VERSION"); err != nil {
-		return err
-	}
 	n, err := version(pos[1])
-	if err != nil {
-		return err
-	}
-	repo, err := rf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -118,22 +118,15 @@ func runCompare(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("compare", "compare --source REPO [--ref main] NAME V1 V2 [-o json]", stdout)
 	var rf repoFlags
 	rf.bind(fs)
-	pos, err := parse(fs, argv)
+	repo, pos, err := rf.parseRepo(ctx, fs, argv, "NAME", "V1", "V2")
 	if err != nil {
 		return ignoreHelp(err)
-	}
-	if err := args(pos, "NAME", "V1", "V2"); err != nil {
-		return err
 	}
 	v1, err := version(pos[1])
 	if err != nil {
 		return err
 	}
 	v2, err := version(pos[2])
-	if err != nil {
-		return err
-	}
-	repo, err := rf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -158,18 +151,11 @@ func runRestore(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("restore", "restore --source REPO [--ref main] NAME VERSION", stdout)
 	var rf repoFlags
 	rf.bind(fs)
-	pos, err := parse(fs, argv)
+	repo, pos, err := rf.parseRepo(ctx, fs, argv, "NAME", "VERSION")
 	if err != nil {
 		return ignoreHelp(err)
 	}
-	if err := args(pos, "NAME", "VERSION"); err != nil {
-		return err
-	}
 	n, err := version(pos[1])
-	if err != nil {
-		return err
-	}
-	repo, err := rf.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,24 @@ func needStack(t *testing.T) *Stack {
 	return stack
 }
 
+// buildFixtures compiles the fixture repository.
+func buildFixtures(t *testing.T) *compiler.Result {
+	t.Helper()
+	src, err := compiler.ReadSource(os.DirFS("../../fixtures/repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Build(t.Context(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // certificateCRD is a minimal CustomResourceDefinition for the fixture's
 // plugin node (a cert-manager Certificate), so that it can be validated.
 var certificateCRD = []byte(`apiVersion: apiextensions.k8s.io/v1
@@ -101,18 +119,7 @@ spec:
 // kustomize cannot: the objects' schemas.
 func TestServerSideDryRun(t *testing.T) {
 	s := needStack(t)
-	src, err := compiler.ReadSource(os.DirFS("../../fixtures/repo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := buildFixtures(t)
 	dirs, _ := filepath.Glob("../../fixtures/repo/workflows/*.json")
 	checked := 0
 	for _, p := range res.Tree.Paths() {
@@ -327,18 +334,7 @@ func jobComplete(j *batchv1.Job) bool {
 // tree written to disk.
 func TestKubectlKustomize(t *testing.T) {
 	needStack(t)
-	src, err := compiler.ReadSource(os.DirFS("../../fixtures/repo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := buildFixtures(t)
 	dir := t.TempDir()
 	if err := res.Tree.WriteDir(dir); err != nil {
 		t.Fatal(err)
