@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Lock waits for the named lock and holds it until unlock is called or
+// the session ends; two replicas never hold it at once.
+func (ss *Session) Lock(ctx context.Context, name string) (unlock func(context.Context) error, err error) {
+	m := concurrency.NewMutex(ss.cs, ss.store.prefix+"locks/"+name)
+	if err := m.Lock(ctx); err != nil {
+		return nil, fmt.Errorf("store: lock %s: %w", name, err)
+	}
+	return m.Unlock, nil
+}
+
+// Campaign waits until this session leads the named election, as id, and
+// returns a function that resigns. Leadership ends with the session: when
+// a leader dies, another campaigner takes over once its lease expires.
+func (ss *Session) Campaign(ctx context.Context, name, id string) (resign func(context.Context) error, err error) {
+	e := concurrency.NewElection(ss.cs, ss.store.prefix+"elections/"+name)
+	if err := e.Campaign(ctx, id); err != nil {
+		return nil, fmt.Errorf("store: campaign %s: %w", name, err)
+	}
+	return e.Resign, nil
+}
+
+// Leader returns the id of the named election's leader, or "" when there
+// is none.
+func (s *Store) Leader(ctx context.Context, name string) (string, error) {
+	resp, err := s.client.Get(ctx, s.prefix+"elections/"+name+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", fmt.Errorf("store: leader of %s: %w", name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return string(resp.Kvs[0].Value), nil
+}
