@@ -1,0 +1,104 @@
+// Package hooks is the webhook service teams run next to Flux: GitHub
+// webhooks, a durable queue in etcd, pull-request diffs and an API. This
+// file holds its configuration; the service itself is still being built.
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+)
+
+// Config is the service's configuration, read from the environment. Every
+// variable is documented in the README.
+type Config struct {
+	// Addr is the listen address.
+	Addr string `env:"HOOKS_ADDR, default=:8080"`
+	// SourceRepo is the workflows repository: a path or URL.
+	SourceRepo string `env:"HOOKS_SOURCE_REPO"`
+	// SourceBranch is the branch deployed on push.
+	SourceBranch string `env:"HOOKS_SOURCE_BRANCH, default=main"`
+	// DeployRepo holds the deploy branch; it defaults to SourceRepo.
+	DeployRepo string `env:"HOOKS_DEPLOY_REPO"`
+	// DeployBranch is the branch Flux reads.
+	DeployBranch string `env:"HOOKS_DEPLOY_BRANCH, default=deploy"`
+	// WebhookSecret verifies X-Hub-Signature-256.
+	WebhookSecret string `env:"HOOKS_GITHUB_WEBHOOK_SECRET"`
+	// GitHubToken authenticates comments and statuses.
+	GitHubToken string `env:"HOOKS_GITHUB_TOKEN"`
+	// GitHubAPIURL is GitHub's REST API.
+	GitHubAPIURL string `env:"HOOKS_GITHUB_API_URL, default=https://api.github.com/"`
+	// APITokens may call the write API (bearer tokens).
+	APITokens []string `env:"HOOKS_API_TOKENS"`
+	// DataDir holds the embedded etcd and repository clones.
+	DataDir string `env:"HOOKS_DATA_DIR, default=./hooks-data"`
+	// EtcdEndpoints name an external etcd; empty runs an embedded one.
+	EtcdEndpoints []string `env:"HOOKS_ETCD_ENDPOINTS"`
+	// Kubeconfig lets the service watch the cluster; empty for none.
+	Kubeconfig string `env:"HOOKS_KUBECONFIG"`
+}
+
+// LoadConfig reads the configuration from lookup (the environment when
+// nil) and validates it. Its errors name the variable at fault.
+func LoadConfig(ctx context.Context, lookup envconfig.Lookuper) (*Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookup}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.DeployRepo == "" {
+		c.DeployRepo = c.SourceRepo
+	}
+	return &c, nil
+}
+
+// Validate reports every invalid variable.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		bad("HOOKS_ADDR", "%q is not host:port", c.Addr)
+	}
+	if c.SourceRepo == "" {
+		bad("HOOKS_SOURCE_REPO", "is required: the workflows repository, a path or URL")
+	}
+	for name, v := range map[string]string{"HOOKS_SOURCE_BRANCH": c.SourceBranch, "HOOKS_DEPLOY_BRANCH": c.DeployBranch} {
+		if v == "" || strings.ContainsAny(v, " ~^:?*[\\") || strings.HasPrefix(v, "-") {
+			bad(name, "%q is not a branch name", v)
+		}
+	}
+	if c.SourceBranch == c.DeployBranch && (c.DeployRepo == "" || c.DeployRepo == c.SourceRepo) {
+		bad("HOOKS_DEPLOY_BRANCH", "%q is the source branch too; deploys would overwrite the workflows", c.DeployBranch)
+	}
+	if c.WebhookSecret == "" {
+		bad("HOOKS_GITHUB_WEBHOOK_SECRET", "is required: webhooks are verified before anything happens")
+	}
+	if u, err := url.Parse(c.GitHubAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("HOOKS_GITHUB_API_URL", "%q is not an http(s) URL", c.GitHubAPIURL)
+	}
+	for i, t := range c.APITokens {
+		if len(t) < 16 {
+			bad("HOOKS_API_TOKENS", "token %d is shorter than 16 characters", i+1)
+		}
+	}
+	for _, e := range c.EtcdEndpoints {
+		if !gitrepo.IsURL(e) {
+			bad("HOOKS_ETCD_ENDPOINTS", "%q is not a URL", e)
+		}
+	}
+	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
+		bad("HOOKS_DATA_DIR", "is required for the embedded etcd")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,62 @@
+package hooks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"HOOKS_SOURCE_REPO":           "https://github.com/example/workflows.git",
+		"HOOKS_GITHUB_WEBHOOK_SECRET": "s3cr3t-value-never-logged",
+	}
+	c, err := LoadConfig(t.Context(), envconfig.MapLookuper(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" {
+		t.Errorf("defaults: %+v", c)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"no source", map[string]string{"HOOKS_SOURCE_REPO": ""}, []string{"HOOKS_SOURCE_REPO: is required"}},
+		{"no secret", map[string]string{"HOOKS_GITHUB_WEBHOOK_SECRET": ""}, []string{"HOOKS_GITHUB_WEBHOOK_SECRET: is required"}},
+		{"bad addr", map[string]string{"HOOKS_ADDR": "8080"}, []string{`HOOKS_ADDR: "8080" is not host:port`}},
+		{"same branch", map[string]string{"HOOKS_DEPLOY_BRANCH": "main"}, []string{"HOOKS_DEPLOY_BRANCH: \"main\" is the source branch too"}},
+		{"bad branch", map[string]string{"HOOKS_SOURCE_BRANCH": "a b"}, []string{`HOOKS_SOURCE_BRANCH: "a b" is not a branch name`}},
+		{"bad api url", map[string]string{"HOOKS_GITHUB_API_URL": "ftp://x"}, []string{"HOOKS_GITHUB_API_URL"}},
+		{"short token", map[string]string{"HOOKS_API_TOKENS": "abcdefghijklmnopq,short"}, []string{"HOOKS_API_TOKENS: token 2 is shorter"}},
+		{"bad etcd", map[string]string{"HOOKS_ETCD_ENDPOINTS": "localhost"}, []string{`HOOKS_ETCD_ENDPOINTS: "localhost" is not a URL`}},
+		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			_, err := LoadConfig(t.Context(), envconfig.MapLookuper(env))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error reveals the secret: %v", err)
+			}
+		})
+	}
+}
