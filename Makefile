@@ -59,8 +59,15 @@ lint: vet
 vet:
 	$(GO) vet ./...
 
-## tools: install the command-line tools tests use (kustomize) into .tools/bin
-tools: $(TOOLS_BIN)/kustomize
+## tools: install what tests use: kustomize into .tools/bin, GitHub's example
+## webhook payloads into .tools/npm
+WEBHOOK_EXAMPLES_VERSION ?= 7.6.1
+NPM_DIR := $(CURDIR)/.tools/npm
+tools: $(TOOLS_BIN)/kustomize $(NPM_DIR)/node_modules/@octokit/webhooks-examples/package.json
+
+$(NPM_DIR)/node_modules/@octokit/webhooks-examples/package.json:
+	mkdir -p $(NPM_DIR)
+	npm install --prefix $(NPM_DIR) --no-audit --no-fund --silent @octokit/webhooks-examples@$(WEBHOOK_EXAMPLES_VERSION)
 
 $(TOOLS_BIN)/kustomize:
 	GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)

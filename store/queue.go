@@ -39,15 +39,20 @@ func (s *Store) Enqueue(ctx context.Context, kind, key string, payload any) (*Jo
 	if err != nil {
 		return nil, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	now := time.Now().UTC()
-	j := &Job{ID: fmt.Sprintf("%020d-%s", now.UnixNano(), hex.EncodeToString(rnd[:])), Kind: kind, Key: key, Payload: raw, Enqueued: now}
+	j := newJob(kind, key, raw)
 	b, _ := json.Marshal(j)
 	if _, err := s.client.Put(ctx, s.jobKey(j.ID), string(b)); err != nil {
 		return nil, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
 	return j, nil
+}
+
+// newJob makes a job whose id sorts by time.
+func newJob(kind, key string, payload json.RawMessage) *Job {
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	now := time.Now().UTC()
+	return &Job{ID: fmt.Sprintf("%020d-%s", now.UnixNano(), hex.EncodeToString(rnd[:])), Kind: kind, Key: key, Payload: payload, Enqueued: now}
 }
 
 func (s *Store) jobKey(id string) string   { return s.prefix + "jobs/" + id }
@@ -141,4 +146,33 @@ func (ss *Session) stop() { ss.cs.Orphan() }
 // Close ends the session and releases what it held.
 func (ss *Session) Close(context.Context) error {
 	return ss.cs.Close()
+}
+
+// EnqueueOnce queues a job for a webhook delivery unless the delivery id
+// was seen within ttl, in one transaction: a delivery is never recorded
+// without its job, nor queued twice. It reports whether it queued.
+func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind, key string, payload any) (*Job, bool, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: enqueue %s: %w", kind, err)
+	}
+	lease, err := s.client.Grant(ctx, int64(ttl/time.Second))
+	if err != nil {
+		return nil, false, fmt.Errorf("store: delivery %s: %w", delivery, err)
+	}
+	j := newJob(kind, key, raw)
+	b, _ := json.Marshal(j)
+	dkey := s.prefix + "deliveries/" + delivery
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0)).
+		Then(clientv3.OpPut(dkey, j.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease.ID)), clientv3.OpPut(s.jobKey(j.ID), string(b))).
+		Commit()
+	if err != nil {
+		return nil, false, fmt.Errorf("store: enqueue %s: %w", kind, err)
+	}
+	if !resp.Succeeded {
+		s.client.Revoke(ctx, lease.ID)
+		return nil, false, nil
+	}
+	return j, true, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -33,9 +34,11 @@ type Config struct {
 
 // Store is a connection to etcd, and the embedded server if it runs one.
 type Store struct {
-	client *clientv3.Client
-	server *embed.Etcd
-	prefix string
+	client    *clientv3.Client
+	server    *embed.Etcd
+	prefix    string
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open connects to etcd, starting the embedded server when no endpoints
@@ -70,17 +73,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the connection and stops the embedded server.
+// Close closes the connection and stops the embedded server; closing
+// again does nothing.
 func (s *Store) Close() error {
-	var err error
-	if s.client != nil {
-		err = s.client.Close()
-	}
-	if s.server != nil {
-		s.server.Close()
-		<-s.server.Server.StopNotify()
-	}
-	return err
+	s.closeOnce.Do(func() {
+		if s.client != nil {
+			s.closeErr = s.client.Close()
+		}
+		if s.server != nil {
+			s.server.Close()
+			<-s.server.Server.StopNotify()
+		}
+	})
+	return s.closeErr
 }
 
 // Ready reports whether etcd answers.
@@ -112,7 +117,9 @@ func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(dir, "etcd")
 	cfg.Name = "slipway"
-	cfg.LogLevel = "error"
+	// etcd reports its own shutdown as errors; failures reach callers
+	// through Err and the client instead.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	clientURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p.Client)}
 	peerURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p.Peer)}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{clientURL}, []url.URL{clientURL}

@@ -1,0 +1,169 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/slipway-gitops/slipway/store"
+)
+
+// Limits of webhook handling.
+const (
+	// MaxWebhookBody is the largest delivery accepted, as GitHub caps
+	// payloads at 25 MiB.
+	MaxWebhookBody = 25 << 20
+	// DeliveryTTL is how long a delivery id is remembered, so that a
+	// replay within it does nothing new. GitHub redelivers for 3 days.
+	DeliveryTTL = 72 * time.Hour
+)
+
+// Job kinds the receiver queues.
+const (
+	JobDeploy = "deploy"
+	JobReview = "review"
+)
+
+// Queue is what the receiver needs of the store.
+type Queue interface {
+	EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind, key string, payload any) (*store.Job, bool, error)
+}
+
+// DeployJob is the payload of a deploy job: a push to the source branch.
+type DeployJob struct {
+	Ref    string `json:"ref"`
+	Commit string `json:"commit"`
+}
+
+// ReviewJob is the payload of a review job: a pull request to render.
+type ReviewJob struct {
+	Repo       string `json:"repo"`
+	Number     int    `json:"number"`
+	BaseCommit string `json:"base_commit"`
+	HeadCommit string `json:"head_commit"`
+}
+
+// Receiver verifies GitHub deliveries and queues the work they ask for.
+// It knows nothing of HTTP frameworks: Receive takes the headers and body.
+type Receiver struct {
+	secret       []byte
+	queue        Queue
+	sourceBranch string
+	log          *slog.Logger
+	metrics      *Metrics
+}
+
+// NewReceiver returns a Receiver.
+func NewReceiver(secret string, queue Queue, sourceBranch string, log *slog.Logger, m *Metrics) *Receiver {
+	return &Receiver{secret: []byte(secret), queue: queue, sourceBranch: sourceBranch, log: log, metrics: m}
+}
+
+// Delivery is one webhook request.
+type Delivery struct {
+	Event       string // X-GitHub-Event
+	ID          string // X-GitHub-Delivery
+	Signature   string // X-Hub-Signature-256
+	ContentType string
+	Body        []byte
+}
+
+// Reply is the answer to a delivery.
+type Reply struct {
+	Status  int    `json:"-"`
+	Result  string `json:"result"`
+	Message string `json:"message"`
+	Job     string `json:"job,omitempty"`
+}
+
+// Receive handles one delivery. The signature is checked, in constant
+// time, before the body is parsed; nothing is queued for a delivery that
+// is not verified, not understood, or seen before.
+func (r *Receiver) Receive(ctx context.Context, d Delivery) Reply {
+	reply := r.receive(ctx, d)
+	r.metrics.Deliveries.WithLabelValues(eventLabel(d.Event), reply.Result).Inc()
+	r.log.LogAttrs(ctx, levelOf(reply.Status), "webhook delivery",
+		slog.String("delivery", d.ID), slog.String("event", d.Event), slog.Int("status", reply.Status),
+		slog.String("result", reply.Result), slog.String("message", reply.Message), slog.String("job", reply.Job))
+	return reply
+}
+
+func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
+	switch {
+	case len(d.Body) > MaxWebhookBody:
+		return Reply{Status: http.StatusRequestEntityTooLarge, Result: "too_large", Message: fmt.Sprintf("body is over %d bytes", MaxWebhookBody)}
+	case d.Signature == "":
+		return Reply{Status: http.StatusUnauthorized, Result: "unsigned", Message: "missing X-Hub-Signature-256"}
+	}
+	if err := github.ValidateSignature(d.Signature, d.Body, r.secret); err != nil {
+		return Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 does not match the body"}
+	}
+	if d.ID == "" {
+		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "missing X-GitHub-Delivery"}
+	}
+	if ct, _, _ := strings.Cut(d.ContentType, ";"); ct != "" && ct != "application/json" {
+		return Reply{Status: http.StatusUnsupportedMediaType, Result: "malformed", Message: "content type must be application/json"}
+	}
+	if d.Event == "ping" {
+		return Reply{Status: http.StatusOK, Result: "pong", Message: "pong"}
+	}
+	if d.Event != "push" && d.Event != "pull_request" {
+		return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("event %q is not handled", d.Event)}
+	}
+	payload, err := github.ParseWebHook(d.Event, d.Body)
+	if err != nil {
+		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "payload does not parse: " + err.Error()}
+	}
+	var kind, key string
+	var job any
+	switch e := payload.(type) {
+	case *github.PushEvent:
+		if e.GetRef() != "refs/heads/"+r.sourceBranch || e.GetDeleted() {
+			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("push to %s, not to the source branch %s", e.GetRef(), r.sourceBranch)}
+		}
+		kind, key, job = JobDeploy, "push:"+e.GetAfter(), DeployJob{Ref: e.GetRef(), Commit: e.GetAfter()}
+	case *github.PullRequestEvent:
+		switch e.GetAction() {
+		case "opened", "synchronize", "reopened":
+		default:
+			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("pull_request action %q is not handled", e.GetAction())}
+		}
+		pr := e.GetPullRequest()
+		kind = JobReview
+		key = fmt.Sprintf("pr:%s:%d:%s", e.GetRepo().GetFullName(), pr.GetNumber(), pr.GetHead().GetSHA())
+		job = ReviewJob{Repo: e.GetRepo().GetFullName(), Number: pr.GetNumber(), BaseCommit: pr.GetBase().GetSHA(), HeadCommit: pr.GetHead().GetSHA()}
+	default:
+		return Reply{Status: http.StatusAccepted, Result: "ignored", Message: "unexpected payload"}
+	}
+	j, queued, err := r.queue.EnqueueOnce(ctx, d.ID, DeliveryTTL, kind, key, job)
+	switch {
+	case err != nil:
+		return Reply{Status: http.StatusServiceUnavailable, Result: "error", Message: "the queue is unavailable; GitHub may redeliver"}
+	case !queued:
+		return Reply{Status: http.StatusOK, Result: "duplicate", Message: "delivery " + d.ID + " was handled before"}
+	}
+	return Reply{Status: http.StatusAccepted, Result: "queued", Message: kind + " queued", Job: j.ID}
+}
+
+// eventLabel bounds the metric's label values to the events handled.
+func eventLabel(e string) string {
+	switch e {
+	case "push", "pull_request", "ping":
+		return e
+	}
+	return "other"
+}
+
+func levelOf(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	if status >= 400 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}

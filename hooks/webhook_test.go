@@ -1,0 +1,259 @@
+package hooks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/slipway-gitops/slipway/store"
+)
+
+const secret = "webhook-secret-for-tests"
+
+// examples reads GitHub's example payloads of an event from
+// @octokit/webhooks-examples (make tools installs it).
+func examples(t *testing.T, event string) []json.RawMessage {
+	t.Helper()
+	path := "../.tools/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		msg := "SKIPPED LOUDLY: GitHub's example payloads are missing (make tools installs @octokit/webhooks-examples): " + err.Error()
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + "; CI must run this test")
+		}
+		t.Skip(msg)
+	}
+	var all []struct {
+		Name     string            `json:"name"`
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all {
+		if e.Name == event {
+			return e.Examples
+		}
+	}
+	t.Fatalf("no %s examples", event)
+	return nil
+}
+
+// pick returns the first example whose JSON has all the given fragments.
+func pick(t *testing.T, event string, fragments ...string) []byte {
+	t.Helper()
+	for _, raw := range examples(t, event) {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			t.Fatal(err)
+		}
+		ex := buf.Bytes()
+		ok := true
+		for _, f := range fragments {
+			ok = ok && bytes.Contains(ex, []byte(f))
+		}
+		if ok {
+			return ex
+		}
+	}
+	t.Fatalf("no %s example with %v", event, fragments)
+	return nil
+}
+
+// sign signs a body as GitHub does.
+func sign(body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+type harness struct {
+	store *store.Store
+	dir   string
+	srv   *httptest.Server
+	logs  *bytes.Buffer
+}
+
+func newHarness(t *testing.T, dir, branch string) *harness {
+	t.Helper()
+	s, err := store.Open(t.Context(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	m := NewMetrics(func() float64 {
+		d, _ := s.Depth(context.Background())
+		return float64(d)
+	})
+	r := NewReceiver(secret, s, branch, slog.New(slog.NewJSONHandler(logs, nil)), m)
+	app := NewApp(r, m)
+	ln := httptest.NewUnstartedServer(nil)
+	h := &harness{store: s, dir: dir, logs: logs}
+	go app.Listener(ln.Listener)
+	h.srv = ln
+	t.Cleanup(func() {
+		app.Shutdown()
+		s.Close()
+	})
+	return h
+}
+
+func (h *harness) url() string { return "http://" + h.srv.Listener.Addr().String() }
+
+func (h *harness) post(t *testing.T, event, delivery, signature string, body []byte) (int, Reply) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, h.url()+"/hooks/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if event != "" {
+		req.Header.Set("X-GitHub-Event", event)
+	}
+	if delivery != "" {
+		req.Header.Set("X-GitHub-Delivery", delivery)
+	}
+	if signature != "" {
+		req.Header.Set("X-Hub-Signature-256", signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r Reply
+	json.Unmarshal(b, &r)
+	return resp.StatusCode, r
+}
+
+func (h *harness) depth(t *testing.T) int64 {
+	t.Helper()
+	d, err := h.store.Depth(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestWebhooks(t *testing.T) {
+	t.Parallel()
+	push := pick(t, "push", `"ref":"refs/heads/`)
+	var p struct {
+		Ref string `json:"ref"`
+	}
+	json.Unmarshal(push, &p)
+	branch := strings.TrimPrefix(p.Ref, "refs/heads/")
+	h := newHarness(t, t.TempDir(), branch)
+
+	tests := []struct {
+		name      string
+		event     string
+		delivery  string
+		signature func([]byte) string
+		body      []byte
+		status    int
+		result    string
+		queued    int64 // queue depth after
+	}{
+		{"ping", "ping", "d-ping", sign, pick(t, "ping", `"zen"`), 200, "pong", 0},
+		{"bad signature", "push", "d-bad", func([]byte) string { return sign([]byte("other")) }, push, 401, "bad_signature", 0},
+		{"missing signature", "push", "d-unsigned", func([]byte) string { return "" }, push, 401, "unsigned", 0},
+		{"malformed json", "push", "d-malformed", sign, []byte(`{"ref": `), 400, "malformed", 0},
+		{"unknown event", "issues", "d-issues", sign, pick(t, "issues"), 202, "ignored", 0},
+		{"push to another branch", "push", "d-tag", sign, pick(t, "push", `"ref":"refs/tags/`), 202, "ignored", 0},
+		{"push to the source branch", "push", "d-push", sign, push, 202, "queued", 1},
+		{"replayed push", "push", "d-push", sign, push, 200, "duplicate", 1},
+		{"pull request opened", "pull_request", "d-pr-opened", sign, pick(t, "pull_request", `"action":"opened"`), 202, "queued", 2},
+		{"pull request synchronized", "pull_request", "d-pr-sync", sign, pick(t, "pull_request", `"action":"synchronize"`), 202, "queued", 3},
+		{"pull request reopened", "pull_request", "d-pr-reopened", sign, pick(t, "pull_request", `"action":"reopened"`), 202, "queued", 4},
+		{"pull request closed", "pull_request", "d-pr-closed", sign, pick(t, "pull_request", `"action":"closed"`), 202, "ignored", 4},
+		{"no delivery id", "push", "", sign, push, 400, "malformed", 4},
+	}
+	for _, tt := range tests {
+		status, reply := h.post(t, tt.event, tt.delivery, tt.signature(tt.body), tt.body)
+		if status != tt.status || reply.Result != tt.result {
+			t.Errorf("%s: %d %q (%s), want %d %q", tt.name, status, reply.Result, reply.Message, tt.status, tt.result)
+		}
+		if d := h.depth(t); d != tt.queued {
+			t.Errorf("%s: %d jobs queued, want %d", tt.name, d, tt.queued)
+		}
+	}
+
+	// An oversized body is refused from its Content-Length, before it is
+	// read: a raw request that announces one and sends none.
+	conn, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: d-big\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", MaxWebhookBody+1)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	conn.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", resp.StatusCode)
+	}
+	if d := h.depth(t); d != 4 {
+		t.Errorf("oversized body queued work: depth %d", d)
+	}
+
+	if strings.Contains(h.logs.String(), secret) {
+		t.Error("the webhook secret reached the logs")
+	}
+	if n := strings.Count(h.logs.String(), `"msg":"webhook delivery"`); n != len(tests) {
+		t.Errorf("%d log lines for %d deliveries", n, len(tests))
+	}
+	resp, err = http.Get(h.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`slipway_webhook_deliveries_total{event="push",result="queued"} 1`, `slipway_webhook_deliveries_total{event="other",result="ignored"} 1`, "slipway_queue_depth 4"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestReplayAfterRestart: a delivery handled before a restart does
+// nothing new after it.
+func TestReplayAfterRestart(t *testing.T) {
+	t.Parallel()
+	push := pick(t, "push", `"ref":"refs/heads/`)
+	var p struct {
+		Ref string `json:"ref"`
+	}
+	json.Unmarshal(push, &p)
+	branch := strings.TrimPrefix(p.Ref, "refs/heads/")
+	dir := t.TempDir()
+	status, _ := func() (int, Reply) {
+		h := newHarness(t, dir, branch)
+		defer h.store.Close()
+		return h.post(t, "push", "d-restart", sign(push), push)
+	}()
+	if status != http.StatusAccepted {
+		t.Fatalf("first delivery: %d", status)
+	}
+	h := newHarness(t, dir, branch)
+	status, reply := h.post(t, "push", "d-restart", sign(push), push)
+	if status != http.StatusOK || reply.Result != "duplicate" {
+		t.Errorf("replay after restart: %d %s", status, reply.Result)
+	}
+	if d := h.depth(t); d != 1 {
+		t.Errorf("%d jobs, want 1", d)
+	}
+}
