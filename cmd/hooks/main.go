@@ -1,0 +1,85 @@
+// Command hooks is Slipway's webhook service: it verifies GitHub webhook
+// deliveries, queues their work in etcd (embedded by default) and deploys
+// pushes to the source branch. Configuration comes from the environment
+// (see the README).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(ctx, log); err != nil {
+		log.Error("hooks stopped", slog.String("error", err.Error()))
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg, err := hooks.LoadConfig(ctx, nil)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, store.Config{Endpoints: cfg.EtcdEndpoints, DataDir: filepath.Join(cfg.DataDir, "etcd")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts := gitrepo.Options{CacheDir: filepath.Join(cfg.DataDir, "repos")}
+	source, err := gitrepo.Open(ctx, cfg.SourceRepo, opts)
+	if err != nil {
+		return err
+	}
+	target := source
+	if cfg.DeployRepo != cfg.SourceRepo {
+		if target, err = gitrepo.Open(ctx, cfg.DeployRepo, opts); err != nil {
+			return err
+		}
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	deployer, err := gitrepo.NewDeployer(source, target, c, gitrepo.DeployOptions{
+		SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
+	})
+	if err != nil {
+		return err
+	}
+	metrics := hooks.NewMetrics(func() float64 {
+		d, _ := st.Depth(context.Background())
+		return float64(d)
+	})
+	receiver := hooks.NewReceiver(cfg.WebhookSecret, st, cfg.SourceBranch, log, metrics)
+	app := hooks.NewApp(receiver, metrics)
+	host, _ := os.Hostname()
+	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
+	errs := make(chan error, 2)
+	go func() { errs <- worker.Run(ctx) }()
+	go func() { errs <- app.Listen(cfg.Addr) }()
+	log.Info("hooks listening", slog.String("addr", cfg.Addr), slog.String("source", cfg.SourceRepo), slog.String("deploy_branch", cfg.DeployBranch))
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return app.ShutdownWithContext(context.WithoutCancel(ctx))
+}
