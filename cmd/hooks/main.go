@@ -68,6 +68,21 @@ func run(ctx context.Context, log *slog.Logger) error {
 	})
 	receiver := hooks.NewReceiver(cfg.WebhookSecret, st, cfg.SourceBranch, log, metrics)
 	app := hooks.NewApp(receiver, metrics)
+	api := &hooks.API{
+		Source: source, Target: target, SourceBranch: cfg.SourceBranch, DeployBranch: cfg.DeployBranch,
+		Tokens: cfg.APITokens, Queue: st, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
+		Ready: func(ctx context.Context) error {
+			if err := st.Ready(ctx); err != nil {
+				return err
+			}
+			if err := source.Fetch(ctx); err != nil {
+				return err
+			}
+			_, err := source.Resolve(cfg.SourceBranch)
+			return err
+		},
+	}
+	api.Mount(app)
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
 	errs := make(chan error, 2)

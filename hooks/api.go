@@ -1,0 +1,172 @@
+package hooks
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// API serves workflows, versions, comparisons and deploy history, and
+// restores versions for callers with a token.
+type API struct {
+	Source       *gitrepo.Repo
+	Target       *gitrepo.Repo
+	SourceBranch string
+	DeployBranch string
+	Tokens       []string
+	// Queue receives a deploy job after a restore.
+	Queue interface {
+		Enqueue(ctx context.Context, kind, key string, payload any) (*store.Job, error)
+	}
+	// Ready checks the service's dependencies for /readyz.
+	Ready func(ctx context.Context) error
+	// Author signs restore commits.
+	Author gitrepo.Signature
+}
+
+// WorkflowSummary describes one workflow of the source branch.
+type WorkflowSummary struct {
+	Name      string          `json:"name"`
+	Status    workflow.Status `json:"status,omitempty"`
+	Cluster   string          `json:"cluster,omitempty"`
+	Namespace string          `json:"namespace,omitempty"`
+	Nodes     int             `json:"nodes"`
+	// Problems are the file's validation errors, if any.
+	Problems workflow.Errors `json:"problems,omitempty"`
+}
+
+// Mount adds the API's routes to an app.
+func (a *API) Mount(app *fiber.App) {
+	app.Get("/readyz", a.readyz)
+	app.Get("/api/workflows", a.workflows)
+	app.Get("/api/workflows/:name/versions", a.versions)
+	app.Get("/api/workflows/:name/versions/compare", a.compare)
+	app.Get("/api/deploys", a.deploys)
+	app.Post("/api/workflows/:name/versions/:v/restore", a.authorized, a.restore)
+}
+
+func (a *API) readyz(c *fiber.Ctx) error {
+	if err := a.Ready(c.UserContext()); err != nil {
+		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "error": err.Error()})
+	}
+	return c.JSON(fiber.Map{"ready": true})
+}
+
+func (a *API) workflows(c *fiber.Ctx) error {
+	head, err := a.Source.Resolve(a.SourceBranch)
+	if err != nil {
+		return apiError(c, err)
+	}
+	src, err := a.Source.Source(head)
+	if err != nil {
+		return apiError(c, err)
+	}
+	var files []string
+	for p := range src {
+		if workflow.IsWorkflowFile(p) {
+			files = append(files, p)
+		}
+	}
+	slices.Sort(files)
+	out := []WorkflowSummary{}
+	for _, p := range files {
+		s := WorkflowSummary{Name: strings.TrimSuffix(path.Base(p), ".json")}
+		wf, err := workflow.Decode(p, src[p])
+		if err != nil {
+			s.Problems = workflow.AsErrors(err)
+		} else {
+			s.Status, s.Cluster, s.Namespace, s.Nodes = wf.Status, wf.Cluster(), wf.TargetNamespace(), len(wf.Nodes)
+		}
+		out = append(out, s)
+	}
+	return c.JSON(fiber.Map{"commit": head.Hash.String(), "workflows": out})
+}
+
+func (a *API) versions(c *fiber.Ctx) error {
+	vs, err := a.Source.Versions(c.UserContext(), a.SourceBranch, c.Params("name"))
+	if err != nil {
+		return apiError(c, err)
+	}
+	return c.JSON(vs)
+}
+
+func (a *API) compare(c *fiber.Ctx) error {
+	v1, err1 := strconv.Atoi(c.Query("v1"))
+	v2, err2 := strconv.Atoi(c.Query("v2"))
+	if err1 != nil || err2 != nil {
+		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "v1 and v2 must be version numbers"})
+	}
+	d, err := a.Source.Compare(c.UserContext(), a.SourceBranch, c.Params("name"), v1, v2)
+	if err != nil {
+		return apiError(c, err)
+	}
+	return c.JSON(d)
+}
+
+func (a *API) deploys(c *fiber.Ctx) error {
+	limit := c.QueryInt("limit", 50)
+	if err := a.Target.Fetch(c.UserContext()); err != nil {
+		return apiError(c, err)
+	}
+	h, err := a.Target.History(a.DeployBranch, min(max(limit, 1), 1000))
+	if err != nil {
+		return apiError(c, err)
+	}
+	return c.JSON(h)
+}
+
+// authorized lets a request through only with a bearer token from
+// HOOKS_API_TOKENS, compared in constant time.
+func (a *API) authorized(c *fiber.Ctx) error {
+	got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if ok && got != "" {
+		for _, t := range a.Tokens {
+			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+				return c.Next()
+			}
+		}
+	}
+	return c.Status(http.StatusUnauthorized).JSON(fiber.Map{"error": "a bearer token from HOOKS_API_TOKENS is required"})
+}
+
+func (a *API) restore(c *fiber.Ctx) error {
+	v, err := strconv.Atoi(c.Params("v"))
+	if err != nil || v < 1 {
+		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "the version must be a number from 1"})
+	}
+	name := c.Params("name")
+	commit, err := a.Source.Restore(c.UserContext(), a.SourceBranch, name, v, a.Author)
+	if err != nil {
+		return apiError(c, err)
+	}
+	job, err := a.Queue.Enqueue(c.UserContext(), JobDeploy, "restore:"+commit.Hash.String(), DeployJob{Ref: "refs/heads/" + a.SourceBranch, Commit: commit.Hash.String()})
+	if err != nil {
+		return apiError(c, err)
+	}
+	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message), "job": job})
+}
+
+// apiError maps errors to statuses.
+func apiError(c *fiber.Ctx, err error) error {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, gitrepo.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, gitrepo.ErrUnchanged):
+		status = http.StatusConflict
+	case errors.Is(err, gitrepo.ErrConflict), errors.Is(err, gitrepo.ErrDirtyWorktree):
+		status = http.StatusConflict
+	}
+	return c.Status(status).JSON(fiber.Map{"error": err.Error()})
+}

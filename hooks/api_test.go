@@ -1,0 +1,94 @@
+package hooks
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/store"
+)
+
+func TestAPI(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../fixtures/repo", work, ""))
+	doc := testutil.Apply(t, testutil.LoadJSON(t, filepath.Join("../fixtures/repo/workflows/shop.json")), testutil.Set("/nodes/3/data/replicas", 9))
+	gittest.Commit(t, work, "Scale web to 9", map[string][]byte{"workflows/shop.json": testutil.Marshal(t, doc)})
+	gittest.Commit(t, work, "Deploy commit stand-in", nil)
+	gittest.Git(t, work, "branch", "deploy")
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const token = "0123456789abcdef-token"
+	api := &API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", Tokens: []string{token}, Queue: s,
+		Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}, Ready: s.Ready}
+	app := fiber.New()
+	api.Mount(app)
+	do := func(method, url, auth string) (int, string) {
+		req, _ := http.NewRequestWithContext(context.Background(), method, url, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	steps := []struct {
+		method, url, auth string
+		status            int
+		contains          []string
+	}{
+		{"GET", "/readyz", "", 200, []string{`"ready":true`}},
+		{"GET", "/api/workflows", "", 200, []string{`"name":"shop"`, `"status":"published"`, `"cluster":"prod"`, `"name":"sketch"`}},
+		{"GET", "/api/workflows/shop/versions", "", 200, []string{`"version":1`, `"version":2`, `"message":"Scale web to 9"`}},
+		{"GET", "/api/workflows/nope/versions", "", 404, []string{"not found"}},
+		{"GET", "/api/workflows/shop/versions/compare?v1=1&v2=2", "", 200, []string{`"node_id":"web"`, `"path":"/data/replicas"`, `"old":2`, `"new":9`}},
+		{"GET", "/api/workflows/shop/versions/compare?v1=1", "", 400, []string{"v1 and v2"}},
+		{"GET", "/api/deploys", "", 200, []string{`"subject":"Deploy commit stand-in"`}},
+		{"POST", "/api/workflows/shop/versions/1/restore", "", 401, []string{"bearer token"}},
+		{"POST", "/api/workflows/shop/versions/1/restore", "wrong-token-0123456789", 401, []string{"bearer token"}},
+		{"POST", "/api/workflows/shop/versions/1/restore", token, 202, []string{`"message":"Restore shop to version 1"`, `"kind":"deploy"`}},
+		{"POST", "/api/workflows/shop/versions/3/restore", token, 409, []string{"unchanged"}},
+	}
+	for _, st := range steps {
+		status, body := do(st.method, st.url, st.auth)
+		if status != st.status {
+			t.Errorf("%s %s: %d, want %d: %s", st.method, st.url, status, st.status, body)
+		}
+		for _, c := range st.contains {
+			if !strings.Contains(body, c) {
+				t.Errorf("%s %s lacks %s: %.300s", st.method, st.url, c, body)
+			}
+		}
+	}
+	if got := gittest.Git(t, work, "log", "-1", "--format=%s", "main"); got != "Restore shop to version 1" {
+		t.Errorf("main is at %q", got)
+	}
+	if d, _ := s.Depth(t.Context()); d != 1 {
+		t.Errorf("restore queued %d jobs, want 1", d)
+	}
+	var vs []map[string]any
+	_, body := do("GET", "/api/workflows/shop/versions", "")
+	if json.Unmarshal([]byte(body), &vs); len(vs) != 3 {
+		t.Errorf("%d versions after the restore, want 3", len(vs))
+	}
+	gittest.Fsck(t, work)
+}
