@@ -62,12 +62,16 @@ vet:
 ## tools: install what tests use: kustomize into .tools/bin, GitHub's example
 ## webhook payloads into .tools/npm
 WEBHOOK_EXAMPLES_VERSION ?= 7.6.1
+OCTOKIT_OPENAPI_VERSION  ?= 23.0.2
 NPM_DIR := $(CURDIR)/.tools/npm
-tools: $(TOOLS_BIN)/kustomize $(NPM_DIR)/node_modules/@octokit/webhooks-examples/package.json
+NPM_STAMP := $(NPM_DIR)/.installed-$(WEBHOOK_EXAMPLES_VERSION)-$(OCTOKIT_OPENAPI_VERSION)
+tools: $(TOOLS_BIN)/kustomize $(NPM_STAMP)
 
-$(NPM_DIR)/node_modules/@octokit/webhooks-examples/package.json:
+# GitHub's example webhook payloads and its REST API description.
+$(NPM_STAMP):
 	mkdir -p $(NPM_DIR)
-	npm install --prefix $(NPM_DIR) --no-audit --no-fund --silent @octokit/webhooks-examples@$(WEBHOOK_EXAMPLES_VERSION)
+	npm install --prefix $(NPM_DIR) --no-audit --no-fund --silent @octokit/webhooks-examples@$(WEBHOOK_EXAMPLES_VERSION) @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
+	touch $@
 
 $(TOOLS_BIN)/kustomize:
 	GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)

@@ -196,3 +196,18 @@ func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
 	}
 	return c, nil
 }
+
+// FetchPull fetches the head of pull request n (refs/pull/n/head) of a
+// cloned repository's remote; it does nothing for a local repository,
+// whose commits are all at hand.
+func (r *Repo) FetchPull(ctx context.Context, n int) error {
+	if r.url == "" {
+		return nil
+	}
+	spec := config.RefSpec(fmt.Sprintf("+refs/pull/%d/head:refs/remotes/origin/pull/%d", n, n))
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("fetch pull request %d: %w", n, err)
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,8 @@ type Worker struct {
 	Poll time.Duration
 	// Deployed is called after each deploy, for metrics and tests.
 	Deployed func(job *store.Job, res *gitrepo.DeployResult, took time.Duration)
+	// Reviewer handles review jobs; without one they stay queued.
+	Reviewer *Reviewer
 }
 
 // NewWorker returns a worker named id.
@@ -103,9 +106,20 @@ func (w *Worker) handle(ctx context.Context, sess *store.Session, job *store.Job
 			w.Deployed(job, res, time.Since(job.Enqueued))
 		}
 		return nil
+	case JobReview:
+		if w.Reviewer == nil {
+			return errors.New("no reviewer: set HOOKS_GITHUB_TOKEN; the job stays queued")
+		}
+		var rj ReviewJob
+		if err := json.Unmarshal(job.Payload, &rj); err != nil {
+			return fmt.Errorf("review job: %w", err)
+		}
+		if err := w.Reviewer.Review(ctx, rj); err != nil {
+			return err
+		}
+		_, err := w.store.MarkDone(ctx, job.Key, doneTTL)
+		return err
 	default:
-		// Review jobs wait for the pull-request commenter, which is not
-		// built yet; they stay queued rather than being dropped.
-		return fmt.Errorf("no handler for %s jobs yet", job.Kind)
+		return fmt.Errorf("no handler for %s jobs", job.Kind)
 	}
 }

@@ -9,10 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/google/go-github/v60/github"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
@@ -85,6 +89,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 	api.Mount(app)
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
+	if cfg.GitHubToken != "" {
+		gh := github.NewClient(nil).WithAuthToken(cfg.GitHubToken)
+		if gh.BaseURL, err = url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/"); err != nil {
+			return err
+		}
+		worker.Reviewer = &hooks.Reviewer{Source: source, GitHub: gh, Compiler: c}
+	}
 	errs := make(chan error, 2)
 	go func() { errs <- worker.Run(ctx) }()
 	go func() { errs <- app.Listen(cfg.Addr) }()

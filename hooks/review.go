@@ -1,0 +1,113 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/review"
+)
+
+// reviewMarker finds Slipway's comment on a pull request again, so that
+// it is edited in place rather than posted anew.
+const reviewMarker = "<!-- slipway-review -->"
+
+// statusContext names Slipway's commit status.
+const statusContext = "slipway/diff"
+
+// Reviewer renders a pull request's change and reports it on GitHub: one
+// comment, upserted, and a commit status.
+type Reviewer struct {
+	Source   *gitrepo.Repo
+	GitHub   *github.Client
+	Compiler *compiler.Compiler
+}
+
+// Review handles one review job.
+func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
+	owner, repo, ok := strings.Cut(job.Repo, "/")
+	if !ok {
+		return fmt.Errorf("review: %q is not owner/repo", job.Repo)
+	}
+	if err := r.Source.FetchPull(ctx, job.Number); err != nil {
+		return err
+	}
+	read := func(rev string) (compiler.Source, error) {
+		c, err := r.Source.Resolve(rev)
+		if err != nil {
+			return nil, err
+		}
+		return r.Source.Source(c)
+	}
+	base, err := read(job.BaseCommit)
+	if err != nil {
+		return fmt.Errorf("review: base: %w", err)
+	}
+	head, err := read(job.HeadCommit)
+	if err != nil {
+		return fmt.Errorf("review: head: %w", err)
+	}
+	rv, err := review.Compare(ctx, r.Compiler, short(job.BaseCommit), short(job.HeadCommit), base, head)
+	if err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	body.WriteString(reviewMarker + "\n")
+	if err := rv.WriteMarkdown(&body, review.MarkdownBudget-len(reviewMarker)-1); err != nil {
+		return err
+	}
+	if err := r.upsertComment(ctx, owner, repo, job.Number, body.String()); err != nil {
+		return err
+	}
+	state, desc := "success", fmt.Sprintf("%d workflows change the deploy branch", rv.Summary.Workflows)
+	if len(rv.Problems) > 0 {
+		state, desc = "failure", fmt.Sprintf("%d problems in the workflows", len(rv.Problems))
+	}
+	_, _, err = r.GitHub.Repositories.CreateStatus(ctx, owner, repo, job.HeadCommit, &github.RepoStatus{
+		State: github.String(state), Context: github.String(statusContext), Description: github.String(desc),
+	})
+	if err != nil {
+		return fmt.Errorf("review: status: %w", err)
+	}
+	return nil
+}
+
+// upsertComment edits Slipway's comment on the pull request, or posts it.
+func (r *Reviewer) upsertComment(ctx context.Context, owner, repo string, number int, body string) error {
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		comments, resp, err := r.GitHub.Issues.ListComments(ctx, owner, repo, number, opts)
+		if err != nil {
+			return fmt.Errorf("review: list comments: %w", err)
+		}
+		for _, c := range comments {
+			if strings.HasPrefix(c.GetBody(), reviewMarker) {
+				_, _, err := r.GitHub.Issues.EditComment(ctx, owner, repo, c.GetID(), &github.IssueComment{Body: github.String(body)})
+				if err != nil {
+					return fmt.Errorf("review: edit comment: %w", err)
+				}
+				return nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if _, _, err := r.GitHub.Issues.CreateComment(ctx, owner, repo, number, &github.IssueComment{Body: github.String(body)}); err != nil {
+		return fmt.Errorf("review: comment: %w", err)
+	}
+	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
