@@ -25,7 +25,7 @@ const secret = "webhook-secret-for-tests"
 
 // examples reads GitHub's example payloads of an event from
 // @octokit/webhooks-examples (make tools installs it).
-func examples(t *testing.T, event string) []json.RawMessage {
+func examples(t testing.TB, event string) []json.RawMessage {
 	t.Helper()
 	path := "../.tools/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
 	b, err := os.ReadFile(path)
@@ -53,7 +53,7 @@ func examples(t *testing.T, event string) []json.RawMessage {
 }
 
 // pick returns the first example whose JSON has all the given fragments.
-func pick(t *testing.T, event string, fragments ...string) []byte {
+func pick(t testing.TB, event string, fragments ...string) []byte {
 	t.Helper()
 	for _, raw := range examples(t, event) {
 		var buf bytes.Buffer
@@ -87,7 +87,7 @@ type harness struct {
 	logs  *bytes.Buffer
 }
 
-func newHarness(t *testing.T, dir, branch string) *harness {
+func newHarness(t testing.TB, dir, branch string) *harness {
 	t.Helper()
 	s, err := store.Open(t.Context(), store.Config{DataDir: dir})
 	if err != nil {
