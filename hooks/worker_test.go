@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,4 +78,89 @@ func TestPushDeploys(t *testing.T) {
 	gittest.Fsck(t, work)
 	slices.Sort(latencies)
 	t.Logf("webhook → deploy commit, 100 workflows: p50 %s, max %s", latencies[len(latencies)/2].Round(time.Millisecond), latencies[len(latencies)-1].Round(time.Millisecond))
+}
+
+// TestConcurrentPushes posts 50 push deliveries at once for 50 commits:
+// the deploy history stays linear and ends at compile(HEAD).
+func TestConcurrentPushes(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add 20 workflows", sample.Repo(20))
+	var shas []string
+	for i := range 50 {
+		shas = append(shas, gittest.Commit(t, work, fmt.Sprintf("Scale w010 to %d", i+2), map[string][]byte{"workflows/w010.json": sample.Workflow(10, i+2)}))
+	}
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, t.TempDir(), "main")
+	push := pick(t, "push", `"ref":"refs/heads/`)
+	var payload map[string]any
+	json.Unmarshal(push, &payload)
+	var wg sync.WaitGroup
+	for i, sha := range shas {
+		p := maps.Clone(payload)
+		p["ref"], p["after"] = "refs/heads/main", sha
+		body, _ := json.Marshal(p)
+		wg.Go(func() {
+			if status, reply := h.post(t, "push", fmt.Sprintf("push-%d", i), sign(body), body); status != http.StatusAccepted {
+				t.Errorf("push %d: %d %s", i, status, reply.Message)
+			}
+		})
+	}
+	wg.Wait()
+	w := NewWorker(h.store, d, "worker-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go w.Run(ctx)
+	deadline := time.Now().Add(60 * time.Second)
+	for h.depth(t) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := h.depth(t); n != 0 {
+		t.Fatalf("%d jobs left", n)
+	}
+	for _, line := range strings.Split(gittest.Git(t, work, "rev-list", "--parents", "deploy"), "\n") {
+		if len(strings.Fields(line)) > 2 {
+			t.Errorf("deploy history is not linear: %s", line)
+		}
+	}
+	if got := gittest.Git(t, work, "log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "deploy"); got != shas[len(shas)-1] {
+		t.Errorf("last deploy is of %s, want HEAD %s", got, shas[len(shas)-1])
+	}
+	head, err := repo.Resolve("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.Source(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fresh.Build(t.Context(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range want.Tree.Paths() {
+		got, err := gittest.GitE(t.Context(), work, "cat-file", "blob", "deploy:"+p)
+		if err != nil || got != strings.TrimSpace(string(want.Tree[p])) {
+			t.Errorf("deploy:%s differs from compile(HEAD)", p)
+		}
+	}
+	if n := len(strings.Split(gittest.Git(t, work, "ls-tree", "-r", "--name-only", "deploy"), "\n")); n != len(want.Tree) {
+		t.Errorf("deploy branch has %d files, compile(HEAD) %d", n, len(want.Tree))
+	}
+	gittest.Fsck(t, work)
 }
