@@ -21,14 +21,10 @@ import (
 	"github.com/slipway-gitops/slipway/store"
 )
 
-// TestPushDeploys sends signed push deliveries for commits to a
-// 100-workflow repository and waits for each deploy commit: webhook in,
-// deploy commit out, through the queue in etcd.
-func TestPushDeploys(t *testing.T) {
-	t.Parallel()
-	work := gittest.Init(t)
-	gittest.Commit(t, work, "Add 100 workflows", sample.Repo(100))
-	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+// newDeployer deploys main to deploy in the repository at dir.
+func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *gitrepo.Deployer) {
+	t.Helper()
+	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +36,17 @@ func TestPushDeploys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return repo, d
+}
+
+// TestPushDeploys sends signed push deliveries for commits to a
+// 100-workflow repository and waits for each deploy commit: webhook in,
+// deploy commit out, through the queue in etcd.
+func TestPushDeploys(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add 100 workflows", sample.Repo(100))
+	_, d := newDeployer(t, work)
 	h := newHarness(t, t.TempDir(), "main")
 	w := NewWorker(h.store, d, "worker-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	deployed := make(chan *gitrepo.DeployResult, 16)
@@ -90,18 +97,7 @@ func TestConcurrentPushes(t *testing.T) {
 	for i := range 50 {
 		shas = append(shas, gittest.Commit(t, work, fmt.Sprintf("Scale w010 to %d", i+2), map[string][]byte{"workflows/w010.json": sample.Workflow(10, i+2)}))
 	}
-	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, d := newDeployer(t, work)
 	h := newHarness(t, t.TempDir(), "main")
 	push := pick(t, "push", `"ref":"refs/heads/`)
 	var payload map[string]any
