@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +32,11 @@ func TestHelperService(t *testing.T) {
 		t.Skip("helper process for TestKillDuringDeploy")
 	}
 	ctx := context.Background()
-	s, err := store.Open(ctx, store.Config{DataDir: dir + "/data"})
+	cfg := store.Config{DataDir: dir + "/data"}
+	if e := os.Getenv("SLIPWAY_HOOKS_ETCD"); e != "" {
+		cfg = store.Config{Endpoints: []string{e}}
+	}
+	s, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,45 +59,10 @@ func TestKillDuringDeploy(t *testing.T) {
 	dir := t.TempDir()
 	gittest.Git(t, dir, "init", "-q", "-b", "main", "repo")
 	sha := gittest.Commit(t, dir+"/repo", "Add 300 workflows", sample.Repo(300))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	start := func() (*exec.Cmd, *bytes.Buffer) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperService$")
-		cmd.Env = append(gittest.Env(), "SLIPWAY_HOOKS_HELPER="+dir, "SLIPWAY_HOOKS_ADDR="+addr)
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd, out
-			}
-		}
-		t.Fatalf("the service did not start:\n%s", out)
-		return nil, nil
-	}
+	addr := freeAddr(t)
+	start := func() (*exec.Cmd, *syncBuffer) { return startService(t, dir, addr, "") }
 	first, log1 := start()
-	push := pick(t, "push", `"ref":"refs/heads/`)
-	var p map[string]any
-	json.Unmarshal(push, &p)
-	p["ref"], p["after"] = "refs/heads/main", sha
-	body, _ := json.Marshal(p)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/github", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-GitHub-Delivery", "crash-1")
-	req.Header.Set("X-Hub-Signature-256", sign(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("push: %v %v", err, resp)
-	}
-	resp.Body.Close()
+	postPush(t, addr, "crash-1", sha)
 	time.Sleep(400 * time.Millisecond) // the first deploy of 300 workflows takes longer
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
@@ -120,6 +90,130 @@ func TestKillDuringDeploy(t *testing.T) {
 		t.Errorf("deployed %s, want %s", got, sha)
 	}
 	gittest.Fsck(t, dir+"/repo")
+}
+
+// syncBuffer is a buffer a child process writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freeAddr returns a free loopback address.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startService runs the helper service on addr with the repository and
+// data under dir (etcd: an external endpoint, or "" for an embedded one)
+// and waits until it answers.
+func startService(t *testing.T, dir, addr, etcd string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperService$")
+	cmd.Env = append(gittest.Env(), "SLIPWAY_HOOKS_HELPER="+dir, "SLIPWAY_HOOKS_ADDR="+addr, "SLIPWAY_HOOKS_ETCD="+etcd)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return cmd, out
+		}
+	}
+	t.Fatalf("the service did not start:\n%s", out)
+	return nil, nil
+}
+
+// postPush sends a signed push of commit sha to main.
+func postPush(t *testing.T, addr, delivery, sha string) {
+	t.Helper()
+	var p map[string]any
+	json.Unmarshal(pick(t, "push", `"ref":"refs/heads/`), &p)
+	p["ref"], p["after"] = "refs/heads/main", sha
+	body, _ := json.Marshal(p)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", sign(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("push %s: %v %v", delivery, err, resp)
+	}
+	resp.Body.Close()
+}
+
+// TestTwoReplicas runs two service processes on one etcd: only the leader
+// deploys; killed, the other takes over within seconds.
+func TestTwoReplicas(t *testing.T) {
+	t.Parallel()
+	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	etcd := s.Endpoints()[0]
+	if !strings.Contains(etcd, "://") {
+		etcd = "http://" + etcd
+	}
+	dir := t.TempDir()
+	gittest.Git(t, dir, "init", "-q", "-b", "main", "repo")
+	sha1 := gittest.Commit(t, dir+"/repo", "Add 10 workflows", sample.Repo(10))
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	a, logA := startService(t, dir, addrA, etcd)
+	time.Sleep(500 * time.Millisecond) // A campaigns first
+	b, logB := startService(t, dir, addrB, etcd)
+	defer func() {
+		b.Process.Signal(syscall.SIGTERM)
+		b.Wait()
+	}()
+	postPush(t, addrB, "r-1", sha1) // any replica accepts; the leader deploys
+	waitFor(t, func() bool { return strings.Contains(logA.String(), `"msg":"deployed"`) }, "replica A to deploy")
+	if strings.Contains(logB.String(), `"msg":"deployed"`) {
+		t.Error("replica B deployed while A led")
+	}
+	a.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	a.Wait()
+	sha2 := gittest.Commit(t, dir+"/repo", "Scale w005", map[string][]byte{"workflows/w005.json": sample.Workflow(5, 7)})
+	postPush(t, addrB, "r-2", sha2)
+	waitFor(t, func() bool { return strings.Contains(logB.String(), `"msg":"deployed"`) }, "replica B to take over")
+	t.Logf("replica B deployed %s after replica A was killed", time.Since(killed).Round(time.Millisecond))
+	if got := gittest.Git(t, dir+"/repo", "log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "deploy"); got != sha2 {
+		t.Errorf("deployed %s, want %s", got, sha2)
+	}
+	if got := gittest.Git(t, dir+"/repo", "rev-list", "--count", "deploy"); got != "2" {
+		t.Errorf("%s deploy commits, want 2", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }
 
 // depth reads the queue depth from the service's metrics.

@@ -88,6 +88,10 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// Endpoints returns the etcd client endpoints the store uses, so that
+// another process can share an embedded server.
+func (s *Store) Endpoints() []string { return s.client.Endpoints() }
+
 // Ready reports whether etcd answers.
 func (s *Store) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
