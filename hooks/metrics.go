@@ -9,6 +9,9 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	// Deliveries counts webhook deliveries by event and result.
 	Deliveries *prometheus.CounterVec
+	// DeployLatency is the time from a deploy job's delivery to its deploy
+	// commit.
+	DeployLatency prometheus.Histogram
 }
 
 // NewMetrics registers the metrics; depth reports the queue depth.
@@ -19,8 +22,13 @@ func NewMetrics(depth func() float64) *Metrics {
 			Name: "slipway_webhook_deliveries_total",
 			Help: "Webhook deliveries by event and result (queued, duplicate, ignored, pong, unsigned, bad_signature, malformed, too_large, error).",
 		}, []string{"event", "result"}),
+		DeployLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "slipway_deploy_latency_seconds",
+			Help:    "Time from a delivery that asks for a deploy to its deploy commit.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
 	}
-	m.Registry.MustRegister(m.Deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.Registry.MustRegister(m.Deliveries, m.DeployLatency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "slipway_queue_depth",
 		Help: "Jobs queued or running.",
 	}, depth))

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -89,6 +90,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	api.Mount(app)
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
+	worker.Deployed = func(_ *store.Job, _ *gitrepo.DeployResult, took time.Duration) {
+		metrics.DeployLatency.Observe(took.Seconds())
+	}
 	if cfg.GitHubToken != "" {
 		gh := github.NewClient(nil).WithAuthToken(cfg.GitHubToken)
 		if gh.BaseURL, err = url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/"); err != nil {
