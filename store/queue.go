@@ -151,28 +151,21 @@ func (ss *Session) Close(context.Context) error {
 // EnqueueOnce queues a job for a webhook delivery unless the delivery id
 // was seen within ttl, in one transaction: a delivery is never recorded
 // without its job, nor queued twice. It reports whether it queued.
+// Deliveries that arrive together share a transaction.
 func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind, key string, payload any) (*Job, bool, error) {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
-	lease, err := s.client.Grant(ctx, int64(ttl/time.Second))
-	if err != nil {
-		return nil, false, fmt.Errorf("store: delivery %s: %w", delivery, err)
+	r := &enqueueRequest{ctx: ctx, delivery: delivery, ttl: ttl, job: newJob(kind, key, raw), done: make(chan enqueueResult, 1)}
+	select {
+	case s.batch <- r:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
 	}
-	j := newJob(kind, key, raw)
-	b, _ := json.Marshal(j)
-	dkey := s.prefix + "deliveries/" + delivery
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0)).
-		Then(clientv3.OpPut(dkey, j.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease.ID)), clientv3.OpPut(s.jobKey(j.ID), string(b))).
-		Commit()
-	if err != nil {
-		return nil, false, fmt.Errorf("store: enqueue %s: %w", kind, err)
+	res := <-r.done
+	if res.err != nil || !res.queued {
+		return nil, false, res.err
 	}
-	if !resp.Succeeded {
-		s.client.Revoke(ctx, lease.ID)
-		return nil, false, nil
-	}
-	return j, true, nil
+	return r.job, true, nil
 }

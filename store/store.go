@@ -39,6 +39,9 @@ type Store struct {
 	prefix    string
 	closeOnce sync.Once
 	closeErr  error
+	// batch feeds EnqueueOnce calls to the batcher; stop ends it.
+	batch chan *enqueueRequest
+	stop  chan struct{}
 }
 
 // Open connects to etcd, starting the embedded server when no endpoints
@@ -70,6 +73,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.batch, s.stop = make(chan *enqueueRequest), make(chan struct{})
+	go s.runBatcher(s.stop)
 	return s, nil
 }
 
@@ -77,6 +82,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+		}
 		if s.client != nil {
 			s.closeErr = s.client.Close()
 		}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Deliveries that arrive together are recorded and queued in one etcd
+// transaction (group commit): each transaction waits for a disk sync, so
+// one per delivery would bound throughput by the disk.
+const (
+	maxBatch  = 50 // etcd allows 128 operations per transaction; each delivery takes 2
+	batchWait = time.Millisecond
+)
+
+// enqueueRequest is one EnqueueOnce call waiting for its batch.
+type enqueueRequest struct {
+	ctx      context.Context
+	delivery string
+	ttl      time.Duration
+	job      *Job
+	done     chan enqueueResult
+}
+
+type enqueueResult struct {
+	queued bool
+	err    error
+}
+
+// runBatcher serves EnqueueOnce calls until stop is closed.
+func (s *Store) runBatcher(stop <-chan struct{}) {
+	for {
+		var first *enqueueRequest
+		select {
+		case <-stop:
+			return
+		case first = <-s.batch:
+		}
+		reqs := []*enqueueRequest{first}
+		timer := time.NewTimer(batchWait)
+	collect:
+		for len(reqs) < maxBatch {
+			select {
+			case r := <-s.batch:
+				reqs = append(reqs, r)
+			case <-timer.C:
+				break collect
+			}
+		}
+		timer.Stop()
+		s.commitBatch(reqs)
+	}
+}
+
+// commitBatch records and queues a batch at once; when any delivery was
+// seen before (or the batch fails), each is done on its own instead.
+func (s *Store) commitBatch(reqs []*enqueueRequest) {
+	if len(reqs) > 1 {
+		if err := s.commitTogether(reqs); err == nil {
+			for _, r := range reqs {
+				r.done <- enqueueResult{queued: true}
+			}
+			return
+		}
+	}
+	for _, r := range reqs {
+		queued, err := s.commitOne(r)
+		r.done <- enqueueResult{queued, err}
+	}
+}
+
+func (s *Store) commitTogether(reqs []*enqueueRequest) error {
+	ctx := reqs[0].ctx
+	ttl := reqs[0].ttl
+	for _, r := range reqs {
+		ttl = max(ttl, r.ttl)
+	}
+	lease, err := s.client.Grant(ctx, int64(ttl/time.Second))
+	if err != nil {
+		return err
+	}
+	cmps := make([]clientv3.Cmp, 0, len(reqs))
+	ops := make([]clientv3.Op, 0, 2*len(reqs))
+	for _, r := range reqs {
+		dkey := s.prefix + "deliveries/" + r.delivery
+		b, _ := json.Marshal(r.job)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0))
+		ops = append(ops, clientv3.OpPut(dkey, r.job.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease.ID)), clientv3.OpPut(s.jobKey(r.job.ID), string(b)))
+	}
+	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	if err == nil && !resp.Succeeded {
+		err = fmt.Errorf("a delivery of the batch was seen before")
+	}
+	if err != nil {
+		s.client.Revoke(context.WithoutCancel(ctx), lease.ID)
+	}
+	return err
+}
+
+func (s *Store) commitOne(r *enqueueRequest) (bool, error) {
+	lease, err := s.client.Grant(r.ctx, int64(r.ttl/time.Second))
+	if err != nil {
+		return false, fmt.Errorf("store: delivery %s: %w", r.delivery, err)
+	}
+	dkey := s.prefix + "deliveries/" + r.delivery
+	b, _ := json.Marshal(r.job)
+	resp, err := s.client.Txn(r.ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0)).
+		Then(clientv3.OpPut(dkey, r.job.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease.ID)), clientv3.OpPut(s.jobKey(r.job.ID), string(b))).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: enqueue %s: %w", r.job.Kind, err)
+	}
+	if !resp.Succeeded {
+		s.client.Revoke(r.ctx, lease.ID)
+	}
+	return resp.Succeeded, nil
+}
