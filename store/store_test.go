@@ -200,3 +200,32 @@ func TestLeaderFailover(t *testing.T) {
 		t.Errorf("leader %q, want replica-b", l)
 	}
 }
+
+// TestEnqueueOnceConcurrent sends 200 deliveries at once, each id twice:
+// batches with a repeated id fall back to one transaction each, and every
+// id is queued exactly once.
+func TestEnqueueOnceConcurrent(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	var queued atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			_, ok, err := s.EnqueueOnce(t.Context(), fmt.Sprintf("d-%d", i%100), time.Hour, "deploy", fmt.Sprint(i%100), nil)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				queued.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if queued.Load() != 100 {
+		t.Errorf("%d deliveries queued, want 100", queued.Load())
+	}
+	if d, _ := s.Depth(t.Context()); d != 100 {
+		t.Errorf("depth %d, want 100", d)
+	}
+}
