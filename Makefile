@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: all build test test-short bench fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down
+.PHONY: render all build test test-short bench fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down
 
 all: lint test build
 
@@ -19,8 +19,22 @@ all: lint test build
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## run: render the sample repository into ./deploy (the quick start)
-run:
+## run: the webhook service on embedded defaults: a local git repository made
+## from fixtures/repo in .demo/workflows, an embedded etcd in .demo/data
+DEMO := $(CURDIR)/.demo
+run: $(DEMO)/workflows/.git
+	@echo "hooks on http://127.0.0.1:8080 (webhook secret: demo-secret); Ctrl-C stops it"
+	HOOKS_SOURCE_REPO=$(DEMO)/workflows HOOKS_GITHUB_WEBHOOK_SECRET=demo-secret \
+	HOOKS_DATA_DIR=$(DEMO)/data HOOKS_ADDR=127.0.0.1:8080 $(GO) run ./cmd/hooks
+
+$(DEMO)/workflows/.git:
+	mkdir -p $(DEMO)/workflows
+	cp -r fixtures/repo/. $(DEMO)/workflows/
+	cd $(DEMO)/workflows && git init -q -b main && git add -A && \
+	  git -c user.name=Slipway -c user.email=slipway@localhost commit -q -m "Add the sample workflows"
+
+## render: render the sample repository into ./deploy
+render:
 	$(GO) run ./cmd/compiler build --source fixtures/repo --out deploy
 
 ## test: vet and run every test with the race detector
@@ -108,4 +122,4 @@ kube-down:
 	@if [ -x $(KUBE_BIN)/kubestack ]; then $(KUBE_BIN)/kubestack down --dir $(CURDIR)/.kube-stack; else echo "no stack is running"; fi
 
 clean:
-	rm -rf bin deploy .tools bench.out .kube-stack
+	rm -rf bin deploy .tools bench.out .kube-stack .demo

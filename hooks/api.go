@@ -73,23 +73,40 @@ func (a *API) workflows(c *fiber.Ctx) error {
 		return apiError(c, err)
 	}
 	var files []string
+	var clusters []*workflow.Cluster
 	for p := range src {
-		if workflow.IsWorkflowFile(p) {
+		switch {
+		case workflow.IsWorkflowFile(p):
 			files = append(files, p)
+		case workflow.IsClusterFile(p):
+			if cl, err := workflow.DecodeCluster(p, src[p]); err == nil {
+				clusters = append(clusters, cl)
+			}
 		}
 	}
 	slices.Sort(files)
 	out := []WorkflowSummary{}
+	var decoded []*workflow.Workflow
+	byFile := map[string]*workflow.Workflow{}
 	for _, p := range files {
-		s := WorkflowSummary{Name: strings.TrimSuffix(path.Base(p), ".json")}
-		wf, err := workflow.Decode(p, src[p])
-		if err != nil {
-			s.Problems = workflow.AsErrors(err)
+		if wf, err := workflow.Decode(p, src[p]); err == nil {
+			decoded = append(decoded, wf)
+			byFile[p] = wf
 		} else {
-			s.Status, s.Cluster, s.Namespace, s.Nodes = wf.Status, wf.Cluster(), wf.TargetNamespace(), len(wf.Nodes)
+			out = append(out, WorkflowSummary{Name: strings.TrimSuffix(path.Base(p), ".json"), Problems: workflow.AsErrors(err)})
 		}
-		out = append(out, s)
 	}
+	// The repository-wide checks resolve each workflow's cluster.
+	setProblems := map[string]workflow.Errors{}
+	for _, e := range workflow.AsErrors(workflow.CheckSet(decoded, clusters)) {
+		setProblems[e.File] = append(setProblems[e.File], e)
+	}
+	for _, p := range files {
+		if wf, ok := byFile[p]; ok {
+			out = append(out, WorkflowSummary{Name: wf.Name, Status: wf.Status, Cluster: wf.Cluster(), Namespace: wf.TargetNamespace(), Nodes: len(wf.Nodes), Problems: setProblems[p]})
+		}
+	}
+	slices.SortFunc(out, func(a, b WorkflowSummary) int { return strings.Compare(a.Name, b.Name) })
 	return c.JSON(fiber.Map{"commit": head.Hash.String(), "workflows": out})
 }
 

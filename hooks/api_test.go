@@ -57,7 +57,7 @@ func TestAPI(t *testing.T) {
 		contains          []string
 	}{
 		{"GET", "/readyz", "", 200, []string{`"ready":true`}},
-		{"GET", "/api/workflows", "", 200, []string{`"name":"shop"`, `"status":"published"`, `"cluster":"prod"`, `"name":"sketch"`}},
+		{"GET", "/api/workflows", "", 200, []string{`"name":"shop"`, `"status":"published"`, `"cluster":"prod"`, `"name":"sketch"`, `"name":"database","status":"published","cluster":"prod"`}},
 		{"GET", "/api/workflows/shop/versions", "", 200, []string{`"version":1`, `"version":2`, `"message":"Scale web to 9"`}},
 		{"GET", "/api/workflows/nope/versions", "", 404, []string{"not found"}},
 		{"GET", "/api/workflows/shop/versions/compare?v1=1&v2=2", "", 200, []string{`"node_id":"web"`, `"path":"/data/replicas"`, `"old":2`, `"new":9`}},
