@@ -163,10 +163,7 @@ func GraphLines(d *workflow.GraphDiff) []string {
 		out = append(out, node("removed", n))
 	}
 	for _, n := range d.ModifiedNodes {
-		var ch []string
-		for _, c := range n.Changes {
-			ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Path, value(c.Old), value(c.New)))
-		}
+		ch := changeLines(n.Changes, "")
 		if n.NewPosition != nil {
 			ch = append(ch, "moved")
 		}
@@ -185,20 +182,20 @@ func GraphLines(d *workflow.GraphDiff) []string {
 		out = append(out, edge("removed", e))
 	}
 	for _, e := range d.ModifiedEdges {
-		var ch []string
-		for _, c := range e.Changes {
-			ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Path, value(c.Old), value(c.New)))
-		}
-		out = append(out, edge("modified", e)+": "+strings.Join(ch, "; "))
+		out = append(out, edge("modified", e)+": "+strings.Join(changeLines(e.Changes, ""), "; "))
 	}
 	return out
 }
 
 // fieldLines describes changed top-level fields, one a line.
-func fieldLines(changes []workflow.Change) []string {
+func fieldLines(changes []workflow.Change) []string { return changeLines(changes, "/") }
+
+// changeLines describes changes as "path: old → new", paths without the
+// prefix trim.
+func changeLines(changes []workflow.Change, trim string) []string {
 	var out []string
 	for _, c := range changes {
-		out = append(out, fmt.Sprintf("%s: %s → %s", strings.TrimPrefix(c.Path, "/"), value(c.Old), value(c.New)))
+		out = append(out, fmt.Sprintf("%s: %s → %s", strings.TrimPrefix(c.Path, trim), value(c.Old), value(c.New)))
 	}
 	return out
 }

@@ -54,6 +54,16 @@ func (r *repoFlags) parseRepo(ctx context.Context, fs *flag.FlagSet, argv []stri
 	return repo, pos, err
 }
 
+// parseNameVersion parses a command whose arguments are NAME VERSION.
+func (r *repoFlags) parseNameVersion(ctx context.Context, fs *flag.FlagSet, argv []string) (*gitrepo.Repo, string, int, error) {
+	repo, pos, err := r.parseRepo(ctx, fs, argv, "NAME", "VERSION")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	n, err := version(pos[1])
+	return repo, pos[0], n, err
+}
+
 // args checks the number of positional arguments.
 func args(got []string, names ...string) error {
 	if len(got) != len(names) {
@@ -98,15 +108,11 @@ func runShow(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("show", "show --source REPO [--ref main] NAME VERSION", stdout)
 	var rf repoFlags
 	rf.bind(fs)
-	repo, pos, err := rf.parseRepo(ctx, fs, argv, "NAME", "VERSION")
+	repo, name, n, err := rf.parseNameVersion(ctx, fs, argv)
 	if err != nil {
 		return ignoreHelp(err)
 	}
-	n, err := version(pos[1])
-	if err != nil {
-		return err
-	}
-	b, _, err := repo.Show(ctx, rf.ref, pos[0], n)
+	b, _, err := repo.Show(ctx, rf.ref, name, n)
 	if err != nil {
 		return err
 	}
@@ -151,19 +157,15 @@ func runRestore(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("restore", "restore --source REPO [--ref main] NAME VERSION", stdout)
 	var rf repoFlags
 	rf.bind(fs)
-	repo, pos, err := rf.parseRepo(ctx, fs, argv, "NAME", "VERSION")
+	repo, name, n, err := rf.parseNameVersion(ctx, fs, argv)
 	if err != nil {
 		return ignoreHelp(err)
 	}
-	n, err := version(pos[1])
+	c, err := repo.Restore(ctx, rf.ref, name, n, rf.author)
 	if err != nil {
 		return err
 	}
-	c, err := repo.Restore(ctx, rf.ref, pos[0], n, rf.author)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "restored %s to version %d as commit %s on %s\n", pos[0], n, c.Hash.String()[:12], rf.ref)
+	fmt.Fprintf(stdout, "restored %s to version %d as commit %s on %s\n", name, n, c.Hash.String()[:12], rf.ref)
 	return nil
 }
 
