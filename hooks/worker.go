@@ -101,6 +101,13 @@ func (w *Worker) handle(ctx context.Context, sess *store.Session, job *store.Job
 		if _, err := w.store.MarkDone(ctx, job.Key, doneTTL); err != nil {
 			return err
 		}
+		// The deploy read the branch head after every push delivered
+		// before it began: those deploy jobs are done too.
+		if n, err := w.store.CompleteBefore(ctx, JobDeploy, began); err != nil {
+			w.log.Warn("coalesce deploy jobs", slog.String("error", err.Error()))
+		} else if n > 1 {
+			w.log.Info("deploy covered queued pushes", slog.Int("jobs", n-1))
+		}
 		w.log.Info("deployed", slog.String("job", job.ID), slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Bool("committed", res.Committed), slog.Duration("took", time.Since(began)))
 		if w.Deployed != nil {
 			w.Deployed(job, res, time.Since(job.Enqueued))

@@ -169,3 +169,37 @@ func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Durat
 	}
 	return r.job, true, nil
 }
+
+// CompleteBefore removes the jobs of a kind queued before a time, which
+// a piece of work that began then has covered (a deploy of the branch
+// head covers every push delivered before it read the head). It returns
+// how many it removed.
+func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Time) (int, error) {
+	end := s.jobKey(fmt.Sprintf("%020d", before.UnixNano()))
+	resp, err := s.client.Get(ctx, s.prefix+"jobs/", clientv3.WithRange(end))
+	if err != nil {
+		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
+	}
+	var ops []clientv3.Op
+	n := 0
+	for _, kv := range resp.Kvs {
+		var j Job
+		if json.Unmarshal(kv.Value, &j) != nil || j.Kind != kind {
+			continue
+		}
+		ops = append(ops, clientv3.OpDelete(string(kv.Key)), clientv3.OpDelete(s.claimKey(j.ID)))
+		n++
+		if len(ops) >= 100 {
+			if _, err := s.client.Txn(ctx).Then(ops...).Commit(); err != nil {
+				return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
+			}
+			ops = ops[:0]
+		}
+	}
+	if len(ops) > 0 {
+		if _, err := s.client.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
+		}
+	}
+	return n, nil
+}

@@ -229,3 +229,24 @@ func TestEnqueueOnceConcurrent(t *testing.T) {
 		t.Errorf("depth %d, want 100", d)
 	}
 }
+
+func TestCompleteBefore(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	for i := range 3 {
+		s.Enqueue(ctx, "deploy", fmt.Sprint(i), nil)
+	}
+	s.Enqueue(ctx, "review", "r", nil)
+	cut := time.Now()
+	time.Sleep(time.Millisecond)
+	s.Enqueue(ctx, "deploy", "later", nil)
+	n, err := s.CompleteBefore(ctx, "deploy", cut)
+	if err != nil || n != 3 {
+		t.Fatalf("completed %d, %v; want 3", n, err)
+	}
+	if d, _ := s.Depth(ctx); d != 2 {
+		t.Errorf("depth %d, want 2 (the review and the later deploy)", d)
+	}
+}
