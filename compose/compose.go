@@ -120,6 +120,8 @@ type builder struct {
 	pvcUsers map[string]int
 	// columns place nodes in the layered layout.
 	columns [3]int
+	// err is the first error of addNode.
+	err error
 }
 
 // service is a compose service and the workload it became.
@@ -177,8 +179,8 @@ const (
 // addNode appends a node in a layout column and returns its id.
 func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) string {
 	data, err := json.Marshal(spec)
-	if err != nil {
-		panic(fmt.Sprintf("marshal %s node: %v", kind, err)) // only plain structs reach here
+	if err != nil && b.err == nil {
+		b.err = fmt.Errorf("compose import: %s node %s: %w", kind, id, err)
 	}
 	b.wf.Nodes = append(b.wf.Nodes, workflow.Node{
 		ID: id, Type: kind, Data: data,
@@ -221,7 +223,7 @@ func (b *builder) build() error {
 		b.reportUnmapped(b.services[n])
 	}
 	b.reportTopLevel()
-	return nil
+	return b.err
 }
 
 // field names a compose field of a service.
