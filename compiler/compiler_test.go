@@ -18,12 +18,19 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 const fixtureRepo = "../fixtures/repo"
 
-func buildFixtures(t *testing.T) *Result {
+// fixtureSource reads the fixture repository.
+func fixtureSource(t *testing.T) Source {
 	t.Helper()
 	src, err := ReadSource(os.DirFS(fixtureRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return src
+}
+
+func buildFixtures(t *testing.T) *Result {
+	t.Helper()
+	src := fixtureSource(t)
 	c, err := New(DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +146,7 @@ func TestNoSecretObjects(t *testing.T) {
 
 func TestIncremental(t *testing.T) {
 	t.Parallel()
-	src, err := ReadSource(os.DirFS(fixtureRepo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := fixtureSource(t)
 	c, err := New(DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -230,10 +234,7 @@ func TestWriteDirRemovesStale(t *testing.T) {
 
 func TestBuildInvalidRepository(t *testing.T) {
 	t.Parallel()
-	src, err := ReadSource(os.DirFS(fixtureRepo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := fixtureSource(t)
 	patch := func(file string, patches ...testutil.Patch) []byte {
 		return testutil.Marshal(t, testutil.Apply(t, testutil.LoadJSON(t, filepath.Join(fixtureRepo, file)), patches...))
 	}

@@ -104,22 +104,16 @@ type Change struct {
 // Diff compares two versions of a workflow graph.
 func Diff(from, to *Graph) *GraphDiff {
 	d := &GraphDiff{}
-	// Versions from history are not validated and may repeat an id: the
-	// k-th node (or edge) of an id is matched with the k-th of the other.
-	fromNodeKeys, toNodeKeys := occurrences(from.Nodes, func(n GraphNode) string { return n.ID }), occurrences(to.Nodes, func(n GraphNode) string { return n.ID })
-	oldNodes := map[string]GraphNode{}
-	for i, n := range from.Nodes {
-		oldNodes[fromNodeKeys[i]] = n
-	}
-	newNodes := map[string]GraphNode{}
-	for i, n := range to.Nodes {
-		newNodes[toNodeKeys[i]] = n
-		o, existed := oldNodes[toNodeKeys[i]]
-		if !existed {
-			d.AddedNodes = append(d.AddedNodes, NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(n)})
-			continue
+	matchByID(from.Nodes, to.Nodes, func(n GraphNode) string { return n.ID }, func(o, n *GraphNode) {
+		switch {
+		case o == nil:
+			d.AddedNodes = append(d.AddedNodes, NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(*n)})
+			return
+		case n == nil:
+			d.RemovedNodes = append(d.RemovedNodes, NodeDiff{NodeID: o.ID, Type: o.Type, Name: nameOf(*o)})
+			return
 		}
-		nd := NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(n)}
+		nd := NodeDiff{NodeID: n.ID, Type: n.Type, Name: nameOf(*n)}
 		if o.Type != n.Type {
 			nd.Changes = append(nd.Changes, Change{Path: "/type", Old: o.Type, New: n.Type})
 		}
@@ -134,34 +128,19 @@ func Diff(from, to *Graph) *GraphDiff {
 		case nd.NewPosition != nil:
 			d.MovedNodes = append(d.MovedNodes, nd)
 		}
-	}
-	for i, o := range from.Nodes {
-		if _, kept := newNodes[fromNodeKeys[i]]; !kept {
-			d.RemovedNodes = append(d.RemovedNodes, NodeDiff{NodeID: o.ID, Type: o.Type, Name: nameOf(o)})
-		}
-	}
-	fromEdgeKeys, toEdgeKeys := occurrences(from.Edges, func(e Edge) string { return e.ID }), occurrences(to.Edges, func(e Edge) string { return e.ID })
-	oldEdges := map[string]Edge{}
-	for i, e := range from.Edges {
-		oldEdges[fromEdgeKeys[i]] = e
-	}
-	newEdges := map[string]bool{}
-	for i, e := range to.Edges {
-		newEdges[toEdgeKeys[i]] = true
-		o, existed := oldEdges[toEdgeKeys[i]]
-		if !existed {
+	})
+	matchByID(from.Edges, to.Edges, func(e Edge) string { return e.ID }, func(o, e *Edge) {
+		switch {
+		case o == nil:
 			d.AddedEdges = append(d.AddedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target})
-			continue
-		}
-		if changes := diffValues("", edgeFields(o), edgeFields(e)); len(changes) > 0 {
-			d.ModifiedEdges = append(d.ModifiedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target, Changes: changes})
-		}
-	}
-	for i, o := range from.Edges {
-		if !newEdges[fromEdgeKeys[i]] {
+		case e == nil:
 			d.RemovedEdges = append(d.RemovedEdges, EdgeDiff{EdgeID: o.ID, Source: o.Source, Target: o.Target})
+		default:
+			if changes := diffValues("", edgeFields(*o), edgeFields(*e)); len(changes) > 0 {
+				d.ModifiedEdges = append(d.ModifiedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target, Changes: changes})
+			}
 		}
-	}
+	})
 	for _, nodes := range [][]NodeDiff{d.AddedNodes, d.RemovedNodes, d.ModifiedNodes, d.MovedNodes} {
 		sort.Slice(nodes, func(i, j int) bool { return nodes[i].NodeID < nodes[j].NodeID })
 	}
@@ -171,21 +150,39 @@ func Diff(from, to *Graph) *GraphDiff {
 	return d
 }
 
-// occurrences keys each element by its id and how often the id came
-// before: "a", "a\x001", "a\x002".
-func occurrences[T any](items []T, id func(T) string) []string {
-	seen := map[string]int{}
-	keys := make([]string, len(items))
-	for i, it := range items {
-		k := id(it)
-		if n := seen[k]; n > 0 {
-			keys[i] = k + "\x00" + strconv.Itoa(n)
-		} else {
-			keys[i] = k
+// matchByID pairs the items of two versions by id and calls visit with
+// each pair: old is nil for an added item, new nil for a removed one.
+// Versions from history are not validated and may repeat an id: the k-th
+// item of an id is paired with the k-th of the other version.
+func matchByID[T any](from, to []T, id func(T) string, visit func(old, new *T)) {
+	keys := func(items []T) []string {
+		seen := map[string]int{}
+		out := make([]string, len(items))
+		for i, it := range items {
+			k := id(it)
+			if n := seen[k]; n > 0 {
+				k += "\x00" + strconv.Itoa(n)
+			}
+			out[i] = k
+			seen[id(it)]++
 		}
-		seen[k]++
+		return out
 	}
-	return keys
+	fromKeys, toKeys := keys(from), keys(to)
+	old := make(map[string]*T, len(from))
+	for i := range from {
+		old[fromKeys[i]] = &from[i]
+	}
+	kept := make(map[string]bool, len(to))
+	for i := range to {
+		kept[toKeys[i]] = true
+		visit(old[toKeys[i]], &to[i])
+	}
+	for i := range from {
+		if !kept[fromKeys[i]] {
+			visit(&from[i], nil)
+		}
+	}
 }
 
 func nameOf(n GraphNode) string {

@@ -252,15 +252,6 @@ func (s *Stack) Stop() {
 	}
 }
 
-// Pids returns the process ids of the running binaries, by name.
-func (s *Stack) Pids() map[string]int {
-	out := map[string]int{}
-	for _, p := range s.procs {
-		out[p.name] = p.cmd.Process.Pid
-	}
-	return out
-}
-
 // PeakMemory returns the peak resident memory of each process, in bytes.
 func (s *Stack) PeakMemory() map[string]int64 {
 	out := map[string]int64{}
