@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -52,6 +53,9 @@ type Deployer struct {
 	source, target *Repo
 	compiler       *compiler.Compiler
 	opts           DeployOptions
+
+	mu   sync.Mutex
+	last *DeployResult // the newest deploy this deployer made or found current
 }
 
 // NewDeployer returns a Deployer from source to target.
@@ -110,6 +114,9 @@ func (d *Deployer) try(ctx context.Context) (*DeployResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res := d.current(src.Hash); res != nil {
+		return res, nil
+	}
 	files, err := d.source.Source(src)
 	if err != nil {
 		return nil, err
@@ -141,6 +148,7 @@ func (d *Deployer) try(ctx context.Context) (*DeployResult, error) {
 		}
 		if prev.TreeHash == tree {
 			res.DeployCommit = head.String()
+			d.remember(res)
 			return res, nil
 		}
 	}
@@ -153,7 +161,32 @@ func (d *Deployer) try(ctx context.Context) (*DeployResult, error) {
 		return nil, err
 	}
 	res.DeployCommit, res.Committed = h.String(), true
+	d.remember(res)
 	return res, nil
+}
+
+// current returns, as an uncommitted result, the last deploy this
+// deployer made or found current when it compiled the same source commit
+// and the deploy branch has not moved since: the same compiler would
+// produce the same tree again. Otherwise it returns nil.
+func (d *Deployer) current(src plumbing.Hash) *DeployResult {
+	d.mu.Lock()
+	last := d.last
+	d.mu.Unlock()
+	if last == nil || last.SourceCommit != src.String() {
+		return nil
+	}
+	head, err := d.target.Branch(d.opts.Branch)
+	if err != nil || head.String() != last.DeployCommit {
+		return nil
+	}
+	return &DeployResult{SourceCommit: last.SourceCommit, DeployCommit: last.DeployCommit, Build: last.Build}
+}
+
+func (d *Deployer) remember(res *DeployResult) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.last = res
 }
 
 // newerDeployed reports whether the deploy commit prev was compiled from a

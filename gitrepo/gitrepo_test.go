@@ -231,6 +231,18 @@ func TestDeployLocal(t *testing.T) {
 	if again.Committed || again.DeployCommit != first.DeployCommit {
 		t.Errorf("unchanged source made a commit: %+v", again)
 	}
+	if again.Build != first.Build {
+		t.Error("the deployer compiled an unchanged source again")
+	}
+	// A deployer that did not make the last deploy compiles, and finds
+	// the tree unchanged.
+	other, err := newDeployer(t, r, r).Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Committed || other.DeployCommit != first.DeployCommit || other.Build == first.Build {
+		t.Errorf("a second deployer of an unchanged source: %+v", other)
+	}
 
 	gittest.Commit(t, dir, "Archive batch", map[string][]byte{"workflows/batch.json": fixtureFile(t, "workflows/batch.json", testutil.Set("/status", "archived"))})
 	next, err := d.Deploy(t.Context())
