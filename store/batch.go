@@ -10,11 +10,13 @@ import (
 )
 
 // Deliveries that arrive together are recorded and queued in one etcd
-// transaction (group commit): each transaction waits for a disk sync, so
-// one per delivery would bound throughput by the disk.
+// transaction (group commit): a transaction per delivery would spend most
+// of the time in etcd's per-request work. A batch is whatever waits when
+// a committer is free, so a lone delivery is not delayed; several
+// committers keep etcd busy while one waits for its answer.
 const (
-	maxBatch  = 50 // etcd allows 128 operations per transaction; each delivery takes 2
-	batchWait = time.Millisecond
+	maxBatch   = 50 // etcd allows 128 operations per transaction; each delivery takes 2
+	committers = 4
 )
 
 // enqueueRequest is one EnqueueOnce call waiting for its batch.
@@ -41,17 +43,15 @@ func (s *Store) runBatcher(stop <-chan struct{}) {
 		case first = <-s.batch:
 		}
 		reqs := []*enqueueRequest{first}
-		timer := time.NewTimer(batchWait)
 	collect:
 		for len(reqs) < maxBatch {
 			select {
 			case r := <-s.batch:
 				reqs = append(reqs, r)
-			case <-timer.C:
+			default:
 				break collect
 			}
 		}
-		timer.Stop()
 		s.commitBatch(reqs)
 	}
 }
@@ -79,7 +79,7 @@ func (s *Store) commitTogether(reqs []*enqueueRequest) error {
 	for _, r := range reqs {
 		ttl = max(ttl, r.ttl)
 	}
-	lease, err := s.client.Grant(ctx, int64(ttl/time.Second))
+	lease, err := s.lease(ctx, ttl)
 	if err != nil {
 		return err
 	}
@@ -88,35 +88,29 @@ func (s *Store) commitTogether(reqs []*enqueueRequest) error {
 	for _, r := range reqs {
 		dkey := s.prefix + "deliveries/" + r.delivery
 		b, _ := json.Marshal(r.job)
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0))
-		ops = append(ops, clientv3.OpPut(dkey, r.job.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease.ID)), clientv3.OpPut(s.jobKey(r.job.ID), string(b)))
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0), s.aboveLow(r.job.ID))
+		ops = append(ops, clientv3.OpPut(dkey, r.job.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease)), clientv3.OpPut(s.jobKey(r.job.ID), string(b)))
 	}
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
-	if err == nil && !resp.Succeeded {
-		err = fmt.Errorf("a delivery of the batch was seen before")
-	}
 	if err != nil {
-		s.client.Revoke(context.WithoutCancel(ctx), lease.ID)
+		s.forgetLease(ttl, lease)
+		return err
 	}
-	return err
+	if !resp.Succeeded {
+		return fmt.Errorf("a delivery of the batch was seen before, or a job id is below the low mark")
+	}
+	return nil
 }
 
 func (s *Store) commitOne(r *enqueueRequest) (bool, error) {
-	lease, err := s.client.Grant(r.ctx, int64(r.ttl/time.Second))
+	lease, err := s.lease(r.ctx, r.ttl)
 	if err != nil {
 		return false, fmt.Errorf("store: delivery %s: %w", r.delivery, err)
 	}
-	dkey := s.prefix + "deliveries/" + r.delivery
-	b, _ := json.Marshal(r.job)
-	resp, err := s.client.Txn(r.ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0)).
-		Then(clientv3.OpPut(dkey, r.job.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease.ID)), clientv3.OpPut(s.jobKey(r.job.ID), string(b))).
-		Commit()
+	queued, err := s.commitJob(r.ctx, r.job, r.delivery, lease)
 	if err != nil {
+		s.forgetLease(r.ttl, lease)
 		return false, fmt.Errorf("store: enqueue %s: %w", r.job.Kind, err)
 	}
-	if !resp.Succeeded {
-		s.client.Revoke(r.ctx, lease.ID)
-	}
-	return resp.Succeeded, nil
+	return queued, nil
 }

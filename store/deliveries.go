@@ -3,29 +3,72 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
+// leaseReuse is how long records of one ttl share an etcd lease: a lease
+// per record would cost a raft round each. A record so lives for at least
+// its ttl and at most ttl+leaseReuse.
+const leaseReuse = time.Hour
+
+// leases hands out shared leases, one per ttl at a time.
+type leases struct {
+	mu     sync.Mutex
+	shared map[time.Duration]sharedLease
+}
+
+type sharedLease struct {
+	id    clientv3.LeaseID
+	until time.Time // when to stop handing it out
+}
+
+// lease returns a lease that keeps a record for at least ttl.
+func (s *Store) lease(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	if l, ok := s.leases.shared[ttl]; ok && time.Now().Before(l.until) {
+		return l.id, nil
+	}
+	resp, err := s.client.Grant(ctx, int64((ttl+leaseReuse)/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("grant a lease: %w", err)
+	}
+	if s.leases.shared == nil {
+		s.leases.shared = map[time.Duration]sharedLease{}
+	}
+	s.leases.shared[ttl] = sharedLease{id: resp.ID, until: time.Now().Add(leaseReuse)}
+	return resp.ID, nil
+}
+
+// forgetLease stops handing out a lease a write failed with, in case etcd
+// lost it; the next record gets a new one.
+func (s *Store) forgetLease(ttl time.Duration, id clientv3.LeaseID) {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	if s.leases.shared[ttl].id == id {
+		delete(s.leases.shared, ttl)
+	}
+}
+
 // FirstDelivery records a webhook delivery id and reports whether it is
 // the first time the id is seen. The record lives for ttl, across
 // restarts and replicas, so that a replayed delivery does nothing new.
 func (s *Store) FirstDelivery(ctx context.Context, id string, ttl time.Duration) (bool, error) {
-	lease, err := s.client.Grant(ctx, int64(ttl/time.Second))
+	lease, err := s.lease(ctx, ttl)
 	if err != nil {
 		return false, fmt.Errorf("store: delivery %s: %w", id, err)
 	}
 	key := s.prefix + "deliveries/" + id
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease.ID))).
+		Then(clientv3.OpPut(key, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease))).
 		Commit()
 	if err != nil {
+		s.forgetLease(ttl, lease)
 		return false, fmt.Errorf("store: delivery %s: %w", id, err)
-	}
-	if !resp.Succeeded {
-		s.client.Revoke(ctx, lease.ID)
 	}
 	return resp.Succeeded, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -40,8 +41,7 @@ func (s *Store) Enqueue(ctx context.Context, kind, key string, payload any) (*Jo
 		return nil, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
 	j := newJob(kind, key, raw)
-	b, _ := json.Marshal(j)
-	if _, err := s.client.Put(ctx, s.jobKey(j.ID), string(b)); err != nil {
+	if _, err := s.commitJob(ctx, j, "", 0); err != nil {
 		return nil, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
 	return j, nil
@@ -49,21 +49,112 @@ func (s *Store) Enqueue(ctx context.Context, kind, key string, payload any) (*Jo
 
 // newJob makes a job whose id sorts by time.
 func newJob(kind, key string, payload json.RawMessage) *Job {
+	now := time.Now().UTC()
+	return &Job{ID: jobID(now.UnixNano()), Kind: kind, Key: key, Payload: payload, Enqueued: now}
+}
+
+// jobID is a job id for a time in nanoseconds: sortable, and unique by a
+// random suffix.
+func jobID(nanos int64) string {
 	var rnd [4]byte
 	rand.Read(rnd[:])
-	now := time.Now().UTC()
-	return &Job{ID: fmt.Sprintf("%020d-%s", now.UnixNano(), hex.EncodeToString(rnd[:])), Kind: kind, Key: key, Payload: payload, Enqueued: now}
+	return timeID(nanos) + "-" + hex.EncodeToString(rnd[:])
 }
+
+// timeID is the prefix of the ids of jobs queued at a time: it sorts
+// before all of them.
+func timeID(nanos int64) string { return fmt.Sprintf("%020d", nanos) }
 
 func (s *Store) jobKey(id string) string   { return s.prefix + "jobs/" + id }
 func (s *Store) claimKey(id string) string { return s.prefix + "claims/" + id }
+func (s *Store) lowKey() string            { return s.prefix + "queue/low" }
+func (s *Store) jobsEnd() string           { return clientv3.GetPrefixRangeEnd(s.prefix + "jobs/") }
+
+// The queue's low mark is a job id below which no job waits. Deleted jobs
+// stay in etcd's index until it compacts, and a range over them costs as
+// much as one over live jobs while it blocks etcd's writes: so reads of
+// the queue start at the mark, which CompleteBefore moves up, and a job
+// is only ever queued above it (a replica with a slow clock takes an id
+// just above the mark instead).
+
+// initLowMark creates the low mark unless it exists.
+func (s *Store) initLowMark(ctx context.Context) error {
+	_, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.lowKey()), "=", 0)).Then(clientv3.OpPut(s.lowKey(), "")).Commit()
+	if err != nil {
+		return fmt.Errorf("store: queue: %w", err)
+	}
+	return nil
+}
+
+// lowMark reads the low mark.
+func (s *Store) lowMark(ctx context.Context) (string, error) {
+	resp, err := s.client.Get(ctx, s.lowKey())
+	if err != nil {
+		return "", err
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return string(resp.Kvs[0].Value), nil
+}
+
+// aboveLow is the transaction condition that a job id is above the low
+// mark.
+func (s *Store) aboveLow(id string) clientv3.Cmp {
+	return clientv3.Compare(clientv3.Value(s.lowKey()), "<", id)
+}
+
+// commitJob queues j, with the record of a delivery unless delivery is
+// "", in one transaction, and reports whether it did: not when the
+// delivery was seen before. An id at or below the low mark is replaced by
+// one above it.
+func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease clientv3.LeaseID) (bool, error) {
+	dkey := s.prefix + "deliveries/" + delivery
+	for {
+		b, _ := json.Marshal(j)
+		cmps := []clientv3.Cmp{s.aboveLow(j.ID)}
+		ops := []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
+		orElse := []clientv3.Op{clientv3.OpGet(s.lowKey())}
+		if delivery != "" {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0))
+			ops = append(ops, clientv3.OpPut(dkey, j.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease)))
+			orElse = append(orElse, clientv3.OpGet(dkey, clientv3.WithCountOnly()))
+		}
+		resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+		switch {
+		case err != nil:
+			return false, err
+		case resp.Succeeded:
+			return true, nil
+		case delivery != "" && resp.Responses[1].GetResponseRange().Count > 0:
+			return false, nil
+		}
+		low := ""
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			low = string(kvs[0].Value)
+		}
+		j.ID = idAbove(low, j.Enqueued.UnixNano())
+	}
+}
+
+// idAbove returns a job id above the low mark, for the time nanos when
+// that is above it.
+func idAbove(low string, nanos int64) string {
+	var lowNanos int64
+	fmt.Sscanf(low, "%20d", &lowNanos)
+	return jobID(max(nanos, lowNanos+1))
+}
 
 // Claim takes the oldest job no live worker holds. The claim lives as
 // long as the worker's lease: a worker that dies lets its job be claimed
 // again, so every job runs at least once. It returns ErrEmpty when no job
 // waits.
 func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID) (*Job, error) {
-	resp, err := s.client.Get(ctx, s.prefix+"jobs/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend), clientv3.WithLimit(64))
+	low, err := s.lowMark(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(s.jobsEnd()), clientv3.WithLimit(64))
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
@@ -99,7 +190,11 @@ func (s *Store) Complete(ctx context.Context, j *Job) error {
 
 // Depth counts the jobs queued or running.
 func (s *Store) Depth(ctx context.Context) (int64, error) {
-	resp, err := s.client.Get(ctx, s.prefix+"jobs/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	low, err := s.lowMark(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: depth: %w", err)
+	}
+	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(s.jobsEnd()), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("store: depth: %w", err)
 	}
@@ -173,18 +268,24 @@ func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Durat
 // CompleteBefore removes the jobs of a kind queued before a time, which
 // a piece of work that began then has covered (a deploy of the branch
 // head covers every push delivered before it read the head). It returns
-// how many it removed.
+// how many it removed, and moves the low mark up to the first job left.
 func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Time) (int, error) {
-	end := s.jobKey(fmt.Sprintf("%020d", before.UnixNano()))
-	resp, err := s.client.Get(ctx, s.prefix+"jobs/", clientv3.WithRange(end))
+	low, err := s.lowMark(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
+	}
+	end := s.jobKey(timeID(before.UnixNano()))
+	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(end))
 	if err != nil {
 		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
 	}
 	var ops []clientv3.Op
 	n := 0
+	newLow := timeID(before.UnixNano())
 	for _, kv := range resp.Kvs {
 		var j Job
 		if json.Unmarshal(kv.Value, &j) != nil || j.Kind != kind {
+			newLow = min(newLow, j.ID)
 			continue
 		}
 		ops = append(ops, clientv3.OpDelete(string(kv.Key)), clientv3.OpDelete(s.claimKey(j.ID)))
@@ -196,10 +297,12 @@ func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Tim
 			ops = ops[:0]
 		}
 	}
-	if len(ops) > 0 {
-		if _, err := s.client.Txn(ctx).Then(ops...).Commit(); err != nil {
-			return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
-		}
+	// The mark moves only if no job appeared below it since the read: one
+	// queued meanwhile with an older id would be hidden.
+	unchanged := clientv3.Compare(clientv3.ModRevision(s.jobKey(low)), "<", resp.Header.Revision+1).WithRange(end)
+	moved := append(slices.Clip(ops), clientv3.OpPut(s.lowKey(), newLow))
+	if _, err := s.client.Txn(ctx).If(unchanged, clientv3.Compare(clientv3.Value(s.lowKey()), "=", low)).Then(moved...).Else(ops...).Commit(); err != nil {
+		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
 	}
 	return n, nil
 }

@@ -40,8 +40,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	// batch feeds EnqueueOnce calls to the batcher; stop ends it.
-	batch chan *enqueueRequest
-	stop  chan struct{}
+	batch  chan *enqueueRequest
+	stop   chan struct{}
+	leases leases
 }
 
 // Open connects to etcd, starting the embedded server when no endpoints
@@ -73,8 +74,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.initLowMark(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.batch, s.stop = make(chan *enqueueRequest), make(chan struct{})
-	go s.runBatcher(s.stop)
+	for range committers {
+		go s.runBatcher(s.stop)
+	}
 	return s, nil
 }
 
@@ -110,6 +117,9 @@ func (s *Store) Ready(ctx context.Context) error {
 	return nil
 }
 
+// compactAfter is how much history the embedded server keeps.
+const compactAfter = 5 * time.Minute
+
 // ports are the embedded server's ports, kept in its data directory so
 // that a restart finds its member where it was.
 type ports struct {
@@ -132,6 +142,10 @@ func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
 	// etcd reports its own shutdown as errors; failures reach callers
 	// through Err and the client instead.
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// Queue keys come and go all the time: compact history older than
+	// compactAfter, so that the index and the database stay small.
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = compactAfter.String()
 	clientURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p.Client)}
 	peerURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p.Peer)}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{clientURL}, []url.URL{clientURL}

@@ -250,3 +250,43 @@ func TestCompleteBefore(t *testing.T) {
 		t.Errorf("depth %d, want 2 (the review and the later deploy)", d)
 	}
 }
+
+// TestLowMark checks that reads of the queue skip what CompleteBefore
+// removed, and that a job from a replica whose clock is behind, with an
+// id below the low mark, is queued above it rather than hidden.
+func TestLowMark(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	for i := range 5 {
+		s.Enqueue(ctx, "deploy", fmt.Sprint(i), nil)
+	}
+	if _, err := s.CompleteBefore(ctx, "deploy", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	low, err := s.lowMark(ctx)
+	if err != nil || low == "" {
+		t.Fatalf("low mark %q, %v: CompleteBefore did not move it", low, err)
+	}
+	late := newJob("deploy", "slow-clock", nil)
+	late.ID = jobID(time.Now().Add(-time.Minute).UnixNano())
+	if ok, err := s.commitJob(ctx, late, "", 0); err != nil || !ok {
+		t.Fatalf("commit: %v %v", ok, err)
+	}
+	if late.ID <= low {
+		t.Fatalf("job id %s is not above the low mark %s", late.ID, low)
+	}
+	sess, err := s.NewSession(ctx, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close(ctx)
+	j, err := s.Claim(ctx, "w", sess.Lease)
+	if err != nil || j.Key != "slow-clock" {
+		t.Fatalf("claimed %+v, %v; want the slow clock's job", j, err)
+	}
+	if d, _ := s.Depth(ctx); d != 1 {
+		t.Errorf("depth %d, want 1", d)
+	}
+}
