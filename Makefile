@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: render all build test test-short bench fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down
+.PHONY: render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down
 
 all: lint test build
 
@@ -51,7 +51,13 @@ BENCH_TMPDIR ?= $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 
 ## bench: run the benchmarks (BENCHCOUNT runs each, for benchstat)
 bench:
-	TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
+	TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -skip BenchmarkLoad -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
+
+## load: wrk against the real cmd/hooks process: signed pushes to a
+## 100-workflow repository while it deploys (LOAD_CONNECTIONS, default 16;
+## LOAD_DURATION, default 10s). etcd writes to the disk of /tmp, with fsync.
+load:
+	TMPDIR=/tmp $(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x -count $(or $(LOADCOUNT),3) -v ./hooks | grep -E '^Bench|Non-2xx| (50|90|99)%'
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

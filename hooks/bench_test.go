@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-github/v60/github"
 )
 
 // BenchmarkDeliveries posts signed push deliveries to the source branch
@@ -51,6 +54,7 @@ func BenchmarkDeliveries(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			io.Copy(io.Discard, resp.Body) // so that the connection is reused
 			resp.Body.Close()
 			local = append(local, time.Since(start))
 			if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
@@ -70,4 +74,26 @@ func BenchmarkDeliveries(b *testing.B) {
 		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 	}
+}
+
+// BenchmarkParse compares decoding a push payload into go-github's event
+// type with decoding the few fields the receiver reads.
+func BenchmarkParse(b *testing.B) {
+	push := pick(b, "push", `"ref":"refs/heads/`)
+	b.Run("go-github", func(b *testing.B) {
+		b.SetBytes(int64(len(push)))
+		for b.Loop() {
+			if _, err := github.ParseWebHook("push", push); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fields", func(b *testing.B) {
+		b.SetBytes(int64(len(push)))
+		for b.Loop() {
+			if _, err := parseEvent(push); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

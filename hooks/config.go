@@ -1,6 +1,6 @@
 // Package hooks is the webhook service teams run next to Flux: GitHub
-// webhooks, a durable queue in etcd, pull-request diffs and an API. This
-// file holds its configuration; the service itself is still being built.
+// webhooks verified and queued in etcd, a worker that deploys pushes and
+// reviews pull requests on the leading replica, and a JSON API.
 package hooks
 
 import (
@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -41,6 +43,9 @@ type Config struct {
 	DataDir string `env:"HOOKS_DATA_DIR, default=./hooks-data"`
 	// EtcdEndpoints name an external etcd; empty runs an embedded one.
 	EtcdEndpoints []string `env:"HOOKS_ETCD_ENDPOINTS"`
+	// DeployInterval is the least time between the starts of two deploys:
+	// pushes that arrive meanwhile are covered by one deploy.
+	DeployInterval time.Duration `env:"HOOKS_DEPLOY_INTERVAL, default=100ms"`
 	// Kubeconfig lets the service watch the cluster; empty for none.
 	Kubeconfig string `env:"HOOKS_KUBECONFIG"`
 }
@@ -50,7 +55,7 @@ type Config struct {
 func LoadConfig(ctx context.Context, lookup envconfig.Lookuper) (*Config, error) {
 	var c Config
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookup}); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %s%w", variableOf(err), err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -59,6 +64,18 @@ func LoadConfig(ctx context.Context, lookup envconfig.Lookuper) (*Config, error)
 		c.DeployRepo = c.SourceRepo
 	}
 	return &c, nil
+}
+
+// variableOf returns "NAME: " for the variable whose field go-envconfig's
+// error names ("DeployInterval: time: invalid duration"), or "".
+func variableOf(err error) string {
+	field, _, _ := strings.Cut(err.Error(), ":")
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+	return name + ": "
 }
 
 // Validate reports every invalid variable.
@@ -96,6 +113,9 @@ func (c *Config) Validate() error {
 		if !gitrepo.IsURL(e) {
 			bad("HOOKS_ETCD_ENDPOINTS", "%q is not a URL", e)
 		}
+	}
+	if c.DeployInterval < 0 || c.DeployInterval > time.Hour {
+		bad("HOOKS_DEPLOY_INTERVAL", "%s is not between 0 and 1h", c.DeployInterval)
 	}
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		bad("HOOKS_DATA_DIR", "is required for the embedded etcd")

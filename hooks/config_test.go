@@ -3,6 +3,7 @@ package hooks
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 )
@@ -17,7 +18,7 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" {
+	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" || c.DeployInterval != 100*time.Millisecond {
 		t.Errorf("defaults: %+v", c)
 	}
 	tests := []struct {
@@ -32,6 +33,8 @@ func TestLoadConfig(t *testing.T) {
 		{"bad branch", map[string]string{"HOOKS_SOURCE_BRANCH": "a b"}, []string{`HOOKS_SOURCE_BRANCH: "a b" is not a branch name`}},
 		{"bad api url", map[string]string{"HOOKS_GITHUB_API_URL": "ftp://x"}, []string{"HOOKS_GITHUB_API_URL"}},
 		{"short token", map[string]string{"HOOKS_API_TOKENS": "abcdefghijklmnopq,short"}, []string{"HOOKS_API_TOKENS: token 2 is shorter"}},
+		{"negative interval", map[string]string{"HOOKS_DEPLOY_INTERVAL": "-1s"}, []string{"HOOKS_DEPLOY_INTERVAL: -1s is not between"}},
+		{"not a duration", map[string]string{"HOOKS_DEPLOY_INTERVAL": "soon"}, []string{"HOOKS_DEPLOY_INTERVAL"}},
 		{"bad etcd", map[string]string{"HOOKS_ETCD_ENDPOINTS": "localhost"}, []string{`HOOKS_ETCD_ENDPOINTS: "localhost" is not a URL`}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}

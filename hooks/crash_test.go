@@ -111,7 +111,7 @@ func (b *syncBuffer) String() string {
 }
 
 // freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,7 +144,7 @@ func startService(t *testing.T, dir, addr, etcd string) (*exec.Cmd, *syncBuffer)
 }
 
 // postPush sends a signed push of commit sha to main.
-func postPush(t *testing.T, addr, delivery, sha string) {
+func postPush(t testing.TB, addr, delivery, sha string) {
 	t.Helper()
 	var p map[string]any
 	json.Unmarshal(pick(t, "push", `"ref":"refs/heads/`), &p)
@@ -206,7 +206,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool, what string) {
+func waitFor(t testing.TB, cond func() bool, what string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if cond() {
@@ -217,7 +217,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 }
 
 // depth reads the queue depth from the service's metrics.
-func depth(t *testing.T, addr string) int {
+func depth(t testing.TB, addr string) int {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {

@@ -33,6 +33,12 @@ type Worker struct {
 	log      *slog.Logger
 	// Poll is how often an idle worker looks for jobs.
 	Poll time.Duration
+	// DeployInterval is the least time between the starts of two deploys.
+	// A deploy covers every push delivered before it starts, so under a
+	// burst of pushes waiting lets one deploy cover many, and spares the
+	// receiver's share of the machine.
+	DeployInterval time.Duration
+	lastDeploy     time.Time
 	// Deployed is called after each deploy, for metrics and tests.
 	Deployed func(job *store.Job, res *gitrepo.DeployResult, took time.Duration)
 	// Reviewer handles review jobs; without one they stay queued.
@@ -41,7 +47,7 @@ type Worker struct {
 
 // NewWorker returns a worker named id.
 func NewWorker(s *store.Store, d Deployer, id string, log *slog.Logger) *Worker {
-	return &Worker{store: s, deployer: d, id: id, log: log, Poll: 50 * time.Millisecond}
+	return &Worker{store: s, deployer: d, id: id, log: log, Poll: 50 * time.Millisecond, DeployInterval: 100 * time.Millisecond}
 }
 
 // Run campaigns for leadership and then runs jobs until ctx ends. When
@@ -93,7 +99,15 @@ func (w *Worker) handle(ctx context.Context, sess *store.Session, job *store.Job
 			return err
 		}
 		defer unlock(context.WithoutCancel(ctx))
+		if wait := time.Until(w.lastDeploy.Add(w.DeployInterval)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
 		began := time.Now()
+		w.lastDeploy = began
 		res, err := w.deployer.Deploy(ctx)
 		if err != nil {
 			return fmt.Errorf("deploy: %w", err)

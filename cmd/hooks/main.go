@@ -90,6 +90,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	api.Mount(app)
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
+	worker.DeployInterval = cfg.DeployInterval
 	worker.Deployed = func(_ *store.Job, _ *gitrepo.DeployResult, took time.Duration) {
 		metrics.DeployLatency.Observe(took.Seconds())
 	}

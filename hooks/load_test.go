@@ -1,0 +1,167 @@
+package hooks
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/sample"
+	"github.com/slipway-gitops/slipway/internal/testutil"
+)
+
+// Load settings: wrk's threads, and how many distinct pushes (commits)
+// the deliveries cycle through.
+const (
+	loadThreads  = 2
+	loadDistinct = 2000
+)
+
+// BenchmarkLoad measures the real cmd/hooks process under wrk on
+// loopback: signed push deliveries to the source branch of a 100-workflow
+// repository, each with its own delivery id and one of 2,000 commits, so
+// that every delivery is verified, parsed, recorded and queued in the
+// embedded etcd (on the disk of TMPDIR, with its fsync) while the leading
+// worker deploys and completes the queued jobs. Each iteration is one wrk
+// run of loadDuration; run it with -benchtime 1x (make load).
+func BenchmarkLoad(b *testing.B) {
+	wrk := testutil.Tool(b, "wrk", "apt-get install wrk")
+	duration := cmp.Or(os.Getenv("LOAD_DURATION"), "10s")
+	connections := cmp.Or(os.Getenv("LOAD_CONNECTIONS"), "16")
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "hooks")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/hooks").CombinedOutput(); err != nil {
+		b.Fatalf("build cmd/hooks: %v\n%s", err, out)
+	}
+	gittest.Git(b, dir, "init", "-q", "-b", "main", "repo")
+	head := gittest.Commit(b, dir+"/repo", "Add 100 workflows", sample.Repo(100))
+	requests := filepath.Join(dir, "requests.txt")
+	writeLoadRequests(b, requests, loadDistinct)
+
+	addr := freeAddr(b)
+	logFile, err := os.Create(filepath.Join(dir, "hooks.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logFile.Close()
+	svc := exec.Command(bin)
+	svc.Env = append(gittest.Env(), "HOOKS_ADDR="+addr, "HOOKS_SOURCE_REPO="+dir+"/repo",
+		"HOOKS_GITHUB_WEBHOOK_SECRET="+secret, "HOOKS_DATA_DIR="+dir+"/data", "HOOKS_DEPLOY_INTERVAL="+cmp.Or(os.Getenv("LOAD_DEPLOY_INTERVAL"), "100ms"))
+	svc.Stdout, svc.Stderr = logFile, logFile
+	if err := svc.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		svc.Wait()
+	}()
+	waitFor(b, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the service to be ready")
+	// The first deploy is a cold build; the load meets a warm service.
+	postPush(b, addr, "warm-up", head)
+	waitFor(b, func() bool { return depth(b, addr) == 0 }, "the first deploy")
+
+	for b.Loop() {
+		out, err := exec.Command(wrk, "-t", strconv.Itoa(loadThreads), "-c", connections, "-d", duration,
+			"--latency", "-s", "testdata/load.lua", "http://"+addr+"/hooks/github", "--", requests).CombinedOutput()
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		b.Logf("wrk:\n%s", out)
+		if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
+			b.Errorf("%s deliveries were not accepted", m[1])
+		}
+		b.ReportMetric(wrkNumber(b, out, `Requests/sec:\s+([\d.]+)`), "deliveries/s")
+		b.ReportMetric(wrkMillis(b, out, `\n\s+50%\s+(\S+)`), "p50-ms")
+		b.ReportMetric(wrkMillis(b, out, `\n\s+99%\s+(\S+)`), "p99-ms")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(depth(b, addr)), "queued-after")
+	b.Logf("%s", grepMetrics(b, addr, "slipway_deliveries_total", "slipway_deploy_latency_seconds_count"))
+}
+
+// writeLoadRequests writes n signed pushes of distinct commits to main,
+// one per line: the signature, a tab, the body.
+func writeLoadRequests(b *testing.B, path string, n int) {
+	var p map[string]any
+	json.Unmarshal(pick(b, "push", `"ref":"refs/heads/`), &p)
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := range n {
+		p["ref"], p["after"] = "refs/heads/main", fmt.Sprintf("%040x", i+1)
+		body, _ := json.Marshal(p)
+		fmt.Fprintf(w, "%s\t%s\n", sign(body), body)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func wrkNumber(b *testing.B, out []byte, pattern string) float64 {
+	m := regexp.MustCompile(pattern).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no %q in wrk's output", pattern)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// wrkMillis reads one of wrk's durations ("812.00us", "7.31ms", "1.02s")
+// in milliseconds.
+func wrkMillis(b *testing.B, out []byte, pattern string) float64 {
+	m := regexp.MustCompile(pattern).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no %q in wrk's output", pattern)
+	}
+	d, err := time.ParseDuration(string(m[1]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(d.Microseconds()) / 1000
+}
+
+// grepMetrics returns the service's metric lines with the given names.
+func grepMetrics(b *testing.B, addr string, names ...string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var keep []string
+	for _, line := range strings.Split(string(body), "\n") {
+		for _, n := range names {
+			if strings.HasPrefix(line, n) {
+				keep = append(keep, line)
+			}
+		}
+	}
+	return strings.Join(keep, "\n")
+}
