@@ -21,10 +21,11 @@ import (
 	"github.com/slipway-gitops/slipway/store"
 )
 
-// newDeployer deploys main to deploy in the repository at dir.
+// newDeployer deploys main to deploy in the repository at dir, a path or
+// URL.
 func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *gitrepo.Deployer) {
 	t.Helper()
-	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{})
+	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +42,39 @@ func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *gitrepo.Deployer) {
 
 // TestPushDeploys sends signed push deliveries for commits to a
 // 100-workflow repository and waits for each deploy commit: webhook in,
-// deploy commit out, through the queue in etcd.
+// deploy commit out, through the queue in etcd. The repository is local,
+// or a remote the service reaches over smart HTTP (fetching the source,
+// pushing the deploy branch).
 func TestPushDeploys(t *testing.T) {
 	t.Parallel()
-	work := gittest.Init(t)
+	t.Run("local", func(t *testing.T) {
+		t.Parallel()
+		work := gittest.Init(t)
+		testPushDeploys(t, work, work)
+	})
+	t.Run("http", func(t *testing.T) {
+		t.Parallel()
+		root := t.TempDir()
+		bare := root + "/workflows.git"
+		gittest.InitBare(t, bare)
+		srv := gittest.Serve(t, root)
+		testPushDeploys(t, srv.URL+"/workflows.git", bare)
+	})
+}
+
+// testPushDeploys commits to the repository the service reads as source
+// (a path or URL) and checks its deploy branch in remote, the
+// repository's directory. A bare remote gets each commit pushed from a
+// work tree of its own.
+func testPushDeploys(t *testing.T, source, remote string) {
+	work, publish := remote, func() {}
+	if source != remote {
+		work = gittest.Init(t)
+		publish = func() { gittest.Git(t, work, "push", "-q", remote, "main") }
+	}
 	gittest.Commit(t, work, "Add 100 workflows", sample.Repo(100))
-	_, d := newDeployer(t, work)
+	publish()
+	_, d := newDeployer(t, source)
 	h := newHarness(t, t.TempDir(), "main")
 	w := NewWorker(h.store, d, "worker-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	deployed := make(chan *gitrepo.DeployResult, 16)
@@ -63,6 +91,7 @@ func TestPushDeploys(t *testing.T) {
 	var latencies []time.Duration
 	for i := range 10 {
 		sha := gittest.Commit(t, work, fmt.Sprintf("Scale w050 to %d", i+2), map[string][]byte{"workflows/w050.json": sample.Workflow(50, i+2)})
+		publish()
 		payload["ref"], payload["after"] = "refs/heads/main", sha
 		body, _ := json.Marshal(payload)
 		began := time.Now()
@@ -79,10 +108,10 @@ func TestPushDeploys(t *testing.T) {
 			t.Fatalf("push %d was not deployed", i)
 		}
 	}
-	if got := gittest.Git(t, work, "rev-list", "--count", "deploy"); got != "10" {
+	if got := gittest.Git(t, remote, "rev-list", "--count", "deploy"); got != "10" {
 		t.Errorf("%s deploy commits, want 10", got)
 	}
-	gittest.Fsck(t, work)
+	gittest.Fsck(t, remote)
 	slices.Sort(latencies)
 	t.Logf("webhook → deploy commit, 100 workflows: p50 %s, max %s", latencies[len(latencies)/2].Round(time.Millisecond), latencies[len(latencies)-1].Round(time.Millisecond))
 }
