@@ -110,7 +110,10 @@ func (s *Store) aboveLow(id string) clientv3.Cmp {
 // one above it.
 func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease clientv3.LeaseID) (bool, error) {
 	dkey := s.prefix + "deliveries/" + delivery
-	for {
+	for attempt := 1; ; attempt++ {
+		if attempt > 5 {
+			return false, fmt.Errorf("job %s stays at or below the low mark", j.ID)
+		}
 		b, _ := json.Marshal(j)
 		cmps := []clientv3.Cmp{s.aboveLow(j.ID)}
 		ops := []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
@@ -129,11 +132,14 @@ func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease cl
 		case delivery != "" && resp.Responses[1].GetResponseRange().Count > 0:
 			return false, nil
 		}
-		low := ""
-		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-			low = string(kvs[0].Value)
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 { // the mark was deleted behind our back
+			if err := s.initLowMark(ctx); err != nil {
+				return false, err
+			}
+			continue
 		}
-		j.ID = idAbove(low, j.Enqueued.UnixNano())
+		j.ID = idAbove(string(kvs[0].Value), j.Enqueued.UnixNano())
 	}
 }
 

@@ -289,4 +289,12 @@ func TestLowMark(t *testing.T) {
 	if d, _ := s.Depth(ctx); d != 1 {
 		t.Errorf("depth %d, want 1", d)
 	}
+	// Without its mark (deleted by hand in a shared etcd) the queue makes
+	// a new one rather than refusing every job.
+	if _, err := s.client.Delete(ctx, s.lowKey()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, "deploy", "after-delete", nil); err != nil {
+		t.Errorf("enqueue without a low mark: %v", err)
+	}
 }
