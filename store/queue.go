@@ -186,9 +186,23 @@ func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID
 	return nil, ErrEmpty
 }
 
-// Complete removes a finished job and its claim.
+// Complete removes a finished job and its claim. When it was the oldest
+// job, the low mark moves up to it.
 func (s *Store) Complete(ctx context.Context, j *Job) error {
-	if _, err := s.client.Txn(ctx).Then(clientv3.OpDelete(s.jobKey(j.ID)), clientv3.OpDelete(s.claimKey(j.ID))).Commit(); err != nil {
+	low, err := s.lowMark(ctx)
+	if err != nil {
+		return fmt.Errorf("store: complete %s: %w", j.ID, err)
+	}
+	del := []clientv3.Op{clientv3.OpDelete(s.jobKey(j.ID)), clientv3.OpDelete(s.claimKey(j.ID))}
+	// No job waits between the mark and this one (an empty range compares
+	// as a key never created).
+	oldest := clientv3.Compare(clientv3.CreateRevision(s.jobKey(low)), "=", 0).WithRange(s.jobKey(j.ID))
+	_, err = s.client.Txn(ctx).
+		If(oldest, clientv3.Compare(clientv3.Value(s.lowKey()), "=", low)).
+		Then(append(slices.Clip(del), clientv3.OpPut(s.lowKey(), max(low, j.ID)))...).
+		Else(del...).
+		Commit()
+	if err != nil {
 		return fmt.Errorf("store: complete %s: %w", j.ID, err)
 	}
 	return nil

@@ -289,6 +289,25 @@ func TestLowMark(t *testing.T) {
 	if d, _ := s.Depth(ctx); d != 1 {
 		t.Errorf("depth %d, want 1", d)
 	}
+	// Completing the oldest job moves the mark to it; completing one with
+	// an older job still waiting does not.
+	older, _ := s.Enqueue(ctx, "review", "older", nil)
+	newer, _ := s.Enqueue(ctx, "review", "newer", nil)
+	if err := s.Complete(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.lowMark(ctx); got != low {
+		t.Errorf("mark moved to %s past the waiting job %s", got, older.ID)
+	}
+	if err := s.Complete(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.lowMark(ctx); got != j.ID {
+		t.Errorf("mark %s after completing the oldest job, want %s", got, j.ID)
+	}
+	if d, _ := s.Depth(ctx); d != 1 {
+		t.Errorf("depth %d, want 1 (the older review)", d)
+	}
 	// Without its mark (deleted by hand in a shared etcd) the queue makes
 	// a new one rather than refusing every job.
 	if _, err := s.client.Delete(ctx, s.lowKey()); err != nil {
