@@ -35,7 +35,9 @@ const (
 // that every delivery is verified, parsed, recorded and queued in the
 // embedded etcd (on the disk of TMPDIR, with its fsync) while the leading
 // worker deploys and completes the queued jobs. Each iteration is one wrk
-// run of loadDuration; run it with -benchtime 1x (make load).
+// run; run it with -benchtime 1x (make load). The environment adjusts it:
+// LOAD_DURATION (10s), LOAD_CONNECTIONS (16), and for experiments the
+// service's LOAD_DEPLOY_INTERVAL (100ms) and LOAD_GOGC (its default).
 func BenchmarkLoad(b *testing.B) {
 	wrk := testutil.Tool(b, "wrk", "apt-get install wrk")
 	duration := cmp.Or(os.Getenv("LOAD_DURATION"), "10s")
@@ -59,6 +61,9 @@ func BenchmarkLoad(b *testing.B) {
 	svc := exec.Command(bin)
 	svc.Env = append(gittest.Env(), "HOOKS_ADDR="+addr, "HOOKS_SOURCE_REPO="+dir+"/repo",
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+secret, "HOOKS_DATA_DIR="+dir+"/data", "HOOKS_DEPLOY_INTERVAL="+cmp.Or(os.Getenv("LOAD_DEPLOY_INTERVAL"), "100ms"))
+	if g := os.Getenv("LOAD_GOGC"); g != "" {
+		svc.Env = append(svc.Env, "GOGC="+g)
+	}
 	svc.Stdout, svc.Stderr = logFile, logFile
 	if err := svc.Start(); err != nil {
 		b.Fatal(err)
@@ -95,6 +100,7 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(depth(b, addr)), "queued-after")
+	b.ReportMetric(peakMB(b, svc.Process.Pid), "peak-MB")
 	b.Logf("%s", grepMetrics(b, addr, "slipway_deliveries_total", "slipway_deploy_latency_seconds_count"))
 }
 
@@ -145,6 +151,22 @@ func wrkMillis(b *testing.B, out []byte, pattern string) float64 {
 		b.Fatal(err)
 	}
 	return float64(d.Microseconds()) / 1000
+}
+
+// peakMB reads a process's peak resident memory (Linux).
+func peakMB(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Logf("no peak memory: %v", err)
+		return 0
+	}
+	var kb float64
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+		}
+	}
+	return kb / 1024
 }
 
 // grepMetrics returns the service's metric lines with the given names.
