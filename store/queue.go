@@ -73,8 +73,8 @@ func (s *Store) jobsEnd() string           { return clientv3.GetPrefixRangeEnd(s
 // The queue's low mark is a job id below which no job waits. Deleted jobs
 // stay in etcd's index until it compacts, and a range over them costs as
 // much as one over live jobs while it blocks etcd's writes: so reads of
-// the queue start at the mark, which CompleteBefore moves up, and a job
-// is only ever queued above it (a replica with a slow clock takes an id
+// the queue start at the mark, which CompleteBefore and Complete move up,
+// and a job is only ever queued above it (a replica with a slow clock takes an id
 // just above the mark instead).
 
 // initLowMark creates the low mark unless it exists.
