@@ -31,6 +31,20 @@ func composeFixtures(t testing.TB) []string {
 	return files
 }
 
+// compile compiles an imported workflow alone, with the default options.
+func compile(t *testing.T, res *Result) *compiler.Result {
+	t.Helper()
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	build, err := c.Build(t.Context(), compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
+	if err != nil {
+		t.Fatalf("compile: %v\n%s", err, res.JSON)
+	}
+	return build
+}
+
 // TestImportFixtures imports every fixture, compiles it with kustomize's
 // check, and finds each compose service as a workload of its normalized
 // name.
@@ -44,14 +58,7 @@ func TestImportFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := compiler.New(compiler.DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			build, err := c.Build(t.Context(), compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
-			if err != nil {
-				t.Fatalf("compile: %v\n%s", err, res.JSON)
-			}
+			build := compile(t, res)
 			workloads := map[string]bool{}
 			for _, n := range res.Workflow.Nodes {
 				if n.Type.IsWorkload() {
@@ -175,14 +182,7 @@ secrets:
 		if err := res.Report.WriteJSON(&report); err != nil {
 			t.Fatal(err)
 		}
-		c, err := compiler.New(compiler.DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		build, err := c.Build(t.Context(), compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
-		if err != nil {
-			t.Fatal(err)
-		}
+		build := compile(t, res)
 		everything := string(res.JSON) + report.String()
 		for _, p := range build.Tree.Paths() {
 			everything += string(build.Tree[p])

@@ -2,13 +2,11 @@ package hooks
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,10 +21,7 @@ import (
 // its fsync), while the queued deploy work piles up. It reports
 // deliveries per second and latency percentiles.
 func BenchmarkDeliveries(b *testing.B) {
-	push := pick(b, "push", `"ref":"refs/heads/`)
-	var p map[string]any
-	json.Unmarshal(push, &p)
-	branch := strings.TrimPrefix(p["ref"].(string), "refs/heads/")
+	push, branch := pushExample(b)
 	if os.Getenv("BENCH_IGNORED") != "" {
 		branch = "elsewhere" // measures HTTP and verification alone
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -146,10 +145,7 @@ func startService(t *testing.T, dir, addr, etcd string) (*exec.Cmd, *syncBuffer)
 // postPush sends a signed push of commit sha to main.
 func postPush(t testing.TB, addr, delivery, sha string) {
 	t.Helper()
-	var p map[string]any
-	json.Unmarshal(pick(t, "push", `"ref":"refs/heads/`), &p)
-	p["ref"], p["after"] = "refs/heads/main", sha
-	body, _ := json.Marshal(p)
+	body := pushes(t)(sha)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/github", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")

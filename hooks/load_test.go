@@ -3,7 +3,6 @@ package hooks
 import (
 	"bufio"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -107,16 +106,14 @@ func BenchmarkLoad(b *testing.B) {
 // writeLoadRequests writes n signed pushes of distinct commits to main,
 // one per line: the signature, a tab, the body.
 func writeLoadRequests(b *testing.B, path string, n int) {
-	var p map[string]any
-	json.Unmarshal(pick(b, "push", `"ref":"refs/heads/`), &p)
+	push := pushes(b)
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	w := bufio.NewWriter(f)
 	for i := range n {
-		p["ref"], p["after"] = "refs/heads/main", fmt.Sprintf("%040x", i+1)
-		body, _ := json.Marshal(p)
+		body := push(fmt.Sprintf("%040x", i+1))
 		fmt.Fprintf(w, "%s\t%s\n", sign(body), body)
 	}
 	if err := w.Flush(); err != nil {

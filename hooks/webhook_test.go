@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +79,35 @@ func sign(body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// pushExample returns GitHub's example push to a branch, and the branch.
+func pushExample(t testing.TB) ([]byte, string) {
+	t.Helper()
+	push := pick(t, "push", `"ref":"refs/heads/`)
+	var p struct {
+		Ref string `json:"ref"`
+	}
+	if err := json.Unmarshal(push, &p); err != nil {
+		t.Fatal(err)
+	}
+	return push, strings.TrimPrefix(p.Ref, "refs/heads/")
+}
+
+// pushes returns a function that makes GitHub's example push payload for
+// a commit of main; the examples are read once.
+func pushes(t testing.TB) func(sha string) []byte {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal(pick(t, "push", `"ref":"refs/heads/`), &p); err != nil {
+		t.Fatal(err)
+	}
+	return func(sha string) []byte {
+		q := maps.Clone(p)
+		q["ref"], q["after"] = "refs/heads/main", sha
+		body, _ := json.Marshal(q)
+		return body
+	}
 }
 
 type harness struct {
@@ -148,12 +178,7 @@ func (h *harness) depth(t *testing.T) int64 {
 
 func TestWebhooks(t *testing.T) {
 	t.Parallel()
-	push := pick(t, "push", `"ref":"refs/heads/`)
-	var p struct {
-		Ref string `json:"ref"`
-	}
-	json.Unmarshal(push, &p)
-	branch := strings.TrimPrefix(p.Ref, "refs/heads/")
+	push, branch := pushExample(t)
 	h := newHarness(t, t.TempDir(), branch)
 
 	tests := []struct {
@@ -233,12 +258,7 @@ func TestWebhooks(t *testing.T) {
 // nothing new after it.
 func TestReplayAfterRestart(t *testing.T) {
 	t.Parallel()
-	push := pick(t, "push", `"ref":"refs/heads/`)
-	var p struct {
-		Ref string `json:"ref"`
-	}
-	json.Unmarshal(push, &p)
-	branch := strings.TrimPrefix(p.Ref, "refs/heads/")
+	push, branch := pushExample(t)
 	dir := t.TempDir()
 	status, _ := func() (int, Reply) {
 		h := newHarness(t, dir, branch)

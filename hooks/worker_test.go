@@ -2,11 +2,9 @@ package hooks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -83,17 +81,12 @@ func testPushDeploys(t *testing.T, source, remote string) {
 	defer cancel()
 	go w.Run(ctx)
 
-	push := pick(t, "push", `"ref":"refs/heads/`)
-	var payload map[string]any
-	if err := json.Unmarshal(push, &payload); err != nil {
-		t.Fatal(err)
-	}
+	push := pushes(t)
 	var latencies []time.Duration
 	for i := range 10 {
 		sha := gittest.Commit(t, work, fmt.Sprintf("Scale w050 to %d", i+2), map[string][]byte{"workflows/w050.json": sample.Workflow(50, i+2)})
 		publish()
-		payload["ref"], payload["after"] = "refs/heads/main", sha
-		body, _ := json.Marshal(payload)
+		body := push(sha)
 		began := time.Now()
 		if status, reply := h.post(t, "push", fmt.Sprintf("push-%d", i), sign(body), body); status != http.StatusAccepted {
 			t.Fatalf("push %d: %d %s", i, status, reply.Message)
@@ -128,14 +121,10 @@ func TestConcurrentPushes(t *testing.T) {
 	}
 	repo, d := newDeployer(t, work)
 	h := newHarness(t, t.TempDir(), "main")
-	push := pick(t, "push", `"ref":"refs/heads/`)
-	var payload map[string]any
-	json.Unmarshal(push, &payload)
+	push := pushes(t)
 	var wg sync.WaitGroup
 	for i, sha := range shas {
-		p := maps.Clone(payload)
-		p["ref"], p["after"] = "refs/heads/main", sha
-		body, _ := json.Marshal(p)
+		body := push(sha)
 		wg.Go(func() {
 			if status, reply := h.post(t, "push", fmt.Sprintf("push-%d", i), sign(body), body); status != http.StatusAccepted {
 				t.Errorf("push %d: %d %s", i, status, reply.Message)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -83,13 +82,11 @@ func (s *Store) commitTogether(reqs []*enqueueRequest) error {
 	if err != nil {
 		return err
 	}
-	cmps := make([]clientv3.Cmp, 0, len(reqs))
+	cmps := make([]clientv3.Cmp, 0, 2*len(reqs))
 	ops := make([]clientv3.Op, 0, 2*len(reqs))
 	for _, r := range reqs {
-		dkey := s.prefix + "deliveries/" + r.delivery
-		b, _ := json.Marshal(r.job)
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0), s.aboveLow(r.job.ID))
-		ops = append(ops, clientv3.OpPut(dkey, r.job.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease)), clientv3.OpPut(s.jobKey(r.job.ID), string(b)))
+		c, o := s.enqueueOps(r.job, r.delivery, lease)
+		cmps, ops = append(cmps, c...), append(ops, o...)
 	}
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {

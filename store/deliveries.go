@@ -61,7 +61,7 @@ func (s *Store) FirstDelivery(ctx context.Context, id string, ttl time.Duration)
 	if err != nil {
 		return false, fmt.Errorf("store: delivery %s: %w", id, err)
 	}
-	key := s.prefix + "deliveries/" + id
+	key := s.deliveryKey(id)
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease))).

@@ -65,10 +65,10 @@ func jobID(nanos int64) string {
 // before all of them.
 func timeID(nanos int64) string { return fmt.Sprintf("%020d", nanos) }
 
-func (s *Store) jobKey(id string) string   { return s.prefix + "jobs/" + id }
-func (s *Store) claimKey(id string) string { return s.prefix + "claims/" + id }
-func (s *Store) lowKey() string            { return s.prefix + "queue/low" }
-func (s *Store) jobsEnd() string           { return clientv3.GetPrefixRangeEnd(s.prefix + "jobs/") }
+func (s *Store) jobKey(id string) string      { return s.prefix + "jobs/" + id }
+func (s *Store) claimKey(id string) string    { return s.prefix + "claims/" + id }
+func (s *Store) deliveryKey(id string) string { return s.prefix + "deliveries/" + id }
+func (s *Store) lowKey() string               { return s.prefix + "queue/low" }
 
 // The queue's low mark is a job id below which no job waits. Deleted jobs
 // stay in etcd's index until it compacts, and a range over them costs as
@@ -98,10 +98,47 @@ func (s *Store) lowMark(ctx context.Context) (string, error) {
 	return string(resp.Kvs[0].Value), nil
 }
 
+// readQueue reads the jobs from the low mark on (to the end, unless opts
+// give a range of their own) and returns the mark it read from.
+func (s *Store) readQueue(ctx context.Context, opts ...clientv3.OpOption) (low string, resp *clientv3.GetResponse, err error) {
+	if low, err = s.lowMark(ctx); err != nil {
+		return "", nil, err
+	}
+	opts = append([]clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.prefix + "jobs/"))}, opts...)
+	resp, err = s.client.Get(ctx, s.jobKey(low), opts...)
+	return low, resp, err
+}
+
+// commitMovingMark commits ops, and in the same transaction moves the low
+// mark from low to to if cond holds and nobody moved the mark meanwhile.
+func (s *Store) commitMovingMark(ctx context.Context, ops []clientv3.Op, low, to string, cond clientv3.Cmp) error {
+	moved := append(slices.Clip(ops), clientv3.OpPut(s.lowKey(), to))
+	_, err := s.client.Txn(ctx).
+		If(cond, clientv3.Compare(clientv3.Value(s.lowKey()), "=", low)).
+		Then(moved...).
+		Else(ops...).
+		Commit()
+	return err
+}
+
 // aboveLow is the transaction condition that a job id is above the low
 // mark.
 func (s *Store) aboveLow(id string) clientv3.Cmp {
 	return clientv3.Compare(clientv3.Value(s.lowKey()), "<", id)
+}
+
+// enqueueOps are the conditions and writes that queue j above the low
+// mark and, unless delivery is "", record the delivery for the first time.
+func (s *Store) enqueueOps(j *Job, delivery string, lease clientv3.LeaseID) ([]clientv3.Cmp, []clientv3.Op) {
+	b, _ := json.Marshal(j)
+	cmps := []clientv3.Cmp{s.aboveLow(j.ID)}
+	ops := []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
+	if delivery != "" {
+		dkey := s.deliveryKey(delivery)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0))
+		ops = append(ops, clientv3.OpPut(dkey, j.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease)))
+	}
+	return cmps, ops
 }
 
 // commitJob queues j, with the record of a delivery unless delivery is
@@ -109,19 +146,14 @@ func (s *Store) aboveLow(id string) clientv3.Cmp {
 // delivery was seen before. An id at or below the low mark is replaced by
 // one above it.
 func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease clientv3.LeaseID) (bool, error) {
-	dkey := s.prefix + "deliveries/" + delivery
 	for attempt := 1; ; attempt++ {
 		if attempt > 5 {
 			return false, fmt.Errorf("job %s stays at or below the low mark", j.ID)
 		}
-		b, _ := json.Marshal(j)
-		cmps := []clientv3.Cmp{s.aboveLow(j.ID)}
-		ops := []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
+		cmps, ops := s.enqueueOps(j, delivery, lease)
 		orElse := []clientv3.Op{clientv3.OpGet(s.lowKey())}
 		if delivery != "" {
-			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0))
-			ops = append(ops, clientv3.OpPut(dkey, j.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease)))
-			orElse = append(orElse, clientv3.OpGet(dkey, clientv3.WithCountOnly()))
+			orElse = append(orElse, clientv3.OpGet(s.deliveryKey(delivery), clientv3.WithCountOnly()))
 		}
 		resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
 		switch {
@@ -156,11 +188,7 @@ func idAbove(low string, nanos int64) string {
 // again, so every job runs at least once. It returns ErrEmpty when no job
 // waits.
 func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID) (*Job, error) {
-	low, err := s.lowMark(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
-	}
-	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(s.jobsEnd()), clientv3.WithLimit(64))
+	_, resp, err := s.readQueue(ctx, clientv3.WithLimit(64))
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
@@ -197,12 +225,7 @@ func (s *Store) Complete(ctx context.Context, j *Job) error {
 	// No job waits between the mark and this one (an empty range compares
 	// as a key never created).
 	oldest := clientv3.Compare(clientv3.CreateRevision(s.jobKey(low)), "=", 0).WithRange(s.jobKey(j.ID))
-	_, err = s.client.Txn(ctx).
-		If(oldest, clientv3.Compare(clientv3.Value(s.lowKey()), "=", low)).
-		Then(append(slices.Clip(del), clientv3.OpPut(s.lowKey(), max(low, j.ID)))...).
-		Else(del...).
-		Commit()
-	if err != nil {
+	if err := s.commitMovingMark(ctx, del, low, max(low, j.ID), oldest); err != nil {
 		return fmt.Errorf("store: complete %s: %w", j.ID, err)
 	}
 	return nil
@@ -210,11 +233,7 @@ func (s *Store) Complete(ctx context.Context, j *Job) error {
 
 // Depth counts the jobs queued or running.
 func (s *Store) Depth(ctx context.Context) (int64, error) {
-	low, err := s.lowMark(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("store: depth: %w", err)
-	}
-	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(s.jobsEnd()), clientv3.WithCountOnly())
+	_, resp, err := s.readQueue(ctx, clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("store: depth: %w", err)
 	}
@@ -230,7 +249,7 @@ func (s *Store) MarkDone(ctx context.Context, key string, ttl time.Duration) (al
 
 // Done reports whether the work with an idempotence key had its effect.
 func (s *Store) Done(ctx context.Context, key string) (bool, error) {
-	resp, err := s.client.Get(ctx, s.prefix+"deliveries/done/"+key, clientv3.WithCountOnly())
+	resp, err := s.client.Get(ctx, s.deliveryKey("done/"+key), clientv3.WithCountOnly())
 	if err != nil {
 		return false, fmt.Errorf("store: done %s: %w", key, err)
 	}
@@ -290,12 +309,8 @@ func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Durat
 // head covers every push delivered before it read the head). It returns
 // how many it removed, and moves the low mark up to the first job left.
 func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Time) (int, error) {
-	low, err := s.lowMark(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
-	}
 	end := s.jobKey(timeID(before.UnixNano()))
-	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(end))
+	low, resp, err := s.readQueue(ctx, clientv3.WithRange(end))
 	if err != nil {
 		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
 	}
@@ -320,8 +335,7 @@ func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Tim
 	// The mark moves only if no job appeared below it since the read: one
 	// queued meanwhile with an older id would be hidden.
 	unchanged := clientv3.Compare(clientv3.ModRevision(s.jobKey(low)), "<", resp.Header.Revision+1).WithRange(end)
-	moved := append(slices.Clip(ops), clientv3.OpPut(s.lowKey(), newLow))
-	if _, err := s.client.Txn(ctx).If(unchanged, clientv3.Compare(clientv3.Value(s.lowKey()), "=", low)).Then(moved...).Else(ops...).Commit(); err != nil {
+	if err := s.commitMovingMark(ctx, ops, low, newLow, unchanged); err != nil {
 		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
 	}
 	return n, nil
