@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -320,7 +321,9 @@ func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Tim
 	for _, kv := range resp.Kvs {
 		var j Job
 		if json.Unmarshal(kv.Value, &j) != nil || j.Kind != kind {
-			newLow = min(newLow, j.ID)
+			// Kept (a job it cannot read is kept too): the mark stops at
+			// its id, which the key holds whatever the value.
+			newLow = min(newLow, strings.TrimPrefix(string(kv.Key), s.jobKey("")))
 			continue
 		}
 		ops = append(ops, clientv3.OpDelete(string(kv.Key)), clientv3.OpDelete(s.claimKey(j.ID)))
