@@ -86,10 +86,17 @@ type DeployResult struct {
 // unchanged. The branch moves by compare-and-swap; when another deployer
 // moved it first, Deploy fetches, compiles the newest source again and
 // retries, so deploy history stays linear and never holds a mixed tree.
-// An invalid source fails at once, with the compiler's located errors.
+// A source branch moved back to an older commit (a rollback) is deployed
+// once a second read finds it there still. An invalid source fails at
+// once, with the compiler's located errors.
 func (d *Deployer) Deploy(ctx context.Context) (*DeployResult, error) {
+	var back plumbing.Hash // a source commit found older than the deployed one
 	for attempt := 1; ; attempt++ {
-		res, err := d.try(ctx)
+		res, err := d.try(ctx, back)
+		var older *olderSourceError
+		if errors.As(err, &older) {
+			back = older.source
+		}
 		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
 			continue
 		}
@@ -101,7 +108,20 @@ func (d *Deployer) Deploy(ctx context.Context) (*DeployResult, error) {
 	}
 }
 
-func (d *Deployer) try(ctx context.Context) (*DeployResult, error) {
+// olderSourceError means the deploy branch holds a descendant of the
+// source commit read: the read was stale, or the source branch moved
+// back.
+type olderSourceError struct{ source plumbing.Hash }
+
+func (e *olderSourceError) Error() string {
+	return fmt.Sprintf("deploy branch already holds a newer source than %s", short(e.source))
+}
+
+func (e *olderSourceError) Unwrap() error { return ErrConflict }
+
+// try deploys once; back is a source commit that an earlier try found
+// older than the deployed one, which is deployed if read again.
+func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*DeployResult, error) {
 	if err := d.source.Fetch(ctx); err != nil {
 		return nil, err
 	}
@@ -143,8 +163,8 @@ func (d *Deployer) try(ctx context.Context) (*DeployResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d.newerDeployed(src, prev) {
-			return nil, fmt.Errorf("deploy branch already holds a newer source than %s: %w", short(src.Hash), ErrConflict)
+		if src.Hash != back && d.newerDeployed(src, prev) {
+			return nil, &olderSourceError{source: src.Hash}
 		}
 		if prev.TreeHash == tree {
 			res.DeployCommit = head.String()

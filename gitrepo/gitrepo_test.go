@@ -270,6 +270,39 @@ func TestDeployLocal(t *testing.T) {
 	}
 }
 
+// TestDeployRollback moves the source branch back to a commit deployed
+// before: the deploy branch gets a new commit whose tree is compile of
+// that commit again, rather than refusing it as a stale read.
+func TestDeployRollback(t *testing.T) {
+	t.Parallel()
+	dir := newSourceRepo(t)
+	r := open(t, dir)
+	d := newDeployer(t, r, r)
+	a, err := d.Deploy(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gittest.Commit(t, dir, "Scale web", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 5))})
+	if _, err := d.Deploy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "reset", "-q", "--hard", a.SourceCommit)
+	back, err := d.Deploy(t.Context())
+	if err != nil {
+		t.Fatalf("deploy after a rollback: %v", err)
+	}
+	if !back.Committed || back.SourceCommit != a.SourceCommit {
+		t.Errorf("rollback deployed %+v, want a new commit of %s", back, a.SourceCommit)
+	}
+	if got, want := gittest.Git(t, dir, "rev-parse", "deploy^{tree}"), gittest.Git(t, dir, "rev-parse", a.DeployCommit+"^{tree}"); got != want {
+		t.Errorf("deploy tree %s after the rollback, want %s as first deployed", got, want)
+	}
+	if n := gittest.Git(t, dir, "rev-list", "--count", "deploy"); n != "3" {
+		t.Errorf("%s deploy commits, want 3", n)
+	}
+	gittest.Fsck(t, dir)
+}
+
 func TestDeployInvalidSource(t *testing.T) {
 	t.Parallel()
 	dir := newSourceRepo(t)
