@@ -13,7 +13,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
-	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -25,12 +24,15 @@ type API struct {
 	SourceBranch string
 	DeployBranch string
 	Tokens       []string
-	// Queue receives a deploy job after a restore.
-	Queue interface {
-		Enqueue(ctx context.Context, kind, key string, payload any) (*store.Job, error)
+	// Signals receives the deploy signal after a restore.
+	Signals interface {
+		Signal(ctx context.Context, name string) error
 	}
 	// Ready checks the service's dependencies for /readyz.
 	Ready func(ctx context.Context) error
+	// Deploys, when set, reports the deploy branch's convergence in
+	// /readyz's detail.
+	Deploys func() DeployStatus
 	// Author signs restore commits.
 	Author gitrepo.Signature
 }
@@ -57,10 +59,15 @@ func (a *API) Mount(app *fiber.App) {
 }
 
 func (a *API) readyz(c *fiber.Ctx) error {
-	if err := a.Ready(c.UserContext()); err != nil {
-		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "error": err.Error()})
+	detail := fiber.Map{"ready": true}
+	if a.Deploys != nil {
+		detail["deploy"] = a.Deploys()
 	}
-	return c.JSON(fiber.Map{"ready": true})
+	if err := a.Ready(c.UserContext()); err != nil {
+		detail["ready"], detail["error"] = false, err.Error()
+		return c.Status(http.StatusServiceUnavailable).JSON(detail)
+	}
+	return c.JSON(detail)
 }
 
 func (a *API) workflows(c *fiber.Ctx) error {
@@ -167,11 +174,10 @@ func (a *API) restore(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
-	job, err := a.Queue.Enqueue(c.UserContext(), JobDeploy, "restore:"+commit.Hash.String(), DeployJob{Ref: "refs/heads/" + a.SourceBranch, Commit: commit.Hash.String()})
-	if err != nil {
+	if err := a.Signals.Signal(c.UserContext(), SignalDeploy); err != nil {
 		return apiError(c, err)
 	}
-	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message), "job": job})
+	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message)})
 }
 
 // apiError maps errors to statuses.

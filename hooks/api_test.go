@@ -35,7 +35,7 @@ func TestAPI(t *testing.T) {
 	}
 	defer s.Close()
 	const token = "0123456789abcdef-token"
-	api := &API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", Tokens: []string{token}, Queue: s,
+	api := &API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", Tokens: []string{token}, Signals: s,
 		Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}, Ready: s.Ready}
 	app := fiber.New()
 	api.Mount(app)
@@ -65,7 +65,7 @@ func TestAPI(t *testing.T) {
 		{"GET", "/api/deploys", "", 200, []string{`"subject":"Deploy commit stand-in"`}},
 		{"POST", "/api/workflows/shop/versions/1/restore", "", 401, []string{"bearer token"}},
 		{"POST", "/api/workflows/shop/versions/1/restore", "wrong-token-0123456789", 401, []string{"bearer token"}},
-		{"POST", "/api/workflows/shop/versions/1/restore", token, 202, []string{`"message":"Restore shop to version 1"`, `"kind":"deploy"`}},
+		{"POST", "/api/workflows/shop/versions/1/restore", token, 202, []string{`"message":"Restore shop to version 1"`}},
 		{"POST", "/api/workflows/shop/versions/3/restore", token, 409, []string{"unchanged"}},
 	}
 	for _, st := range steps {
@@ -82,8 +82,8 @@ func TestAPI(t *testing.T) {
 	if got := gittest.Git(t, work, "log", "-1", "--format=%s", "main"); got != "Restore shop to version 1" {
 		t.Errorf("main is at %q", got)
 	}
-	if d, _ := s.Depth(t.Context()); d != 1 {
-		t.Errorf("restore queued %d jobs, want 1", d)
+	if rev, _, err := s.Signalled(t.Context(), SignalDeploy); err != nil || rev == 0 {
+		t.Errorf("restore did not ask for a deploy: revision %d, %v", rev, err)
 	}
 	var vs []map[string]any
 	_, body := do("GET", "/api/workflows/shop/versions", "")

@@ -46,6 +46,10 @@ type Config struct {
 	// DeployInterval is the least time between the starts of two deploys:
 	// pushes that arrive meanwhile are covered by one deploy.
 	DeployInterval time.Duration `env:"HOOKS_DEPLOY_INTERVAL, default=100ms"`
+	// ResyncInterval is how often the deploy branch is converged to the
+	// source without a push, and the longest wait before a failed
+	// convergence is retried.
+	ResyncInterval time.Duration `env:"HOOKS_RESYNC_INTERVAL, default=1m"`
 	// Kubeconfig lets the service watch the cluster; empty for none.
 	Kubeconfig string `env:"HOOKS_KUBECONFIG"`
 }
@@ -116,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DeployInterval < 0 || c.DeployInterval > time.Hour {
 		bad("HOOKS_DEPLOY_INTERVAL", "%s is not between 0 and 1h", c.DeployInterval)
+	}
+	if c.ResyncInterval < time.Second || c.ResyncInterval > 24*time.Hour {
+		bad("HOOKS_RESYNC_INTERVAL", "%s is not between 1s and 24h", c.ResyncInterval)
 	}
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		bad("HOOKS_DATA_DIR", "is required for the embedded etcd")

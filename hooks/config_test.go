@@ -18,7 +18,7 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" || c.DeployInterval != 100*time.Millisecond {
+	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" || c.DeployInterval != 100*time.Millisecond || c.ResyncInterval != time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
 	tests := []struct {
@@ -35,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 		{"short token", map[string]string{"HOOKS_API_TOKENS": "abcdefghijklmnopq,short"}, []string{"HOOKS_API_TOKENS: token 2 is shorter"}},
 		{"negative interval", map[string]string{"HOOKS_DEPLOY_INTERVAL": "-1s"}, []string{"HOOKS_DEPLOY_INTERVAL: -1s is not between"}},
 		{"not a duration", map[string]string{"HOOKS_DEPLOY_INTERVAL": "soon"}, []string{"HOOKS_DEPLOY_INTERVAL"}},
+		{"resync too often", map[string]string{"HOOKS_RESYNC_INTERVAL": "10ms"}, []string{"HOOKS_RESYNC_INTERVAL: 10ms is not between 1s and 24h"}},
 		{"bad etcd", map[string]string{"HOOKS_ETCD_ENDPOINTS": "localhost"}, []string{`HOOKS_ETCD_ENDPOINTS: "localhost" is not a URL`}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}

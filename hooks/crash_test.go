@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,13 +27,14 @@ import (
 
 // TestHelperService is not a test: TestKillDuringDeploy runs the test
 // binary with SLIPWAY_HOOKS_HELPER set to have a service process it can
-// kill with SIGKILL.
+// kill with SIGKILL. SIGTERM stops it cleanly.
 func TestHelperService(t *testing.T) {
 	dir := os.Getenv("SLIPWAY_HOOKS_HELPER")
 	if dir == "" {
 		t.Skip("helper process for TestKillDuringDeploy")
 	}
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
 	cfg := store.Config{DataDir: dir + "/data"}
 	if e := os.Getenv("SLIPWAY_HOOKS_ETCD"); e != "" {
 		cfg = store.Config{Endpoints: []string{e}}
@@ -46,49 +50,83 @@ func TestHelperService(t *testing.T) {
 		return float64(n)
 	})
 	app := NewApp(NewReceiver(secret, s, "main", log, m), m)
-	go NewWorker(s, d, fmt.Sprintf("pid-%d", os.Getpid()), log).Run(ctx)
-	app.Listen(os.Getenv("SLIPWAY_HOOKS_ADDR"))
+	worked := make(chan error, 1)
+	go func() { worked <- NewWorker(s, d, fmt.Sprintf("pid-%d", os.Getpid()), log).Run(ctx) }()
+	go app.Listen(os.Getenv("SLIPWAY_HOOKS_ADDR"))
+	<-ctx.Done()
+	app.Shutdown()
+	if err := <-worked; err != nil {
+		t.Error(err)
+	}
+	s.Close()
 }
 
-// TestKillDuringDeploy kills the service with SIGKILL while it deploys,
-// starts it again, and checks that the job completes once: one deploy
-// commit, nothing lost, nothing queued.
+// killBound is how soon a restarted service must have converged after a
+// kill: the killed session's lease (5 s) runs out, then one deploy of
+// 100 workflows (about a second on an idle machine), with room for
+// parallel tests under the race detector on a loaded machine.
+const killBound = 4 * time.Minute
+
+// TestKillDuringDeploy kills the service with SIGKILL at random points of
+// its deploys (at start, and of pushes arriving meanwhile) three times,
+// starting it again each time. The last one converges within killBound
+// with nothing queued: the deploy branch is compile(source head), its
+// history linear with no commit that changes nothing, and git fsck is
+// clean. A SIGTERM then stops it without an error in its log.
 func TestKillDuringDeploy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
 	gittest.Git(t, dir, "init", "-q", "-b", "main", "repo")
-	sha := gittest.Commit(t, dir+"/repo", "Add 300 workflows", sample.Repo(300))
+	gittest.Commit(t, repo, "Add 100 workflows", sample.Repo(100))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill points from seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
 	addr := freeAddr(t)
-	start := func() (*exec.Cmd, *syncBuffer) { return startService(t, dir, addr, "") }
-	first, log1 := start()
-	postPush(t, addr, "crash-1", sha)
-	time.Sleep(400 * time.Millisecond) // the first deploy of 300 workflows takes longer
-	first.Process.Signal(syscall.SIGKILL)
-	first.Wait()
-	if strings.Contains(log1.String(), `"msg":"deployed"`) {
-		t.Log("the deploy finished before the kill; the restart must still not deploy twice")
+	svc, log := startService(t, dir, addr, "")
+	for round := range 3 {
+		if round > 0 {
+			svc, log = startService(t, dir, addr, "")
+		}
+		sha := gittest.Commit(t, repo, fmt.Sprintf("Scale w050 to %d", round+2), map[string][]byte{"workflows/w050.json": sample.Workflow(50, round+2)})
+		postPush(t, addr, fmt.Sprintf("kill-%d", round), sha)
+		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second))))
+		svc.Process.Signal(syscall.SIGKILL)
+		svc.Wait()
 	}
-
-	second, log2 := start()
+	want := wantTree(t, repo)
+	restarted := time.Now()
+	svc, log = startService(t, dir, addr, "")
+	stopped := false
 	defer func() {
-		second.Process.Signal(syscall.SIGTERM)
-		second.Wait()
+		if !stopped {
+			svc.Process.Signal(syscall.SIGKILL)
+			svc.Wait()
+		}
 	}()
-	// The killed worker's lease expires within 5 s; then the job runs.
-	deadline := time.Now().Add(60 * time.Second)
-	for depth(t, addr) != 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	took := waitTree(t, repo, want, restarted, killBound)
+	t.Logf("converged %s after the last restart", took.Round(time.Millisecond))
 	if d := depth(t, addr); d != 0 {
-		t.Fatalf("%d jobs left after the restart:\n%s", d, log2)
+		t.Errorf("%d jobs left after the restart", d)
 	}
-	if got := gittest.Git(t, dir+"/repo", "rev-list", "--count", "deploy"); got != "1" {
-		t.Errorf("%s deploy commits, want exactly 1", got)
+	trees := strings.Fields(gittest.Git(t, repo, "log", "--format=%T", "deploy"))
+	for i := 1; i < len(trees); i++ {
+		if trees[i] == trees[i-1] {
+			t.Errorf("deploy commit %d of %d changes nothing", len(trees)-i+1, len(trees))
+		}
 	}
-	if got := gittest.Git(t, dir+"/repo", "log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "deploy"); got != sha {
-		t.Errorf("deployed %s, want %s", got, sha)
+	for _, line := range strings.Split(gittest.Git(t, repo, "rev-list", "--parents", "deploy"), "\n") {
+		if len(strings.Fields(line)) > 2 {
+			t.Errorf("deploy history is not linear: %s", line)
+		}
 	}
-	gittest.Fsck(t, dir+"/repo")
+	gittest.Fsck(t, repo)
+	svc.Process.Signal(syscall.SIGTERM)
+	svc.Wait()
+	stopped = true
+	if strings.Contains(log.String(), `"level":"ERROR"`) {
+		t.Errorf("errors in the log of a service that converged and stopped cleanly:\n%s", log)
+	}
 }
 
 // syncBuffer is a buffer a child process writes while the test reads it.
@@ -132,7 +170,7 @@ func startService(t *testing.T, dir, addr, etcd string) (*exec.Cmd, *syncBuffer)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(convergeBound); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			return cmd, out
@@ -204,7 +242,7 @@ func TestTwoReplicas(t *testing.T) {
 
 func waitFor(t testing.TB, cond func() bool, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(convergeBound); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if cond() {
 			return
 		}

@@ -30,9 +30,9 @@ type Reviewer struct {
 
 // Review handles one review job.
 func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
-	owner, repo, ok := strings.Cut(job.Repo, "/")
-	if !ok {
-		return fmt.Errorf("review: %q is not owner/repo", job.Repo)
+	owner, repo, err := splitRepo(job.Repo)
+	if err != nil {
+		return err
 	}
 	if err := r.Source.FetchPull(ctx, job.Number); err != nil {
 		return err
@@ -75,6 +75,39 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 		return fmt.Errorf("review: status: %w", err)
 	}
 	return nil
+}
+
+// maxStatusDescription is the longest description GitHub keeps on a
+// commit status.
+const maxStatusDescription = 140
+
+// ReportError sets the commit status of a pull request's head to error,
+// with the reason, when its review could not be made.
+func (r *Reviewer) ReportError(ctx context.Context, job ReviewJob, reason string) error {
+	owner, repo, err := splitRepo(job.Repo)
+	if err != nil {
+		return err
+	}
+	desc := []rune("Slipway could not review this change: " + reason)
+	if len(desc) > maxStatusDescription {
+		desc = append(desc[:maxStatusDescription-1], '…')
+	}
+	_, _, err = r.GitHub.Repositories.CreateStatus(ctx, owner, repo, job.HeadCommit, &github.RepoStatus{
+		State: github.String("error"), Context: github.String(statusContext), Description: github.String(string(desc)),
+	})
+	if err != nil {
+		return fmt.Errorf("review: status: %w", err)
+	}
+	return nil
+}
+
+// splitRepo splits a repository's full name into owner and name.
+func splitRepo(fullName string) (owner, repo string, err error) {
+	owner, repo, ok := strings.Cut(fullName, "/")
+	if !ok {
+		return "", "", fmt.Errorf("review: %q is not owner/repo", fullName)
+	}
+	return owner, repo, nil
 }
 
 // upsertComment edits Slipway's comment on the pull request, or posts it.

@@ -25,21 +25,14 @@ const (
 	DeliveryTTL = 72 * time.Hour
 )
 
-// Job kinds the receiver queues.
-const (
-	JobDeploy = "deploy"
-	JobReview = "review"
-)
+// JobReview is the kind of job the receiver queues for a pull request.
+const JobReview = "review"
 
-// Queue is what the receiver needs of the store.
+// Queue is what the receiver needs of the store: a push raises the
+// deploy signal, a pull request queues a review job.
 type Queue interface {
 	EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind, key string, payload any) (*store.Job, bool, error)
-}
-
-// DeployJob is the payload of a deploy job: a push to the source branch.
-type DeployJob struct {
-	Ref    string `json:"ref"`
-	Commit string `json:"commit"`
+	SignalOnce(ctx context.Context, delivery string, ttl time.Duration, signal string) (bool, error)
 }
 
 // ReviewJob is the payload of a review job: a pull request to render.
@@ -120,14 +113,17 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	if err != nil {
 		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "payload does not parse: " + err.Error()}
 	}
-	var kind, key string
-	var job any
+	var reply Reply
+	var queued bool
 	switch d.Event {
 	case "push":
 		if e.Ref != "refs/heads/"+r.sourceBranch || e.Deleted {
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("push to %s, not to the source branch %s", e.Ref, r.sourceBranch)}
 		}
-		kind, key, job = JobDeploy, "push:"+e.After, DeployJob{Ref: e.Ref, Commit: e.After}
+		// The push is a hint that the source changed: the worker deploys
+		// whatever the branch holds when it looks.
+		queued, err = r.queue.SignalOnce(ctx, d.ID, DeliveryTTL, SignalDeploy)
+		reply = Reply{Status: http.StatusAccepted, Result: "queued", Message: "deploy requested"}
 	case "pull_request":
 		switch e.Action {
 		case "opened", "synchronize", "reopened":
@@ -135,18 +131,20 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("pull_request action %q is not handled", e.Action)}
 		}
 		pr := e.PullRequest
-		kind = JobReview
-		key = fmt.Sprintf("pr:%s:%d:%s", e.Repository.FullName, pr.Number, pr.Head.SHA)
-		job = ReviewJob{Repo: e.Repository.FullName, Number: pr.Number, BaseCommit: pr.Base.SHA, HeadCommit: pr.Head.SHA}
+		key := fmt.Sprintf("pr:%s:%d:%s", e.Repository.FullName, pr.Number, pr.Head.SHA)
+		var j *store.Job
+		j, queued, err = r.queue.EnqueueOnce(ctx, d.ID, DeliveryTTL, JobReview, key, ReviewJob{Repo: e.Repository.FullName, Number: pr.Number, BaseCommit: pr.Base.SHA, HeadCommit: pr.Head.SHA})
+		if queued {
+			reply = Reply{Status: http.StatusAccepted, Result: "queued", Message: JobReview + " queued", Job: j.ID}
+		}
 	}
-	j, queued, err := r.queue.EnqueueOnce(ctx, d.ID, DeliveryTTL, kind, key, job)
 	switch {
 	case err != nil:
 		return Reply{Status: http.StatusServiceUnavailable, Result: "error", Message: "the queue is unavailable; GitHub may redeliver"}
 	case !queued:
 		return Reply{Status: http.StatusOK, Result: "duplicate", Message: "delivery " + d.ID + " was handled before"}
 	}
-	return Reply{Status: http.StatusAccepted, Result: "queued", Message: kind + " queued", Job: j.ID}
+	return reply
 }
 
 // event holds the fields of push and pull_request payloads the receiver

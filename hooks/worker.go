@@ -6,54 +6,143 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/store"
 )
 
+// SignalDeploy is the signal a push to the source branch raises, and a
+// restore: the source may have changed, so the deploy branch should be
+// converged now rather than at the next resync.
+const SignalDeploy = "deploy"
+
 // deployLock serialises pushes to the deploy branch across replicas.
 const deployLock = "deploy-branch"
 
-// doneTTL is how long the effect of a job is remembered.
-const doneTTL = 7 * 24 * time.Hour
+// Bounds of the worker's work.
+const (
+	// deployTimeout bounds one convergence, so that a remote that accepts
+	// a connection and never answers cannot stop deploys for good.
+	deployTimeout = 10 * time.Minute
+	// failedTTL is how long a job that failed for good stays on record.
+	failedTTL = 7 * 24 * time.Hour
+	// sessionTTL is how long the worker's claims, lock and leadership
+	// outlive it when it dies without closing its session.
+	sessionTTL = 5 * time.Second
+)
 
 // Deployer is what the worker needs to deploy.
 type Deployer interface {
 	Deploy(ctx context.Context) (*gitrepo.DeployResult, error)
 }
 
-// Worker runs queued deploy jobs while its replica leads. Jobs run at
-// least once; a job whose effect is recorded is completed without running
-// again, so a job runs once to effect.
+// Worker does the leading replica's work. Deploying is level-triggered,
+// as Flux's controllers are: the worker converges the deploy branch to
+// the compiled head of the source branch when it starts leading, after
+// every push delivery (a signal that the source may have changed, not a
+// unit of work), after a failure with backoff, and every ResyncInterval,
+// so that a lost webhook delays a deploy but never loses it. Queued jobs
+// (pull-request reviews) run beside it, each attempted a bounded number
+// of times with backoff and then recorded as failed; no job can hold up
+// a deploy or another job.
 type Worker struct {
 	store    *store.Store
 	deployer Deployer
 	id       string
 	log      *slog.Logger
-	// Poll is how often an idle worker looks for jobs.
+	// Poll is how often an idle worker looks for signals and jobs.
 	Poll time.Duration
-	// DeployInterval is the least time between the starts of two deploys.
-	// A deploy covers every push delivered before it starts, so under a
-	// burst of pushes waiting lets one deploy cover many, and spares the
-	// receiver's share of the machine.
+	// DeployInterval is the least time between the starts of two
+	// convergences: pushes delivered meanwhile share the next one.
 	DeployInterval time.Duration
-	lastDeploy     time.Time
-	// Deployed is called after each deploy, for metrics and tests.
-	Deployed func(job *store.Job, res *gitrepo.DeployResult, took time.Duration)
-	// Reviewer handles review jobs; without one they stay queued.
+	// ResyncInterval is how often the deploy branch is converged without
+	// a signal, and the longest wait before retrying a failure.
+	ResyncInterval time.Duration
+	// RetryMin is the wait before the first retry of a failed convergence
+	// or job attempt; each further failure doubles it, up to
+	// ResyncInterval.
+	RetryMin time.Duration
+	// JobAttempts is how often a job is tried before it is recorded as
+	// failed.
+	JobAttempts int
+	// Deployed is called after each successful convergence, for metrics
+	// and tests, with the time since the newest push delivery it covers
+	// (zero when it covers none: at start, on resync or retry).
+	Deployed func(res *gitrepo.DeployResult, sinceDelivery time.Duration)
+	// Reviewer handles review jobs; without one they fail at once.
 	Reviewer *Reviewer
+
+	mu         sync.Mutex
+	status     DeployStatus
+	failedJobs map[string]int // by kind
 }
 
 // NewWorker returns a worker named id.
 func NewWorker(s *store.Store, d Deployer, id string, log *slog.Logger) *Worker {
-	return &Worker{store: s, deployer: d, id: id, log: log, Poll: 50 * time.Millisecond, DeployInterval: 100 * time.Millisecond}
+	return &Worker{
+		store: s, deployer: d, id: id, log: log,
+		Poll: 50 * time.Millisecond, DeployInterval: 100 * time.Millisecond, ResyncInterval: time.Minute,
+		RetryMin: time.Second, JobAttempts: 5, failedJobs: map[string]int{},
+	}
 }
 
-// Run campaigns for leadership and then runs jobs until ctx ends. When
-// this replica's session dies, another replica's campaign succeeds.
+// DeployStatus is the state of the deploy branch's convergence, as this
+// replica's worker last saw it.
+type DeployStatus struct {
+	// Leading is whether this replica's worker deploys; the others report
+	// nothing else.
+	Leading bool `json:"leading"`
+	// SourceCommit is the source head the last successful convergence
+	// compiled, and DeployCommit the deploy branch's head after it.
+	SourceCommit string `json:"source_commit,omitempty"`
+	DeployCommit string `json:"deploy_commit,omitempty"`
+	// LastSuccess and LastAttempt are when the last successful and the
+	// last convergence began.
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	// LastError is why the last convergence failed; empty when it did not.
+	LastError string `json:"last_error,omitempty"`
+	// Failures counts the convergences that failed in a row.
+	Failures int `json:"failures"`
+	// NextAttempt is when the worker converges next without a signal.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+}
+
+// Status returns the state of the deploy branch's convergence.
+func (w *Worker) Status() DeployStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+func (w *Worker) setStatus(update func(*DeployStatus)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	update(&w.status)
+}
+
+// Run campaigns for leadership and then works until ctx ends. When this
+// replica's session dies, another replica's campaign succeeds; when the
+// session is lost under a live worker, it campaigns again.
 func (w *Worker) Run(ctx context.Context) error {
-	sess, err := w.store.NewSession(ctx, 5*time.Second)
+	for {
+		err := w.lead(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.log.Error("lost the lead; campaigning again", slog.String("worker", w.id), slog.String("error", err.Error()))
+		sleep(ctx, time.Second)
+	}
+}
+
+// lead campaigns, then converges and runs jobs until ctx ends or the
+// session does.
+func (w *Worker) lead(ctx context.Context) error {
+	sess, err := w.store.NewSession(ctx, sessionTTL)
 	if err != nil {
 		return err
 	}
@@ -61,86 +150,249 @@ func (w *Worker) Run(ctx context.Context) error {
 	if _, err := sess.Campaign(ctx, "worker", w.id); err != nil {
 		return err
 	}
+	lead, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-lead.Done():
+		}
+	}()
 	w.log.Info("leading the job queue", slog.String("worker", w.id))
-	for ctx.Err() == nil {
-		job, err := w.store.Claim(ctx, w.id, sess.Lease)
-		if errors.Is(err, store.ErrEmpty) {
-			select {
-			case <-ctx.Done():
-			case <-time.After(w.Poll):
-			}
-			continue
-		}
-		if err != nil {
-			w.log.Error("claim", slog.String("error", err.Error()))
-			time.Sleep(w.Poll)
-			continue
-		}
-		if err := w.handle(ctx, sess, job); err != nil {
-			w.log.Error("job failed; it will run again", slog.String("job", job.ID), slog.String("kind", job.Kind), slog.Int("attempt", job.Attempts), slog.String("error", err.Error()))
-			continue // the claim stays until the session ends: another run retries
-		}
-		if err := w.store.Complete(ctx, job); err != nil {
-			w.log.Error("complete", slog.String("job", job.ID), slog.String("error", err.Error()))
-		}
-	}
-	return nil
+	w.setStatus(func(s *DeployStatus) { s.Leading = true })
+	defer w.setStatus(func(s *DeployStatus) { *s = DeployStatus{} })
+	var wg sync.WaitGroup
+	wg.Go(func() { w.converge(lead, sess) })
+	w.runJobs(lead, sess)
+	wg.Wait()
+	return errors.New("the session ended")
 }
 
-func (w *Worker) handle(ctx context.Context, sess *store.Session, job *store.Job) error {
-	done, err := w.store.Done(ctx, job.Key)
-	if err != nil || done {
-		return err
+// converge keeps the deploy branch at the compiled source head until ctx
+// ends.
+func (w *Worker) converge(ctx context.Context, sess *store.Session) {
+	covered, _, err := w.store.Signalled(ctx, SignalDeploy)
+	if err != nil {
+		covered = -1
 	}
-	switch job.Kind {
-	case JobDeploy:
-		unlock, err := sess.Lock(ctx, deployLock)
+	due := time.Now() // converge at once: pushes may have been missed
+	var began time.Time
+	failures := 0
+	for ctx.Err() == nil {
+		rev, at, err := w.store.Signalled(ctx, SignalDeploy)
 		if err != nil {
-			return err
-		}
-		defer unlock(context.WithoutCancel(ctx))
-		if wait := time.Until(w.lastDeploy.Add(w.DeployInterval)); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
+			if ctx.Err() == nil {
+				w.log.Warn("read the deploy signal", slog.String("error", err.Error()))
 			}
+			sleep(ctx, w.Poll)
+			continue
 		}
-		began := time.Now()
-		w.lastDeploy = began
-		res, err := w.deployer.Deploy(ctx)
+		// A push converges at once, unless deploys fail: then only the
+		// backoff decides, so that pushes during an outage do not hammer
+		// the remotes or stretch the wait after it.
+		now := time.Now()
+		signalled := rev != covered && failures == 0
+		if (!signalled && now.Before(due)) || now.Before(began.Add(w.DeployInterval)) {
+			sleep(ctx, w.Poll)
+			continue
+		}
+		var since time.Time
+		if rev != covered && !at.IsZero() {
+			since = at
+		}
+		covered, began = rev, now
+		res, err := w.deployOnce(ctx, sess)
+		if ctx.Err() != nil {
+			return
+		}
 		if err != nil {
-			return fmt.Errorf("deploy: %w", err)
+			failures++
+			due = time.Now().Add(w.backoff(failures))
+			w.log.Error("deploy failed; it will be retried", slog.Int("failures", failures), slog.Time("next_attempt", due), slog.String("error", err.Error()))
+			w.setStatus(func(s *DeployStatus) {
+				s.LastAttempt, s.LastError, s.Failures, s.NextAttempt = began, err.Error(), failures, due
+			})
+			continue
 		}
-		if _, err := w.store.MarkDone(ctx, job.Key, doneTTL); err != nil {
-			return err
+		failures = 0
+		due = time.Now().Add(w.ResyncInterval)
+		w.setStatus(func(s *DeployStatus) {
+			*s = DeployStatus{Leading: true, SourceCommit: res.SourceCommit, DeployCommit: res.DeployCommit, LastSuccess: began, LastAttempt: began, NextAttempt: due}
+		})
+		took := time.Since(began)
+		if res.Committed {
+			w.log.Info("deployed", slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Duration("took", took))
+		} else {
+			w.log.Debug("the deploy branch is current", slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Duration("took", took))
 		}
-		// The deploy read the branch head after every push delivered
-		// before it began: those deploy jobs are done too.
-		if n, err := w.store.CompleteBefore(ctx, JobDeploy, began); err != nil {
-			w.log.Warn("coalesce deploy jobs", slog.String("error", err.Error()))
-		} else if n > 1 {
-			w.log.Info("deploy covered queued pushes", slog.Int("jobs", n-1))
-		}
-		w.log.Info("deployed", slog.String("job", job.ID), slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Bool("committed", res.Committed), slog.Duration("took", time.Since(began)))
 		if w.Deployed != nil {
-			w.Deployed(job, res, time.Since(job.Enqueued))
+			var sinceDelivery time.Duration
+			if !since.IsZero() {
+				sinceDelivery = time.Since(since)
+			}
+			w.Deployed(res, sinceDelivery)
 		}
-		return nil
+	}
+}
+
+// deployOnce converges the deploy branch once, holding the deploy lock.
+func (w *Worker) deployOnce(ctx context.Context, sess *store.Session) (*gitrepo.DeployResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, deployTimeout)
+	defer cancel()
+	unlock, err := sess.Lock(ctx, deployLock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock(context.WithoutCancel(ctx))
+	res, err := w.deployer.Deploy(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: %w", err)
+	}
+	return res, nil
+}
+
+// backoff is the wait after the nth failure in a row.
+func (w *Worker) backoff(n int) time.Duration {
+	d := w.RetryMin
+	for i := 1; i < n && d < w.ResyncInterval; i++ {
+		d *= 2
+	}
+	return min(d, w.ResyncInterval)
+}
+
+// runJobs claims and runs queued jobs until ctx ends.
+func (w *Worker) runJobs(ctx context.Context, sess *store.Session) {
+	for ctx.Err() == nil {
+		job, err := w.store.Claim(ctx, w.id, sess.Lease)
+		switch {
+		case errors.Is(err, store.ErrEmpty):
+			sleep(ctx, w.Poll)
+		case err != nil:
+			if ctx.Err() == nil {
+				w.log.Error("claim", slog.String("error", err.Error()))
+			}
+			sleep(ctx, w.Poll)
+		default:
+			w.runJob(ctx, job)
+		}
+	}
+}
+
+// permanent marks a job's error as one no retry can mend.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// runJob runs one claimed job: done, retried later, or failed for good.
+func (w *Worker) runJob(ctx context.Context, job *store.Job) {
+	err := w.handle(ctx, job)
+	if ctx.Err() != nil {
+		return // the session's end frees the claim: the next leader retries
+	}
+	attrs := []any{slog.String("job", job.ID), slog.String("kind", job.Kind), slog.String("key", job.Key), slog.Int("attempt", job.Attempts)}
+	var perm permanent
+	switch {
+	case err == nil:
+		if err := w.store.Complete(ctx, job); err != nil {
+			w.log.Error("complete", append(attrs, slog.String("error", err.Error()))...)
+		}
+	case errors.As(err, &perm) || job.Attempts >= w.JobAttempts:
+		w.log.Error("job failed; it will not be retried", append(attrs, slog.String("error", err.Error()))...)
+		w.fail(ctx, job, err.Error())
+	default:
+		next := time.Now().Add(w.backoff(job.Attempts))
+		w.log.Warn("job failed; it will be retried", append(attrs, slog.Time("next_attempt", next), slog.String("error", err.Error()))...)
+		if err := w.store.Release(ctx, job, next, err.Error()); err != nil {
+			w.log.Error("release", append(attrs, slog.String("error", err.Error()))...)
+		}
+	}
+}
+
+// fail records a job as failed and, for a review, sets the pull
+// request's commit status to error.
+func (w *Worker) fail(ctx context.Context, job *store.Job, reason string) {
+	if err := w.store.Fail(ctx, job, reason, failedTTL); err != nil {
+		w.log.Error("record a failed job", slog.String("job", job.ID), slog.String("error", err.Error()))
+		return
+	}
+	w.mu.Lock()
+	w.failedJobs[job.Kind]++
+	w.mu.Unlock()
+	var rj ReviewJob
+	if job.Kind != JobReview || w.Reviewer == nil || json.Unmarshal(job.Payload, &rj) != nil {
+		return
+	}
+	if err := w.Reviewer.ReportError(ctx, rj, reason); err != nil {
+		w.log.Error("report a failed review", slog.String("job", job.ID), slog.String("error", err.Error()))
+	}
+}
+
+func (w *Worker) handle(ctx context.Context, job *store.Job) error {
+	switch job.Kind {
 	case JobReview:
 		if w.Reviewer == nil {
-			return errors.New("no reviewer: set HOOKS_GITHUB_TOKEN; the job stays queued")
+			return permanent{errors.New("no reviewer: set HOOKS_GITHUB_TOKEN to review pull requests")}
 		}
 		var rj ReviewJob
 		if err := json.Unmarshal(job.Payload, &rj); err != nil {
-			return fmt.Errorf("review job: %w", err)
+			return permanent{fmt.Errorf("review job: %w", err)}
 		}
-		if err := w.Reviewer.Review(ctx, rj); err != nil {
-			return err
-		}
-		_, err := w.store.MarkDone(ctx, job.Key, doneTTL)
-		return err
+		return w.Reviewer.Review(ctx, rj)
 	default:
-		return fmt.Errorf("no handler for %s jobs", job.Kind)
+		return permanent{fmt.Errorf("no handler for %s jobs", job.Kind)}
 	}
 }
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+var (
+	descLeading = prometheus.NewDesc("slipway_worker_leading", "1 when this replica's worker leads: deploys and runs jobs.", nil, nil)
+	descFailing = prometheus.NewDesc("slipway_deploy_failures", "Convergences of the deploy branch that failed in a row; 0 when the last one succeeded.", nil, nil)
+	descSuccess = prometheus.NewDesc("slipway_deploy_last_success_timestamp_seconds", "When the last successful convergence of the deploy branch began.", nil, nil)
+	descNext    = prometheus.NewDesc("slipway_deploy_next_attempt_timestamp_seconds", "When the deploy branch is converged next without a push.", nil, nil)
+	descInfo    = prometheus.NewDesc("slipway_deploy_info", "The source commit and deploy commit of the last successful convergence.", []string{"source_commit", "deploy_commit"}, nil)
+	descFailed  = prometheus.NewDesc("slipway_jobs_failed_total", "Jobs recorded as failed after their last attempt, by kind.", []string{"kind"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (w *Worker) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLeading, descFailing, descSuccess, descNext, descInfo, descFailed} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: the convergence status and
+// the jobs failed.
+func (w *Worker) Collect(ch chan<- prometheus.Metric) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.status
+	leading := 0.0
+	if s.Leading {
+		leading = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descLeading, prometheus.GaugeValue, leading)
+	for kind, n := range w.failedJobs {
+		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(n), kind)
+	}
+	if !s.Leading {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descFailing, prometheus.GaugeValue, float64(s.Failures))
+	ch <- prometheus.MustNewConstMetric(descNext, prometheus.GaugeValue, unixSeconds(s.NextAttempt))
+	if s.SourceCommit != "" {
+		ch <- prometheus.MustNewConstMetric(descSuccess, prometheus.GaugeValue, unixSeconds(s.LastSuccess))
+		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, s.SourceCommit, s.DeployCommit)
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -18,12 +18,15 @@ const (
 	committers = 4
 )
 
-// enqueueRequest is one EnqueueOnce call waiting for its batch.
+// enqueueRequest is one EnqueueOnce or SignalOnce call waiting for its
+// batch: the record of a delivery, and either a job to queue or a signal
+// to raise.
 type enqueueRequest struct {
 	ctx      context.Context
 	delivery string
 	ttl      time.Duration
 	job      *Job
+	signal   string
 	done     chan enqueueResult
 }
 
@@ -32,7 +35,19 @@ type enqueueResult struct {
 	err    error
 }
 
-// runBatcher serves EnqueueOnce calls until stop is closed.
+// submit hands a request to the batcher and waits for its result.
+func (s *Store) submit(r *enqueueRequest) (bool, error) {
+	r.done = make(chan enqueueResult, 1)
+	select {
+	case s.batch <- r:
+	case <-r.ctx.Done():
+		return false, r.ctx.Err()
+	}
+	res := <-r.done
+	return res.queued, res.err
+}
+
+// runBatcher serves EnqueueOnce and SignalOnce calls until stop is closed.
 func (s *Store) runBatcher(stop <-chan struct{}) {
 	for {
 		var first *enqueueRequest
@@ -84,9 +99,18 @@ func (s *Store) commitTogether(reqs []*enqueueRequest) error {
 	}
 	cmps := make([]clientv3.Cmp, 0, 2*len(reqs))
 	ops := make([]clientv3.Op, 0, 2*len(reqs))
+	raised := map[string]bool{} // etcd refuses two writes of a key in one transaction
 	for _, r := range reqs {
-		c, o := s.enqueueOps(r.job, r.delivery, lease)
+		c, o := s.deliveryOps(r.delivery, lease)
 		cmps, ops = append(cmps, c...), append(ops, o...)
+		switch {
+		case r.job != nil:
+			c, o := s.jobOps(r.job)
+			cmps, ops = append(cmps, c...), append(ops, o...)
+		case !raised[r.signal]:
+			raised[r.signal] = true
+			ops = append(ops, s.signalOp(r.signal))
+		}
 	}
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
@@ -103,6 +127,14 @@ func (s *Store) commitOne(r *enqueueRequest) (bool, error) {
 	lease, err := s.lease(r.ctx, r.ttl)
 	if err != nil {
 		return false, fmt.Errorf("store: delivery %s: %w", r.delivery, err)
+	}
+	if r.job == nil {
+		queued, err := s.commitSignal(r.ctx, r.signal, r.delivery, lease)
+		if err != nil {
+			s.forgetLease(r.ttl, lease)
+			return false, fmt.Errorf("store: signal %s: %w", r.signal, err)
+		}
+		return queued, nil
 	}
 	queued, err := s.commitJob(r.ctx, r.job, r.delivery, lease)
 	if err != nil {

@@ -53,22 +53,15 @@ func (s *Store) forgetLease(ttl time.Duration, id clientv3.LeaseID) {
 	}
 }
 
-// FirstDelivery records a webhook delivery id and reports whether it is
-// the first time the id is seen. The record lives for ttl, across
-// restarts and replicas, so that a replayed delivery does nothing new.
-func (s *Store) FirstDelivery(ctx context.Context, id string, ttl time.Duration) (bool, error) {
-	lease, err := s.lease(ctx, ttl)
-	if err != nil {
-		return false, fmt.Errorf("store: delivery %s: %w", id, err)
+// deliveryOps are the condition and write that record a delivery for the
+// first time, for at least the ttl of lease; none when delivery is "".
+// Delivery records have a key space of their own: no id a client sends
+// can name another record.
+func (s *Store) deliveryOps(delivery string, lease clientv3.LeaseID) ([]clientv3.Cmp, []clientv3.Op) {
+	if delivery == "" {
+		return nil, nil
 	}
-	key := s.deliveryKey(id)
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease))).
-		Commit()
-	if err != nil {
-		s.forgetLease(ttl, lease)
-		return false, fmt.Errorf("store: delivery %s: %w", id, err)
-	}
-	return resp.Succeeded, nil
+	dkey := s.deliveryKey(delivery)
+	return []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0)},
+		[]clientv3.Op{clientv3.OpPut(dkey, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease))}
 }

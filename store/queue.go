@@ -8,21 +8,38 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
-// Job is a unit of queued work.
+// Job is a unit of queued work. The queue keeps these invariants, which
+// its callers may rely on and its code must keep:
+//
+//   - A job lives under jobs/<id> from EnqueueOnce until Complete or Fail
+//     removes it; ids sort by the time they were queued, so Claim offers
+//     the oldest claimable job first.
+//   - No job id is at or below the low mark: reads of the queue start at
+//     the mark, so a job below it would be hidden for ever.
+//   - A job is held by at most one claim, which lives with its worker's
+//     lease: when the worker releases it or dies, the job can be claimed
+//     again, so every job runs at least once.
+//   - A job that waits (NotBefore in the future) or is held never keeps
+//     Claim from the jobs behind it: no number or kind of failing jobs
+//     stops the rest of the queue.
+//   - A failed job leaves the queue for failed/<id>, with its reason, for
+//     as long as the caller asks.
+//
+// What a job means, how often it is tried and how long it waits between
+// attempts are the callers' business.
 type Job struct {
 	// ID orders jobs: older first.
 	ID string `json:"id"`
 	// Kind names the handler.
 	Kind string `json:"kind"`
-	// Key identifies the work for idempotence: a handler that sees a key
-	// it completed before does nothing.
+	// Key names the work, for logs and failure records.
 	Key string `json:"key"`
 	// Payload is the handler's input.
 	Payload json.RawMessage `json:"payload"`
@@ -30,23 +47,19 @@ type Job struct {
 	Attempts int `json:"attempts"`
 	// Enqueued is when the job was queued.
 	Enqueued time.Time `json:"enqueued"`
+	// NotBefore, when set, is the earliest time the job may be claimed
+	// again (a retry's backoff).
+	NotBefore time.Time `json:"not_before,omitzero"`
+	// LastError is why the previous attempt failed, if it did.
+	LastError string `json:"last_error,omitempty"`
+
+	// rev is the job's etcd revision when this worker claimed it: a
+	// release or failure applies only to the claim it took.
+	rev int64
 }
 
 // ErrEmpty means no job waits.
 var ErrEmpty = errors.New("store: no job waits")
-
-// Enqueue queues a job and returns it.
-func (s *Store) Enqueue(ctx context.Context, kind, key string, payload any) (*Job, error) {
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return nil, fmt.Errorf("store: enqueue %s: %w", kind, err)
-	}
-	j := newJob(kind, key, raw)
-	if _, err := s.commitJob(ctx, j, "", 0); err != nil {
-		return nil, fmt.Errorf("store: enqueue %s: %w", kind, err)
-	}
-	return j, nil
-}
 
 // newJob makes a job whose id sorts by time.
 func newJob(kind, key string, payload json.RawMessage) *Job {
@@ -68,14 +81,15 @@ func timeID(nanos int64) string { return fmt.Sprintf("%020d", nanos) }
 
 func (s *Store) jobKey(id string) string      { return s.prefix + "jobs/" + id }
 func (s *Store) claimKey(id string) string    { return s.prefix + "claims/" + id }
+func (s *Store) failedKey(id string) string   { return s.prefix + "failed/" + id }
 func (s *Store) deliveryKey(id string) string { return s.prefix + "deliveries/" + id }
 func (s *Store) lowKey() string               { return s.prefix + "queue/low" }
 
 // The queue's low mark is a job id below which no job waits. Deleted jobs
 // stay in etcd's index until it compacts, and a range over them costs as
 // much as one over live jobs while it blocks etcd's writes: so reads of
-// the queue start at the mark, which CompleteBefore and Complete move up,
-// and a job is only ever queued above it (a replica with a slow clock takes an id
+// the queue start at the mark, which Complete and Fail move up when they
+// remove the oldest job, and a job is only ever queued above it (a replica with a slow clock takes an id
 // just above the mark instead).
 
 // initLowMark creates the low mark unless it exists.
@@ -128,18 +142,10 @@ func (s *Store) aboveLow(id string) clientv3.Cmp {
 	return clientv3.Compare(clientv3.Value(s.lowKey()), "<", id)
 }
 
-// enqueueOps are the conditions and writes that queue j above the low
-// mark and, unless delivery is "", record the delivery for the first time.
-func (s *Store) enqueueOps(j *Job, delivery string, lease clientv3.LeaseID) ([]clientv3.Cmp, []clientv3.Op) {
+// jobOps are the condition and write that queue j above the low mark.
+func (s *Store) jobOps(j *Job) ([]clientv3.Cmp, []clientv3.Op) {
 	b, _ := json.Marshal(j)
-	cmps := []clientv3.Cmp{s.aboveLow(j.ID)}
-	ops := []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
-	if delivery != "" {
-		dkey := s.deliveryKey(delivery)
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0))
-		ops = append(ops, clientv3.OpPut(dkey, j.Enqueued.Format(time.RFC3339), clientv3.WithLease(lease)))
-	}
-	return cmps, ops
+	return []clientv3.Cmp{s.aboveLow(j.ID)}, []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
 }
 
 // commitJob queues j, with the record of a delivery unless delivery is
@@ -151,7 +157,9 @@ func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease cl
 		if attempt > 5 {
 			return false, fmt.Errorf("job %s stays at or below the low mark", j.ID)
 		}
-		cmps, ops := s.enqueueOps(j, delivery, lease)
+		cmps, ops := s.jobOps(j)
+		c, o := s.deliveryOps(delivery, lease)
+		cmps, ops = append(cmps, c...), append(ops, o...)
 		orElse := []clientv3.Op{clientv3.OpGet(s.lowKey())}
 		if delivery != "" {
 			orElse = append(orElse, clientv3.OpGet(s.deliveryKey(delivery), clientv3.WithCountOnly()))
@@ -184,52 +192,145 @@ func idAbove(low string, nanos int64) string {
 	return jobID(max(nanos, lowNanos+1))
 }
 
-// Claim takes the oldest job no live worker holds. The claim lives as
-// long as the worker's lease: a worker that dies lets its job be claimed
-// again, so every job runs at least once. It returns ErrEmpty when no job
-// waits.
+// claimPage is how many jobs Claim reads at a time.
+const claimPage = 64
+
+// Claim takes the oldest job that no live worker holds and that does not
+// wait for a retry. The claim lives as long as the worker's lease: a
+// worker that dies lets its job be claimed again, so every job runs at
+// least once. It reads past held and waiting jobs, however many, and
+// returns ErrEmpty when no job can be claimed now.
 func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID) (*Job, error) {
-	_, resp, err := s.readQueue(ctx, clientv3.WithLimit(64))
+	low, err := s.lowMark(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
-	for _, kv := range resp.Kvs {
-		var j Job
-		if err := json.Unmarshal(kv.Value, &j); err != nil {
-			return nil, fmt.Errorf("store: job %s: %w", kv.Key, err)
-		}
-		j.Attempts++
-		b, _ := json.Marshal(j)
-		claim := s.claimKey(j.ID)
-		txn, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(claim), "=", 0), clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).
-			Then(clientv3.OpPut(claim, worker, clientv3.WithLease(lease)), clientv3.OpPut(string(kv.Key), string(b))).
-			Commit()
+	end := clientv3.GetPrefixRangeEnd(s.prefix + "jobs/")
+	from := s.jobKey(low)
+	now := time.Now()
+	for {
+		resp, err := s.client.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(claimPage))
 		if err != nil {
-			return nil, fmt.Errorf("store: claim %s: %w", j.ID, err)
+			return nil, fmt.Errorf("store: claim: %w", err)
 		}
-		if txn.Succeeded {
-			return &j, nil
+		for _, kv := range resp.Kvs {
+			j, err := s.tryClaim(ctx, kv, worker, lease, now)
+			if err != nil || j != nil {
+				return j, err
+			}
 		}
+		if !resp.More {
+			return nil, ErrEmpty
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
-	return nil, ErrEmpty
+}
+
+// tryClaim claims the job kv holds unless it waits or is held; it returns
+// nil when it did not claim.
+func (s *Store) tryClaim(ctx context.Context, kv *mvccpb.KeyValue, worker string, lease clientv3.LeaseID, now time.Time) (*Job, error) {
+	var j Job
+	if err := json.Unmarshal(kv.Value, &j); err != nil {
+		return nil, fmt.Errorf("store: job %s: %w", kv.Key, err)
+	}
+	if now.Before(j.NotBefore) {
+		return nil, nil
+	}
+	j.Attempts++
+	b, _ := json.Marshal(j)
+	claim := s.claimKey(j.ID)
+	txn, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(claim), "=", 0), clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).
+		Then(clientv3.OpPut(claim, worker, clientv3.WithLease(lease)), clientv3.OpPut(string(kv.Key), string(b))).
+		Commit()
+	if err != nil {
+		return nil, fmt.Errorf("store: claim %s: %w", j.ID, err)
+	}
+	if !txn.Succeeded {
+		return nil, nil
+	}
+	j.rev = txn.Header.Revision
+	return &j, nil
+}
+
+// ErrLostClaim means a job was claimed again after its worker's lease
+// ended: the newer claim decides what becomes of it.
+var ErrLostClaim = errors.New("store: the job's claim was lost")
+
+// Release gives a claimed job back to the queue, to be claimed again from
+// notBefore on, and records why the attempt failed.
+func (s *Store) Release(ctx context.Context, j *Job, notBefore time.Time, reason string) error {
+	next := *j
+	next.NotBefore, next.LastError = notBefore.UTC(), reason
+	b, _ := json.Marshal(next)
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(s.jobKey(j.ID)), "=", j.rev)).
+		Then(clientv3.OpPut(s.jobKey(j.ID), string(b)), clientv3.OpDelete(s.claimKey(j.ID))).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("store: release %s: %w", j.ID, err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("store: release %s: %w", j.ID, ErrLostClaim)
+	}
+	return nil
 }
 
 // Complete removes a finished job and its claim. When it was the oldest
 // job, the low mark moves up to it.
 func (s *Store) Complete(ctx context.Context, j *Job) error {
-	low, err := s.lowMark(ctx)
-	if err != nil {
-		return fmt.Errorf("store: complete %s: %w", j.ID, err)
-	}
-	del := []clientv3.Op{clientv3.OpDelete(s.jobKey(j.ID)), clientv3.OpDelete(s.claimKey(j.ID))}
-	// No job waits between the mark and this one (an empty range compares
-	// as a key never created).
-	oldest := clientv3.Compare(clientv3.CreateRevision(s.jobKey(low)), "=", 0).WithRange(s.jobKey(j.ID))
-	if err := s.commitMovingMark(ctx, del, low, max(low, j.ID), oldest); err != nil {
+	if err := s.remove(ctx, j, nil); err != nil {
 		return fmt.Errorf("store: complete %s: %w", j.ID, err)
 	}
 	return nil
+}
+
+// Fail removes a job that will not be tried again and records it, with
+// the reason, under failed/ for ttl.
+func (s *Store) Fail(ctx context.Context, j *Job, reason string, ttl time.Duration) error {
+	lease, err := s.lease(ctx, ttl)
+	if err != nil {
+		return fmt.Errorf("store: fail %s: %w", j.ID, err)
+	}
+	rec := *j
+	rec.LastError = reason
+	b, _ := json.Marshal(rec)
+	if err := s.remove(ctx, j, []clientv3.Op{clientv3.OpPut(s.failedKey(j.ID), string(b), clientv3.WithLease(lease))}); err != nil {
+		s.forgetLease(ttl, lease)
+		return fmt.Errorf("store: fail %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// Failed returns the failed jobs still recorded, oldest first.
+func (s *Store) Failed(ctx context.Context) ([]Job, error) {
+	resp, err := s.client.Get(ctx, s.failedKey(""), clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("store: failed jobs: %w", err)
+	}
+	jobs := make([]Job, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var j Job
+		if err := json.Unmarshal(kv.Value, &j); err != nil {
+			return nil, fmt.Errorf("store: failed job %s: %w", kv.Key, err)
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
+// remove deletes a job and its claim, with ops, in one transaction that
+// also moves the low mark up to the job when it was the oldest.
+func (s *Store) remove(ctx context.Context, j *Job, ops []clientv3.Op) error {
+	low, err := s.lowMark(ctx)
+	if err != nil {
+		return err
+	}
+	ops = append(ops, clientv3.OpDelete(s.jobKey(j.ID)), clientv3.OpDelete(s.claimKey(j.ID)))
+	// No job waits between the mark and this one (an empty range compares
+	// as a key never created).
+	oldest := clientv3.Compare(clientv3.CreateRevision(s.jobKey(low)), "=", 0).WithRange(s.jobKey(j.ID))
+	return s.commitMovingMark(ctx, ops, low, max(low, j.ID), oldest)
 }
 
 // Depth counts the jobs queued or running.
@@ -239,22 +340,6 @@ func (s *Store) Depth(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: depth: %w", err)
 	}
 	return resp.Count, nil
-}
-
-// MarkDone records that the work with an idempotence key has had its
-// effect, and reports whether it had been recorded before.
-func (s *Store) MarkDone(ctx context.Context, key string, ttl time.Duration) (already bool, err error) {
-	first, err := s.FirstDelivery(ctx, "done/"+key, ttl)
-	return !first, err
-}
-
-// Done reports whether the work with an idempotence key had its effect.
-func (s *Store) Done(ctx context.Context, key string) (bool, error) {
-	resp, err := s.client.Get(ctx, s.deliveryKey("done/"+key), clientv3.WithCountOnly())
-	if err != nil {
-		return false, fmt.Errorf("store: done %s: %w", key, err)
-	}
-	return resp.Count > 0, nil
 }
 
 // Session is a worker's lease: its claims, locks and leadership end when
@@ -275,6 +360,9 @@ func (s *Store) NewSession(ctx context.Context, ttl time.Duration) (*Session, er
 	return &Session{store: s, cs: cs, Lease: cs.Lease()}, nil
 }
 
+// Done is closed when the session ends: closed, or its lease lost.
+func (ss *Session) Done() <-chan struct{} { return ss.cs.Done() }
+
 // stop stops renewing the lease without revoking it, as a crash would.
 func (ss *Session) stop() { ss.cs.Orphan() }
 
@@ -292,54 +380,10 @@ func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Durat
 	if err != nil {
 		return nil, false, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
-	r := &enqueueRequest{ctx: ctx, delivery: delivery, ttl: ttl, job: newJob(kind, key, raw), done: make(chan enqueueResult, 1)}
-	select {
-	case s.batch <- r:
-	case <-ctx.Done():
-		return nil, false, ctx.Err()
-	}
-	res := <-r.done
-	if res.err != nil || !res.queued {
-		return nil, false, res.err
+	r := &enqueueRequest{ctx: ctx, delivery: delivery, ttl: ttl, job: newJob(kind, key, raw)}
+	queued, err := s.submit(r)
+	if err != nil || !queued {
+		return nil, false, err
 	}
 	return r.job, true, nil
-}
-
-// CompleteBefore removes the jobs of a kind queued before a time, which
-// a piece of work that began then has covered (a deploy of the branch
-// head covers every push delivered before it read the head). It returns
-// how many it removed, and moves the low mark up to the first job left.
-func (s *Store) CompleteBefore(ctx context.Context, kind string, before time.Time) (int, error) {
-	end := s.jobKey(timeID(before.UnixNano()))
-	low, resp, err := s.readQueue(ctx, clientv3.WithRange(end))
-	if err != nil {
-		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
-	}
-	var ops []clientv3.Op
-	n := 0
-	newLow := timeID(before.UnixNano())
-	for _, kv := range resp.Kvs {
-		var j Job
-		if json.Unmarshal(kv.Value, &j) != nil || j.Kind != kind {
-			// Kept (a job it cannot read is kept too): the mark stops at
-			// its id, which the key holds whatever the value.
-			newLow = min(newLow, strings.TrimPrefix(string(kv.Key), s.jobKey("")))
-			continue
-		}
-		ops = append(ops, clientv3.OpDelete(string(kv.Key)), clientv3.OpDelete(s.claimKey(j.ID)))
-		n++
-		if len(ops) >= 100 {
-			if _, err := s.client.Txn(ctx).Then(ops...).Commit(); err != nil {
-				return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
-			}
-			ops = ops[:0]
-		}
-	}
-	// The mark moves only if no job appeared below it since the read: one
-	// queued meanwhile with an older id would be hidden.
-	unchanged := clientv3.Compare(clientv3.ModRevision(s.jobKey(low)), "<", resp.Header.Revision+1).WithRange(end)
-	if err := s.commitMovingMark(ctx, ops, low, newLow, unchanged); err != nil {
-		return 0, fmt.Errorf("store: complete %s jobs: %w", kind, err)
-	}
-	return n, nil
 }

@@ -83,7 +83,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	app := hooks.NewApp(receiver, metrics)
 	api := &hooks.API{
 		Source: source, Target: target, SourceBranch: cfg.SourceBranch, DeployBranch: cfg.DeployBranch,
-		Tokens: cfg.APITokens, Queue: st, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
+		Tokens: cfg.APITokens, Signals: st, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
 		Ready: func(ctx context.Context) error {
 			if err := st.Ready(ctx); err != nil {
 				return err
@@ -95,13 +95,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 			return err
 		},
 	}
-	api.Mount(app)
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
-	worker.DeployInterval = cfg.DeployInterval
-	worker.Deployed = func(_ *store.Job, _ *gitrepo.DeployResult, took time.Duration) {
-		metrics.DeployLatency.Observe(took.Seconds())
+	worker.DeployInterval, worker.ResyncInterval = cfg.DeployInterval, cfg.ResyncInterval
+	worker.Deployed = func(_ *gitrepo.DeployResult, sinceDelivery time.Duration) {
+		if sinceDelivery > 0 {
+			metrics.DeployLatency.Observe(sinceDelivery.Seconds())
+		}
 	}
+	metrics.Registry.MustRegister(worker)
+	api.Deploys = worker.Status
+	api.Mount(app)
 	if cfg.GitHubToken != "" {
 		gh := github.NewClient(nil).WithAuthToken(cfg.GitHubToken)
 		if gh.BaseURL, err = url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/"); err != nil {
@@ -109,16 +113,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		worker.Reviewer = &hooks.Reviewer{Source: source, GitHub: gh, Compiler: c}
 	}
-	errs := make(chan error, 2)
-	go func() { errs <- worker.Run(ctx) }()
-	go func() { errs <- app.Listen(cfg.Addr) }()
+	worked := make(chan error, 1)
+	go func() { worked <- worker.Run(ctx) }()
+	listened := make(chan error, 1)
+	go func() { listened <- app.Listen(cfg.Addr) }()
 	log.Info("hooks listening", slog.String("addr", cfg.Addr), slog.String("source", cfg.SourceRepo), slog.String("deploy_branch", cfg.DeployBranch))
 	select {
 	case <-ctx.Done():
-	case err := <-errs:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
+	case err := <-listened:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	return app.ShutdownWithContext(context.WithoutCancel(ctx))
+	// The worker ends its session (its claims, lock and leadership) before
+	// the store closes.
+	err = app.ShutdownWithContext(context.WithoutCancel(ctx))
+	return errors.Join(err, <-worked)
 }
