@@ -3,6 +3,7 @@ package hooks
 import (
 	"bufio"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,9 +32,9 @@ const (
 // BenchmarkLoad measures the real cmd/hooks process under wrk on
 // loopback: signed push deliveries to the source branch of a 100-workflow
 // repository, each with its own delivery id and one of 2,000 commits, so
-// that every delivery is verified, parsed, recorded and queued in the
-// embedded etcd (on the disk of TMPDIR, with its fsync) while the leading
-// worker deploys and completes the queued jobs. Each iteration is one wrk
+// that every delivery is verified, parsed and recorded, raising the
+// deploy signal, in the embedded etcd (on the disk of TMPDIR, with its
+// fsync) while the leading worker deploys. Each iteration is one wrk
 // run; run it with -benchtime 1x (make load). The environment adjusts it:
 // LOAD_DURATION (10s), LOAD_CONNECTIONS (16), and for experiments the
 // service's LOAD_DEPLOY_INTERVAL (100ms) and LOAD_GOGC (its default).
@@ -81,7 +82,15 @@ func BenchmarkLoad(b *testing.B) {
 	}, "the service to be ready")
 	// The first deploy is a cold build; the load meets a warm service.
 	postPush(b, addr, "warm-up", head)
-	waitFor(b, func() bool { return depth(b, addr) == 0 }, "the first deploy")
+	waitFor(b, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var ready struct{ Deploy DeployStatus }
+		return json.NewDecoder(resp.Body).Decode(&ready) == nil && ready.Deploy.SourceCommit == head
+	}, "the first deploy")
 
 	for b.Loop() {
 		out, err := exec.Command(wrk, "-t", strconv.Itoa(loadThreads), "-c", connections, "-d", duration,

@@ -346,9 +346,9 @@ func TestRollbackDeploys(t *testing.T) {
 	}
 }
 
-// TestDeliveryIDsAreNotRecords sends a signed delivery whose id looks
-// like another record's key before the real push of a commit: the push
-// is still deployed.
+// TestDeliveryIDsAreNotRecords sends a signed delivery whose id is the
+// key a record of the push of a commit once had, before the real push of
+// that commit: the push is still deployed.
 func TestDeliveryIDsAreNotRecords(t *testing.T) {
 	t.Parallel()
 	work := gittest.Init(t)
@@ -358,18 +358,12 @@ func TestDeliveryIDsAreNotRecords(t *testing.T) {
 	startWorker(t, newTestWorker(t, h, d))
 	waitCompiled(t, work, work)
 	sha := gittest.Commit(t, work, "Scale w005", map[string][]byte{"workflows/w005.json": sample.Workflow(5, 9)})
-	push := pushes(t)(sha)
-	ping := pick(t, "ping", `"zen"`)
-	for _, id := range []string{"done/push:" + sha, "../signals/" + SignalDeploy} {
-		if status, reply := h.post(t, "ping", id, sign(ping), ping); status != http.StatusOK {
-			t.Fatalf("ping %s: %d %s", id, status, reply.Message)
-		}
-		if status, reply := h.post(t, "issues", id, sign(ping), ping); status != http.StatusAccepted {
-			t.Fatalf("ignored event %s: %d %s", id, status, reply.Message)
-		}
+	pr := pick(t, "pull_request", `"action":"opened"`)
+	if status, reply := h.post(t, "pull_request", "done/push:"+sha, sign(pr), pr); status != http.StatusAccepted {
+		t.Fatalf("pull request: %d %s", status, reply.Message)
 	}
-	// A push delivered under such an id is a push like any other.
-	if status, reply := h.post(t, "push", "done/push:"+sha, sign(push), push); status != http.StatusAccepted {
+	push := pushes(t)(sha)
+	if status, reply := h.post(t, "push", "push-"+sha, sign(push), push); status != http.StatusAccepted {
 		t.Fatalf("push: %d %s", status, reply.Message)
 	}
 	waitCompiled(t, work, work)
