@@ -85,12 +85,15 @@ func (s *Store) failedKey(id string) string   { return s.prefix + "failed/" + id
 func (s *Store) deliveryKey(id string) string { return s.prefix + "deliveries/" + id }
 func (s *Store) lowKey() string               { return s.prefix + "queue/low" }
 
+// jobsEnd is the end of the range of job keys.
+func (s *Store) jobsEnd() string { return clientv3.GetPrefixRangeEnd(s.prefix + "jobs/") }
+
 // The queue's low mark is a job id below which no job waits. Deleted jobs
 // stay in etcd's index until it compacts, and a range over them costs as
 // much as one over live jobs while it blocks etcd's writes: so reads of
 // the queue start at the mark, which Complete and Fail move up when they
-// remove the oldest job, and a job is only ever queued above it (a replica with a slow clock takes an id
-// just above the mark instead).
+// remove the oldest job, and a job is only ever queued above it (a
+// replica with a slow clock takes an id just above the mark instead).
 
 // initLowMark creates the low mark unless it exists.
 func (s *Store) initLowMark(ctx context.Context) error {
@@ -111,17 +114,6 @@ func (s *Store) lowMark(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	return string(resp.Kvs[0].Value), nil
-}
-
-// readQueue reads the jobs from the low mark on (to the end, unless opts
-// give a range of their own) and returns the mark it read from.
-func (s *Store) readQueue(ctx context.Context, opts ...clientv3.OpOption) (low string, resp *clientv3.GetResponse, err error) {
-	if low, err = s.lowMark(ctx); err != nil {
-		return "", nil, err
-	}
-	opts = append([]clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.prefix + "jobs/"))}, opts...)
-	resp, err = s.client.Get(ctx, s.jobKey(low), opts...)
-	return low, resp, err
 }
 
 // commitMovingMark commits ops, and in the same transaction moves the low
@@ -205,7 +197,7 @@ func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
-	end := clientv3.GetPrefixRangeEnd(s.prefix + "jobs/")
+	end := s.jobsEnd()
 	from := s.jobKey(low)
 	now := time.Now()
 	for {
@@ -335,7 +327,11 @@ func (s *Store) remove(ctx context.Context, j *Job, ops []clientv3.Op) error {
 
 // Depth counts the jobs queued or running.
 func (s *Store) Depth(ctx context.Context) (int64, error) {
-	_, resp, err := s.readQueue(ctx, clientv3.WithCountOnly())
+	low, err := s.lowMark(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: depth: %w", err)
+	}
+	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(s.jobsEnd()), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("store: depth: %w", err)
 	}
