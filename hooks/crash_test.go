@@ -62,9 +62,9 @@ func TestHelperService(t *testing.T) {
 }
 
 // killBound is how soon a restarted service must have converged after a
-// kill: the killed session's lease (5 s) runs out, then one deploy of
-// 100 workflows (about a second on an idle machine), with room for
-// parallel tests under the race detector on a loaded machine.
+// kill: the killed session's lease (5 s) runs out, then one deploy of 30
+// workflows by a cold compiler (under a second on an idle machine), with
+// room for parallel tests under the race detector on a loaded machine.
 const killBound = 4 * time.Minute
 
 // TestKillDuringDeploy kills the service with SIGKILL at random points of
@@ -78,7 +78,7 @@ func TestKillDuringDeploy(t *testing.T) {
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
 	gittest.Git(t, dir, "init", "-q", "-b", "main", "repo")
-	gittest.Commit(t, repo, "Add 100 workflows", sample.Repo(100))
+	gittest.Commit(t, repo, "Add 30 workflows", sample.Repo(30))
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill points from seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -88,7 +88,7 @@ func TestKillDuringDeploy(t *testing.T) {
 		if round > 0 {
 			svc, log = startService(t, dir, addr, "")
 		}
-		sha := gittest.Commit(t, repo, fmt.Sprintf("Scale w050 to %d", round+2), map[string][]byte{"workflows/w050.json": sample.Workflow(50, round+2)})
+		sha := gittest.Commit(t, repo, fmt.Sprintf("Scale w020 to %d", round+2), map[string][]byte{"workflows/w020.json": sample.Workflow(20, round+2)})
 		postPush(t, addr, fmt.Sprintf("kill-%d", round), sha)
 		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second))))
 		svc.Process.Signal(syscall.SIGKILL)

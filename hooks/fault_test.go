@@ -20,13 +20,15 @@ import (
 	"github.com/slipway-gitops/slipway/internal/sample"
 )
 
-// faultBound is how soon after a fault ends the service must have
-// converged: the deploy branch at compile(source head), nothing queued.
-// On an idle machine that takes the longest retry wait the faults below
-// lead to (under 4 s) and one deploy of 10 workflows (under a second);
-// the bound leaves room for parallel tests under the race detector on a
-// loaded machine.
-const faultBound = convergeBound
+// The service under faults resyncs every faultResync, which is so also
+// its longest wait before a retry: after a fault ends it converges within
+// faultResync and one deploy of 10 workflows (under a second on an idle
+// machine). faultBound, how long the tests wait for it, leaves room for
+// parallel tests under the race detector on a loaded machine.
+const (
+	faultResync = 5 * time.Second
+	faultBound  = convergeBound
+)
 
 // flakyRemote is a bare workflows repository served by git's smart-HTTP
 // backend behind a switch: while down is set every request gets 503, as
@@ -129,6 +131,7 @@ func TestFaults(t *testing.T) {
 		_, d := newDeployer(t, r.url)
 		h := newHarness(t, t.TempDir(), "main")
 		w := newTestWorker(t, h, d)
+		w.ResyncInterval = faultResync
 		return h, w
 	}
 
