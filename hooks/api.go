@@ -111,7 +111,7 @@ func (a *API) workflows(c *fiber.Ctx) error {
 }
 
 func (a *API) versions(c *fiber.Ctx) error {
-	vs, err := a.Source.Versions(c.UserContext(), a.SourceBranch, c.Params("name"))
+	vs, err := a.Source.Versions(c.UserContext(), a.SourceBranch, workflowName(c))
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -124,7 +124,7 @@ func (a *API) compare(c *fiber.Ctx) error {
 	if err1 != nil || err2 != nil {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "v1 and v2 must be version numbers"})
 	}
-	d, err := a.Source.Compare(c.UserContext(), a.SourceBranch, c.Params("name"), v1, v2)
+	d, err := a.Source.Compare(c.UserContext(), a.SourceBranch, workflowName(c), v1, v2)
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -162,7 +162,7 @@ func (a *API) restore(c *fiber.Ctx) error {
 	if err != nil || v < 1 {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "the version must be a number from 1"})
 	}
-	name := c.Params("name")
+	name := workflowName(c)
 	commit, err := a.Source.Restore(c.UserContext(), a.SourceBranch, name, v, a.Author)
 	if err != nil {
 		return apiError(c, err)
@@ -173,6 +173,11 @@ func (a *API) restore(c *fiber.Ctx) error {
 	}
 	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message), "job": job})
 }
+
+// workflowName returns the :name parameter, copied: fiber's strings
+// point into a buffer the next request reuses, and the repository may keep
+// what it is given (errors, commit messages).
+func workflowName(c *fiber.Ctx) string { return strings.Clone(c.Params("name")) }
 
 // apiError maps errors to statuses.
 func apiError(c *fiber.Ctx, err error) error {

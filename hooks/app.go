@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -24,11 +25,13 @@ func NewApp(r *Receiver, m *Metrics) *fiber.App {
 		},
 	})
 	app.Post("/hooks/github", func(c *fiber.Ctx) error {
+		// fiber's strings point into buffers the next request reuses: the
+		// Receiver gets copies, as it may keep them (labels, queue keys).
 		reply := r.Receive(c.UserContext(), Delivery{
-			Event:       c.Get("X-GitHub-Event"),
-			ID:          c.Get("X-GitHub-Delivery"),
-			Signature:   c.Get("X-Hub-Signature-256"),
-			ContentType: c.Get(fiber.HeaderContentType),
+			Event:       strings.Clone(c.Get("X-GitHub-Event")),
+			ID:          strings.Clone(c.Get("X-GitHub-Delivery")),
+			Signature:   strings.Clone(c.Get("X-Hub-Signature-256")),
+			ContentType: strings.Clone(c.Get(fiber.HeaderContentType)),
 			Body:        c.Body(),
 		})
 		return c.Status(reply.Status).JSON(reply)

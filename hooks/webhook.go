@@ -185,11 +185,17 @@ func parseEvent(body []byte) (*event, error) {
 	return &e, nil
 }
 
-// eventLabel bounds the metric's label values to the events handled.
+// eventLabel bounds the metric's label values to the events handled. It
+// returns its own constants, never e: the metric keeps its label values,
+// and e may point into a request buffer that the next request reuses.
 func eventLabel(e string) string {
 	switch e {
-	case "push", "pull_request", "ping":
-		return e
+	case "push":
+		return "push"
+	case "pull_request":
+		return "pull_request"
+	case "ping":
+		return "ping"
 	}
 	return "other"
 }

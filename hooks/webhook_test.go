@@ -277,3 +277,36 @@ func TestReplayAfterRestart(t *testing.T) {
 		t.Errorf("%d jobs, want 1", d)
 	}
 }
+
+// TestMetricsAfterBadDeliveries: label values outlive the request whose
+// headers they came from; two bad deliveries with different events on one
+// connection must not corrupt the metrics registry.
+func TestMetricsAfterBadDeliveries(t *testing.T) {
+	t.Parallel()
+	push, branch := pushExample(t)
+	h := newHarness(t, t.TempDir(), branch)
+	bad := sign([]byte("other"))
+	for i, event := range []string{"push", "ping", "pull_request", "push", "ping"} {
+		if status, _ := h.post(t, event, fmt.Sprintf("d-bad-%d", i), bad, push); status != http.StatusUnauthorized {
+			t.Fatalf("bad delivery %d: %d, want 401", i, status)
+		}
+	}
+	resp, err := http.Get(h.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d: %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{
+		`slipway_webhook_deliveries_total{event="push",result="bad_signature"} 2`,
+		`slipway_webhook_deliveries_total{event="ping",result="bad_signature"} 2`,
+		`slipway_webhook_deliveries_total{event="pull_request",result="bad_signature"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s:\n%s", want, body)
+		}
+	}
+}
