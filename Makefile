@@ -23,8 +23,8 @@ build:
 ## from fixtures/repo in .demo/workflows, an embedded etcd in .demo/data
 DEMO := $(CURDIR)/.demo
 run: $(DEMO)/workflows/.git
-	@echo "hooks on http://127.0.0.1:8080 (webhook secret: demo-secret); Ctrl-C stops it"
-	HOOKS_SOURCE_REPO=$(DEMO)/workflows HOOKS_GITHUB_WEBHOOK_SECRET=demo-secret \
+	@echo "hooks on http://127.0.0.1:8080 (webhook secret: demo-webhook-secret); Ctrl-C stops it"
+	HOOKS_SOURCE_REPO=$(DEMO)/workflows HOOKS_GITHUB_WEBHOOK_SECRET=demo-webhook-secret \
 	HOOKS_DATA_DIR=$(DEMO)/data HOOKS_ADDR=127.0.0.1:8080 $(GO) run ./cmd/hooks
 
 $(DEMO)/workflows/.git:

@@ -2,7 +2,10 @@ package hooks
 
 import (
 	"context"
+	"crypto/hmac"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,7 +13,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/google/go-github/v60/github"
 
 	"github.com/slipway-gitops/slipway/store"
 )
@@ -20,6 +22,8 @@ const (
 	// MaxWebhookBody is the largest delivery accepted, as GitHub caps
 	// payloads at 25 MiB.
 	MaxWebhookBody = 25 << 20
+	// MinSecretLength is the shortest webhook secret accepted.
+	MinSecretLength = 16
 	// DeliveryTTL is how long a delivery id is remembered, so that a
 	// replay within it does nothing new. GitHub redelivers for 3 days.
 	DeliveryTTL = 72 * time.Hour
@@ -58,20 +62,27 @@ type Receiver struct {
 	sourceBranch string
 	log          *slog.Logger
 	metrics      *Metrics
+	bodies       *bodyBudget
 }
 
 // NewReceiver returns a Receiver.
 func NewReceiver(secret string, queue Queue, sourceBranch string, log *slog.Logger, m *Metrics) *Receiver {
-	return &Receiver{secret: []byte(secret), queue: queue, sourceBranch: sourceBranch, log: log, metrics: m}
+	return &Receiver{secret: []byte(secret), queue: queue, sourceBranch: sourceBranch, log: log, metrics: m, bodies: newBodyBudget()}
 }
 
-// Delivery is one webhook request.
+// Delivery is one webhook request. Its strings must not change after
+// Receive is called: a Receiver may keep them.
 type Delivery struct {
 	Event       string // X-GitHub-Event
 	ID          string // X-GitHub-Delivery
 	Signature   string // X-Hub-Signature-256
 	ContentType string
-	Body        []byte
+	// Length is the body's announced length, -1 when unknown.
+	Length int64
+	// Body is read by Receive only once the headers pass and the budget
+	// of bodies in flight has room for Length bytes; its reads are
+	// expected to fail when the client stalls (a server read deadline).
+	Body io.Reader
 }
 
 // Reply is the answer to a delivery.
@@ -96,13 +107,18 @@ func (r *Receiver) Receive(ctx context.Context, d Delivery) Reply {
 
 func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	switch {
-	case len(d.Body) > MaxWebhookBody:
-		return Reply{Status: http.StatusRequestEntityTooLarge, Result: "too_large", Message: fmt.Sprintf("body is over %d bytes", MaxWebhookBody)}
+	case d.Length > MaxWebhookBody:
+		return tooLarge()
 	case d.Signature == "":
 		return Reply{Status: http.StatusUnauthorized, Result: "unsigned", Message: "missing X-Hub-Signature-256"}
 	}
-	if err := github.ValidateSignature(d.Signature, d.Body, r.secret); err != nil {
-		return Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 does not match the body"}
+	want, ok := parseSignature(d.Signature)
+	if !ok {
+		return Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 must be sha256= and 64 hex digits"}
+	}
+	body, reply, ok := r.verifiedBody(d, want)
+	if !ok {
+		return reply
 	}
 	if d.ID == "" {
 		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "missing X-GitHub-Delivery"}
@@ -116,7 +132,7 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	if d.Event != "push" && d.Event != "pull_request" {
 		return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("event %q is not handled", d.Event)}
 	}
-	e, err := parseEvent(d.Body)
+	e, err := parseEvent(body)
 	if err != nil {
 		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "payload does not parse: " + err.Error()}
 	}
@@ -124,8 +140,13 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	var job any
 	switch d.Event {
 	case "push":
-		if e.Ref != "refs/heads/"+r.sourceBranch || e.Deleted {
+		switch {
+		case e.Ref != "refs/heads/"+r.sourceBranch:
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("push to %s, not to the source branch %s", e.Ref, r.sourceBranch)}
+		case e.Deleted:
+			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("the source branch %s was deleted; the deploy branch stays as it is", r.sourceBranch)}
+		case !isCommit(e.After):
+			return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "after is not a commit SHA (40 or 64 hex digits, not all zero)"}
 		}
 		kind, key, job = JobDeploy, "push:"+e.After, DeployJob{Ref: e.Ref, Commit: e.After}
 	case "pull_request":
@@ -135,6 +156,9 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("pull_request action %q is not handled", e.Action)}
 		}
 		pr := e.PullRequest
+		if !isCommit(pr.Head.SHA) || !isCommit(pr.Base.SHA) {
+			return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "pull_request head.sha and base.sha must be commit SHAs (40 or 64 hex digits)"}
+		}
 		kind = JobReview
 		key = fmt.Sprintf("pr:%s:%d:%s", e.Repository.FullName, pr.Number, pr.Head.SHA)
 		job = ReviewJob{Repo: e.Repository.FullName, Number: pr.Number, BaseCommit: pr.Base.SHA, HeadCommit: pr.Head.SHA}
@@ -147,6 +171,54 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 		return Reply{Status: http.StatusOK, Result: "duplicate", Message: "delivery " + d.ID + " was handled before"}
 	}
 	return Reply{Status: http.StatusAccepted, Result: "queued", Message: kind + " queued", Job: j.ID}
+}
+
+// verifiedBody reads the body of a delivery whose signature is want, and
+// returns it once its MAC matches; otherwise the reply to send. The bytes
+// announced are reserved from the budget of bodies in flight first, and
+// given back when the delivery is handled.
+func (r *Receiver) verifiedBody(d Delivery, want []byte) ([]byte, Reply, bool) {
+	release, err := r.bodies.reserve(d.Length)
+	if err != nil {
+		return nil, Reply{Status: http.StatusServiceUnavailable, Result: "busy", Message: err.Error()}, false
+	}
+	defer release()
+	mac := newMAC(r.secret)
+	chunks, err := readBody(d.Body, d.Length, mac)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, tooLarge(), false
+	case timedOut(err):
+		return nil, Reply{Status: http.StatusRequestTimeout, Result: "timeout", Message: "the body did not arrive within the read timeout"}, false
+	case err != nil:
+		return nil, Reply{Status: http.StatusBadRequest, Result: "incomplete", Message: "the body was cut short"}, false
+	case !hmac.Equal(mac.Sum(nil), want):
+		return nil, Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 does not match the body"}, false
+	}
+	return join(chunks), Reply{}, true
+}
+
+func tooLarge() Reply {
+	return Reply{Status: http.StatusRequestEntityTooLarge, Result: "too_large", Message: errTooLarge.Error()}
+}
+
+// isCommit reports whether s is a SHA-1 or SHA-256 commit id in
+// lowercase hex, and not the zero id GitHub sends for a deleted branch.
+func isCommit(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	zero := true
+	for _, c := range []byte(s) {
+		switch {
+		case c == '0':
+		case '1' <= c && c <= '9', 'a' <= c && c <= 'f':
+			zero = false
+		default:
+			return false
+		}
+	}
+	return !zero
 }
 
 // event holds the fields of push and pull_request payloads the receiver
