@@ -1,0 +1,203 @@
+package hooks
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rawRequest is the head of a signed-looking push delivery whose body is
+// length bytes.
+func rawRequest(delivery string, length int) string {
+	return fmt.Sprintf("POST /hooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: %s\r\n"+
+		"X-Hub-Signature-256: sha256=%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		delivery, strings.Repeat("ab", 32), length)
+}
+
+// TestSlowClientsAreCutOff: clients that send a request a byte at a time
+// are disconnected by the server's read timeout instead of holding their
+// connections open. Each sends one byte every half second of a request
+// that would take minutes; the test ends when the server has cut them all.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	t.Parallel()
+	_, branch := pushExample(t)
+	h := newHarness(t, t.TempDir(), branch)
+	const clients = 100
+	request := []byte(rawRequest("d-slow", 200) + strings.Repeat(" ", 200))
+	var wg sync.WaitGroup
+	completed := make(chan int, clients)
+	for i := range clients {
+		wg.Go(func() {
+			conn, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			closed := make(chan struct{})
+			go func() {
+				io.Copy(io.Discard, conn) // returns when the server closes
+				close(closed)
+			}()
+			for _, b := range request {
+				if _, err := conn.Write([]byte{b}); err != nil {
+					return
+				}
+				select {
+				case <-closed:
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+			completed <- i
+		})
+	}
+	wg.Wait()
+	close(completed)
+	for i := range completed {
+		t.Errorf("slow client %d sent its whole request without being cut off", i)
+	}
+	if got := metricValue(t, h, `slipway_http_refused_total{status="408"}`); got == 0 {
+		t.Error("the cut-off requests were not counted")
+	}
+}
+
+// TestStalledBodies: clients that announce the largest body, send most
+// of it and stall hold at most the budget of large bodies, are cut off by
+// the read timeout, and do not stop honest deliveries meanwhile.
+func TestStalledBodies(t *testing.T) {
+	t.Parallel()
+	push, branch := pushExample(t)
+	h := newHarness(t, t.TempDir(), branch)
+	const clients = 10
+	type answer struct {
+		status int
+		err    error
+	}
+	answers := make(chan answer, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			conn, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(time.Minute)) // on the test's side, to end it
+			go func() {
+				// Most of the body, then a stall; the write ends early
+				// when the server refuses and closes.
+				conn.Write([]byte(rawRequest(fmt.Sprintf("d-stall-%d", i), MaxWebhookBody)))
+				conn.Write(bytes.Repeat([]byte(" "), MaxWebhookBody-1<<20))
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			resp.Body.Close()
+			answers <- answer{status: resp.StatusCode}
+		})
+	}
+	// While they stall, an honest delivery goes through.
+	if status, reply := h.post(t, "push", "d-honest", sign(push), push); status != http.StatusAccepted {
+		t.Errorf("honest delivery during the stall: %d %s", status, reply.Message)
+	}
+	wg.Wait()
+	close(answers)
+	for a := range answers {
+		if a.status != 0 && a.status != http.StatusServiceUnavailable && a.status != http.StatusRequestTimeout {
+			t.Errorf("a stalled client got %d", a.status)
+		}
+		if errors.Is(a.err, os.ErrDeadlineExceeded) {
+			t.Errorf("a stalled client was not cut off: %v", a.err)
+		}
+	}
+	// Refused clients may see their connection reset before the 503: count
+	// on the server's side.
+	held := largeBudget / MaxWebhookBody
+	if busy := metricValue(t, h, `slipway_webhook_deliveries_total{event="push",result="busy"}`); busy < clients-held {
+		t.Errorf("%d stalled bodies refused at once, want %d or more", busy, clients-held)
+	}
+	if timeouts := metricValue(t, h, `slipway_webhook_deliveries_total{event="push",result="timeout"}`); timeouts > held {
+		t.Errorf("%d stalled bodies read until the timeout, want %d at most", timeouts, held)
+	}
+}
+
+func TestBodyBudget(t *testing.T) {
+	t.Parallel()
+	b := newBodyBudget()
+	var releases []func()
+	reserve := func(n int64) error {
+		release, err := b.reserve(n)
+		if err == nil {
+			releases = append(releases, release)
+		}
+		return err
+	}
+	steps := []struct {
+		name string
+		n    int64
+		want error
+	}{
+		{"first largest body", MaxWebhookBody, nil},
+		{"second largest body", MaxWebhookBody, nil},
+		{"third largest body", MaxWebhookBody, errBusy},
+		{"a body of unknown length counts as the largest", -1, errBusy},
+		{"a small body has a budget of its own", smallBody, nil},
+		{"an empty body", 0, nil},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := reserve(st.n); !errors.Is(err, st.want) {
+				t.Errorf("reserve(%d): %v, want %v", st.n, err, st.want)
+			}
+		})
+	}
+	k := 0
+	for reserve(smallBody) == nil {
+		k++
+	}
+	if want := smallBudget/smallBody - 2; k != want {
+		t.Errorf("%d more small bodies fit, want %d", k, want)
+	}
+	for _, release := range releases {
+		release()
+	}
+	if err := reserve(MaxWebhookBody); err != nil {
+		t.Errorf("after every release: %v", err)
+	}
+}
+
+// metricValue returns the value of one series of the service's metrics,
+// 0 when it is absent.
+func metricValue(t *testing.T, h *harness, series string) int {
+	t.Helper()
+	resp, err := http.Get(h.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
