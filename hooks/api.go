@@ -128,6 +128,7 @@ func (a *API) compare(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
+	redactDiff(d)
 	return c.JSON(d)
 }
 
