@@ -56,6 +56,15 @@ func (r *Repo) Source(c *object.Commit) (compiler.Source, error) {
 }
 
 func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {
+	// The size comes from the object's header: a packed blob is inflated
+	// whole when it is opened, so a huge one must be refused before.
+	size, err := r.repo.Storer.EncodedObjectSize(h)
+	if err != nil {
+		return nil, err
+	}
+	if size >= maxFileSize {
+		return nil, fmt.Errorf("blob %s is %d bytes, larger than %d", h, size, workflow.MaxFileSize)
+	}
 	blob, err := r.repo.BlobObject(h)
 	if err != nil {
 		return nil, err
