@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,6 +153,54 @@ func TestAPIRedactsSecrets(t *testing.T) {
 						t.Errorf("lacks %s: %s", want, b)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestAPIRepositoryGone: a repository that disappears is a failing
+// upstream (502 with a JSON error), not a missing workflow; a deploy
+// branch that does not exist yet is an empty history.
+func TestAPIRepositoryGone(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../fixtures/repo", work, ""))
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	get := func(t *testing.T, url string) (int, string) {
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, url, nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	steps := []struct {
+		name, url string
+		gone      bool
+		status    int
+		body      string
+	}{
+		{"no deploy yet", "/api/deploys", false, 200, "[]"},
+		{"workflows of a gone repository", "/api/workflows", true, 502, `{"error":"repository `},
+		{"versions of a gone repository", "/api/workflows/shop/versions", true, 502, `{"error":"repository `},
+		{"comparison in a gone repository", "/api/workflows/shop/versions/compare?v1=1&v2=1", true, 502, `{"error":"repository `},
+		{"deploys of a gone repository", "/api/deploys", true, 502, `{"error":"repository `},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.gone {
+				if err := os.RemoveAll(work); err != nil {
+					t.Fatal(err)
+				}
+			}
+			status, body := get(t, st.url)
+			if status != st.status || !strings.HasPrefix(body, st.body) {
+				t.Errorf("%d %s, want %d %s", status, body, st.status, st.body)
 			}
 		})
 	}
