@@ -2,10 +2,13 @@ package gitrepo
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
 
@@ -36,6 +39,33 @@ func TestHugeBlobRefusedUnread(t *testing.T) {
 			}
 			if got := after.TotalAlloc - before.TotalAlloc; got > huge/4 {
 				t.Errorf("reading the source allocated %d MiB for a %d MiB blob it refuses", got>>20, huge>>20)
+			}
+		})
+	}
+}
+
+// TestSourceRefusesSymlinks: a workflow or cluster file committed as a
+// symbolic link is refused with its path, as a directory source refuses
+// one, and its target is never read.
+func TestSourceRefusesSymlinks(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"workflows/passwd.json", "clusters/passwd.json"} {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			dir := newSourceRepo(t)
+			if err := os.Symlink("/etc/passwd", filepath.Join(dir, p)); err != nil {
+				t.Fatal(err)
+			}
+			gittest.Git(t, dir, "add", "-A")
+			gittest.Git(t, dir, "commit", "-q", "-m", "Link a file outside")
+			r := open(t, dir)
+			head, err := r.Resolve("main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.Source(head)
+			if err == nil || err.Error() != compiler.SymlinkError(p).Error() {
+				t.Errorf("got %v, want %v", err, compiler.SymlinkError(p))
 			}
 		})
 	}
