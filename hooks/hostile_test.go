@@ -73,8 +73,8 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 }
 
 // TestStalledBodies: clients that announce the largest body, send most
-// of it and stall hold at most the budget of large bodies, are cut off by
-// the read timeout, and do not stop honest deliveries meanwhile.
+// of it and stall hold at most the spool budget, are cut off by the read
+// timeout, and do not stop honest deliveries meanwhile.
 func TestStalledBodies(t *testing.T) {
 	t.Parallel()
 	push, branch := pushExample(t)
@@ -126,7 +126,7 @@ func TestStalledBodies(t *testing.T) {
 	}
 	// Refused clients may see their connection reset before the 503: count
 	// on the server's side.
-	held := largeBudget / MaxWebhookBody
+	held := spoolBudget / MaxWebhookBody
 	if busy := metricValue(t, h, `slipway_webhook_deliveries_total{event="push",result="busy"}`); busy < clients-held {
 		t.Errorf("%d stalled bodies refused at once, want %d or more", busy, clients-held)
 	}
@@ -138,46 +138,78 @@ func TestStalledBodies(t *testing.T) {
 func TestBodyBudget(t *testing.T) {
 	t.Parallel()
 	b := newBodyBudget()
-	var releases []func()
-	reserve := func(n int64) error {
-		release, err := b.reserve(n)
+	var held []*heldBody
+	read := func(length int64, send int) error {
+		h, err := b.read(io.LimitReader(infiniteSpaces{}, int64(send)), length, newMAC(nil))
 		if err == nil {
-			releases = append(releases, release)
+			held = append(held, h)
 		}
 		return err
 	}
 	steps := []struct {
-		name string
-		n    int64
-		want error
+		name         string
+		length       int64
+		send         int
+		want         error
+		memory, disk int64 // budgets in use after
 	}{
-		{"first largest body", MaxWebhookBody, nil},
-		{"second largest body", MaxWebhookBody, nil},
-		{"third largest body", MaxWebhookBody, errBusy},
-		{"a body of unknown length counts as the largest", -1, errBusy},
-		{"a small body has a budget of its own", smallBody, nil},
-		{"an empty body", 0, nil},
+		{"a small body is held in memory by the chunk", 20 << 10, 20 << 10, nil, 2 * bodyChunk, 0},
+		{"the largest body is spooled through one chunk", MaxWebhookBody, MaxWebhookBody, nil, 3 * bodyChunk, MaxWebhookBody},
+		{"a body of unknown length counts as the largest", -1, 1 << 20, nil, 4 * bodyChunk, spoolBudget},
+		{"no spool left for a third", MaxWebhookBody, MaxWebhookBody, errBusy, 4 * bodyChunk, spoolBudget},
+		{"small bodies still fit", 1, 1, nil, 5 * bodyChunk, spoolBudget},
+		{"a body shorter than announced", 100, 10, io.ErrUnexpectedEOF, 5 * bodyChunk, spoolBudget},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if err := reserve(st.n); !errors.Is(err, st.want) {
-				t.Errorf("reserve(%d): %v, want %v", st.n, err, st.want)
+			if err := read(st.length, st.send); !errors.Is(err, st.want) {
+				t.Errorf("read: %v, want %v", err, st.want)
+			}
+			if !b.memory.TryAcquire(memoryBudget-st.memory) || b.memory.TryAcquire(1) {
+				t.Errorf("memory in use is not %d", st.memory)
+			} else {
+				b.memory.Release(memoryBudget - st.memory)
+			}
+			if !b.spool.TryAcquire(spoolBudget-st.disk) || b.spool.TryAcquire(1) {
+				t.Errorf("spool in use is not %d", st.disk)
+			} else {
+				b.spool.Release(spoolBudget - st.disk)
 			}
 		})
 	}
-	k := 0
-	for reserve(smallBody) == nil {
-		k++
+	t.Run("the memory budget ends", func(t *testing.T) {
+		n := 0
+		for read(1, 1) == nil {
+			n++
+		}
+		if want := memoryBudget/bodyChunk - 5; n != want {
+			t.Errorf("%d more small bodies fit, want %d", n, want)
+		}
+	})
+	t.Run("a body of unknown length over the limit", func(t *testing.T) {
+		_, err := newBodyBudget().read(io.LimitReader(infiniteSpaces{}, MaxWebhookBody+1), -1, newMAC(nil))
+		if !errors.Is(err, errTooLarge) {
+			t.Errorf("read: %v, want %v", err, errTooLarge)
+		}
+	})
+	t.Run("closing gives everything back", func(t *testing.T) {
+		for _, h := range held {
+			h.close()
+		}
+		if !b.memory.TryAcquire(memoryBudget) || !b.spool.TryAcquire(spoolBudget) {
+			t.Error("the budgets are not whole again")
+		}
+	})
+}
+
+// infiniteSpaces reads as spaces without end.
+type infiniteSpaces struct{}
+
+func (infiniteSpaces) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
 	}
-	if want := smallBudget/smallBody - 2; k != want {
-		t.Errorf("%d more small bodies fit, want %d", k, want)
-	}
-	for _, release := range releases {
-		release()
-	}
-	if err := reserve(MaxWebhookBody); err != nil {
-		t.Errorf("after every release: %v", err)
-	}
+	return len(p), nil
 }
 
 // metricValue returns the value of one series of the service's metrics,

@@ -174,28 +174,31 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 }
 
 // verifiedBody reads the body of a delivery whose signature is want, and
-// returns it once its MAC matches; otherwise the reply to send. The bytes
-// announced are reserved from the budget of bodies in flight first, and
-// given back when the delivery is handled.
+// returns it once its MAC matches; otherwise the reply to send. The body
+// is read within the budgets of bodies in flight.
 func (r *Receiver) verifiedBody(d Delivery, want []byte) ([]byte, Reply, bool) {
-	release, err := r.bodies.reserve(d.Length)
-	if err != nil {
-		return nil, Reply{Status: http.StatusServiceUnavailable, Result: "busy", Message: err.Error()}, false
-	}
-	defer release()
 	mac := newMAC(r.secret)
-	chunks, err := readBody(d.Body, d.Length, mac)
+	held, err := r.bodies.read(d.Body, d.Length, mac)
 	switch {
+	case errors.Is(err, errBusy):
+		return nil, Reply{Status: http.StatusServiceUnavailable, Result: "busy", Message: err.Error()}, false
 	case errors.Is(err, errTooLarge):
 		return nil, tooLarge(), false
 	case timedOut(err):
 		return nil, Reply{Status: http.StatusRequestTimeout, Result: "timeout", Message: "the body did not arrive within the read timeout"}, false
 	case err != nil:
 		return nil, Reply{Status: http.StatusBadRequest, Result: "incomplete", Message: "the body was cut short"}, false
-	case !hmac.Equal(mac.Sum(nil), want):
+	}
+	defer held.close()
+	if !hmac.Equal(mac.Sum(nil), want) {
 		return nil, Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 does not match the body"}, false
 	}
-	return join(chunks), Reply{}, true
+	body, err := held.bytes()
+	if err != nil {
+		r.log.Error("read a delivery body", slog.String("delivery", d.ID), slog.String("error", err.Error()))
+		return nil, Reply{Status: http.StatusInternalServerError, Result: "error", Message: "the body could not be read back"}, false
+	}
+	return body, Reply{}, true
 }
 
 func tooLarge() Reply {
