@@ -1,16 +1,16 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
 )
 
 // TestDataDirFaults: an embedded etcd data directory damaged between two
@@ -62,7 +62,7 @@ func TestDataDirFaults(t *testing.T) {
 			tt.fault(t, filepath.Join(dir, "etcd", "member"))
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			var logs syncBuffer
+			var logs testutil.Buffer
 			s, err := Open(ctx, Config{DataDir: dir, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			if err == nil {
 				s.Close()
@@ -82,22 +82,4 @@ func TestDataDirFaults(t *testing.T) {
 			t.Log(err)
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -186,6 +186,7 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 		started <- e
 	}()
 	abandon := func() {
+		log.quiet.Store(true)
 		go func() {
 			select {
 			case e := <-started:
