@@ -233,3 +233,44 @@ func metricValue(t *testing.T, h *harness, series string) int {
 	}
 	return 0
 }
+
+// TestLargeAndChunkedDeliveries: bodies spooled to disk while they are
+// verified (over smallBody, or of unknown length: chunked) are queued as
+// those held in memory are.
+func TestLargeAndChunkedDeliveries(t *testing.T) {
+	t.Parallel()
+	push, branch := pushExample(t)
+	h := newHarness(t, t.TempDir(), branch)
+	large := edit(t, push, "padding", strings.Repeat("x", smallBody))
+	tests := []struct {
+		name    string
+		body    []byte
+		chunked bool
+	}{
+		{"large", large, false},
+		{"chunked", push, true},
+		{"large and chunked", large, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader = bytes.NewReader(tt.body)
+			if tt.chunked {
+				body = io.MultiReader(body) // no length: sent chunked
+			}
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, h.url()+"/hooks/github", body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-GitHub-Event", "push")
+			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("d-large-%d", i))
+			req.Header.Set("X-Hub-Signature-256", sign(tt.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+				t.Errorf("%d: %s", resp.StatusCode, b)
+			}
+		})
+	}
+}
