@@ -14,15 +14,19 @@ import (
 )
 
 // etcdLog routes the embedded etcd's zap logging into slog, warnings and
-// above only, and turns its panics and fatal errors into a failure that
-// Open reports, instead of a crash with a stack trace or an exit.
+// above only, and turns its panics and fatal errors during the start into
+// a failure that Open reports, instead of a crash with a stack trace or
+// an exit. Once the server runs, they crash the process as etcd means
+// them to, after the slog line that says why.
 type etcdLog struct {
 	log *slog.Logger
 	// quiet drops everything while the server shuts down: etcd reports
 	// its own shutdown as warnings and errors.
 	quiet atomic.Bool
-	// fatal receives the first panic or fatal message.
+	// fatal receives the first panic or fatal message of the start.
 	fatal chan string
+	// started is set once the server is ready.
+	started atomic.Bool
 }
 
 func newEtcdLog(log *slog.Logger) *etcdLog {
@@ -37,13 +41,16 @@ func (l *etcdLog) zap() *zap.Logger {
 	return zap.New(&slogCore{l: l}, zap.WithPanicHook(l), zap.WithFatalHook(l))
 }
 
-// OnWrite is called after etcd logs at panic or fatal level. It reports the
-// message and ends the goroutine, which etcd meant to crash; the server
-// is unusable, and Open or the caller of Err stops it.
+// OnWrite is called after etcd logs at panic or fatal level. During the
+// start it reports the message to Open and ends the goroutine, which etcd
+// meant to crash: the server is unusable, and Open gives up on it.
 func (l *etcdLog) OnWrite(ce *zapcore.CheckedEntry, fields []zapcore.Field) {
 	msg := ce.Message
 	if err, ok := fieldMap(fields)["error"]; ok {
 		msg = fmt.Sprintf("%s: %v", msg, err)
+	}
+	if l.started.Load() {
+		panic("etcd: " + msg)
 	}
 	select {
 	case l.fatal <- msg:

@@ -231,6 +231,7 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 	if err := recordMember(dir, e.Server.MemberID().String()); err != nil {
 		return fail(err)
 	}
+	log.started.Store(true)
 	return e, nil
 }
 
