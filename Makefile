@@ -23,8 +23,8 @@ build:
 ## from fixtures/repo in .demo/workflows, an embedded etcd in .demo/data
 DEMO := $(CURDIR)/.demo
 run: $(DEMO)/workflows/.git
-	@echo "hooks on http://127.0.0.1:8080 (webhook secret: demo-secret); Ctrl-C stops it"
-	HOOKS_SOURCE_REPO=$(DEMO)/workflows HOOKS_GITHUB_WEBHOOK_SECRET=demo-secret \
+	@echo "hooks on http://127.0.0.1:8080 (webhook secret: demo-webhook-secret); Ctrl-C stops it"
+	HOOKS_SOURCE_REPO=$(DEMO)/workflows HOOKS_GITHUB_WEBHOOK_SECRET=demo-webhook-secret \
 	HOOKS_DATA_DIR=$(DEMO)/data HOOKS_ADDR=127.0.0.1:8080 $(GO) run ./cmd/hooks
 
 $(DEMO)/workflows/.git:
@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDiff$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compiler
 	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
+	$(GO) test -run '^$$' -fuzz '^FuzzReceiveBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./hooks
 
 ## golden: rewrite golden files from the current output
 golden:

@@ -23,9 +23,12 @@ import (
 // slash-separated path. Only workflows/*.json and clusters/*.json matter.
 type Source map[string][]byte
 
-// ReadSource reads the workflow and cluster files of a repository.
+// ReadSource reads the workflow and cluster files of a repository. A
+// file that is a symbolic link is refused (SymlinkError), not followed:
+// it could read outside the repository.
 func ReadSource(fsys fs.FS) (Source, error) {
 	src := Source{}
+	var links workflow.Errors
 	for _, dir := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
 		entries, err := fs.ReadDir(fsys, dir)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -36,7 +39,13 @@ func ReadSource(fsys fs.FS) (Source, error) {
 		}
 		for _, e := range entries {
 			p := path.Join(dir, e.Name())
-			if e.IsDir() || path.Ext(p) != ".json" {
+			switch {
+			case path.Ext(p) != ".json":
+				continue
+			case e.Type()&fs.ModeSymlink != 0:
+				links = append(links, SymlinkError(p))
+				continue
+			case !e.Type().IsRegular():
 				continue
 			}
 			b, err := fs.ReadFile(fsys, p)
@@ -46,7 +55,17 @@ func ReadSource(fsys fs.FS) (Source, error) {
 			src[p] = b
 		}
 	}
+	if links != nil {
+		return nil, links
+	}
 	return src, nil
+}
+
+// SymlinkError is the problem of a workflow or cluster file at p that is
+// a symbolic link. Sources are regular files only, read from a directory
+// or from git alike, so that a link cannot reach outside the repository.
+func SymlinkError(p string) *workflow.Error {
+	return &workflow.Error{File: p, Message: "is a symbolic link; workflow and cluster files must be regular files in the repository"}
 }
 
 // Compiler turns a Source into a deploy tree. It remembers what it decoded

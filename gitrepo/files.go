@@ -29,6 +29,7 @@ func (r *Repo) Source(c *object.Commit) (compiler.Source, error) {
 	defer r.mu.Unlock()
 	seen := make(map[plumbing.Hash][]byte, len(r.blobs))
 	src := compiler.Source{}
+	var links workflow.Errors
 	for _, dir := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
 		sub, err := tree.Tree(dir)
 		if errors.Is(err, object.ErrDirectoryNotFound) {
@@ -38,7 +39,13 @@ func (r *Repo) Source(c *object.Commit) (compiler.Source, error) {
 			return nil, fmt.Errorf("read %s of %s: %w", dir, c.Hash, err)
 		}
 		for _, e := range sub.Entries {
-			if !e.Mode.IsFile() || e.Mode == filemode.Symlink || path.Ext(e.Name) != ".json" {
+			switch {
+			case path.Ext(e.Name) != ".json":
+				continue
+			case e.Mode == filemode.Symlink:
+				links = append(links, compiler.SymlinkError(dir+"/"+e.Name))
+				continue
+			case !e.Mode.IsFile():
 				continue
 			}
 			b, ok := r.blobs[e.Hash]
@@ -51,11 +58,23 @@ func (r *Repo) Source(c *object.Commit) (compiler.Source, error) {
 			src[dir+"/"+e.Name] = b
 		}
 	}
+	if links != nil {
+		return nil, links
+	}
 	r.blobs = seen
 	return src, nil
 }
 
 func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {
+	// The size comes from the object's header: a packed blob is inflated
+	// whole when it is opened, so a huge one must be refused before.
+	size, err := r.repo.Storer.EncodedObjectSize(h)
+	if err != nil {
+		return nil, err
+	}
+	if size >= maxFileSize {
+		return nil, fmt.Errorf("blob %s is %d bytes, larger than %d", h, size, workflow.MaxFileSize)
+	}
 	blob, err := r.repo.BlobObject(h)
 	if err != nil {
 		return nil, err

@@ -27,6 +27,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrDirtyWorktree means a checked-out branch has uncommitted changes.
 	ErrDirtyWorktree = errors.New("working tree has uncommitted changes")
+	// ErrUnavailable means the repository cannot be read: a local one is
+	// gone, or a clone's remote does not answer.
+	ErrUnavailable = errors.New("repository unavailable")
 )
 
 // Options configure how a repository is opened.
@@ -149,7 +152,17 @@ func (r *Repo) Fetch(ctx context.Context) error {
 		Force:    true,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return fmt.Errorf("fetch %s: %w", r.url, err)
+		return fmt.Errorf("fetch %s: %w: %w", r.url, ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Check reports, with ErrUnavailable, a local repository whose directory
+// is gone: its refs would read as absent rather than fail. A clone's
+// cache stays; Fetch checks its remote.
+func (r *Repo) Check() error {
+	if _, err := os.Stat(r.gitDir); err != nil {
+		return fmt.Errorf("repository %s: %w: %w", r.gitDir, ErrUnavailable, err)
 	}
 	return nil
 }

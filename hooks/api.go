@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
@@ -71,7 +73,7 @@ func (a *API) readyz(c *fiber.Ctx) error {
 }
 
 func (a *API) workflows(c *fiber.Ctx) error {
-	head, err := a.Source.Resolve(a.SourceBranch)
+	head, err := a.sourceHead()
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -118,7 +120,11 @@ func (a *API) workflows(c *fiber.Ctx) error {
 }
 
 func (a *API) versions(c *fiber.Ctx) error {
-	vs, err := a.Source.Versions(c.UserContext(), a.SourceBranch, c.Params("name"))
+	head, err := a.sourceHead()
+	if err != nil {
+		return apiError(c, err)
+	}
+	vs, err := a.Source.Versions(c.UserContext(), head.Hash.String(), workflowName(c))
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -131,21 +137,29 @@ func (a *API) compare(c *fiber.Ctx) error {
 	if err1 != nil || err2 != nil {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "v1 and v2 must be version numbers"})
 	}
-	d, err := a.Source.Compare(c.UserContext(), a.SourceBranch, c.Params("name"), v1, v2)
+	head, err := a.sourceHead()
 	if err != nil {
 		return apiError(c, err)
 	}
+	d, err := a.Source.Compare(c.UserContext(), head.Hash.String(), workflowName(c), v1, v2)
+	if err != nil {
+		return apiError(c, err)
+	}
+	redactDiff(d)
 	return c.JSON(d)
 }
 
 func (a *API) deploys(c *fiber.Ctx) error {
 	limit := c.QueryInt("limit", 50)
-	if err := a.Target.Fetch(c.UserContext()); err != nil {
+	if err := errors.Join(a.Target.Check(), a.Target.Fetch(c.UserContext())); err != nil {
 		return apiError(c, err)
 	}
 	h, err := a.Target.History(a.DeployBranch, min(max(limit, 1), 1000))
 	if err != nil {
 		return apiError(c, err)
+	}
+	if h == nil {
+		h = []gitrepo.DeployRecord{} // no deploy yet
 	}
 	return c.JSON(h)
 }
@@ -169,7 +183,7 @@ func (a *API) restore(c *fiber.Ctx) error {
 	if err != nil || v < 1 {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "the version must be a number from 1"})
 	}
-	name := c.Params("name")
+	name := workflowName(c)
 	commit, err := a.Source.Restore(c.UserContext(), a.SourceBranch, name, v, a.Author)
 	if err != nil {
 		return apiError(c, err)
@@ -180,10 +194,35 @@ func (a *API) restore(c *fiber.Ctx) error {
 	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message)})
 }
 
+// workflowName returns the :name parameter, copied: fiber's strings
+// point into a buffer the next request reuses, and the repository may keep
+// what it is given (errors, commit messages).
+func workflowName(c *fiber.Ctx) string { return strings.Clone(c.Params("name")) }
+
+// errNoSourceBranch means the source repository lacks the branch the
+// service is configured with.
+var errNoSourceBranch = errors.New("the source branch is missing")
+
+// sourceHead returns the head of the source branch. A repository that is
+// gone, or lacks the branch, is the service's upstream failing, not a
+// workflow that does not exist.
+func (a *API) sourceHead() (*object.Commit, error) {
+	if err := a.Source.Check(); err != nil {
+		return nil, err
+	}
+	head, err := a.Source.Resolve(a.SourceBranch)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errNoSourceBranch, a.SourceBranch, err)
+	}
+	return head, nil
+}
+
 // apiError maps errors to statuses.
 func apiError(c *fiber.Ctx, err error) error {
 	status := http.StatusInternalServerError
 	switch {
+	case errors.Is(err, gitrepo.ErrUnavailable), errors.Is(err, errNoSourceBranch):
+		status = http.StatusBadGateway
 	case errors.Is(err, gitrepo.ErrNotFound):
 		status = http.StatusNotFound
 	case errors.Is(err, gitrepo.ErrUnchanged):

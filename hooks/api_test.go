@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,4 +93,115 @@ func TestAPI(t *testing.T) {
 		t.Errorf("%d versions after the restore, want 3", len(vs))
 	}
 	gittest.Fsck(t, work)
+}
+
+// TestAPIRedactsSecrets: a commit that put secret values into a workflow
+// file (history is not validated) does not make the API show them.
+func TestAPIRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	const (
+		password = "hunter2-in-git"
+		urlPass  = "pw-in-a-url"
+		keyBody  = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+		stored   = "sk_live_value_in_a_secret_node"
+		token    = "token-in-env-keys"
+	)
+	v1 := `{"name": "leaky", "status": "draft", "nodes": [
+		{"id": "web", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "web", "env": {"MODE": "a"}}},
+		{"id": "keys", "type": "secret", "position": {"x": 0, "y": 0}, "data": {"name": "keys", "keys": [{"id": "k", "name": "stripe"}]}}
+	], "edges": []}`
+	v2 := `{"name": "leaky", "status": "draft", "nodes": [
+		{"id": "web", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "web",
+			"env": {"MODE": "b", "DB_PASSWORD": "` + password + `", "DATABASE": "postgres://app:` + urlPass + `@db/app"},
+			"envKeys": [{"name": "API_TOKEN", "value": "` + token + `"}],
+			"annotations": {"key": "-----BEGIN PRIVATE KEY-----\n` + keyBody + `\n-----END PRIVATE KEY-----"}}},
+		{"id": "keys", "type": "secret", "position": {"x": 0, "y": 0}, "data": {"name": "keys", "keys": [{"id": "k", "name": "stripe", "value": "` + stored + `"}]}},
+		{"id": "more", "type": "secret", "position": {"x": 0, "y": 0}, "data": {"name": "more", "stringData": {"a": "` + stored + `"}}}
+	], "edges": []}`
+	gittest.Commit(t, work, "Add leaky", map[string][]byte{"workflows/leaky.json": []byte(v1)})
+	gittest.Commit(t, work, "Leak", map[string][]byte{"workflows/leaky.json": []byte(v2)})
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	for _, url := range []string{
+		"/api/workflows/leaky/versions/compare?v1=1&v2=2",
+		"/api/workflows/leaky/versions/compare?v1=2&v2=1",
+		"/api/workflows",
+		"/api/workflows/leaky/versions",
+	} {
+		t.Run(url, func(t *testing.T) {
+			resp, err := app.Test(httptest.NewRequest(http.MethodGet, url, nil), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%d: %s", resp.StatusCode, b)
+			}
+			for _, s := range []string{password, urlPass, keyBody, stored, token} {
+				if strings.Contains(string(b), s) {
+					t.Errorf("shows %q: %s", s, b)
+				}
+			}
+			if strings.Contains(url, "compare") {
+				for _, want := range []string{`"path":"/data/env/MODE"`, `"new":"b"`, `"path":"/data/env/DB_PASSWORD"`, `"[redacted]"`, `"name":"API_TOKEN"`} {
+					if !strings.Contains(string(b), want) && !strings.Contains(string(b), strings.Replace(want, "new", "old", 1)) {
+						t.Errorf("lacks %s: %s", want, b)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAPIRepositoryGone: a repository that disappears is a failing
+// upstream (502 with a JSON error), not a missing workflow; a deploy
+// branch that does not exist yet is an empty history.
+func TestAPIRepositoryGone(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../fixtures/repo", work, ""))
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	get := func(t *testing.T, url string) (int, string) {
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, url, nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	steps := []struct {
+		name, url string
+		gone      bool
+		status    int
+		body      string
+	}{
+		{"no deploy yet", "/api/deploys", false, 200, "[]"},
+		{"workflows of a gone repository", "/api/workflows", true, 502, `{"error":"repository `},
+		{"versions of a gone repository", "/api/workflows/shop/versions", true, 502, `{"error":"repository `},
+		{"comparison in a gone repository", "/api/workflows/shop/versions/compare?v1=1&v2=1", true, 502, `{"error":"repository `},
+		{"deploys of a gone repository", "/api/deploys", true, 502, `{"error":"repository `},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.gone {
+				if err := os.RemoveAll(work); err != nil {
+					t.Fatal(err)
+				}
+			}
+			status, body := get(t, st.url)
+			if status != st.status || !strings.HasPrefix(body, st.body) {
+				t.Errorf("%d %s, want %d %s", status, body, st.status, st.body)
+			}
+		})
+	}
 }

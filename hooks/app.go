@@ -2,38 +2,114 @@ package hooks
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// Timeouts of the HTTP server. Anyone can connect: none of them may hold a
+// connection, or the memory of a body, for long.
+const (
+	// ReadTimeout bounds the time to read a whole request, headers and
+	// body. GitHub gives up on a delivery after 10 s, so a slower body is
+	// not worth waiting for.
+	ReadTimeout = 10 * time.Second
+	// WriteTimeout bounds the time to write a response.
+	WriteTimeout = 10 * time.Second
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection.
+	IdleTimeout = 60 * time.Second
+)
+
 // NewApp returns the fiber application: thin adapters over the Receiver.
+// Request bodies are streamed, not buffered by the server, so that the
+// Receiver can bound them before it reads them.
 func NewApp(r *Receiver, m *Metrics) *fiber.App {
 	app := fiber.New(fiber.Config{
 		BodyLimit:             MaxWebhookBody,
+		StreamRequestBody:     true,
+		ReadTimeout:           ReadTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
 		DisableStartupMessage: true,
+		// The server's own refusals (a request that timed out before its
+		// handler ran, oversized headers) are counted and logged too.
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := http.StatusInternalServerError
 			var fe *fiber.Error
 			if errors.As(err, &fe) {
 				code = fe.Code
 			}
+			m.Refused.WithLabelValues(strconv.Itoa(code)).Inc()
+			r.log.LogAttrs(c.UserContext(), levelOf(code), "request refused",
+				slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Int("status", code), slog.String("error", err.Error()))
 			return c.Status(code).JSON(Reply{Result: "error", Message: err.Error()})
 		},
 	})
+	app.Use(closeUnread)
 	app.Post("/hooks/github", func(c *fiber.Ctx) error {
+		length := int64(c.Request().Header.ContentLength())
+		body := &bodyReader{r: c.Context().RequestBodyStream(), length: length}
+		// fiber's strings point into buffers the next request reuses: the
+		// Receiver gets copies, as it may keep them (labels, queue keys).
 		reply := r.Receive(c.UserContext(), Delivery{
-			Event:       c.Get("X-GitHub-Event"),
-			ID:          c.Get("X-GitHub-Delivery"),
-			Signature:   c.Get("X-Hub-Signature-256"),
-			ContentType: c.Get(fiber.HeaderContentType),
-			Body:        c.Body(),
+			Event:       strings.Clone(c.Get("X-GitHub-Event")),
+			ID:          strings.Clone(c.Get("X-GitHub-Delivery")),
+			Signature:   strings.Clone(c.Get("X-Hub-Signature-256")),
+			ContentType: strings.Clone(c.Get(fiber.HeaderContentType)),
+			Length:      length,
+			Body:        body,
 		})
+		if body.done {
+			c.Locals(bodyRead{}, true)
+		}
 		return c.Status(reply.Status).JSON(reply)
 	})
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
 	return app
+}
+
+// bodyRead is the key of the local that says a handler read its request
+// body to the end.
+type bodyRead struct{}
+
+// closeUnread closes the connection after a request whose body was not
+// read to the end (refused, or a route that takes none): with streamed
+// bodies, the rest would be read as the next request.
+func closeUnread(c *fiber.Ctx) error {
+	err := c.Next()
+	if c.Request().Header.ContentLength() != 0 && c.Locals(bodyRead{}) == nil {
+		c.Set(fiber.HeaderConnection, "close")
+	}
+	return err
+}
+
+// bodyReader notes when a body of the announced length (-1: unknown) was
+// read to its end.
+type bodyReader struct {
+	r      io.Reader
+	length int64
+	read   int64
+	done   bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.r == nil {
+		b.done = true
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if errors.Is(err, io.EOF) || b.read == b.length {
+		b.done = true
+	}
+	return n, err
 }

@@ -102,8 +102,13 @@ func (c *Config) Validate() error {
 	if c.SourceBranch == c.DeployBranch && (c.DeployRepo == "" || c.DeployRepo == c.SourceRepo) {
 		bad("HOOKS_DEPLOY_BRANCH", "%q is the source branch too; deploys would overwrite the workflows", c.DeployBranch)
 	}
-	if c.WebhookSecret == "" {
+	switch {
+	case c.WebhookSecret == "":
 		bad("HOOKS_GITHUB_WEBHOOK_SECRET", "is required: webhooks are verified before anything happens")
+	case strings.TrimSpace(c.WebhookSecret) == "":
+		bad("HOOKS_GITHUB_WEBHOOK_SECRET", "is only whitespace; use a random value of %d or more characters", MinSecretLength)
+	case len(c.WebhookSecret) < MinSecretLength:
+		bad("HOOKS_GITHUB_WEBHOOK_SECRET", "is shorter than %d characters; use a random value", MinSecretLength)
 	}
 	if u, err := url.Parse(c.GitHubAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("HOOKS_GITHUB_API_URL", "%q is not an http(s) URL", c.GitHubAPIURL)

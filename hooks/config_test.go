@@ -28,6 +28,9 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"no source", map[string]string{"HOOKS_SOURCE_REPO": ""}, []string{"HOOKS_SOURCE_REPO: is required"}},
 		{"no secret", map[string]string{"HOOKS_GITHUB_WEBHOOK_SECRET": ""}, []string{"HOOKS_GITHUB_WEBHOOK_SECRET: is required"}},
+		{"whitespace secret", map[string]string{"HOOKS_GITHUB_WEBHOOK_SECRET": " "}, []string{"HOOKS_GITHUB_WEBHOOK_SECRET: is only whitespace"}},
+		{"long whitespace secret", map[string]string{"HOOKS_GITHUB_WEBHOOK_SECRET": strings.Repeat(" \t", 20)}, []string{"HOOKS_GITHUB_WEBHOOK_SECRET: is only whitespace"}},
+		{"short secret", map[string]string{"HOOKS_GITHUB_WEBHOOK_SECRET": "s3cr3t"}, []string{"HOOKS_GITHUB_WEBHOOK_SECRET: is shorter than 16"}},
 		{"bad addr", map[string]string{"HOOKS_ADDR": "8080"}, []string{`HOOKS_ADDR: "8080" is not host:port`}},
 		{"same branch", map[string]string{"HOOKS_DEPLOY_BRANCH": "main"}, []string{"HOOKS_DEPLOY_BRANCH: \"main\" is the source branch too"}},
 		{"bad branch", map[string]string{"HOOKS_SOURCE_BRANCH": "a b"}, []string{`HOOKS_SOURCE_BRANCH: "a b" is not a branch name`}},

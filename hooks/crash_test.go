@@ -15,13 +15,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/sample"
+	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/store"
 )
 
@@ -129,24 +129,6 @@ func TestKillDuringDeploy(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer a child process writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // freeAddr returns a free loopback address.
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -161,11 +143,11 @@ func freeAddr(t testing.TB) string {
 // startService runs the helper service on addr with the repository and
 // data under dir (etcd: an external endpoint, or "" for an embedded one)
 // and waits until it answers.
-func startService(t *testing.T, dir, addr, etcd string) (*exec.Cmd, *syncBuffer) {
+func startService(t *testing.T, dir, addr, etcd string) (*exec.Cmd, *testutil.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperService$")
 	cmd.Env = append(gittest.Env(), "SLIPWAY_HOOKS_HELPER="+dir, "SLIPWAY_HOOKS_ADDR="+addr, "SLIPWAY_HOOKS_ETCD="+etcd)
-	out := &syncBuffer{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,10 +2,13 @@ package hooks
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +16,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,19 +43,36 @@ const (
 // run; run it with -benchtime 1x (make load). The environment adjusts it:
 // LOAD_DURATION (10s), LOAD_CONNECTIONS (16), and for experiments the
 // service's LOAD_DEPLOY_INTERVAL (100ms) and LOAD_GOGC (its default).
+//
+// The slow-clients variant runs the same load while 200 hostile clients
+// hold connections at the same time (slowClients): its p99 and peak
+// memory, against the honest variant's, are what they cost.
 func BenchmarkLoad(b *testing.B) {
 	wrk := testutil.Tool(b, "wrk", "apt-get install wrk")
-	duration := cmp.Or(os.Getenv("LOAD_DURATION"), "10s")
-	connections := cmp.Or(os.Getenv("LOAD_CONNECTIONS"), "16")
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "hooks")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/hooks").CombinedOutput(); err != nil {
 		b.Fatalf("build cmd/hooks: %v\n%s", err, out)
 	}
-	gittest.Git(b, dir, "init", "-q", "-b", "main", "repo")
-	head := gittest.Commit(b, dir+"/repo", "Add 100 workflows", sample.Repo(100))
 	requests := filepath.Join(dir, "requests.txt")
 	writeLoadRequests(b, requests, loadDistinct)
+	for _, slow := range []int{0, 200} {
+		name := "honest"
+		if slow > 0 {
+			name = fmt.Sprintf("slow-clients-%d", slow)
+		}
+		b.Run(name, func(b *testing.B) { runLoad(b, wrk, bin, requests, slow) })
+	}
+}
+
+// runLoad starts the service built at bin and runs wrk against it, with
+// slow hostile clients at the same time.
+func runLoad(b *testing.B, wrk, bin, requests string, slow int) {
+	duration := cmp.Or(os.Getenv("LOAD_DURATION"), "10s")
+	connections := cmp.Or(os.Getenv("LOAD_CONNECTIONS"), "16")
+	dir := b.TempDir()
+	gittest.Git(b, dir, "init", "-q", "-b", "main", "repo")
+	head := gittest.Commit(b, dir+"/repo", "Add 100 workflows", sample.Repo(100))
 
 	addr := freeAddr(b)
 	logFile, err := os.Create(filepath.Join(dir, "hooks.log"))
@@ -93,6 +115,15 @@ func BenchmarkLoad(b *testing.B) {
 	}, "the first deploy")
 
 	for b.Loop() {
+		wrkTime, err := time.ParseDuration(duration)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The hostile clients start first and keep at it for as long as
+		// wrk runs.
+		ctx, cancel := context.WithTimeout(b.Context(), wrkTime+2*time.Second)
+		cut := slowClients(ctx, addr, slow)
+		time.Sleep(min(wrkTime/5, 2*time.Second))
 		out, err := exec.Command(wrk, "-t", strconv.Itoa(loadThreads), "-c", connections, "-d", duration,
 			"--latency", "-s", "testdata/load.lua", "http://"+addr+"/hooks/github", "--", requests).CombinedOutput()
 		if err != nil {
@@ -105,11 +136,107 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(wrkNumber(b, out, `Requests/sec:\s+([\d.]+)`), "deliveries/s")
 		b.ReportMetric(wrkMillis(b, out, `\n\s+50%\s+(\S+)`), "p50-ms")
 		b.ReportMetric(wrkMillis(b, out, `\n\s+99%\s+(\S+)`), "p99-ms")
+		cancel()
+		if slow > 0 {
+			b.ReportMetric(float64(cut()), "slow-cut")
+		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(depth(b, addr)), "queued-after")
 	b.ReportMetric(peakMB(b, svc.Process.Pid), "peak-MB")
-	b.Logf("%s", grepMetrics(b, addr, "slipway_deliveries_total", "slipway_deploy_latency_seconds_count"))
+	b.ReportMetric(rssMB(b, svc.Process.Pid), "rss-after-MB")
+	b.Logf("%s", grepMetrics(b, addr, "slipway_webhook_deliveries_total", "slipway_http_refused_total", "slipway_deploy_latency_seconds_count"))
+}
+
+// slowClients runs n hostile clients until ctx ends, each reconnecting a
+// second after the server cuts it off, and returns a function that waits
+// for them and says how many of their connections the server closed.
+// Ten send most of the largest body at once and stall; of the others,
+// half send a request's head a byte a second, and half announce the
+// largest body and send it a byte a second.
+func slowClients(ctx context.Context, addr string, n int) (cut func() int) {
+	const stallers = 10
+	var wg sync.WaitGroup
+	var closed atomic.Int64
+	body := bytes.Repeat([]byte(" "), MaxWebhookBody-1<<20) // most of the largest
+	for i := range n {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				kind := i % 2
+				if i < stallers {
+					kind = 2
+				}
+				if slowClient(ctx, addr, kind, fmt.Sprintf("slow-%d", i), body) {
+					closed.Add(1)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		})
+	}
+	return func() int {
+		wg.Wait()
+		return int(closed.Load())
+	}
+}
+
+// slowClient is one connection of a hostile client of the given kind; it
+// reports whether the server closed it before ctx ended.
+func slowClient(ctx context.Context, addr string, kind int, delivery string, body []byte) bool {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	serverClosed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, conn)
+		close(serverClosed)
+	}()
+	head := rawRequest(delivery, MaxWebhookBody)
+	// trickle sends n bytes, the i-th at(i), one a second.
+	trickle := func(n int, at func(i int) byte) bool {
+		for i := range n {
+			if _, err := conn.Write([]byte{at(i)}); err != nil {
+				return false
+			}
+			select {
+			case <-serverClosed:
+				return false
+			case <-ctx.Done():
+				return false
+			case <-time.After(time.Second):
+			}
+		}
+		return true
+	}
+	switch kind {
+	case 0:
+		trickle(len(head), func(i int) byte { return head[i] })
+	case 1:
+		if _, err := io.WriteString(conn, head); err == nil {
+			trickle(MaxWebhookBody, func(int) byte { return ' ' })
+		}
+	default:
+		if _, err := io.WriteString(conn, head); err == nil {
+			conn.Write(body)
+		}
+	}
+	select {
+	case <-serverClosed:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// rssMB reads a process's resident memory now (Linux).
+func rssMB(b *testing.B, pid int) float64 {
+	return procStatusMB(b, pid, "VmRSS:")
 }
 
 // writeLoadRequests writes n signed pushes of distinct commits to main,
@@ -161,14 +288,20 @@ func wrkMillis(b *testing.B, out []byte, pattern string) float64 {
 
 // peakMB reads a process's peak resident memory (Linux).
 func peakMB(b *testing.B, pid int) float64 {
+	return procStatusMB(b, pid, "VmHWM:")
+}
+
+// procStatusMB reads one of a process's memory figures from
+// /proc/PID/status, in MB.
+func procStatusMB(b *testing.B, pid int, field string) float64 {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		b.Logf("no peak memory: %v", err)
+		b.Logf("no %s: %v", field, err)
 		return 0
 	}
 	var kb float64
 	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
 		}
 	}

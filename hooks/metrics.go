@@ -9,6 +9,9 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	// Deliveries counts webhook deliveries by event and result.
 	Deliveries *prometheus.CounterVec
+	// Refused counts requests the HTTP server refused before or outside a
+	// handler (timeouts, oversized headers, unknown routes), by status.
+	Refused *prometheus.CounterVec
 	// DeployLatency is the time from a deploy job's delivery to its deploy
 	// commit.
 	DeployLatency prometheus.Histogram
@@ -20,15 +23,19 @@ func NewMetrics(depth func() float64) *Metrics {
 		Registry: prometheus.NewRegistry(),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slipway_webhook_deliveries_total",
-			Help: "Webhook deliveries by event and result (queued, duplicate, ignored, pong, unsigned, bad_signature, malformed, too_large, error).",
+			Help: "Webhook deliveries by event and result (queued, duplicate, ignored, pong, unsigned, bad_signature, malformed, too_large, busy, timeout, incomplete, error).",
 		}, []string{"event", "result"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_http_refused_total",
+			Help: "Requests the HTTP server refused before or outside a handler, by status.",
+		}, []string{"status"}),
 		DeployLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "slipway_deploy_latency_seconds",
 			Help:    "Time from a delivery that asks for a deploy to its deploy commit.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 	}
-	m.Registry.MustRegister(m.Deliveries, m.DeployLatency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.Registry.MustRegister(m.Deliveries, m.Refused, m.DeployLatency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "slipway_queue_depth",
 		Help: "Jobs queued or running.",
 	}, depth))

@@ -2,7 +2,10 @@ package hooks
 
 import (
 	"context"
+	"crypto/hmac"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,7 +13,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/google/go-github/v60/github"
 
 	"github.com/slipway-gitops/slipway/store"
 )
@@ -20,6 +22,8 @@ const (
 	// MaxWebhookBody is the largest delivery accepted, as GitHub caps
 	// payloads at 25 MiB.
 	MaxWebhookBody = 25 << 20
+	// MinSecretLength is the shortest webhook secret accepted.
+	MinSecretLength = 16
 	// DeliveryTTL is how long a delivery id is remembered, so that a
 	// replay within it does nothing new. GitHub redelivers for 3 days.
 	DeliveryTTL = 72 * time.Hour
@@ -51,20 +55,27 @@ type Receiver struct {
 	sourceBranch string
 	log          *slog.Logger
 	metrics      *Metrics
+	bodies       *bodyBudget
 }
 
 // NewReceiver returns a Receiver.
 func NewReceiver(secret string, queue Queue, sourceBranch string, log *slog.Logger, m *Metrics) *Receiver {
-	return &Receiver{secret: []byte(secret), queue: queue, sourceBranch: sourceBranch, log: log, metrics: m}
+	return &Receiver{secret: []byte(secret), queue: queue, sourceBranch: sourceBranch, log: log, metrics: m, bodies: newBodyBudget()}
 }
 
-// Delivery is one webhook request.
+// Delivery is one webhook request. Its strings must not change after
+// Receive is called: a Receiver may keep them.
 type Delivery struct {
 	Event       string // X-GitHub-Event
 	ID          string // X-GitHub-Delivery
 	Signature   string // X-Hub-Signature-256
 	ContentType string
-	Body        []byte
+	// Length is the body's announced length, -1 when unknown.
+	Length int64
+	// Body is read by Receive only once the headers pass and the budget
+	// of bodies in flight has room for Length bytes; its reads are
+	// expected to fail when the client stalls (a server read deadline).
+	Body io.Reader
 }
 
 // Reply is the answer to a delivery.
@@ -89,13 +100,18 @@ func (r *Receiver) Receive(ctx context.Context, d Delivery) Reply {
 
 func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	switch {
-	case len(d.Body) > MaxWebhookBody:
-		return Reply{Status: http.StatusRequestEntityTooLarge, Result: "too_large", Message: fmt.Sprintf("body is over %d bytes", MaxWebhookBody)}
+	case d.Length > MaxWebhookBody:
+		return tooLarge()
 	case d.Signature == "":
 		return Reply{Status: http.StatusUnauthorized, Result: "unsigned", Message: "missing X-Hub-Signature-256"}
 	}
-	if err := github.ValidateSignature(d.Signature, d.Body, r.secret); err != nil {
-		return Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 does not match the body"}
+	want, ok := parseSignature(d.Signature)
+	if !ok {
+		return Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 must be sha256= and 64 hex digits"}
+	}
+	body, refused, ok := r.verifiedBody(d, want)
+	if !ok {
+		return refused
 	}
 	if d.ID == "" {
 		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "missing X-GitHub-Delivery"}
@@ -109,7 +125,7 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	if d.Event != "push" && d.Event != "pull_request" {
 		return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("event %q is not handled", d.Event)}
 	}
-	e, err := parseEvent(d.Body)
+	e, err := parseEvent(body)
 	if err != nil {
 		return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "payload does not parse: " + err.Error()}
 	}
@@ -117,8 +133,13 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	var queued bool
 	switch d.Event {
 	case "push":
-		if e.Ref != "refs/heads/"+r.sourceBranch || e.Deleted {
+		switch {
+		case e.Ref != "refs/heads/"+r.sourceBranch:
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("push to %s, not to the source branch %s", e.Ref, r.sourceBranch)}
+		case e.Deleted:
+			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("the source branch %s was deleted; the deploy branch stays as it is", r.sourceBranch)}
+		case !isCommit(e.After):
+			return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "after is not a commit SHA (40 or 64 hex digits, not all zero)"}
 		}
 		// The push is a hint that the source changed: the worker deploys
 		// whatever the branch holds when it looks.
@@ -131,6 +152,9 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("pull_request action %q is not handled", e.Action)}
 		}
 		pr := e.PullRequest
+		if !isCommit(pr.Head.SHA) || !isCommit(pr.Base.SHA) {
+			return Reply{Status: http.StatusBadRequest, Result: "malformed", Message: "pull_request head.sha and base.sha must be commit SHAs (40 or 64 hex digits)"}
+		}
 		key := fmt.Sprintf("pr:%s:%d:%s", e.Repository.FullName, pr.Number, pr.Head.SHA)
 		var j *store.Job
 		j, queued, err = r.queue.EnqueueOnce(ctx, d.ID, DeliveryTTL, JobReview, key, ReviewJob{Repo: e.Repository.FullName, Number: pr.Number, BaseCommit: pr.Base.SHA, HeadCommit: pr.Head.SHA})
@@ -145,6 +169,57 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 		return Reply{Status: http.StatusOK, Result: "duplicate", Message: "delivery " + d.ID + " was handled before"}
 	}
 	return reply
+}
+
+// verifiedBody reads the body of a delivery whose signature is want, and
+// returns it once its MAC matches; otherwise the reply to send. The body
+// is read within the budgets of bodies in flight.
+func (r *Receiver) verifiedBody(d Delivery, want []byte) ([]byte, Reply, bool) {
+	mac := newMAC(r.secret)
+	held, err := r.bodies.read(d.Body, d.Length, mac)
+	switch {
+	case errors.Is(err, errBusy):
+		return nil, Reply{Status: http.StatusServiceUnavailable, Result: "busy", Message: err.Error()}, false
+	case errors.Is(err, errTooLarge):
+		return nil, tooLarge(), false
+	case timedOut(err):
+		return nil, Reply{Status: http.StatusRequestTimeout, Result: "timeout", Message: "the body did not arrive within the read timeout"}, false
+	case err != nil:
+		return nil, Reply{Status: http.StatusBadRequest, Result: "incomplete", Message: "the body was cut short"}, false
+	}
+	defer held.close()
+	if !hmac.Equal(mac.Sum(nil), want) {
+		return nil, Reply{Status: http.StatusUnauthorized, Result: "bad_signature", Message: "X-Hub-Signature-256 does not match the body"}, false
+	}
+	body, err := held.bytes()
+	if err != nil {
+		r.log.Error("read a delivery body", slog.String("delivery", d.ID), slog.String("error", err.Error()))
+		return nil, Reply{Status: http.StatusInternalServerError, Result: "error", Message: "the body could not be read back"}, false
+	}
+	return body, Reply{}, true
+}
+
+func tooLarge() Reply {
+	return Reply{Status: http.StatusRequestEntityTooLarge, Result: "too_large", Message: errTooLarge.Error()}
+}
+
+// isCommit reports whether s is a SHA-1 or SHA-256 commit id in
+// lowercase hex, and not the zero id GitHub sends for a deleted branch.
+func isCommit(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	zero := true
+	for _, c := range []byte(s) {
+		switch {
+		case c == '0':
+		case '1' <= c && c <= '9', 'a' <= c && c <= 'f':
+			zero = false
+		default:
+			return false
+		}
+	}
+	return !zero
 }
 
 // event holds the fields of push and pull_request payloads the receiver
@@ -183,11 +258,17 @@ func parseEvent(body []byte) (*event, error) {
 	return &e, nil
 }
 
-// eventLabel bounds the metric's label values to the events handled.
+// eventLabel bounds the metric's label values to the events handled. It
+// returns its own constants, never e: the metric keeps its label values,
+// and e may point into a request buffer that the next request reuses.
 func eventLabel(e string) string {
 	switch e {
-	case "push", "pull_request", "ping":
-		return e
+	case "push":
+		return "push"
+	case "pull_request":
+		return "pull_request"
+	case "ping":
+		return "ping"
 	}
 	return "other"
 }

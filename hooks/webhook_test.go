@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"maps"
@@ -79,6 +82,31 @@ func sign(body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// signWith signs a body with another algorithm than GitHub's, under a
+// prefix.
+func signWith(prefix string, h func() hash.Hash) func([]byte) string {
+	return func(body []byte) string {
+		m := hmac.New(h, []byte(secret))
+		m.Write(body)
+		return prefix + hex.EncodeToString(m.Sum(nil))
+	}
+}
+
+// edit returns a payload with one top-level member set.
+func edit(t testing.TB, body []byte, member string, value any) []byte {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	p[member] = value
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // pushExample returns GitHub's example push to a branch, and the branch.
@@ -190,38 +218,51 @@ func TestWebhooks(t *testing.T) {
 		status    int
 		result    string
 		queued    int64 // queue depth after
+		says      string
 	}{
-		{"ping", "ping", "d-ping", sign, pick(t, "ping", `"zen"`), 200, "pong", 0},
-		{"bad signature", "push", "d-bad", func([]byte) string { return sign([]byte("other")) }, push, 401, "bad_signature", 0},
-		{"missing signature", "push", "d-unsigned", func([]byte) string { return "" }, push, 401, "unsigned", 0},
-		{"malformed json", "push", "d-malformed", sign, []byte(`{"ref": `), 400, "malformed", 0},
-		{"unknown event", "issues", "d-issues", sign, pick(t, "issues"), 202, "ignored", 0},
-		{"push to another branch", "push", "d-tag", sign, pick(t, "push", `"ref":"refs/tags/`), 202, "ignored", 0},
-		{"push to the source branch", "push", "d-push", sign, push, 202, "queued", 0}, // a signal, not a job
-		{"replayed push", "push", "d-push", sign, push, 200, "duplicate", 0},
-		{"pull request opened", "pull_request", "d-pr-opened", sign, pick(t, "pull_request", `"action":"opened"`), 202, "queued", 1},
-		{"pull request synchronized", "pull_request", "d-pr-sync", sign, pick(t, "pull_request", `"action":"synchronize"`), 202, "queued", 2},
-		{"pull request reopened", "pull_request", "d-pr-reopened", sign, pick(t, "pull_request", `"action":"reopened"`), 202, "queued", 3},
-		{"pull request closed", "pull_request", "d-pr-closed", sign, pick(t, "pull_request", `"action":"closed"`), 202, "ignored", 3},
-		{"no delivery id", "push", "", sign, push, 400, "malformed", 3},
+		{"ping", "ping", "d-ping", sign, pick(t, "ping", `"zen"`), 200, "pong", 0, ""},
+		{"bad signature", "push", "d-bad", func([]byte) string { return sign([]byte("other")) }, push, 401, "bad_signature", 0, ""},
+		{"missing signature", "push", "d-unsigned", func([]byte) string { return "" }, push, 401, "unsigned", 0, ""},
+		{"malformed json", "push", "d-malformed", sign, []byte(`{"ref": `), 400, "malformed", 0, ""},
+		{"unknown event", "issues", "d-issues", sign, pick(t, "issues"), 202, "ignored", 0, ""},
+		{"push to another branch", "push", "d-tag", sign, pick(t, "push", `"ref":"refs/tags/`), 202, "ignored", 0, ""},
+		{"push to the source branch", "push", "d-push", sign, push, 202, "queued", 0, ""}, // a signal, not a job
+		{"replayed push", "push", "d-push", sign, push, 200, "duplicate", 0, ""},
+		{"pull request opened", "pull_request", "d-pr-opened", sign, pick(t, "pull_request", `"action":"opened"`), 202, "queued", 1, ""},
+		{"pull request synchronized", "pull_request", "d-pr-sync", sign, pick(t, "pull_request", `"action":"synchronize"`), 202, "queued", 2, ""},
+		{"pull request reopened", "pull_request", "d-pr-reopened", sign, pick(t, "pull_request", `"action":"reopened"`), 202, "queued", 3, ""},
+		{"pull request closed", "pull_request", "d-pr-closed", sign, pick(t, "pull_request", `"action":"closed"`), 202, "ignored", 3, ""},
+		{"no delivery id", "push", "", sign, push, 400, "malformed", 3, ""},
+		{"sha1 signature", "push", "d-sha1", signWith("sha1=", sha1.New), push, 401, "bad_signature", 3, ""},
+		{"sha512 signature", "push", "d-sha512", signWith("sha512=", sha512.New), push, 401, "bad_signature", 3, ""},
+		{"sha256 prefix on a sha1 mac", "push", "d-sha1-as-256", signWith("sha256=", sha1.New), push, 401, "bad_signature", 3, ""},
+		{"push without after", "push", "d-no-after", sign, edit(t, push, "after", ""), 400, "malformed", 3, "after"},
+		{"push with a garbage after", "push", "d-garbage-after", sign, edit(t, push, "after", "../../etc"), 400, "malformed", 3, "after"},
+		{"push with an uppercase after", "push", "d-upper-after", sign, edit(t, push, "after", strings.Repeat("AB", 20)), 400, "malformed", 3, "after"},
+		{"push with a zero after, not deleted", "push", "d-zero-after", sign, edit(t, push, "after", strings.Repeat("0", 40)), 400, "malformed", 3, "after"},
+		{"push of a sha-256 commit", "push", "d-sha256-after", sign, edit(t, push, "after", strings.Repeat("ab", 32)), 202, "queued", 3, ""},
+		{"source branch deleted", "push", "d-deleted", sign, edit(t, edit(t, push, "after", strings.Repeat("0", 40)), "deleted", true), 202, "ignored", 3, "was deleted"},
 	}
 	for _, tt := range tests {
-		status, reply := h.post(t, tt.event, tt.delivery, tt.signature(tt.body), tt.body)
-		if status != tt.status || reply.Result != tt.result {
-			t.Errorf("%s: %d %q (%s), want %d %q", tt.name, status, reply.Result, reply.Message, tt.status, tt.result)
-		}
-		if d := h.depth(t); d != tt.queued {
-			t.Errorf("%s: %d jobs queued, want %d", tt.name, d, tt.queued)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			status, reply := h.post(t, tt.event, tt.delivery, tt.signature(tt.body), tt.body)
+			if status != tt.status || reply.Result != tt.result || !strings.Contains(reply.Message, tt.says) {
+				t.Errorf("%d %q (%s), want %d %q (%s)", status, reply.Result, reply.Message, tt.status, tt.result, tt.says)
+			}
+			if d := h.depth(t); d != tt.queued {
+				t.Errorf("%d jobs queued, want %d", d, tt.queued)
+			}
+		})
 	}
 
 	// An oversized body is refused from its Content-Length, before it is
-	// read: a raw request that announces one and sends none.
+	// read beyond the server's first 8 KiB: a raw request that announces
+	// one and sends 16 KiB.
 	conn, err := net.Dial("tcp", h.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: d-big\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", MaxWebhookBody+1)
+	fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: d-big\r\nX-Hub-Signature-256: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", sign(push), MaxWebhookBody+1, bytes.Repeat([]byte(" "), 16<<10))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -238,8 +279,8 @@ func TestWebhooks(t *testing.T) {
 	if strings.Contains(h.logs.String(), secret) {
 		t.Error("the webhook secret reached the logs")
 	}
-	if n := strings.Count(h.logs.String(), `"msg":"webhook delivery"`); n != len(tests) {
-		t.Errorf("%d log lines for %d deliveries", n, len(tests))
+	if n := strings.Count(h.logs.String(), `"msg":"webhook delivery"`); n != len(tests)+1 {
+		t.Errorf("%d log lines for %d deliveries", n, len(tests)+1)
 	}
 	resp, err = http.Get(h.url() + "/metrics")
 	if err != nil {
@@ -247,7 +288,7 @@ func TestWebhooks(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`slipway_webhook_deliveries_total{event="push",result="queued"} 1`, `slipway_webhook_deliveries_total{event="other",result="ignored"} 1`, "slipway_queue_depth 3"} {
+	for _, want := range []string{`slipway_webhook_deliveries_total{event="push",result="queued"} 2`, `slipway_webhook_deliveries_total{event="other",result="ignored"} 1`, `slipway_webhook_deliveries_total{event="push",result="too_large"} 1`, "slipway_queue_depth 3"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -280,5 +321,38 @@ func TestReplayAfterRestart(t *testing.T) {
 	}
 	if rev, _, err := h.store.Signalled(t.Context(), SignalDeploy); err != nil || rev != first {
 		t.Errorf("the replay asked for a deploy again: signal at revision %d, want %d (%v)", rev, first, err)
+	}
+}
+
+// TestMetricsAfterBadDeliveries: label values outlive the request whose
+// headers they came from; two bad deliveries with different events on one
+// connection must not corrupt the metrics registry.
+func TestMetricsAfterBadDeliveries(t *testing.T) {
+	t.Parallel()
+	push, branch := pushExample(t)
+	h := newHarness(t, t.TempDir(), branch)
+	bad := sign([]byte("other"))
+	for i, event := range []string{"push", "ping", "pull_request", "push", "ping"} {
+		if status, _ := h.post(t, event, fmt.Sprintf("d-bad-%d", i), bad, push); status != http.StatusUnauthorized {
+			t.Fatalf("bad delivery %d: %d, want 401", i, status)
+		}
+	}
+	resp, err := http.Get(h.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d: %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{
+		`slipway_webhook_deliveries_total{event="push",result="bad_signature"} 2`,
+		`slipway_webhook_deliveries_total{event="ping",result="bad_signature"} 2`,
+		`slipway_webhook_deliveries_total{event="pull_request",result="bad_signature"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s:\n%s", want, body)
+		}
 	}
 }

@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,12 +33,20 @@ type Config struct {
 	DataDir string
 	// Prefix is put before every key; it defaults to /slipway/.
 	Prefix string
+	// Logger receives the embedded server's warnings and errors; nil
+	// discards them.
+	Logger *slog.Logger
 }
+
+// ErrDamaged means the embedded etcd's data directory is damaged: Open
+// refuses it rather than hang, crash or start with empty state.
+var ErrDamaged = errors.New("the embedded etcd's data is damaged")
 
 // Store is a connection to etcd, and the embedded server if it runs one.
 type Store struct {
 	client    *clientv3.Client
 	server    *embed.Etcd
+	etcdLog   *etcdLog
 	prefix    string
 	closeOnce sync.Once
 	closeErr  error
@@ -57,7 +68,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.DataDir == "" {
 			return nil, errors.New("store: a data directory is required for the embedded etcd")
 		}
-		e, err := startEmbedded(ctx, cfg.DataDir)
+		s.etcdLog = newEtcdLog(cfg.Logger)
+		e, err := startEmbedded(ctx, cfg.DataDir, s.etcdLog)
 		if err != nil {
 			return nil, err
 		}
@@ -96,6 +108,7 @@ func (s *Store) Close() error {
 			s.closeErr = s.client.Close()
 		}
 		if s.server != nil {
+			s.etcdLog.quiet.Store(true)
 			s.server.Close()
 			<-s.server.Server.StopNotify()
 		}
@@ -127,10 +140,20 @@ type ports struct {
 	Peer   int `json:"peer"`
 }
 
+// startTimeout bounds the embedded server's start.
+const startTimeout = 60 * time.Second
+
+// memberFile, in the data directory, holds the id of the etcd member that
+// ran there, so that a member directory gone or replaced is noticed.
+const memberFile = "member.id"
+
 // startEmbedded starts etcd in dir, listening on loopback only.
-func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
+func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := checkDataDir(dir); err != nil {
+		return nil, err
 	}
 	p, err := loadPorts(filepath.Join(dir, "ports.json"))
 	if err != nil {
@@ -139,9 +162,7 @@ func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(dir, "etcd")
 	cfg.Name = "slipway"
-	// etcd reports its own shutdown as errors; failures reach callers
-	// through Err and the client instead.
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log.zap())
 	// Queue keys come and go all the time: compact history older than
 	// compactAfter, so that the index and the database stay small.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
@@ -151,23 +172,116 @@ func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{clientURL}, []url.URL{clientURL}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peerURL}, []url.URL{peerURL}
 	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
+
+	// StartEtcd takes no context and may block on a damaged directory:
+	// it runs aside, and a server it starts after Open gave up is closed.
+	started := make(chan *embed.Etcd, 1)
+	failed := make(chan error, 1)
+	go func() {
+		e, err := embed.StartEtcd(cfg)
+		if err != nil {
+			failed <- err
+			return
+		}
+		started <- e
+	}()
+	abandon := func() {
+		log.quiet.Store(true)
+		go func() {
+			select {
+			case e := <-started:
+				e.Close()
+			case <-failed:
+			}
+		}()
+	}
+	timeout := time.NewTimer(startTimeout)
+	defer timeout.Stop()
+	var e *embed.Etcd
+	select {
+	case e = <-started:
+	case err := <-failed:
 		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, err)
+	case msg := <-log.fatal:
+		abandon()
+		return nil, damaged(dir, "etcd stopped: %s", msg)
+	case <-timeout.C:
+		abandon()
+		return nil, fmt.Errorf("store: embedded etcd in %s did not start in %s", dir, startTimeout)
+	case <-ctx.Done():
+		abandon()
+		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, ctx.Err())
+	}
+	fail := func(err error) (*embed.Etcd, error) {
+		log.quiet.Store(true)
+		e.Close()
+		return nil, err
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return e, nil
 	case err := <-e.Err():
-		e.Close()
-		return nil, fmt.Errorf("store: embedded etcd: %w", err)
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, errors.New("store: embedded etcd did not start in 60s")
+		return fail(fmt.Errorf("store: embedded etcd in %s: %w", dir, err))
+	case msg := <-log.fatal:
+		return fail(damaged(dir, "etcd stopped: %s", msg))
+	case <-timeout.C:
+		return fail(fmt.Errorf("store: embedded etcd in %s did not start in %s", dir, startTimeout))
 	case <-ctx.Done():
-		e.Close()
-		return nil, ctx.Err()
+		return fail(fmt.Errorf("store: start embedded etcd in %s: %w", dir, ctx.Err()))
 	}
+	if err := recordMember(dir, e.Server.MemberID().String()); err != nil {
+		return fail(err)
+	}
+	log.started.Store(true)
+	return e, nil
+}
+
+// checkDataDir finds the damage etcd does not report well: a member
+// directory gone (etcd would start empty, and deliveries handled before
+// would be accepted again) or a write-ahead log gone (etcd would hang).
+func checkDataDir(dir string) error {
+	member := filepath.Join(dir, "etcd", "member")
+	_, err := os.Stat(member)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Stat(filepath.Join(dir, memberFile)); err == nil {
+			return damaged(dir, "its etcd member directory %s is gone, though etcd ran here before (%s says so); the state it held is lost", member, memberFile)
+		}
+		return nil // a new data directory
+	case err != nil:
+		return fmt.Errorf("store: %w", err)
+	}
+	wal := filepath.Join(member, "wal")
+	if logs, _ := filepath.Glob(filepath.Join(wal, "*.wal")); len(logs) == 0 {
+		return damaged(dir, "the write-ahead log %s is missing or empty; etcd cannot recover its state without it", wal)
+	}
+	return nil
+}
+
+// recordMember writes the member's id into the data directory on its
+// first start, and checks it on the next ones.
+func recordMember(dir, id string) error {
+	file := filepath.Join(dir, memberFile)
+	b, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.WriteFile(file, []byte(id+"\n"), 0o600); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("store: %w", err)
+	}
+	if got := strings.TrimSpace(string(b)); got != id {
+		return damaged(dir, "its etcd member is %s, not %s that ran here before (%s says so)", id, got, memberFile)
+	}
+	return nil
+}
+
+// damaged returns an ErrDamaged error that names the data directory and
+// says what to do.
+func damaged(dir, format string, args ...any) error {
+	return fmt.Errorf("store: data directory %s: %s: %w; restore the directory from a backup, or move it away to start with empty state (deliveries handled before would then be accepted again)",
+		dir, fmt.Sprintf(format, args...), ErrDamaged)
 }
 
 // loadPorts reads the embedded server's ports, or picks free ones and

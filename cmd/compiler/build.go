@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/workflow"
@@ -65,6 +67,9 @@ func runBuild(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if *out == "" {
 		return usagef("--out is required")
 	}
+	if err := outsideSource(*out, src.dir); err != nil {
+		return err
+	}
 	res, err := src.compile(ctx, opts)
 	if err != nil {
 		return src.report(stdout, err)
@@ -89,6 +94,51 @@ func runBuild(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		plural(published, "published workflow"), plural(len(res.Workflows), "workflow"),
 		plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"), plural(len(res.Tree), "file"), *out)
 	return nil
+}
+
+// outsideSource refuses an output directory whose replaced directories
+// (clusters/ and workflows/) would be, hold or sit inside the source's:
+// writing the deploy tree would delete the files it is built from.
+func outsideSource(out, source string) error {
+	if source == "" {
+		return nil // compile says that --source is required
+	}
+	o, s := realPath(out), realPath(source)
+	for _, od := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
+		for _, sd := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
+			o, s := filepath.Join(o, od), filepath.Join(s, sd)
+			if within(o, s) || within(s, o) {
+				return usagef("--out %s would replace %s of --source %s: write the deploy tree outside the source's %s and %s directories",
+					out, sd, source, workflow.WorkflowsDir, workflow.ClustersDir)
+			}
+		}
+	}
+	return nil
+}
+
+// realPath returns p absolute, with the symbolic links of its longest
+// existing prefix resolved.
+func realPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	var rest []string
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(append([]string{real}, rest...)...)
+		}
+		if dir == filepath.Dir(dir) {
+			return abs
+		}
+		rest = append([]string{filepath.Base(dir)}, rest...)
+	}
+}
+
+// within reports whether path p is dir or inside it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {

@@ -49,7 +49,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, store.Config{Endpoints: cfg.EtcdEndpoints, DataDir: filepath.Join(cfg.DataDir, "etcd")})
+	st, err := store.Open(ctx, store.Config{Endpoints: cfg.EtcdEndpoints, DataDir: filepath.Join(cfg.DataDir, "etcd"), Logger: log})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,72 @@
+package gitrepo
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/gittest"
+)
+
+// TestHugeBlobRefusedUnread: a workflow file far over the size limit is
+// refused from its object header, before it is inflated, whether loose or
+// packed. Not parallel: it counts the bytes the process allocates.
+func TestHugeBlobRefusedUnread(t *testing.T) {
+	const huge = 64 << 20 // compresses to almost nothing, inflates whole
+	for _, packed := range []bool{false, true} {
+		name := map[bool]string{false: "loose", true: "packed"}[packed]
+		t.Run(name, func(t *testing.T) {
+			dir := newSourceRepo(t)
+			gittest.Commit(t, dir, "Add a huge workflow", map[string][]byte{"workflows/huge.json": bytes.Repeat([]byte(" "), huge)})
+			if packed {
+				gittest.Git(t, dir, "gc", "-q")
+			}
+			r := open(t, dir)
+			head, err := r.Resolve("main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = r.Source(head)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), "workflows/huge.json") || !strings.Contains(err.Error(), "larger than") {
+				t.Errorf("huge workflow: %v", err)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > huge/4 {
+				t.Errorf("reading the source allocated %d MiB for a %d MiB blob it refuses", got>>20, huge>>20)
+			}
+		})
+	}
+}
+
+// TestSourceRefusesSymlinks: a workflow or cluster file committed as a
+// symbolic link is refused with its path, as a directory source refuses
+// one, and its target is never read.
+func TestSourceRefusesSymlinks(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"workflows/passwd.json", "clusters/passwd.json"} {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			dir := newSourceRepo(t)
+			if err := os.Symlink("/etc/passwd", filepath.Join(dir, p)); err != nil {
+				t.Fatal(err)
+			}
+			gittest.Git(t, dir, "add", "-A")
+			gittest.Git(t, dir, "commit", "-q", "-m", "Link a file outside")
+			r := open(t, dir)
+			head, err := r.Resolve("main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.Source(head)
+			if err == nil || err.Error() != compiler.SymlinkError(p).Error() {
+				t.Errorf("got %v, want %v", err, compiler.SymlinkError(p))
+			}
+		})
+	}
+}
