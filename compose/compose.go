@@ -198,6 +198,9 @@ func (b *builder) addEdge(source, target, handle string) {
 
 func (b *builder) build() error {
 	names := slices.Sorted(maps.Keys(b.project.Services))
+	if len(names) == 0 {
+		return fmt.Errorf("compose import %s: no service to import (are they all in profiles that are not enabled?)", strings.Join(b.opts.Files, ", "))
+	}
 	for _, n := range names {
 		for _, v := range b.project.Services[n].Volumes {
 			if v.Type == types.VolumeTypeVolume && v.Source != "" {
@@ -229,39 +232,88 @@ func (b *builder) build() error {
 // field names a compose field of a service.
 func field(s *service, f string) string { return "services." + s.config.Name + "." + f }
 
-// kindOf decides what a service becomes.
+// kindOf decides what a service becomes and records why on the
+// service's own report entry.
 func (b *builder) kindOf(s *service) workflow.Kind {
+	kind, why := b.decideKind(s)
+	b.report.add(s.config.Name, "services."+s.config.Name, Mapped, "a %s: %s", kindTitle(kind), why)
+	return kind
+}
+
+// decideKind returns the workload kind of a service and the reason. A
+// service is a Job only when nothing says it serves, whatever its restart
+// policy: a Job's pods cannot be selected by a Service or waited on.
+func (b *builder) decideKind(s *service) (workflow.Kind, string) {
 	c := s.config
 	if k, ok := c.Labels["slipway.kind"]; ok {
 		switch kind := workflow.Kind(strings.ToLower(k)); kind {
 		case workflow.KindDeployment, workflow.KindStatefulSet, workflow.KindDaemonSet, workflow.KindJob, workflow.KindCronJob:
 			b.report.add(c.Name, field(s, "labels.slipway.kind"), Mapped, "the service becomes a %s", kind)
-			return kind
+			return kind, "the label slipway.kind says so"
 		}
 		b.report.add(c.Name, field(s, "labels.slipway.kind"), Dropped, "%q is not a workload kind", k)
 	}
 	if _, ok := c.Labels["slipway.schedule"]; ok {
-		return workflow.KindCronJob
+		return workflow.KindCronJob, "the label slipway.schedule gives it a schedule"
 	}
 	if c.Deploy != nil && c.Deploy.Mode == "global" {
 		b.report.add(c.Name, field(s, "deploy.mode"), Mapped, "global: a DaemonSet, one pod per node")
-		return workflow.KindDaemonSet
+		return workflow.KindDaemonSet, `deploy.mode "global": one pod per node`
 	}
-	if c.Restart == "no" {
+	serves := b.serves(s)
+	if c.Restart == "no" && serves == "" {
 		b.report.add(c.Name, field(s, "restart"), Mapped, `"no": a one-shot Job`)
-		return workflow.KindJob
+		return workflow.KindJob, `restart "no", and nothing says it serves (no ports, expose or healthcheck, and no service waits for its health)`
+	}
+	kind, why := workflow.KindDeployment, `it runs until stopped: restart is not "no"`
+	if c.Restart == "no" {
+		why = `restart "no", but ` + serves + ", so it serves and is kept running"
 	}
 	for _, v := range c.Volumes {
 		if v.Type == types.VolumeTypeVolume && v.Source != "" {
-			return workflow.KindStatefulSet
+			kind, why = workflow.KindStatefulSet, why+"; it mounts the named volume "+v.Source+", where its state lives"
+			break
 		}
 	}
-	switch c.Restart {
-	case "", "always":
-	default:
-		b.report.add(c.Name, field(s, "restart"), Approximated, "%q: a Deployment, whose pods always restart", c.Restart)
+	if c.Restart != "" && c.Restart != "always" {
+		b.report.add(c.Name, field(s, "restart"), Approximated, "%q: a %s's pods always restart", c.Restart, kindTitle(kind))
 	}
-	return workflow.KindDeployment
+	return kind, why
+}
+
+// kindTitle is the Kubernetes name of a workload kind.
+func kindTitle(k workflow.Kind) string {
+	switch k {
+	case workflow.KindStatefulSet:
+		return "StatefulSet"
+	case workflow.KindDaemonSet:
+		return "DaemonSet"
+	case workflow.KindJob:
+		return "Job"
+	case workflow.KindCronJob:
+		return "CronJob"
+	}
+	return "Deployment"
+}
+
+// serves says what marks a service as a server, or returns "" when
+// nothing does.
+func (b *builder) serves(s *service) string {
+	c := s.config
+	switch {
+	case len(c.Ports) > 0:
+		return "it publishes ports"
+	case len(c.Expose) > 0:
+		return "it exposes ports"
+	case c.HealthCheck != nil && !c.HealthCheck.Disable && len(c.HealthCheck.Test) > 0 && c.HealthCheck.Test[0] != "NONE":
+		return "it has a healthcheck"
+	}
+	for _, n := range slices.Sorted(maps.Keys(b.project.Services)) {
+		if d, ok := b.project.Services[n].DependsOn[c.Name]; ok && d.Condition == types.ServiceConditionHealthy {
+			return "service " + n + " waits for it to be healthy"
+		}
+	}
+	return ""
 }
 
 func (b *builder) mapService(s *service) error {
@@ -310,9 +362,12 @@ func (b *builder) mapService(s *service) error {
 		s.spec = &workflow.JobData{Meta: meta, Container: ctr, JobSpec: b.jobSpec(s)}
 	case workflow.KindCronJob:
 		schedule := c.Labels["slipway.schedule"]
-		if schedule == "" {
+		if schedule == "" || !validSchedule(schedule) {
+			if schedule != "" {
+				b.report.add(c.Name, field(s, "labels.slipway.schedule"), Dropped, "%q is not a five-field cron schedule", schedule)
+			}
 			schedule = "0 0 * * *"
-			b.report.add(c.Name, field(s, "labels.slipway.kind"), Approximated, "a CronJob without the label slipway.schedule runs daily at midnight")
+			b.report.add(c.Name, field(s, "labels.slipway.kind"), Approximated, "a CronJob without a valid label slipway.schedule runs daily at midnight")
 		} else {
 			b.report.add(c.Name, field(s, "labels.slipway.schedule"), Mapped, "a CronJob on %q", schedule)
 		}
@@ -500,6 +555,17 @@ func (b *builder) mapCredentials(s *service, ctr *workflow.Container) {
 // mapPorts exposes every port: published ones and expose alike.
 func (b *builder) mapPorts(s *service, ctr *workflow.Container) {
 	c := s.config
+	if s.kind == workflow.KindJob || s.kind == workflow.KindCronJob {
+		// The label slipway.kind made a server a Job: a Service cannot
+		// select a Job's pods.
+		for i := range c.Ports {
+			b.report.add(c.Name, field(s, fmt.Sprintf("ports[%d]", i)), Dropped, "a %s's pods cannot be selected by a Service", kindTitle(s.kind))
+		}
+		for i := range c.Expose {
+			b.report.add(c.Name, field(s, fmt.Sprintf("expose[%d]", i)), Dropped, "a %s's pods cannot be selected by a Service", kindTitle(s.kind))
+		}
+		return
+	}
 	published := false
 	seen := map[string]bool{}
 	addPort := func(target int64, proto string) {
@@ -620,7 +686,22 @@ func (b *builder) mapResources(s *service, ctr *workflow.Container) {
 		b.report.add(s.config.Name, field(s, "deploy.resources."+what), Mapped, "resources.%s", map[string]string{"limits": "limits", "reservations": "requests"}[what])
 		return l
 	}
-	res := &workflow.Resources{Limits: list(d.Resources.Limits, "limits"), Requests: list(d.Resources.Reservations, "reservations")}
+	limits, reservations := d.Resources.Limits, d.Resources.Reservations
+	if limits != nil && reservations != nil {
+		// A request above its limit is invalid in Kubernetes; compose
+		// leaves it to the engine.
+		r := *reservations
+		if limits.NanoCPUs > 0 && r.NanoCPUs > limits.NanoCPUs {
+			r.NanoCPUs = limits.NanoCPUs
+			b.report.add(s.config.Name, field(s, "deploy.resources.reservations.cpus"), Approximated, "lowered to the limit, %dm: a request cannot exceed its limit", int64(float64(limits.NanoCPUs)*1000+0.5))
+		}
+		if limits.MemoryBytes > 0 && r.MemoryBytes > limits.MemoryBytes {
+			r.MemoryBytes = limits.MemoryBytes
+			b.report.add(s.config.Name, field(s, "deploy.resources.reservations.memory"), Approximated, "lowered to the limit, %s: a request cannot exceed its limit", memory(int64(limits.MemoryBytes)))
+		}
+		reservations = &r
+	}
+	res := &workflow.Resources{Limits: list(limits, "limits"), Requests: list(reservations, "reservations")}
 	if res.Limits != nil || res.Requests != nil {
 		ctr.Resources = res
 	}

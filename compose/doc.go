@@ -8,8 +8,13 @@
 //
 //   - A service becomes a Deployment; a StatefulSet when it mounts a named
 //     volume (its state lives there); a Job when it does not restart
-//     (restart: "no"); a CronJob when labelled slipway.schedule; a
-//     DaemonSet with deploy.mode global. The label slipway.kind overrides.
+//     (restart: "no") and nothing says it serves: no ports, no expose, no
+//     healthcheck, and no service waits for it to be healthy; a CronJob
+//     when labelled slipway.schedule (an invalid schedule becomes daily at
+//     midnight); a DaemonSet with deploy.mode global. The label
+//     slipway.kind overrides; a Job or CronJob gets no Service. The
+//     report's entry for the service itself says why it became its kind.
+//   - A reservation above its limit is lowered to the limit.
 //   - ports and expose become a Service of the same name with every port;
 //     ClusterIP, or NodePort when a port is published; the label
 //     slipway.service-type overrides. In-cluster clients keep using the
