@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
@@ -64,8 +65,14 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
+	// The project's own check, generated from the specification, stands
+	// in for compose-go's, which compiles the JSON Schema on every start.
+	if err := checkFiles(opts.Files); err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
 	dir := filepath.Dir(opts.Files[0])
 	popts := []cli.ProjectOptionsFn{
+		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true }),
 		cli.WithWorkingDirectory(dir),
 		cli.WithEnv(opts.Env),
 		cli.WithEnvFiles(), // the project's .env
