@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compiler
 	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
 	$(GO) test -run '^$$' -fuzz '^FuzzImportGenerated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckAgreesWithSchema$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
 
 ## golden: rewrite golden files from the current output
 golden:

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,29 +25,41 @@ func checkFiles(files []string) error {
 		if err != nil {
 			return err
 		}
-		c := &checker{file: f}
-		dec := yaml.NewDecoder(strings.NewReader(string(data)))
-		for {
-			var n yaml.Node
-			if err := dec.Decode(&n); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
-				continue
-			}
-			root := resolve(n.Content[0])
-			for _, e := range c.check(root, specRoot, where{at: root}) {
-				errs = append(errs, e)
-			}
-			docs = append(docs, document{c, root})
+		d, err := checkSource(f, data, &errs)
+		if err != nil {
+			return err
 		}
+		docs = append(docs, d...)
 	}
 	for _, e := range checkReferences(docs) {
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)
+}
+
+// checkSource checks the YAML documents of one compose file against the
+// specification, adds what it finds to errs and returns the documents. It
+// fails only when the file is not YAML.
+func checkSource(file string, data []byte, errs *[]error) ([]document, error) {
+	var docs []document
+	c := &checker{file: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); errors.Is(err, io.EOF) {
+			return docs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+			continue
+		}
+		root := resolve(n.Content[0])
+		for _, e := range c.check(root, specRoot, where{at: root}) {
+			*errs = append(*errs, e)
+		}
+		docs = append(docs, document{c, root})
+	}
 }
 
 // document is one YAML document of a compose file.

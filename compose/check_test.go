@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/slipway-gitops/slipway/compose/internal/specgen"
 )
@@ -99,4 +100,80 @@ func TestPatternMatchers(t *testing.T) {
 			t.Errorf("pattern %q (%s) has no matcher", expr, name)
 		}
 	}
+}
+
+// FuzzCheckAgreesWithSchema holds the generated check to compose-go's
+// JSON Schema validation: on any YAML document without variables or
+// compose tags, both accept it or both reject it.
+func FuzzCheckAgreesWithSchema(f *testing.F) {
+	for _, file := range composeFixtures(f) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
+	for _, file := range invalid {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var n yaml.Node
+		if err := yaml.Unmarshal(data, &n); err != nil || !plain(&n) {
+			t.Skip("variables, tags, anchors and merge keys are resolved before compose-go validates")
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(data, &doc); err != nil || doc == nil || !jsonKeys(doc) {
+			t.Skip("not a YAML mapping with string keys")
+		}
+		theirs := schema.Validate(doc)
+		var errs []error
+		if _, err := checkSource("compose.yaml", data, &errs); err != nil {
+			t.Skip("more than one document")
+		}
+		if ours := errors.Join(errs...); (ours == nil) != (theirs == nil) {
+			t.Fatalf("the check says %v; compose-go's schema says %v\n%s", ours, theirs, data)
+		}
+	})
+}
+
+// jsonKeys reports whether every mapping in v has string keys, as JSON
+// needs.
+func jsonKeys(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			if !jsonKeys(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !jsonKeys(e) {
+				return false
+			}
+		}
+	case map[any]any:
+		return false
+	}
+	return true
+}
+
+// plain reports whether a YAML tree has no variables, aliases, anchors,
+// merge keys or tags of its own.
+func plain(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" || strings.Contains(n.Value, "$") || n.Tag == "!!merge" ||
+		(n.Style&yaml.TaggedStyle != 0) {
+		return false
+	}
+	for _, c := range n.Content {
+		if !plain(c) {
+			return false
+		}
+	}
+	return true
 }
