@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sirupsen/logrus"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/workflow"

@@ -409,14 +409,14 @@ var specNodes = [...]specNode{
 		if n.closed {
 			b.WriteString("\t\tclosed: true,\n")
 		}
-		writeStrings(&b, "required", n.required)
+		writeList(&b, "required", "string", n.required, strconv.Quote)
 		if n.items != 0 {
 			fmt.Fprintf(&b, "\t\titems: %d,\n", n.items)
 		}
-		writeInts(&b, "oneOf", n.oneOf)
-		writeInts(&b, "anyOf", n.anyOf)
-		writeInts(&b, "allOf", n.allOf)
-		writeStrings(&b, "enum", n.enum)
+		writeList(&b, "oneOf", "specRef", n.oneOf, strconv.Itoa)
+		writeList(&b, "anyOf", "specRef", n.anyOf, strconv.Itoa)
+		writeList(&b, "allOf", "specRef", n.allOf, strconv.Itoa)
+		writeList(&b, "enum", "string", n.enum, strconv.Quote)
 		if n.min != nil {
 			fmt.Fprintf(&b, "\t\tmin: %v, hasMin: true,\n", strconv.FormatFloat(*n.min, 'f', -1, 64))
 		}
@@ -443,24 +443,14 @@ var specNodes = [...]specNode{
 	return out, nil
 }
 
-func writeStrings(b *bytes.Buffer, field string, l []string) {
+// writeList writes a field of one node whose value is a list.
+func writeList[T any](b *bytes.Buffer, field, typ string, l []T, show func(T) string) {
 	if len(l) == 0 {
 		return
 	}
 	q := make([]string, len(l))
-	for i, s := range l {
-		q[i] = strconv.Quote(s)
+	for i, v := range l {
+		q[i] = show(v)
 	}
-	fmt.Fprintf(b, "\t\t%s: []string{%s},\n", field, strings.Join(q, ", "))
-}
-
-func writeInts(b *bytes.Buffer, field string, l []int) {
-	if len(l) == 0 {
-		return
-	}
-	q := make([]string, len(l))
-	for i, n := range l {
-		q[i] = strconv.Itoa(n)
-	}
-	fmt.Fprintf(b, "\t\t%s: []specRef{%s},\n", field, strings.Join(q, ", "))
+	fmt.Fprintf(b, "\t\t%s: []%s{%s},\n", field, typ, strings.Join(q, ", "))
 }
