@@ -78,8 +78,8 @@ func (d document) section(name string) [][2]*yaml.Node {
 	return nil
 }
 
-// reference is a name a service uses, and the kind of thing it names.
-type reference struct {
+// nameRef is a name a service uses, and the kind of thing it names.
+type nameRef struct {
 	kind, name string
 	w          where
 }
@@ -122,11 +122,11 @@ func checkReferences(docs []document) []*InputError {
 }
 
 // serviceReferences lists the names a service refers to.
-func serviceReferences(svc *yaml.Node, w where) []reference {
+func serviceReferences(svc *yaml.Node, w where) []nameRef {
 	if svc.Kind != yaml.MappingNode {
 		return nil
 	}
-	var out []reference
+	var out []nameRef
 	// names adds each name of a list (items, or their source) or mapping
 	// (keys, unless skip says the entry is optional).
 	names := func(kind string, v *yaml.Node, w where, source string, skip func(*yaml.Node) bool) {
@@ -136,16 +136,16 @@ func serviceReferences(svc *yaml.Node, w where) []reference {
 				item = resolve(item)
 				if item.Kind == yaml.MappingNode {
 					if s := child(item, source); s != nil {
-						out = append(out, reference{kind, s.Value, w.index(i, item)})
+						out = append(out, nameRef{kind, s.Value, w.index(i, item)})
 					}
 					continue
 				}
-				out = append(out, reference{kind, item.Value, w.index(i, item)})
+				out = append(out, nameRef{kind, item.Value, w.index(i, item)})
 			}
 		case yaml.MappingNode:
 			for _, p := range mappingPairs(v) {
 				if skip == nil || !skip(resolve(p[1])) {
-					out = append(out, reference{kind, p[0].Value, w.key(p[0].Value, p[0])})
+					out = append(out, nameRef{kind, p[0].Value, w.key(p[0].Value, p[0])})
 				}
 			}
 		}
@@ -162,9 +162,9 @@ func serviceReferences(svc *yaml.Node, w where) []reference {
 		case "extends":
 			switch {
 			case v.Kind == yaml.ScalarNode:
-				out = append(out, reference{"service", v.Value, kw})
+				out = append(out, nameRef{"service", v.Value, kw})
 			case child(v, "file") == nil && child(v, "service") != nil:
-				out = append(out, reference{"service", child(v, "service").Value, kw.key("service", child(v, "service"))})
+				out = append(out, nameRef{"service", child(v, "service").Value, kw.key("service", child(v, "service"))})
 			}
 		case "secrets":
 			names("secret", v, kw, "source", nil)
@@ -180,11 +180,11 @@ func serviceReferences(svc *yaml.Node, w where) []reference {
 }
 
 // volumeReferences lists the named volumes a service mounts.
-func volumeReferences(v *yaml.Node, w where) []reference {
+func volumeReferences(v *yaml.Node, w where) []nameRef {
 	if v.Kind != yaml.SequenceNode {
 		return nil
 	}
-	var out []reference
+	var out []nameRef
 	for i, item := range v.Content {
 		item = resolve(item)
 		var source string
@@ -206,7 +206,7 @@ func volumeReferences(v *yaml.Node, w where) []reference {
 		if source == "" || !isNamedVolume(source) {
 			continue // a bind mount
 		}
-		out = append(out, reference{"volume", source, w.index(i, item)})
+		out = append(out, nameRef{"volume", source, w.index(i, item)})
 	}
 	return out
 }

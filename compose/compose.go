@@ -15,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
 	"github.com/slipway-gitops/slipway/workflow"
@@ -125,6 +126,8 @@ type builder struct {
 	pvcs, secrets, configs, envFiles map[string]string
 	// pvcUsers counts the services that mount each named volume.
 	pvcUsers map[string]int
+	// edges holds the ids of the edges drawn.
+	edges map[string]bool
 	// columns place nodes in the layered layout.
 	columns [3]int
 	// err is the first error of addNode.
@@ -163,7 +166,7 @@ func newBuilder(p *types.Project, opts Options) *builder {
 		},
 		services: map[string]*service{},
 		pvcs:     map[string]string{}, secrets: map[string]string{}, configs: map[string]string{}, envFiles: map[string]string{},
-		pvcUsers: map[string]int{},
+		pvcUsers: map[string]int{}, edges: map[string]bool{},
 	}
 }
 
@@ -197,10 +200,15 @@ func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) s
 	return id
 }
 
+// addEdge links two nodes once: a service that mounts one volume, secret
+// or config twice still has one edge to it.
 func (b *builder) addEdge(source, target, handle string) {
-	b.wf.Edges = append(b.wf.Edges, workflow.Edge{
-		ID: "e-" + source + "-" + target, Source: source, Target: target, TargetHandle: handle,
-	})
+	id := "e-" + source + "-" + target
+	if b.edges[id] {
+		return
+	}
+	b.edges[id] = true
+	b.wf.Edges = append(b.wf.Edges, workflow.Edge{ID: id, Source: source, Target: target, TargetHandle: handle})
 }
 
 func (b *builder) build() error {
@@ -328,7 +336,9 @@ func (b *builder) mapService(s *service) error {
 	meta := workflow.Meta{Name: s.name}
 	ctr := workflow.Container{}
 	s.ctr = &ctr
-	b.mapImage(s, &ctr)
+	if err := b.mapImage(s, &ctr); err != nil {
+		return err
+	}
 	if len(c.Entrypoint) > 0 {
 		ctr.Command = c.Entrypoint
 		b.report.add(c.Name, field(s, "entrypoint"), Mapped, "command: %s", words(len(c.Entrypoint)))
@@ -416,14 +426,19 @@ func (b *builder) jobSpec(s *service) workflow.JobSpec {
 	return j
 }
 
-func (b *builder) mapImage(s *service, ctr *workflow.Container) {
+func (b *builder) mapImage(s *service, ctr *workflow.Container) error {
 	c := s.config
+	if c.Image != "" {
+		if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
+			return fmt.Errorf("compose import %s: %s: %q is not a valid image reference: %w", strings.Join(b.opts.Files, ", "), field(s, "image"), c.Image, err)
+		}
+	}
 	ctr.Image = c.Image
 	if c.Image != "" {
 		b.report.add(c.Name, field(s, "image"), Mapped, "image %s", c.Image)
 	}
 	if c.Build == nil {
-		return
+		return nil
 	}
 	ctx := c.Build.Context
 	if rel, err := filepath.Rel(b.project.WorkingDir, ctx); err == nil && !strings.HasPrefix(rel, "..") {
@@ -444,9 +459,10 @@ func (b *builder) mapImage(s *service, ctr *workflow.Container) {
 	if c.Image == "" {
 		ctr.Image = normalize(b.project.Name) + "-" + s.name + ":latest"
 		b.report.add(c.Name, field(s, "build"), Approximated, "marked for a build of %s; the image is %s until a build sets it", ctx, ctr.Image)
-		return
+		return nil
 	}
 	b.report.add(c.Name, field(s, "build"), Mapped, "marked for a build of %s into %s", ctx, c.Image)
+	return nil
 }
 
 func (b *builder) mapLabels(s *service, meta *workflow.Meta) {

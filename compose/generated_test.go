@@ -101,7 +101,7 @@ func generateService(c *choices, name string, others []string) map[string]any {
 	s := map[string]any{}
 	switch c.pick(4) {
 	case 0, 1:
-		s["image"] = one(c, "nginx:1.27", "postgres:16", "busybox", "ghcr.io/example/app@sha256:"+strings.Repeat("a", 64))
+		s["image"] = one(c, "nginx:1.27", "postgres:16", "busybox", "ghcr.io/example/app@sha256:"+strings.Repeat("a", 64), "Nginx:Latest", "nginx:", "localhost:5000/app")
 	case 2:
 		s["build"] = one[any](c, ".", map[string]any{"context": "./app", "dockerfile": "Dockerfile.dev", "target": "prod", "args": map[string]any{"A": "1", "B": nil}})
 	default:
@@ -143,7 +143,7 @@ func generateService(c *choices, name string, others []string) map[string]any {
 		}
 	}
 	if c.maybe(3) {
-		env := map[string]any{"MODE": "prod"}
+		env := map[string]any{"MODE": "prod", "MULTI": "a\nb", "QUOTE": `"'`}
 		for _, k := range []string{"DB_PASSWORD", "DATABASE_URL", "bad-name", "EMPTY", "UNSET"} {
 			if c.maybe(2) {
 				env[k] = map[string]any{"DB_PASSWORD": "pw", "DATABASE_URL": "postgres://u:p@db/x", "bad-name": "1", "EMPTY": "", "UNSET": nil}[k]
@@ -158,7 +158,7 @@ func generateService(c *choices, name string, others []string) map[string]any {
 		var vols []any
 		for range 1 + c.pick(3) {
 			vols = append(vols, one[any](c, "data:/var/lib/data", "db_data:/var/lib/postgresql/data:ro", "shared:/shared",
-				"/tmp/anon", "./nginx.conf:/etc/nginx/nginx.conf:ro", "./html:/usr/share/nginx/html", "./absent:/x",
+				"/tmp/anon", "./nginx.conf:/etc/nginx/nginx.conf:ro", "data:/", "shared:/shared:nocopy", "./html:/usr/share/nginx/html", "./absent:/x",
 				map[string]any{"type": "tmpfs", "target": "/tmp"}, map[string]any{"type": "volume", "source": "data", "target": "/data"}))
 		}
 		s["volumes"] = vols
@@ -193,7 +193,7 @@ func generateService(c *choices, name string, others []string) map[string]any {
 		case 0:
 			deploy["mode"] = "global"
 		case 1:
-			deploy["replicas"] = one(c, 0, 1, 3)
+			deploy["replicas"] = one(c, 0, 1, 3, 100000)
 		case 2:
 			deploy["resources"] = map[string]any{"limits": map[string]any{"cpus": one(c, "0.5", "0.0001", "2"), "memory": one(c, "256M", "1000", "1g")}, "reservations": map[string]any{"memory": "64M"}}
 		default:
