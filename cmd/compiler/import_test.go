@@ -54,6 +54,10 @@ func TestImportCompose(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"status": "draft"`) {
 		t.Errorf("without -o: exit %d, stdout %.200s", code, stdout)
 	}
+	bad := filepath.Join("..", "..", "compose", "testdata", "invalid", "misspelled-key.yaml")
+	if code, _, stderr := runCmd(t, "import", "compose", bad); code != 1 || !strings.Contains(stderr, bad+`:4:5: services.web.enviroment: unknown key "enviroment"; did you mean "environment"?`) {
+		t.Errorf("misspelled key: exit %d, %s", code, stderr)
+	}
 	for _, args := range [][]string{{"import"}, {"import", "kompose", "x"}, {"import", "compose"}, {"import", "compose", file, "--status", "live"}, {"import", "compose", file, "--git", "x"}} {
 		if code, _, _ := runCmd(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
