@@ -57,15 +57,10 @@ func generateProject(t *testing.T, c *choices, dir string) string {
 		t.Fatal(err)
 	}
 
-	n := 1 + c.pick(4)
-	names := make([]string, 0, n)
-	for len(names) < n {
-		name := one(c, serviceNames...)
-		if !contains(names, name) {
+	var names []string
+	for range 1 + c.pick(4) {
+		if name := one(c, serviceNames...); !contains(names, name) {
 			names = append(names, name)
-		}
-		if c.maybe(8) {
-			break
 		}
 	}
 	services := map[string]any{}
