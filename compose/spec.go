@@ -25,6 +25,7 @@ type InputError struct {
 	Message string
 }
 
+// Error formats the error as FILE:LINE:COLUMN: PATH: MESSAGE.
 func (e *InputError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Path, e.Message)
 }
