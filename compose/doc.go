@@ -22,7 +22,9 @@
 //     midnight); a DaemonSet with deploy.mode global. The label
 //     slipway.kind overrides; a Job or CronJob gets no Service. The
 //     report's entry for the service itself says why it became its kind.
-//   - A reservation above its limit is lowered to the limit.
+//   - A reservation above its limit is lowered to the limit; an image
+//     reference Kubernetes would reject is an error that names the
+//     service.
 //   - ports and expose become a Service of the same name with every port;
 //     ClusterIP, or NodePort when a port is published; the label
 //     slipway.service-type overrides. In-cluster clients keep using the

@@ -148,7 +148,7 @@ func (g *generator) fill(n *node, s map[string]any, pointer string) error {
 		var err error
 		switch k {
 		case "type":
-			n.types, err = strings1(v, at)
+			n.types, err = stringList(v, at)
 		case "properties":
 			n.props, err = g.schemaMap(v, at)
 		case "patternProperties":
@@ -165,7 +165,7 @@ func (g *generator) fill(n *node, s map[string]any, pointer string) error {
 			}
 			n.closed = !b
 		case "required":
-			n.required, err = strings1(v, at)
+			n.required, err = stringList(v, at)
 		case "items":
 			n.items, err = g.compile(v, at)
 		case "oneOf":
@@ -175,7 +175,7 @@ func (g *generator) fill(n *node, s map[string]any, pointer string) error {
 		case "allOf":
 			n.allOf, err = g.list(v, at)
 		case "enum":
-			n.enum, err = strings1(v, at)
+			n.enum, err = stringList(v, at)
 		case "minimum":
 			n.min, err = number(v, at)
 		case "maximum":
@@ -279,7 +279,7 @@ func (g *generator) list(v any, at string) ([]int, error) {
 	return out, nil
 }
 
-func strings1(v any, at string) ([]string, error) {
+func stringList(v any, at string) ([]string, error) {
 	if s, ok := v.(string); ok {
 		return []string{s}, nil
 	}
