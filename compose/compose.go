@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -123,10 +124,13 @@ type builder struct {
 	// services holds the workload of each compose service.
 	services map[string]*service
 	// shared nodes, by compose name or file path
-	pvcs, secrets, configs, envFiles map[string]string
+	pvcs, secrets, configs, envFiles map[string]placed
+	// ids holds the node ids taken: workloads reserve theirs first.
+	ids map[string]bool
 	// pvcUsers counts the services that mount each named volume.
 	pvcUsers map[string]int
-	// edges holds the ids of the edges drawn.
+	// edges holds the pairs of nodes linked (source NUL target) and the
+	// edge ids taken.
 	edges map[string]bool
 	// columns place nodes in the layered layout.
 	columns [3]int
@@ -165,8 +169,8 @@ func newBuilder(p *types.Project, opts Options) *builder {
 			Edges:       []workflow.Edge{},
 		},
 		services: map[string]*service{},
-		pvcs:     map[string]string{}, secrets: map[string]string{}, configs: map[string]string{}, envFiles: map[string]string{},
-		pvcUsers: map[string]int{}, edges: map[string]bool{},
+		pvcs:     map[string]placed{}, secrets: map[string]placed{}, configs: map[string]placed{}, envFiles: map[string]placed{},
+		pvcUsers: map[string]int{}, edges: map[string]bool{}, ids: map[string]bool{},
 	}
 }
 
@@ -186,8 +190,20 @@ const (
 	columnConfig
 )
 
-// addNode appends a node in a layout column and returns its id.
+// placed is a node shared by several services.
+type placed struct{ id, name string }
+
+// addNode appends a node in a layout column and returns its id: id, or,
+// for all but workloads (whose ids are reserved), id with a number when
+// another node has it.
 func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) string {
+	if !kind.IsWorkload() {
+		base := id
+		for i := 2; b.ids[id]; i++ {
+			id = base + "-" + strconv.Itoa(i)
+		}
+	}
+	b.ids[id] = true
 	data, err := json.Marshal(spec)
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("compose import: %s node %s: %w", kind, id, err)
@@ -203,9 +219,13 @@ func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) s
 // addEdge links two nodes once: a service that mounts one volume, secret
 // or config twice still has one edge to it.
 func (b *builder) addEdge(source, target, handle string) {
-	id := "e-" + source + "-" + target
-	if b.edges[id] {
+	if b.edges[source+"\x00"+target] {
 		return
+	}
+	b.edges[source+"\x00"+target] = true
+	id := "e-" + source + "-" + target
+	for i := 2; b.edges[id]; i++ {
+		id = "e-" + source + "-" + target + "-" + strconv.Itoa(i)
 	}
 	b.edges[id] = true
 	b.wf.Edges = append(b.wf.Edges, workflow.Edge{ID: id, Source: source, Target: target, TargetHandle: handle})
@@ -228,6 +248,7 @@ func (b *builder) build() error {
 		s := &service{config: b.project.Services[n]}
 		s.name = b.names.name("workload", n)
 		s.id = s.name
+		b.ids[s.id] = true
 		s.kind = b.kindOf(s)
 		b.services[n] = s
 	}
@@ -521,7 +542,7 @@ func (b *builder) mapEnvironment(s *service, ctr *workflow.Container) {
 func (b *builder) mapEnvFiles(s *service) error {
 	for i, ef := range s.config.EnvFiles {
 		f := field(s, fmt.Sprintf("env_file[%d]", i))
-		id, done := b.envFiles[ef.Path]
+		cm, done := b.envFiles[ef.Path]
 		if !done {
 			content, err := os.ReadFile(ef.Path)
 			if errors.Is(err, os.ErrNotExist) && !bool(ef.Required) {
@@ -549,11 +570,11 @@ func (b *builder) mapEnvFiles(s *service) error {
 				data[k] = v
 			}
 			name := b.names.name("configmap", s.name+"-"+strings.TrimPrefix(filepath.Base(ef.Path), "."))
-			id = b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data})
-			b.envFiles[ef.Path] = id
+			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data}), name}
+			b.envFiles[ef.Path] = cm
 		}
-		b.addEdge(id, s.id, workflow.EnvFromHandle)
-		b.report.add(s.config.Name, f, Mapped, "ConfigMap %s loaded with envFrom", strings.TrimPrefix(id, "cm-"))
+		b.addEdge(cm.id, s.id, workflow.EnvFromHandle)
+		b.report.add(s.config.Name, f, Mapped, "ConfigMap %s loaded with envFrom", cm.name)
 	}
 	return nil
 }
@@ -750,17 +771,17 @@ func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
 		f := field(s, fmt.Sprintf("volumes[%d]", i))
 		switch {
 		case v.Type == types.VolumeTypeVolume && v.Source != "":
-			id, ok := b.pvcs[v.Source]
-			name := strings.TrimPrefix(id, "pvc-")
+			pv, ok := b.pvcs[v.Source]
 			if !ok {
-				name = b.names.name("pvc", v.Source)
+				name := b.names.name("pvc", v.Source)
 				pvc := workflow.PersistentVolumeClaimData{Meta: workflow.Meta{Name: name}, AccessModes: []string{"ReadWriteOnce"}, Storage: "1Gi"}
 				if b.pvcUsers[v.Source] > 1 {
 					pvc.AccessModes = []string{"ReadWriteMany"}
 				}
-				id = b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, pvc)
-				b.pvcs[v.Source] = id
+				pv = placed{b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, pvc), name}
+				b.pvcs[v.Source] = pv
 			}
+			id, name := pv.id, pv.name
 			ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "persistentVolumeClaim", Name: name, MountPath: v.Target, ReadOnly: v.ReadOnly})
 			b.addEdge(id, s.id, "")
 			detail := "PersistentVolumeClaim %s (1Gi, ReadWriteOnce: set the size) at %s"
@@ -816,13 +837,13 @@ func (b *builder) mapSecrets(s *service, ctr *workflow.Container) {
 	for i, ref := range s.config.Secrets {
 		f := field(s, fmt.Sprintf("secrets[%d]", i))
 		key := normalizeKey(ref.Source)
-		id, ok := b.secrets[ref.Source]
-		name := strings.TrimPrefix(id, "secret-")
+		sec, ok := b.secrets[ref.Source]
 		if !ok {
-			name = b.names.name("secret", ref.Source)
-			id = b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}})
-			b.secrets[ref.Source] = id
+			name := b.names.name("secret", ref.Source)
+			sec = placed{b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}}), name}
+			b.secrets[ref.Source] = sec
 		}
+		id, name := sec.id, sec.name
 		target := ref.Target
 		switch {
 		case target == "":
@@ -842,8 +863,7 @@ func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
 		f := field(s, fmt.Sprintf("configs[%d]", i))
 		cfg := b.project.Configs[ref.Source]
 		key := normalizeKey(ref.Source)
-		id, ok := b.configs[ref.Source]
-		name := strings.TrimPrefix(id, "cm-")
+		cm, ok := b.configs[ref.Source]
 		if !ok {
 			var content string
 			switch {
@@ -860,10 +880,11 @@ func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
 				b.report.add(s.config.Name, f, Dropped, "config %s has no file or content (external or from the environment)", ref.Source)
 				continue
 			}
-			name = b.names.name("configmap", ref.Source)
-			id = b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}})
-			b.configs[ref.Source] = id
+			name := b.names.name("configmap", ref.Source)
+			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}}), name}
+			b.configs[ref.Source] = cm
 		}
+		id, name := cm.id, cm.name
 		target := ref.Target
 		if target == "" {
 			target = "/" + ref.Source
@@ -930,22 +951,22 @@ func (b *builder) reportTopLevel() {
 		b.report.add("", "networks."+n, Dropped, "a cluster has one flat network")
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Volumes)) {
-		if id, ok := b.pvcs[n]; ok {
-			b.report.add("", "volumes."+n, Mapped, "PersistentVolumeClaim %s", strings.TrimPrefix(id, "pvc-"))
+		if pv, ok := b.pvcs[n]; ok {
+			b.report.add("", "volumes."+n, Mapped, "PersistentVolumeClaim %s", pv.name)
 		} else {
 			b.report.add("", "volumes."+n, Dropped, "no service mounts it")
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Secrets)) {
-		if id, ok := b.secrets[n]; ok {
-			b.report.add("", "secrets."+n, Mapped, "Secret %s, key names only; the file is never read", strings.TrimPrefix(id, "secret-"))
+		if sec, ok := b.secrets[n]; ok {
+			b.report.add("", "secrets."+n, Mapped, "Secret %s, key names only; the file is never read", sec.name)
 		} else {
 			b.report.add("", "secrets."+n, Dropped, "no service uses it")
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Configs)) {
-		if id, ok := b.configs[n]; ok {
-			b.report.add("", "configs."+n, Mapped, "ConfigMap %s", strings.TrimPrefix(id, "cm-"))
+		if cm, ok := b.configs[n]; ok {
+			b.report.add("", "configs."+n, Mapped, "ConfigMap %s", cm.name)
 		} else {
 			b.report.add("", "configs."+n, Dropped, "no service uses it or it could not be read")
 		}

@@ -37,7 +37,7 @@ func one[T any](c *choices, values ...T) T { return values[c.pick(len(values))] 
 
 // serviceNames are the names generated services take: some normalize to
 // the same name, some are long or start with a digit.
-var serviceNames = []string{"web", "db", "api_v2", "api-v2", "Worker", "1st", "migrate", "cache.redis", strings.Repeat("very-long-name-", 5)}
+var serviceNames = []string{"web", "db", "api_v2", "api-v2", "Worker", "1st", "migrate", "cache.redis", strings.Repeat("very-long-name-", 5), "web-svc", "pvc-data", "secret-api-key", "cm-site"}
 
 // generateProject writes a compose project drawn from c into dir and
 // returns its compose file. Every service field the compose specification
