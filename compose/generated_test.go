@@ -70,7 +70,7 @@ func generateProject(t *testing.T, c *choices, dir string) string {
 	doc := map[string]any{
 		"services": services,
 		"volumes":  map[string]any{"data": map[string]any{}, "db_data": map[string]any{}, "shared": map[string]any{}},
-		"secrets":  map[string]any{"api_key": map[string]any{"file": "./api_key.txt"}, "from_env": map[string]any{"environment": "FROM_ENV"}},
+		"secrets":  map[string]any{"api_key": map[string]any{"file": "./api_key.txt"}, "from_env": map[string]any{"environment": "FROM_ENV"}, "web_credentials": map[string]any{"file": "./creds.txt"}},
 		"configs":  map[string]any{"site": map[string]any{"file": "./site.conf"}, "inline": map[string]any{"content": "a=b\n"}, "missing": map[string]any{"file": "./missing.conf"}},
 	}
 	out, err := yaml.Marshal(doc)
@@ -159,7 +159,7 @@ func generateService(c *choices, name string, others []string) map[string]any {
 		s["volumes"] = vols
 	}
 	if c.maybe(4) {
-		s["secrets"] = one[any](c, []any{"api_key"}, []any{"from_env"}, []any{map[string]any{"source": "api_key", "target": "key.txt"}}, []any{map[string]any{"source": "api_key", "target": "/etc/key"}})
+		s["secrets"] = one[any](c, []any{"api_key"}, []any{"from_env", "web_credentials"}, []any{map[string]any{"source": "api_key", "target": "key.txt"}}, []any{map[string]any{"source": "api_key", "target": "/etc/key"}})
 	}
 	if c.maybe(4) {
 		s["configs"] = one[any](c, []any{"site"}, []any{"inline"}, []any{"missing"}, []any{map[string]any{"source": "site", "target": "/etc/nginx/conf.d/site.conf"}})
