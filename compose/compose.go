@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
 	"github.com/slipway-gitops/slipway/workflow"
@@ -64,8 +67,14 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
+	// The project's own check, generated from the specification, stands
+	// in for compose-go's, which compiles the JSON Schema on every start.
+	if err := checkFiles(opts.Files); err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
 	dir := filepath.Dir(opts.Files[0])
 	popts := []cli.ProjectOptionsFn{
+		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true }),
 		cli.WithWorkingDirectory(dir),
 		cli.WithEnv(opts.Env),
 		cli.WithEnvFiles(), // the project's .env
@@ -115,9 +124,14 @@ type builder struct {
 	// services holds the workload of each compose service.
 	services map[string]*service
 	// shared nodes, by compose name or file path
-	pvcs, secrets, configs, envFiles map[string]string
+	pvcs, secrets, configs, envFiles map[string]placed
+	// ids holds the node ids taken: workloads reserve theirs first.
+	ids map[string]bool
 	// pvcUsers counts the services that mount each named volume.
 	pvcUsers map[string]int
+	// edges holds the pairs of nodes linked (source NUL target) and the
+	// edge ids taken.
+	edges map[string]bool
 	// columns place nodes in the layered layout.
 	columns [3]int
 	// err is the first error of addNode.
@@ -155,8 +169,8 @@ func newBuilder(p *types.Project, opts Options) *builder {
 			Edges:       []workflow.Edge{},
 		},
 		services: map[string]*service{},
-		pvcs:     map[string]string{}, secrets: map[string]string{}, configs: map[string]string{}, envFiles: map[string]string{},
-		pvcUsers: map[string]int{},
+		pvcs:     map[string]placed{}, secrets: map[string]placed{}, configs: map[string]placed{}, envFiles: map[string]placed{},
+		pvcUsers: map[string]int{}, edges: map[string]bool{}, ids: map[string]bool{},
 	}
 }
 
@@ -176,8 +190,20 @@ const (
 	columnConfig
 )
 
-// addNode appends a node in a layout column and returns its id.
+// placed is a node shared by several services.
+type placed struct{ id, name string }
+
+// addNode appends a node in a layout column and returns its id: id, or,
+// for all but workloads (whose ids are reserved), id with a number when
+// another node has it.
 func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) string {
+	if !kind.IsWorkload() {
+		base := id
+		for i := 2; b.ids[id]; i++ {
+			id = base + "-" + strconv.Itoa(i)
+		}
+	}
+	b.ids[id] = true
 	data, err := json.Marshal(spec)
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("compose import: %s node %s: %w", kind, id, err)
@@ -190,14 +216,26 @@ func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) s
 	return id
 }
 
+// addEdge links two nodes once: a service that mounts one volume, secret
+// or config twice still has one edge to it.
 func (b *builder) addEdge(source, target, handle string) {
-	b.wf.Edges = append(b.wf.Edges, workflow.Edge{
-		ID: "e-" + source + "-" + target, Source: source, Target: target, TargetHandle: handle,
-	})
+	if b.edges[source+"\x00"+target] {
+		return
+	}
+	b.edges[source+"\x00"+target] = true
+	id := "e-" + source + "-" + target
+	for i := 2; b.edges[id]; i++ {
+		id = "e-" + source + "-" + target + "-" + strconv.Itoa(i)
+	}
+	b.edges[id] = true
+	b.wf.Edges = append(b.wf.Edges, workflow.Edge{ID: id, Source: source, Target: target, TargetHandle: handle})
 }
 
 func (b *builder) build() error {
 	names := slices.Sorted(maps.Keys(b.project.Services))
+	if len(names) == 0 {
+		return fmt.Errorf("compose import %s: no service to import (are they all in profiles that are not enabled?)", strings.Join(b.opts.Files, ", "))
+	}
 	for _, n := range names {
 		for _, v := range b.project.Services[n].Volumes {
 			if v.Type == types.VolumeTypeVolume && v.Source != "" {
@@ -210,6 +248,7 @@ func (b *builder) build() error {
 		s := &service{config: b.project.Services[n]}
 		s.name = b.names.name("workload", n)
 		s.id = s.name
+		b.ids[s.id] = true
 		s.kind = b.kindOf(s)
 		b.services[n] = s
 	}
@@ -229,39 +268,88 @@ func (b *builder) build() error {
 // field names a compose field of a service.
 func field(s *service, f string) string { return "services." + s.config.Name + "." + f }
 
-// kindOf decides what a service becomes.
+// kindOf decides what a service becomes and records why on the
+// service's own report entry.
 func (b *builder) kindOf(s *service) workflow.Kind {
+	kind, why := b.decideKind(s)
+	b.report.add(s.config.Name, "services."+s.config.Name, Mapped, "a %s: %s", kindTitle(kind), why)
+	return kind
+}
+
+// decideKind returns the workload kind of a service and the reason. A
+// service is a Job only when nothing says it serves, whatever its restart
+// policy: a Job's pods cannot be selected by a Service or waited on.
+func (b *builder) decideKind(s *service) (workflow.Kind, string) {
 	c := s.config
 	if k, ok := c.Labels["slipway.kind"]; ok {
 		switch kind := workflow.Kind(strings.ToLower(k)); kind {
 		case workflow.KindDeployment, workflow.KindStatefulSet, workflow.KindDaemonSet, workflow.KindJob, workflow.KindCronJob:
 			b.report.add(c.Name, field(s, "labels.slipway.kind"), Mapped, "the service becomes a %s", kind)
-			return kind
+			return kind, "the label slipway.kind says so"
 		}
 		b.report.add(c.Name, field(s, "labels.slipway.kind"), Dropped, "%q is not a workload kind", k)
 	}
 	if _, ok := c.Labels["slipway.schedule"]; ok {
-		return workflow.KindCronJob
+		return workflow.KindCronJob, "the label slipway.schedule gives it a schedule"
 	}
 	if c.Deploy != nil && c.Deploy.Mode == "global" {
 		b.report.add(c.Name, field(s, "deploy.mode"), Mapped, "global: a DaemonSet, one pod per node")
-		return workflow.KindDaemonSet
+		return workflow.KindDaemonSet, `deploy.mode "global": one pod per node`
 	}
-	if c.Restart == "no" {
+	serves := b.serves(s)
+	if c.Restart == "no" && serves == "" {
 		b.report.add(c.Name, field(s, "restart"), Mapped, `"no": a one-shot Job`)
-		return workflow.KindJob
+		return workflow.KindJob, `restart "no", and nothing says it serves (no ports, expose or healthcheck, and no service waits for its health)`
+	}
+	kind, why := workflow.KindDeployment, `it runs until stopped: restart is not "no"`
+	if c.Restart == "no" {
+		why = `restart "no", but ` + serves + ", so it serves and is kept running"
 	}
 	for _, v := range c.Volumes {
 		if v.Type == types.VolumeTypeVolume && v.Source != "" {
-			return workflow.KindStatefulSet
+			kind, why = workflow.KindStatefulSet, why+"; it mounts the named volume "+v.Source+", where its state lives"
+			break
 		}
 	}
-	switch c.Restart {
-	case "", "always":
-	default:
-		b.report.add(c.Name, field(s, "restart"), Approximated, "%q: a Deployment, whose pods always restart", c.Restart)
+	if c.Restart != "" && c.Restart != "always" {
+		b.report.add(c.Name, field(s, "restart"), Approximated, "%q: a %s's pods always restart", c.Restart, kindTitle(kind))
 	}
-	return workflow.KindDeployment
+	return kind, why
+}
+
+// kindTitle is the Kubernetes name of a workload kind.
+func kindTitle(k workflow.Kind) string {
+	switch k {
+	case workflow.KindStatefulSet:
+		return "StatefulSet"
+	case workflow.KindDaemonSet:
+		return "DaemonSet"
+	case workflow.KindJob:
+		return "Job"
+	case workflow.KindCronJob:
+		return "CronJob"
+	}
+	return "Deployment"
+}
+
+// serves says what marks a service as a server, or returns "" when
+// nothing does.
+func (b *builder) serves(s *service) string {
+	c := s.config
+	switch {
+	case len(c.Ports) > 0:
+		return "it publishes ports"
+	case len(c.Expose) > 0:
+		return "it exposes ports"
+	case c.HealthCheck != nil && !c.HealthCheck.Disable && len(c.HealthCheck.Test) > 0 && c.HealthCheck.Test[0] != "NONE":
+		return "it has a healthcheck"
+	}
+	for _, n := range slices.Sorted(maps.Keys(b.project.Services)) {
+		if d, ok := b.project.Services[n].DependsOn[c.Name]; ok && d.Condition == types.ServiceConditionHealthy {
+			return "service " + n + " waits for it to be healthy"
+		}
+	}
+	return ""
 }
 
 func (b *builder) mapService(s *service) error {
@@ -269,7 +357,9 @@ func (b *builder) mapService(s *service) error {
 	meta := workflow.Meta{Name: s.name}
 	ctr := workflow.Container{}
 	s.ctr = &ctr
-	b.mapImage(s, &ctr)
+	if err := b.mapImage(s, &ctr); err != nil {
+		return err
+	}
 	if len(c.Entrypoint) > 0 {
 		ctr.Command = c.Entrypoint
 		b.report.add(c.Name, field(s, "entrypoint"), Mapped, "command: %s", words(len(c.Entrypoint)))
@@ -310,9 +400,12 @@ func (b *builder) mapService(s *service) error {
 		s.spec = &workflow.JobData{Meta: meta, Container: ctr, JobSpec: b.jobSpec(s)}
 	case workflow.KindCronJob:
 		schedule := c.Labels["slipway.schedule"]
-		if schedule == "" {
+		if schedule == "" || !validSchedule(schedule) {
+			if schedule != "" {
+				b.report.add(c.Name, field(s, "labels.slipway.schedule"), Dropped, "%q is not a five-field cron schedule", schedule)
+			}
 			schedule = "0 0 * * *"
-			b.report.add(c.Name, field(s, "labels.slipway.kind"), Approximated, "a CronJob without the label slipway.schedule runs daily at midnight")
+			b.report.add(c.Name, field(s, "labels.slipway.kind"), Approximated, "a CronJob without a valid label slipway.schedule runs daily at midnight")
 		} else {
 			b.report.add(c.Name, field(s, "labels.slipway.schedule"), Mapped, "a CronJob on %q", schedule)
 		}
@@ -354,14 +447,19 @@ func (b *builder) jobSpec(s *service) workflow.JobSpec {
 	return j
 }
 
-func (b *builder) mapImage(s *service, ctr *workflow.Container) {
+func (b *builder) mapImage(s *service, ctr *workflow.Container) error {
 	c := s.config
+	if c.Image != "" {
+		if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
+			return fmt.Errorf("compose import %s: %s: %q is not a valid image reference: %w", strings.Join(b.opts.Files, ", "), field(s, "image"), c.Image, err)
+		}
+	}
 	ctr.Image = c.Image
 	if c.Image != "" {
 		b.report.add(c.Name, field(s, "image"), Mapped, "image %s", c.Image)
 	}
 	if c.Build == nil {
-		return
+		return nil
 	}
 	ctx := c.Build.Context
 	if rel, err := filepath.Rel(b.project.WorkingDir, ctx); err == nil && !strings.HasPrefix(rel, "..") {
@@ -382,9 +480,10 @@ func (b *builder) mapImage(s *service, ctr *workflow.Container) {
 	if c.Image == "" {
 		ctr.Image = normalize(b.project.Name) + "-" + s.name + ":latest"
 		b.report.add(c.Name, field(s, "build"), Approximated, "marked for a build of %s; the image is %s until a build sets it", ctx, ctr.Image)
-		return
+		return nil
 	}
 	b.report.add(c.Name, field(s, "build"), Mapped, "marked for a build of %s into %s", ctx, c.Image)
+	return nil
 }
 
 func (b *builder) mapLabels(s *service, meta *workflow.Meta) {
@@ -443,7 +542,7 @@ func (b *builder) mapEnvironment(s *service, ctr *workflow.Container) {
 func (b *builder) mapEnvFiles(s *service) error {
 	for i, ef := range s.config.EnvFiles {
 		f := field(s, fmt.Sprintf("env_file[%d]", i))
-		id, done := b.envFiles[ef.Path]
+		cm, done := b.envFiles[ef.Path]
 		if !done {
 			content, err := os.ReadFile(ef.Path)
 			if errors.Is(err, os.ErrNotExist) && !bool(ef.Required) {
@@ -471,11 +570,11 @@ func (b *builder) mapEnvFiles(s *service) error {
 				data[k] = v
 			}
 			name := b.names.name("configmap", s.name+"-"+strings.TrimPrefix(filepath.Base(ef.Path), "."))
-			id = b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data})
-			b.envFiles[ef.Path] = id
+			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data}), name}
+			b.envFiles[ef.Path] = cm
 		}
-		b.addEdge(id, s.id, workflow.EnvFromHandle)
-		b.report.add(s.config.Name, f, Mapped, "ConfigMap %s loaded with envFrom", strings.TrimPrefix(id, "cm-"))
+		b.addEdge(cm.id, s.id, workflow.EnvFromHandle)
+		b.report.add(s.config.Name, f, Mapped, "ConfigMap %s loaded with envFrom", cm.name)
 	}
 	return nil
 }
@@ -500,6 +599,17 @@ func (b *builder) mapCredentials(s *service, ctr *workflow.Container) {
 // mapPorts exposes every port: published ones and expose alike.
 func (b *builder) mapPorts(s *service, ctr *workflow.Container) {
 	c := s.config
+	if s.kind == workflow.KindJob || s.kind == workflow.KindCronJob {
+		// The label slipway.kind made a server a Job: a Service cannot
+		// select a Job's pods.
+		for i := range c.Ports {
+			b.report.add(c.Name, field(s, fmt.Sprintf("ports[%d]", i)), Dropped, "a %s's pods cannot be selected by a Service", kindTitle(s.kind))
+		}
+		for i := range c.Expose {
+			b.report.add(c.Name, field(s, fmt.Sprintf("expose[%d]", i)), Dropped, "a %s's pods cannot be selected by a Service", kindTitle(s.kind))
+		}
+		return
+	}
 	published := false
 	seen := map[string]bool{}
 	addPort := func(target int64, proto string) {
@@ -620,7 +730,22 @@ func (b *builder) mapResources(s *service, ctr *workflow.Container) {
 		b.report.add(s.config.Name, field(s, "deploy.resources."+what), Mapped, "resources.%s", map[string]string{"limits": "limits", "reservations": "requests"}[what])
 		return l
 	}
-	res := &workflow.Resources{Limits: list(d.Resources.Limits, "limits"), Requests: list(d.Resources.Reservations, "reservations")}
+	limits, reservations := d.Resources.Limits, d.Resources.Reservations
+	if limits != nil && reservations != nil {
+		// A request above its limit is invalid in Kubernetes; compose
+		// leaves it to the engine.
+		r := *reservations
+		if limits.NanoCPUs > 0 && r.NanoCPUs > limits.NanoCPUs {
+			r.NanoCPUs = limits.NanoCPUs
+			b.report.add(s.config.Name, field(s, "deploy.resources.reservations.cpus"), Approximated, "lowered to the limit, %dm: a request cannot exceed its limit", int64(float64(limits.NanoCPUs)*1000+0.5))
+		}
+		if limits.MemoryBytes > 0 && r.MemoryBytes > limits.MemoryBytes {
+			r.MemoryBytes = limits.MemoryBytes
+			b.report.add(s.config.Name, field(s, "deploy.resources.reservations.memory"), Approximated, "lowered to the limit, %s: a request cannot exceed its limit", memory(int64(limits.MemoryBytes)))
+		}
+		reservations = &r
+	}
+	res := &workflow.Resources{Limits: list(limits, "limits"), Requests: list(reservations, "reservations")}
 	if res.Limits != nil || res.Requests != nil {
 		ctr.Resources = res
 	}
@@ -646,17 +771,17 @@ func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
 		f := field(s, fmt.Sprintf("volumes[%d]", i))
 		switch {
 		case v.Type == types.VolumeTypeVolume && v.Source != "":
-			id, ok := b.pvcs[v.Source]
-			name := strings.TrimPrefix(id, "pvc-")
+			pv, ok := b.pvcs[v.Source]
 			if !ok {
-				name = b.names.name("pvc", v.Source)
+				name := b.names.name("pvc", v.Source)
 				pvc := workflow.PersistentVolumeClaimData{Meta: workflow.Meta{Name: name}, AccessModes: []string{"ReadWriteOnce"}, Storage: "1Gi"}
 				if b.pvcUsers[v.Source] > 1 {
 					pvc.AccessModes = []string{"ReadWriteMany"}
 				}
-				id = b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, pvc)
-				b.pvcs[v.Source] = id
+				pv = placed{b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, pvc), name}
+				b.pvcs[v.Source] = pv
 			}
+			id, name := pv.id, pv.name
 			ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "persistentVolumeClaim", Name: name, MountPath: v.Target, ReadOnly: v.ReadOnly})
 			b.addEdge(id, s.id, "")
 			detail := "PersistentVolumeClaim %s (1Gi, ReadWriteOnce: set the size) at %s"
@@ -712,13 +837,13 @@ func (b *builder) mapSecrets(s *service, ctr *workflow.Container) {
 	for i, ref := range s.config.Secrets {
 		f := field(s, fmt.Sprintf("secrets[%d]", i))
 		key := normalizeKey(ref.Source)
-		id, ok := b.secrets[ref.Source]
-		name := strings.TrimPrefix(id, "secret-")
+		sec, ok := b.secrets[ref.Source]
 		if !ok {
-			name = b.names.name("secret", ref.Source)
-			id = b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}})
-			b.secrets[ref.Source] = id
+			name := b.names.name("secret", ref.Source)
+			sec = placed{b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}}), name}
+			b.secrets[ref.Source] = sec
 		}
+		id, name := sec.id, sec.name
 		target := ref.Target
 		switch {
 		case target == "":
@@ -738,8 +863,7 @@ func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
 		f := field(s, fmt.Sprintf("configs[%d]", i))
 		cfg := b.project.Configs[ref.Source]
 		key := normalizeKey(ref.Source)
-		id, ok := b.configs[ref.Source]
-		name := strings.TrimPrefix(id, "cm-")
+		cm, ok := b.configs[ref.Source]
 		if !ok {
 			var content string
 			switch {
@@ -756,10 +880,11 @@ func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
 				b.report.add(s.config.Name, f, Dropped, "config %s has no file or content (external or from the environment)", ref.Source)
 				continue
 			}
-			name = b.names.name("configmap", ref.Source)
-			id = b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}})
-			b.configs[ref.Source] = id
+			name := b.names.name("configmap", ref.Source)
+			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}}), name}
+			b.configs[ref.Source] = cm
 		}
+		id, name := cm.id, cm.name
 		target := ref.Target
 		if target == "" {
 			target = "/" + ref.Source
@@ -826,22 +951,22 @@ func (b *builder) reportTopLevel() {
 		b.report.add("", "networks."+n, Dropped, "a cluster has one flat network")
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Volumes)) {
-		if id, ok := b.pvcs[n]; ok {
-			b.report.add("", "volumes."+n, Mapped, "PersistentVolumeClaim %s", strings.TrimPrefix(id, "pvc-"))
+		if pv, ok := b.pvcs[n]; ok {
+			b.report.add("", "volumes."+n, Mapped, "PersistentVolumeClaim %s", pv.name)
 		} else {
 			b.report.add("", "volumes."+n, Dropped, "no service mounts it")
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Secrets)) {
-		if id, ok := b.secrets[n]; ok {
-			b.report.add("", "secrets."+n, Mapped, "Secret %s, key names only; the file is never read", strings.TrimPrefix(id, "secret-"))
+		if sec, ok := b.secrets[n]; ok {
+			b.report.add("", "secrets."+n, Mapped, "Secret %s, key names only; the file is never read", sec.name)
 		} else {
 			b.report.add("", "secrets."+n, Dropped, "no service uses it")
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Configs)) {
-		if id, ok := b.configs[n]; ok {
-			b.report.add("", "configs."+n, Mapped, "ConfigMap %s", strings.TrimPrefix(id, "cm-"))
+		if cm, ok := b.configs[n]; ok {
+			b.report.add("", "configs."+n, Mapped, "ConfigMap %s", cm.name)
 		} else {
 			b.report.add("", "configs."+n, Dropped, "no service uses it or it could not be read")
 		}

@@ -290,3 +290,51 @@ configs:
 		t.Error("web_app does not wait for api")
 	}
 }
+
+// TestKinds holds the kind decisions: a service is a Job only when nothing
+// says it serves, whatever its restart policy.
+func TestKinds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, service string
+		want          workflow.Kind
+		why           string
+	}{
+		{"one-shot", `restart: "no"`, workflow.KindJob, `restart "no", and nothing says it serves`},
+		{"published ports", "restart: \"no\"\n    ports: [\"8080:80\"]", workflow.KindDeployment, `restart "no", but it publishes ports`},
+		{"expose", "restart: \"no\"\n    expose: [\"80\"]", workflow.KindDeployment, "it exposes ports"},
+		{"healthcheck", "restart: \"no\"\n    healthcheck: {test: [CMD, \"true\"]}", workflow.KindDeployment, "it has a healthcheck"},
+		{"awaited healthy", "restart: \"no\"\n  client:\n    image: busybox\n    depends_on: {app: {condition: service_healthy}}", workflow.KindDeployment, "service client waits for it to be healthy"},
+		{"awaited completed", "restart: \"no\"\n  client:\n    image: busybox\n    depends_on: {app: {condition: service_completed_successfully}}", workflow.KindJob, `restart "no"`},
+		{"default restart", "", workflow.KindDeployment, "it runs until stopped"},
+		{"named volume", `volumes: ["data:/data"]`, workflow.KindStatefulSet, "it mounts the named volume data"},
+		{"label over ports", "labels: {slipway.kind: job}\n    ports: [\"80\"]", workflow.KindJob, "the label slipway.kind says so"},
+		{"global", "deploy: {mode: global}", workflow.KindDaemonSet, `deploy.mode "global"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "compose.yaml")
+			src := "services:\n  app:\n    image: nginx:1.27\n    " + tc.service + "\nvolumes:\n  data: {}\n"
+			if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Import(t.Context(), Options{Files: []string{file}, Status: workflow.StatusPublished})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compile(t, res)
+			if got := res.Workflow.NodeByID("app").Type; got != tc.want {
+				t.Errorf("kind %s, want %s", got, tc.want)
+			}
+			why := ""
+			for _, e := range res.Report.Entries {
+				if e.Field == "services.app" {
+					why = e.Detail
+				}
+			}
+			if !strings.Contains(why, tc.why) {
+				t.Errorf("reason %q lacks %q", why, tc.why)
+			}
+		})
+	}
+}

@@ -4,12 +4,27 @@
 //
 // Files are loaded with compose-go: interpolation from .env and the
 // environment, env_file, profiles, extends, several files merged, x-
-// extensions ignored. The mapping rules:
+// extensions ignored. Before that, each file is checked against the
+// Compose Specification with tables that go generate writes from the JSON
+// Schema compose-go embeds (spec_gen.go), and what services refer to
+// (services, volumes, networks, secrets, configs) must be defined; every
+// problem is an *InputError with the file, line and column of the
+// offending key, and a suggestion for a misspelled name. compose-go's own
+// validation, which compiles the schema on every start, is skipped. Files
+// reached through include or extends.file are left to compose-go. The
+// mapping rules:
 //
 //   - A service becomes a Deployment; a StatefulSet when it mounts a named
 //     volume (its state lives there); a Job when it does not restart
-//     (restart: "no"); a CronJob when labelled slipway.schedule; a
-//     DaemonSet with deploy.mode global. The label slipway.kind overrides.
+//     (restart: "no") and nothing says it serves: no ports, no expose, no
+//     healthcheck, and no service waits for it to be healthy; a CronJob
+//     when labelled slipway.schedule (an invalid schedule becomes daily at
+//     midnight); a DaemonSet with deploy.mode global. The label
+//     slipway.kind overrides; a Job or CronJob gets no Service. The
+//     report's entry for the service itself says why it became its kind.
+//   - A reservation above its limit is lowered to the limit; an image
+//     reference Kubernetes would reject is an error that names the
+//     service.
 //   - ports and expose become a Service of the same name with every port;
 //     ClusterIP, or NodePort when a port is published; the label
 //     slipway.service-type overrides. In-cluster clients keep using the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -52,4 +53,14 @@ func parseEnvFile(path string, data []byte, env types.Mapping) (map[string]strin
 		return nil, fmt.Errorf("compose import: env_file %s: %w", path, err)
 	}
 	return vars, nil
+}
+
+// validSchedule reports whether a CronJob accepts s as its schedule: five
+// fields or a descriptor like @daily, without a time zone.
+func validSchedule(s string) bool {
+	if strings.Contains(s, "TZ=") {
+		return false
+	}
+	_, err := cron.ParseStandard(s)
+	return err == nil
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	"github.com/robfig/cron/v3"
@@ -394,7 +395,10 @@ func (nv *nodeValidator) job(j *JobSpec) {
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-var timeZoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$`)
+// The expressions below compile on first use: most runs never need them.
+var timeZoneName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$`)
+})
 
 func (nv *nodeValidator) cronJob(d *CronJobData) {
 	id := nv.node.ID
@@ -408,7 +412,7 @@ func (nv *nodeValidator) cronJob(d *CronJobData) {
 			nv.add(nv.at("schedule"), "%q is not a cron schedule: %v", d.Schedule, err)
 		}
 	}
-	if d.TimeZone != "" && !timeZoneName.MatchString(d.TimeZone) {
+	if d.TimeZone != "" && !timeZoneName().MatchString(d.TimeZone) {
 		nv.add(nv.at("timeZone"), "%q is not an IANA time zone name (like Europe/Berlin)", d.TimeZone)
 	}
 	nv.oneOf(nv.at("concurrencyPolicy"), id, d.ConcurrencyPolicy, "Allow", "Forbid", "Replace")
@@ -661,21 +665,25 @@ func (nv *nodeValidator) pvc(d *PersistentVolumeClaimData) {
 }
 
 var (
-	apiVersionRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$`)
-	kindRE       = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
-	fieldIDRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)*$`)
+	apiVersionRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$`)
+	})
+	kindRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`) })
+	fieldIDRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)*$`)
+	})
 )
 
 func (nv *nodeValidator) plugin(d *PluginData) {
 	if d.APIVersion == "" {
 		nv.add(nv.at("apiVersion"), "is required (like example.com/v1)")
-	} else if !apiVersionRE.MatchString(d.APIVersion) {
+	} else if !apiVersionRE().MatchString(d.APIVersion) {
 		nv.add(nv.at("apiVersion"), "%q is not an API version (like example.com/v1)", d.APIVersion)
 	}
 	switch {
 	case d.Kind == "":
 		nv.add(nv.at("kind"), "is required (like Certificate)")
-	case !kindRE.MatchString(d.Kind):
+	case !kindRE().MatchString(d.Kind):
 		nv.add(nv.at("kind"), "%q is not a kind: it starts with a capital letter and has letters and digits only", d.Kind)
 	case d.Kind == "Secret" && (d.APIVersion == "v1" || d.APIVersion == ""):
 		nv.add(nv.at("kind"), "a plugin cannot render a Secret; use a secret node, whose values live outside git")
@@ -684,7 +692,7 @@ func (nv *nodeValidator) plugin(d *PluginData) {
 	for i, f := range d.Fields {
 		fp := nv.at("_pluginFields", i)
 		switch {
-		case !fieldIDRE.MatchString(f.ID):
+		case !fieldIDRE().MatchString(f.ID):
 			nv.add(pointer(fp, "id"), "%q is not a field id (letters, digits, _ and -, dots for nesting)", f.ID)
 		case ids[f.ID]:
 			nv.add(pointer(fp, "id"), "%q is defined twice", f.ID)

@@ -3,9 +3,15 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v4"
 
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
@@ -48,6 +54,10 @@ func TestImportCompose(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"status": "draft"`) {
 		t.Errorf("without -o: exit %d, stdout %.200s", code, stdout)
 	}
+	bad := filepath.Join("..", "..", "compose", "testdata", "invalid", "misspelled-key.yaml")
+	if code, _, stderr := runCmd(t, "import", "compose", bad); code != 1 || !strings.Contains(stderr, bad+`:4:5: services.web.enviroment: unknown key "enviroment"; did you mean "environment"?`) {
+		t.Errorf("misspelled key: exit %d, %s", code, stderr)
+	}
 	for _, args := range [][]string{{"import"}, {"import", "kompose", "x"}, {"import", "compose"}, {"import", "compose", file, "--status", "live"}, {"import", "compose", file, "--git", "x"}} {
 		if code, _, _ := runCmd(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
@@ -80,4 +90,133 @@ func TestImportComposeFromGit(t *testing.T) {
 	if code, _, stderr := runCmd(t, "import", "compose", "--git", "file://"+repo); code != 1 || !strings.Contains(stderr, "has no [compose.yaml") {
 		t.Errorf("repository without a compose file at the root: exit %d, %s", code, stderr)
 	}
+}
+
+// BenchmarkImportVsKompose runs, as whole processes and alternately,
+// `compiler import compose F -o W --deploy-out D` and `kompose convert -f F`
+// over every compose fixture, and reports the median time of each and the
+// median over the fixtures of their ratio (slipway/kompose). kompose comes
+// from `make kompose` (or $KOMPOSE); without it the benchmark is skipped.
+func BenchmarkImportVsKompose(b *testing.B) {
+	kompose := os.Getenv("KOMPOSE")
+	if kompose == "" {
+		kompose = filepath.Join("..", "..", ".tools", "bin", "kompose")
+	}
+	kompose, err := filepath.Abs(kompose)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(kompose); err != nil {
+		b.Skipf("SKIPPED: no kompose at %s: run make kompose", kompose)
+	}
+	tmp := b.TempDir()
+	bin := filepath.Join(tmp, "compiler")
+	if out, err := exec.CommandContext(b.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	fixtures, err := filepath.Glob(filepath.Join("..", "..", "fixtures", "compose", "*", "compose.y*ml"))
+	if err != nil || len(fixtures) == 0 {
+		b.Fatalf("no compose fixtures: %v", err)
+	}
+	type run struct {
+		file, out string
+		slipway   []time.Duration
+		kompose   []time.Duration
+	}
+	runs := make([]*run, len(fixtures))
+	for i, f := range fixtures {
+		runs[i] = &run{file: komposeReady(b, f, filepath.Join(tmp, strconv.Itoa(i))), out: filepath.Join(tmp, strconv.Itoa(i)+"-out")}
+		if err := os.MkdirAll(runs[i].out, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	timed := func(dir, name string, args ...string) time.Duration {
+		cmd := exec.CommandContext(b.Context(), name, args...)
+		cmd.Dir = dir
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		d := time.Since(start)
+		if err != nil {
+			b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+		}
+		return d
+	}
+	round := 0
+	for b.Loop() {
+		for _, r := range runs {
+			slipway := func() {
+				r.slipway = append(r.slipway, timed(r.out, bin, "import", "compose", r.file, "-o", "workflow.json", "--deploy-out", "deploy"))
+			}
+			other := func() { r.kompose = append(r.kompose, timed(r.out, kompose, "convert", "-f", r.file)) }
+			if round%2 == 0 {
+				slipway()
+				other()
+			} else {
+				other()
+				slipway()
+			}
+		}
+		round++
+	}
+	var ratios, slipwayMs, komposeMs []float64
+	for _, r := range runs {
+		s, k := median(r.slipway), median(r.kompose)
+		ratios = append(ratios, s/k)
+		slipwayMs = append(slipwayMs, s/1e6)
+		komposeMs = append(komposeMs, k/1e6)
+	}
+	b.ReportMetric(medianOf(slipwayMs), "slipway-ms")
+	b.ReportMetric(medianOf(komposeMs), "kompose-ms")
+	b.ReportMetric(medianOf(ratios), "ratio")
+}
+
+// komposeReady copies the directory of a compose fixture into dir and
+// returns its compose file there. kompose reads the files of secrets and
+// stops when one is missing, so missing ones get a placeholder; the
+// compiler never opens them.
+func komposeReady(b *testing.B, file, dir string) string {
+	b.Helper()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(file))); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc struct {
+		Secrets map[string]struct{ File string } `yaml:"secrets"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range doc.Secrets {
+		p := filepath.Join(dir, s.File)
+		if _, err := os.Stat(p); s.File == "" || err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("placeholder\n"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, filepath.Base(file))
+}
+
+func median(ds []time.Duration) float64 {
+	f := make([]float64, len(ds))
+	for i, d := range ds {
+		f[i] = float64(d)
+	}
+	return medianOf(f)
+}
+
+func medianOf(f []float64) float64 {
+	s := slices.Clone(f)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
