@@ -169,12 +169,19 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 	for _, name := range slices.Sorted(maps.Keys(byWorkflow)) {
 		r.Workflows = append(r.Workflows, *byWorkflow[name])
 	}
+	r.Summary.Workflows = len(r.ChangedWorkflows())
+	return r, nil
+}
+
+// ChangedWorkflows names the workflows whose objects or graph changed.
+func (r *Review) ChangedWorkflows() []string {
+	var out []string
 	for _, w := range r.Workflows {
 		if w.Name != clustersGroup {
-			r.Summary.Workflows++
+			out = append(out, w.Name)
 		}
 	}
-	return r, nil
+	return out
 }
 
 // deployChange says what happens on the deploy branch to a workflow
