@@ -246,6 +246,7 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	diffFile := fs.String("diff-file", "", "also write the whole review as text, without a size bound, to this file")
 	outputs := fs.String("outputs", "", "append what changed as GitHub Actions step outputs to this file (such as $GITHUB_OUTPUT)")
 	exitCode := fs.Bool("exit-code", false, "exit 1 when the deploy branch would change, as git diff --exit-code does")
+	dir := fs.String("path", "", "the directory of the repository that holds workflows/ and clusters/ (default: its root)")
 	pos, err := parse(fs, argv)
 	if err != nil {
 		return ignoreHelp(err)
@@ -265,7 +266,7 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 		if err != nil {
 			return nil, "", err
 		}
-		src, err := repo.Source(c)
+		src, err := repo.SourceAt(c, *dir)
 		return src, c.Hash.String()[:12], err
 	}
 	baseSrc, baseID, err := read(*base)
@@ -314,7 +315,7 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	return nil
 }
 
-const diffUsage = "diff --source REPO --base REF --head REF [--format text|markdown|json] [--diff-file FILE] [--outputs FILE] [--exit-code]"
+const diffUsage = "diff --source REPO [--path DIR] --base REF --head REF [--format text|markdown|json] [--diff-file FILE] [--outputs FILE] [--exit-code]"
 
 // writeFileWith writes a file with what write writes, or leaves no file.
 func writeFileWith(name string, write func(io.Writer) error) error {
