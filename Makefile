@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down
+.PHONY: render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down act
 
 all: lint test build
 
@@ -96,6 +96,14 @@ $(NPM_STAMP):
 
 $(TOOLS_BIN)/kustomize:
 	GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+## act: build nektos/act, a runner of GitHub Actions workflows, into
+## .tools/bin for the test that runs action.yml as GitHub's runner does
+ACT_VERSION ?= v0.2.89
+act: $(TOOLS_BIN)/act
+
+$(TOOLS_BIN)/act:
+	GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install github.com/nektos/act@$(ACT_VERSION)
 
 ## kube-tools: build the test Kubernetes and Flux stack from the Go module proxy
 ## into .tools/kube/bin (about 11 minutes cold; seconds with the Go build cache)
