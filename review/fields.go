@@ -2,6 +2,7 @@ package review
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -38,28 +39,17 @@ func diffFields(out *[]FieldChange, p string, a, b any) {
 	switch av := a.(type) {
 	case map[string]any:
 		if bv, ok := b.(map[string]any); ok {
-			keys := make([]string, 0, len(av)+len(bv))
+			keys := make(map[string]bool, len(av)+len(bv))
 			for k := range av {
-				keys = append(keys, k)
+				keys[k] = true
 			}
 			for k := range bv {
-				if _, dup := av[k]; !dup {
-					keys = append(keys, k)
-				}
+				keys[k] = true
 			}
-			slices.Sort(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
 				x, inA := av[k]
 				y, inB := bv[k]
-				sub := keyPath(p, k)
-				switch {
-				case !inA:
-					*out = append(*out, FieldChange{Path: sub, New: y})
-				case !inB:
-					*out = append(*out, FieldChange{Path: sub, Old: x})
-				default:
-					diffFields(out, sub, x, y)
-				}
+				diffMember(out, keyPath(p, k), x, inA, y, inB)
 			}
 			return
 		}
@@ -99,17 +89,29 @@ func diffNamed(out *[]FieldChange, p string, a, b []any, an, bn []string) {
 		}
 	}
 	for _, n := range all {
-		sub := p + "[name=" + n + "]"
 		i, inA := ai[n]
 		j, inB := bi[n]
-		switch {
-		case !inA:
-			*out = append(*out, FieldChange{Path: sub, New: b[j]})
-		case !inB:
-			*out = append(*out, FieldChange{Path: sub, Old: a[i]})
-		default:
-			diffFields(out, sub, a[i], b[j])
+		var x, y any
+		if inA {
+			x = a[i]
 		}
+		if inB {
+			y = b[j]
+		}
+		diffMember(out, p+"[name="+n+"]", x, inA, y, inB)
+	}
+}
+
+// diffMember compares a member of a map or a named list that may be
+// missing on either side.
+func diffMember(out *[]FieldChange, p string, x any, inA bool, y any, inB bool) {
+	switch {
+	case !inA:
+		*out = append(*out, FieldChange{Path: p, New: y})
+	case !inB:
+		*out = append(*out, FieldChange{Path: p, Old: x})
+	default:
+		diffFields(out, p, x, y)
 	}
 }
 

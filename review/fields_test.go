@@ -1,6 +1,8 @@
 package review
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -47,4 +49,38 @@ func decode(t *testing.T, s string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+func TestMarkdownObject(t *testing.T) {
+	t.Parallel()
+	id := ObjectID{Cluster: "prod", APIVersion: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "c"}
+	for _, tc := range []struct {
+		name string
+		o    ObjectReview
+		want string
+	}{
+		{"removed", ObjectReview{ObjectID: id, Change: Removed}, "- `prod ConfigMap shop/c` removed\n"},
+		{"backticks in a value", ObjectReview{ObjectID: id, Change: Modified, Fields: []FieldChange{{Path: "data.cmd", Old: "a", New: "`b`"}}, Diff: "d\n"},
+			"\n**`prod ConfigMap shop/c`** (modified)\n\n- ``data.cmd: \"a\" → \"`b`\"``\n\n<details><summary>diff</summary>\n\n```diff\nd\n```\n</details>\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := markdownObject(tc.o); got != tc.want {
+				t.Errorf("got:\n%q\nwant:\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMarkdownObjectBoundsFields(t *testing.T) {
+	t.Parallel()
+	o := ObjectReview{ObjectID: ObjectID{Cluster: "prod", Kind: "ConfigMap", Name: "c"}, Change: Modified, Diff: "d\n"}
+	for i := range maxFieldLines + 3 {
+		o.Fields = append(o.Fields, FieldChange{Path: fmt.Sprintf("data.k%02d", i), New: "x"})
+	}
+	got := markdownObject(o)
+	want := fmt.Sprintf("- `data.k%02d: (none) → \"x\"`\n- …and 3 more fields\n\n<details>", maxFieldLines-1)
+	if !strings.Contains(got, want) || strings.Contains(got, fmt.Sprintf("data.k%02d", maxFieldLines)) {
+		t.Errorf("got:\n%s\nwant it to stop after %d fields with:\n%s", got, maxFieldLines, want)
+	}
 }

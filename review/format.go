@@ -77,13 +77,10 @@ func (r *Review) WriteMarkdown(w io.Writer, budget int) error {
 	}
 	if len(r.Workflows) > 0 {
 		b.WriteString("\n| workflow | change | nodes (+ − ~ moved) | edges (+ − ~) | objects (+ − ~) |\n|---|---|---|---|---|\n")
-		for i, wr := range r.Workflows {
-			if i == maxTableRows {
-				fmt.Fprintf(&b, "| … %d more | | | | |\n", len(r.Workflows)-maxTableRows)
-				break
-			}
+		writeAtMost(len(r.Workflows), maxTableRows, func(i int) {
+			wr := r.Workflows[i]
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", wr.Name, wr.Change, nodeCounts(wr.Graph), edgeCounts(wr.Graph), objectCounts(wr.Objects))
-		}
+		}, func(left int) { fmt.Fprintf(&b, "| … %d more | | | | |\n", left) })
 	}
 	total, shown := 0, 0
 	for _, wr := range r.Workflows {
@@ -134,15 +131,21 @@ func markdownObject(o ObjectReview) string {
 	if len(o.Fields) > 0 {
 		b.WriteString("\n")
 	}
-	for i, f := range o.Fields {
-		if i == maxFieldLines {
-			fmt.Fprintf(&b, "- …and %d more fields\n", len(o.Fields)-maxFieldLines)
-			break
-		}
-		fmt.Fprintf(&b, "- %s\n", code(f.String()))
-	}
+	writeAtMost(len(o.Fields), maxFieldLines, func(i int) { fmt.Fprintf(&b, "- %s\n", code(o.Fields[i].String())) },
+		func(left int) { fmt.Fprintf(&b, "- …and %d more fields\n", left) })
 	fmt.Fprintf(&b, "\n<details><summary>diff</summary>\n\n```diff\n%s```\n</details>\n", o.Diff)
 	return b.String()
+}
+
+// writeAtMost calls line for the first limit of n items, then more with
+// the number of items left out, if any.
+func writeAtMost(n, limit int, line func(i int), more func(left int)) {
+	for i := range min(n, limit) {
+		line(i)
+	}
+	if n > limit {
+		more(n - limit)
+	}
 }
 
 // code formats s as inline code, whatever backticks it holds.
