@@ -24,8 +24,9 @@ import (
 // root is the repository root: the action's own checkout.
 const root = "../.."
 
-// workflowFile runs the action in two jobs: on the pull request's head,
-// and on a head with an invalid workflow.
+// workflowFile runs the action in two jobs: on the pull request's head
+// (again with fail-on: changes, which must fail), and on a head with an
+// invalid workflow (first with fail-on: never, which must pass).
 const workflowFile = `name: review
 on: pull_request
 jobs:
@@ -37,21 +38,36 @@ jobs:
         uses: slipway-gitops/slipway@v1
         with:
           source: deploy
+      - id: strict
+        continue-on-error: true
+        uses: slipway-gitops/slipway@v1
+        with:
+          source: deploy
+          fail-on: changes
       - if: always()
         run: |
           echo '${{ toJSON(steps.slipway.outputs) }}' > "$SLIPWAY_RESULTS/valid.json"
+          echo '${{ steps.strict.outcome }}' > "$SLIPWAY_RESULTS/valid-strict-outcome"
           cp "${{ steps.slipway.outputs.diff-file }}" "$SLIPWAY_RESULTS/valid-review.txt"
   invalid:
     runs-on: ubuntu-latest
     steps:
       - run: git clone --quiet "$SLIPWAY_REPO" . && git checkout --quiet broken
+      - id: lenient
+        uses: slipway-gitops/slipway@v1
+        with:
+          source: deploy
+          head: broken
+          fail-on: never
       - id: slipway
         uses: slipway-gitops/slipway@v1
         with:
           source: deploy
           head: broken
       - if: always()
-        run: echo '${{ toJSON(steps.slipway.outputs) }}' > "$SLIPWAY_RESULTS/invalid.json"
+        run: |
+          echo '${{ toJSON(steps.slipway.outputs) }}' > "$SLIPWAY_RESULTS/invalid.json"
+          echo '${{ steps.lenient.outcome }}' > "$SLIPWAY_RESULTS/invalid-lenient-outcome"
 `
 
 // setupGo stands in for actions/setup-go, which cannot be fetched
@@ -171,6 +187,9 @@ func TestActionOnPullRequest(t *testing.T) {
 				t.Errorf("output %s = %q, want %q", name, outputs[name], want)
 			}
 		}
+		if got := readResult(t, filepath.Join(results, "valid-strict-outcome")); got != "failure" {
+			t.Errorf("with fail-on: changes, the step's outcome is %q, want failure", got)
+		}
 		review, err := os.ReadFile(filepath.Join(results, "valid-review.txt"))
 		if err != nil || !strings.Contains(string(review), "modified prod Deployment shop/web\n  spec.replicas: 2 → 5\n") {
 			t.Errorf("diff-file %s: %v\n%s", outputs["diff-file"], err, review)
@@ -182,18 +201,23 @@ func TestActionOnPullRequest(t *testing.T) {
 		if j.result != "failure" {
 			t.Errorf("job result %q, want failure", j.result)
 		}
-		if len(j.annotations) != 1 {
-			t.Fatalf("got %d annotations, want 1: %+v", len(j.annotations), j.annotations)
+		// One annotation from each of the two steps.
+		if len(j.annotations) != 2 {
+			t.Fatalf("got %d annotations, want 2: %+v", len(j.annotations), j.annotations)
 		}
-		a := j.annotations[0]
 		want := map[string]string{"file": "deploy/workflows/shop.json", "line": "77", "col": "17", "title": `slipway: workflows/shop.json /nodes/4/data/port (node "api")`}
-		for k, v := range want {
-			if a.KVPairs[k] != v {
-				t.Errorf("annotation %s = %q, want %q", k, a.KVPairs[k], v)
+		for _, a := range j.annotations {
+			for k, v := range want {
+				if a.KVPairs[k] != v {
+					t.Errorf("annotation %s = %q, want %q", k, a.KVPairs[k], v)
+				}
+			}
+			if a.Arg != "must be 1..65535, not 70000" {
+				t.Errorf("annotation message %q", a.Arg)
 			}
 		}
-		if a.Arg != "must be 1..65535, not 70000" {
-			t.Errorf("annotation message %q", a.Arg)
+		if got := readResult(t, filepath.Join(results, "invalid-lenient-outcome")); got != "success" {
+			t.Errorf("with fail-on: never, the step's outcome is %q, want success", got)
 		}
 		if !strings.Contains(j.summary, "does not validate: 1 problems") {
 			t.Errorf("summary does not show the problem:\n%s", j.summary)
@@ -258,6 +282,15 @@ func runAct(t *testing.T, act, dir, work string, args ...string) (map[string]*jo
 		}
 	}
 	return jobs, string(out)
+}
+
+func readResult(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func readOutputs(t *testing.T, file string) map[string]string {
