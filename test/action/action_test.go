@@ -9,6 +9,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,10 +139,7 @@ func TestActionOnPullRequest(t *testing.T) {
 	if err := os.MkdirAll(results, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	action, err := filepath.Abs(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	action := actionCheckout(t, filepath.Join(work, "action"))
 
 	jobs, log := runAct(t, act, repo, work,
 		"pull_request", "--json",
@@ -345,6 +344,34 @@ func pullRequestEvent(t *testing.T) map[string]any {
 	}
 	t.Fatal("no opened pull_request example")
 	return nil
+}
+
+// actionCheckout copies the files of this checkout that git would see
+// (tracked or not ignored, as they are in the working tree) to dir, as a
+// checkout of the action: act copies a local action whole, and a working
+// tree may hold large ignored state (.kube-stack, .demo, bin).
+func actionCheckout(t *testing.T, dir string) string {
+	t.Helper()
+	ls := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	ls.Dir = root
+	list, err := ls.Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, name := range strings.Split(string(list), "\x00") {
+		if name == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the working tree
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), string(b))
+	}
+	return dir
 }
 
 func writeFile(t *testing.T, name, content string) {
