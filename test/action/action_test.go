@@ -27,8 +27,9 @@ import (
 const root = "../.."
 
 // workflowFile runs the action in two jobs: on the pull request's head
-// (again with fail-on: changes, which must fail), and on a head with an
-// invalid workflow (first with fail-on: never, which must pass).
+// (again with fail-on: changes, which must fail), and, in a shallow clone,
+// on a head with an invalid workflow (first with fail-on: never, which
+// must pass).
 const workflowFile = `name: review
 on: pull_request
 jobs:
@@ -54,7 +55,8 @@ jobs:
   invalid:
     runs-on: ubuntu-latest
     steps:
-      - run: git clone --quiet "$SLIPWAY_REPO" . && git checkout --quiet broken
+      # A shallow clone: the action must fetch the base commit.
+      - run: git clone --quiet --depth 1 --branch broken "file://$SLIPWAY_REPO" .
       - id: lenient
         uses: slipway-gitops/slipway@v1
         with:
