@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose
+.PHONY: render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act
 
 all: lint test build
 
@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReceiveBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./hooks
 	$(GO) test -run '^$$' -fuzz '^FuzzImportGenerated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckAgreesWithSchema$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./internal/jsonpos
 
 ## golden: rewrite golden files from the current output
 golden:
@@ -110,6 +111,14 @@ kompose: $(TOOLS_BIN)/kompose
 $(TOOLS_BIN)/kompose: $(KOMPOSE_MOD)/go.mod
 	cd $(KOMPOSE_MOD) && GOBIN=$(TOOLS_BIN) GOFLAGS=-mod=mod GOWORK=off $(GO) install github.com/kubernetes/kompose
 	touch $@
+
+## act: build nektos/act, a runner of GitHub Actions workflows, into
+## .tools/bin for the test that runs action.yml as GitHub's runner does
+ACT_VERSION ?= v0.2.89
+act: $(TOOLS_BIN)/act
+
+$(TOOLS_BIN)/act:
+	GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install github.com/nektos/act@$(ACT_VERSION)
 
 ## kube-tools: build the test Kubernetes and Flux stack from the Go module proxy
 ## into .tools/kube/bin (about 11 minutes cold; seconds with the Go build cache)

@@ -20,10 +20,19 @@ const maxFileSize = workflow.MaxFileSize + 1
 // Source reads the workflow and cluster files of a commit. Contents are
 // remembered by blob hash, so reading the next commit reads only the files
 // that changed.
-func (r *Repo) Source(c *object.Commit) (compiler.Source, error) {
+func (r *Repo) Source(c *object.Commit) (compiler.Source, error) { return r.SourceAt(c, "") }
+
+// SourceAt reads the workflow and cluster files of a commit from the
+// directory dir of the repository ("" or "." for its root), as Source does.
+func (r *Repo) SourceAt(c *object.Commit, dir string) (compiler.Source, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", c.Hash, err)
+	}
+	if dir = path.Clean("/" + dir)[1:]; dir != "" {
+		if tree, err = tree.Tree(dir); err != nil {
+			return nil, fmt.Errorf("read %s of %s: %w", dir, c.Hash, err)
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

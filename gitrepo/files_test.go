@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
@@ -69,4 +71,42 @@ func TestSourceRefusesSymlinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSourceAt reads a workflows repository kept in a directory of a
+// larger repository, as a project keeps its deploy sources next to code.
+func TestSourceAt(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t)
+	gittest.Commit(t, dir, "Add the workflows next to the code", gittest.CopyDir(t, fixtureRepo, dir, "deploy/src"))
+	r := open(t, dir)
+	c, err := r.Resolve("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := open(t, newSourceRepo(t))
+	rc, err := root.Resolve("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := root.Source(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"deploy/src", "/deploy/src/", "./deploy/src"} {
+		t.Run(sub, func(t *testing.T) {
+			got, err := r.SourceAt(c, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("source differs (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("missing directory", func(t *testing.T) {
+		if _, err := r.SourceAt(c, "nope"); err == nil {
+			t.Error("a missing directory read as a source")
+		}
+	})
 }

@@ -49,8 +49,9 @@ func (r *Review) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s\n", l)
 		}
 		for _, o := range wr.Objects {
-			if o.Change == Removed {
-				fmt.Fprintf(&b, "removed %s\n", o.Path)
+			fmt.Fprintf(&b, "%s %s\n", o.Change, o.ObjectID)
+			for _, f := range o.Fields {
+				fmt.Fprintf(&b, "  %s\n", f)
 			}
 			b.WriteString(o.Diff)
 		}
@@ -76,13 +77,10 @@ func (r *Review) WriteMarkdown(w io.Writer, budget int) error {
 	}
 	if len(r.Workflows) > 0 {
 		b.WriteString("\n| workflow | change | nodes (+ − ~ moved) | edges (+ − ~) | objects (+ − ~) |\n|---|---|---|---|---|\n")
-		for i, wr := range r.Workflows {
-			if i == maxTableRows {
-				fmt.Fprintf(&b, "| … %d more | | | | |\n", len(r.Workflows)-maxTableRows)
-				break
-			}
+		writeAtMost(len(r.Workflows), maxTableRows, func(i int) {
+			wr := r.Workflows[i]
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", wr.Name, wr.Change, nodeCounts(wr.Graph), edgeCounts(wr.Graph), objectCounts(wr.Objects))
-		}
+		}, func(left int) { fmt.Fprintf(&b, "| … %d more | | | | |\n", left) })
 	}
 	total, shown := 0, 0
 	for _, wr := range r.Workflows {
@@ -103,10 +101,7 @@ func (r *Review) WriteMarkdown(w io.Writer, budget int) error {
 		}
 		b.WriteString(section.String())
 		for _, o := range wr.Objects {
-			block := fmt.Sprintf("\n<details><summary><code>%s</code> (%s)</summary>\n\n```diff\n%s```\n</details>\n", o.Path, o.Change, o.Diff)
-			if o.Change == Removed {
-				block = fmt.Sprintf("- `%s` removed\n", o.Path)
-			}
+			block := markdownObject(o)
 			if b.Len()+len(block) > budget-tailRoom {
 				full = true
 				break
@@ -120,6 +115,49 @@ func (r *Review) WriteMarkdown(w io.Writer, budget int) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maxFieldLines bounds the changed fields listed for one object.
+const maxFieldLines = 20
+
+// markdownObject shows one object: its changed fields, then its diff
+// folded away.
+func markdownObject(o ObjectReview) string {
+	if o.Change == Removed {
+		return fmt.Sprintf("- %s removed\n", code(o.ObjectID.String()))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n**%s** (%s)\n", code(o.ObjectID.String()), o.Change)
+	if len(o.Fields) > 0 {
+		b.WriteString("\n")
+	}
+	writeAtMost(len(o.Fields), maxFieldLines, func(i int) { fmt.Fprintf(&b, "- %s\n", code(o.Fields[i].String())) },
+		func(left int) { fmt.Fprintf(&b, "- …and %d more fields\n", left) })
+	fmt.Fprintf(&b, "\n<details><summary>diff</summary>\n\n```diff\n%s```\n</details>\n", o.Diff)
+	return b.String()
+}
+
+// writeAtMost calls line for the first limit of n items, then more with
+// the number of items left out, if any.
+func writeAtMost(n, limit int, line func(i int), more func(left int)) {
+	for i := range min(n, limit) {
+		line(i)
+	}
+	if n > limit {
+		more(n - limit)
+	}
+}
+
+// code formats s as inline code, whatever backticks it holds.
+func code(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
 }
 
 // tailRoom keeps space for the closing line of truncated output.

@@ -57,24 +57,27 @@ type WorkflowReview struct {
 	// Graph is the node and edge diff of the workflow file, when both
 	// versions have one.
 	Graph *workflow.GraphDiff `json:"graph,omitempty"`
-	// Objects are the changed files of the deploy tree.
+	// Objects are the changed objects, as Flux applies them.
 	Objects []ObjectReview `json:"objects"`
 }
 
-// ObjectReview is one changed file of the deploy tree.
+// ObjectReview is one changed object, as Flux applies it.
 type ObjectReview struct {
-	Path   string `json:"path"`
+	ObjectID
 	Change Change `json:"change"`
-	// Diff is a unified diff of the file; empty for a removed file, whose
-	// content a reviewer does not need to read.
+	// Fields are the changed fields of a modified object.
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Diff is a unified diff of the object; empty for a removed object,
+	// whose content a reviewer does not need to read.
 	Diff string `json:"diff,omitempty"`
 }
 
 // Compare reviews the change from base to head. It renders only the
 // workflows whose files differ (see compiler.BuildWorkflows), with c, whose
-// cache makes the second build cheap. A base that does not build is
-// treated as empty; a head that does not build gives a review of its
-// problems.
+// cache makes the second build cheap, and compares the objects Flux
+// applies: each overlay built with kustomize, and the objects of each
+// cluster directory. A base that does not build is treated as empty; a
+// head that does not build gives a review of its problems.
 func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName string, base, head compiler.Source) (*Review, error) {
 	r := &Review{Base: baseName, Head: headName}
 	changed := changedWorkflows(base, head)
@@ -86,9 +89,15 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", headName, err)
 	}
-	baseTree := compiler.Tree{}
+	headObjs, err := applied(headRes.Tree)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", headName, err)
+	}
+	baseObjs := map[ObjectID]appliedObject{}
 	if baseRes, err := c.BuildWorkflows(ctx, base, changed); err == nil {
-		baseTree = baseRes.Tree
+		if objs, err := applied(baseRes.Tree); err == nil {
+			baseObjs = objs
+		}
 	}
 	byWorkflow := map[string]*WorkflowReview{}
 	get := func(name string) *WorkflowReview {
@@ -99,27 +108,37 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 		byWorkflow[name] = w
 		return w
 	}
-	for _, p := range unionPaths(baseTree, headRes.Tree) {
-		a, inBase := baseTree[p]
-		b, inHead := headRes.Tree[p]
-		if inBase && inHead && bytes.Equal(a, b) {
+	ids := map[ObjectID]bool{}
+	for id := range baseObjs {
+		ids[id] = true
+	}
+	for id := range headObjs {
+		ids[id] = true
+	}
+	for _, id := range sortedIDs(ids) {
+		a, inBase := baseObjs[id]
+		b, inHead := headObjs[id]
+		if inBase && inHead && a.yaml == b.yaml {
 			continue
 		}
-		o := ObjectReview{Path: p, Change: Modified}
+		o := ObjectReview{ObjectID: id, Change: Modified}
+		owner := b.workflow
 		switch {
 		case !inBase:
 			o.Change = Added
 			r.Summary.ObjectsAdded++
 		case !inHead:
 			o.Change = Removed
+			owner = a.workflow
 			r.Summary.ObjectsRemoved++
 		default:
+			o.Fields = fieldChanges(a.fields, b.fields)
 			r.Summary.ObjectsModified++
 		}
 		if o.Change != Removed {
-			o.Diff = unified(p, string(a), string(b))
+			o.Diff = unified(id.file(), a.yaml, b.yaml)
 		}
-		w := get(workflowOf(p))
+		w := get(owner)
 		w.Objects = append(w.Objects, o)
 	}
 	for _, name := range changed {
@@ -150,12 +169,19 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 	for _, name := range slices.Sorted(maps.Keys(byWorkflow)) {
 		r.Workflows = append(r.Workflows, *byWorkflow[name])
 	}
+	r.Summary.Workflows = len(r.ChangedWorkflows())
+	return r, nil
+}
+
+// ChangedWorkflows names the workflows whose objects or graph changed.
+func (r *Review) ChangedWorkflows() []string {
+	var out []string
 	for _, w := range r.Workflows {
 		if w.Name != clustersGroup {
-			r.Summary.Workflows++
+			out = append(out, w.Name)
 		}
 	}
-	return r, nil
+	return out
 }
 
 // deployChange says what happens on the deploy branch to a workflow
@@ -174,20 +200,9 @@ func deployChange(objs []ObjectReview) Change {
 	return Modified
 }
 
-// clustersGroup collects the per-cluster kustomization files.
+// clustersGroup collects the objects of cluster directories that belong
+// to no workflow.
 const clustersGroup = "clusters"
-
-// workflowOf names the workflow a deploy tree path belongs to.
-func workflowOf(p string) string {
-	parts := strings.Split(p, "/")
-	switch {
-	case parts[0] == "workflows" && len(parts) > 1:
-		return parts[1]
-	case parts[0] == "clusters" && len(parts) == 3 && parts[2] != "kustomization.yaml":
-		return strings.TrimSuffix(parts[2], ".yaml")
-	}
-	return clustersGroup
-}
 
 // changedWorkflows names the workflows whose files differ, and every
 // workflow when a cluster file differs.

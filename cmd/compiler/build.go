@@ -17,13 +17,13 @@ import (
 // sourceFlags are the flags that name a workflows repository.
 type sourceFlags struct {
 	dir    string
-	output outputFormat
+	output reportFormat
 }
 
 func (s *sourceFlags) bind(fs *flag.FlagSet) {
 	s.output = "text"
 	fs.StringVar(&s.dir, "source", "", "the workflows repository: a directory with workflows/ and clusters/")
-	fs.Var(&s.output, "o", "output format: text or json")
+	fs.Var(&s.output, "o", "output format: text, json, or github (problems as GitHub Actions annotations)")
 }
 
 // compile validates and renders the repository.
@@ -42,13 +42,20 @@ func (s *sourceFlags) compile(ctx context.Context, opts compiler.Options) (*comp
 	return c.Build(ctx, src)
 }
 
-// report writes a build's problems as JSON when -o json asks for it.
+// report writes a build's problems as JSON or as annotations when -o
+// asks for it.
 func (s *sourceFlags) report(stdout io.Writer, err error) error {
 	problems := workflow.AsErrors(err)
-	if s.output != "json" || problems == nil {
+	if s.output == "text" || problems == nil {
 		return err
 	}
-	if werr := writeJSON(stdout, map[string]any{"valid": false, "errors": problems}); werr != nil {
+	var werr error
+	if s.output == "github" {
+		werr = writeAnnotations(stdout, s.dir, problems)
+	} else {
+		werr = writeJSON(stdout, map[string]any{"valid": false, "errors": problems})
+	}
+	if werr != nil {
 		return errors.Join(err, werr)
 	}
 	return &reportedError{err: err}
@@ -142,7 +149,7 @@ func within(dir, p string) bool {
 }
 
 func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	fs := newFlagSet("check", "check --source DIR [-o json]", stdout)
+	fs := newFlagSet("check", "check --source DIR [-o json|github]", stdout)
 	var src sourceFlags
 	src.bind(fs)
 	if _, err := parse(fs, args); err != nil {

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/ghaction"
 	"github.com/slipway-gitops/slipway/review"
 )
 
@@ -232,13 +236,17 @@ func (f *diffFormat) Set(s string) error {
 }
 
 func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
-	fs := newFlagSet("diff", "diff --source REPO --base REF --head REF [--format text|markdown|json]", stdout)
+	fs := newFlagSet("diff", diffUsage, stdout)
 	var rf repoFlags
 	rf.bind(fs)
 	base := fs.String("base", "", "the revision to compare from (a pull request's base)")
 	head := fs.String("head", "", "the revision to compare to (a pull request's head)")
 	format := diffFormat("text")
 	fs.Var(&format, "format", "output format: text, markdown (within 60 KB, for a pull-request comment) or json")
+	diffFile := fs.String("diff-file", "", "also write the whole review as text, without a size bound, to this file")
+	outputs := fs.String("outputs", "", "append what changed as GitHub Actions step outputs to this file (such as $GITHUB_OUTPUT)")
+	exitCode := fs.Bool("exit-code", false, "exit 1 when the deploy branch would change, as git diff --exit-code does")
+	dir := fs.String("path", "", "the directory of the repository that holds workflows/ and clusters/ (default: its root)")
 	pos, err := parse(fs, argv)
 	if err != nil {
 		return ignoreHelp(err)
@@ -258,7 +266,7 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 		if err != nil {
 			return nil, "", err
 		}
-		src, err := repo.Source(c)
+		src, err := repo.SourceAt(c, *dir)
 		return src, c.Hash.String()[:12], err
 	}
 	baseSrc, baseID, err := read(*base)
@@ -285,8 +293,71 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	default:
 		err = r.WriteText(stdout)
 	}
-	if err == nil && len(r.Problems) > 0 {
-		return &reportedError{err: r.Problems}
+	if err != nil {
+		return err
 	}
-	return err
+	if *diffFile != "" {
+		if err := writeFileWith(*diffFile, r.WriteText); err != nil {
+			return err
+		}
+	}
+	if *outputs != "" {
+		if err := appendOutputs(*outputs, r, *diffFile); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(r.Problems) > 0:
+		return &reportedError{err: r.Problems}
+	case *exitCode && len(r.Workflows) > 0:
+		return &reportedError{err: errors.New("the deploy branch would change")}
+	}
+	return nil
+}
+
+const diffUsage = "diff --source REPO [--path DIR] --base REF --head REF [--format text|markdown|json] [--diff-file FILE] [--outputs FILE] [--exit-code]"
+
+// writeFileWith writes a file with what write writes, or leaves no file.
+func writeFileWith(name string, write func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	if err := os.WriteFile(name, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the review: %w", err)
+	}
+	return nil
+}
+
+// appendOutputs appends the review's step outputs to the file name:
+// changed-workflows (comma-separated), objects-added, objects-changed,
+// objects-removed and, when one was written, diff-file.
+func appendOutputs(name string, r *review.Review, diffFile string) error {
+	var b bytes.Buffer
+	outs := [][2]string{
+		{"changed-workflows", strings.Join(r.ChangedWorkflows(), ",")},
+		{"objects-added", strconv.Itoa(r.Summary.ObjectsAdded)},
+		{"objects-changed", strconv.Itoa(r.Summary.ObjectsModified)},
+		{"objects-removed", strconv.Itoa(r.Summary.ObjectsRemoved)},
+	}
+	if diffFile != "" {
+		outs = append(outs, [2]string{"diff-file", diffFile})
+	}
+	for _, o := range outs {
+		if err := ghaction.WriteOutput(&b, o[0], o[1]); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("step outputs: %w", err)
+	}
+	_, err = f.Write(b.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("step outputs: %w", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,5 +87,46 @@ func TestDiffOfInvalidHead(t *testing.T) {
 	code, stdout, _ := runCmd(t, "diff", "--source", dir, "--base", "main~1", "--head", "main")
 	if code != 1 || !strings.Contains(stdout, "/nodes/3/data/port: must be a whole number") {
 		t.Errorf("diff of an invalid head: code %d\n%s", code, stdout)
+	}
+}
+
+func TestDiffForActions(t *testing.T) {
+	t.Parallel()
+	dir := gitRepo(t)
+	tmp := t.TempDir()
+	outputs, full := filepath.Join(tmp, "outputs"), filepath.Join(tmp, "review.txt")
+	if err := os.WriteFile(outputs, []byte("earlier=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"changes", []string{"--outputs", outputs, "--diff-file", full}, 0},
+		{"changes with --exit-code", []string{"--exit-code"}, 1},
+		{"no changes with --exit-code", []string{"--exit-code", "--base", "main"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"diff", "--source", dir, "--base", "main~1", "--head", "main", "--format", "markdown"}, tc.args...)
+			if code, stdout, stderr := runCmd(t, args...); code != tc.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout, stderr)
+			}
+		})
+	}
+	got, err := os.ReadFile(outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "earlier=1\nchanged-workflows=shop\nobjects-added=0\nobjects-changed=1\nobjects-removed=0\ndiff-file=" + full + "\n"
+	if string(got) != want {
+		t.Errorf("outputs file:\n%s\nwant:\n%s", got, want)
+	}
+	text, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), "modified prod Deployment shop/web\n  spec.replicas: 2 → 7\n") {
+		t.Errorf("diff file lacks the changed field:\n%s", text)
 	}
 }

@@ -65,11 +65,14 @@ func TestCommands(t *testing.T) {
 		{name: "bad flag", args: []string{"check", "--nope"}, code: 2, stderr: []string{"flag provided but not defined: -nope"}},
 		{name: "missing source", args: []string{"check"}, code: 2, stderr: []string{"--source is required"}},
 		{name: "missing out", args: []string{"build", "--source", fixtureRepo}, code: 2, stderr: []string{"--out is required"}},
-		{name: "bad output format", args: []string{"check", "--source", fixtureRepo, "-o", "yaml"}, code: 2, stderr: []string{"must be text or json"}},
+		{name: "bad output format", args: []string{"check", "--source", fixtureRepo, "-o", "yaml"}, code: 2, stderr: []string{"must be text, json or github"}},
+		{name: "annotations only where asked", args: []string{"versions", "--source", fixtureRepo, "-o", "github", "shop"}, code: 2, stderr: []string{"must be text or json"}},
 		{name: "bad option", args: []string{"build", "--source", fixtureRepo, "--out", out, "--interval", "0s"}, code: 2, stderr: []string{"interval must be positive"}},
 		{name: "check", args: []string{"check", "--source", fixtureRepo}, stdout: []string{"valid: 5 workflows on 2 clusters, 20 objects rendered and checked with kustomize"}},
 		{name: "build", args: []string{"build", "--source", fixtureRepo, "--out", out}, stdout: []string{"built 3 published workflows of 5 workflows for 2 clusters: 20 objects in 34 files under " + out}},
 		{name: "check invalid", args: []string{"check", "--source", bad}, code: 1, stderr: []string{`workflows/shop.json: /nodes/4/data/port: must be 1..65535, not 70000 (node "api")`}},
+		{name: "check invalid, annotated", args: []string{"check", "--source", bad, "-o", "github"}, code: 1,
+			stdout: []string{"::error file=" + filepath.ToSlash(bad) + `/workflows/shop.json,line=77,col=17,title=slipway%3A workflows/shop.json /nodes/4/data/port (node "api")::must be 1..65535, not 70000` + "\n"}},
 		{name: "build invalid writes nothing", args: []string{"build", "--source", bad, "--out", filepath.Join(out, "never")}, code: 1, stderr: []string{"must be 1..65535"}, notWritten: filepath.Join(out, "never")},
 	}
 	for _, tt := range tests {

@@ -7,8 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/slipway-gitops/slipway/internal/ghaction"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // command is one subcommand.
@@ -22,14 +27,14 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"build", "validate a workflows repository and write its deploy tree", "build --source DIR --out DIR [flags]", runBuild},
-		{"check", "validate a workflows repository without writing anything", "check --source DIR [-o json]", runCheck},
+		{"check", "validate a workflows repository without writing anything", "check --source DIR [-o json|github]", runCheck},
 		{"versions", "list the versions of a workflow", "versions --source REPO [--ref main] NAME [-o json]", runVersions},
 		{"show", "print a version of a workflow", "show --source REPO [--ref main] NAME VERSION", runShow},
 		{"compare", "compare two versions of a workflow", "compare --source REPO [--ref main] NAME V1 V2 [-o json]", runCompare},
 		{"restore", "commit an old version of a workflow as its newest", "restore --source REPO [--ref main] NAME VERSION", runRestore},
 		{"deploy", "compile a branch and commit the result to the deploy branch", "deploy --source REPO [--ref main] [--branch deploy] [--remote URL] [flags]", runDeploy},
 		{"import", "import Docker Compose files as a workflow", "import compose FILE... | --git URL [--ref REF] [--path DIR]", runImport},
-		{"diff", "review the deploy-branch change between two revisions", "diff --source REPO --base REF --head REF [--format text|markdown|json]", runDiff},
+		{"diff", "review the deploy-branch change between two revisions", diffUsage, runDiff},
 	}
 }
 
@@ -111,6 +116,39 @@ func (o *outputFormat) Set(s string) error {
 		return nil
 	}
 	return fmt.Errorf("must be text or json")
+}
+
+// reportFormat is the -o flag of the commands that validate a directory:
+// outputFormat's formats, and github for GitHub Actions annotations.
+type reportFormat string
+
+func (o *reportFormat) String() string { return string(*o) }
+
+func (o *reportFormat) Set(s string) error {
+	if s == "github" {
+		*o = "github"
+		return nil
+	}
+	f := outputFormat(*o)
+	if err := f.Set(s); err != nil {
+		return fmt.Errorf("must be text, json or github")
+	}
+	*o = reportFormat(f)
+	return nil
+}
+
+// writeAnnotations writes problems as GitHub Actions error annotations at
+// the line and column of each offending value of the files under dir,
+// which names them as given (GitHub wants paths relative to the root of
+// the checkout).
+func writeAnnotations(w io.Writer, dir string, problems workflow.Errors) error {
+	read := func(file string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, filepath.FromSlash(file))) }
+	var b strings.Builder
+	for _, a := range ghaction.Annotate(problems, filepath.ToSlash(dir), read) {
+		b.WriteString(a.String() + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func writeJSON(w io.Writer, v any) error {

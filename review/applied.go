@@ -1,0 +1,149 @@
+package review
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/slipway-gitops/slipway/compiler"
+)
+
+// ObjectID names an object as the cluster knows it.
+type ObjectID struct {
+	// Cluster is the cluster the object is applied to.
+	Cluster    string `json:"cluster"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Namespace is empty for cluster-scoped objects.
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String names the object for people: "prod Deployment shop/api".
+func (id ObjectID) String() string {
+	name := id.Name
+	if id.Namespace != "" {
+		name = id.Namespace + "/" + id.Name
+	}
+	return fmt.Sprintf("%s %s %s", id.Cluster, id.Kind, name)
+}
+
+// file is the object's name in a unified diff.
+func (id ObjectID) file() string {
+	return path.Join(id.Cluster, strings.ReplaceAll(id.APIVersion, "/", "_"), id.Kind, id.Namespace, id.Name+".yaml")
+}
+
+func (id ObjectID) less(o ObjectID) bool {
+	a := [...]string{id.Cluster, id.Kind, id.Namespace, id.Name, id.APIVersion}
+	b := [...]string{o.Cluster, o.Kind, o.Namespace, o.Name, o.APIVersion}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// appliedObject is one object as Flux applies it.
+type appliedObject struct {
+	id       ObjectID
+	workflow string // the workflow it belongs to, or clustersGroup
+	yaml     string
+	fields   map[string]any
+}
+
+// applied returns the objects Flux applies from a deploy tree: each
+// workflow overlay built with kustomize, as the workflow's Flux
+// Kustomization builds it (namespace included), and the objects of each
+// cluster directory, which the cluster's bootstrap Kustomization applies.
+func applied(tree compiler.Tree) (map[ObjectID]appliedObject, error) {
+	out := map[ObjectID]appliedObject{}
+	add := func(src, cluster, wf string, data []byte) error {
+		nodes, err := kio.FromBytes(data)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", src, err)
+		}
+		for _, n := range nodes {
+			o, err := newApplied(cluster, wf, n)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", src, err)
+			}
+			if _, dup := out[o.id]; dup {
+				return fmt.Errorf("%s: %s is applied twice", src, o.id)
+			}
+			out[o.id] = o
+		}
+		return nil
+	}
+	for _, p := range tree.Paths() {
+		parts := strings.Split(p, "/")
+		switch {
+		case len(parts) == 5 && parts[0] == "workflows" && parts[2] == "overlays" && parts[4] == "kustomization.yaml":
+			dir := path.Dir(p)
+			y, err := tree.Kustomize(dir)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(dir, parts[3], parts[1], y); err != nil {
+				return nil, err
+			}
+		case len(parts) == 3 && parts[0] == "clusters" && parts[2] != "kustomization.yaml" && path.Ext(p) == ".yaml":
+			if err := add(p, parts[1], "", tree[p]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// partOf is the label that names an object's workflow.
+const partOf = "app.kubernetes.io/part-of"
+
+func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
+	// Comments, like the generated-file header, are not applied.
+	clearComments(n.YNode())
+	meta, err := n.GetMeta()
+	if err != nil {
+		return appliedObject{}, err
+	}
+	if wf == "" {
+		wf = clustersGroup
+		if name := meta.Labels[partOf]; name != "" {
+			wf = name
+		}
+	}
+	s, err := n.String()
+	if err != nil {
+		return appliedObject{}, err
+	}
+	fields, err := n.Map()
+	if err != nil {
+		return appliedObject{}, err
+	}
+	return appliedObject{
+		id:       ObjectID{Cluster: cluster, APIVersion: meta.APIVersion, Kind: meta.Kind, Namespace: meta.Namespace, Name: meta.Name},
+		workflow: wf,
+		yaml:     s,
+		fields:   fields,
+	}, nil
+}
+
+func clearComments(n *yaml.Node) {
+	n.HeadComment, n.LineComment, n.FootComment = "", "", ""
+	for _, c := range n.Content {
+		clearComments(c)
+	}
+}
+
+func sortedIDs(m map[ObjectID]bool) []ObjectID {
+	ids := make([]ObjectID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].less(ids[j]) })
+	return ids
+}
