@@ -287,7 +287,7 @@ func TestFailingReviewsDoNotStopDeploys(t *testing.T) {
 	for round := range 2 { // the second round runs after a restart
 		h := newHarness(t, dir, "main")
 		for i := range 70 {
-			body := pr(fmt.Sprintf("%040x", round*100+i))
+			body := pr(fmt.Sprintf("%040x", round*100+i+1)) // never the zero SHA
 			if status, reply := h.post(t, "pull_request", fmt.Sprintf("pr-%d-%d", round, i), sign(body), body); status != http.StatusAccepted {
 				t.Fatalf("pull request %d: %d %s", i, status, reply.Message)
 			}
