@@ -193,6 +193,9 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 	if err := workflow.CheckSet(workflows, clusters); err != nil {
 		return nil, err
 	}
+	if err := c.checkFluxNamespace(workflows); err != nil {
+		return nil, err
+	}
 
 	renderErrs := make([]error, len(units))
 	var rendered atomic.Int64
@@ -223,8 +226,10 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 
 	res.Tree = Tree{}
 	perCluster := map[string][]string{}
+	byName := map[string]*workflow.Cluster{}
 	for _, cl := range clusters {
 		perCluster[cl.Name] = nil
+		byName[cl.Name] = cl
 	}
 	if len(clusters) == 0 {
 		perCluster[workflow.DefaultCluster] = nil
@@ -233,6 +238,13 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
 		if u.wf.Status == workflow.StatusPublished {
 			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
+			if ns := renderNamespace(u.wf, byName[wr.Cluster]); ns != nil {
+				f := namespaceFile(ns.Name)
+				if err := res.Tree.add(sourceFile(u.wf), path.Join(ClusterDir(wr.Cluster), f), ns); err != nil {
+					return nil, err
+				}
+				perCluster[wr.Cluster] = append(perCluster[wr.Cluster], f)
+			}
 		}
 		if selected(u) {
 			res.Tree.merge(u.tree)
@@ -259,6 +271,28 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 		}
 	}
 	return res, nil
+}
+
+// checkFluxNamespace refuses published workflows that deploy into the
+// namespace of the Flux objects, whatever its name: their Kustomizations
+// would prune and relabel in Flux's own namespace.
+func (c *Compiler) checkFluxNamespace(workflows []*workflow.Workflow) error {
+	var errs workflow.Errors
+	for _, w := range workflows {
+		if w.Status != workflow.StatusPublished || w.TargetNamespace() != c.opts.SourceRefNamespace {
+			continue
+		}
+		ptr := "/namespace"
+		if w.Namespace == "" {
+			ptr = "/name"
+		}
+		errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: ptr,
+			Message: fmt.Sprintf("namespace %q holds the Flux objects; a workflow cannot deploy into it (set namespace)", w.TargetNamespace())})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // checkCluster builds a cluster directory with kustomize unless the same

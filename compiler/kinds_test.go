@@ -200,7 +200,7 @@ func TestKinds(t *testing.T) {
 			nodes: `{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {
 				"name": "db", "serviceName": "db-hl", "image": "postgres:16", "replicas": 3, "port": 5432,
 				"env": {"PGDATA": "/data/pg"}, "resources": {"requests": {"memory": "1Gi"}},
-				"volumeClaimTemplates": [{"id": "v", "name": "pgdata", "accessModes": ["ReadWriteOnce"], "storage": "20Gi", "storageClassName": "ssd"}],
+				"volumeClaimTemplates": [{"id": "v", "name": "pgdata", "accessModes": ["ReadWriteOnce"], "storage": "20Gi", "storageClassName": "ssd", "mountPath": "/data/pgdata"}],
 				"volumeMounts": [{"nodeId": "p", "mountPath": "/backup"}]}},
 				{"id": "p", "type": "persistentvolumeclaim", "position": {"x": 0, "y": 0}, "data": {"name": "backup", "accessModes": ["ReadWriteMany"], "storage": "1Gi"}}`,
 			edges: `{"id": "e", "source": "p", "target": "s"}`,
@@ -219,13 +219,12 @@ func TestKinds(t *testing.T) {
 			nodes: `{"id": "j", "type": "job", "position": {"x": 0, "y": 0}, "data": {
 				"name": "once", "image": "busybox:1.36", "command": ["sh", "-c"], "args": ["echo hi"],
 				"completions": 3, "parallelism": 2, "backoffLimit": 0, "activeDeadlineSeconds": 60,
-				"ttlSecondsAfterFinished": 0, "restartPolicy": "OnFailure"}}`,
+				"restartPolicy": "OnFailure"}}`,
 			checks: []check{
 				{"job-once.yaml", "spec.completions", 3},
 				{"job-once.yaml", "spec.parallelism", 2},
 				{"job-once.yaml", "spec.backoffLimit", 0},
 				{"job-once.yaml", "spec.activeDeadlineSeconds", 60},
-				{"job-once.yaml", "spec.ttlSecondsAfterFinished", 0},
 				{"job-once.yaml", "spec.template.spec.restartPolicy", "OnFailure"},
 				{"job-once.yaml", "spec.template.spec.containers.0.args", []any{"echo hi"}},
 				{"job-once.yaml", "metadata.annotations.kustomize\\.toolkit\\.fluxcd\\.io/force", "enabled"},
@@ -269,7 +268,8 @@ func TestKinds(t *testing.T) {
 		},
 		{
 			kind: "hpa",
-			nodes: dep + `,{"id": "h", "type": "hpa", "position": {"x": 0, "y": 0}, "data": {
+			nodes: `{"id": "d", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "app", "image": "nginx:1.27", "port": 8080,
+				"resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}},{"id": "h", "type": "hpa", "position": {"x": 0, "y": 0}, "data": {
 				"name": "app", "scaleTargetKind": "Deployment", "scaleTargetName": "app", "minReplicas": 2, "maxReplicas": 5,
 				"targetCPUUtilization": 60, "targetMemoryUtilization": 75}}`,
 			edges: `{"id": "e", "source": "h", "target": "d"}`,

@@ -7,7 +7,6 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/api/types"
 
@@ -45,13 +44,20 @@ type renderContext struct {
 // Paths of the deploy tree.
 
 // WorkflowDir is the directory of a workflow's base and overlays.
+//
+// An overlay is at workflows/<workflow>/clusters/<cluster>. Until
+// Namespaces moved to the cluster level it was at .../overlays/<cluster>
+// and held the Namespace; the path changed with that move on purpose: a
+// workflow Kustomization that still has the old path when it meets the new
+// tree fails to find it instead of pruning the Namespace (see
+// namespaceFile).
 func WorkflowDir(name string) string { return path.Join("workflows", name) }
 
 // ClusterDir is the directory Flux's per-cluster Kustomization applies.
 func ClusterDir(cluster string) string { return path.Join("clusters", cluster) }
 
 func baseDir(wf string) string                { return path.Join(WorkflowDir(wf), "base") }
-func overlayDir(wf, cluster string) string    { return path.Join(WorkflowDir(wf), "overlays", cluster) }
+func overlayDir(wf, cluster string) string    { return path.Join(WorkflowDir(wf), "clusters", cluster) }
 func fluxFile(wf, cluster string) string      { return path.Join(ClusterDir(cluster), wf+".yaml") }
 func kustomizationFile(dir string) string     { return path.Join(dir, "kustomization.yaml") }
 func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.Name) }
@@ -97,18 +103,9 @@ func renderWorkflow(wf *workflow.Workflow, opts Options) (Tree, int, error) {
 		return nil, 0, err
 	}
 	cluster := wf.Cluster()
-	ns := &corev1.Namespace{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: wf.TargetNamespace(), Labels: map[string]string{
-			workflow.LabelName: wf.TargetNamespace(), workflow.LabelPartOf: wf.Name, workflow.LabelManagedBy: workflow.ManagedBy,
-		}},
-	}
-	if err := tree.add(src, path.Join(overlayDir(wf.Name, cluster), "namespace.yaml"), ns); err != nil {
-		return nil, 0, err
-	}
 	if err := tree.addKustomization(src, overlayDir(wf.Name, cluster), types.Kustomization{
 		Namespace: wf.TargetNamespace(),
-		Resources: []string{"namespace.yaml", "../../base"},
+		Resources: []string{"../../base"},
 	}); err != nil {
 		return nil, 0, err
 	}

@@ -70,7 +70,7 @@ func renderStatefulSet(rc *renderContext, n *workflow.Node) ([]object, error) {
 			pvc.Spec.StorageClassName = ptr.To(t.StorageClassName)
 		}
 		sts.Spec.VolumeClaimTemplates = append(sts.Spec.VolumeClaimTemplates, pvc)
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: t.Name, MountPath: workflow.VolumeClaimMountPath(t)})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: t.Name, MountPath: t.MountPath})
 	}
 	sortMounts(c.VolumeMounts)
 	objs := []object{{kind: "StatefulSet", name: d.Name, nodeID: n.ID, value: sts}}

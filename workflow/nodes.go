@@ -297,8 +297,9 @@ type VolumeClaimTemplate struct {
 	StorageClassName string   `json:"storageClassName,omitempty"`
 	AccessModes      []string `json:"accessModes"`
 	Storage          string   `json:"storage"`
-	// MountPath is where the volume is mounted (default /data/<name>).
-	MountPath string `json:"mountPath,omitempty"`
+	// MountPath is where the volume is mounted; it is required, since
+	// only the image knows where it keeps its data.
+	MountPath string `json:"mountPath"`
 }
 
 // StatefulSetData is the data of a statefulset node.
@@ -431,6 +432,10 @@ type PersistentVolumeClaimData struct {
 	Storage          string   `json:"storage"`
 	// VolumeMode is Filesystem or Block.
 	VolumeMode string `json:"volumeMode,omitempty"`
+	// Prune lets Flux delete the claim, and with it the data, when the node
+	// or its workflow goes (removed, archived, moved to another namespace).
+	// Without it the claim is kept and must be deleted by hand.
+	Prune bool `json:"prune,omitempty"`
 }
 
 // PluginField defines one user-defined field of a plugin node; its value is

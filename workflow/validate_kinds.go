@@ -41,6 +41,9 @@ func (nv *nodeValidator) validate() {
 	case *JobData:
 		nv.container(&d.Container)
 		nv.job(&d.JobSpec)
+		if d.TTLSecondsAfterFinished != nil {
+			nv.add(nv.at("ttlSecondsAfterFinished"), "a job Flux applies is deleted by its TTL and created again by the next reconciliation, so it would run every interval; remove it (a cronjob may keep it)")
+		}
 	case *CronJobData:
 		nv.container(&d.Container)
 		nv.job(&d.JobSpec)
@@ -347,9 +350,10 @@ func (nv *nodeValidator) statefulSet(d *StatefulSetData) {
 		}
 		nv.accessModes(nv.at("volumeClaimTemplates", i, "accessModes"), t.AccessModes)
 		nv.storage(nv.at("volumeClaimTemplates", i, "storage"), t.Storage)
-		if t.MountPath != "" {
-			nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
-		}
+		// No default: a default path the image does not use (Postgres
+		// keeps its data in /var/lib/postgresql/data) leaves the data
+		// outside the volume.
+		nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
 	}
 }
 
