@@ -697,19 +697,38 @@ func (nv *nodeValidator) plugin(d *PluginData) {
 		}
 		ids[f.ID] = true
 		if f.Type == "" {
-			nv.add(pointer(fp, "type"), "is required: text, number, select or boolean")
+			nv.add(pointer(fp, "type"), "is required: %s", strings.Join(pluginFieldTypes, ", "))
 		} else {
-			nv.oneOf(pointer(fp, "type"), nv.node.ID, f.Type, "text", "number", "select", "boolean")
+			nv.oneOf(pointer(fp, "type"), nv.node.ID, f.Type, pluginFieldTypes...)
 		}
 		val, set := d.Values[f.ID]
 		if f.Required && !set && f.Default == nil {
 			nv.add(nv.at(f.ID), "is required by the plugin field %q", f.ID)
 		}
-		if s, ok := val.(string); ok {
-			nv.noSecretValue(nv.at(f.ID), nv.node.ID, f.ID, s)
-			if f.Type == "select" && !contains(f.Options, s) {
-				nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.Options))
-			}
+		if s, ok := val.(string); ok && f.Type == "select" && !contains(f.Options, s) {
+			nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.Options))
+		}
+		nv.noSecretValues(nv.at(f.ID), f.ID, val)
+	}
+}
+
+// pluginFieldTypes are the types of plugin fields; list and object values
+// are rendered as JSON arrays and objects.
+var pluginFieldTypes = []string{"text", "number", "select", "boolean", "list", "object"}
+
+// noSecretValues checks every string in a plugin value, at any depth; key
+// names the innermost key, for the credential-name check.
+func (nv *nodeValidator) noSecretValues(ptr, key string, v any) {
+	switch x := v.(type) {
+	case string:
+		nv.noSecretValue(ptr, nv.node.ID, key, x)
+	case []any:
+		for i, e := range x {
+			nv.noSecretValues(pointer(ptr, i), key, e)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			nv.noSecretValues(pointer(ptr, k), k, x[k])
 		}
 	}
 }
