@@ -68,7 +68,8 @@ type unit struct {
 	sum       [sha256.Size]byte
 	wf        *workflow.Workflow
 	decodeErr error
-	// cluster is the cluster tree was rendered for.
+	// cluster identifies the cluster, and the content of its file, that
+	// tree was rendered for.
 	cluster string
 	tree    Tree
 	objects int
@@ -148,6 +149,11 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 
 	var errs workflow.Errors
 	var clusters []*workflow.Cluster
+	clusterByName := map[string]*workflow.Cluster{}
+	// clusterKey identifies a cluster and its file's content: a workflow
+	// is rendered again when either changes.
+	clusterKey := func(name string) string { return name }
+	clusterSums := map[string][sha256.Size]byte{}
 	for _, p := range clusterFiles {
 		cl, err := workflow.DecodeCluster(p, src[p])
 		if err != nil {
@@ -155,6 +161,11 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 			continue
 		}
 		clusters = append(clusters, cl)
+		clusterByName[cl.Name] = cl
+		clusterSums[cl.Name] = sha256.Sum256(src[p])
+	}
+	if len(clusterSums) > 0 {
+		clusterKey = func(name string) string { return fmt.Sprintf("%s/%x", name, clusterSums[name]) }
 	}
 
 	res := &Result{}
@@ -201,10 +212,11 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 	var rendered atomic.Int64
 	err = parallel(ctx, len(units), func(i int) {
 		u := units[i]
-		if !selected(u) || (u.tree != nil && u.cluster == u.wf.Cluster()) {
+		key := clusterKey(u.wf.Cluster())
+		if !selected(u) || (u.tree != nil && u.cluster == key) {
 			return
 		}
-		tree, objects, err := renderWorkflow(u.wf, c.opts)
+		tree, objects, err := renderWorkflow(u.wf, clusterByName[u.wf.Cluster()], c.opts)
 		if err == nil {
 			_, err = tree.Build(overlayDir(u.wf.Name, u.wf.Cluster()))
 		}
@@ -213,7 +225,7 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 			u.tree = nil
 			return
 		}
-		u.tree, u.cluster, u.objects = tree, u.wf.Cluster(), objects
+		u.tree, u.cluster, u.objects = tree, key, objects
 		rendered.Add(1)
 	})
 	if err != nil {
@@ -226,10 +238,8 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 
 	res.Tree = Tree{}
 	perCluster := map[string][]string{}
-	byName := map[string]*workflow.Cluster{}
 	for _, cl := range clusters {
 		perCluster[cl.Name] = nil
-		byName[cl.Name] = cl
 	}
 	if len(clusters) == 0 {
 		perCluster[workflow.DefaultCluster] = nil
@@ -238,7 +248,7 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
 		if u.wf.Status == workflow.StatusPublished {
 			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
-			if ns := renderNamespace(u.wf, byName[wr.Cluster]); ns != nil {
+			if ns := renderNamespace(u.wf, clusterByName[wr.Cluster]); ns != nil {
 				f := namespaceFile(ns.Name)
 				if err := res.Tree.add(sourceFile(u.wf), path.Join(ClusterDir(wr.Cluster), f), ns); err != nil {
 					return nil, err

@@ -70,6 +70,7 @@ func (v *validator) validateTop() {
 		}
 		seen[d] = true
 	}
+	v.fluxSettings("/flux", wf.Flux)
 	if wf.Nodes == nil {
 		v.c.add("/nodes", "", "is required (an empty array is allowed)")
 	}
