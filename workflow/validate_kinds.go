@@ -161,6 +161,74 @@ func (nv *nodeValidator) container(c *Container) {
 	if c.Build != nil && c.Build.Context == "" {
 		nv.add(nv.at("build", "context"), "is required")
 	}
+	nv.securityContext(c.SecurityContext)
+	nv.podSecurityContext(c.PodSecurityContext)
+	if c.ServiceAccountName != "" {
+		nv.dns1123Subdomain(nv.at("serviceAccountName"), id, c.ServiceAccountName)
+	}
+}
+
+var capabilityRE = regexp.MustCompile(`^[A-Z][A-Z_]*$`)
+
+func (nv *nodeValidator) securityContext(sc *SecurityContext) {
+	if sc == nil {
+		return
+	}
+	id := nv.node.ID
+	nv.nonNegative(nv.at("securityContext", "runAsUser"), id, sc.RunAsUser)
+	nv.nonNegative(nv.at("securityContext", "runAsGroup"), id, sc.RunAsGroup)
+	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+		nv.add(nv.at("securityContext", "runAsUser"), "is 0 (root) but runAsNonRoot is true")
+	}
+	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		nv.add(nv.at("securityContext", "allowPrivilegeEscalation"), "cannot be false when privileged is true")
+	}
+	if c := sc.Capabilities; c != nil {
+		for _, l := range []struct {
+			field string
+			caps  []string
+		}{{"add", c.Add}, {"drop", c.Drop}} {
+			for i, name := range l.caps {
+				if !capabilityRE.MatchString(name) {
+					nv.add(nv.at("securityContext", "capabilities", l.field, i), "%q is not a capability name (like NET_BIND_SERVICE or ALL)", name)
+				}
+			}
+		}
+	}
+	nv.seccompProfile(nv.at("securityContext", "seccompProfile"), sc.SeccompProfile)
+}
+
+func (nv *nodeValidator) podSecurityContext(sc *PodSecurityContext) {
+	if sc == nil {
+		return
+	}
+	id := nv.node.ID
+	nv.nonNegative(nv.at("podSecurityContext", "runAsUser"), id, sc.RunAsUser)
+	nv.nonNegative(nv.at("podSecurityContext", "runAsGroup"), id, sc.RunAsGroup)
+	nv.nonNegative(nv.at("podSecurityContext", "fsGroup"), id, sc.FSGroup)
+	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+		nv.add(nv.at("podSecurityContext", "runAsUser"), "is 0 (root) but runAsNonRoot is true")
+	}
+	for i, g := range sc.SupplementalGroups {
+		nv.nonNegative(nv.at("podSecurityContext", "supplementalGroups", i), id, &g)
+	}
+	nv.seccompProfile(nv.at("podSecurityContext", "seccompProfile"), sc.SeccompProfile)
+}
+
+func (nv *nodeValidator) seccompProfile(ptr string, p *SeccompProfile) {
+	if p == nil {
+		return
+	}
+	if p.Type == "" {
+		nv.add(pointer(ptr, "type"), "is required: RuntimeDefault, Localhost or Unconfined")
+	}
+	nv.oneOf(pointer(ptr, "type"), nv.node.ID, p.Type, "RuntimeDefault", "Localhost", "Unconfined")
+	switch {
+	case p.Type == "Localhost" && p.LocalhostProfile == "":
+		nv.add(pointer(ptr, "localhostProfile"), "is required when type is Localhost")
+	case p.Type != "Localhost" && p.LocalhostProfile != "":
+		nv.add(pointer(ptr, "localhostProfile"), "is allowed only when type is Localhost")
+	}
 }
 
 func (nv *nodeValidator) envEntry(i int, e EnvVarEntry, names map[string]string) {
