@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,22 @@ func TestFluxSettingsFromRepository(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFluxNamespaceRefused checks that no workflow deploys into the
+// namespace of the Flux objects, whatever it is called.
+func TestFluxNamespaceRefused(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	opts.SourceRefNamespace = "gitops"
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Build(t.Context(), Source{"workflows/tools.json": []byte(`{"name": "tools", "status": "published", "namespace": "gitops", "nodes": [], "edges": []}`)})
+	want := `workflows/tools.json: /namespace: namespace "gitops" holds the Flux objects; a workflow cannot deploy into it`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("build: %v; want %q", err, want)
 	}
 }
