@@ -174,12 +174,7 @@ func (nv *nodeValidator) securityContext(sc *SecurityContext) {
 	if sc == nil {
 		return
 	}
-	id := nv.node.ID
-	nv.nonNegative(nv.at("securityContext", "runAsUser"), id, sc.RunAsUser)
-	nv.nonNegative(nv.at("securityContext", "runAsGroup"), id, sc.RunAsGroup)
-	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
-		nv.add(nv.at("securityContext", "runAsUser"), "is 0 (root) but runAsNonRoot is true")
-	}
+	nv.identity("securityContext", sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot)
 	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
 		nv.add(nv.at("securityContext", "allowPrivilegeEscalation"), "cannot be false when privileged is true")
 	}
@@ -203,16 +198,21 @@ func (nv *nodeValidator) podSecurityContext(sc *PodSecurityContext) {
 		return
 	}
 	id := nv.node.ID
-	nv.nonNegative(nv.at("podSecurityContext", "runAsUser"), id, sc.RunAsUser)
-	nv.nonNegative(nv.at("podSecurityContext", "runAsGroup"), id, sc.RunAsGroup)
+	nv.identity("podSecurityContext", sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot)
 	nv.nonNegative(nv.at("podSecurityContext", "fsGroup"), id, sc.FSGroup)
-	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
-		nv.add(nv.at("podSecurityContext", "runAsUser"), "is 0 (root) but runAsNonRoot is true")
-	}
 	for i, g := range sc.SupplementalGroups {
 		nv.nonNegative(nv.at("podSecurityContext", "supplementalGroups", i), id, &g)
 	}
 	nv.seccompProfile(nv.at("podSecurityContext", "seccompProfile"), sc.SeccompProfile)
+}
+
+// identity checks the user and group a security context of field runs as.
+func (nv *nodeValidator) identity(field string, user, group *int64, nonRoot *bool) {
+	nv.nonNegative(nv.at(field, "runAsUser"), nv.node.ID, user)
+	nv.nonNegative(nv.at(field, "runAsGroup"), nv.node.ID, group)
+	if nonRoot != nil && *nonRoot && user != nil && *user == 0 {
+		nv.add(nv.at(field, "runAsUser"), "is 0 (root) but runAsNonRoot is true")
+	}
 }
 
 func (nv *nodeValidator) seccompProfile(ptr string, p *SeccompProfile) {

@@ -35,10 +35,16 @@ type fluxEnv struct {
 	dyn  dynamic.Interface
 }
 
+// fluxNamespace holds the Flux objects of these tests, apart from those of
+// the other tests of the package.
+const fluxNamespace = "safety-flux"
+
 // newFluxEnv makes an empty workflows repository named repo whose deploys
-// Flux finds through a GitRepository opts names.
-func newFluxEnv(t *testing.T, s *Stack, repo string, opts compiler.Options) *fluxEnv {
+// Flux finds through the GitRepository sourceRef in fluxNamespace.
+func newFluxEnv(t *testing.T, s *Stack, repo, sourceRef string) *fluxEnv {
 	t.Helper()
+	opts := compiler.DefaultOptions()
+	opts.SourceRefName, opts.SourceRefNamespace = sourceRef, fluxNamespace
 	e := &fluxEnv{t: t, s: s, opts: opts, repo: repo, work: gittest.Init(t)}
 	gittest.Commit(t, e.work, "Start the workflows repository", nil)
 	gittest.InitBare(t, e.bare())
@@ -72,6 +78,17 @@ func (e *fluxEnv) commit(message string, files map[string][]byte) {
 	e.t.Helper()
 	gittest.Commit(e.t, e.work, message, files)
 	gittest.Git(e.t, e.work, "push", "-q", e.bare(), "main")
+}
+
+// deployDir commits the files of dir to the source branch and deploys it.
+func (e *fluxEnv) deployDir(message, dir string) string {
+	e.t.Helper()
+	e.commit(message, gittest.CopyDir(e.t, dir, e.work, ""))
+	commit, err := e.deploy()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return commit
 }
 
 // deploy compiles the source branch onto the deploy branch and returns

@@ -36,9 +36,7 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 	s := needStack(t)
 	t.Parallel()
 	ctx := t.Context()
-	opts := compiler.DefaultOptions()
-	opts.SourceRefNamespace = "safety-flux"
-	e := newFluxEnv(t, s, "stateful", opts)
+	e := newFluxEnv(t, s, "stateful", "slipway")
 	persistentVolumes(t, s, "manual", 4)
 	src := gittest.CopyDir(t, statefulSource, e.work, "")
 	e.commit("Add the store workflow", src)
@@ -99,15 +97,23 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 		}
 	})
 
-	t.Run("namespace change", func(t *testing.T) {
-		e.commit("Move the store workflow to another namespace", map[string][]byte{
-			"workflows/store.json": bytes.Replace(src["workflows/store.json"], []byte(`"status": "published",`), []byte(`"status": "published",
+	// moveStore deploys the store workflow in namespace store-moved with
+	// status and returns the deploy commit.
+	moveStore := func(t *testing.T, message, status string) string {
+		t.Helper()
+		e.commit(message, map[string][]byte{
+			"workflows/store.json": bytes.Replace(src["workflows/store.json"], []byte(`"status": "published",`), []byte(`"status": "`+status+`",
   "namespace": "store-moved",`), 1),
 		})
-		moved, err := e.deploy()
+		commit, err := e.deploy()
 		if err != nil {
 			t.Fatal(err)
 		}
+		return commit
+	}
+
+	t.Run("namespace change", func(t *testing.T) {
+		moved := moveStore(t, "Move the store workflow to another namespace", "published")
 		e.waitApplied(moved, root, "store")
 		e.waitGone("deployment store/api", func() error {
 			_, err := s.Client.AppsV1().Deployments("store").Get(ctx, "api", metav1.GetOptions{})
@@ -121,17 +127,10 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 
 	t.Run("archive", func(t *testing.T) {
 		operatorSecret(t, s, "store-moved")
-		e.commit("Archive the store workflow", map[string][]byte{
-			"workflows/store.json": bytes.Replace(src["workflows/store.json"], []byte(`"status": "published",`), []byte(`"status": "archived",
-  "namespace": "store-moved",`), 1),
-		})
-		archived, err := e.deploy()
-		if err != nil {
-			t.Fatal(err)
-		}
+		archived := moveStore(t, "Archive the store workflow", "archived")
 		e.waitApplied(archived, root)
 		e.waitGone("Kustomization store", func() error {
-			_, err := e.dyn.Resource(kustomizations).Namespace(opts.SourceRefNamespace).Get(ctx, "store", metav1.GetOptions{})
+			_, err := e.dyn.Resource(kustomizations).Namespace(fluxNamespace).Get(ctx, "store", metav1.GetOptions{})
 			return err
 		})
 		e.waitGone("deployment store-moved/api", func() error {
@@ -186,7 +185,7 @@ func TestReservedNameNeverReachesTheDeployBranch(t *testing.T) {
 	s := needStack(t)
 	t.Parallel()
 	ctx := t.Context()
-	e := newFluxEnv(t, s, "reserved", compiler.DefaultOptions())
+	e := newFluxEnv(t, s, "reserved", "reserved")
 	own := []byte(`apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: flux-system, namespace: flux-system}
@@ -238,14 +237,8 @@ func TestRestrictedPodSecurity(t *testing.T) {
 	s := needStack(t)
 	t.Parallel()
 	ctx := t.Context()
-	opts := compiler.DefaultOptions()
-	opts.SourceRefName, opts.SourceRefNamespace = "secure", "safety-flux"
-	e := newFluxEnv(t, s, "secure", opts)
-	e.commit("Add a hardened workflow on a restricted cluster", gittest.CopyDir(t, "testdata/restricted", e.work, ""))
-	deployed, err := e.deploy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newFluxEnv(t, s, "secure", "secure")
+	deployed := e.deployDir("Add a hardened workflow on a restricted cluster", "testdata/restricted")
 	e.bootstrap("secure")
 	e.waitApplied(deployed, compiler.ClusterKustomizationName("secure"), "hardened")
 
@@ -278,17 +271,11 @@ func TestFixtureRepositoryThroughFlux(t *testing.T) {
 	s := needStack(t)
 	t.Parallel()
 	ctx := t.Context()
-	opts := compiler.DefaultOptions()
-	opts.SourceRefName, opts.SourceRefNamespace = "fixtures", "safety-flux"
-	e := newFluxEnv(t, s, "fixtures", opts)
+	e := newFluxEnv(t, s, "fixtures", "fixtures")
 	persistentVolumes(t, s, "", 2)
 	persistentVolumes(t, s, "standard", 2)
 	persistentVolumes(t, s, "fast", 1)
-	e.commit("Add the fixture workflows", gittest.CopyDir(t, "../../fixtures/repo", e.work, ""))
-	deployed, err := e.deploy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	deployed := e.deployDir("Add the fixture workflows", "../../fixtures/repo")
 	for _, cluster := range []string{"prod", "staging"} {
 		e.bootstrap(cluster)
 	}
