@@ -148,7 +148,9 @@ func TestServerSideDryRun(t *testing.T) {
 	dirs, _ := filepath.Glob("../../fixtures/repo/workflows/*.json")
 	checked := 0
 	for _, p := range res.Tree.Paths() {
-		if !strings.HasSuffix(p, "/kustomization.yaml") || !(strings.Contains(p, "/overlays/") || strings.HasPrefix(p, "clusters/")) {
+		// Cluster directories first (Paths sorts them first): they hold
+		// the Namespaces the overlays' objects need.
+		if !strings.HasSuffix(p, "/kustomization.yaml") || strings.HasSuffix(p, "/base/kustomization.yaml") {
 			continue
 		}
 		dir := filepath.Dir(p)
