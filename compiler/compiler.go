@@ -87,7 +87,8 @@ type unit struct {
 	sum       [sha256.Size]byte
 	wf        *workflow.Workflow
 	decodeErr error
-	// cluster is the cluster tree was rendered for.
+	// cluster identifies the cluster, and the content of its file, that
+	// tree was rendered for.
 	cluster string
 	tree    Tree
 	objects int
@@ -167,6 +168,11 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 
 	var errs workflow.Errors
 	var clusters []*workflow.Cluster
+	clusterByName := map[string]*workflow.Cluster{}
+	// clusterKey identifies a cluster and its file's content: a workflow
+	// is rendered again when either changes.
+	clusterKey := func(name string) string { return name }
+	clusterSums := map[string][sha256.Size]byte{}
 	for _, p := range clusterFiles {
 		cl, err := workflow.DecodeCluster(p, src[p])
 		if err != nil {
@@ -174,6 +180,11 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 			continue
 		}
 		clusters = append(clusters, cl)
+		clusterByName[cl.Name] = cl
+		clusterSums[cl.Name] = sha256.Sum256(src[p])
+	}
+	if len(clusterSums) > 0 {
+		clusterKey = func(name string) string { return fmt.Sprintf("%s/%x", name, clusterSums[name]) }
 	}
 
 	res := &Result{}
@@ -212,15 +223,19 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 	if err := workflow.CheckSet(workflows, clusters); err != nil {
 		return nil, err
 	}
+	if err := c.checkFluxNamespace(workflows); err != nil {
+		return nil, err
+	}
 
 	renderErrs := make([]error, len(units))
 	var rendered atomic.Int64
 	err = parallel(ctx, len(units), func(i int) {
 		u := units[i]
-		if !selected(u) || (u.tree != nil && u.cluster == u.wf.Cluster()) {
+		key := clusterKey(u.wf.Cluster())
+		if !selected(u) || (u.tree != nil && u.cluster == key) {
 			return
 		}
-		tree, objects, err := renderWorkflow(u.wf, c.opts)
+		tree, objects, err := renderWorkflow(u.wf, clusterByName[u.wf.Cluster()], c.opts)
 		if err == nil {
 			_, err = tree.Build(overlayDir(u.wf.Name, u.wf.Cluster()))
 		}
@@ -229,7 +244,7 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 			u.tree = nil
 			return
 		}
-		u.tree, u.cluster, u.objects = tree, u.wf.Cluster(), objects
+		u.tree, u.cluster, u.objects = tree, key, objects
 		rendered.Add(1)
 	})
 	if err != nil {
@@ -252,6 +267,13 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
 		if u.wf.Status == workflow.StatusPublished {
 			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
+			if ns := renderNamespace(u.wf, clusterByName[wr.Cluster]); ns != nil {
+				f := namespaceFile(ns.Name)
+				if err := res.Tree.add(sourceFile(u.wf), path.Join(ClusterDir(wr.Cluster), f), ns); err != nil {
+					return nil, err
+				}
+				perCluster[wr.Cluster] = append(perCluster[wr.Cluster], f)
+			}
 		}
 		if selected(u) {
 			res.Tree.merge(u.tree)
@@ -278,6 +300,28 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 		}
 	}
 	return res, nil
+}
+
+// checkFluxNamespace refuses published workflows that deploy into the
+// namespace of the Flux objects, whatever its name: their Kustomizations
+// would prune and relabel in Flux's own namespace.
+func (c *Compiler) checkFluxNamespace(workflows []*workflow.Workflow) error {
+	var errs workflow.Errors
+	for _, w := range workflows {
+		if w.Status != workflow.StatusPublished || w.TargetNamespace() != c.opts.SourceRefNamespace {
+			continue
+		}
+		ptr := "/namespace"
+		if w.Namespace == "" {
+			ptr = "/name"
+		}
+		errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: ptr,
+			Message: fmt.Sprintf("namespace %q holds the Flux objects; a workflow cannot deploy into it (set namespace)", w.TargetNamespace())})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // checkCluster builds a cluster directory with kustomize unless the same

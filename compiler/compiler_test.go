@@ -290,6 +290,21 @@ func TestBuildInvalidRepository(t *testing.T) {
 			want:  []string{`clusters/prod.json: /credentials: credentials must not be stored in git`},
 		},
 		{
+			name:  "workflow named like an external dependency",
+			files: map[string][]byte{"clusters/prod.json": patch("clusters/prod.json", testutil.Set("/flux", map[string]any{"dependsOn": []any{map[string]any{"name": "shop"}}}))},
+			want:  []string{`workflows/shop.json: /name: "shop" is the name of a Flux Kustomization that cluster "prod" depends on`},
+		},
+		{
+			name:  "flux dependsOn names a workflow",
+			files: map[string][]byte{"workflows/shop.json": patch("workflows/shop.json", testutil.Set("/flux", map[string]any{"dependsOn": []any{map[string]any{"name": "database"}}}))},
+			want:  []string{`workflows/shop.json: /flux/dependsOn/0: names workflow "database"; list it in the top-level dependsOn`},
+		},
+		{
+			name:  "bad pod security level",
+			files: map[string][]byte{"clusters/prod.json": patch("clusters/prod.json", testutil.Set("/podSecurity", "strict"))},
+			want:  []string{`clusters/prod.json: /podSecurity: "strict" must be one of privileged, baseline, restricted`},
+		},
+		{
 			name:  "two default clusters",
 			files: map[string][]byte{"clusters/staging.json": patch("clusters/staging.json", testutil.Set("/default", true))},
 			want:  []string{`clusters/staging.json: /default: cluster "prod" is already the default`},

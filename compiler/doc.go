@@ -8,10 +8,16 @@
 //
 // The layout of the deploy tree:
 //
-//	clusters/<cluster>/kustomization.yaml           lists the Flux Kustomizations of the cluster
+//	clusters/<cluster>/kustomization.yaml           lists the cluster's Flux Kustomizations and Namespaces
 //	clusters/<cluster>/<workflow>.yaml              Flux Kustomization
+//	clusters/<cluster>/namespaces/<namespace>.yaml  Namespace, never pruned
 //	workflows/<workflow>/base/kustomization.yaml
 //	workflows/<workflow>/base/<kind>-<name>.yaml    one object per file
-//	workflows/<workflow>/overlays/<cluster>/kustomization.yaml
-//	workflows/<workflow>/overlays/<cluster>/namespace.yaml
+//	workflows/<workflow>/clusters/<cluster>/kustomization.yaml
+//
+// Namespaces belong to the cluster, not to a workflow; see namespaceFile
+// for why, and for how trees rendered before (with the Namespace in
+// workflows/<workflow>/overlays/<cluster>) move to this layout without
+// Flux deleting anything. Bootstrap renders the Flux objects that apply a
+// cluster's directory.
 package compiler

@@ -34,9 +34,9 @@ func ExampleCompiler_Build() {
 	// Output:
 	// clusters/default/hello.yaml
 	// clusters/default/kustomization.yaml
+	// clusters/default/namespaces/hello.yaml
 	// workflows/hello/base/deployment-web.yaml
 	// workflows/hello/base/kustomization.yaml
 	// workflows/hello/base/service-web.yaml
-	// workflows/hello/overlays/default/kustomization.yaml
-	// workflows/hello/overlays/default/namespace.yaml
+	// workflows/hello/clusters/default/kustomization.yaml
 }

@@ -189,10 +189,9 @@ func TestKinds(t *testing.T) {
 			nodes: dep + `,{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {"name": "db", "serviceName": "db", "image": "postgres:16", "port": 5432}}`,
 			edges: `{"id": "e", "source": "d", "target": "s"}`,
 			checks: []check{
-				{"deployment-app.yaml", "spec.template.spec.initContainers", []any{map[string]any{
-					"name": "wait-for-db", "image": "busybox:1.36",
-					"command": []any{"sh", "-c", "until nc -z -w 2 db 5432; do echo waiting for db:5432; sleep 2; done"},
-				}}},
+				{"deployment-app.yaml", "spec.template.spec.initContainers.0.name", "wait-for-db"},
+				{"deployment-app.yaml", "spec.template.spec.initContainers.0.image", "busybox:1.36"},
+				{"deployment-app.yaml", "spec.template.spec.initContainers.0.command", []any{"sh", "-c", "until nc -z -w 2 db 5432; do echo waiting for db:5432; sleep 2; done"}},
 			},
 		},
 		{
@@ -200,7 +199,7 @@ func TestKinds(t *testing.T) {
 			nodes: `{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {
 				"name": "db", "serviceName": "db-hl", "image": "postgres:16", "replicas": 3, "port": 5432,
 				"env": {"PGDATA": "/data/pg"}, "resources": {"requests": {"memory": "1Gi"}},
-				"volumeClaimTemplates": [{"id": "v", "name": "pgdata", "accessModes": ["ReadWriteOnce"], "storage": "20Gi", "storageClassName": "ssd"}],
+				"volumeClaimTemplates": [{"id": "v", "name": "pgdata", "accessModes": ["ReadWriteOnce"], "storage": "20Gi", "storageClassName": "ssd", "mountPath": "/data/pgdata"}],
 				"volumeMounts": [{"nodeId": "p", "mountPath": "/backup"}]}},
 				{"id": "p", "type": "persistentvolumeclaim", "position": {"x": 0, "y": 0}, "data": {"name": "backup", "accessModes": ["ReadWriteMany"], "storage": "1Gi"}}`,
 			edges: `{"id": "e", "source": "p", "target": "s"}`,
@@ -219,13 +218,12 @@ func TestKinds(t *testing.T) {
 			nodes: `{"id": "j", "type": "job", "position": {"x": 0, "y": 0}, "data": {
 				"name": "once", "image": "busybox:1.36", "command": ["sh", "-c"], "args": ["echo hi"],
 				"completions": 3, "parallelism": 2, "backoffLimit": 0, "activeDeadlineSeconds": 60,
-				"ttlSecondsAfterFinished": 0, "restartPolicy": "OnFailure"}}`,
+				"restartPolicy": "OnFailure"}}`,
 			checks: []check{
 				{"job-once.yaml", "spec.completions", 3},
 				{"job-once.yaml", "spec.parallelism", 2},
 				{"job-once.yaml", "spec.backoffLimit", 0},
 				{"job-once.yaml", "spec.activeDeadlineSeconds", 60},
-				{"job-once.yaml", "spec.ttlSecondsAfterFinished", 0},
 				{"job-once.yaml", "spec.template.spec.restartPolicy", "OnFailure"},
 				{"job-once.yaml", "spec.template.spec.containers.0.args", []any{"echo hi"}},
 				{"job-once.yaml", "metadata.annotations.kustomize\\.toolkit\\.fluxcd\\.io/force", "enabled"},
@@ -269,7 +267,8 @@ func TestKinds(t *testing.T) {
 		},
 		{
 			kind: "hpa",
-			nodes: dep + `,{"id": "h", "type": "hpa", "position": {"x": 0, "y": 0}, "data": {
+			nodes: `{"id": "d", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "app", "image": "nginx:1.27", "port": 8080,
+				"resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}},{"id": "h", "type": "hpa", "position": {"x": 0, "y": 0}, "data": {
 				"name": "app", "scaleTargetKind": "Deployment", "scaleTargetName": "app", "minReplicas": 2, "maxReplicas": 5,
 				"targetCPUUtilization": 60, "targetMemoryUtilization": 75}}`,
 			edges: `{"id": "e", "source": "h", "target": "d"}`,
@@ -328,6 +327,25 @@ func TestKinds(t *testing.T) {
 				{"rediscluster-cache.yaml", "kind", "RedisCluster"},
 				{"rediscluster-cache.yaml", "spec", map[string]any{"size": 3, "storage": map[string]any{"class": "slow"}, "tls": false, "version": "7.2"}},
 				{"rediscluster-cache.yaml", "metadata.annotations.slipway\\.dev/node-id", "p"},
+			},
+		},
+		{
+			kind: "pod security",
+			nodes: `{"id": "d", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "app", "image": "nginx:1.27", "port": 8080,
+				"serviceAccountName": "app", "automountServiceAccountToken": false,
+				"podSecurityContext": {"runAsNonRoot": true, "runAsUser": 101, "fsGroup": 101, "seccompProfile": {"type": "RuntimeDefault"}},
+				"securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}}},
+				{"id": "s", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {"name": "db", "serviceName": "db", "image": "postgres:16", "port": 5432}}`,
+			edges: `{"id": "e", "source": "d", "target": "s"}`,
+			checks: []check{
+				{"deployment-app.yaml", "spec.template.spec.serviceAccountName", "app"},
+				{"deployment-app.yaml", "spec.template.spec.automountServiceAccountToken", false},
+				{"deployment-app.yaml", "spec.template.spec.securityContext", map[string]any{"runAsNonRoot": true, "runAsUser": 101, "fsGroup": 101, "seccompProfile": map[string]any{"type": "RuntimeDefault"}}},
+				{"deployment-app.yaml", "spec.template.spec.containers.0.securityContext", map[string]any{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+					"capabilities": map[string]any{"drop": []any{"ALL"}, "add": []any{"NET_BIND_SERVICE"}}}},
+				{"deployment-app.yaml", "spec.template.spec.initContainers.0.securityContext", map[string]any{"runAsNonRoot": true, "runAsUser": 65534,
+					"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": map[string]any{"drop": []any{"ALL"}}, "seccompProfile": map[string]any{"type": "RuntimeDefault"}}},
+				{"deployment-app.yaml", "spec.template.spec.initContainers.0.resources", map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "16Mi"}, "limits": map[string]any{"cpu": "100m", "memory": "32Mi"}}},
 			},
 		},
 	}

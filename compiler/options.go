@@ -16,11 +16,14 @@ type Options struct {
 	// SourceRefNamespace is the namespace of that GitRepository and of the
 	// generated Flux Kustomizations.
 	SourceRefNamespace string
-	// Interval is how often Flux reconciles each workflow.
+	// Interval is how often Flux reconciles each workflow, unless the
+	// workflow or its cluster file says (flux.interval).
 	Interval time.Duration
-	// RetryInterval is how soon Flux retries a failed reconciliation.
+	// RetryInterval is how soon Flux retries a failed reconciliation,
+	// unless the repository says (flux.retryInterval).
 	RetryInterval time.Duration
-	// Timeout bounds applying a workflow and waiting for it to be healthy.
+	// Timeout bounds applying a workflow and waiting for it to be healthy,
+	// unless the repository says (flux.timeout).
 	Timeout time.Duration
 	// WaitImage runs the init containers that make a workload wait for
 	// the workloads it depends on; it needs sh and nc.
@@ -73,8 +76,8 @@ func (o Options) fingerprint() string {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.SourceRefName, "source-ref", o.SourceRefName, "name of the Flux GitRepository that serves the deploy branch")
 	fs.StringVar(&o.SourceRefNamespace, "flux-namespace", o.SourceRefNamespace, "namespace of that GitRepository and of the generated Flux Kustomizations")
-	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often Flux reconciles each workflow")
-	fs.DurationVar(&o.RetryInterval, "retry-interval", o.RetryInterval, "how soon Flux retries a failed reconciliation")
-	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long Flux waits for a workflow to become healthy")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often Flux reconciles each workflow, unless the workflow or its cluster sets flux.interval")
+	fs.DurationVar(&o.RetryInterval, "retry-interval", o.RetryInterval, "how soon Flux retries a failed reconciliation, unless the repository sets flux.retryInterval")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long Flux waits for a workflow to become healthy, unless the repository sets flux.timeout")
 	fs.StringVar(&o.WaitImage, "wait-image", o.WaitImage, "image of the init containers that wait for dependencies (needs sh and nc)")
 }

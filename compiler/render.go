@@ -1,13 +1,16 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
+	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/api/types"
 
@@ -45,21 +48,28 @@ type renderContext struct {
 // Paths of the deploy tree.
 
 // WorkflowDir is the directory of a workflow's base and overlays.
+//
+// An overlay is at workflows/<workflow>/clusters/<cluster>. Until
+// Namespaces moved to the cluster level it was at .../overlays/<cluster>
+// and held the Namespace; the path changed with that move on purpose: a
+// workflow Kustomization that still has the old path when it meets the new
+// tree fails to find it instead of pruning the Namespace (see
+// namespaceFile).
 func WorkflowDir(name string) string { return path.Join("workflows", name) }
 
 // ClusterDir is the directory Flux's per-cluster Kustomization applies.
 func ClusterDir(cluster string) string { return path.Join("clusters", cluster) }
 
 func baseDir(wf string) string                { return path.Join(WorkflowDir(wf), "base") }
-func overlayDir(wf, cluster string) string    { return path.Join(WorkflowDir(wf), "overlays", cluster) }
+func overlayDir(wf, cluster string) string    { return path.Join(WorkflowDir(wf), "clusters", cluster) }
 func fluxFile(wf, cluster string) string      { return path.Join(ClusterDir(cluster), wf+".yaml") }
 func kustomizationFile(dir string) string     { return path.Join(dir, "kustomization.yaml") }
 func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.Name) }
 
 // renderWorkflow renders one published workflow: its base, its overlay for
-// its cluster and its Flux Kustomization. It returns the files and the
-// number of objects in the base.
-func renderWorkflow(wf *workflow.Workflow, opts Options) (Tree, int, error) {
+// its cluster cl (nil for the implicit default cluster) and its Flux
+// Kustomization. It returns the files and the number of objects in the base.
+func renderWorkflow(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) (Tree, int, error) {
 	src := sourceFile(wf)
 	rc := &renderContext{wf: wf, opts: opts}
 	tree := Tree{}
@@ -97,22 +107,13 @@ func renderWorkflow(wf *workflow.Workflow, opts Options) (Tree, int, error) {
 		return nil, 0, err
 	}
 	cluster := wf.Cluster()
-	ns := &corev1.Namespace{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: wf.TargetNamespace(), Labels: map[string]string{
-			workflow.LabelName: wf.TargetNamespace(), workflow.LabelPartOf: wf.Name, workflow.LabelManagedBy: workflow.ManagedBy,
-		}},
-	}
-	if err := tree.add(src, path.Join(overlayDir(wf.Name, cluster), "namespace.yaml"), ns); err != nil {
-		return nil, 0, err
-	}
 	if err := tree.addKustomization(src, overlayDir(wf.Name, cluster), types.Kustomization{
 		Namespace: wf.TargetNamespace(),
-		Resources: []string{"namespace.yaml", "../../base"},
+		Resources: []string{"../../base"},
 	}); err != nil {
 		return nil, 0, err
 	}
-	if err := tree.add(src, fluxFile(wf.Name, cluster), fluxKustomization(wf, opts)); err != nil {
+	if err := tree.add(src, fluxFile(wf.Name, cluster), fluxKustomization(wf, cl, opts)); err != nil {
 		return nil, 0, err
 	}
 	return tree, len(resources), nil
@@ -120,8 +121,38 @@ func renderWorkflow(wf *workflow.Workflow, opts Options) (Tree, int, error) {
 
 // fluxKustomization renders the Flux Kustomization that applies a
 // workflow's overlay, waits for its objects to be healthy and prunes what
-// the workflow no longer has.
-func fluxKustomization(wf *workflow.Workflow, opts Options) *kustomizev1.Kustomization {
+// the workflow no longer has. Its settings come from the workflow, then its
+// cluster, then opts.
+func fluxKustomization(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) *kustomizev1.Kustomization {
+	var layers []*workflow.FluxSettings
+	if cl != nil {
+		layers = append(layers, cl.Flux)
+	}
+	layers = append(layers, wf.Flux)
+	interval, retry, timeout := opts.Interval, opts.RetryInterval, opts.Timeout
+	var serviceAccount string
+	deps := map[meta.DependencyReference]bool{}
+	for _, d := range wf.DependsOn {
+		deps[meta.DependencyReference{Name: d}] = true
+	}
+	for _, f := range layers {
+		if f == nil {
+			continue
+		}
+		override(&interval, f.Interval)
+		override(&retry, f.RetryInterval)
+		override(&timeout, f.Timeout)
+		if f.ServiceAccountName != "" {
+			serviceAccount = f.ServiceAccountName
+		}
+		for _, d := range f.DependsOn {
+			ns := d.Namespace
+			if ns == opts.SourceRefNamespace {
+				ns = ""
+			}
+			deps[meta.DependencyReference{Name: d.Name, Namespace: ns}] = true
+		}
+	}
 	k := &kustomizev1.Kustomization{
 		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: metav1.ObjectMeta{
@@ -130,20 +161,29 @@ func fluxKustomization(wf *workflow.Workflow, opts Options) *kustomizev1.Kustomi
 			Labels:    map[string]string{workflow.LabelPartOf: wf.Name, workflow.LabelManagedBy: workflow.ManagedBy},
 		},
 		Spec: kustomizev1.KustomizationSpec{
-			Interval:        metav1.Duration{Duration: opts.Interval},
-			RetryInterval:   &metav1.Duration{Duration: opts.RetryInterval},
-			Timeout:         &metav1.Duration{Duration: opts.Timeout},
-			Path:            "./" + overlayDir(wf.Name, wf.Cluster()),
-			Prune:           true,
-			Wait:            true,
-			TargetNamespace: wf.TargetNamespace(),
-			SourceRef:       kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
+			Interval:           metav1.Duration{Duration: interval},
+			RetryInterval:      &metav1.Duration{Duration: retry},
+			Timeout:            &metav1.Duration{Duration: timeout},
+			Path:               "./" + overlayDir(wf.Name, wf.Cluster()),
+			Prune:              true,
+			Wait:               true,
+			TargetNamespace:    wf.TargetNamespace(),
+			ServiceAccountName: serviceAccount,
+			SourceRef:          kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
 		},
 	}
-	deps := append([]string(nil), wf.DependsOn...)
-	sort.Strings(deps)
-	for _, d := range deps {
-		k.Spec.DependsOn = append(k.Spec.DependsOn, meta.DependencyReference{Name: d})
-	}
+	k.Spec.DependsOn = slices.SortedFunc(maps.Keys(deps), func(a, b meta.DependencyReference) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 	return k
+}
+
+// override sets *d to the duration s when s is set; s was validated.
+func override(d *time.Duration, s string) {
+	if s == "" {
+		return
+	}
+	if v, err := time.ParseDuration(s); err == nil {
+		*d = v
+	}
 }

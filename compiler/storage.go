@@ -49,6 +49,11 @@ func renderPVC(rc *renderContext, n *workflow.Node) ([]object, error) {
 	if d.VolumeMode != "" {
 		pvc.Spec.VolumeMode = ptr.To(corev1.PersistentVolumeMode(d.VolumeMode))
 	}
+	// A claim holds data: Flux keeps it when the node or the workflow goes
+	// unless the node says otherwise.
+	if !d.Prune {
+		pvc.Annotations[AnnotationFluxPrune] = PruneDisabled
+	}
 	return []object{{kind: "PersistentVolumeClaim", name: d.Name, nodeID: n.ID, value: pvc}}, nil
 }
 

@@ -70,7 +70,7 @@ func renderStatefulSet(rc *renderContext, n *workflow.Node) ([]object, error) {
 			pvc.Spec.StorageClassName = ptr.To(t.StorageClassName)
 		}
 		sts.Spec.VolumeClaimTemplates = append(sts.Spec.VolumeClaimTemplates, pvc)
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: t.Name, MountPath: workflow.VolumeClaimMountPath(t)})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: t.Name, MountPath: t.MountPath})
 	}
 	sortMounts(c.VolumeMounts)
 	objs := []object{{kind: "StatefulSet", name: d.Name, nodeID: n.ID, value: sts}}
@@ -260,6 +260,7 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 	ctr.Resources = res
 	ctr.LivenessProbe = probe(c.LivenessProbe)
 	ctr.ReadinessProbe = probe(c.ReadinessProbe)
+	ctr.SecurityContext = securityContext(c.SecurityContext)
 
 	var volumes []corev1.Volume
 	var pullSecrets []corev1.LocalObjectReference
@@ -293,8 +294,75 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 		Spec: corev1.PodSpec{
 			InitContainers: initContainers, Containers: []corev1.Container{ctr},
 			Volumes: volumes, ImagePullSecrets: pullSecrets,
+			SecurityContext:              podSecurityContext(c.PodSecurityContext),
+			ServiceAccountName:           c.ServiceAccountName,
+			AutomountServiceAccountToken: c.AutomountServiceAccountToken,
 		},
 	}, nil
+}
+
+// waitUser is the user the wait-for init containers run as: nobody.
+const waitUser = 65534
+
+// waitResources bound the wait-for init containers: a shell loop of nc.
+var waitResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+	Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+}
+
+// waitSecurityContext passes Pod Security "restricted": the wait-for init
+// containers need no privilege, no capability and no writable root.
+func waitSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		RunAsUser:                ptr.To(int64(waitUser)),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func securityContext(sc *workflow.SecurityContext) *corev1.SecurityContext {
+	if sc == nil {
+		return nil
+	}
+	out := &corev1.SecurityContext{
+		RunAsUser: sc.RunAsUser, RunAsGroup: sc.RunAsGroup, RunAsNonRoot: sc.RunAsNonRoot,
+		ReadOnlyRootFilesystem: sc.ReadOnlyRootFilesystem, AllowPrivilegeEscalation: sc.AllowPrivilegeEscalation,
+		Privileged: sc.Privileged, SeccompProfile: seccompProfile(sc.SeccompProfile),
+	}
+	if c := sc.Capabilities; c != nil {
+		out.Capabilities = &corev1.Capabilities{}
+		for _, a := range c.Add {
+			out.Capabilities.Add = append(out.Capabilities.Add, corev1.Capability(a))
+		}
+		for _, d := range c.Drop {
+			out.Capabilities.Drop = append(out.Capabilities.Drop, corev1.Capability(d))
+		}
+	}
+	return out
+}
+
+func podSecurityContext(sc *workflow.PodSecurityContext) *corev1.PodSecurityContext {
+	if sc == nil {
+		return nil
+	}
+	return &corev1.PodSecurityContext{
+		RunAsUser: sc.RunAsUser, RunAsGroup: sc.RunAsGroup, RunAsNonRoot: sc.RunAsNonRoot,
+		FSGroup: sc.FSGroup, SupplementalGroups: sc.SupplementalGroups, SeccompProfile: seccompProfile(sc.SeccompProfile),
+	}
+}
+
+func seccompProfile(p *workflow.SeccompProfile) *corev1.SeccompProfile {
+	if p == nil {
+		return nil
+	}
+	out := &corev1.SeccompProfile{Type: corev1.SeccompProfileType(p.Type)}
+	if p.LocalhostProfile != "" {
+		out.LocalhostProfile = ptr.To(p.LocalhostProfile)
+	}
+	return out
 }
 
 // waitFor renders an init container that waits until the service of
@@ -302,9 +370,11 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 func (rc *renderContext) waitFor(dep *workflow.Node) corev1.Container {
 	svc, port, _ := rc.wf.WaitTarget(dep)
 	return corev1.Container{
-		Name:    dnsLabel("wait-for-" + dep.Name()),
-		Image:   rc.opts.WaitImage,
-		Command: []string{"sh", "-c", fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", svc, port)},
+		Name:            dnsLabel("wait-for-" + dep.Name()),
+		Image:           rc.opts.WaitImage,
+		Command:         []string{"sh", "-c", fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", svc, port)},
+		Resources:       waitResources,
+		SecurityContext: waitSecurityContext(),
 	}
 }
 

@@ -54,6 +54,9 @@ type appliedObject struct {
 	workflow string // the workflow it belongs to, or clustersGroup
 	yaml     string
 	fields   map[string]any
+	// kept: Flux leaves the object in the cluster when it leaves the
+	// tree (kustomize.toolkit.fluxcd.io/prune: disabled).
+	kept bool
 }
 
 // applied returns the objects Flux applies from a deploy tree: each
@@ -82,7 +85,7 @@ func applied(tree compiler.Tree) (map[ObjectID]appliedObject, error) {
 	for _, p := range tree.Paths() {
 		parts := strings.Split(p, "/")
 		switch {
-		case len(parts) == 5 && parts[0] == "workflows" && parts[2] == "overlays" && parts[4] == "kustomization.yaml":
+		case len(parts) == 5 && parts[0] == "workflows" && parts[2] == "clusters" && parts[4] == "kustomization.yaml":
 			dir := path.Dir(p)
 			y, err := tree.Kustomize(dir)
 			if err != nil {
@@ -91,7 +94,7 @@ func applied(tree compiler.Tree) (map[ObjectID]appliedObject, error) {
 			if err := add(dir, parts[3], parts[1], y); err != nil {
 				return nil, err
 			}
-		case len(parts) == 3 && parts[0] == "clusters" && parts[2] != "kustomization.yaml" && path.Ext(p) == ".yaml":
+		case parts[0] == "clusters" && path.Ext(p) == ".yaml" && (len(parts) == 3 && parts[2] != "kustomization.yaml" || len(parts) == 4 && parts[2] == "namespaces"):
 			if err := add(p, parts[1], "", tree[p]); err != nil {
 				return nil, err
 			}
@@ -129,8 +132,13 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 		workflow: wf,
 		yaml:     s,
 		fields:   fields,
+		kept:     meta.Annotations[pruneAnnotation] == "disabled",
 	}, nil
 }
+
+// pruneAnnotation is the annotation with which Flux's garbage collection
+// skips an object.
+const pruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
 
 func clearComments(n *yaml.Node) {
 	n.HeadComment, n.LineComment, n.FootComment = "", "", ""

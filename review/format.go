@@ -49,7 +49,7 @@ func (r *Review) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s\n", l)
 		}
 		for _, o := range wr.Objects {
-			fmt.Fprintf(&b, "%s %s\n", o.Change, o.ObjectID)
+			fmt.Fprintf(&b, "%s %s%s\n", o.Change, o.ObjectID, keptNote(o))
 			for _, f := range o.Fields {
 				fmt.Fprintf(&b, "  %s\n", f)
 			}
@@ -124,7 +124,7 @@ const maxFieldLines = 20
 // folded away.
 func markdownObject(o ObjectReview) string {
 	if o.Change == Removed {
-		return fmt.Sprintf("- %s removed\n", code(o.ObjectID.String()))
+		return fmt.Sprintf("- %s removed%s\n", code(o.ObjectID.String()), keptNote(o))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n**%s** (%s)\n", code(o.ObjectID.String()), o.Change)
@@ -135,6 +135,14 @@ func markdownObject(o ObjectReview) string {
 		func(left int) { fmt.Fprintf(&b, "- …and %d more fields\n", left) })
 	fmt.Fprintf(&b, "\n<details><summary>diff</summary>\n\n```diff\n%s```\n</details>\n", o.Diff)
 	return b.String()
+}
+
+// keptNote says of a removed object that Flux will not delete it.
+func keptNote(o ObjectReview) string {
+	if o.Kept {
+		return " from the tree; kept in the cluster (prune disabled)"
+	}
+	return ""
 }
 
 // writeAtMost calls line for the first limit of n items, then more with

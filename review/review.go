@@ -70,6 +70,9 @@ type ObjectReview struct {
 	// Diff is a unified diff of the object; empty for a removed object,
 	// whose content a reviewer does not need to read.
 	Diff string `json:"diff,omitempty"`
+	// Kept is set on a removed object that Flux leaves in the cluster
+	// (its prune is disabled: a Namespace, a claim).
+	Kept bool `json:"kept,omitempty"`
 }
 
 // Compare reviews the change from base to head. It renders only the
@@ -129,6 +132,7 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 			r.Summary.ObjectsAdded++
 		case !inHead:
 			o.Change = Removed
+			o.Kept = a.kept
 			owner = a.workflow
 			r.Summary.ObjectsRemoved++
 		default:

@@ -29,6 +29,12 @@ type Cluster struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// Metadata describes the cluster, for information.
 	Metadata *ClusterMetadata `json:"metadata,omitempty"`
+	// Flux holds the settings of the Flux Kustomizations rendered for this
+	// cluster's workflows; workflows may override them.
+	Flux *FluxSettings `json:"flux,omitempty"`
+	// PodSecurity is the Pod Security Standard (privileged, baseline or
+	// restricted) the namespaces rendered for this cluster enforce.
+	PodSecurity string `json:"podSecurity,omitempty"`
 }
 
 // ClusterMetadata describes a cluster.
@@ -74,6 +80,8 @@ func DecodeCluster(file string, data []byte) (*Cluster, error) {
 	}
 	v.oneOf("/authType", "", cl.AuthType, "kubeconfig", "token", "certificate", "serviceaccount", "oidc")
 	v.labels("/labels", "", cl.Labels, true)
+	v.oneOf("/podSecurity", "", cl.PodSecurity, "privileged", "baseline", "restricted")
+	v.fluxSettings("/flux", cl.Flux)
 	if err := c.err(); err != nil {
 		return nil, err
 	}

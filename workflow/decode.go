@@ -197,6 +197,18 @@ func (k checker) splitPluginValues(ptr, nodeID string, data map[string]any) (map
 				continue
 			}
 			values[key] = val
+		case "list":
+			if _, ok := val.([]any); !ok {
+				k.c.add(pointer(ptr, key), nodeID, "must be a list, not %s", describe(val))
+				continue
+			}
+			values[key] = val
+		case "object":
+			if _, ok := val.(map[string]any); !ok {
+				k.c.add(pointer(ptr, key), nodeID, "must be an object, not %s", describe(val))
+				continue
+			}
+			values[key] = val
 		default:
 			if _, ok := val.(string); !ok {
 				k.c.add(pointer(ptr, key), nodeID, "must be a string, not %s", describe(val))

@@ -385,6 +385,12 @@ func (v *validator) checkSelects() {
 		if !linked {
 			v.c.add(v.nodePtr(n, "serviceName"), n.ID, "names service %q (node %q), which does not select this statefulset: draw the edge or pick another name", d.ServiceName, svc.ID)
 		}
+		// Replicas find each other by their per-pod DNS names, which only
+		// a headless governing Service gives; one replica is reached
+		// through the Service alone.
+		if !svc.Spec.(*ServiceData).Headless && d.Replicas != nil && *d.Replicas > 1 {
+			v.c.add(v.nodePtr(n, "serviceName"), n.ID, "names service %q (node %q), which is not headless, so the %d replicas get no DNS names of their own: set headless on it, or pick a name no service has and a headless one is rendered", d.ServiceName, svc.ID, *d.Replicas)
+		}
 	}
 }
 
@@ -422,7 +428,7 @@ func (v *validator) checkMounts() {
 		paths := map[string]string{}
 		if s, ok := n.Spec.(*StatefulSetData); ok {
 			for j, t := range s.VolumeClaimTemplates {
-				paths[VolumeClaimMountPath(t)] = v.nodePtr(n, "volumeClaimTemplates", j)
+				paths[t.MountPath] = v.nodePtr(n, "volumeClaimTemplates", j)
 			}
 		}
 		for li := range v.wf.links {
@@ -507,14 +513,6 @@ func defaultMountPath(n *Node) string {
 	return DefaultVolumeMountPath
 }
 
-// VolumeClaimMountPath is where a StatefulSet mounts a volume claim template.
-func VolumeClaimMountPath(t VolumeClaimTemplate) string {
-	if t.MountPath != "" {
-		return t.MountPath
-	}
-	return DefaultVolumeMountPath + "/" + t.Name
-}
-
 func (v *validator) checkScales() {
 	scaledBy := map[*Node]*Node{}
 	for i := range v.wf.Nodes {
@@ -536,12 +534,36 @@ func (v *validator) checkScales() {
 			v.c.add(edgePtr(links[0]), n.ID, "%s %q is already scaled by hpa node %q", w.Type, w.Name(), prev.ID)
 		}
 		scaledBy[w] = n
+		v.checkUtilizationRequests(n, d, w)
 		kind := map[Kind]string{KindDeployment: "Deployment", KindStatefulSet: "StatefulSet"}[w.Type]
 		if d.ScaleTargetKind != "" && d.ScaleTargetKind != kind {
 			v.c.add(v.nodePtr(n, "scaleTargetKind"), n.ID, "%q contradicts the edge to a %s", d.ScaleTargetKind, kind)
 		}
 		if d.ScaleTargetName != "" && d.ScaleTargetName != w.Name() {
 			v.c.add(v.nodePtr(n, "scaleTargetName"), n.ID, "%q contradicts the edge to %s %q", d.ScaleTargetName, w.Type, w.Name())
+		}
+	}
+}
+
+// checkUtilizationRequests checks that a workload an hpa scales on CPU or
+// memory utilisation requests that resource: utilisation is measured
+// against the request, and without one the autoscaler never scales.
+func (v *validator) checkUtilizationRequests(n *Node, d *HPAData, w *Node) {
+	var req ResourceList
+	if r := w.Spec.(Workload).ContainerSpec().Resources; r != nil && r.Requests != nil {
+		req = *r.Requests
+	}
+	for _, m := range []struct {
+		field, resource string
+		target          *int64
+		request         string
+	}{
+		{"targetCPUUtilization", "cpu", d.TargetCPUUtilization, req.CPU},
+		{"targetMemoryUtilization", "memory", d.TargetMemoryUtilization, req.Memory},
+	} {
+		if m.target != nil && m.request == "" {
+			v.c.add(v.nodePtr(n, m.field), n.ID, "%s %q (node %q) requests no %s; utilisation is measured against the request, so the autoscaler would never scale: set resources.requests.%s",
+				w.Type, w.Name(), w.ID, m.resource, m.resource)
 		}
 	}
 }
@@ -554,6 +576,9 @@ func (v *validator) checkPolicies() {
 			continue
 		}
 		links := v.wf.LinksFrom(n.ID, LinkPolicy)
+		if len(links) == 0 && d.PodSelector == nil {
+			v.c.add(v.nodePtr(n), n.ID, "networkpolicy %q selects no workload and would apply to every pod of the namespace: draw an edge to the workloads it is for, or set podSelector to {} if every pod is meant", d.Name)
+		}
 		sort.SliceStable(links, func(a, b int) bool { return links[a].To.Name() < links[b].To.Name() })
 		for _, l := range links {
 			v.subsetOf(v.nodePtr(n, "podSelector"), n.ID, d.PodSelector, l.To)

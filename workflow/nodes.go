@@ -180,12 +180,61 @@ type Container struct {
 	// ReadinessProbe removes the pod from Services while it fails.
 	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
 
+	// SecurityContext hardens the container.
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+	// PodSecurityContext hardens the pod: it applies to every container,
+	// the wait-for init containers included, unless they set their own.
+	PodSecurityContext *PodSecurityContext `json:"podSecurityContext,omitempty"`
+	// ServiceAccountName is the pod's service account; it must exist in the
+	// namespace.
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// AutomountServiceAccountToken false keeps the API token out of the pod.
+	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
+
 	// LinkedConfigMaps are editor copies of linked ConfigMap node ids.
 	LinkedConfigMaps []string `json:"_linkedConfigMaps,omitempty"`
 	// LinkedSecrets are editor copies of linked Secret node ids.
 	LinkedSecrets []string `json:"_linkedSecrets,omitempty"`
 	// LinkedPVCs are editor copies of linked PVC node ids.
 	LinkedPVCs []string `json:"_linkedPVCs,omitempty"`
+}
+
+// SecurityContext is the security settings of a container, as Kubernetes
+// names them.
+type SecurityContext struct {
+	RunAsUser                *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup               *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot             *bool           `json:"runAsNonRoot,omitempty"`
+	ReadOnlyRootFilesystem   *bool           `json:"readOnlyRootFilesystem,omitempty"`
+	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
+	Privileged               *bool           `json:"privileged,omitempty"`
+	Capabilities             *Capabilities   `json:"capabilities,omitempty"`
+	SeccompProfile           *SeccompProfile `json:"seccompProfile,omitempty"`
+}
+
+// PodSecurityContext is the security settings of a pod, as Kubernetes
+// names them.
+type PodSecurityContext struct {
+	RunAsUser          *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup         *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot       *bool           `json:"runAsNonRoot,omitempty"`
+	FSGroup            *int64          `json:"fsGroup,omitempty"`
+	SupplementalGroups []int64         `json:"supplementalGroups,omitempty"`
+	SeccompProfile     *SeccompProfile `json:"seccompProfile,omitempty"`
+}
+
+// Capabilities are Linux capabilities to add and drop ("NET_BIND_SERVICE",
+// "ALL").
+type Capabilities struct {
+	Add  []string `json:"add,omitempty"`
+	Drop []string `json:"drop,omitempty"`
+}
+
+// SeccompProfile selects a seccomp profile: RuntimeDefault, Localhost (with
+// LocalhostProfile) or Unconfined.
+type SeccompProfile struct {
+	Type             string `json:"type"`
+	LocalhostProfile string `json:"localhostProfile,omitempty"`
 }
 
 // ContainerSpec returns the container fields of a workload spec.
@@ -297,8 +346,9 @@ type VolumeClaimTemplate struct {
 	StorageClassName string   `json:"storageClassName,omitempty"`
 	AccessModes      []string `json:"accessModes"`
 	Storage          string   `json:"storage"`
-	// MountPath is where the volume is mounted (default /data/<name>).
-	MountPath string `json:"mountPath,omitempty"`
+	// MountPath is where the volume is mounted; it is required, since
+	// only the image knows where it keeps its data.
+	MountPath string `json:"mountPath"`
 }
 
 // StatefulSetData is the data of a statefulset node.
@@ -431,6 +481,10 @@ type PersistentVolumeClaimData struct {
 	Storage          string   `json:"storage"`
 	// VolumeMode is Filesystem or Block.
 	VolumeMode string `json:"volumeMode,omitempty"`
+	// Prune lets Flux delete the claim, and with it the data, when the node
+	// or its workflow goes (removed, archived, moved to another namespace).
+	// Without it the claim is kept and must be deleted by hand.
+	Prune bool `json:"prune,omitempty"`
 }
 
 // PluginField defines one user-defined field of a plugin node; its value is

@@ -77,10 +77,32 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 			w.cluster = w.ClusterID
 		}
 	}
+	external := map[string]map[string]bool{} // cluster → names of Kustomizations Slipway does not render
+	for _, c := range clusters {
+		if c.Flux == nil {
+			continue
+		}
+		external[c.Name] = map[string]bool{}
+		for _, d := range c.Flux.DependsOn {
+			if d.Namespace == "" {
+				external[c.Name][d.Name] = true
+			}
+		}
+	}
 	namespaces := map[[2]string]*Workflow{}
 	for _, w := range workflows {
 		if w.Status != StatusPublished {
 			continue
+		}
+		if external[w.Cluster()][w.Name] {
+			add(w, "/name", "%q is the name of a Flux Kustomization that cluster %q depends on (%s /flux/dependsOn); the workflow's Kustomization would replace it. Rename the file", w.Name, w.Cluster(), ClusterFile(w.Cluster()))
+		}
+		if w.Flux != nil {
+			for i, d := range w.Flux.DependsOn {
+				if dep, ok := byName[d.Name]; ok && d.Namespace == "" && dep.Status == StatusPublished && dep.Cluster() == w.Cluster() {
+					add(w, pointer("/flux/dependsOn", i), "names workflow %q; list it in the top-level dependsOn, which Slipway checks", d.Name)
+				}
+			}
 		}
 		key := [2]string{w.Cluster(), w.TargetNamespace()}
 		if other, dup := namespaces[key]; dup {

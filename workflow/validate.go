@@ -31,7 +31,11 @@ func (v *validator) validateTop() {
 	case wf.Name != name:
 		v.c.add("/name", "", "%q must equal the file name %q", wf.Name, name)
 	default:
-		v.dns1123Label("/name", "", wf.Name)
+		if v.dns1123Label("/name", "", wf.Name) {
+			if why := ReservedName(wf.Name); why != "" {
+				v.c.add("/name", "", "%q is reserved: %s; the workflow's Flux Kustomization would take its place. Rename the file", wf.Name, why)
+			}
+		}
 	}
 	switch wf.Status {
 	case StatusDraft, StatusPublished, StatusArchived:
@@ -42,6 +46,13 @@ func (v *validator) validateTop() {
 	}
 	if wf.Namespace != "" {
 		v.dns1123Label("/namespace", "", wf.Namespace)
+	}
+	if ns := wf.TargetNamespace(); ReservedNamespaces[ns] {
+		ptr := "/namespace"
+		if wf.Namespace == "" {
+			ptr = "/name"
+		}
+		v.c.add(ptr, "", "namespace %q belongs to Kubernetes or Flux; a workflow cannot deploy into it (set namespace)", ns)
 	}
 	if wf.ClusterID != "" {
 		v.dns1123Label("/cluster_id", "", wf.ClusterID)
@@ -59,12 +70,55 @@ func (v *validator) validateTop() {
 		}
 		seen[d] = true
 	}
+	v.fluxSettings("/flux", wf.Flux)
 	if wf.Nodes == nil {
 		v.c.add("/nodes", "", "is required (an empty array is allowed)")
 	}
 	if wf.Edges == nil {
 		v.c.add("/edges", "", "is required (an empty array is allowed)")
 	}
+}
+
+// ReservedNamespaces belong to Kubernetes or Flux: no workflow may deploy
+// into them, since a workflow relabels its namespace and its Kustomization
+// prunes what it applied there.
+var ReservedNamespaces = map[string]bool{
+	"kube-system": true, "kube-public": true, "kube-node-lease": true, "flux-system": true,
+}
+
+// reservedNames are Flux object names that workflows may not have: each
+// workflow renders a Flux Kustomization of its name in Flux's namespace,
+// where these already live. flux-system is Flux's own; apps and the infra
+// names are those Flux's documented repository layout gives the operator's
+// Kustomizations; slipway is the GitRepository of the deploy branch.
+var reservedNames = map[string]string{
+	"flux-system":       "Flux's own Kustomization and GitRepository",
+	"flux":              "a name of Flux's",
+	"apps":              "the name Flux's repository layout gives the operator's apps Kustomization",
+	"infrastructure":    "the name Flux's repository layout gives the operator's infrastructure Kustomization",
+	"infra-controllers": "the name Flux's repository layout gives the operator's controllers Kustomization",
+	"infra-configs":     "the name Flux's repository layout gives the operator's configs Kustomization",
+	"slipway":           "the deploy branch's GitRepository",
+}
+
+// reservedPrefixes start names that workflows may not have.
+var reservedPrefixes = map[string]string{
+	"flux-":    "names starting with flux- are Flux's",
+	"slipway-": "names starting with slipway- are the cluster Kustomizations that apply clusters/<cluster> (see compiler bootstrap)",
+}
+
+// ReservedName says why a workflow may not be called name, or returns ""
+// when it may.
+func ReservedName(name string) string {
+	if why, ok := reservedNames[name]; ok {
+		return why
+	}
+	for _, p := range sortedKeys(reservedPrefixes) {
+		if strings.HasPrefix(name, p) {
+			return reservedPrefixes[p]
+		}
+	}
+	return ""
 }
 
 // validateNodes checks ids, kinds, names and each node's data.

@@ -42,6 +42,9 @@ func (nv *nodeValidator) validate() {
 	case *JobData:
 		nv.container(&d.Container)
 		nv.job(&d.JobSpec)
+		if d.TTLSecondsAfterFinished != nil {
+			nv.add(nv.at("ttlSecondsAfterFinished"), "a job Flux applies is deleted by its TTL and created again by the next reconciliation, so it would run every interval; remove it (a cronjob may keep it)")
+		}
 	case *CronJobData:
 		nv.container(&d.Container)
 		nv.job(&d.JobSpec)
@@ -158,6 +161,74 @@ func (nv *nodeValidator) container(c *Container) {
 	nv.probe("readinessProbe", c.ReadinessProbe)
 	if c.Build != nil && c.Build.Context == "" {
 		nv.add(nv.at("build", "context"), "is required")
+	}
+	nv.securityContext(c.SecurityContext)
+	nv.podSecurityContext(c.PodSecurityContext)
+	if c.ServiceAccountName != "" {
+		nv.dns1123Subdomain(nv.at("serviceAccountName"), id, c.ServiceAccountName)
+	}
+}
+
+var capabilityRE = regexp.MustCompile(`^[A-Z][A-Z_]*$`)
+
+func (nv *nodeValidator) securityContext(sc *SecurityContext) {
+	if sc == nil {
+		return
+	}
+	nv.identity("securityContext", sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot)
+	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		nv.add(nv.at("securityContext", "allowPrivilegeEscalation"), "cannot be false when privileged is true")
+	}
+	if c := sc.Capabilities; c != nil {
+		for _, l := range []struct {
+			field string
+			caps  []string
+		}{{"add", c.Add}, {"drop", c.Drop}} {
+			for i, name := range l.caps {
+				if !capabilityRE.MatchString(name) {
+					nv.add(nv.at("securityContext", "capabilities", l.field, i), "%q is not a capability name (like NET_BIND_SERVICE or ALL)", name)
+				}
+			}
+		}
+	}
+	nv.seccompProfile(nv.at("securityContext", "seccompProfile"), sc.SeccompProfile)
+}
+
+func (nv *nodeValidator) podSecurityContext(sc *PodSecurityContext) {
+	if sc == nil {
+		return
+	}
+	id := nv.node.ID
+	nv.identity("podSecurityContext", sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot)
+	nv.nonNegative(nv.at("podSecurityContext", "fsGroup"), id, sc.FSGroup)
+	for i, g := range sc.SupplementalGroups {
+		nv.nonNegative(nv.at("podSecurityContext", "supplementalGroups", i), id, &g)
+	}
+	nv.seccompProfile(nv.at("podSecurityContext", "seccompProfile"), sc.SeccompProfile)
+}
+
+// identity checks the user and group a security context of field runs as.
+func (nv *nodeValidator) identity(field string, user, group *int64, nonRoot *bool) {
+	nv.nonNegative(nv.at(field, "runAsUser"), nv.node.ID, user)
+	nv.nonNegative(nv.at(field, "runAsGroup"), nv.node.ID, group)
+	if nonRoot != nil && *nonRoot && user != nil && *user == 0 {
+		nv.add(nv.at(field, "runAsUser"), "is 0 (root) but runAsNonRoot is true")
+	}
+}
+
+func (nv *nodeValidator) seccompProfile(ptr string, p *SeccompProfile) {
+	if p == nil {
+		return
+	}
+	if p.Type == "" {
+		nv.add(pointer(ptr, "type"), "is required: RuntimeDefault, Localhost or Unconfined")
+	}
+	nv.oneOf(pointer(ptr, "type"), nv.node.ID, p.Type, "RuntimeDefault", "Localhost", "Unconfined")
+	switch {
+	case p.Type == "Localhost" && p.LocalhostProfile == "":
+		nv.add(pointer(ptr, "localhostProfile"), "is required when type is Localhost")
+	case p.Type != "Localhost" && p.LocalhostProfile != "":
+		nv.add(pointer(ptr, "localhostProfile"), "is allowed only when type is Localhost")
 	}
 }
 
@@ -348,9 +419,10 @@ func (nv *nodeValidator) statefulSet(d *StatefulSetData) {
 		}
 		nv.accessModes(nv.at("volumeClaimTemplates", i, "accessModes"), t.AccessModes)
 		nv.storage(nv.at("volumeClaimTemplates", i, "storage"), t.Storage)
-		if t.MountPath != "" {
-			nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
-		}
+		// No default: a default path the image does not use (Postgres
+		// keeps its data in /var/lib/postgresql/data) leaves the data
+		// outside the volume.
+		nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
 	}
 }
 
@@ -701,19 +773,38 @@ func (nv *nodeValidator) plugin(d *PluginData) {
 		}
 		ids[f.ID] = true
 		if f.Type == "" {
-			nv.add(pointer(fp, "type"), "is required: text, number, select or boolean")
+			nv.add(pointer(fp, "type"), "is required: %s", strings.Join(pluginFieldTypes, ", "))
 		} else {
-			nv.oneOf(pointer(fp, "type"), nv.node.ID, f.Type, "text", "number", "select", "boolean")
+			nv.oneOf(pointer(fp, "type"), nv.node.ID, f.Type, pluginFieldTypes...)
 		}
 		val, set := d.Values[f.ID]
 		if f.Required && !set && f.Default == nil {
 			nv.add(nv.at(f.ID), "is required by the plugin field %q", f.ID)
 		}
-		if s, ok := val.(string); ok {
-			nv.noSecretValue(nv.at(f.ID), nv.node.ID, f.ID, s)
-			if f.Type == "select" && !contains(f.Options, s) {
-				nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.Options))
-			}
+		if s, ok := val.(string); ok && f.Type == "select" && !contains(f.Options, s) {
+			nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.Options))
+		}
+		nv.noSecretValues(nv.at(f.ID), f.ID, val)
+	}
+}
+
+// pluginFieldTypes are the types of plugin fields; list and object values
+// are rendered as JSON arrays and objects.
+var pluginFieldTypes = []string{"text", "number", "select", "boolean", "list", "object"}
+
+// noSecretValues checks every string in a plugin value, at any depth; key
+// names the innermost key, for the credential-name check.
+func (nv *nodeValidator) noSecretValues(ptr, key string, v any) {
+	switch x := v.(type) {
+	case string:
+		nv.noSecretValue(ptr, nv.node.ID, key, x)
+	case []any:
+		for i, e := range x {
+			nv.noSecretValues(pointer(ptr, i), key, e)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			nv.noSecretValues(pointer(ptr, k), k, x[k])
 		}
 	}
 }

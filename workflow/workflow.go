@@ -69,6 +69,9 @@ type Workflow struct {
 	Namespace string `json:"namespace,omitempty"`
 	// DependsOn names workflows that must be ready before this one is applied.
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// Flux overrides the cluster's settings of the workflow's Flux
+	// Kustomization, field by field; its dependsOn adds to the cluster's.
+	Flux *FluxSettings `json:"flux,omitempty"`
 	// Nodes are the canvas nodes.
 	Nodes []Node `json:"nodes"`
 	// Edges are the canvas edges; they are the truth about links.

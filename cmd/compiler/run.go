@@ -34,6 +34,7 @@ func commands() []command {
 		{"restore", "commit an old version of a workflow as its newest", "restore --source REPO [--ref main] NAME VERSION", runRestore},
 		{"deploy", "compile a branch and commit the result to the deploy branch", "deploy --source REPO [--ref main] [--branch deploy] [--remote URL] [flags]", runDeploy},
 		{"import", "import Docker Compose files as a workflow", "import compose FILE... | --git URL [--ref REF] [--path DIR]", runImport},
+		{"bootstrap", "print the Flux objects that apply a cluster's deploy directory", "bootstrap --cluster NAME --url URL [--branch deploy]", runBootstrap},
 		{"diff", "review the deploy-branch change between two revisions", diffUsage, runDiff},
 	}
 }

@@ -94,8 +94,10 @@ func buildFixtures(t *testing.T) *compiler.Result {
 	return res
 }
 
-// certificateCRD is a minimal CustomResourceDefinition for the fixture's
-// plugin node (a cert-manager Certificate), so that it can be validated.
+// certificateCRD is the part of cert-manager's Certificate definition that
+// the fixture's plugin node uses, with its types: the apiserver refuses a
+// dnsNames that is not a list of strings or an issuerRef that is not an
+// object with a name, as the real CRD does.
 var certificateCRD = []byte(`apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -111,7 +113,30 @@ spec:
     schema:
       openAPIV3Schema:
         type: object
-        x-kubernetes-preserve-unknown-fields: true
+        properties:
+          spec:
+            type: object
+            required: [issuerRef, secretName]
+            properties:
+              secretName: {type: string}
+              dnsNames: {type: array, items: {type: string}}
+              duration: {type: string}
+              revisionHistoryLimit: {type: integer}
+              issuerRef:
+                type: object
+                required: [name]
+                properties:
+                  name: {type: string}
+                  kind: {type: string}
+                  group: {type: string}
+              privateKey:
+                type: object
+                properties:
+                  algorithm: {type: string, enum: [RSA, ECDSA, Ed25519]}
+                  size: {type: integer}
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
 `)
 
 // TestServerSideDryRun validates every object of the fixture repository's
@@ -123,7 +148,9 @@ func TestServerSideDryRun(t *testing.T) {
 	dirs, _ := filepath.Glob("../../fixtures/repo/workflows/*.json")
 	checked := 0
 	for _, p := range res.Tree.Paths() {
-		if !strings.HasSuffix(p, "/kustomization.yaml") || !(strings.Contains(p, "/overlays/") || strings.HasPrefix(p, "clusters/")) {
+		// Cluster directories first (Paths sorts them first): they hold
+		// the Namespaces the overlays' objects need.
+		if !strings.HasSuffix(p, "/kustomization.yaml") || strings.HasSuffix(p, "/base/kustomization.yaml") {
 			continue
 		}
 		dir := filepath.Dir(p)
