@@ -393,7 +393,7 @@ func (b *builder) mapService(s *service) error {
 
 	switch s.kind {
 	case workflow.KindStatefulSet:
-		s.spec = &workflow.StatefulSetData{Meta: meta, Container: ctr, ServiceName: s.name, Replicas: replicas}
+		s.spec = &workflow.StatefulSetData{Meta: meta, Container: ctr, ServiceName: governingService(s, replicas), Replicas: replicas}
 	case workflow.KindDaemonSet:
 		s.spec = &workflow.DaemonSetData{Meta: meta, Container: ctr}
 	case workflow.KindJob:
@@ -415,6 +415,19 @@ func (b *builder) mapService(s *service) error {
 	}
 	b.insertWorkload(s)
 	return nil
+}
+
+// governingService names the Service that gives a StatefulSet's pods their
+// DNS names. It is the service's own name, whose Service is drawn for its
+// ports or, without ports, rendered headless; a replicated StatefulSet
+// whose ports draw an ordinary Service gets a headless one of its own
+// beside it, since the ordinary one gives its pods no names.
+func governingService(s *service, replicas *int64) string {
+	if len(s.ports) == 0 || replicas == nil || *replicas <= 1 {
+		return s.name
+	}
+	const suffix, maxName = "-pods", 63 // DNS-1035 labels
+	return strings.TrimRight(s.name[:min(len(s.name), maxName-len(suffix))], "-") + suffix
 }
 
 // insertWorkload adds the workload node and its Service.
