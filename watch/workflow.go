@@ -136,7 +136,9 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 }
 
 // Kustomization returns the Flux Kustomization of workflow name.
-func (s Snapshot) Kustomization(name string) *unstructured.Unstructured { return s.Kustomizations[name] }
+func (s Snapshot) Kustomization(name string) *unstructured.Unstructured {
+	return s.Kustomizations[name]
+}
 
 func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Resolver) Sync {
 	if k == nil {
