@@ -108,3 +108,7 @@ func (s *Store) WatchStatus(ctx context.Context, after int64, fn func(StatusReco
 	}
 	return ctx.Err()
 }
+
+// Done is closed when the session ends: its lease expired or was revoked,
+// and with it any leadership it held.
+func (ss *Session) Done() <-chan struct{} { return ss.cs.Done() }
