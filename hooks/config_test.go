@@ -36,6 +36,9 @@ func TestLoadConfig(t *testing.T) {
 		{"negative interval", map[string]string{"HOOKS_DEPLOY_INTERVAL": "-1s"}, []string{"HOOKS_DEPLOY_INTERVAL: -1s is not between"}},
 		{"not a duration", map[string]string{"HOOKS_DEPLOY_INTERVAL": "soon"}, []string{"HOOKS_DEPLOY_INTERVAL"}},
 		{"bad etcd", map[string]string{"HOOKS_ETCD_ENDPOINTS": "localhost"}, []string{`HOOKS_ETCD_ENDPOINTS: "localhost" is not a URL`}},
+		{"short read token", map[string]string{"HOOKS_READ_TOKENS": "short"}, []string{"HOOKS_READ_TOKENS: token 1 is shorter"}},
+		{"bad identity header", map[string]string{"HOOKS_READ_IDENTITY_HEADER": "Authorization"}, []string{"HOOKS_READ_IDENTITY_HEADER"}},
+		{"missing kubeconfig", map[string]string{"HOOKS_KUBECONFIG": "/nonexistent/kubeconfig"}, []string{"HOOKS_KUBECONFIG: stat /nonexistent/kubeconfig"}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}
 	for _, tt := range tests {

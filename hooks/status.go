@@ -48,8 +48,9 @@ type StatusPublisher struct {
 	Deploy       *gitrepo.Repo
 	DeployBranch string
 	Source       *gitrepo.Repo
-	// Contexts are the clusters' client configurations (watch.Contexts).
-	Contexts map[string]*rest.Config
+	// Contexts chooses the client configuration of each cluster it can
+	// reach (watch.Contexts); those it leaves out are not watched.
+	Contexts func(clusters []string) (map[string]*rest.Config, error)
 	ID       string
 	Log      *slog.Logger
 	// MinWrite is the least time between two writes of one record.
@@ -163,6 +164,10 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 	if err != nil {
 		return err
 	}
+	contexts, err := p.Contexts(names)
+	if err != nil {
+		return err
+	}
 	layout := map[string][]string{}
 	for _, cl := range names {
 		files, err := p.Deploy.Dir(c, "clusters/"+cl)
@@ -177,7 +182,7 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 		}
 		slices.Sort(wfs)
 		layout[cl] = wfs
-		if cfg, ok := p.Contexts[cl]; ok && st.clusters[cl] == nil {
+		if cfg, ok := contexts[cl]; ok && st.clusters[cl] == nil {
 			w, err := watch.NewCluster(cl, cfg, p.Log)
 			if err != nil {
 				return err

@@ -52,9 +52,9 @@ func (a ReadAccess) Allows(authorization, identity string) bool {
 	return false
 }
 
-// middleware guards GET and HEAD requests; other methods keep their own
+// Middleware guards GET and HEAD requests; other methods keep their own
 // checks.
-func (a ReadAccess) middleware(c *fiber.Ctx) error {
+func (a ReadAccess) Middleware(c *fiber.Ctx) error {
 	if m := c.Method(); m != fiber.MethodGet && m != fiber.MethodHead {
 		return c.Next()
 	}
@@ -137,7 +137,7 @@ type StatusAPI struct {
 // Mount adds the read guard for /api and the status routes. Mount it
 // before other /api routes, so that the guard covers their reads too.
 func (s *StatusAPI) Mount(app *fiber.App) {
-	app.Use("/api", s.Access.middleware)
+	app.Use("/api", s.Access.Middleware)
 	app.Get("/api/status", s.overview)
 	app.Get("/api/workflows/:name/status", s.workflow)
 	app.Get("/api/events", s.events)

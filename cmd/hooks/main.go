@@ -81,6 +81,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	})
 	receiver := hooks.NewReceiver(cfg.WebhookSecret, st, cfg.SourceBranch, log, metrics)
 	app := hooks.NewApp(receiver, metrics)
+	status, err := mountStatus(ctx, app, cfg, st, source, target, log)
+	if err != nil {
+		return err
+	}
 	api := &hooks.API{
 		Source: source, Target: target, SourceBranch: cfg.SourceBranch, DeployBranch: cfg.DeployBranch,
 		Tokens: cfg.APITokens, Queue: st, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
@@ -99,8 +103,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
 	worker.DeployInterval = cfg.DeployInterval
-	worker.Deployed = func(_ *store.Job, _ *gitrepo.DeployResult, took time.Duration) {
+	worker.Deployed = func(_ *store.Job, res *gitrepo.DeployResult, took time.Duration) {
 		metrics.DeployLatency.Observe(took.Seconds())
+		if res.Committed {
+			go status.requestReconcile(ctx)
+		}
 	}
 	if cfg.GitHubToken != "" {
 		gh := github.NewClient(nil).WithAuthToken(cfg.GitHubToken)
@@ -109,8 +116,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		worker.Reviewer = &hooks.Reviewer{Source: source, GitHub: gh, Compiler: c}
 	}
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	go func() { errs <- worker.Run(ctx) }()
+	go func() { errs <- status.publisher.Run(ctx) }()
 	go func() { errs <- app.Listen(cfg.Addr) }()
 	log.Info("hooks listening", slog.String("addr", cfg.Addr), slog.String("source", cfg.SourceRepo), slog.String("deploy_branch", cfg.DeployBranch))
 	select {
