@@ -289,87 +289,90 @@ func mustJSON(v any) []byte {
 // change.
 type gitResolver struct {
 	deploy, source *gitrepo.Repo
-	mu             sync.Mutex
-	revisions      map[string]watch.Revision
-	expected       map[string][]watch.Ref
+	revisions      memo[watch.Revision]
+	expected       memo[[]watch.Ref]
 }
 
-// maxResolved bounds each of the resolver's caches.
-const maxResolved = 4096
-
 func newGitResolver(deploy, source *gitrepo.Repo) *gitResolver {
-	return &gitResolver{deploy: deploy, source: source, revisions: map[string]watch.Revision{}, expected: map[string][]watch.Ref{}}
+	return &gitResolver{deploy: deploy, source: source}
 }
 
 func (g *gitResolver) Resolve(ctx context.Context, deployCommit, wf string) (watch.Revision, error) {
-	key := deployCommit + "/" + wf
-	g.mu.Lock()
-	r, ok := g.revisions[key]
-	g.mu.Unlock()
-	if ok {
+	return g.revisions.get(deployCommit+"/"+wf, func() (watch.Revision, error) {
+		c, err := g.deploy.Resolve(deployCommit)
+		if err != nil {
+			return watch.Revision{}, err
+		}
+		r := watch.Revision{DeployCommit: c.Hash.String()}
+		src := gitrepo.SourceCommit(c)
+		if src.IsZero() {
+			return r, nil
+		}
+		r.SourceCommit = src.String()
+		vs, err := g.source.Versions(ctx, src.String(), wf)
+		if err != nil {
+			return r, err
+		}
+		r.Version = len(vs)
 		return r, nil
-	}
-	c, err := g.deploy.Resolve(deployCommit)
-	if err != nil {
-		return watch.Revision{}, err
-	}
-	r = watch.Revision{DeployCommit: c.Hash.String()}
-	src := gitrepo.SourceCommit(c)
-	if src.IsZero() {
-		return r, nil
-	}
-	r.SourceCommit = src.String()
-	vs, err := g.source.Versions(ctx, src.String(), wf)
-	if err != nil {
-		return r, err
-	}
-	r.Version = len(vs)
-	g.mu.Lock()
-	if len(g.revisions) >= maxResolved {
-		clear(g.revisions)
-	}
-	g.revisions[key] = r
-	g.mu.Unlock()
-	return r, nil
+	})
 }
 
 func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Ref, error) {
-	key := deployCommit + "/" + wf
-	g.mu.Lock()
-	refs, ok := g.expected[key]
-	g.mu.Unlock()
-	if ok {
+	return g.expected.get(deployCommit+"/"+wf, func() ([]watch.Ref, error) {
+		c, err := g.deploy.Resolve(deployCommit)
+		if err != nil {
+			return nil, err
+		}
+		files, err := g.deploy.Dir(c, "workflows/"+wf+"/base")
+		if err != nil {
+			return nil, err
+		}
+		refs := []watch.Ref{}
+		for name, b := range files {
+			if name == "kustomization.yaml" {
+				continue
+			}
+			var head struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(b, &head); err != nil {
+				return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
+			}
+			refs = append(refs, watch.Ref{Kind: head.Kind, Name: head.Metadata.Name})
+		}
 		return refs, nil
+	})
+}
+
+// maxMemo bounds a memo; a full one starts again empty.
+const maxMemo = 4096
+
+// memo remembers values by key; failures are not remembered.
+type memo[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func (c *memo[V]) get(key string, fill func() (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
 	}
-	c, err := g.deploy.Resolve(deployCommit)
+	v, err := fill()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	files, err := g.deploy.Dir(c, "workflows/"+wf+"/base")
-	if err != nil {
-		return nil, err
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxMemo {
+		c.m = map[string]V{}
 	}
-	refs = []watch.Ref{}
-	for name, b := range files {
-		if name == "kustomization.yaml" {
-			continue
-		}
-		var head struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-		}
-		if err := yaml.Unmarshal(b, &head); err != nil {
-			return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
-		}
-		refs = append(refs, watch.Ref{Kind: head.Kind, Name: head.Metadata.Name})
-	}
-	g.mu.Lock()
-	if len(g.expected) >= maxResolved {
-		clear(g.expected)
-	}
-	g.expected[key] = refs
-	g.mu.Unlock()
-	return refs, nil
+	c.m[key] = v
+	c.mu.Unlock()
+	return v, nil
 }

@@ -8,9 +8,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/slipway-gitops/slipway/compiler"
-	"github.com/slipway-gitops/slipway/gitrepo"
-	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/deploytest"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
 )
@@ -20,23 +18,7 @@ import (
 func TestPublisherWithoutClusters(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	work := gittest.Init(t)
-	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../fixtures/repo", work, ""))
-	repo, err := gitrepo.Open(ctx, work, gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Deploy(ctx); err != nil {
-		t.Fatal(err)
-	}
+	repo, _ := deploytest.Deploy(t, "../fixtures/repo", "")
 	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -20,10 +20,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
-	"github.com/slipway-gitops/slipway/compiler"
-	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
-	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/deploytest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
@@ -105,27 +103,7 @@ func TestLiveStatus(t *testing.T) {
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	work := gittest.Init(t)
-	gittest.Commit(t, work, "Add the end-to-end workflows", gittest.CopyDir(t, "../../fixtures/e2e", work, ""))
-	bare := filepath.Join(gitRoot, "e2e.git")
-	gittest.InitBare(t, bare)
-	gittest.Git(t, work, "push", "-q", bare, "main")
-	repo, err := gitrepo.Open(ctx, bare, gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.Deploy(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, res := deploytest.Deploy(t, "../../fixtures/e2e", filepath.Join(gitRoot, "e2e.git"))
 	bootstrap := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: slipway, namespace: flux-system}
