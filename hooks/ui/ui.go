@@ -11,10 +11,13 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/json"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
@@ -106,20 +109,48 @@ func (p *Page) failed(c *fiber.Ctx, err error) error {
 
 // overviewData is the overview template's data.
 type overviewData struct {
-	*hooks.Overview
+	Revision   int64
+	Clusters   []hooks.ClusterStatus
+	Workflows  []workflowSummary
 	Kubeconfig bool
 	Watched    int
 }
 
+// workflowSummary is a workflow's status without its nodes, which the
+// overview does not show and so does not decode.
+type workflowSummary struct {
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+	watch.Result
+	Sync  watch.Sync  `json:"sync"`
+	Drift watch.Drift `json:"drift"`
+}
+
 func (p *Page) overview(c *fiber.Ctx) error {
-	o, err := hooks.ReadOverview(c.UserContext(), p.cfg.Status)
+	recs, rev, err := p.cfg.Status.Statuses(c.UserContext(), "")
 	if err != nil {
 		return p.failed(c, err)
 	}
-	d := overviewData{Overview: o, Kubeconfig: p.cfg.Kubeconfig}
-	for _, cl := range o.Clusters {
-		if cl.Watched {
-			d.Watched++
+	d := overviewData{Revision: rev, Kubeconfig: p.cfg.Kubeconfig}
+	for _, r := range recs {
+		var err error
+		switch {
+		case strings.HasPrefix(r.Key, "clusters/"):
+			var cs hooks.ClusterStatus
+			if err = json.Unmarshal(r.Value, &cs); err == nil {
+				d.Clusters = append(d.Clusters, cs)
+				if cs.Watched {
+					d.Watched++
+				}
+			}
+		case strings.HasPrefix(r.Key, "workflows/"):
+			var ws workflowSummary
+			if err = json.Unmarshal(r.Value, &ws); err == nil {
+				d.Workflows = append(d.Workflows, ws)
+			}
+		}
+		if err != nil {
+			return p.failed(c, fmt.Errorf("status record %s: %w", r.Key, err))
 		}
 	}
 	return p.render(c, http.StatusOK, "overview.html", d)
