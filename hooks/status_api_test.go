@@ -70,7 +70,9 @@ type sseEvent struct{ id, kind, data string }
 
 func openEvents(t *testing.T, url string, header ...string) *sse {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
+	// A stream that never sends what a test waits for ends the test in a
+	// minute rather than hanging it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	for i := 0; i+1 < len(header); i += 2 {
