@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +173,28 @@ spec:
 		if ws.Health == watch.Healthy {
 			t.Errorf("web is Healthy although its ingress has no address: %+v", ws.Result)
 		}
+	})
+	t.Run("a Deployment that cannot run its pods turns its node Degraded, and back", func(t *testing.T) {
+		deployments := s.Client.AppsV1().Deployments("web")
+		// Three replicas that no node takes: the rollout keeps one pod of
+		// the old template, below the minimum available.
+		broken := []byte(`{"spec":{"replicas":3,"template":{"spec":{"nodeSelector":{"slipway.dev/no-such-node":"true"}}}}}`)
+		if _, err := deployments.Patch(ctx, "web", types.MergePatchType, broken, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ws := waitRecord(t, s, st, "web", "web's node Degraded", func(ws *watch.WorkflowStatus) bool {
+			return nodeHealth(ws, "web") == watch.Degraded
+		})
+		if !strings.Contains(ws.Reason, "Deployment web: not available") {
+			t.Errorf("the workflow's reason does not name the Deployment: %q", ws.Reason)
+		}
+		fixed := []byte(`{"spec":{"replicas":1,"template":{"spec":{"nodeSelector":null}}}}`)
+		if _, err := deployments.Patch(ctx, "web", types.MergePatchType, fixed, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitRecord(t, s, st, "web", "web's node Healthy again", func(ws *watch.WorkflowStatus) bool {
+			return nodeHealth(ws, "web") == watch.Healthy
+		})
 	})
 	t.Run("deleting a managed object shows drift, and Flux repairs it", func(t *testing.T) {
 		if err := s.Client.CoreV1().ConfigMaps("web").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
