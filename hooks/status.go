@@ -122,20 +122,27 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 	refresh := time.NewTicker(p.Refresh)
 	defer refresh.Stop()
 	var retry <-chan time.Time
+	// The deploy branch is read at the start and every Refresh; cluster
+	// changes only recompute the records.
+	readLayout := true
 	for {
-		if err := p.readLayout(ctx, st, changed); err != nil {
-			p.Log.Warn("read the deploy branch", slog.String("error", err.Error()))
+		if readLayout {
+			if err := p.readLayout(ctx, st, changed); err != nil {
+				p.Log.Warn("read the deploy branch", slog.String("error", err.Error()))
+			}
 		}
 		wait := p.round(ctx, st, resolver)
 		retry = nil
 		if wait > 0 {
 			retry = time.After(wait)
 		}
+		readLayout = false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
 		case <-refresh.C:
+			readLayout = true
 		case <-retry:
 		}
 	}
