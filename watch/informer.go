@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -186,7 +187,7 @@ func (c *Cluster) served() (map[schema.GroupVersionResource]bool, error) {
 	for gv, gvrs := range byGV {
 		list, err := c.disco.ServerResourcesForGroupVersion(gv.String())
 		if err != nil {
-			if strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "could not find") {
+			if apierrors.IsNotFound(err) {
 				continue // e.g. Flux is not installed
 			}
 			return nil, fmt.Errorf("discover %s: %w", gv, err)
