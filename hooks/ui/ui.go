@@ -16,11 +16,11 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
@@ -73,11 +73,26 @@ func New(cfg Config) (*Page, error) {
 // Mount adds the page's routes, each behind the read guard and the
 // security headers.
 func (p *Page) Mount(app *fiber.App) {
-	g := app.Group("/", securityHeaders, p.cfg.Access.Middleware)
-	g.Get("/", p.overview)
-	g.Get("/workflows/:name", p.workflow)
-	g.Get("/workflows/:name/compare", p.compare)
-	g.Use("/assets", filesystem.New(filesystem.Config{Root: http.FS(assets), PathPrefix: "assets", MaxAge: 300}))
+	// Each route carries its guards: a middleware on "/" would reach the
+	// routes mounted after it, such as /readyz.
+	guard := []fiber.Handler{securityHeaders, p.cfg.Access.Middleware}
+	app.Get("/", append(guard, p.overview)...)
+	app.Get("/workflows/:name", append(guard, p.workflow)...)
+	app.Get("/workflows/:name/compare", append(guard, p.compare)...)
+	app.Get("/assets/*", append(guard, serveAsset)...)
+}
+
+// serveAsset sends an embedded file; embed refuses paths that leave the
+// directory.
+func serveAsset(c *fiber.Ctx) error {
+	name := c.Params("*")
+	b, err := assets.ReadFile("assets/" + name)
+	if err != nil {
+		return c.SendStatus(http.StatusNotFound)
+	}
+	c.Type(strings.TrimPrefix(path.Ext(name), "."), "utf-8")
+	c.Set(fiber.HeaderCacheControl, "max-age=300")
+	return c.Send(b)
 }
 
 func securityHeaders(c *fiber.Ctx) error {

@@ -53,6 +53,8 @@ func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 		t.Fatal(err)
 	}
 	p.Mount(app)
+	// A route mounted later, as /readyz is, must not be guarded.
+	app.Get("/later", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +165,9 @@ func TestPageNeedsCredentials(t *testing.T) {
 	if resp, _ := fetch(t, s.url+"/"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET / without a token = %d", resp.StatusCode)
 	}
+	if resp, _ := fetch(t, s.url+"/later"); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("a route mounted after the page is guarded: %d", resp.StatusCode)
+	}
 }
 
 // browser starts Debian's headless Chromium for a test.
@@ -177,7 +182,9 @@ func browser(t *testing.T) context.Context {
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	// Not t.Context(): it ends before cleanups run, and the screenshot of
+	// a failure is taken in one.
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
