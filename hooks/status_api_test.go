@@ -16,7 +16,7 @@ import (
 )
 
 // serveStatus serves a StatusAPI over an embedded etcd on loopback.
-func serveStatus(t *testing.T, access ReadAccess) (*store.Store, string) {
+func serveStatus(t testing.TB, access ReadAccess) (*store.Store, string) {
 	t.Helper()
 	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -68,7 +68,7 @@ type sse struct {
 
 type sseEvent struct{ id, kind, data string }
 
-func openEvents(t *testing.T, url string, header ...string) *sse {
+func openEvents(t testing.TB, url string, header ...string) *sse {
 	t.Helper()
 	// A stream that never sends what a test waits for ends the test in a
 	// minute rather than hanging it.
@@ -90,7 +90,7 @@ func openEvents(t *testing.T, url string, header ...string) *sse {
 }
 
 // next returns the next event, skipping comments (heartbeats).
-func (s *sse) next(t *testing.T) sseEvent {
+func (s *sse) next(t testing.TB) sseEvent {
 	t.Helper()
 	var e sseEvent
 	for {
