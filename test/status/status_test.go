@@ -196,13 +196,20 @@ spec:
 			return nodeHealth(ws, "web") == watch.Healthy
 		})
 	})
-	t.Run("deleting a managed object shows drift, and Flux repairs it", func(t *testing.T) {
+	t.Run("after kube-apiserver restarts, watches recover: a deleted object shows as drift, and Flux's repair too", func(t *testing.T) {
+		if err := s.Restart(ctx, "kube-apiserver"); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.Client.CoreV1().ConfigMaps("web").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		deleted := time.Now()
 		waitRecord(t, s, st, "web", "the deleted ConfigMap shown missing", func(ws *watch.WorkflowStatus) bool {
 			return slices.Contains(ws.Drift.Missing, watch.Ref{Kind: "ConfigMap", Name: "web"}) && nodeHealth(ws, "cm") == watch.Missing
 		})
+		if took := time.Since(deleted); took > 10*time.Second {
+			t.Errorf("the status was right again %s after the restart, want within 10s", took.Round(time.Millisecond))
+		}
 		reconcileNow(t, dyn, "web")
 		waitRecord(t, s, st, "web", "Flux's repair seen", func(ws *watch.WorkflowStatus) bool {
 			return ws.Drift.Empty() && nodeHealth(ws, "cm") == watch.Healthy
