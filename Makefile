@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act
+.PHONY: chromium render all build test test-short bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act
 
 all: lint test build
 
@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzImportGenerated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckAgreesWithSchema$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./internal/jsonpos
+	$(GO) test -run '^$$' -fuzz '^FuzzCompute$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./watch
 
 ## golden: rewrite golden files from the current output
 golden:
@@ -84,13 +85,17 @@ lint: vet
 vet:
 	$(GO) vet ./...
 
-## tools: install what tests use: kustomize into .tools/bin, GitHub's example
+## tools: install what tests use: kustomize into .tools/bin, Chromium, GitHub's example
 ## webhook payloads into .tools/npm
 WEBHOOK_EXAMPLES_VERSION ?= 7.6.1
 OCTOKIT_OPENAPI_VERSION  ?= 23.0.2
 NPM_DIR := $(CURDIR)/.tools/npm
 NPM_STAMP := $(NPM_DIR)/.installed-$(WEBHOOK_EXAMPLES_VERSION)-$(OCTOKIT_OPENAPI_VERSION)
-tools: $(TOOLS_BIN)/kustomize $(NPM_STAMP)
+tools: $(TOOLS_BIN)/kustomize $(NPM_STAMP) chromium
+
+# Debian's Chromium, for the status page's browser tests.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # GitHub's example webhook payloads and its REST API description.
 $(NPM_STAMP):

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -50,8 +51,19 @@ type Config struct {
 	// source without a push, and the longest wait before a failed
 	// convergence is retried.
 	ResyncInterval time.Duration `env:"HOOKS_RESYNC_INTERVAL, default=1m"`
-	// Kubeconfig lets the service watch the cluster; empty for none.
+	// Kubeconfig lets the service watch the clusters; empty for none.
 	Kubeconfig string `env:"HOOKS_KUBECONFIG"`
+	// ReadTokens, when set, are required (as bearer tokens) to read the
+	// API and the status page, unless ReadIdentityHeader is present.
+	ReadTokens []string `env:"HOOKS_READ_TOKENS"`
+	// ReadIdentityHeader names the header an authenticating proxy sets.
+	ReadIdentityHeader string `env:"HOOKS_READ_IDENTITY_HEADER"`
+	// StatusMinWrite is the least time between two writes of one status
+	// record.
+	StatusMinWrite time.Duration `env:"HOOKS_STATUS_MIN_WRITE, default=1s"`
+	// FluxSource is the namespace/name of Flux's GitRepository of the
+	// deploy branch, asked to reconcile after each deploy commit.
+	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=flux-system/slipway"`
 }
 
 // LoadConfig reads the configuration from lookup (the environment when
@@ -116,6 +128,25 @@ func (c *Config) Validate() error {
 	for i, t := range c.APITokens {
 		if len(t) < 16 {
 			bad("HOOKS_API_TOKENS", "token %d is shorter than 16 characters", i+1)
+		}
+	}
+	for i, t := range c.ReadTokens {
+		if len(t) < 16 {
+			bad("HOOKS_READ_TOKENS", "token %d is shorter than 16 characters", i+1)
+		}
+	}
+	if h := c.ReadIdentityHeader; h != "" && (strings.ContainsAny(h, " :\t\r\n") || strings.EqualFold(h, "Authorization")) {
+		bad("HOOKS_READ_IDENTITY_HEADER", "%q is not a header name a proxy sets", h)
+	}
+	if c.StatusMinWrite < 0 || c.StatusMinWrite > time.Minute {
+		bad("HOOKS_STATUS_MIN_WRITE", "%s is not between 0 and 1m", c.StatusMinWrite)
+	}
+	if ns, name, ok := strings.Cut(c.FluxSource, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		bad("HOOKS_FLUX_SOURCE", "%q is not namespace/name", c.FluxSource)
+	}
+	if c.Kubeconfig != "" {
+		if _, err := os.Stat(c.Kubeconfig); err != nil {
+			bad("HOOKS_KUBECONFIG", "%v", err)
 		}
 	}
 	for _, e := range c.EtcdEndpoints {

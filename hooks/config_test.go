@@ -40,6 +40,9 @@ func TestLoadConfig(t *testing.T) {
 		{"not a duration", map[string]string{"HOOKS_DEPLOY_INTERVAL": "soon"}, []string{"HOOKS_DEPLOY_INTERVAL"}},
 		{"resync too often", map[string]string{"HOOKS_RESYNC_INTERVAL": "10ms"}, []string{"HOOKS_RESYNC_INTERVAL: 10ms is not between 1s and 24h"}},
 		{"bad etcd", map[string]string{"HOOKS_ETCD_ENDPOINTS": "localhost"}, []string{`HOOKS_ETCD_ENDPOINTS: "localhost" is not a URL`}},
+		{"short read token", map[string]string{"HOOKS_READ_TOKENS": "short"}, []string{"HOOKS_READ_TOKENS: token 1 is shorter"}},
+		{"bad identity header", map[string]string{"HOOKS_READ_IDENTITY_HEADER": "Authorization"}, []string{"HOOKS_READ_IDENTITY_HEADER"}},
+		{"missing kubeconfig", map[string]string{"HOOKS_KUBECONFIG": "/nonexistent/kubeconfig"}, []string{"HOOKS_KUBECONFIG: stat /nonexistent/kubeconfig"}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}
 	for _, tt := range tests {

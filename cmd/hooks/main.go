@@ -81,6 +81,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	})
 	receiver := hooks.NewReceiver(cfg.WebhookSecret, st, cfg.SourceBranch, log, metrics)
 	app := hooks.NewApp(receiver, metrics)
+	status, err := mountStatus(ctx, app, cfg, st, source, target, log)
+	if err != nil {
+		return err
+	}
 	api := &hooks.API{
 		Source: source, Target: target, SourceBranch: cfg.SourceBranch, DeployBranch: cfg.DeployBranch,
 		Tokens: cfg.APITokens, Signals: st, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
@@ -98,7 +102,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	host, _ := os.Hostname()
 	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
 	worker.DeployInterval, worker.ResyncInterval = cfg.DeployInterval, cfg.ResyncInterval
-	worker.Deployed = func(_ *gitrepo.DeployResult, sinceDelivery time.Duration) {
+	worker.Deployed = func(res *gitrepo.DeployResult, sinceDelivery time.Duration) {
+		if res.Committed {
+			go status.requestReconcile(ctx)
+		}
 		if sinceDelivery > 0 {
 			metrics.DeployLatency.Observe(sinceDelivery.Seconds())
 		}
@@ -113,18 +120,33 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		worker.Reviewer = &hooks.Reviewer{Source: source, GitHub: gh, Compiler: c}
 	}
-	worked := make(chan error, 1)
-	go func() { worked <- worker.Run(ctx) }()
-	listened := make(chan error, 1)
+	// The worker and the status publisher stop with runCtx: the worker ends
+	// its session (claims, lock, leadership) before the store closes.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	worked, published, listened := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() { worked <- worker.Run(runCtx) }()
+	go func() { published <- status.publisher.Run(runCtx) }()
 	go func() { listened <- app.Listen(cfg.Addr) }()
 	log.Info("hooks listening", slog.String("addr", cfg.Addr), slog.String("source", cfg.SourceRepo), slog.String("deploy_branch", cfg.DeployBranch))
+	var failed error
 	select {
 	case <-ctx.Done():
 	case err := <-listened:
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		failed = fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case err := <-worked:
+		failed, worked = fmt.Errorf("deploy worker: %w", err), nil
+	case err := <-published:
+		failed, published = fmt.Errorf("status publisher: %w", err), nil
 	}
-	// The worker ends its session (its claims, lock and leadership) before
-	// the store closes.
+	cancel()
 	err = app.ShutdownWithContext(context.WithoutCancel(ctx))
-	return errors.Join(err, <-worked)
+	for _, c := range []chan error{worked, published} {
+		if c != nil {
+			if e := <-c; e != nil && !errors.Is(e, context.Canceled) {
+				err = errors.Join(err, e)
+			}
+		}
+	}
+	return errors.Join(failed, err)
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/hooks/ui"
+	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
+)
+
+// statusParts are the live-status pieces run wires together.
+type statusParts struct {
+	publisher *hooks.StatusPublisher
+	flux      *hooks.FluxSource
+	log       *slog.Logger
+}
+
+// mountStatus adds the status API and page to app (before the other /api
+// routes, so that the read guard covers them) and prepares the publisher
+// and the Flux reconcile requests.
+func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, log *slog.Logger) (*statusParts, error) {
+	contexts := func(clusters []string) (map[string]*rest.Config, error) {
+		return watch.Contexts(cfg.Kubeconfig, clusters)
+	}
+	access := hooks.ReadAccess{Tokens: cfg.ReadTokens, IdentityHeader: cfg.ReadIdentityHeader}
+	(&hooks.StatusAPI{Reader: st, Access: access, Heartbeat: 15 * time.Second, Done: ctx.Done()}).Mount(app)
+	page, err := ui.New(ui.Config{Status: st, Source: source, SourceBranch: cfg.SourceBranch, Deploy: target, DeployBranch: cfg.DeployBranch,
+		Access: access, Kubeconfig: cfg.Kubeconfig != "", Log: log})
+	if err != nil {
+		return nil, err
+	}
+	page.Mount(app)
+	ns, name, _ := strings.Cut(cfg.FluxSource, "/")
+	flux := hooks.NewFluxSource(func() (map[string]*rest.Config, error) {
+		return watch.Contexts(cfg.Kubeconfig, deployClusters(target, cfg.DeployBranch))
+	}, ns, name, log)
+	host, _ := os.Hostname()
+	return &statusParts{
+		publisher: &hooks.StatusPublisher{Store: st, Deploy: target, DeployBranch: cfg.DeployBranch, Source: source, Contexts: contexts,
+			ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second},
+		flux: flux, log: log,
+	}, nil
+}
+
+// deployClusters lists the clusters the deploy branch names now.
+func deployClusters(target *gitrepo.Repo, branch string) []string {
+	c, err := target.Resolve(branch)
+	if err != nil {
+		return nil
+	}
+	clusters, _ := target.Subdirs(c, "clusters")
+	return clusters
+}
+
+// requestReconcile asks Flux to fetch the deploy branch now; a failure
+// only delays the deploy until Flux's interval.
+func (s *statusParts) requestReconcile(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.flux.RequestReconcile(ctx); err != nil {
+		s.log.Warn("Flux will pick up the deploy at its interval", slog.String("error", err.Error()))
+	}
+}

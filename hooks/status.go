@@ -1,0 +1,385 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
+)
+
+// Status record keys within the store's status prefix.
+const (
+	statusWorkflows = "workflows/"
+	statusClusters  = "clusters/"
+)
+
+// ClusterStatus is a cluster as the status page shows it.
+type ClusterStatus struct {
+	Name string `json:"name"`
+	// Watched is false when HOOKS_KUBECONFIG has no context for the
+	// cluster: nothing is known of it, and it is never shown healthy.
+	Watched bool `json:"watched"`
+	watch.Result
+	Workflows []string `json:"workflows"`
+}
+
+// StatusPublisher watches the clusters while its replica leads the
+// "status" election and keeps one compact status record per workflow and
+// per cluster in etcd, written only when it changes and at most once per
+// MinWrite each, so that a flapping object cannot flood etcd. Every
+// replica serves reads from those records.
+type StatusPublisher struct {
+	Store *store.Store
+	// Deploy holds DeployBranch, whose clusters/ directory says which
+	// workflows each cluster runs; Source holds the workflows' versions.
+	Deploy       *gitrepo.Repo
+	DeployBranch string
+	Source       *gitrepo.Repo
+	// Contexts chooses the client configuration of each cluster it can
+	// reach (watch.Contexts); those it leaves out are not watched.
+	Contexts func(clusters []string) (map[string]*rest.Config, error)
+	ID       string
+	Log      *slog.Logger
+	// MinWrite is the least time between two writes of one record.
+	MinWrite time.Duration
+	// Refresh is how often the deploy branch is fetched for new clusters
+	// and workflows.
+	Refresh time.Duration
+}
+
+// Run campaigns for the status election and publishes while it leads,
+// campaigning again when its session is lost, until ctx ends.
+func (p *StatusPublisher) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := p.lead(ctx); err != nil && ctx.Err() == nil {
+			p.Log.Warn("status watches stopped; campaigning again", slog.String("error", err.Error()))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// lead waits for leadership and publishes until ctx ends or the session
+// is lost.
+func (p *StatusPublisher) lead(ctx context.Context) error {
+	sess, err := p.Store.NewSession(ctx, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer sess.Close(context.WithoutCancel(ctx))
+	if _, err := sess.Campaign(ctx, "status", p.ID); err != nil {
+		return err
+	}
+	p.Log.Info("leading the status watches", slog.String("replica", p.ID))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return p.publish(ctx)
+}
+
+// publishState is what the leader remembers between rounds.
+type publishState struct {
+	written  map[string][]byte    // key → last value written
+	at       map[string]time.Time // key → time of that write
+	clusters map[string]*watch.Cluster
+	layout   map[string][]string // cluster → workflows
+	head     string
+}
+
+func (p *StatusPublisher) publish(ctx context.Context) error {
+	st := &publishState{written: map[string][]byte{}, at: map[string]time.Time{}, clusters: map[string]*watch.Cluster{}}
+	existing, _, err := p.Store.Statuses(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, r := range existing {
+		st.written[r.Key] = r.Value
+	}
+	changed := make(chan struct{}, 1)
+	resolver := newGitResolver(p.Deploy, p.Source)
+	refresh := time.NewTicker(p.Refresh)
+	defer refresh.Stop()
+	var retry <-chan time.Time
+	// The deploy branch is read at the start and every Refresh; cluster
+	// changes only recompute the records.
+	readLayout := true
+	for {
+		if readLayout {
+			if err := p.readLayout(ctx, st, changed); err != nil {
+				p.Log.Warn("read the deploy branch", slog.String("error", err.Error()))
+			}
+		}
+		wait := p.round(ctx, st, resolver)
+		retry = nil
+		if wait > 0 {
+			retry = time.After(wait)
+		}
+		readLayout = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-refresh.C:
+			readLayout = true
+		case <-retry:
+		}
+	}
+}
+
+// readLayout reads which workflows each cluster runs from the deploy
+// branch head, and starts watching clusters that have a context.
+func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, changed chan struct{}) error {
+	if err := p.Deploy.Fetch(ctx); err != nil {
+		return err
+	}
+	head, err := p.Deploy.Branch(p.DeployBranch)
+	if err != nil || head.IsZero() || head.String() == st.head {
+		return err
+	}
+	c, err := p.Deploy.Resolve(head.String())
+	if err != nil {
+		return err
+	}
+	if p.Source != p.Deploy {
+		if err := p.Source.Fetch(ctx); err != nil {
+			return err
+		}
+	}
+	names, err := p.Deploy.Subdirs(c, "clusters")
+	if err != nil {
+		return err
+	}
+	contexts, err := p.Contexts(names)
+	if err != nil {
+		return err
+	}
+	layout := map[string][]string{}
+	for _, cl := range names {
+		files, err := p.Deploy.Dir(c, "clusters/"+cl)
+		if err != nil {
+			return err
+		}
+		wfs := []string{}
+		for f := range files {
+			if f != "kustomization.yaml" && path.Ext(f) == ".yaml" {
+				wfs = append(wfs, strings.TrimSuffix(f, ".yaml"))
+			}
+		}
+		slices.Sort(wfs)
+		layout[cl] = wfs
+		if cfg, ok := contexts[cl]; ok && st.clusters[cl] == nil {
+			w, err := watch.NewCluster(cl, cfg, p.Log)
+			if err != nil {
+				return err
+			}
+			st.clusters[cl] = w
+			go w.Run(ctx)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-w.Changed():
+						select {
+						case changed <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}()
+		}
+	}
+	st.layout, st.head = layout, head.String()
+	return nil
+}
+
+// round computes every record and writes those that changed, unless one
+// was written less than MinWrite ago; it returns how long to wait for the
+// earliest such held-back write (0 for none).
+func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.Resolver) time.Duration {
+	want := map[string][]byte{}
+	for cl, wfs := range st.layout {
+		cs := ClusterStatus{Name: cl, Workflows: wfs}
+		var results []watch.Result
+		w := st.clusters[cl]
+		var snap watch.Snapshot
+		if w != nil {
+			snap = w.Snapshot()
+			cs.Watched = true
+		}
+		for _, wf := range wfs {
+			ws := watch.NotWatchedStatus(wf, cl)
+			if w != nil {
+				ws = watch.StatusOf(ctx, snap, wf, r)
+			}
+			results = append(results, ws.Result)
+			want[statusWorkflows+wf] = mustJSON(ws)
+		}
+		switch {
+		case w == nil:
+			cs.Result = watch.Result{Health: watch.NotWatched, Reason: "HOOKS_KUBECONFIG has no context for this cluster"}
+		case !snap.Synced:
+			cs.Result = watch.Result{Health: watch.Unknown, Reason: "watches not synced yet"}
+			if snap.Error != "" {
+				cs.Result.Reason = "cannot be read: " + snap.Error
+			}
+		case len(results) == 0:
+			cs.Result = watch.Result{Health: watch.Healthy}
+		default:
+			cs.Result = watch.Worst(results...)
+		}
+		want[statusClusters+cl] = mustJSON(cs)
+	}
+	now := time.Now()
+	var wait time.Duration
+	for key, v := range want {
+		if bytes.Equal(st.written[key], v) {
+			continue
+		}
+		if since := now.Sub(st.at[key]); since < p.MinWrite {
+			if d := p.MinWrite - since; wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		if _, err := p.Store.PutStatus(ctx, key, v); err != nil {
+			p.Log.Warn("write status", slog.String("key", key), slog.String("error", err.Error()))
+			continue
+		}
+		st.written[key], st.at[key] = v, now
+	}
+	if st.layout == nil {
+		return wait
+	}
+	for key := range st.written {
+		if _, ok := want[key]; !ok {
+			if err := p.Store.DeleteStatus(ctx, key); err == nil {
+				delete(st.written, key)
+			}
+		}
+	}
+	return wait
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("status record: %v", err)) // only plain structs are marshalled
+	}
+	return b
+}
+
+// gitResolver maps deploy commits to source commits and versions, and
+// reads what the deploy tree holds, remembering both: commits never
+// change.
+type gitResolver struct {
+	deploy, source *gitrepo.Repo
+	revisions      memo[watch.Revision]
+	expected       memo[[]watch.Ref]
+}
+
+func newGitResolver(deploy, source *gitrepo.Repo) *gitResolver {
+	return &gitResolver{deploy: deploy, source: source}
+}
+
+func (g *gitResolver) Resolve(ctx context.Context, deployCommit, wf string) (watch.Revision, error) {
+	return g.revisions.get(deployCommit+"/"+wf, func() (watch.Revision, error) {
+		c, err := g.deploy.Resolve(deployCommit)
+		if err != nil {
+			return watch.Revision{}, err
+		}
+		r := watch.Revision{DeployCommit: c.Hash.String()}
+		src := gitrepo.SourceCommit(c)
+		if src.IsZero() {
+			return r, nil
+		}
+		r.SourceCommit = src.String()
+		vs, err := g.source.Versions(ctx, src.String(), wf)
+		if err != nil {
+			return r, err
+		}
+		r.Version = len(vs)
+		return r, nil
+	})
+}
+
+func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Ref, error) {
+	return g.expected.get(deployCommit+"/"+wf, func() ([]watch.Ref, error) {
+		c, err := g.deploy.Resolve(deployCommit)
+		if err != nil {
+			return nil, err
+		}
+		files, err := g.deploy.Dir(c, "workflows/"+wf+"/base")
+		if err != nil {
+			return nil, err
+		}
+		refs := []watch.Ref{}
+		for name, b := range files {
+			if name == "kustomization.yaml" {
+				continue
+			}
+			var head struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(b, &head); err != nil {
+				return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
+			}
+			refs = append(refs, watch.Ref{Kind: head.Kind, Name: head.Metadata.Name})
+		}
+		return refs, nil
+	})
+}
+
+// maxMemo bounds a memo; a full one starts again empty.
+const maxMemo = 4096
+
+// memo remembers values by key; failures are not remembered.
+type memo[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func (c *memo[V]) get(key string, fill func() (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := fill()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxMemo {
+		c.m = map[string]V{}
+	}
+	c.m[key] = v
+	c.mu.Unlock()
+	return v, nil
+}

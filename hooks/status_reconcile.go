@@ -1,0 +1,65 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-gitops/slipway/watch"
+)
+
+// RequestedAtAnnotation asks a Flux object to reconcile now, as `flux
+// reconcile source git` does: Flux reconciles when its value changes.
+const RequestedAtAnnotation = "reconcile.fluxcd.io/requestedAt"
+
+// FluxSource asks Flux's GitRepository of the deploy branch, in every
+// watched cluster, to fetch now, so that a deploy does not wait for Flux's
+// interval. It is the one thing the service writes to clusters, and is
+// kept apart from package watch, which only reads.
+type FluxSource struct {
+	contexts  func() (map[string]*rest.Config, error)
+	namespace string
+	name      string
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewFluxSource returns a requester for the GitRepository namespace/name
+// in each cluster contexts returns at the time of a request.
+func NewFluxSource(contexts func() (map[string]*rest.Config, error), namespace, name string, log *slog.Logger) *FluxSource {
+	return &FluxSource{contexts: contexts, namespace: namespace, name: name, log: log, now: time.Now}
+}
+
+// RequestReconcile sets the requestedAt annotation in every cluster and
+// reports every cluster where it could not.
+func (f *FluxSource) RequestReconcile(ctx context.Context) error {
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, RequestedAtAnnotation, f.now().UTC().Format(time.RFC3339Nano))
+	contexts, err := f.contexts()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, cl := range slices.Sorted(maps.Keys(contexts)) {
+		client, err := dynamic.NewForConfig(contexts[cl])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", cl, err))
+			continue
+		}
+		_, err = client.Resource(watch.GitRepositories).Namespace(f.namespace).Patch(ctx, f.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "slipway"})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: ask GitRepository %s/%s to reconcile: %w", cl, f.namespace, f.name, err))
+			continue
+		}
+		f.log.Info("asked Flux to reconcile", slog.String("cluster", cl), slog.String("gitrepository", f.namespace+"/"+f.name))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+// Slipway status page: follows /api/events and updates what the server
+// rendered, without reloading. The page is complete without this script.
+"use strict";
+(function () {
+  const body = document.body;
+  const rev = body.dataset.revision;
+  if (rev === undefined || rev === "-1" || !window.EventSource) return;
+  const symbols = { Healthy: "✓", Progressing: "…", Degraded: "✕", Missing: "?" };
+  const live = document.querySelector('[data-field="live"]');
+
+  function setHealth(el, result) {
+    if (!el) return;
+    el.className = el.className.replace(/\bhealth-\S+/g, "").trim() + " health-" + result.health;
+    el.title = result.reason || "";
+    el.textContent = (symbols[result.health] || "–") + " " + result.health;
+  }
+  function field(scope, name) { return scope.querySelector('[data-field="' + name + '"]'); }
+  function setText(el, text) { if (el) el.textContent = text; }
+  function short(s) { return (s || "").slice(0, 12); }
+  function version(ws) {
+    const l = ws.sync && ws.sync.live;
+    if (!l) return "none";
+    return (l.version ? "v" + l.version : "?") + " " + short(l.source_commit);
+  }
+  function drift(d) {
+    const m = (d && d.missing) || [], x = (d && d.extra) || [];
+    if (!m.length && !x.length) return "none";
+    return m.length + " missing, " + x.length + " extra";
+  }
+
+  function onWorkflow(ws) {
+    document.querySelectorAll('[data-workflow="' + CSS.escape(ws.name) + '"]').forEach(function (row) {
+      setHealth(field(row, "health"), ws);
+      setText(field(row, "reason"), ws.reason || "");
+      setText(field(row, "version"), version(ws));
+      setText(field(row, "sync"), ws.sync ? ws.sync.state : "");
+      setText(field(row, "sync-message"), (ws.sync && ws.sync.message) || "");
+      setText(field(row, "drift"), drift(ws.drift));
+    });
+    if (body.dataset.workflowPage !== ws.name) return;
+    const seen = {};
+    (ws.nodes || []).forEach(function (n) { seen[n.id] = n; });
+    document.querySelectorAll("g.node[data-node]").forEach(function (g) {
+      const n = seen[g.dataset.node] || { health: ws.health === "NotWatched" ? "NotWatched" : "Unknown", reason: "no live objects seen" };
+      g.setAttribute("class", "node health-" + n.health);
+      g.dataset.health = n.health;
+      setText(g.querySelector('[data-field="node-health"]'), (symbols[n.health] || "–") + " " + n.health);
+      setText(g.querySelector("title"), g.dataset.node + ": " + n.health + (n.reason ? " — " + n.reason : ""));
+      const d = document.querySelector('[data-node-detail="' + CSS.escape(g.dataset.node) + '"]');
+      if (d) {
+        setHealth(field(d, "node-health"), n);
+        setText(field(d, "node-reason"), n.reason || "");
+      }
+    });
+  }
+  function onCluster(cs) {
+    document.querySelectorAll('[data-cluster="' + CSS.escape(cs.name) + '"]').forEach(function (row) {
+      setHealth(field(row, "health"), cs);
+      setText(field(row, "reason"), cs.reason || "");
+      setText(field(row, "watched"), cs.watched ? "yes" : "no");
+    });
+  }
+
+  const es = new EventSource("/api/events?after=" + encodeURIComponent(rev));
+  es.onopen = function () { if (live) { live.textContent = "live"; live.classList.add("on"); } };
+  es.onerror = function () { if (live) { live.textContent = "reconnecting…"; live.classList.remove("on"); } };
+  es.addEventListener("workflow", function (e) { onWorkflow(JSON.parse(e.data)); });
+  es.addEventListener("cluster", function (e) { onCluster(JSON.parse(e.data)); });
+})();

@@ -1,0 +1,279 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
+)
+
+// site is the page served over a real store and repository.
+type site struct {
+	store *store.Store
+	url   string
+}
+
+func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
+	t.Helper()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../../fixtures/repo", work, ""))
+	gittest.Git(t, work, "branch", "deploy")
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	(&hooks.StatusAPI{Reader: s, Access: access, Heartbeat: time.Second, Done: done}).Mount(app)
+	p, err := New(Config{Status: s, Source: repo, SourceBranch: "main", Deploy: repo, DeployBranch: "deploy", Access: access,
+		Kubeconfig: kubeconfig, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Mount(app)
+	// A route mounted later, as /readyz is, must not be guarded.
+	app.Get("/later", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	t.Cleanup(func() {
+		close(done)
+		_ = app.Shutdown()
+		s.Close()
+	})
+	return &site{store: s, url: "http://" + ln.Addr().String()}
+}
+
+// shopStatus is a status record of the fixture workflow shop, with web's
+// node at health h.
+func (s *site) putShop(t *testing.T, h watch.Health, reason string) {
+	t.Helper()
+	ws := watch.WorkflowStatus{Name: "shop", Cluster: "prod", Result: watch.Result{Health: h, Reason: "Deployment web: " + reason},
+		Sync: watch.Sync{State: watch.Synced, Live: &watch.Revision{DeployCommit: strings.Repeat("d", 40), SourceCommit: strings.Repeat("5", 40), Version: 1}},
+		Nodes: []watch.Node{
+			{ID: "web", Result: watch.Result{Health: h, Reason: reason}, Objects: []watch.Object{{Kind: "Deployment", Namespace: "shop", Name: "web", Result: watch.Result{Health: h, Reason: reason},
+				Events: []watch.Event{{Time: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC), Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3}}}}},
+			{ID: "svc-web", Result: watch.Result{Health: watch.Healthy}},
+		}}
+	b, _ := json.Marshal(ws)
+	if _, err := s.store.PutStatus(t.Context(), "workflows/shop", b); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = json.Marshal(hooks.ClusterStatus{Name: "prod", Watched: true, Result: ws.Result, Workflows: []string{"shop"}})
+	if _, err := s.store.PutStatus(t.Context(), "clusters/prod", b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fetch(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	s := serve(t, hooks.ReadAccess{}, false)
+	t.Run("no cluster watched", func(t *testing.T) {
+		resp, body := fetch(t, s.url+"/")
+		if resp.StatusCode != 200 || !strings.Contains(body, "No cluster is watched: HOOKS_KUBECONFIG is not set") {
+			t.Errorf("GET / = %d\n%s", resp.StatusCode, body)
+		}
+		for name, want := range map[string]string{"Content-Security-Policy": ContentSecurityPolicy, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"} {
+			if got := resp.Header.Get(name); got != want {
+				t.Errorf("%s = %q, want %q", name, got, want)
+			}
+		}
+	})
+	s.putShop(t, watch.Degraded, "not available")
+	t.Run("workflow page", func(t *testing.T) {
+		resp, body := fetch(t, s.url+"/workflows/shop")
+		for _, want := range []string{
+			`<g class="node health-Degraded" data-node="web" data-health="Degraded"`,
+			`data-field="node-health">✕ Degraded</text>`,
+			`<g class="node health-Healthy" data-node="svc-web"`,
+			`<g class="node health-Unknown" data-node="api"`,
+			`class="edge edge-routes"`, `class="edge edge-mounts"`,
+			"BackOff: Back-off restarting failed container (×3)",
+			"v1 <code", "Add the fixture workflows",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET /workflows/shop (%d) lacks %q", resp.StatusCode, want)
+			}
+		}
+		if strings.Contains(body, "style=") || strings.Contains(body, "<script>") {
+			t.Error("the page has inline style or script, which its policy forbids")
+		}
+	})
+	t.Run("compare names fields, not values", func(t *testing.T) {
+		resp, body := fetch(t, s.url+"/workflows/shop/compare?v1=1&v2=1")
+		if resp.StatusCode != 200 || !strings.Contains(body, "shop: v1 → v1") {
+			t.Errorf("compare = %d\n%s", resp.StatusCode, body)
+		}
+	})
+	t.Run("unknown and hostile names", func(t *testing.T) {
+		for _, p := range []string{"/workflows/nope", "/workflows/..%2f..%2fetc"} {
+			if resp, _ := fetch(t, s.url+p); resp.StatusCode != 404 {
+				t.Errorf("GET %s = %d, want 404", p, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("only GET", func(t *testing.T) {
+		resp, err := http.Post(s.url+"/workflows/shop", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed && resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST = %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestPageNeedsCredentials(t *testing.T) {
+	t.Parallel()
+	s := serve(t, hooks.ReadAccess{Tokens: []string{"read-token-0123456789"}}, true)
+	if resp, _ := fetch(t, s.url+"/"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET / without a token = %d", resp.StatusCode)
+	}
+	if resp, _ := fetch(t, s.url+"/later"); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("a route mounted after the page is guarded: %d", resp.StatusCode)
+	}
+}
+
+// browser starts Debian's headless Chromium for a test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; .ci/run installs it")
+		}
+		t.Skip("SKIPPING BROWSER TEST: chromium is not installed (apt-get install -y chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
+	// Not t.Context(): it ends before cleanups run, and the screenshot of
+	// a failure is taken in one.
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// keepScreenshot saves the tab's screenshot as a test artefact when the
+// test failed.
+func keepScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
+		if err != nil {
+			t.Logf("no screenshot: %v", err)
+			return
+		}
+		file := filepath.Join(t.ArtifactDir(), name+".png")
+		if err := os.WriteFile(file, png, 0o644); err == nil {
+			t.Logf("screenshot: %s", file)
+		}
+	})
+}
+
+// readNodes is each SVG node's id, health and label, as a reader sees them.
+const readNodes = `Array.from(document.querySelectorAll("svg.graph g.node")).map(g =>
+	g.dataset.node + "=" + g.dataset.health + " " + g.getAttribute("class") + " [" + g.querySelector(".node-health").textContent + "]").join("\n")`
+
+func TestBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := browser(t)
+	keepScreenshot(t, ctx, "workflow-page")
+	s := serve(t, hooks.ReadAccess{}, true)
+	s.putShop(t, watch.Progressing, "rolling out")
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/workflows/shop")); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[string](readNodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(nodes, "web=Progressing node health-Progressing [… Progressing]") || !strings.Contains(nodes, "svc-web=Healthy node health-Healthy [✓ Healthy]") {
+		t.Fatalf("nodes as loaded:\n%s", nodes)
+	}
+	poll := func(ctx context.Context, expr string) error {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second)))
+		return err
+	}
+	t.Run("an update arrives over the stream without reload", func(t *testing.T) {
+		if err := poll(ctx, `document.querySelector('[data-field="live"]').textContent === "live"`); err != nil {
+			t.Fatalf("the stream did not open: %v", err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
+			t.Fatal(err)
+		}
+		s.putShop(t, watch.Degraded, "not available")
+		if err := poll(ctx, `document.querySelector('g[data-node="web"]').dataset.health === "Degraded" && window.notReloaded === true`); err != nil {
+			t.Fatalf("no update: %v", err)
+		}
+		if nodes, err = chromedp.Run(ctx, chromedp.Evaluate[string](readNodes)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(nodes, "web=Degraded node health-Degraded [✕ Degraded]") {
+			t.Errorf("nodes after the update:\n%s", nodes)
+		}
+	})
+	t.Run("without JavaScript the same data is there", func(t *testing.T) {
+		noJS, cancel := chromedp.NewContext(ctx)
+		defer cancel()
+		if _, err := chromedp.Call(noJS, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(noJS, chromedp.Navigate(s.url+"/workflows/shop")); err != nil {
+			t.Fatal(err)
+		}
+		if live, err := chromedp.Run(noJS, chromedp.Evaluate[string](`document.querySelector('[data-field="live"]').textContent`)); err != nil || live != "live updates off" {
+			t.Errorf("the page's script ran with JavaScript off: %q, %v", live, err)
+		}
+		static, err := chromedp.Run(noJS, chromedp.Evaluate[string](readNodes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if static != nodes {
+			t.Errorf("without JavaScript:\n%s\nwith:\n%s", static, nodes)
+		}
+	})
+}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// ErrCompacted says a status watch asked for history etcd no longer
+// keeps: the caller reads the current records instead.
+var ErrCompacted = errors.New("store: the status history asked for is compacted")
+
+// StatusRecord is one stored status record, such as a workflow's.
+type StatusRecord struct {
+	// Key names the record within the status prefix ("workflows/shop").
+	Key string
+	// Value is the record as the writer encoded it; nil when deleted.
+	Value []byte
+	// Revision is etcd's revision of the write: it orders changes and
+	// serves as an event id.
+	Revision int64
+	// Deleted says the record was removed.
+	Deleted bool
+}
+
+func (s *Store) statusPrefix() string { return s.prefix + "status/" }
+
+// PutStatus writes a status record unless it holds value already, and
+// reports whether it wrote. Equal writes thus cost etcd no revision.
+func (s *Store) PutStatus(ctx context.Context, key string, value []byte) (bool, error) {
+	k := s.statusPrefix() + key
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.Value(k), "=", string(value))).
+		Else(clientv3.OpPut(k, string(value))).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: put status %s: %w", key, err)
+	}
+	return !resp.Succeeded, nil
+}
+
+// DeleteStatus removes a status record.
+func (s *Store) DeleteStatus(ctx context.Context, key string) error {
+	if _, err := s.client.Delete(ctx, s.statusPrefix()+key); err != nil {
+		return fmt.Errorf("store: delete status %s: %w", key, err)
+	}
+	return nil
+}
+
+// Statuses returns the status records under keyPrefix, ordered by key,
+// and the revision they were read at.
+func (s *Store) Statuses(ctx context.Context, keyPrefix string) ([]StatusRecord, int64, error) {
+	resp, err := s.client.Get(ctx, s.statusPrefix()+keyPrefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: read statuses: %w", err)
+	}
+	out := make([]StatusRecord, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out = append(out, StatusRecord{Key: strings.TrimPrefix(string(kv.Key), s.statusPrefix()), Value: kv.Value, Revision: kv.ModRevision})
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// Status returns one status record, or nil when there is none.
+func (s *Store) Status(ctx context.Context, key string) (*StatusRecord, error) {
+	resp, err := s.client.Get(ctx, s.statusPrefix()+key)
+	if err != nil {
+		return nil, fmt.Errorf("store: read status %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil
+	}
+	kv := resp.Kvs[0]
+	return &StatusRecord{Key: key, Value: kv.Value, Revision: kv.ModRevision}, nil
+}
+
+// WatchStatus calls fn with every change of a status record after
+// revision after, in order, until ctx ends or fn returns an error. When
+// that history is compacted it returns ErrCompacted. etcd's watch resumes
+// by itself across a lost connection.
+func (s *Store) WatchStatus(ctx context.Context, after int64, fn func(StatusRecord) error) error {
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wc := s.client.Watch(ctx, s.statusPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
+	for resp := range wc {
+		if err := resp.Err(); err != nil {
+			if resp.CompactRevision != 0 || errors.Is(err, rpctypes.ErrCompacted) {
+				return ErrCompacted
+			}
+			return fmt.Errorf("store: watch statuses: %w", err)
+		}
+		for _, ev := range resp.Events {
+			r := StatusRecord{Key: strings.TrimPrefix(string(ev.Kv.Key), s.statusPrefix()), Revision: ev.Kv.ModRevision}
+			if ev.Type == clientv3.EventTypeDelete {
+				r.Deleted = true
+			} else {
+				r.Value = bytes.Clone(ev.Kv.Value)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestStatusRecords(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	put := func(key, value string, want bool) {
+		t.Helper()
+		wrote, err := s.PutStatus(ctx, key, []byte(value))
+		if err != nil || wrote != want {
+			t.Fatalf("PutStatus(%s, %s) = %t, %v; want %t", key, value, wrote, err, want)
+		}
+	}
+	t.Run("equal writes cost nothing", func(t *testing.T) {
+		put("workflows/shop", `{"health":"Progressing"}`, true)
+		put("workflows/shop", `{"health":"Progressing"}`, false)
+		put("workflows/blog", `{"health":"Healthy"}`, true)
+	})
+	recs, rev, err := s.Statuses(ctx, "workflows/")
+	if err != nil || len(recs) != 2 || recs[0].Key != "workflows/blog" || recs[1].Key != "workflows/shop" {
+		t.Fatalf("Statuses = %+v, %v", recs, err)
+	}
+	t.Run("watch from a revision sees each later change in order", func(t *testing.T) {
+		put("workflows/shop", `{"health":"Healthy"}`, true)
+		if err := s.DeleteStatus(ctx, "workflows/blog"); err != nil {
+			t.Fatal(err)
+		}
+		var got []StatusRecord
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		err := s.WatchStatus(wctx, rev, func(r StatusRecord) error {
+			got = append(got, r)
+			if len(got) == 2 {
+				cancel()
+			}
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("WatchStatus: %v", err)
+		}
+		if got[0].Key != "workflows/shop" || string(got[0].Value) != `{"health":"Healthy"}` || got[0].Revision <= rev ||
+			got[1].Key != "workflows/blog" || !got[1].Deleted || got[1].Revision <= got[0].Revision {
+			t.Errorf("changes = %+v", got)
+		}
+	})
+	t.Run("one record", func(t *testing.T) {
+		r, err := s.Status(ctx, "workflows/shop")
+		if err != nil || r == nil || string(r.Value) != `{"health":"Healthy"}` {
+			t.Errorf("Status = %+v, %v", r, err)
+		}
+		if r, err := s.Status(ctx, "workflows/none"); err != nil || r != nil {
+			t.Errorf("Status of none = %+v, %v", r, err)
+		}
+	})
+	t.Run("compacted history", func(t *testing.T) {
+		put("workflows/shop", `{"health":"Degraded"}`, true)
+		_, now, _ := s.Statuses(ctx, "")
+		if _, err := s.client.Compact(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		err := s.WatchStatus(ctx, rev, func(StatusRecord) error { return nil })
+		if !errors.Is(err, ErrCompacted) {
+			t.Errorf("watch of compacted history: %v, want ErrCompacted", err)
+		}
+	})
+}

@@ -1,0 +1,252 @@
+// Package status_test runs the live status against the real stack: a
+// kube-apiserver with kwok, Flux's controllers pulling a deploy branch over
+// smart HTTP, an embedded etcd and the status publisher.
+package status_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/internal/deploytest"
+	"github.com/slipway-gitops/slipway/internal/kubetest"
+	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
+)
+
+// binDir is where make kube-tools puts the stack's binaries.
+const binDir = "../../.tools/kube/bin"
+
+// startStack starts the stack for one test, skipping loudly without the
+// binaries (failing in CI, which must run it).
+func startStack(t *testing.T) (*kubetest.Stack, string) {
+	t.Helper()
+	bin, _ := filepath.Abs(binDir)
+	if missing := kubetest.MissingBinaries(bin); len(missing) > 0 {
+		msg := fmt.Sprintf("SKIPPED LOUDLY: the kube stack's binaries %v are missing from %s: run make kube-tools", missing, bin)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + "; CI must run this test")
+		}
+		t.Skip(msg)
+	}
+	gitRoot := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s, err := kubetest.Start(ctx, kubetest.Options{BinDir: bin, GitRoot: gitRoot, Flux: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kube stack logs kept in %s", s.Dir)
+			s.Stop()
+			return
+		}
+		s.Stop()
+		os.RemoveAll(s.Dir)
+	})
+	return s, gitRoot
+}
+
+// record reads a workflow's status record.
+func record(t *testing.T, st *store.Store, name string) *watch.WorkflowStatus {
+	t.Helper()
+	ws, err := hooks.ReadWorkflowStatus(t.Context(), st, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// waitRecord polls a workflow's record until ok holds.
+func waitRecord(t *testing.T, s *kubetest.Stack, st *store.Store, name, what string, ok func(*watch.WorkflowStatus) bool) *watch.WorkflowStatus {
+	t.Helper()
+	var last *watch.WorkflowStatus
+	began := time.Now()
+	err := s.Poll(t.Context(), 3*time.Minute, func() (bool, error) {
+		last = record(t, st, name)
+		return last != nil && ok(last), nil
+	})
+	if err != nil {
+		b, _ := json.MarshalIndent(last, "", "  ")
+		t.Fatalf("%s: %v; last record:\n%s", what, err, b)
+	}
+	t.Logf("%s after %s", what, time.Since(began).Round(time.Millisecond))
+	return last
+}
+
+// reconcileNow asks Flux to apply a Kustomization now, as `flux reconcile
+// kustomization` does.
+func reconcileNow(t *testing.T, dyn dynamic.Interface, name string) {
+	t.Helper()
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, hooks.RequestedAtAnnotation, time.Now().UTC().Format(time.RFC3339Nano))
+	if _, err := dyn.Resource(watch.Kustomizations).Namespace("flux-system").Patch(t.Context(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLiveStatus(t *testing.T) {
+	s, gitRoot := startStack(t)
+	ctx := t.Context()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	repo, res := deploytest.Deploy(t, "../../fixtures/e2e", filepath.Join(gitRoot, "e2e.git"))
+	bootstrap := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: slipway, namespace: flux-system}
+spec:
+  interval: 10m
+  url: %s
+  ref: {branch: deploy}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: cluster-default, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./clusters/default
+  prune: true
+  sourceRef: {kind: GitRepository, name: slipway}
+`, s.GitURL("e2e.git"))
+	if err := s.Apply(ctx, []byte(bootstrap)); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	contexts := func([]string) (map[string]*rest.Config, error) {
+		return map[string]*rest.Config{"default": s.Config}, nil
+	}
+	pub := &hooks.StatusPublisher{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo, Contexts: contexts,
+		ID: "test", Log: log, MinWrite: 200 * time.Millisecond, Refresh: time.Second}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(pctx) }()
+	defer func() { stop(); <-done }()
+	dyn, err := dynamic.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a workflow applied through Flux turns Healthy with its live version", func(t *testing.T) {
+		ws := waitRecord(t, s, st, "jobs", "jobs Healthy and Synced", func(ws *watch.WorkflowStatus) bool {
+			return ws.Health == watch.Healthy && ws.Sync.State == watch.Synced && ws.Sync.Live != nil
+		})
+		live := ws.Sync.Live
+		if live.DeployCommit != res.DeployCommit || live.SourceCommit != res.SourceCommit || live.Version != 1 {
+			t.Errorf("live %+v, want deploy %s source %s version 1", live, res.DeployCommit, res.SourceCommit)
+		}
+		var ids []string
+		for _, n := range ws.Nodes {
+			ids = append(ids, n.ID+"="+string(n.Health))
+		}
+		if !slices.Equal(ids, []string{"agent=Healthy", "migrate=Healthy", "report=Healthy"}) {
+			t.Errorf("nodes %v", ids)
+		}
+	})
+	t.Run("a workflow's nodes carry their own health and reasons", func(t *testing.T) {
+		ws := waitRecord(t, s, st, "web", "web's deployment Healthy", func(ws *watch.WorkflowStatus) bool {
+			return ws.Sync.Live != nil && nodeHealth(ws, "web") == watch.Healthy && nodeHealth(ws, "svc") == watch.Healthy
+		})
+		// No ingress controller runs and no metrics server: the page says so
+		// rather than calling the workflow healthy.
+		if h := nodeHealth(ws, "ing"); h != watch.Progressing {
+			t.Errorf("ingress without an address: %s", h)
+		}
+		if ws.Health == watch.Healthy {
+			t.Errorf("web is Healthy although its ingress has no address: %+v", ws.Result)
+		}
+	})
+	t.Run("a Deployment that cannot run its pods turns its node Degraded, and back", func(t *testing.T) {
+		deployments := s.Client.AppsV1().Deployments("web")
+		// Three replicas that no node takes: the rollout keeps one pod of
+		// the old template, below the minimum available.
+		broken := []byte(`{"spec":{"replicas":3,"template":{"spec":{"nodeSelector":{"slipway.dev/no-such-node":"true"}}}}}`)
+		if _, err := deployments.Patch(ctx, "web", types.MergePatchType, broken, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ws := waitRecord(t, s, st, "web", "web's node Degraded", func(ws *watch.WorkflowStatus) bool {
+			return nodeHealth(ws, "web") == watch.Degraded
+		})
+		if !strings.Contains(ws.Reason, "Deployment web: not available") {
+			t.Errorf("the workflow's reason does not name the Deployment: %q", ws.Reason)
+		}
+		fixed := []byte(`{"spec":{"replicas":1,"template":{"spec":{"nodeSelector":null}}}}`)
+		if _, err := deployments.Patch(ctx, "web", types.MergePatchType, fixed, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitRecord(t, s, st, "web", "web's node Healthy again", func(ws *watch.WorkflowStatus) bool {
+			return nodeHealth(ws, "web") == watch.Healthy
+		})
+	})
+	t.Run("after kube-apiserver restarts, watches recover: a deleted object shows as drift, and Flux's repair too", func(t *testing.T) {
+		if err := s.Restart(ctx, "kube-apiserver"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Client.CoreV1().ConfigMaps("web").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		deleted := time.Now()
+		waitRecord(t, s, st, "web", "the deleted ConfigMap shown missing", func(ws *watch.WorkflowStatus) bool {
+			return slices.Contains(ws.Drift.Missing, watch.Ref{Kind: "ConfigMap", Name: "web"}) && nodeHealth(ws, "cm") == watch.Missing
+		})
+		if took := time.Since(deleted); took > 10*time.Second {
+			t.Errorf("the status was right again %s after the restart, want within 10s", took.Round(time.Millisecond))
+		}
+		reconcileNow(t, dyn, "web")
+		waitRecord(t, s, st, "web", "Flux's repair seen", func(ws *watch.WorkflowStatus) bool {
+			return ws.Drift.Empty() && nodeHealth(ws, "cm") == watch.Healthy
+		})
+	})
+	t.Run("the reconcile request reaches Flux", func(t *testing.T) {
+		f := hooks.NewFluxSource(func() (map[string]*rest.Config, error) { return contexts(nil) }, "flux-system", "slipway", log)
+		if err := f.RequestReconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := gr.GetAnnotations()[hooks.RequestedAtAnnotation]
+		if want == "" {
+			t.Fatal("no requestedAt annotation")
+		}
+		err = s.Poll(ctx, time.Minute, func() (bool, error) {
+			gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			got, _, _ := unstructured.NestedString(gr.Object, "status", "lastHandledReconcileAt")
+			return got == want, nil
+		})
+		if err != nil {
+			t.Errorf("source-controller did not handle the request: %v", err)
+		}
+	})
+}
+
+func nodeHealth(ws *watch.WorkflowStatus, id string) watch.Health {
+	for _, n := range ws.Nodes {
+		if n.ID == id {
+			return n.Health
+		}
+	}
+	return ""
+}

@@ -1,0 +1,32 @@
+package watch
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// FuzzCompute: whatever a cluster returns, judging it never panics and
+// always gives a known health.
+func FuzzCompute(f *testing.F) {
+	for _, seed := range []string{
+		`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","generation":2},"status":{"observedGeneration":2,"conditions":[{"type":"Available","status":"False"}]}}`,
+		`{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"n"},"status":{"lastScheduleTime":"2026-11-29T02:00:00Z","active":[{}]}}`,
+		`{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"h"},"status":{"conditions":[7,{"type":"AbleToScale"}]}}`,
+		`{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"selector":{"a":1}}}`,
+		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"k"},"spec":{"suspend":"yes"},"status":{"conditions":"no"}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(doc); err != nil {
+			return
+		}
+		for _, r := range []Result{Compute(u), ServiceHealth(u, 0)} {
+			if _, ok := rank[r.Health]; !ok {
+				t.Fatalf("unknown health %q for %s", r.Health, doc)
+			}
+		}
+	})
+}

@@ -1,0 +1,240 @@
+package watch
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Health is how an object, node, workflow or cluster is doing.
+type Health string
+
+// The health values, from best to worst (see Worse).
+const (
+	// Healthy: the object is what its spec asks for.
+	Healthy Health = "Healthy"
+	// Progressing: the object is moving towards its spec.
+	Progressing Health = "Progressing"
+	// Unknown: the object's state cannot be told.
+	Unknown Health = "Unknown"
+	// NotWatched: no cluster context to watch; never taken for healthy.
+	NotWatched Health = "NotWatched"
+	// Missing: the deploy tree expects the object and the cluster lacks it.
+	Missing Health = "Missing"
+	// Degraded: the object failed or does not serve.
+	Degraded Health = "Degraded"
+)
+
+// rank orders health values; a higher rank is worse.
+var rank = map[Health]int{Healthy: 0, Progressing: 1, Unknown: 2, NotWatched: 3, Missing: 4, Degraded: 5}
+
+// Worse reports whether h is worse than o.
+func (h Health) Worse(o Health) bool { return rank[h] > rank[o] }
+
+// Result is the health of one object with its reason in words.
+type Result struct {
+	Health Health `json:"health"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Condition is one status condition of an object.
+type Condition struct {
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Conditions returns the object's status.conditions.
+func Conditions(u *unstructured.Unstructured) []Condition {
+	list, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	out := make([]Condition, 0, len(list))
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		out = append(out, Condition{Type: str("type"), Status: str("status"), Reason: str("reason"), Message: str("message")})
+	}
+	return out
+}
+
+// condition returns the condition of type typ, if the object has one.
+func condition(u *unstructured.Unstructured, typ string) (Condition, bool) {
+	for _, c := range Conditions(u) {
+		if c.Type == typ {
+			return c, true
+		}
+	}
+	return Condition{}, false
+}
+
+// Compute returns an object's health. Kinds kstatus does not judge well get
+// their own rules; a Service needs its ready endpoint count, which
+// ServiceHealth takes. Compute is pure: the object is all it reads.
+func Compute(u *unstructured.Unstructured) Result {
+	if ts := u.GetDeletionTimestamp(); ts != nil {
+		return Result{Progressing, "being deleted"}
+	}
+	switch u.GroupVersionKind().GroupKind().String() {
+	case "Ingress.networking.k8s.io":
+		return ingressHealth(u)
+	case "HorizontalPodAutoscaler.autoscaling":
+		return hpaHealth(u)
+	case "CronJob.batch":
+		return cronJobHealth(u)
+	case "Job.batch":
+		return jobHealth(u)
+	case "PersistentVolumeClaim":
+		return pvcHealth(u)
+	case "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps":
+		if c, ok := condition(u, "Available"); ok && c.Status == "False" {
+			return Result{Degraded, words("not available", c.Reason, c.Message)}
+		}
+	case "Kustomization.kustomize.toolkit.fluxcd.io", "GitRepository.source.toolkit.fluxcd.io":
+		return fluxHealth(u)
+	}
+	return kstatusHealth(u)
+}
+
+// kstatusHealth maps kstatus's verdict onto Health.
+func kstatusHealth(u *unstructured.Unstructured) Result {
+	res, err := status.Compute(u)
+	if err != nil {
+		return Result{Unknown, err.Error()}
+	}
+	switch res.Status {
+	case status.CurrentStatus:
+		return Result{Healthy, ""}
+	case status.InProgressStatus, status.TerminatingStatus:
+		return Result{Progressing, res.Message}
+	case status.FailedStatus:
+		return Result{Degraded, res.Message}
+	case status.NotFoundStatus:
+		return Result{Missing, res.Message}
+	}
+	return Result{Unknown, res.Message}
+}
+
+// words joins a summary with a condition's reason and message.
+func words(summary, reason, message string) string {
+	var parts []string
+	for _, s := range []string{reason, message} {
+		if s = strings.TrimSpace(s); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return summary
+	}
+	return summary + ": " + strings.Join(parts, ": ")
+}
+
+func ingressHealth(u *unstructured.Unstructured) Result {
+	lb, _, _ := unstructured.NestedSlice(u.Object, "status", "loadBalancer", "ingress")
+	if len(lb) == 0 {
+		return Result{Progressing, "no address assigned yet"}
+	}
+	return Result{Healthy, ""}
+}
+
+func hpaHealth(u *unstructured.Unstructured) Result {
+	for _, typ := range []string{"AbleToScale", "ScalingActive"} {
+		c, ok := condition(u, typ)
+		if !ok {
+			return Result{Progressing, "the autoscaler has not reported " + typ + " yet"}
+		}
+		if c.Status == "False" {
+			return Result{Degraded, words(typ+" is false", c.Reason, c.Message)}
+		}
+	}
+	return Result{Healthy, ""}
+}
+
+func jobHealth(u *unstructured.Unstructured) Result {
+	for _, c := range Conditions(u) {
+		switch {
+		case c.Type == "Complete" && c.Status == "True":
+			return Result{Healthy, "succeeded"}
+		case c.Type == "Failed" && c.Status == "True":
+			return Result{Degraded, words("failed", c.Reason, c.Message)}
+		}
+	}
+	active, _, _ := unstructured.NestedInt64(u.Object, "status", "active")
+	failed, _, _ := unstructured.NestedInt64(u.Object, "status", "failed")
+	if failed > 0 {
+		return Result{Progressing, fmt.Sprintf("running, %d failed attempts", failed)}
+	}
+	if active > 0 {
+		return Result{Progressing, "running"}
+	}
+	return Result{Progressing, "not started yet"}
+}
+
+func cronJobHealth(u *unstructured.Unstructured) Result {
+	if s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); s {
+		return Result{Healthy, "suspended"}
+	}
+	last, _, _ := unstructured.NestedString(u.Object, "status", "lastScheduleTime")
+	if last == "" {
+		return Result{Healthy, "not scheduled yet"}
+	}
+	if active, _, _ := unstructured.NestedSlice(u.Object, "status", "active"); len(active) > 0 {
+		return Result{Healthy, "running, scheduled " + last}
+	}
+	ok, _, _ := unstructured.NestedString(u.Object, "status", "lastSuccessfulTime")
+	// RFC 3339 times in UTC compare as strings.
+	if ok < last {
+		return Result{Degraded, "the job scheduled " + last + " did not succeed"}
+	}
+	return Result{Healthy, "last run succeeded " + ok}
+}
+
+func pvcHealth(u *unstructured.Unstructured) Result {
+	switch phase, _, _ := unstructured.NestedString(u.Object, "status", "phase"); phase {
+	case "Bound":
+		return Result{Healthy, ""}
+	case "Lost":
+		return Result{Degraded, "its volume is lost"}
+	default:
+		return Result{Progressing, "not bound yet"}
+	}
+}
+
+// fluxHealth reads a Flux object's Ready condition: False is a failure
+// Flux reports in words; Unknown is a reconciliation under way.
+func fluxHealth(u *unstructured.Unstructured) Result {
+	if s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); s {
+		return Result{Healthy, "suspended"}
+	}
+	c, ok := condition(u, "Ready")
+	switch {
+	case !ok:
+		return Result{Progressing, "not reconciled yet"}
+	case c.Status == "True":
+		return Result{Healthy, ""}
+	case c.Status == "False":
+		return Result{Degraded, words("not ready", c.Reason, c.Message)}
+	}
+	return Result{Progressing, words("reconciling", c.Reason, c.Message)}
+}
+
+// ServiceHealth judges a Service by its ready endpoints: one without a
+// selector or of type ExternalName is healthy as it is.
+func ServiceHealth(svc *unstructured.Unstructured, readyEndpoints int) Result {
+	if r := kstatusHealth(svc); r.Health != Healthy {
+		return r
+	}
+	typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type")
+	sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	if typ == "ExternalName" || len(sel) == 0 {
+		return Result{Healthy, ""}
+	}
+	if readyEndpoints == 0 {
+		return Result{Degraded, "no ready endpoints for its selector"}
+	}
+	return Result{Healthy, ""}
+}

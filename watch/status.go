@@ -1,0 +1,98 @@
+package watch
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Object is the status of one live (or expected and missing) object.
+type Object struct {
+	// Kind is the object's kind, Group the API group ("" for the core).
+	Kind      string `json:"kind"`
+	Group     string `json:"group,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Workflow and Node come from the object's part-of label and node-id
+	// annotation.
+	Workflow string `json:"-"`
+	Node     string `json:"node,omitempty"`
+	Result
+	Conditions []Condition `json:"conditions,omitempty"`
+	// Events are the object's recent warning events, newest first.
+	Events []Event `json:"events,omitempty"`
+}
+
+// Event is a warning event about an object.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	Count   int32     `json:"count,omitempty"`
+}
+
+// Node is the status of one node of a workflow: the worst of its objects.
+type Node struct {
+	ID string `json:"id"`
+	Result
+	Objects []Object `json:"objects"`
+}
+
+// Rollup returns the worst of results, whose reason names the object it
+// comes from; no objects at all is Unknown.
+func Rollup(objects []Object) Result {
+	if len(objects) == 0 {
+		return Result{Unknown, "no objects seen"}
+	}
+	worst := objects[0]
+	for _, o := range objects[1:] {
+		if o.Health.Worse(worst.Health) {
+			worst = o
+		}
+	}
+	r := worst.Result
+	if r.Health != Healthy {
+		r.Reason = worst.Kind + " " + worst.Name + ": " + r.Reason
+		if worst.Reason == "" {
+			r.Reason = worst.Kind + " " + worst.Name + " is " + string(worst.Health)
+		}
+	} else {
+		r.Reason = ""
+	}
+	return r
+}
+
+// Worst returns the worst of results, keeping its reason.
+func Worst(results ...Result) Result {
+	if len(results) == 0 {
+		return Result{Unknown, "nothing to judge"}
+	}
+	w := results[0]
+	for _, r := range results[1:] {
+		if r.Health.Worse(w.Health) {
+			w = r
+		}
+	}
+	return w
+}
+
+// Nodes groups a workflow's objects by node, sorted by node id and each
+// node's objects by kind and name. Objects without a node id form the
+// node "".
+func Nodes(objects []Object) []Node {
+	by := map[string][]Object{}
+	for _, o := range objects {
+		by[o.Node] = append(by[o.Node], o)
+	}
+	out := make([]Node, 0, len(by))
+	for id, objs := range by {
+		slices.SortFunc(objs, compareObjects)
+		out = append(out, Node{ID: id, Result: Rollup(objs), Objects: objs})
+	}
+	slices.SortFunc(out, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+func compareObjects(a, b Object) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
