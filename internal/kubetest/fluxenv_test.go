@@ -71,6 +71,13 @@ func newFluxEnv(t *testing.T, s *Stack, repo, sourceRef string) *fluxEnv {
 	return e
 }
 
+// in returns e for a subtest t, so that its failures end t.
+func (e *fluxEnv) in(t *testing.T) *fluxEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func (e *fluxEnv) bare() string { return filepath.Join(gitRoot, e.repo+".git") }
 
 // commit commits files (nil deletes) to the source branch and pushes it.

@@ -68,6 +68,7 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 	operatorSecret(t, s, "store")
 
 	t.Run("upgrade", func(t *testing.T) {
+		e := e.in(t)
 		upgraded, err := e.deploy()
 		if err != nil {
 			t.Fatal(err)
@@ -102,6 +103,7 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 	// status and returns the deploy commit.
 	moveStore := func(t *testing.T, message, status string) string {
 		t.Helper()
+		e := e.in(t)
 		e.commit(message, map[string][]byte{
 			"workflows/store.json": bytes.Replace(src["workflows/store.json"], []byte(`"status": "published",`), []byte(`"status": "`+status+`",
   "namespace": "store-moved",`), 1),
@@ -114,6 +116,7 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 	}
 
 	t.Run("namespace change", func(t *testing.T) {
+		e := e.in(t)
 		moved := moveStore(t, "Move the store workflow to another namespace", "published")
 		e.waitApplied(moved, root, "store")
 		e.waitGone("deployment store/api", func() error {
@@ -127,6 +130,7 @@ func TestWorkflowChangesKeepWhatItDoesNotOwn(t *testing.T) {
 	})
 
 	t.Run("archive", func(t *testing.T) {
+		e := e.in(t)
 		operatorSecret(t, s, "store-moved")
 		archived := moveStore(t, "Archive the store workflow", "archived")
 		e.waitApplied(archived, root)
