@@ -83,32 +83,6 @@ type Overview struct {
 	Workflows []watch.WorkflowStatus `json:"workflows"`
 }
 
-// ReadOverview reads every cluster and workflow record.
-func ReadOverview(ctx context.Context, r StatusReader) (*Overview, error) {
-	recs, rev, err := r.Statuses(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	o := &Overview{Revision: rev, Clusters: []ClusterStatus{}, Workflows: []watch.WorkflowStatus{}}
-	for _, rec := range recs {
-		switch {
-		case strings.HasPrefix(rec.Key, statusClusters):
-			var cs ClusterStatus
-			if err := json.Unmarshal(rec.Value, &cs); err != nil {
-				return nil, fmt.Errorf("status record %s: %w", rec.Key, err)
-			}
-			o.Clusters = append(o.Clusters, cs)
-		case strings.HasPrefix(rec.Key, statusWorkflows):
-			var ws watch.WorkflowStatus
-			if err := json.Unmarshal(rec.Value, &ws); err != nil {
-				return nil, fmt.Errorf("status record %s: %w", rec.Key, err)
-			}
-			o.Workflows = append(o.Workflows, ws)
-		}
-	}
-	return o, nil
-}
-
 // ReadWorkflowStatus reads one workflow's record; nil when there is none.
 func ReadWorkflowStatus(ctx context.Context, r StatusReader, name string) (*watch.WorkflowStatus, error) {
 	rec, err := r.Status(ctx, statusWorkflows+name)

@@ -2,7 +2,10 @@ package hooks
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +36,7 @@ func TestPublisherWithoutClusters(t *testing.T) {
 	defer func() { stop(); <-done }()
 	var o *Overview
 	for range 100 {
-		if o, err = ReadOverview(ctx, st); err != nil {
+		if o, err = readOverview(ctx, st); err != nil {
 			t.Fatal(err)
 		}
 		if len(o.Workflows) == 3 && len(o.Clusters) == 2 {
@@ -54,4 +57,31 @@ func TestPublisherWithoutClusters(t *testing.T) {
 			t.Errorf("workflow %s: %+v", ws.Name, ws)
 		}
 	}
+}
+
+// readOverview reads every cluster and workflow record as the API lists
+// them.
+func readOverview(ctx context.Context, r StatusReader) (*Overview, error) {
+	recs, rev, err := r.Statuses(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	o := &Overview{Revision: rev, Clusters: []ClusterStatus{}, Workflows: []watch.WorkflowStatus{}}
+	for _, rec := range recs {
+		switch {
+		case strings.HasPrefix(rec.Key, statusClusters):
+			var cs ClusterStatus
+			if err := json.Unmarshal(rec.Value, &cs); err != nil {
+				return nil, fmt.Errorf("status record %s: %w", rec.Key, err)
+			}
+			o.Clusters = append(o.Clusters, cs)
+		case strings.HasPrefix(rec.Key, statusWorkflows):
+			var ws watch.WorkflowStatus
+			if err := json.Unmarshal(rec.Value, &ws); err != nil {
+				return nil, fmt.Errorf("status record %s: %w", rec.Key, err)
+			}
+			o.Workflows = append(o.Workflows, ws)
+		}
+	}
+	return o, nil
 }
