@@ -175,11 +175,6 @@ spec:
 		}
 	})
 	t.Run("a Deployment that cannot run its pods turns its node Degraded, and back", func(t *testing.T) {
-		// On this loaded 2-core machine kwok's fake node misses its
-		// heartbeats at times and goes NotReady, and every pod with it;
-		// the status then rightly shows them unready and this check waits
-		// in vain. Until kwok's node is steady under load, it is skipped.
-		t.Skip("SKIPPED: kwok's node goes NotReady under load (see the comment)")
 		deployments := s.Client.AppsV1().Deployments("web")
 		// Three replicas that no node takes: the rollout keeps one pod of
 		// the old template, below the minimum available.
@@ -202,11 +197,6 @@ spec:
 		})
 	})
 	t.Run("after kube-apiserver restarts, watches recover: a deleted object shows as drift, and Flux's repair too", func(t *testing.T) {
-		// On this loaded 2-core machine kwok's fake node misses its
-		// heartbeats at times and goes NotReady, and every pod with it;
-		// the status then rightly shows them unready and this check waits
-		// in vain. Until kwok's node is steady under load, it is skipped.
-		t.Skip("SKIPPED: kwok's node goes NotReady under load (see the comment)")
 		if err := s.Restart(ctx, "kube-apiserver"); err != nil {
 			t.Fatal(err)
 		}
