@@ -25,6 +25,12 @@ func (s *Stack) startKwok(ctx context.Context, port int) error {
 	s.logf("starting kwok")
 	if err := s.start("kwok", nil, "--kubeconfig", s.Kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "-c", filepath.Join(s.opts.BinDir, kwokStages),
+		// The node's heartbeat is a Lease, as a kubelet's is: without one kwok
+		// does not renew the node's status, the node lifecycle controller marks
+		// it NotReady every node-monitor-grace-period (50 s), and the pods
+		// on it unready with it, so any test longer than that sees its
+		// workloads go unavailable.
+		"--node-lease-duration-seconds", "40",
 		"--node-ip", "127.0.0.1", "--server-address", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
 		return err
 	}
