@@ -108,7 +108,7 @@ func TestKustomizeCLI(t *testing.T) {
 	if err := res.Tree.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	overlays, _ := filepath.Glob(filepath.Join(dir, "workflows", "*", "overlays", "*"))
+	overlays, _ := filepath.Glob(filepath.Join(dir, "workflows", "*", "clusters", "*"))
 	clusters, _ := filepath.Glob(filepath.Join(dir, "clusters", "*"))
 	if len(overlays) != 3 || len(clusters) != 2 {
 		t.Fatalf("found %d overlays and %d cluster dirs, want 3 and 2", len(overlays), len(clusters))

@@ -366,8 +366,11 @@ func TestKubectlKustomize(t *testing.T) {
 	if err := res.Tree.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	overlays, _ := filepath.Glob(filepath.Join(dir, "workflows", "*", "overlays", "*"))
+	overlays, _ := filepath.Glob(filepath.Join(dir, "workflows", "*", "clusters", "*"))
 	clusters, _ := filepath.Glob(filepath.Join(dir, "clusters", "*"))
+	if len(overlays) == 0 || len(clusters) == 0 {
+		t.Fatalf("found %d overlays and %d cluster dirs", len(overlays), len(clusters))
+	}
 	for _, d := range append(overlays, clusters...) {
 		out, err := exec.CommandContext(t.Context(), filepath.Join(stack.opts.BinDir, "kubectl"), "kustomize", d).CombinedOutput()
 		if err != nil {
