@@ -13,12 +13,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
+	"github.com/slipway-gitops/slipway/compose/internal/cli"
+	"github.com/slipway-gitops/slipway/compose/internal/loader"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 

@@ -2,17 +2,18 @@
 // for every compose field it meets whether it was mapped, approximated
 // (and how) or dropped (and why).
 //
-// Files are loaded with compose-go: interpolation from .env and the
-// environment, env_file, profiles, extends, several files merged, x-
+// Files are loaded with compose-go's loader: interpolation from .env and
+// the environment, env_file, profiles, extends, several files merged, x-
 // extensions ignored. Before that, each file is checked against the
 // Compose Specification with tables that go generate writes from the JSON
 // Schema compose-go embeds (spec_gen.go), and what services refer to
 // (services, volumes, networks, secrets, configs) must be defined; every
 // problem is an *InputError with the file, line and column of the
 // offending key, and a suggestion for a misspelled name. compose-go's own
-// validation, which compiles the schema on every start, is skipped. Files
-// reached through include or extends.file are left to compose-go. The
-// mapping rules:
+// validation is not linked: the loader is a copy (internal/loader) without
+// it, since linking it costs every process the compilation of the JSON
+// Schema meta-schemas. Files reached through include or extends.file are
+// not checked. The mapping rules:
 //
 //   - A service becomes a Deployment; a StatefulSet when it mounts a named
 //     volume (its state lives there); a Job when it does not restart
