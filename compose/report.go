@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,13 +72,18 @@ func (r *Report) Counts() map[Status]int {
 
 // WriteText writes the report as a table.
 func (r *Report) WriteText(w io.Writer) error {
+	// tabwriter writes cell by cell: one system call each on a terminal.
+	bw := bufio.NewWriter(w)
 	c := r.Counts()
-	fmt.Fprintf(w, "%d fields: %d mapped, %d approximated, %d dropped\n", len(r.Entries), c[Mapped], c[Approximated], c[Dropped])
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(bw, "%d fields: %d mapped, %d approximated, %d dropped\n", len(r.Entries), c[Mapped], c[Approximated], c[Dropped])
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	for _, e := range r.Entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Status, e.Field, e.Detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // WriteJSON writes the report as indented JSON.
