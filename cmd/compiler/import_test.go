@@ -97,6 +97,7 @@ func TestImportComposeFromGit(t *testing.T) {
 // over every compose fixture, and reports the median time of each and the
 // median over the fixtures of their ratio (slipway/kompose). kompose comes
 // from `make kompose` (or $KOMPOSE); without it the benchmark is skipped.
+// Both are static binaries (CGO_ENABLED=0), as their releases are.
 func BenchmarkImportVsKompose(b *testing.B) {
 	kompose := os.Getenv("KOMPOSE")
 	if kompose == "" {
@@ -111,7 +112,10 @@ func BenchmarkImportVsKompose(b *testing.B) {
 	}
 	tmp := b.TempDir()
 	bin := filepath.Join(tmp, "compiler")
-	if out, err := exec.CommandContext(b.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	// Static, as make build and kompose's releases build their binaries.
+	build := exec.CommandContext(b.Context(), "go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	fixtures, err := filepath.Glob(filepath.Join("..", "..", "fixtures", "compose", "*", "compose.y*ml"))
