@@ -198,6 +198,27 @@ const livePage = `(() => {
 		nodes.map(g => g.dataset.node + "=" + g.dataset.health).join(",");
 })()`
 
+// openPage loads a workflow's page once it has a status record to show:
+// until then it has no fields that the stream of records could update.
+func openPage(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+			t.Fatal(err)
+		}
+		has, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('section[data-workflow] [data-field="version"]') !== null`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s shows no status within 4 minutes", url)
+		}
+	}
+}
+
 // waitLive waits until the page in the browser shows the source commit
 // live, with the workflow and every node Healthy when healthy is set, and
 // returns what it showed.
@@ -258,9 +279,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := s.Apply(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(page, chromedp.Navigate(h.url+"/workflows/"+workflowName)); err != nil {
-		t.Fatal(err)
-	}
+	openPage(t, page, h.url+"/workflows/"+workflowName)
 	shown := waitLive(t, page, first, true, 4*time.Minute)
 	t.Logf("first version live and healthy: %s", shown)
 
