@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: chromium render all build test test-short bench compose-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act
+.PHONY: chromium render all build test test-short bench compose-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e
 
 all: lint test build
 
@@ -34,6 +34,31 @@ $(DEMO)/workflows/.git:
 	cd $(DEMO)/workflows && git init -q -b main && git add -A && \
 	  git -c user.name=Slipway -c user.email=slipway@localhost commit -q -m "Add the sample workflows"
 
+## demo: the whole loop on this machine, in the background: the kube stack
+## (make kube-tools) with Flux bootstrapped on the deploy branch of
+## .demo/workflows, served over HTTP, and hooks on it on http://127.0.0.1:8080
+## (webhook secret demo-webhook-secret); returns once the sample is live.
+## Running it again is harmless; make demo-down stops it all.
+DEMO_STATE  := $(DEMO)/run
+DEMO_SECRET := demo-webhook-secret
+demo: kube-tools $(DEMO)/workflows/.git
+	$(GO) build -o bin/ ./cmd/hooks ./internal/kubetest/kubestack
+	bin/kubestack demo --bin $(KUBE_BIN) --dir $(DEMO_STATE) --repo $(DEMO)/workflows --hooks $(CURDIR)/bin/hooks --secret $(DEMO_SECRET)
+
+## demo-down: stop what make demo started
+demo-down:
+	@if [ -x bin/kubestack ]; then bin/kubestack down --dir $(DEMO_STATE); else echo "no demo is running"; fi
+
+## demo-push: send the demo a push delivery for main of .demo/workflows,
+## signed with the webhook secret as GitHub signs it
+demo-push:
+	@after=$$(git -C $(DEMO)/workflows rev-parse main) && \
+	body='{"ref":"refs/heads/main","after":"'$$after'"}' && \
+	sig=$$(printf '%s' "$$body" | openssl dgst -sha256 -hmac '$(DEMO_SECRET)' | sed 's/^.* //') && \
+	echo "push of main at $$after:" && \
+	curl -sS -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: demo-$$(date +%s%N)" \
+	  -H "X-Hub-Signature-256: sha256=$$sig" --data "$$body" http://127.0.0.1:8080/hooks/github && echo
+
 ## render: render the sample repository into ./deploy
 render:
 	$(GO) run ./cmd/compiler build --source fixtures/repo --out deploy
@@ -41,6 +66,12 @@ render:
 ## test: vet and run every test with the race detector
 test: tools vet
 	$(GO) test -race -count=1 ./...
+
+## e2e: the end-to-end test alone, verbose: push → deploy commit → Flux →
+## the status page in Chromium, a pull request's review comment, a restore;
+## it logs push-to-live latency (p50, p90 over 10 pushes)
+e2e: tools kube-tools
+	$(GO) test -count=1 -v -run '^TestEndToEnd$$' ./test/e2e
 
 ## test-short: run the tests without the race detector
 test-short:

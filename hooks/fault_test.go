@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/sample"
 )
@@ -167,11 +168,11 @@ func TestFaults(t *testing.T) {
 
 	t.Run("a job kind that always fails", func(t *testing.T) {
 		t.Parallel()
-		f, srv := newFakeGitHub(t)
+		f := githubtest.New(t, "..")
 		r := newFlakyRemote(t)
 		h, w := start(t, r)
 		gh := github.NewClient(nil).WithAuthToken("test-token")
-		gh.BaseURL, _ = url.Parse(srv.URL + "/")
+		gh.BaseURL, _ = url.Parse(f.URL + "/")
 		source, _ := newDeployer(t, r.bare) // local: reviews fail without a fetch
 		c, err := compiler.New(compiler.DefaultOptions())
 		if err != nil {
@@ -198,9 +199,7 @@ func TestFaults(t *testing.T) {
 		if failed[0].Attempts != w.JobAttempts {
 			t.Errorf("a failed review was tried %d times, want %d", failed[0].Attempts, w.JobAttempts)
 		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if n := strings.Count(strings.Join(f.statuses, " "), "error"); n != reviews {
+		if n := strings.Count(strings.Join(f.Statuses(), " "), "error"); n != reviews {
 			t.Errorf("%d error statuses set, want %d", n, reviews)
 		}
 	})

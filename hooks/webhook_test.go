@@ -18,10 +18,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/store"
 )
 
@@ -31,29 +31,7 @@ const secret = "webhook-secret-for-tests"
 // @octokit/webhooks-examples (make tools installs it).
 func examples(t testing.TB, event string) []json.RawMessage {
 	t.Helper()
-	path := "../.tools/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		msg := "SKIPPED LOUDLY: GitHub's example payloads are missing (make tools installs @octokit/webhooks-examples): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; CI must run this test")
-		}
-		t.Skip(msg)
-	}
-	var all []struct {
-		Name     string            `json:"name"`
-		Examples []json.RawMessage `json:"examples"`
-	}
-	if err := json.Unmarshal(b, &all); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range all {
-		if e.Name == event {
-			return e.Examples
-		}
-	}
-	t.Fatalf("no %s examples", event)
-	return nil
+	return githubtest.Examples(t, "..", event)
 }
 
 // pick returns the first example whose JSON has all the given fragments.

@@ -7,9 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/internal/browsertest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
@@ -170,58 +168,14 @@ func TestPageNeedsCredentials(t *testing.T) {
 	}
 }
 
-// browser starts Debian's headless Chromium for a test.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; .ci/run installs it")
-		}
-		t.Skip("SKIPPING BROWSER TEST: chromium is not installed (apt-get install -y chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
-	// Not t.Context(): it ends before cleanups run, and the screenshot of
-	// a failure is taken in one.
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// keepScreenshot saves the tab's screenshot as a test artefact when the
-// test failed.
-func keepScreenshot(t *testing.T, ctx context.Context, name string) {
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
-		if err != nil {
-			t.Logf("no screenshot: %v", err)
-			return
-		}
-		file := filepath.Join(t.ArtifactDir(), name+".png")
-		if err := os.WriteFile(file, png, 0o644); err == nil {
-			t.Logf("screenshot: %s", file)
-		}
-	})
-}
-
 // readNodes is each SVG node's id, health and label, as a reader sees them.
 const readNodes = `Array.from(document.querySelectorAll("svg.graph g.node")).map(g =>
 	g.dataset.node + "=" + g.dataset.health + " " + g.getAttribute("class") + " [" + g.querySelector(".node-health").textContent + "]").join("\n")`
 
 func TestBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := browser(t)
-	keepScreenshot(t, ctx, "workflow-page")
+	ctx := browsertest.Start(t, 90*time.Second)
+	browsertest.KeepScreenshot(t, ctx, "workflow-page")
 	s := serve(t, hooks.ReadAccess{}, true)
 	s.putShop(t, watch.Progressing, "rolling out")
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/workflows/shop")); err != nil {

@@ -144,7 +144,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	host := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-	if err := s.waitServing(ctx, "kube-apiserver", adminHTTPClient(p), host+"/readyz", 90*time.Second); err != nil {
+	if err := s.waitServing(ctx, "kube-apiserver", adminHTTPClient(p), host+"/readyz", 3*time.Minute); err != nil {
 		return nil, err
 	}
 	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")

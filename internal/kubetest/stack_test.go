@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		gitRoot, _ = os.MkdirTemp("", "slipway-kube-git-")
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		stack, stackErr = Start(ctx, Options{BinDir: bin, GitRoot: gitRoot, Flux: true, CRDs: [][]byte{certificateCRD}, Log: os.Stderr})
+		stack, stackErr = Start(ctx, Options{BinDir: bin, GitRoot: gitRoot, Flux: true, CRDs: [][]byte{CertificateCRD}, Log: os.Stderr})
 		cancel()
 		startTime = time.Since(began)
 	}
@@ -93,51 +93,6 @@ func buildFixtures(t *testing.T) *compiler.Result {
 	}
 	return res
 }
-
-// certificateCRD is the part of cert-manager's Certificate definition that
-// the fixture's plugin node uses, with its types: the apiserver refuses a
-// dnsNames that is not a list of strings or an issuerRef that is not an
-// object with a name, as the real CRD does.
-var certificateCRD = []byte(`apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: certificates.cert-manager.io
-spec:
-  group: cert-manager.io
-  names: {kind: Certificate, listKind: CertificateList, plural: certificates, singular: certificate}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            required: [issuerRef, secretName]
-            properties:
-              secretName: {type: string}
-              dnsNames: {type: array, items: {type: string}}
-              duration: {type: string}
-              revisionHistoryLimit: {type: integer}
-              issuerRef:
-                type: object
-                required: [name]
-                properties:
-                  name: {type: string}
-                  kind: {type: string}
-                  group: {type: string}
-              privateKey:
-                type: object
-                properties:
-                  algorithm: {type: string, enum: [RSA, ECDSA, Ed25519]}
-                  size: {type: integer}
-          status:
-            type: object
-            x-kubernetes-preserve-unknown-fields: true
-`)
 
 // TestServerSideDryRun validates every object of the fixture repository's
 // deploy tree with the real apiserver (dryRun=All), which checks what

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 )
@@ -322,26 +323,13 @@ func actBinary(t *testing.T) string {
 // pullRequestEvent returns GitHub's example "opened" pull_request payload.
 func pullRequestEvent(t *testing.T) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, ".tools/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"))
-	if err != nil {
-		msg := "SKIPPED LOUDLY: GitHub's example payloads are missing (make tools installs @octokit/webhooks-examples): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
+	for _, raw := range githubtest.Examples(t, root, "pull_request") {
+		var ex map[string]any
+		if err := json.Unmarshal(raw, &ex); err != nil {
+			t.Fatal(err)
 		}
-		t.Skip(msg)
-	}
-	var events []struct {
-		Name     string           `json:"name"`
-		Examples []map[string]any `json:"examples"`
-	}
-	if err := json.Unmarshal(b, &events); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range events {
-		for _, ex := range e.Examples {
-			if e.Name == "pull_request" && ex["action"] == "opened" {
-				return ex
-			}
+		if ex["action"] == "opened" {
+			return ex
 		}
 	}
 	t.Fatal("no opened pull_request example")

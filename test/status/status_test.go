@@ -31,37 +31,6 @@ import (
 // binDir is where make kube-tools puts the stack's binaries.
 const binDir = "../../.tools/kube/bin"
 
-// startStack starts the stack for one test, skipping loudly without the
-// binaries (failing in CI, which must run it).
-func startStack(t *testing.T) (*kubetest.Stack, string) {
-	t.Helper()
-	bin, _ := filepath.Abs(binDir)
-	if missing := kubetest.MissingBinaries(bin); len(missing) > 0 {
-		msg := fmt.Sprintf("SKIPPED LOUDLY: the kube stack's binaries %v are missing from %s: run make kube-tools", missing, bin)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; CI must run this test")
-		}
-		t.Skip(msg)
-	}
-	gitRoot := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	s, err := kubetest.Start(ctx, kubetest.Options{BinDir: bin, GitRoot: gitRoot, Flux: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kube stack logs kept in %s", s.Dir)
-			s.Stop()
-			return
-		}
-		s.Stop()
-		os.RemoveAll(s.Dir)
-	})
-	return s, gitRoot
-}
-
 // record reads a workflow's status record.
 func record(t *testing.T, st *store.Store, name string) *watch.WorkflowStatus {
 	t.Helper()
@@ -100,7 +69,7 @@ func reconcileNow(t *testing.T, dyn dynamic.Interface, name string) {
 }
 
 func TestLiveStatus(t *testing.T) {
-	s, gitRoot := startStack(t)
+	s, gitRoot := kubetest.ForTest(t, binDir)
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 

@@ -1,5 +1,7 @@
 // Command kubestack starts the test Kubernetes and Flux stack in the
-// background for people (make kube-up) and stops it (make kube-down).
+// background for people (make kube-up) and stops it (make kube-down); its
+// demo command starts the stack with Flux bootstrapped on a workflows
+// repository and the webhook service on it (make demo).
 package main
 
 import (
@@ -29,11 +31,15 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: kubestack up|down|serve --dir DIR [--bin DIR]")
+		return errors.New("usage: kubestack up|down|serve|demo|serve-demo --dir DIR [--bin DIR] [demo flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dir := fs.String("dir", ".kube-stack", "state directory: kubeconfig, logs, pid file")
 	bin := fs.String("bin", ".tools/kube/bin", "directory of the stack's binaries")
+	var demo demoConfig
+	if args[0] == "demo" || args[0] == "serve-demo" {
+		demo.flags(fs)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -42,13 +48,23 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	pidFile := filepath.Join(abs, "kubestack.pid")
+	demo.dir = abs
 	switch args[0] {
 	case "up":
-		return up(abs, *bin, pidFile, stdout)
+		return up(abs, pidFile, stdout, []string{"serve", "--dir", abs, "--bin", *bin}, func(w io.Writer) {
+			printUsage(w, filepath.Join(abs, "kubeconfig"), *bin)
+		})
 	case "down":
 		return down(pidFile, stdout)
 	case "serve":
 		return serve(abs, *bin, pidFile)
+	case "demo":
+		if err := demo.abs(); err != nil {
+			return err
+		}
+		return up(abs, pidFile, stdout, append([]string{"serve-demo", "--dir", abs, "--bin", *bin}, demo.args()...), demo.usage)
+	case "serve-demo":
+		return serveDemo(abs, *bin, pidFile, demo)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
@@ -66,11 +82,13 @@ func running(pidFile string) int {
 	return pid
 }
 
-func up(dir, bin, pidFile string, stdout io.Writer) error {
-	kubeconfig := filepath.Join(dir, "kubeconfig")
+// up starts this program with serveArgs in the background, unless the
+// pid file names a live one, and waits until it says it is ready; usage
+// prints how to use what runs.
+func up(dir, pidFile string, stdout io.Writer, serveArgs []string, usage func(io.Writer)) error {
 	if pid := running(pidFile); pid != 0 {
-		fmt.Fprintf(stdout, "the stack is already running (pid %d)\n", pid)
-		printUsage(stdout, kubeconfig, bin)
+		fmt.Fprintf(stdout, "already running (pid %d)\n", pid)
+		usage(stdout)
 		return nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -88,25 +106,37 @@ func up(dir, bin, pidFile string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "serve", "--dir", dir, "--bin", bin)
+	cmd := exec.Command(self, serveArgs...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	// An exited child stays a zombie, which signal 0 still reaches, until
+	// it is waited for.
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
 	ready := filepath.Join(dir, "ready")
-	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+wait:
+	for deadline := time.Now().Add(8 * time.Minute); time.Now().Before(deadline); {
 		if _, err := os.Stat(ready); err == nil {
-			fmt.Fprintf(stdout, "the stack is running (pid %d)\n", cmd.Process.Pid)
-			printUsage(stdout, kubeconfig, bin)
+			fmt.Fprintf(stdout, "running (pid %d)\n", cmd.Process.Pid)
+			usage(stdout)
 			return nil
 		}
-		if syscall.Kill(cmd.Process.Pid, 0) != nil {
-			break
+		select {
+		case <-exited:
+			break wait
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
+	// Whatever did start is stopped: a second try starts afresh.
+	syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
 	b, _ := os.ReadFile(log.Name())
-	return fmt.Errorf("the stack did not start; %s says:\n%s", log.Name(), b)
+	return fmt.Errorf("it did not start; %s says:\n%s", log.Name(), b)
 }
 
 func printUsage(w io.Writer, kubeconfig, bin string) {
@@ -116,7 +146,7 @@ func printUsage(w io.Writer, kubeconfig, bin string) {
 func down(pidFile string, stdout io.Writer) error {
 	pid := running(pidFile)
 	if pid == 0 {
-		fmt.Fprintln(stdout, "no stack is running")
+		fmt.Fprintln(stdout, "not running")
 		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
@@ -124,7 +154,7 @@ func down(pidFile string, stdout io.Writer) error {
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if syscall.Kill(pid, 0) != nil {
-			fmt.Fprintln(stdout, "the stack is stopped")
+			fmt.Fprintln(stdout, "stopped")
 			return os.Remove(pidFile)
 		}
 	}
