@@ -169,13 +169,6 @@ func (p *parser) list(docs *Documents, l location, raw json.RawMessage) {
 	}
 }
 
-// workflowFields are the keys of a workflow document this package reads;
-// others are reported as dropped.
-var workflowFields = []string{
-	"id", "name", "description", "cluster_id", "status", "tags", "nodes", "edges",
-	"versions", "current_version", "created_at", "updated_at", "deleted_at",
-}
-
 func (p *parser) workflow(l location, m map[string]json.RawMessage) *Workflow {
 	n := len(p.errs)
 	w := &Workflow{at: l, fields: sortedKeys(m)}
@@ -210,12 +203,6 @@ func (p *parser) workflow(l location, m map[string]json.RawMessage) *Workflow {
 		return nil
 	}
 	return w
-}
-
-// versionFields are the keys of a version document this package reads.
-var versionFields = []string{
-	"workflow_id", "version", "nodes", "edges", "name", "tag", "description",
-	"created_at", "restored_from", "is_automatic", "run_status",
 }
 
 func (p *parser) version(l location, m map[string]json.RawMessage) *Version {

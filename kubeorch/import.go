@@ -211,10 +211,70 @@ func namespaceOf(nodes []json.RawMessage) string {
 	return ns
 }
 
+// fieldRule is how a field is reported when its report says the same
+// for every document.
+type fieldRule struct {
+	status Status
+	detail string
+}
+
+// workflowRules report the fields of a workflow whose report does not
+// depend on their value.
+var workflowRules = map[string]fieldRule{
+	"description":     {Mapped, "description"},
+	"status":          {Mapped, "status"},
+	"tags":            {Mapped, "tags"},
+	"nodes":           {Mapped, "carried as the editor saved them"},
+	"edges":           {Mapped, "carried as the editor saved them"},
+	"id":              {Approximated, "KubeOrch's id is a KubeOrch-Workflow trailer in the commit messages"},
+	"versions":        {Mapped, "embedded versions are commits, when no separate version documents are given"},
+	"current_version": {Approximated, "`compiler versions` counts the commits"},
+	"created_at":      {Approximated, "git keeps times: a commit without a version is dated updated_at"},
+	"updated_at":      {Approximated, "git keeps times: a commit without a version is dated updated_at"},
+	"owner_id":        {Dropped, "KubeOrch's users and teams; in git, the repository's permissions decide who changes a workflow"},
+	"team_id":         {Dropped, "KubeOrch's users and teams; in git, the repository's permissions decide who changes a workflow"},
+	"last_run_at":     {Dropped, "KubeOrch's run statistics; Flux applies every published workflow and reports its status"},
+	"run_count":       {Dropped, "KubeOrch's run statistics; Flux applies every published workflow and reports its status"},
+	"success_count":   {Dropped, "KubeOrch's run statistics; Flux applies every published workflow and reports its status"},
+	"failure_count":   {Dropped, "KubeOrch's run statistics; Flux applies every published workflow and reports its status"},
+}
+
+// versionRules report the fields of a version.
+var versionRules = map[string]fieldRule{
+	"nodes":         {Mapped, "carried as the editor saved them"},
+	"edges":         {Mapped, "carried as the editor saved them"},
+	"description":   {Mapped, "in the commit message"},
+	"name":          {Mapped, "in the commit message"},
+	"tag":           {Mapped, "in the commit message"},
+	"restored_from": {Mapped, "in the commit message"},
+	"is_automatic":  {Mapped, "in the commit message"},
+	"run_status":    {Mapped, "in the commit message"},
+	"created_at":    {Mapped, "the commit's author date"},
+	"workflow_id":   {Mapped, "matched to its workflow"},
+	"id":            {Dropped, "KubeOrch's database id of the version; the commit id replaces it"},
+	"created_by":    {Dropped, "a KubeOrch user id; the commits' author is the importer's"},
+	"run_id":        {Dropped, "a KubeOrch run record"},
+}
+
+// reportFields reports each field of a document: by its rule, or by
+// special when that knows it, or as unknown.
+func reportFields(r *Report, name string, at location, fields []string, rules map[string]fieldRule, special func(key string, l location) bool) {
+	for _, k := range fields {
+		l := at.at(k)
+		if special(k, l) {
+			continue
+		}
+		rule, ok := rules[k]
+		if !ok {
+			rule = fieldRule{Dropped, "not a field of KubeOrch's documents this importer knows"}
+		}
+		r.add(name, l, rule.status, "%s", rule.detail)
+	}
+}
+
 // mapWorkflowFields fills h from w's fields and reports each of them.
 func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *header) {
-	for _, k := range w.fields {
-		l := w.at.at(k)
+	reportFields(r, name, w.at, w.fields, workflowRules, func(k string, l location) bool {
 		switch k {
 		case "name":
 			if name == w.Name {
@@ -222,14 +282,6 @@ func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *hea
 			} else {
 				r.add(name, l, Approximated, "the file name is %s, a DNS-safe form of %q; the display name is the description's first line", workflow.WorkflowFile(name), w.Name)
 			}
-		case "description":
-			r.add(name, l, Mapped, "description")
-		case "status":
-			r.add(name, l, Mapped, "status")
-		case "tags":
-			r.add(name, l, Mapped, "tags")
-		case "nodes", "edges":
-			r.add(name, l, Mapped, "carried as the editor saved them")
 		case "cluster_id":
 			switch {
 			case w.ClusterID == "" && opts.Cluster == "":
@@ -241,28 +293,17 @@ func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *hea
 			default:
 				r.add(name, l, Dropped, "KubeOrch's cluster id %q names a cluster in its database, not a cluster file; the workflow targets the repository's default cluster (name one with --cluster)", w.ClusterID)
 			}
-		case "id":
-			r.add(name, l, Approximated, "KubeOrch's id is a KubeOrch-Workflow trailer in the commit messages")
-		case "versions":
-			r.add(name, l, Mapped, "embedded versions are commits, when no separate version documents are given")
-		case "current_version":
-			r.add(name, l, Approximated, "`compiler versions` counts the commits")
-		case "created_at", "updated_at":
-			r.add(name, l, Approximated, "git keeps times: a commit without a version is dated updated_at")
 		case "deleted_at":
 			if w.Deleted {
 				r.add(name, l, Approximated, "deleted in KubeOrch: the workflow is archived")
 			} else {
 				r.add(name, l, Dropped, "not deleted")
 			}
-		case "owner_id", "team_id":
-			r.add(name, l, Dropped, "KubeOrch's users and teams; in git, the repository's permissions decide who changes a workflow")
-		case "last_run_at", "run_count", "success_count", "failure_count":
-			r.add(name, l, Dropped, "KubeOrch's run statistics; Flux applies every published workflow and reports its status")
 		default:
-			r.add(name, l, Dropped, "not a field of KubeOrch's workflow documents this importer knows")
+			return false
 		}
-	}
+		return true
+	})
 	h.Status = workflow.Status(w.Status)
 	switch {
 	case w.Deleted:
@@ -278,29 +319,13 @@ func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *hea
 
 // mapVersionFields reports the fields of a version.
 func mapVersionFields(name string, v *Version, r *Report) {
-	for _, k := range v.fields {
-		l := v.at.at(k)
-		switch k {
-		case "version":
+	reportFields(r, name, v.at, v.fields, versionRules, func(k string, l location) bool {
+		if k == "version" {
 			r.add(name, l, Mapped, "the commit is version %d", v.Number)
-		case "nodes", "edges":
-			r.add(name, l, Mapped, "carried as the editor saved them")
-		case "description", "name", "tag", "restored_from", "is_automatic", "run_status":
-			r.add(name, l, Mapped, "in the commit message")
-		case "created_at":
-			r.add(name, l, Mapped, "the commit's author date")
-		case "workflow_id":
-			r.add(name, l, Mapped, "matched to its workflow")
-		case "id":
-			r.add(name, l, Dropped, "KubeOrch's database id of the version; the commit id replaces it")
-		case "created_by":
-			r.add(name, l, Dropped, "a KubeOrch user id; the commits' author is the importer's")
-		case "run_id":
-			r.add(name, l, Dropped, "a KubeOrch run record")
-		default:
-			r.add(name, l, Dropped, "not a field of KubeOrch's version documents this importer knows")
+			return true
 		}
-	}
+		return false
+	})
 }
 
 // message is the commit message of a version: the description's first

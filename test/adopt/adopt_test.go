@@ -7,8 +7,6 @@
 package adopt_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,36 +74,6 @@ spec:
 const adoptingCluster = `{"name": "default", "default": true, "adopt": "kubeorch"}
 `
 
-// startStack starts the stack with Flux, skipping loudly without the
-// binaries (failing in CI, which must run it).
-func startStack(t *testing.T) (*kubetest.Stack, string) {
-	t.Helper()
-	bin, _ := filepath.Abs(binDir)
-	if missing := kubetest.MissingBinaries(bin); len(missing) > 0 {
-		msg := fmt.Sprintf("SKIPPED LOUDLY: the kube stack's binaries %v are missing from %s: run make kube-tools", missing, bin)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; CI must run this test")
-		}
-		t.Skip(msg)
-	}
-	gitRoot := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	s, err := kubetest.Start(ctx, kubetest.Options{BinDir: bin, GitRoot: gitRoot, Flux: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("kube stack logs kept in %s", s.Dir)
-			return
-		}
-		os.RemoveAll(s.Dir)
-	})
-	return s, gitRoot
-}
-
 // importInto imports the fixture documents into a new bare repository,
 // with the adopting cluster in the first commit, and deploys it.
 func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
@@ -163,7 +131,7 @@ func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
 }
 
 func TestAdoptKubeOrch(t *testing.T) {
-	s, gitRoot := startStack(t)
+	s, gitRoot := kubetest.StartForTest(t, binDir)
 	ctx := t.Context()
 
 	if err := s.Apply(ctx, []byte(kubeorchObjects)); err != nil {
@@ -176,24 +144,12 @@ func TestAdoptKubeOrch(t *testing.T) {
 	}
 
 	importInto(t, filepath.Join(gitRoot, "shop.git"))
-	bootstrap := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: slipway, namespace: flux-system}
-spec:
-  interval: 10m
-  url: %s
-  ref: {branch: deploy}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: cluster-default, namespace: flux-system}
-spec:
-  interval: 10m
-  path: ./clusters/default
-  prune: true
-  sourceRef: {kind: GitRepository, name: slipway}
-`, s.GitURL("shop.git"))
-	if err := s.Apply(ctx, []byte(bootstrap)); err != nil {
+	// Connected as an operator connects Flux: compiler bootstrap's objects.
+	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: "default", URL: s.GitURL("shop.git"), Branch: "deploy", Interval: time.Minute}, compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}
 	dyn, err := dynamic.NewForConfig(s.Config)
