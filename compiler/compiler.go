@@ -125,6 +125,10 @@ type WorkflowResult struct {
 	Cluster   string          `json:"cluster"`
 	Namespace string          `json:"namespace"`
 	Objects   int             `json:"objects"`
+	// Warnings are the canvas defaults a draft has yet to fill in.
+	Warnings workflow.Errors `json:"warnings,omitempty"`
+	// Ignored lists the editor and run-time state keys of the file.
+	Ignored []workflow.Ignored `json:"ignored,omitempty"`
 }
 
 // Build validates every workflow and cluster of src and renders the
@@ -264,7 +268,8 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 		perCluster[workflow.DefaultCluster] = nil
 	}
 	for _, u := range units {
-		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
+		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace(),
+			Warnings: u.wf.Warnings, Ignored: u.wf.Ignored}
 		if u.wf.Status == workflow.StatusPublished {
 			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
 			if ns := renderNamespace(u.wf, clusterByName[wr.Cluster]); ns != nil {
