@@ -318,13 +318,7 @@ func (v *validator) unroutedPath(n *Node, j int, p IngressPath) {
 }
 
 func (v *validator) nodeNamed(kind Kind, name string) *Node {
-	for i := range v.wf.Nodes {
-		n := &v.wf.Nodes[i]
-		if n.Type == kind && n.Spec != nil && n.Name() == name {
-			return n
-		}
-	}
-	return nil
+	return v.wf.nodeNamed(kind, name)
 }
 
 // servicePorts returns the ports a service node exposes, after defaults.

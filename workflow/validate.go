@@ -49,7 +49,7 @@ func (v *validator) validateTop() {
 	}
 	nsPtr := "/namespace"
 	if v.nsNode != "" {
-		nsPtr = pointer("/nodes", v.nodeIndex(v.nsNode), "data", "namespace")
+		nsPtr = pointer("/nodes", v.wf.nodeIndex(v.nsNode), "data", "namespace")
 	}
 	if wf.Namespace != "" {
 		v.dns1123Label(nsPtr, v.nsNode, wf.Namespace)
@@ -101,16 +101,6 @@ func (v *validator) nodeNamespace() {
 			return
 		}
 	}
-}
-
-// nodeIndex returns the index of the node with id, or -1.
-func (v *validator) nodeIndex(id string) int {
-	for i := range v.wf.Nodes {
-		if v.wf.Nodes[i].ID == id {
-			return i
-		}
-	}
-	return -1
 }
 
 // resolveEditorForms rewrites what editors write in another form into the
