@@ -280,9 +280,9 @@ func TestBuildInvalidRepository(t *testing.T) {
 			want:  []string{`workflows/shop.json: /cluster_id: names cluster "mars", which has no file clusters/mars.json`},
 		},
 		{
-			name:  "two workflows in one namespace",
-			files: map[string][]byte{"workflows/database.json": patch("workflows/database.json", testutil.Set("/namespace", "shop"))},
-			want:  []string{`/namespace: namespace "shop" on cluster "prod" is already used by workflow`},
+			name:  "two workflows render one object into a namespace",
+			files: map[string][]byte{"workflows/database.json": patch("workflows/database.json", testutil.Set("/namespace", "shop"), testutil.Set("/nodes/2/data/name", "api"))},
+			want:  []string{`workflows/shop.json: /nodes/2/data/name: Service "api" in namespace "shop" on cluster "prod" is also rendered by workflow "database" (node`},
 		},
 		{
 			name:  "credentials in a cluster file",
