@@ -9,7 +9,6 @@ package adopt_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -121,9 +120,6 @@ func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
 		t.Fatal(err)
 	}
 	dr, err := d.Deploy(t.Context())
-	if err != nil && strings.Contains(err.Error(), "/data/id") {
-		t.Skipf("SKIPPED LOUDLY: the workflow package does not yet read nodes as KubeOrch's editor saves them (data.id and the rest), so the imported workflow does not compile:\n%v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
