@@ -60,7 +60,12 @@ func Import(docs *Documents, opts Options) (*Result, error) {
 		errs = append(errs, &workflow.Error{File: l.file, Pointer: l.ptr, Message: fmt.Sprintf(format, args...)})
 	}
 	if len(docs.Workflows) == 0 {
-		return nil, workflow.Errors{{File: "", Message: "no KubeOrch workflow among the inputs: versions alone do not say the workflow's name, status or tags"}}
+		var at location
+		if len(docs.Versions) > 0 {
+			at = docs.Versions[0].at
+		}
+		fail(at, "no KubeOrch workflow among the inputs: versions alone do not say the workflow's name, status or tags")
+		return nil, errs
 	}
 	byID := map[string]*Workflow{}
 	byName := map[string]*Workflow{}
@@ -109,6 +114,34 @@ func Import(docs *Documents, opts Options) (*Result, error) {
 		return nil, errs
 	}
 	return res, nil
+}
+
+// Step is one commit of an import's history.
+type Step struct {
+	// Name is the workflow the commit changes.
+	Name string
+	Commit
+}
+
+// History returns the commits of every workflow in the order KubeOrch
+// made them, each workflow's in its own order, so that a repository's
+// history follows KubeOrch's and every version keeps its number.
+func (r *Result) History() []Step {
+	next := make([]int, len(r.Files))
+	var out []Step
+	for {
+		best := -1
+		for i, f := range r.Files {
+			if next[i] < len(f.Commits) && (best < 0 || f.Commits[next[i]].Time.Before(r.Files[best].Commits[next[best]].Time)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		out = append(out, Step{Name: r.Files[best].Name, Commit: r.Files[best].Commits[next[best]]})
+		next[best]++
+	}
 }
 
 // header is the workflow-level part of a workflow file, in the order

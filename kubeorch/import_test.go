@@ -206,7 +206,7 @@ func TestImportErrors(t *testing.T) {
 		{"same file name", []string{`[` + wf("1", "Shop Front") + `,` + wf("2", "shop-front") + `]`}, `f0.json: /1/name: "shop-front" becomes workflow "shop-front", as "Shop Front" (f0.json#/0) does`},
 		{"version twice", []string{wf("1", "a"), `{"versions": [{"workflow_id": "1", "version": 1, "nodes": []}, {"workflow_id": "1", "version": 1, "nodes": []}]}`}, `f1.json: /versions/1/version: version 1 of "a" is given twice (also f1.json#/versions/0)`},
 		{"unknown workflow", []string{wf("1", "a"), `{"workflow_id": "2", "version": 1, "nodes": []}`}, `f1.json: /workflow_id: names workflow "2", which is not among the inputs`},
-		{"versions alone", []string{`{"workflow_id": "2", "version": 1, "nodes": []}`}, `no KubeOrch workflow among the inputs`},
+		{"versions alone", []string{`{"workflow_id": "2", "version": 1, "nodes": []}`}, `f0.json: no KubeOrch workflow among the inputs`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -243,5 +243,25 @@ func TestDNSName(t *testing.T) {
 				t.Errorf("DNSName(%q) = %q, want %q", in, got, want)
 			}
 		})
+	}
+}
+
+// TestHistory orders the commits of several workflows by time.
+func TestHistory(t *testing.T) {
+	t.Parallel()
+	res, err := Import(parseFiles(t, "shop-front-versions.json", "workflows.json", "shop-front.json"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range res.History() {
+		got = append(got, fmt.Sprintf("%s@%d %s", s.Name, s.Version, s.Time.Format("2006-01-02")))
+	}
+	want := []string{
+		"old-cache@1 2025-10-01", "batch-reports-nightly@0 2025-11-21",
+		"shop-front@1 2025-12-04", "shop-front@2 2025-12-05", "shop-front@3 2025-12-08",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }

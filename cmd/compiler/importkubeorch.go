@@ -107,9 +107,9 @@ func commitImport(ctx context.Context, source, branch string, author gitrepo.Sig
 		return err
 	}
 	var changes []gitrepo.Change
-	for _, c := range interleave(res.Files) {
+	for _, c := range res.History() {
 		changes = append(changes, gitrepo.Change{
-			Files: map[string][]byte{workflow.WorkflowFile(c.name): c.JSON}, Author: author, When: c.Time, Message: c.Message,
+			Files: map[string][]byte{workflow.WorkflowFile(c.Name): c.JSON}, Author: author, When: c.Time, Message: c.Message,
 		})
 	}
 	head, err := repo.Append(ctx, branch, changes)
@@ -121,31 +121,4 @@ func commitImport(ctx context.Context, source, branch string, author gitrepo.Sig
 	}
 	fmt.Fprintf(stderr, "committed %d versions to %s, now at %s\n", len(changes), branch, head.Hash.String()[:12])
 	return nil
-}
-
-// namedCommit is a commit of the workflow name.
-type namedCommit struct {
-	kubeorch.Commit
-	name string
-}
-
-// interleave orders the commits of several workflows by time, keeping
-// each workflow's own order, so that the repository's history follows
-// KubeOrch's and every workflow's versions keep their numbers.
-func interleave(files []kubeorch.File) []namedCommit {
-	next := make([]int, len(files))
-	var out []namedCommit
-	for {
-		best := -1
-		for i, f := range files {
-			if next[i] < len(f.Commits) && (best < 0 || f.Commits[next[i]].Time.Before(files[best].Commits[next[best]].Time)) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return out
-		}
-		out = append(out, namedCommit{files[best].Commits[next[best]], files[best].Name})
-		next[best]++
-	}
 }

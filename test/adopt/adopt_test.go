@@ -101,8 +101,8 @@ func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
 	}
 	author := gitrepo.Signature{Name: "Importer", Email: "importer@example.com"}
 	var changes []gitrepo.Change
-	for i, c := range res.Files[0].Commits {
-		files := map[string][]byte{workflow.WorkflowFile(res.Files[0].Name): c.JSON}
+	for i, c := range res.History() {
+		files := map[string][]byte{workflow.WorkflowFile(c.Name): c.JSON}
 		if i == 0 {
 			files[workflow.ClusterFile("default")] = []byte(adoptingCluster)
 		}
