@@ -159,6 +159,7 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 		data = k.stripSecretValues(pointer(base, "data"), n.ID, data)
 	}
 	if n.Type == KindPlugin {
+		data = k.metadataFields(pointer(base, "data"), n.ID, data)
 		data = k.fromCatalog(data)
 		data, values = k.splitPluginValues(pointer(base, "data"), n.ID, data)
 	}
@@ -204,6 +205,9 @@ func (k checker) fromCatalog(data map[string]any) map[string]any {
 	if out["_pluginFields"] == nil {
 		fields := make([]any, 0, len(nt.Fields))
 		for _, f := range nt.Fields {
+			if f.ID == "name" || f.ID == "namespace" {
+				continue // the node's own, for the object's metadata
+			}
 			m := map[string]any{"id": f.ID, "type": f.Type}
 			if f.Required {
 				m["required"] = true
@@ -218,6 +222,28 @@ func (k checker) fromCatalog(data map[string]any) map[string]any {
 		}
 		out["_pluginFields"] = fields
 	}
+	return out
+}
+
+// metadataFields drops the plugin field definitions of name and namespace,
+// which KubeOrch declares as fields: they are the node's own, and go to
+// the object's metadata.
+func (k checker) metadataFields(ptr, nodeID string, data map[string]any) map[string]any {
+	defs, ok := data["_pluginFields"].([]any)
+	if !ok {
+		return data
+	}
+	kept := make([]any, 0, len(defs))
+	for i, d := range defs {
+		if m, ok := d.(map[string]any); ok && (m["id"] == "name" || m["id"] == "namespace") {
+			k.c.ignored = append(k.c.ignored, Ignored{Pointer: pointer(ptr, "_pluginFields", i), NodeID: nodeID,
+				Reason: fmt.Sprintf("a field definition of the node's own %s, which goes to the object's metadata", m["id"])})
+			continue
+		}
+		kept = append(kept, d)
+	}
+	out := maps.Clone(data)
+	out["_pluginFields"] = kept
 	return out
 }
 
