@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/slipway-gitops/slipway/internal/suggest"
+	"github.com/slipway-gitops/slipway/workflow/plugins"
 )
 
 // MaxFileSize is the largest workflow or cluster file accepted, in bytes.
@@ -24,14 +25,21 @@ const MaxFileSize = 8 << 20
 // the file relative to the repository root, workflows/<name>.json; it is used
 // in messages and gives the workflow its name.
 //
-// All problems of the file are returned together as Errors.
+// All problems of the file are returned together as Errors. Plugin nodes
+// may name a node type of the built-in plugin catalog.
 func Decode(file string, data []byte) (*Workflow, error) {
+	return DecodeWith(file, data, plugins.BuiltIn())
+}
+
+// DecodeWith is Decode with a plugin catalog: the built-in one with the
+// plugins a repository defines (see plugins.Catalog.With).
+func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, error) {
 	c := &collector{file: file}
 	doc, ok := parseJSON(c, data)
 	if !ok {
 		return nil, c.err()
 	}
-	k := checker{c: c}
+	k := checker{c: c, catalog: catalog}
 	k.check("", "", doc, reflect.TypeFor[Workflow]())
 	topLevelOK := len(c.errs) == 0
 
@@ -125,6 +133,9 @@ func stem(file string) string {
 // fields and wrong types with JSON pointers.
 type checker struct {
 	c *collector
+	// catalog gives plugin nodes that name a node type their apiVersion,
+	// kind and fields.
+	catalog *plugins.Catalog
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
@@ -148,6 +159,8 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 		data = k.stripSecretValues(pointer(base, "data"), n.ID, data)
 	}
 	if n.Type == KindPlugin {
+		data = k.metadataFields(pointer(base, "data"), n.ID, data)
+		data = k.fromCatalog(data)
 		data, values = k.splitPluginValues(pointer(base, "data"), n.ID, data)
 	}
 	norm := k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
@@ -167,6 +180,79 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	}
 	n.Spec = spec
 	return true
+}
+
+// fromCatalog completes the data of a plugin node whose templateId (and
+// pluginId) names a node type of the catalog: apiVersion, kind and
+// _pluginFields the node does not set come from the catalog.
+func (k checker) fromCatalog(data map[string]any) map[string]any {
+	tid, _ := data["templateId"].(string)
+	pid, _ := data["pluginId"].(string)
+	if k.catalog == nil || tid == "" {
+		return data
+	}
+	nt, ok := k.catalog.NodeType(pid, tid)
+	if !ok {
+		return data
+	}
+	out := maps.Clone(data)
+	if out["apiVersion"] == nil {
+		out["apiVersion"] = nt.APIVersion
+	}
+	if out["kind"] == nil {
+		out["kind"] = nt.Kind
+	}
+	if out["_pluginFields"] == nil {
+		fields := make([]any, 0, len(nt.Fields))
+		for _, f := range nt.Fields {
+			if f.ID == "name" || f.ID == "namespace" {
+				continue // the node's own, for the object's metadata
+			}
+			m := map[string]any{"id": f.ID, "type": f.Type}
+			if f.Required {
+				m["required"] = true
+			}
+			if f.Default != nil {
+				m["default"] = f.Default
+			}
+			if len(f.Options) > 0 {
+				m["options"] = anySlice(f.Options)
+			}
+			fields = append(fields, m)
+		}
+		out["_pluginFields"] = fields
+	}
+	return out
+}
+
+// metadataFields drops the plugin field definitions of name and namespace,
+// which KubeOrch declares as fields: they are the node's own, and go to
+// the object's metadata.
+func (k checker) metadataFields(ptr, nodeID string, data map[string]any) map[string]any {
+	defs, ok := data["_pluginFields"].([]any)
+	if !ok {
+		return data
+	}
+	kept := make([]any, 0, len(defs))
+	for i, d := range defs {
+		if m, ok := d.(map[string]any); ok && (m["id"] == "name" || m["id"] == "namespace") {
+			k.c.ignored = append(k.c.ignored, Ignored{Pointer: pointer(ptr, "_pluginFields", i), NodeID: nodeID,
+				Reason: fmt.Sprintf("a field definition of the node's own %s, which goes to the object's metadata", m["id"])})
+			continue
+		}
+		kept = append(kept, d)
+	}
+	out := maps.Clone(data)
+	out["_pluginFields"] = kept
+	return out
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // splitPluginValues separates the values of declared plugin fields from the

@@ -857,9 +857,10 @@ func (nv *nodeValidator) plugin(d *PluginData) {
 	}
 }
 
-// pluginFieldTypes are the types of plugin fields; list and object values
+// pluginFieldTypes are the types of plugin fields (textarea is text in
+// KubeOrch's editor); list and object values
 // are rendered as JSON arrays and objects.
-var pluginFieldTypes = []string{"text", "number", "select", "boolean", "list", "object"}
+var pluginFieldTypes = []string{"text", "textarea", "number", "select", "boolean", "list", "object"}
 
 // noSecretValues checks every string in a plugin value, at any depth; key
 // names the innermost key, for the credential-name check.
