@@ -167,8 +167,10 @@ func TestAdoptKubeOrch(t *testing.T) {
 		if after.Generation <= before.Generation {
 			t.Errorf("generation %d, was %d: the pod template did not change", after.Generation, before.Generation)
 		}
-		if l := after.Spec.Template.Labels; l["app"] != "web" || l[workflow.LabelName] != "web" || l["version"] != "" {
-			t.Errorf("pod labels %v: want app and Slipway's labels, not KubeOrch's version", l)
+		// KubeOrch's other labels (version) stay: another field manager
+		// owns them, and server-side apply leaves what it does not own.
+		if l := after.Spec.Template.Labels; l["app"] != "web" || l[workflow.LabelName] != "web" || l[workflow.LabelPartOf] != "shop-front" {
+			t.Errorf("pod labels %v: want app and Slipway's labels", l)
 		}
 		if after.Labels[workflow.LabelManagedBy] != workflow.ManagedBy {
 			t.Errorf("labels %v: not managed by Slipway", after.Labels)
