@@ -125,6 +125,10 @@ type WorkflowResult struct {
 	Cluster   string          `json:"cluster"`
 	Namespace string          `json:"namespace"`
 	Objects   int             `json:"objects"`
+	// Warnings are the canvas defaults a draft has yet to fill in.
+	Warnings workflow.Errors `json:"warnings,omitempty"`
+	// Ignored lists the editor and run-time state keys of the file.
+	Ignored []workflow.Ignored `json:"ignored,omitempty"`
 }
 
 // Build validates every workflow and cluster of src and renders the
@@ -263,11 +267,26 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 	if len(clusters) == 0 {
 		perCluster[workflow.DefaultCluster] = nil
 	}
+	// Workflows may share a namespace; it is rendered once, and labelled
+	// part of a workflow only when it is one workflow's.
+	nsUsers := map[[2]string]int{}
 	for _, u := range units {
-		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace()}
+		if u.wf.Status == workflow.StatusPublished {
+			nsUsers[[2]string{u.wf.Cluster(), u.wf.TargetNamespace()}]++
+		}
+	}
+	nsDone := map[[2]string]bool{}
+	for _, u := range units {
+		wr := WorkflowResult{Name: u.wf.Name, Status: u.wf.Status, Cluster: u.wf.Cluster(), Namespace: u.wf.TargetNamespace(),
+			Warnings: u.wf.Warnings, Ignored: u.wf.Ignored}
 		if u.wf.Status == workflow.StatusPublished {
 			perCluster[wr.Cluster] = append(perCluster[wr.Cluster], u.wf.Name+".yaml")
-			if ns := renderNamespace(u.wf, clusterByName[wr.Cluster]); ns != nil {
+			key := [2]string{wr.Cluster, wr.Namespace}
+			if ns := renderNamespace(u.wf, clusterByName[wr.Cluster]); ns != nil && !nsDone[key] {
+				nsDone[key] = true
+				if nsUsers[key] > 1 {
+					delete(ns.Labels, workflow.LabelPartOf)
+				}
 				f := namespaceFile(ns.Name)
 				if err := res.Tree.add(sourceFile(u.wf), path.Join(ClusterDir(wr.Cluster), f), ns); err != nil {
 					return nil, err

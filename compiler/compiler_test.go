@@ -21,7 +21,13 @@ const fixtureRepo = "../fixtures/repo"
 // fixtureSource reads the fixture repository.
 func fixtureSource(t *testing.T) Source {
 	t.Helper()
-	src, err := ReadSource(os.DirFS(fixtureRepo))
+	return readFixtures(t, fixtureRepo)
+}
+
+// readFixtures reads a fixture repository.
+func readFixtures(t *testing.T, dir string) Source {
+	t.Helper()
+	src, err := ReadSource(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +36,11 @@ func fixtureSource(t *testing.T) Source {
 
 func buildFixtures(t *testing.T) *Result {
 	t.Helper()
-	src := fixtureSource(t)
+	return buildSource(t, fixtureSource(t))
+}
+
+func buildSource(t *testing.T, src Source) *Result {
+	t.Helper()
 	c, err := New(DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -42,31 +52,41 @@ func buildFixtures(t *testing.T) *Result {
 	return res
 }
 
-// TestGolden compares the deploy tree of the fixture repository with
-// testdata/golden. Run with -update to rewrite it.
+// TestGolden compares the deploy trees of the fixture repositories with
+// testdata: fixtures/repo with testdata/golden, and the workflows as
+// KubeOrch's editor saves them, fixtures/kubeorch, with
+// testdata/golden-kubeorch. Run with -update to rewrite them.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	res := buildFixtures(t)
-	golden := filepath.Join("testdata", "golden")
-	if *update {
-		if err := os.RemoveAll(golden); err != nil {
-			t.Fatal(err)
-		}
-		if err := res.Tree.WriteDir(golden); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := ReadDir(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want.Paths(), res.Tree.Paths()); diff != "" {
-		t.Fatalf("files differ from %s (-want +got):\n%s", golden, diff)
-	}
-	for _, p := range want.Paths() {
-		if diff := cmp.Diff(string(want[p]), string(res.Tree[p])); diff != "" {
-			t.Errorf("%s differs (-want +got):\n%s", p, diff)
-		}
+	for _, tc := range []struct{ repo, golden string }{
+		{fixtureRepo, filepath.Join("testdata", "golden")},
+		{"../fixtures/kubeorch", filepath.Join("testdata", "golden-kubeorch")},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			t.Parallel()
+			res := buildSource(t, readFixtures(t, tc.repo))
+			golden := tc.golden
+			if *update {
+				if err := os.RemoveAll(golden); err != nil {
+					t.Fatal(err)
+				}
+				if err := res.Tree.WriteDir(golden); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := ReadDir(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want.Paths(), res.Tree.Paths()); diff != "" {
+				t.Fatalf("files differ from %s (-want +got):\n%s", golden, diff)
+			}
+			for _, p := range want.Paths() {
+				if diff := cmp.Diff(string(want[p]), string(res.Tree[p])); diff != "" {
+					t.Errorf("%s differs (-want +got):\n%s", p, diff)
+				}
+			}
+		})
 	}
 }
 
@@ -280,9 +300,9 @@ func TestBuildInvalidRepository(t *testing.T) {
 			want:  []string{`workflows/shop.json: /cluster_id: names cluster "mars", which has no file clusters/mars.json`},
 		},
 		{
-			name:  "two workflows in one namespace",
-			files: map[string][]byte{"workflows/database.json": patch("workflows/database.json", testutil.Set("/namespace", "shop"))},
-			want:  []string{`/namespace: namespace "shop" on cluster "prod" is already used by workflow`},
+			name:  "two workflows render one object into a namespace",
+			files: map[string][]byte{"workflows/database.json": patch("workflows/database.json", testutil.Set("/namespace", "shop"), testutil.Set("/nodes/2/data/name", "api"))},
+			want:  []string{`workflows/shop.json: /nodes/2/data/name: Service "api" in namespace "shop" on cluster "prod" is also rendered by workflow "database" (node`},
 		},
 		{
 			name:  "credentials in a cluster file",

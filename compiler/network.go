@@ -154,10 +154,10 @@ func renderNetworkPolicy(rc *renderContext, n *workflow.Node) ([]object, error) 
 		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyType(t))
 	}
 	for _, r := range d.IngressRules {
-		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers(r.Peers), Ports: policyPorts(r.Ports)})
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers(rc.wf.RulePeers(n, r, false)), Ports: policyPorts(r.Ports)})
 	}
 	for _, r := range d.EgressRules {
-		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers(r.Peers), Ports: policyPorts(r.Ports)})
+		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers(rc.wf.RulePeers(n, r, true)), Ports: policyPorts(r.Ports)})
 	}
 	return []object{{kind: "NetworkPolicy", name: d.Name, nodeID: n.ID, value: np}}, nil
 }
@@ -165,17 +165,30 @@ func renderNetworkPolicy(rc *renderContext, n *workflow.Node) ([]object, error) 
 func peers(in []workflow.NetworkPeer) []networkingv1.NetworkPolicyPeer {
 	var out []networkingv1.NetworkPolicyPeer
 	for _, p := range in {
-		var peer networkingv1.NetworkPolicyPeer
-		if p.PodSelector != nil {
-			peer.PodSelector = &metav1.LabelSelector{MatchLabels: p.PodSelector}
-		}
-		if p.NamespaceSelector != nil {
-			peer.NamespaceSelector = &metav1.LabelSelector{MatchLabels: p.NamespaceSelector}
+		peer := networkingv1.NetworkPolicyPeer{
+			PodSelector:       labelSelector(p.PodSelector),
+			NamespaceSelector: labelSelector(p.NamespaceSelector),
 		}
 		if p.IPBlock != nil {
 			peer.IPBlock = &networkingv1.IPBlock{CIDR: p.IPBlock.CIDR, Except: p.IPBlock.Except}
 		}
 		out = append(out, peer)
+	}
+	return out
+}
+
+func labelSelector(s *workflow.LabelSelector) *metav1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	out := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
+	if out.MatchLabels == nil && len(s.MatchExpressions) == 0 {
+		out.MatchLabels = map[string]string{} // {}: every pod or namespace
+	}
+	for _, e := range s.MatchExpressions {
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: e.Key, Operator: metav1.LabelSelectorOperator(e.Operator), Values: e.Values,
+		})
 	}
 	return out
 }
@@ -188,8 +201,11 @@ func policyPorts(in []workflow.NetworkPolicyPort) []networkingv1.NetworkPolicyPo
 			proto = corev1.Protocol(p.Protocol)
 		}
 		pp := networkingv1.NetworkPolicyPort{Protocol: &proto}
-		if p.Port != 0 {
-			pp.Port = ptr.To(intstr.FromInt32(int32(p.Port)))
+		switch {
+		case p.Port.Name != "":
+			pp.Port = ptr.To(intstr.FromString(p.Port.Name))
+		case p.Port.Number != 0:
+			pp.Port = ptr.To(intstr.FromInt32(int32(p.Port.Number)))
 		}
 		if p.EndPort != 0 {
 			pp.EndPort = ptr.To(int32(p.EndPort))

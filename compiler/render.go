@@ -83,6 +83,7 @@ func renderWorkflow(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) (
 			errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID, Message: err.Error()})
 			continue
 		}
+		adoptSelectors(wf, cl, objs)
 		for _, o := range objs {
 			name := o.fileName()
 			if prev, dup := byFile[name]; dup {

@@ -88,6 +88,15 @@ func renderHPA(rc *renderContext, n *workflow.Node) ([]object, error) {
 			},
 		})
 	}
+	if d.ScaleUpStabilization != nil || d.ScaleDownStabilization != nil {
+		hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{}
+		if d.ScaleUpStabilization != nil {
+			hpa.Spec.Behavior.ScaleUp = &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: int32Ptr(d.ScaleUpStabilization)}
+		}
+		if d.ScaleDownStabilization != nil {
+			hpa.Spec.Behavior.ScaleDown = &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: int32Ptr(d.ScaleDownStabilization)}
+		}
+	}
 	return []object{{kind: "HorizontalPodAutoscaler", name: d.Name, nodeID: n.ID, value: hpa}}, nil
 }
 

@@ -35,6 +35,12 @@ type Cluster struct {
 	// PodSecurity is the Pod Security Standard (privileged, baseline or
 	// restricted) the namespaces rendered for this cluster enforce.
 	PodSecurity string `json:"podSecurity,omitempty"`
+	// Adopt names the system whose live objects the cluster's workflows
+	// take over. AdoptKubeOrch keeps the selector labels KubeOrch gave its
+	// workloads, which Kubernetes does not let change in place, so that
+	// Flux updates the objects KubeOrch made instead of failing on them.
+	// Empty: Slipway's own selector labels.
+	Adopt string `json:"adopt,omitempty"`
 }
 
 // ClusterMetadata describes a cluster.
@@ -81,6 +87,7 @@ func DecodeCluster(file string, data []byte) (*Cluster, error) {
 	v.oneOf("/authType", "", cl.AuthType, "kubeconfig", "token", "certificate", "serviceaccount", "oidc")
 	v.labels("/labels", "", cl.Labels, true)
 	v.oneOf("/podSecurity", "", cl.PodSecurity, "privileged", "baseline", "restricted")
+	v.oneOf("/adopt", "", cl.Adopt, AdoptKubeOrch)
 	v.fluxSettings("/flux", cl.Flux)
 	if err := c.err(); err != nil {
 		return nil, err

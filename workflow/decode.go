@@ -10,7 +10,11 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/slipway-gitops/slipway/internal/suggest"
+	"github.com/slipway-gitops/slipway/workflow/plugins"
 )
 
 // MaxFileSize is the largest workflow or cluster file accepted, in bytes.
@@ -21,14 +25,21 @@ const MaxFileSize = 8 << 20
 // the file relative to the repository root, workflows/<name>.json; it is used
 // in messages and gives the workflow its name.
 //
-// All problems of the file are returned together as Errors.
+// All problems of the file are returned together as Errors. Plugin nodes
+// may name a node type of the built-in plugin catalog.
 func Decode(file string, data []byte) (*Workflow, error) {
+	return DecodeWith(file, data, plugins.BuiltIn())
+}
+
+// DecodeWith is Decode with a plugin catalog: the built-in one with the
+// plugins a repository defines (see plugins.Catalog.With).
+func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, error) {
 	c := &collector{file: file}
 	doc, ok := parseJSON(c, data)
 	if !ok {
 		return nil, c.err()
 	}
-	k := checker{c: c}
+	k := checker{c: c, catalog: catalog}
 	k.check("", "", doc, reflect.TypeFor[Workflow]())
 	topLevelOK := len(c.errs) == 0
 
@@ -40,6 +51,7 @@ func Decode(file string, data []byte) (*Workflow, error) {
 			return nil, c.err()
 		}
 	}
+	c.draft = wf.Status != StatusPublished
 	nodesOK := make([]bool, len(wf.Nodes))
 	rawNodes, _ := doc.(map[string]any)["nodes"].([]any)
 	for i := range wf.Nodes {
@@ -57,6 +69,9 @@ func Decode(file string, data []byte) (*Workflow, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
+	resolveEditorForms(&wf)
+	c.warnings.Sort()
+	wf.Warnings, wf.Ignored = c.warnings, c.ignored
 	return &wf, nil
 }
 
@@ -118,6 +133,9 @@ func stem(file string) string {
 // fields and wrong types with JSON pointers.
 type checker struct {
 	c *collector
+	// catalog gives plugin nodes that name a node type their apiVersion,
+	// kind and fields.
+	catalog *plugins.Catalog
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
@@ -141,13 +159,19 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 		data = k.stripSecretValues(pointer(base, "data"), n.ID, data)
 	}
 	if n.Type == KindPlugin {
+		data = k.metadataFields(pointer(base, "data"), n.ID, data)
+		data = k.fromCatalog(data)
 		data, values = k.splitPluginValues(pointer(base, "data"), n.ID, data)
 	}
-	k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
+	norm := k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
 	if len(k.c.errs) > before {
 		return false
 	}
-	if err := json.Unmarshal(n.Data, spec); err != nil {
+	b, err := json.Marshal(norm)
+	if err == nil {
+		err = json.Unmarshal(b, spec)
+	}
+	if err != nil {
 		k.c.add(pointer(base, "data"), n.ID, "%v", err)
 		return false
 	}
@@ -156,6 +180,79 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	}
 	n.Spec = spec
 	return true
+}
+
+// fromCatalog completes the data of a plugin node whose templateId (and
+// pluginId) names a node type of the catalog: apiVersion, kind and
+// _pluginFields the node does not set come from the catalog.
+func (k checker) fromCatalog(data map[string]any) map[string]any {
+	tid, _ := data["templateId"].(string)
+	pid, _ := data["pluginId"].(string)
+	if k.catalog == nil || tid == "" {
+		return data
+	}
+	nt, ok := k.catalog.NodeType(pid, tid)
+	if !ok {
+		return data
+	}
+	out := maps.Clone(data)
+	if out["apiVersion"] == nil {
+		out["apiVersion"] = nt.APIVersion
+	}
+	if out["kind"] == nil {
+		out["kind"] = nt.Kind
+	}
+	if out["_pluginFields"] == nil {
+		fields := make([]any, 0, len(nt.Fields))
+		for _, f := range nt.Fields {
+			if f.ID == "name" || f.ID == "namespace" {
+				continue // the node's own, for the object's metadata
+			}
+			m := map[string]any{"id": f.ID, "type": f.Type}
+			if f.Required {
+				m["required"] = true
+			}
+			if f.Default != nil {
+				m["default"] = f.Default
+			}
+			if len(f.Options) > 0 {
+				m["options"] = anySlice(f.Options)
+			}
+			fields = append(fields, m)
+		}
+		out["_pluginFields"] = fields
+	}
+	return out
+}
+
+// metadataFields drops the plugin field definitions of name and namespace,
+// which KubeOrch declares as fields: they are the node's own, and go to
+// the object's metadata.
+func (k checker) metadataFields(ptr, nodeID string, data map[string]any) map[string]any {
+	defs, ok := data["_pluginFields"].([]any)
+	if !ok {
+		return data
+	}
+	kept := make([]any, 0, len(defs))
+	for i, d := range defs {
+		if m, ok := d.(map[string]any); ok && (m["id"] == "name" || m["id"] == "namespace") {
+			k.c.ignored = append(k.c.ignored, Ignored{Pointer: pointer(ptr, "_pluginFields", i), NodeID: nodeID,
+				Reason: fmt.Sprintf("a field definition of the node's own %s, which goes to the object's metadata", m["id"])})
+			continue
+		}
+		kept = append(kept, d)
+	}
+	out := maps.Clone(data)
+	out["_pluginFields"] = kept
+	return out
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // splitPluginValues separates the values of declared plugin fields from the
@@ -178,9 +275,12 @@ func (k checker) splitPluginValues(ptr, nodeID string, data map[string]any) (map
 			own[key] = val
 			continue
 		}
+		if val == nil {
+			continue // a cleared field
+		}
 		switch typ {
 		case "number":
-			n, ok := val.(json.Number)
+			n, ok := readNumber(val)
 			if !ok {
 				k.c.add(pointer(ptr, key), nodeID, "must be a number, not %s", describe(val))
 				continue
@@ -192,11 +292,14 @@ func (k checker) splitPluginValues(ptr, nodeID string, data map[string]any) (map
 				values[key] = f
 			}
 		case "boolean":
-			if _, ok := val.(bool); !ok {
+			switch val {
+			case true, "true":
+				values[key] = true
+			case false, "false":
+				values[key] = false
+			default:
 				k.c.add(pointer(ptr, key), nodeID, "must be true or false, not %s", describe(val))
-				continue
 			}
-			values[key] = val
 		case "list":
 			if _, ok := val.([]any); !ok {
 				k.c.add(pointer(ptr, key), nodeID, "must be a list, not %s", describe(val))
@@ -258,79 +361,220 @@ func isPluginOwnField(key string) bool {
 	return ok
 }
 
-// check compares v with t at ptr.
-func (k checker) check(ptr, nodeID string, v any, t reflect.Type) {
+// editorState lists the keys a workflow editor (KubeOrch's canvas) or its
+// backend writes into node data that hold canvas or run-time state, with
+// what they hold. They are accepted and ignored.
+var editorState = map[string]string{
+	"id":                 "the editor's copy of the node id",
+	"type":               "the editor's copy of the node type",
+	"_status":            "run-time status the backend writes after a run",
+	"_secretCreated":     "run-time state: whether the backend created the Secret",
+	"hasValidationError": "the editor's validation state",
+	"_linkedWorkloads":   "the editor's copy of the workloads the policy's edges link; the edges say it",
+	"_linkedTarget":      "the editor's copy of the workload the hpa's edge links; the edges say it",
+	"parameters":         "the editor's older copy of image, replicas and port; the node's own fields say it",
+}
+
+// nestedEditorState lists editor state keys of values nested in node data.
+var nestedEditorState = map[reflect.Type]map[string]string{
+	reflect.TypeFor[NetworkPeer]():       {"type": "the editor's name of the selector the peer sets; the peer's fields say it"},
+	reflect.TypeFor[NetworkPolicyPort](): {"id": "the editor's id of the port"},
+}
+
+var (
+	nodeSpecType      = reflect.TypeFor[NodeSpec]()
+	portRefType       = reflect.TypeFor[PortRef]()
+	labelSelectorType = reflect.TypeFor[LabelSelector]()
+	pluginOptionType  = reflect.TypeFor[PluginOption]()
+)
+
+// stateReason returns what an editor state key of a value of type t holds.
+func stateReason(t reflect.Type, key string) (string, bool) {
+	if reflect.PointerTo(t).Implements(nodeSpecType) {
+		r, ok := editorState[key]
+		return r, ok
+	}
+	r, ok := nestedEditorState[t][key]
+	return r, ok
+}
+
+// check compares v with t at ptr and returns v as t reads it: editor
+// state keys and null fields removed (null means absent, as editors save
+// cleared fields), numbers written as strings read as numbers and the
+// other way round, and the alternative forms of PortRef, LabelSelector
+// and PluginOption in their canonical form.
+func (k checker) check(ptr, nodeID string, v any, t reflect.Type) any {
 	if t == rawMessageType || t.Kind() == reflect.Interface {
-		return
+		return v
 	}
 	if v == nil {
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Map:
-			return
+			return nil
 		}
 		k.c.add(ptr, nodeID, "must be %s, not null", want(t))
-		return
+		return nil
+	}
+	switch t {
+	case portRefType:
+		return k.portRef(ptr, nodeID, v)
+	case labelSelectorType:
+		if m, ok := v.(map[string]any); ok && !isSelectorForm(m) {
+			// KubeOrch's flat form: the labels themselves.
+			return map[string]any{"matchLabels": k.check(ptr, nodeID, m, reflect.TypeFor[map[string]string]())}
+		}
+	case pluginOptionType:
+		if s, ok := v.(string); ok {
+			return map[string]any{"value": s}
+		}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		k.check(ptr, nodeID, v, t.Elem())
+		return k.check(ptr, nodeID, v, t.Elem())
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
 			k.c.add(ptr, nodeID, "must be an object, not %s", describe(v))
-			return
+			return v
 		}
 		fields := jsonFields(t)
+		out := make(map[string]any, len(m))
 		for _, key := range sortedKeys(m) {
 			f, known := fields[key]
 			if !known {
-				k.c.add(pointer(ptr, key), nodeID, "unknown field %q", key)
+				if reason, ok := stateReason(t, key); ok {
+					k.c.ignored = append(k.c.ignored, Ignored{Pointer: pointer(ptr, key), NodeID: nodeID, Reason: reason})
+					continue
+				}
+				hint := ""
+				if best := suggest.Closest(key, sortedKeys(fields)); best != "" {
+					hint = fmt.Sprintf("; did you mean %q?", best)
+				}
+				k.c.add(pointer(ptr, key), nodeID, "unknown field %q%s", key, hint)
 				continue
 			}
-			k.check(pointer(ptr, key), nodeID, m[key], f)
+			if m[key] == nil {
+				continue
+			}
+			out[key] = k.check(pointer(ptr, key), nodeID, m[key], f)
 		}
+		return out
 	case reflect.Map:
 		m, ok := v.(map[string]any)
 		if !ok {
 			k.c.add(ptr, nodeID, "must be an object, not %s", describe(v))
-			return
+			return v
 		}
+		out := make(map[string]any, len(m))
 		for _, key := range sortedKeys(m) {
-			k.check(pointer(ptr, key), nodeID, m[key], t.Elem())
+			out[key] = k.check(pointer(ptr, key), nodeID, m[key], t.Elem())
 		}
+		return out
 	case reflect.Slice:
 		s, ok := v.([]any)
 		if !ok {
 			k.c.add(ptr, nodeID, "must be an array, not %s", describe(v))
-			return
+			return v
 		}
+		out := make([]any, len(s))
 		for i, e := range s {
-			k.check(pointer(ptr, i), nodeID, e, t.Elem())
+			out[i] = k.check(pointer(ptr, i), nodeID, e, t.Elem())
 		}
+		return out
 	case reflect.String:
-		if _, ok := v.(string); !ok {
+		switch x := v.(type) {
+		case string:
+		case json.Number:
+			return x.String() // editors save some text fields as numbers (maxUnavailable: 1)
+		default:
 			k.c.add(ptr, nodeID, "must be a string, not %s", describe(v))
 		}
 	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
+		switch x := v.(type) {
+		case bool:
+		case string:
+			if b, err := strconv.ParseBool(x); err == nil && (x == "true" || x == "false") {
+				return b
+			}
+			k.c.add(ptr, nodeID, "must be true or false, not %s", describe(v))
+		default:
 			k.c.add(ptr, nodeID, "must be true or false, not %s", describe(v))
 		}
 	case reflect.Int64:
-		n, ok := v.(json.Number)
+		n, ok := readNumber(v)
 		if !ok {
 			k.c.add(ptr, nodeID, "must be a whole number, not %s", describe(v))
-			return
+			return v
 		}
 		if _, err := n.Int64(); err != nil {
 			k.c.add(ptr, nodeID, "must be a whole number, not %s", n)
 		}
+		return n
 	case reflect.Float64:
-		if _, ok := v.(json.Number); !ok {
+		n, ok := readNumber(v)
+		if !ok {
 			k.c.add(ptr, nodeID, "must be a number, not %s", describe(v))
+			return v
 		}
+		return n
 	default:
 		k.c.add(ptr, nodeID, "cannot hold a value of Go type %s", t)
 	}
+	return v
+}
+
+// readNumber reads a JSON number, or a string that holds one: editors save
+// some number fields as text ("instances": "3").
+func readNumber(v any) (json.Number, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return x, true
+	case string:
+		s := strings.TrimSpace(x)
+		if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" && !strings.ContainsAny(s, "xXpP_") {
+			return json.Number(s), true
+		}
+	}
+	return "", false
+}
+
+// portRef reads a port given by number, by number as text, or by name.
+func (k checker) portRef(ptr, nodeID string, v any) any {
+	if n, ok := readNumber(v); ok {
+		if _, err := n.Int64(); err != nil {
+			k.c.add(ptr, nodeID, "must be a whole number or a port name, not %s", n)
+		}
+		return n
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	k.c.add(ptr, nodeID, "must be a port number or name, not %s", describe(v))
+	return v
+}
+
+// isSelectorForm reports whether a selector object is written as
+// Kubernetes writes a LabelSelector (matchLabels, matchExpressions) rather
+// than as a flat map of labels: a flat map's values are strings.
+func isSelectorForm(m map[string]any) bool {
+	if len(m) == 0 {
+		return false
+	}
+	for key, val := range m {
+		switch key {
+		case "matchLabels":
+			if _, ok := val.(map[string]any); !ok && val != nil {
+				return false
+			}
+		case "matchExpressions":
+			if _, ok := val.([]any); !ok && val != nil {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // jsonFields maps the JSON names of a struct's fields, embedded ones

@@ -129,6 +129,21 @@ func pointer(base string, tokens ...any) string {
 type collector struct {
 	file string
 	errs Errors
+	// draft turns the problems added with canvasDefault into warnings.
+	draft    bool
+	warnings Errors
+	ignored  []Ignored
+}
+
+// canvasDefault records a problem that a new canvas node has until its
+// user fills it in (an empty image, an unnamed secret key, an unlinked
+// hpa): a warning in a draft, an error in a workflow to be deployed.
+func (c *collector) canvasDefault(ptr, nodeID, format string, args ...any) {
+	if !c.draft {
+		c.add(ptr, nodeID, format, args...)
+		return
+	}
+	c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...) + " (a warning in a draft; an error once published)"})
 }
 
 // add records a problem at a pointer, for a node (nodeID may be empty).

@@ -12,6 +12,11 @@ func addFixtureSeeds(f *testing.F, dir string) {
 	if err != nil || len(files) == 0 {
 		f.Fatalf("no fixtures in %s: %v", dir, err)
 	}
+	if dir == "workflows" {
+		// Workflows as KubeOrch's editor saves them.
+		more, _ := filepath.Glob("../fixtures/kubeorch/workflows/*.json")
+		files = append(files, more...)
+	}
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -25,3 +25,20 @@ var reservedLabels = []string{LabelName, LabelPartOf, LabelManagedBy}
 func SelectorLabels(workflowName, workloadName string) map[string]string {
 	return map[string]string{LabelName: workloadName, LabelPartOf: workflowName}
 }
+
+// AdoptKubeOrch is the Cluster.Adopt value for objects KubeOrch made.
+const AdoptKubeOrch = "kubeorch"
+
+// LabelKubeOrchApp is the label KubeOrch's templates select a workload's
+// pods by, with the workload's name as its value.
+const LabelKubeOrchApp = "app"
+
+// AdoptedSelectorLabels returns the labels that select the pods of a
+// workload whose live object the system adopt made: KubeOrch's app:
+// <name>; Slipway's own (SelectorLabels) when adopt is empty.
+func AdoptedSelectorLabels(adopt, workflowName, workloadName string) map[string]string {
+	if adopt == AdoptKubeOrch {
+		return map[string]string{LabelKubeOrchApp: workloadName}
+	}
+	return SelectorLabels(workflowName, workloadName)
+}

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"slices"
 	"sort"
 )
 
@@ -24,8 +25,13 @@ const (
 	LinkVolume LinkKind = "volume"
 	// LinkScale makes an hpa scale a workload.
 	LinkScale LinkKind = "scale"
-	// LinkPolicy applies a networkpolicy to a workload's pods.
+	// LinkPolicy applies a networkpolicy to a workload's pods: an edge
+	// from the policy itself (no handle, or KubeOrch's "output").
 	LinkPolicy LinkKind = "policy"
+	// LinkPeer allows traffic from (ingress rule) or to (egress rule) a
+	// workload's pods: an edge from the handle of a networkpolicy rule,
+	// named by the rule's id. It does not apply the policy to the workload.
+	LinkPeer LinkKind = "peer"
 	// LinkAfter starts a workload (To) only once another (From) answers on
 	// its service: an edge between two workloads, drawn from the one that
 	// waits to the one it waits for.
@@ -38,6 +44,11 @@ const (
 	DefaultSecretMountPath = "/etc/secrets"
 	DefaultVolumeMountPath = "/data"
 )
+
+// PolicyHandle is the handle of a networkpolicy node itself in KubeOrch's
+// editor; an edge from it applies the policy, as an edge without a handle
+// does.
+const PolicyHandle = "output"
 
 // EnvFromHandle, set as an edge's sourceHandle or targetHandle on a
 // configmap or secret edge, loads its keys as environment variables
@@ -55,6 +66,10 @@ type Link struct {
 	Edge int
 	// PathID is the ingress path a route serves.
 	PathID string
+	// RuleID is the networkpolicy rule a peer link adds the workload to;
+	// Egress says whether it is an egress rule.
+	RuleID string
+	Egress bool
 	// MountPath, SubPath and ReadOnly say where mounts and volumes go.
 	MountPath string
 	SubPath   string
@@ -163,6 +178,16 @@ func (v *validator) resolveLinks() {
 		switch kind {
 		case LinkRoute:
 			l.PathID = fromHandle
+		case LinkPolicy:
+			if fromHandle != "" && fromHandle != PolicyHandle {
+				egress, found := policyRule(from.Spec.(*NetworkPolicyData), fromHandle)
+				if !found {
+					v.c.add(base, "", "edge %q names rule %q of networkpolicy %q (node %q), which has no rule of that id; draw it from the policy (no handle) to apply the policy to %s %q, or from a rule's handle to allow its traffic",
+						e.ID, fromHandle, from.Name(), from.ID, to.Type, to.Name())
+					continue
+				}
+				l.Kind, l.RuleID, l.Egress = LinkPeer, fromHandle, egress
+			}
 		case LinkMount:
 			if fromHandle == EnvFromHandle || toHandle == EnvFromHandle {
 				l.Kind = LinkEnvFrom
@@ -293,13 +318,7 @@ func (v *validator) unroutedPath(n *Node, j int, p IngressPath) {
 }
 
 func (v *validator) nodeNamed(kind Kind, name string) *Node {
-	for i := range v.wf.Nodes {
-		n := &v.wf.Nodes[i]
-		if n.Type == kind && n.Spec != nil && n.Name() == name {
-			return n
-		}
-	}
-	return nil
+	return v.wf.nodeNamed(kind, name)
 }
 
 // servicePorts returns the ports a service node exposes, after defaults.
@@ -524,7 +543,7 @@ func (v *validator) checkScales() {
 		links := v.wf.LinksFrom(n.ID, LinkScale)
 		switch {
 		case len(links) == 0:
-			v.c.add(v.nodePtr(n), n.ID, "hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
+			v.c.canvasDefault(v.nodePtr(n), n.ID, "hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
 			continue
 		case len(links) > 1:
 			v.c.add(edgePtr(links[1]), n.ID, "hpa %q already scales node %q; an hpa scales one workload", d.Name, links[0].To.ID)
@@ -575,15 +594,107 @@ func (v *validator) checkPolicies() {
 		if !ok {
 			continue
 		}
+		v.checkPeers(n, d)
 		links := v.wf.LinksFrom(n.ID, LinkPolicy)
 		if len(links) == 0 && d.PodSelector == nil {
 			v.c.add(v.nodePtr(n), n.ID, "networkpolicy %q selects no workload and would apply to every pod of the namespace: draw an edge to the workloads it is for, or set podSelector to {} if every pod is meant", d.Name)
 		}
 		sort.SliceStable(links, func(a, b int) bool { return links[a].To.Name() < links[b].To.Name() })
+		app := editorAppName(&LabelSelector{MatchLabels: d.PodSelector})
 		for _, l := range links {
+			if app != "" && slices.ContainsFunc(links, func(l Link) bool { return l.To.Name() == app }) {
+				break // KubeOrch's {app: <name>} of a linked workload: the edges say it
+			}
 			v.subsetOf(v.nodePtr(n, "podSelector"), n.ID, d.PodSelector, l.To)
 		}
 	}
+}
+
+// policyRule finds the rule of a network policy with the given id and
+// reports whether it is an egress rule.
+func policyRule(d *NetworkPolicyData, id string) (egress, found bool) {
+	for _, r := range d.IngressRules {
+		if r.ID == id {
+			return false, true
+		}
+	}
+	for _, r := range d.EgressRules {
+		if r.ID == id {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+// checkPeers checks that the peers the editor wrote for workloads it
+// linked from a rule's handle (_linkedWorkload) agree with the edges.
+func (v *validator) checkPeers(n *Node, d *NetworkPolicyData) {
+	linked := map[[2]string]bool{}
+	for _, l := range v.wf.LinksFrom(n.ID, LinkPeer) {
+		linked[[2]string{l.RuleID, l.To.ID}] = true
+	}
+	for _, rules := range []struct {
+		field string
+		rules []NetworkPolicyRule
+	}{{"ingressRules", d.IngressRules}, {"egressRules", d.EgressRules}} {
+		for i, r := range rules.rules {
+			field, peers := r.PeerField(rules.field == "egressRules")
+			for j, p := range peers {
+				if p.LinkedWorkload != "" && !linked[[2]string{r.ID, p.LinkedWorkload}] {
+					v.c.add(v.nodePtr(n, rules.field, i, field, j, "_linkedWorkload"), n.ID,
+						"names node %q, but no edge links it from the handle of rule %q; draw the edge, or remove the peer", p.LinkedWorkload, r.ID)
+				}
+			}
+		}
+	}
+}
+
+// RulePeers returns the peers of a network policy rule as the edges drawn
+// from its handle make them: each linked workload's pods, selected by
+// their selector labels, in place of the peer the editor wrote for it (a
+// peer whose _linkedWorkload names it, or whose podSelector is KubeOrch's
+// {app: <name>} of it), then the linked workloads that had none, by name.
+func (w *Workflow) RulePeers(n *Node, r NetworkPolicyRule, egress bool) []NetworkPeer {
+	byID, byName := map[string]*Node{}, map[string]*Node{}
+	for _, l := range w.LinksFrom(n.ID, LinkPeer) {
+		if l.RuleID == r.ID && l.Egress == egress {
+			byID[l.To.ID], byName[l.To.Name()] = l.To, l.To
+		}
+	}
+	peerOf := func(wl *Node) NetworkPeer {
+		return NetworkPeer{PodSelector: &LabelSelector{MatchLabels: SelectorLabels(w.Name, wl.Name())}}
+	}
+	_, in := r.PeerField(egress)
+	var out []NetworkPeer
+	done := map[*Node]bool{}
+	for _, p := range in {
+		wl := byID[p.LinkedWorkload]
+		if wl == nil && p.LinkedWorkload == "" {
+			wl = byName[editorAppName(p.PodSelector)]
+		}
+		switch {
+		case wl == nil:
+			out = append(out, p)
+		case !done[wl]:
+			out = append(out, peerOf(wl))
+			done[wl] = true
+		}
+	}
+	for _, name := range sortedKeys(byName) {
+		if wl := byName[name]; !done[wl] {
+			out = append(out, peerOf(wl))
+		}
+	}
+	return out
+}
+
+// editorAppName returns the workload name of a selector KubeOrch's editor
+// writes when an edge is drawn, {app: <name>}, or "".
+func editorAppName(s *LabelSelector) string {
+	if s == nil || len(s.MatchLabels) != 1 || len(s.MatchExpressions) > 0 {
+		return ""
+	}
+	return s.MatchLabels["app"]
 }
 
 // WaitTarget returns the service name and port a workload that waits for n

@@ -1,5 +1,7 @@
 package workflow
 
+import "encoding/json"
+
 // NodeSpec is the decoded data of a node; each kind has its own type.
 type NodeSpec interface {
 	// ObjectMeta returns the fields every kind shares.
@@ -69,7 +71,12 @@ type ResourceList struct {
 }
 
 // EnvVarEntry defines one environment variable, with a literal value or a
-// reference to a key of a ConfigMap or Secret.
+// reference to a key of a ConfigMap or Secret. An entry with a name only
+// (as KubeOrch's editor saves envKeys, whose values it supplies at run
+// time) reads the key of its name from the workflow's environment Secret,
+// EnvSecretName, which is never rendered: it is created in the cluster
+// (see docs/secrets.md), and the pod does not start until it holds the
+// key. Decode fills in that SecretKeyRef.
 type EnvVarEntry struct {
 	// ID is a stable id for the editor.
 	ID string `json:"id,omitempty"`
@@ -119,6 +126,9 @@ type ContainerPort struct {
 type Probe struct {
 	// Command runs in the container; exit 0 is healthy.
 	Command []string `json:"command,omitempty"`
+	// Exec is Command as Kubernetes (and KubeOrch's compose importer)
+	// writes it; Decode moves it into Command.
+	Exec *ExecAction `json:"exec,omitempty"`
 	// HTTPGet probes an HTTP path.
 	HTTPGet *HTTPGetProbe `json:"httpGet,omitempty"`
 	// TCPPort probes a TCP port.
@@ -129,6 +139,11 @@ type Probe struct {
 	TimeoutSeconds      *int64 `json:"timeoutSeconds,omitempty"`
 	FailureThreshold    *int64 `json:"failureThreshold,omitempty"`
 	SuccessThreshold    *int64 `json:"successThreshold,omitempty"`
+}
+
+// ExecAction is a command a probe runs in the container.
+type ExecAction struct {
+	Command []string `json:"command"`
 }
 
 // HTTPGetProbe probes an HTTP path on a port.
@@ -432,13 +447,40 @@ type HPAData struct {
 	MaxReplicas             int64  `json:"maxReplicas"`
 	TargetCPUUtilization    *int64 `json:"targetCPUUtilization,omitempty"`
 	TargetMemoryUtilization *int64 `json:"targetMemoryUtilization,omitempty"`
+	// ScaleDownStabilization is the scale-down stabilization window, in
+	// seconds (behavior.scaleDown.stabilizationWindowSeconds).
+	ScaleDownStabilization *int64 `json:"scaleDownStabilization,omitempty"`
+	// ScaleUpStabilization is the scale-up stabilization window, in seconds.
+	ScaleUpStabilization *int64 `json:"scaleUpStabilization,omitempty"`
 }
 
 // NetworkPeer is one source or destination of a NetworkPolicy rule.
 type NetworkPeer struct {
-	PodSelector       map[string]string `json:"podSelector,omitempty"`
-	NamespaceSelector map[string]string `json:"namespaceSelector,omitempty"`
-	IPBlock           *IPBlock          `json:"ipBlock,omitempty"`
+	// ID is the editor's id of the peer.
+	ID string `json:"id,omitempty"`
+	// PodSelector and NamespaceSelector are flat label maps or, as
+	// Kubernetes writes them, matchLabels and matchExpressions.
+	PodSelector       *LabelSelector `json:"podSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
+	IPBlock           *IPBlock       `json:"ipBlock,omitempty"`
+	// LinkedWorkload is the editor's copy of the workload node an edge from
+	// the rule's handle links; the peer is that workload's pods.
+	LinkedWorkload string `json:"_linkedWorkload,omitempty"`
+}
+
+// LabelSelector selects objects by labels, as Kubernetes writes it. A
+// flat map of labels, as KubeOrch writes selectors, reads as MatchLabels.
+type LabelSelector struct {
+	MatchLabels      map[string]string          `json:"matchLabels,omitempty"`
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one expression of a LabelSelector.
+type LabelSelectorRequirement struct {
+	Key string `json:"key"`
+	// Operator is In, NotIn, Exists or DoesNotExist.
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
 }
 
 // IPBlock is a CIDR with exceptions.
@@ -450,14 +492,64 @@ type IPBlock struct {
 // NetworkPolicyPort is one port of a NetworkPolicy rule.
 type NetworkPolicyPort struct {
 	Protocol string `json:"protocol,omitempty"`
-	Port     int64  `json:"port,omitempty"`
-	EndPort  int64  `json:"endPort,omitempty"`
+	// Port is a number or the name of a container port; empty means all.
+	Port    PortRef `json:"port,omitzero"`
+	EndPort int64   `json:"endPort,omitempty"`
 }
+
+// PortRef is a port given by number or by name. Editors may write the
+// number as text ("8080"); it reads as a number.
+type PortRef struct {
+	Number int64
+	Name   string
+}
+
+// MarshalJSON writes the number or the name.
+func (p PortRef) MarshalJSON() ([]byte, error) {
+	if p.Name != "" {
+		return json.Marshal(p.Name)
+	}
+	return json.Marshal(p.Number)
+}
+
+// UnmarshalJSON reads a number or a name.
+func (p *PortRef) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err == nil {
+		*p = PortRef{Name: name}
+		return nil
+	}
+	*p = PortRef{}
+	return json.Unmarshal(b, &p.Number)
+}
+
+// PeerField returns the peers of a rule and the field that holds them:
+// peers, or from (ingress) or to (egress) as Kubernetes names them.
+func (r NetworkPolicyRule) PeerField(egress bool) (string, []NetworkPeer) {
+	switch {
+	case r.Peers != nil:
+		return "peers", r.Peers
+	case egress:
+		return "to", r.To
+	}
+	return "from", r.From
+}
+
+// IsZero reports whether no port is given.
+func (p PortRef) IsZero() bool { return p.Number == 0 && p.Name == "" }
 
 // NetworkPolicyRule is one ingress or egress rule.
 type NetworkPolicyRule struct {
+	// ID names the rule; an edge drawn from the handle of that id allows
+	// traffic from (ingress) or to (egress) the pods of the workload it
+	// links.
+	ID string `json:"id,omitempty"`
 	// Peers are the sources (ingress) or destinations (egress); none means all.
 	Peers []NetworkPeer `json:"peers,omitempty"`
+	// From and To are Peers as KubeOrch and Kubernetes name them, in
+	// ingress and egress rules.
+	From []NetworkPeer `json:"from,omitempty"`
+	To   []NetworkPeer `json:"to,omitempty"`
 	// Ports are the allowed ports; none means all.
 	Ports []NetworkPolicyPort `json:"ports,omitempty"`
 }
@@ -492,19 +584,39 @@ type PersistentVolumeClaimData struct {
 type PluginField struct {
 	// ID is the field's key in the node data and, split at dots, its path
 	// under the object's spec.
-	ID          string   `json:"id"`
-	Label       string   `json:"label,omitempty"`
-	Type        string   `json:"type"`
-	Default     any      `json:"default,omitempty"`
-	Placeholder string   `json:"placeholder,omitempty"`
-	Required    bool     `json:"required,omitempty"`
-	Options     []string `json:"options,omitempty"`
+	ID          string         `json:"id"`
+	Label       string         `json:"label,omitempty"`
+	Type        string         `json:"type"`
+	Default     any            `json:"default,omitempty"`
+	Placeholder string         `json:"placeholder,omitempty"`
+	Required    bool           `json:"required,omitempty"`
+	Options     []PluginOption `json:"options,omitempty"`
+}
+
+// OptionValues returns the values of a select field's options.
+func (f PluginField) OptionValues() []string {
+	out := make([]string, len(f.Options))
+	for i, o := range f.Options {
+		out[i] = o.Value
+	}
+	return out
+}
+
+// PluginOption is one choice of a select field: a value and its label. A
+// string alone is the value.
+type PluginOption struct {
+	Value string `json:"value"`
+	Label string `json:"label,omitempty"`
 }
 
 // PluginData is the data of a plugin node: an object of any API kind (a
 // custom resource), with fields defined by the plugin.
 type PluginData struct {
 	Meta
+	// PluginID names the plugin of the catalog (built in, or under
+	// plugins/ in the repository) whose node type TemplateID is; the
+	// catalog then gives APIVersion, Kind and Fields.
+	PluginID       string        `json:"pluginId,omitempty"`
 	APIVersion     string        `json:"apiVersion"`
 	Kind           string        `json:"kind"`
 	DisplayName    string        `json:"displayName,omitempty"`

@@ -33,7 +33,8 @@ func ClusterFile(name string) string { return ClustersDir + "/" + name + ".json"
 // CheckSet checks what only the whole repository can tell: that every
 // workflow targets a cluster that exists, that dependsOn names published
 // workflows on the same cluster without cycles, and that no two deployed
-// workflows share a namespace on a cluster. It resolves each workflow's
+// workflows render an object of one kind and name into one namespace of a
+// cluster (workflows may share a namespace). It resolves each workflow's
 // cluster (see Workflow.Cluster). Workflows and clusters must be valid on
 // their own (Decode, DecodeCluster).
 func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
@@ -89,7 +90,13 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 			}
 		}
 	}
-	namespaces := map[[2]string]*Workflow{}
+	// objects maps cluster, namespace, kind and name to the workflow and
+	// node that render the object.
+	type owner struct {
+		w    *Workflow
+		node string
+	}
+	objects := map[[4]string]owner{}
 	for _, w := range workflows {
 		if w.Status != StatusPublished {
 			continue
@@ -104,11 +111,18 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 				}
 			}
 		}
-		key := [2]string{w.Cluster(), w.TargetNamespace()}
-		if other, dup := namespaces[key]; dup {
-			add(w, "/namespace", "namespace %q on cluster %q is already used by workflow %q; each workflow owns its namespace", key[1], key[0], other.Name)
-		} else {
-			namespaces[key] = w
+		for _, o := range w.ObjectRefs() {
+			key := [4]string{w.Cluster(), w.TargetNamespace(), o.Kind, o.Name}
+			prev, dup := objects[key]
+			if !dup {
+				objects[key] = owner{w, o.NodeID}
+				continue
+			}
+			c := collector{file: WorkflowFile(w.Name)}
+			c.add(pointer("/nodes", w.nodeIndex(o.NodeID), "data", "name"), o.NodeID,
+				"%s %q in namespace %q on cluster %q is also rendered by workflow %q (node %q); one of them must rename it",
+				o.Kind, o.Name, key[1], key[0], prev.w.Name, prev.node)
+			errs = append(errs, c.errs...)
 		}
 		for i, d := range w.DependsOn {
 			dep, ok := byName[d]
@@ -130,6 +144,67 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 	}
 	errs.Sort()
 	return errs
+}
+
+// ObjectRef names an object a workflow renders.
+type ObjectRef struct {
+	// Kind is the object's Kubernetes kind.
+	Kind string
+	// Name is the object's name.
+	Name string
+	// NodeID is the node it is rendered from.
+	NodeID string
+}
+
+// objectKinds maps node kinds to the kind of the object they render;
+// secret nodes render none (their values never live in git).
+var objectKinds = map[Kind]string{
+	KindDeployment: "Deployment", KindService: "Service", KindIngress: "Ingress",
+	KindConfigMap: "ConfigMap", KindStatefulSet: "StatefulSet", KindJob: "Job",
+	KindCronJob: "CronJob", KindDaemonSet: "DaemonSet", KindHPA: "HorizontalPodAutoscaler",
+	KindNetworkPolicy: "NetworkPolicy", KindPersistentVolumeClaim: "PersistentVolumeClaim",
+}
+
+// ObjectRefs lists the namespaced objects a valid workflow renders, in
+// node order: one per node, and the headless Service of a statefulset
+// whose serviceName no service node has.
+func (w *Workflow) ObjectRefs() []ObjectRef {
+	var out []ObjectRef
+	for i := range w.Nodes {
+		n := &w.Nodes[i]
+		kind := objectKinds[n.Type]
+		if p, ok := n.Spec.(*PluginData); ok {
+			kind = p.Kind
+		}
+		if kind == "" {
+			continue
+		}
+		out = append(out, ObjectRef{Kind: kind, Name: n.Name(), NodeID: n.ID})
+		if s, ok := n.Spec.(*StatefulSetData); ok && s.ServiceName != "" && w.nodeNamed(KindService, s.ServiceName) == nil {
+			out = append(out, ObjectRef{Kind: "Service", Name: s.ServiceName, NodeID: n.ID})
+		}
+	}
+	return out
+}
+
+// nodeNamed returns the node of a kind with an object name, or nil.
+func (w *Workflow) nodeNamed(kind Kind, name string) *Node {
+	for i := range w.Nodes {
+		if n := &w.Nodes[i]; n.Type == kind && n.Spec != nil && n.Name() == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// nodeIndex returns the index of the node with id, or -1.
+func (w *Workflow) nodeIndex(id string) int {
+	for i := range w.Nodes {
+		if w.Nodes[i].ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // dependencyCycles returns each cycle of dependsOn once, starting at its

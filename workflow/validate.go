@@ -14,9 +14,12 @@ type validator struct {
 	file   string
 	nodeOK []bool
 	byID   map[string]int
+	// nsNode is the node whose namespace set the workflow's, if any.
+	nsNode string
 }
 
 func (v *validator) validate() {
+	v.nodeNamespace()
 	v.validateTop()
 	v.validateNodes()
 	v.resolveLinks()
@@ -44,11 +47,15 @@ func (v *validator) validateTop() {
 	default:
 		v.c.add("/status", "", "%q must be draft, published or archived", wf.Status)
 	}
+	nsPtr := "/namespace"
+	if v.nsNode != "" {
+		nsPtr = pointer("/nodes", v.wf.nodeIndex(v.nsNode), "data", "namespace")
+	}
 	if wf.Namespace != "" {
-		v.dns1123Label("/namespace", "", wf.Namespace)
+		v.dns1123Label(nsPtr, v.nsNode, wf.Namespace)
 	}
 	if ns := wf.TargetNamespace(); ReservedNamespaces[ns] {
-		ptr := "/namespace"
+		ptr := nsPtr
 		if wf.Namespace == "" {
 			ptr = "/name"
 		}
@@ -78,6 +85,52 @@ func (v *validator) validateTop() {
 		v.c.add("/edges", "", "is required (an empty array is allowed)")
 	}
 }
+
+// nodeNamespace gives a workflow without a namespace of its own the
+// namespace its nodes name, as editors that keep a namespace per node
+// (KubeOrch's) save them. Nodes that name another namespace are reported
+// by the node checks.
+func (v *validator) nodeNamespace() {
+	if v.wf.Namespace != "" {
+		return
+	}
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		if n.Spec != nil && n.Spec.ObjectMeta().Namespace != "" {
+			v.wf.Namespace, v.nsNode = n.Spec.ObjectMeta().Namespace, n.ID
+			return
+		}
+	}
+}
+
+// resolveEditorForms rewrites what editors write in another form into the
+// form the renderer reads, once the workflow is valid: a probe's
+// exec.command becomes its command, and an environment entry with a name
+// only reads its value from the workflow's environment Secret.
+func resolveEditorForms(wf *Workflow) {
+	for i := range wf.Nodes {
+		w, ok := wf.Nodes[i].Spec.(Workload)
+		if !ok {
+			continue
+		}
+		c := w.ContainerSpec()
+		for _, p := range []*Probe{c.LivenessProbe, c.ReadinessProbe} {
+			if p != nil && p.Exec != nil {
+				p.Command, p.Exec = p.Exec.Command, nil
+			}
+		}
+		for j := range c.EnvKeys {
+			e := &c.EnvKeys[j]
+			if e.Value == nil && e.SecretKeyRef == nil && e.ConfigMapKeyRef == nil {
+				e.SecretKeyRef = &KeyRef{Name: EnvSecretName(wf.Name), Key: e.Name}
+			}
+		}
+	}
+}
+
+// EnvSecretName is the Secret that holds the values of a workflow's
+// environment variables that are given by name only.
+func EnvSecretName(workflow string) string { return workflow + "-env" }
 
 // ReservedNamespaces belong to Kubernetes or Flux: no workflow may deploy
 // into them, since a workflow relabels its namespace and its Kustomization

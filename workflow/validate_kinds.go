@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -87,7 +88,11 @@ func (nv *nodeValidator) meta(m *Meta) {
 	default:
 		nv.dns1123Label(nv.at("name"), id, m.Name)
 	}
-	if m.Namespace != "" && m.Namespace != nv.wf.TargetNamespace() {
+	switch {
+	case m.Namespace == "" || m.Namespace == nv.wf.TargetNamespace():
+	case nv.nsNode != "":
+		nv.add(nv.at("namespace"), "%q differs from %q, the namespace of node %q that sets the workflow's; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace(), nv.nsNode)
+	default:
 		nv.add(nv.at("namespace"), "%q differs from the workflow's namespace %q; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace())
 	}
 	nv.labels(nv.at("labels"), id, m.Labels, false)
@@ -97,7 +102,7 @@ func (nv *nodeValidator) meta(m *Meta) {
 func (nv *nodeValidator) container(c *Container) {
 	id := nv.node.ID
 	if c.Image == "" {
-		nv.add(nv.at("image"), "is required")
+		nv.c.canvasDefault(nv.at("image"), id, "is required")
 	} else if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
 		nv.add(nv.at("image"), "%q is not a valid image reference: %v", c.Image, err)
 	}
@@ -266,8 +271,8 @@ func (nv *nodeValidator) envEntry(i int, e EnvVarEntry, names map[string]string)
 		nv.report(pointer(rp, "key"), nv.node.ID, ref.ref.Key, validation.IsConfigMapKey(ref.ref.Key))
 		nv.keyDeclared(pointer(rp, "key"), ref.kind, ref.ref.Name, ref.ref.Key)
 	}
-	if sources != 1 {
-		nv.add(ptr, "needs exactly one of value, secretKeyRef and configMapKeyRef, not %d", sources)
+	if sources > 1 {
+		nv.add(ptr, "needs at most one of value, secretKeyRef and configMapKeyRef, not %d; with none, the value is the key %q of the Secret %q", sources, e.Name, EnvSecretName(nv.wf.Name))
 	}
 }
 
@@ -351,6 +356,12 @@ func (nv *nodeValidator) probe(field string, p *Probe) {
 	if len(p.Command) > 0 {
 		handlers++
 	}
+	if p.Exec != nil {
+		handlers++
+		if len(p.Exec.Command) == 0 {
+			nv.add(nv.at(field, "exec", "command"), "is required")
+		}
+	}
 	if p.HTTPGet != nil {
 		handlers++
 		if !strings.HasPrefix(p.HTTPGet.Path, "/") {
@@ -363,7 +374,7 @@ func (nv *nodeValidator) probe(field string, p *Probe) {
 		nv.port(nv.at(field, "tcpPort"), nv.node.ID, p.TCPPort, true)
 	}
 	if handlers != 1 {
-		nv.add(nv.at(field), "needs exactly one of command, httpGet and tcpPort, not %d", handlers)
+		nv.add(nv.at(field), "needs exactly one of command (or exec.command), httpGet and tcpPort, not %d", handlers)
 	}
 	nv.nonNegative(nv.at(field, "initialDelaySeconds"), nv.node.ID, p.InitialDelaySeconds)
 	nv.positive(nv.at(field, "periodSeconds"), nv.node.ID, p.PeriodSeconds)
@@ -623,7 +634,7 @@ func (nv *nodeValidator) secret(d *SecretData) {
 	have := map[string]bool{}
 	for i, k := range d.Keys {
 		if k.Name == "" {
-			nv.add(nv.at("keys", i, "name"), "is required")
+			nv.c.canvasDefault(nv.at("keys", i, "name"), nv.node.ID, "is required")
 			continue
 		}
 		nv.report(nv.at("keys", i, "name"), nv.node.ID, k.Name, validation.IsConfigMapKey(k.Name))
@@ -654,6 +665,14 @@ func (nv *nodeValidator) hpa(d *HPAData) {
 	}
 	nv.positive(nv.at("targetCPUUtilization"), id, d.TargetCPUUtilization)
 	nv.positive(nv.at("targetMemoryUtilization"), id, d.TargetMemoryUtilization)
+	for _, w := range []struct {
+		field string
+		v     *int64
+	}{{"scaleDownStabilization", d.ScaleDownStabilization}, {"scaleUpStabilization", d.ScaleUpStabilization}} {
+		if w.v != nil && (*w.v < 0 || *w.v > 3600) {
+			nv.add(nv.at(w.field), "must be 0..3600 seconds, not %d", *w.v)
+		}
+	}
 }
 
 func (nv *nodeValidator) networkPolicy(d *NetworkPolicyData) {
@@ -679,18 +698,37 @@ func (nv *nodeValidator) networkPolicy(d *NetworkPolicyData) {
 		field string
 		rules []NetworkPolicyRule
 	}{{"ingressRules", d.IngressRules}, {"egressRules", d.EgressRules}} {
+		ruleIDs := map[string]string{}
 		for i, r := range rules.rules {
-			for j, p := range r.Peers {
-				nv.peer(nv.at(rules.field, i, "peers", j), p)
+			if r.ID != "" {
+				if prev, dup := ruleIDs[r.ID]; dup {
+					nv.add(nv.at(rules.field, i, "id"), "%q is also the id of %s; edges name a rule by its id", r.ID, prev)
+				}
+				ruleIDs[r.ID] = nv.at(rules.field, i)
+			}
+			field, peers := r.PeerField(rules.field == "egressRules")
+			if r.Peers != nil && (r.From != nil || r.To != nil) {
+				nv.add(nv.at(rules.field, i, "peers"), "cannot be combined with from or to; they are the same list")
+			}
+			if wrong := map[bool][]NetworkPeer{true: r.From, false: r.To}[rules.field == "egressRules"]; wrong != nil {
+				nv.add(nv.at(rules.field, i, map[bool]string{true: "from", false: "to"}[rules.field == "egressRules"]),
+					"an %s rule names its peers in %s", strings.TrimSuffix(rules.field, "Rules"), field)
+			}
+			for j, p := range peers {
+				nv.peer(nv.at(rules.field, i, field, j), p)
 			}
 			for j, p := range r.Ports {
 				pp := nv.at(rules.field, i, "ports", j)
 				nv.oneOf(pointer(pp, "protocol"), id, p.Protocol, "TCP", "UDP", "SCTP")
-				nv.port(pointer(pp, "port"), id, p.Port, false)
+				if p.Port.Name != "" {
+					nv.report(pointer(pp, "port"), id, p.Port.Name, validation.IsValidPortName(p.Port.Name))
+				} else {
+					nv.port(pointer(pp, "port"), id, p.Port.Number, false)
+				}
 				if p.EndPort != 0 {
 					nv.port(pointer(pp, "endPort"), id, p.EndPort, true)
-					if p.Port == 0 || p.EndPort < p.Port {
-						nv.add(pointer(pp, "endPort"), "%d needs a port no greater than it", p.EndPort)
+					if p.Port.Number == 0 || p.EndPort < p.Port.Number {
+						nv.add(pointer(pp, "endPort"), "%d needs a numbered port no greater than it", p.EndPort)
 					}
 				}
 			}
@@ -699,9 +737,8 @@ func (nv *nodeValidator) networkPolicy(d *NetworkPolicyData) {
 }
 
 func (nv *nodeValidator) peer(ptr string, p NetworkPeer) {
-	id := nv.node.ID
-	nv.labels(pointer(ptr, "podSelector"), id, p.PodSelector, true)
-	nv.labels(pointer(ptr, "namespaceSelector"), id, p.NamespaceSelector, true)
+	nv.selector(pointer(ptr, "podSelector"), p.PodSelector)
+	nv.selector(pointer(ptr, "namespaceSelector"), p.NamespaceSelector)
 	if p.IPBlock == nil {
 		if p.PodSelector == nil && p.NamespaceSelector == nil {
 			nv.add(ptr, "needs podSelector, namespaceSelector or ipBlock")
@@ -723,6 +760,38 @@ func (nv *nodeValidator) peer(ptr string, p NetworkPeer) {
 			nv.add(pointer(ptr, "ipBlock", "except", i), "%q is not a CIDR: %v", e, err)
 		case !cidr.Contains(ex.Addr()) || ex.Bits() < cidr.Bits():
 			nv.add(pointer(ptr, "ipBlock", "except", i), "%q is not inside %q", e, p.IPBlock.CIDR)
+		}
+	}
+}
+
+// selector checks a label selector of a network policy peer.
+func (nv *nodeValidator) selector(ptr string, s *LabelSelector) {
+	if s == nil {
+		return
+	}
+	id := nv.node.ID
+	nv.labels(pointer(ptr, "matchLabels"), id, s.MatchLabels, true)
+	for i, e := range s.MatchExpressions {
+		ep := pointer(ptr, "matchExpressions", i)
+		if msgs := content.IsLabelKey(e.Key); len(msgs) > 0 {
+			nv.add(pointer(ep, "key"), "label key %q is invalid: %s", e.Key, strings.Join(msgs, "; "))
+		}
+		switch e.Operator {
+		case "In", "NotIn":
+			if len(e.Values) == 0 {
+				nv.add(pointer(ep, "values"), "is required for the operator %s", e.Operator)
+			}
+		case "Exists", "DoesNotExist":
+			if len(e.Values) > 0 {
+				nv.add(pointer(ep, "values"), "must be empty for the operator %s", e.Operator)
+			}
+		default:
+			nv.oneOf(pointer(ep, "operator"), id, e.Operator, "In", "NotIn", "Exists", "DoesNotExist")
+		}
+		for j, v := range e.Values {
+			if msgs := content.IsLabelValue(v); len(msgs) > 0 {
+				nv.add(pointer(ep, "values", j), "label value %q is invalid: %s", v, strings.Join(msgs, "; "))
+			}
 		}
 	}
 }
@@ -781,16 +850,17 @@ func (nv *nodeValidator) plugin(d *PluginData) {
 		if f.Required && !set && f.Default == nil {
 			nv.add(nv.at(f.ID), "is required by the plugin field %q", f.ID)
 		}
-		if s, ok := val.(string); ok && f.Type == "select" && !contains(f.Options, s) {
-			nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.Options))
+		if s, ok := val.(string); ok && f.Type == "select" && !contains(f.OptionValues(), s) {
+			nv.add(nv.at(f.ID), "%q is not one of the options %s", s, quoteList(f.OptionValues()))
 		}
 		nv.noSecretValues(nv.at(f.ID), f.ID, val)
 	}
 }
 
-// pluginFieldTypes are the types of plugin fields; list and object values
+// pluginFieldTypes are the types of plugin fields (textarea is text in
+// KubeOrch's editor); list and object values
 // are rendered as JSON arrays and objects.
-var pluginFieldTypes = []string{"text", "number", "select", "boolean", "list", "object"}
+var pluginFieldTypes = []string{"text", "textarea", "number", "select", "boolean", "list", "object"}
 
 // noSecretValues checks every string in a plugin value, at any depth; key
 // names the innermost key, for the credential-name check.

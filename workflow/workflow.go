@@ -77,8 +77,27 @@ type Workflow struct {
 	// Edges are the canvas edges; they are the truth about links.
 	Edges []Edge `json:"edges"`
 
+	// Warnings are problems that do not stop a draft: canvas defaults a
+	// user has yet to fill in. Publishing the workflow makes them errors.
+	Warnings Errors `json:"-"`
+	// Ignored lists the keys of the file that hold editor or run-time
+	// state: accepted, never rendered.
+	Ignored []Ignored `json:"-"`
+
 	links   []Link // resolved by validation
 	cluster string // resolved by CheckSet
+}
+
+// Ignored is a key a workflow editor or its backend writes into a saved
+// workflow that holds canvas or run-time state (a status, a validation
+// flag, a copy of the node id). It is accepted and never rendered.
+type Ignored struct {
+	// Pointer is the RFC 6901 JSON pointer of the key.
+	Pointer string `json:"pointer"`
+	// NodeID is the node the key belongs to.
+	NodeID string `json:"node,omitempty"`
+	// Reason says what the key holds.
+	Reason string `json:"reason"`
 }
 
 // TargetNamespace returns the namespace the workflow deploys into.

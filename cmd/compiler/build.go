@@ -165,6 +165,14 @@ func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			*compiler.Result
 		}{true, res})
 	}
+	for _, w := range res.Workflows {
+		for _, e := range w.Warnings {
+			fmt.Fprintf(stdout, "warning: %v\n", e)
+		}
+		if len(w.Ignored) > 0 {
+			fmt.Fprintf(stdout, "%s: ignored %s of editor or run-time state (-o json lists them)\n", workflow.WorkflowFile(w.Name), plural(len(w.Ignored), "key"))
+		}
+	}
 	fmt.Fprintf(stdout, "valid: %s on %s, %s rendered and checked with kustomize\n",
 		plural(len(res.Workflows), "workflow"), plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"))
 	return nil

@@ -27,8 +27,11 @@ func (s *stringList) String() string     { return fmt.Sprint([]string(*s)) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runImport(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
+	if len(argv) > 0 && argv[0] == "kubeorch" {
+		return runImportKubeOrch(ctx, argv[1:], stdout, stderr)
+	}
 	if len(argv) == 0 || argv[0] != "compose" {
-		return usagef("import: the only source is compose: compiler import compose FILE...")
+		return usagef("import: the sources are compose and kubeorch: compiler import compose FILE... | compiler import kubeorch FILE...")
 	}
 	fs := newFlagSet("import compose", "import compose FILE... | --git URL [--ref REF] [--path DIR] [flags]", stdout)
 	name := fs.String("name", "", "workflow name (default: the compose project's name)")

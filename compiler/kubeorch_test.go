@@ -1,0 +1,72 @@
+package compiler
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
+)
+
+// TestNetworkPolicyRuleEdgeAllows is the regression test of an edge drawn
+// from a networkpolicy rule's handle: it allows traffic from the workload
+// it links and never applies the policy to that workload, which an edge
+// from the policy itself does.
+func TestNetworkPolicyRuleEdgeAllows(t *testing.T) {
+	t.Parallel()
+	sel := func(name string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchLabels: map[string]string{
+			"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "storefront"}}
+	}
+	for _, tt := range []struct {
+		name     string
+		patches  []testutil.Patch
+		selects  *metav1.LabelSelector
+		allowsTo []*metav1.LabelSelector // the pod selectors of the ingress rule's peers
+	}{
+		{name: "header and rule edges", selects: sel("api"), allowsTo: []*metav1.LabelSelector{sel("web"), nil}},
+		{
+			name: "rule edges only",
+			// Without the header edge, the policy selects what its
+			// podSelector says, never the workload the rule edge links.
+			patches:  []testutil.Patch{testutil.Set("/edges/8/sourceHandle", "rule-1733300000002-k9l0m1n2o"), testutil.Set("/nodes/9/data/podSelector", map[string]any{"tier": "backend"})},
+			selects:  &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "backend"}},
+			allowsTo: []*metav1.LabelSelector{sel("web"), nil, sel("api")},
+		},
+		{
+			name: "rule edge without the editor's peer",
+			// An edge from the rule's handle adds the workload's pods as a
+			// peer even when the rule does not list it.
+			patches:  []testutil.Patch{testutil.Set("/nodes/9/data/ingressRules/0/from", []any{})},
+			selects:  sel("api"),
+			allowsTo: []*metav1.LabelSelector{sel("web")},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := readFixtures(t, "../fixtures/kubeorch")
+			if tt.patches != nil {
+				doc := testutil.Apply(t, testutil.LoadJSON(t, "../fixtures/kubeorch/workflows/storefront.json"), tt.patches...)
+				src["workflows/storefront.json"] = testutil.Marshal(t, doc)
+			}
+			res := buildSource(t, src)
+			var np networkingv1.NetworkPolicy
+			if err := yaml.Unmarshal(res.Tree["workflows/storefront/base/networkpolicy-api-ingress.yaml"], &np); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.selects, &np.Spec.PodSelector); diff != "" {
+				t.Errorf("the policy selects (-want +got):\n%s", diff)
+			}
+			var got []*metav1.LabelSelector
+			for _, p := range np.Spec.Ingress[0].From {
+				got = append(got, p.PodSelector)
+			}
+			if diff := cmp.Diff(tt.allowsTo, got); diff != "" {
+				t.Errorf("the ingress rule allows from (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,27 @@
+// Package kubeorch imports workflows from KubeOrch, the system Slipway's
+// workflow format comes from, as its API returns them: one workflow (GET
+// /workflows/:id), a list of them (GET /workflows), and their versions
+// (GET /workflows/:id/versions, or one version, or the versions embedded in
+// older workflow documents).
+//
+// Nodes and edges are carried exactly as KubeOrch's canvas saved them; the
+// workflow package reads them. The workflow-level fields are mapped:
+//
+//   - name, a display name, becomes a DNS-safe file name; the display name
+//     is kept as the first line of the description when they differ.
+//   - status, description and tags are kept; a deleted workflow (deleted_at
+//     set) is archived.
+//   - namespace: when every node names the same namespace, the workflow
+//     deploys into it, as KubeOrch did.
+//   - cluster_id names a cluster in KubeOrch's database, not a cluster
+//     file; it is dropped unless the caller names the cluster.
+//   - Each version becomes one commit, oldest first, dated with its
+//     created_at, with its description (and name, tag, origin) as the
+//     message, so that version N in KubeOrch is version N in Slipway.
+//     A current canvas that differs from the newest version becomes one
+//     more commit.
+//
+// Every field met is recorded in a Report as mapped, approximated or
+// dropped, with the reason. Problems are *workflow.Error values naming the
+// input file and the JSON pointer of the offending value.
+package kubeorch
