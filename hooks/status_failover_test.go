@@ -88,7 +88,9 @@ func TestStatusFailoverKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	// Closed after the replicas stop (cleanups run last first): a replica
+	// whose etcd is gone does not stop.
+	t.Cleanup(func() { st.Close() })
 	etcd := st.Endpoints()[0]
 	if !strings.Contains(etcd, "://") {
 		etcd = "http://" + etcd
@@ -121,7 +123,11 @@ current-context: default
 		}
 		t.Cleanup(func() {
 			cmd.Process.Signal(syscall.SIGTERM)
+			stopped := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
 			cmd.Wait()
+			if !stopped.Stop() {
+				t.Errorf("replica %s did not stop within a minute of SIGTERM", name)
+			}
 			if t.Failed() {
 				t.Logf("replica %s:\n%s", name, out)
 			}

@@ -62,6 +62,9 @@ const MaxEvents = 5
 const (
 	DefaultProbeInterval     = time.Second
 	DefaultDiscoveryInterval = 30 * time.Second
+	// probeFailures is how many probes in a row must fail before the
+	// cluster is called unreachable.
+	probeFailures = 2
 	// syncTimeout bounds how long a new set of informers may take to list
 	// everything before it is given up and built again.
 	syncTimeout = time.Minute
@@ -72,10 +75,10 @@ const (
 //
 // A client-go reflector whose API server goes away backs off up to a
 // minute between attempts, and says nothing of it. So a Cluster probes the
-// API server's /readyz itself: while it fails the cluster is unreachable
-// (Snapshot.Error and Snapshot.Since say why and since when), and when it
-// answers again the informers are built anew, so that the caches are
-// current as soon as the server is, not a backoff later. Discovery is
+// API server's /readyz itself: once it fails twice in a row the cluster
+// is unreachable (Snapshot.Error and Snapshot.Since say why and since
+// when), and when it answers again the informers are built anew, so that
+// the caches are current as soon as the server is, not a backoff later. Discovery is
 // re-read now and then, and resource types served since (Flux's CRDs
 // installed after the start) are watched from then on.
 type Cluster struct {
@@ -152,13 +155,21 @@ func (c *Cluster) Run(ctx context.Context) {
 	var discovered time.Time
 	tick := time.NewTicker(c.probeEvery)
 	defer tick.Stop()
+	failed := 0 // probes failed in a row
 	for {
 		err := c.probe(ctx)
+		if err == nil {
+			failed = 0
+		} else {
+			failed++
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err != nil:
+		case err != nil && (failed >= probeFailures || cur == nil):
 			c.unreachable(err)
+		case err != nil:
+			// One slow answer from a loaded server is not an outage.
 		case cur == nil || c.isUnreachable() || time.Since(discovered) >= c.discoverEvery:
 			served, err := c.served(ctx)
 			if err != nil {
