@@ -50,10 +50,7 @@ const (
 func BenchmarkLoad(b *testing.B) {
 	wrk := testutil.Tool(b, "wrk", "apt-get install wrk")
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "hooks")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/hooks").CombinedOutput(); err != nil {
-		b.Fatalf("build cmd/hooks: %v\n%s", err, out)
-	}
+	bin := buildService(b)
 	requests := filepath.Join(dir, "requests.txt")
 	writeLoadRequests(b, requests, loadDistinct)
 	for _, slow := range []int{0, 200} {

@@ -18,7 +18,12 @@ import (
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
+	"github.com/slipway-gitops/slipway/workflow"
 )
+
+// statusLease is the TTL of the status leader's session: a leader that
+// dies without a word is replaced after at most this long.
+const statusLease = 5 * time.Second
 
 // Status record keys within the store's status prefix.
 const (
@@ -78,7 +83,7 @@ func (p *StatusPublisher) Run(ctx context.Context) error {
 // lead waits for leadership and publishes until ctx ends or the session
 // is lost.
 func (p *StatusPublisher) lead(ctx context.Context) error {
-	sess, err := p.Store.NewSession(ctx, 5*time.Second)
+	sess, err := p.Store.NewSession(ctx, statusLease)
 	if err != nil {
 		return err
 	}
@@ -240,11 +245,10 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 		switch {
 		case w == nil:
 			cs.Result = watch.Result{Health: watch.NotWatched, Reason: "HOOKS_KUBECONFIG has no context for this cluster"}
+		case snap.Error != "":
+			cs.Result = watch.Result{Health: watch.Unknown, Reason: snap.Unreadable()}
 		case !snap.Synced:
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: "watches not synced yet"}
-			if snap.Error != "" {
-				cs.Result.Reason = "cannot be read: " + snap.Error
-			}
 		case len(results) == 0:
 			cs.Result = watch.Result{Health: watch.Healthy}
 		default:
@@ -297,7 +301,7 @@ func mustJSON(v any) []byte {
 type gitResolver struct {
 	deploy, source *gitrepo.Repo
 	revisions      memo[watch.Revision]
-	expected       memo[[]watch.Ref]
+	expected       memo[[]watch.Expected]
 }
 
 func newGitResolver(deploy, source *gitrepo.Repo) *gitResolver {
@@ -325,8 +329,8 @@ func (g *gitResolver) Resolve(ctx context.Context, deployCommit, wf string) (wat
 	})
 }
 
-func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Ref, error) {
-	return g.expected.get(deployCommit+"/"+wf, func() ([]watch.Ref, error) {
+func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Expected, error) {
+	return g.expected.get(deployCommit+"/"+wf, func() ([]watch.Expected, error) {
 		c, err := g.deploy.Resolve(deployCommit)
 		if err != nil {
 			return nil, err
@@ -335,7 +339,7 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 		if err != nil {
 			return nil, err
 		}
-		refs := []watch.Ref{}
+		refs := []watch.Expected{}
 		for name, b := range files {
 			if name == "kustomization.yaml" {
 				continue
@@ -343,13 +347,14 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 			var head struct {
 				Kind     string `json:"kind"`
 				Metadata struct {
-					Name string `json:"name"`
+					Name        string            `json:"name"`
+					Annotations map[string]string `json:"annotations"`
 				} `json:"metadata"`
 			}
 			if err := yaml.Unmarshal(b, &head); err != nil {
 				return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
 			}
-			refs = append(refs, watch.Ref{Kind: head.Kind, Name: head.Metadata.Name})
+			refs = append(refs, watch.Expected{Ref: watch.Ref{Kind: head.Kind, Name: head.Metadata.Name}, Node: head.Metadata.Annotations[workflow.AnnotationNodeID]})
 		}
 		return refs, nil
 	})

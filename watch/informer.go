@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -56,23 +57,59 @@ var managedSelector = workflow.LabelManagedBy + "=" + workflow.ManagedBy
 // MaxEvents is how many recent warning events are kept per object.
 const MaxEvents = 5
 
+// Default intervals of a Cluster's checks (see WithProbeInterval and
+// WithDiscoveryInterval).
+const (
+	DefaultProbeInterval     = time.Second
+	DefaultDiscoveryInterval = 30 * time.Second
+	// probeFailures is how many probes in a row must fail before the
+	// cluster is called unreachable.
+	probeFailures = 2
+	// syncTimeout bounds how long a new set of informers may take to list
+	// everything before it is given up and built again.
+	syncTimeout = time.Minute
+)
+
 // Cluster watches one cluster. Its informers are shared: one per resource
 // type, whatever the number of objects.
+//
+// A client-go reflector whose API server goes away backs off up to a
+// minute between attempts, and says nothing of it. So a Cluster probes the
+// API server's /readyz itself: once it fails twice in a row the cluster
+// is unreachable (Snapshot.Error and Snapshot.Since say why and since
+// when), and when it answers again the informers are built anew, so that
+// the caches are current as soon as the server is, not a backoff later. Discovery is
+// re-read now and then, and resource types served since (Flux's CRDs
+// installed after the start) are watched from then on.
 type Cluster struct {
-	name    string
-	log     *slog.Logger
-	client  dynamic.Interface
-	disco   discovery.DiscoveryInterface
-	changed chan struct{}
+	name          string
+	log           *slog.Logger
+	client        dynamic.Interface
+	disco         discovery.DiscoveryInterface
+	changed       chan struct{}
+	probeEvery    time.Duration
+	discoverEvery time.Duration
 
 	mu        sync.Mutex
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
 	synced    bool
 	err       error
+	since     time.Time
 }
 
+// Option configures a Cluster.
+type Option func(*Cluster)
+
+// WithProbeInterval sets how often the API server's readiness is probed
+// (DefaultProbeInterval).
+func WithProbeInterval(d time.Duration) Option { return func(c *Cluster) { c.probeEvery = d } }
+
+// WithDiscoveryInterval sets how often the served resource types are
+// read again (DefaultDiscoveryInterval).
+func WithDiscoveryInterval(d time.Duration) Option { return func(c *Cluster) { c.discoverEvery = d } }
+
 // NewCluster returns a watcher of the cluster cfg reaches.
-func NewCluster(name string, cfg *rest.Config, log *slog.Logger) (*Cluster, error) {
+func NewCluster(name string, cfg *rest.Config, log *slog.Logger, opts ...Option) (*Cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 50, 100
 	dc, err := dynamic.NewForConfig(cfg)
@@ -83,7 +120,12 @@ func NewCluster(name string, cfg *rest.Config, log *slog.Logger) (*Cluster, erro
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", name, err)
 	}
-	return &Cluster{name: name, log: log.With(slog.String("cluster", name)), client: dc, disco: disco, changed: make(chan struct{}, 1)}, nil
+	c := &Cluster{name: name, log: log.With(slog.String("cluster", name)), client: dc, disco: disco, changed: make(chan struct{}, 1),
+		probeEvery: DefaultProbeInterval, discoverEvery: DefaultDiscoveryInterval}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Name returns the cluster's name.
@@ -100,25 +142,112 @@ func (c *Cluster) notify() {
 	}
 }
 
-// Run starts the informers of the resource types the cluster serves,
-// retrying discovery until it answers, and keeps them running until ctx
-// ends. Informers re-list and re-watch by themselves after the API server
-// comes back.
+// Run watches the cluster until ctx ends: it probes the API server, builds
+// the informers of the resource types it serves once it answers, and
+// builds them again when it answers after an outage or serves new types.
 func (c *Cluster) Run(ctx context.Context) {
-	var served map[schema.GroupVersionResource]bool
-	for ctx.Err() == nil {
-		var err error
-		if served, err = c.served(); err == nil {
-			break
+	var cur *informerSet
+	defer func() {
+		if cur != nil {
+			cur.stop()
 		}
-		c.setErr(err)
-		c.log.Warn("discovery failed; retrying", slog.String("error", err.Error()))
+	}()
+	var discovered time.Time
+	tick := time.NewTicker(c.probeEvery)
+	defer tick.Stop()
+	failed := 0 // probes failed in a row
+	for {
+		err := c.probe(ctx)
+		if err == nil {
+			failed = 0
+		} else {
+			failed++
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && (failed >= probeFailures || cur == nil):
+			c.unreachable(err)
+		case err != nil:
+			// One slow answer from a loaded server is not an outage.
+		case cur == nil || c.isUnreachable() || time.Since(discovered) >= c.discoverEvery:
+			served, err := c.served(ctx)
+			if err != nil {
+				c.unreachable(err)
+				break
+			}
+			discovered = time.Now()
+			if cur != nil && !c.isUnreachable() && maps.Equal(served, cur.served) {
+				break
+			}
+			if next := c.start(ctx, served); next != nil {
+				if cur != nil {
+					cur.stop()
+				}
+				cur = next
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(2 * time.Second):
+		case <-tick.C:
 		}
 	}
+}
+
+// probe asks the API server whether it is ready.
+func (c *Cluster) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, max(c.probeEvery, 2*time.Second))
+	defer cancel()
+	if err := c.disco.RESTClient().Get().AbsPath("/readyz").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("probe /readyz: %w", err)
+	}
+	return nil
+}
+
+// unreachable records why the cluster cannot be read, keeping the time it
+// first could not.
+func (c *Cluster) unreachable(err error) {
+	c.mu.Lock()
+	first := c.err == nil
+	if first {
+		c.since = time.Now().UTC()
+	}
+	c.err = err
+	c.mu.Unlock()
+	if first {
+		c.log.Warn("cluster unreachable", slog.String("error", err.Error()))
+		c.notify()
+	}
+}
+
+func (c *Cluster) isUnreachable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil
+}
+
+// informerSet is one generation of a cluster's informers.
+type informerSet struct {
+	served    map[schema.GroupVersionResource]bool
+	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
+	factories []dynamicinformer.DynamicSharedInformerFactory
+	cancel    context.CancelFunc
+}
+
+func (s *informerSet) stop() {
+	s.cancel()
+	for _, f := range s.factories {
+		f.Shutdown()
+	}
+}
+
+// start builds informers for the served resource types and waits until
+// they have listed; then they replace the cluster's earlier ones and the
+// cluster is reachable again. It returns nil, having stopped them, when
+// they do not list within syncTimeout or ctx ends.
+func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResource]bool) *informerSet {
+	ictx, cancel := context.WithCancel(ctx)
 	selected := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.client, 10*time.Minute, metav1.NamespaceAll,
 		func(o *metav1.ListOptions) { o.LabelSelector = managedSelector })
 	all := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.client, 10*time.Minute, metav1.NamespaceAll, nil)
@@ -126,19 +255,23 @@ func (c *Cluster) Run(ctx context.Context) {
 		func(o *metav1.ListOptions) { o.FieldSelector = "type=" + corev1.EventTypeWarning })
 	epSlices := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.client, 10*time.Minute, metav1.NamespaceAll,
 		func(o *metav1.ListOptions) { o.LabelSelector = "kubernetes.io/service-name" })
-	infs := map[schema.GroupVersionResource]cache.SharedIndexInformer{}
+	set := &informerSet{served: served, informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
+		factories: []dynamicinformer.DynamicSharedInformerFactory{selected, all, warnings, epSlices}, cancel: cancel}
 	add := func(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource) {
 		if !served[gvr] {
 			return
 		}
 		inf := f.ForResource(gvr).Informer()
 		_ = inf.SetTransform(strip)
+		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+			c.log.Debug("watch failed", slog.String("resource", gvr.String()), slog.String("error", err.Error()))
+		})
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { c.notify() },
 			UpdateFunc: func(any, any) { c.notify() },
 			DeleteFunc: func(any) { c.notify() },
 		})
-		infs[gvr] = inf
+		set.informers[gvr] = inf
 	}
 	for _, gvr := range Managed {
 		add(selected, gvr)
@@ -147,37 +280,34 @@ func (c *Cluster) Run(ctx context.Context) {
 	add(all, GitRepositories)
 	add(warnings, events)
 	add(epSlices, endpointSlices)
-	c.mu.Lock()
-	c.informers = infs
-	c.mu.Unlock()
-	for _, f := range []dynamicinformer.DynamicSharedInformerFactory{selected, all, warnings, epSlices} {
-		f.Start(ctx.Done())
+	for _, f := range set.factories {
+		f.Start(ictx.Done())
 	}
-	syncs := make([]cache.InformerSynced, 0, len(infs))
-	for _, inf := range infs {
+	syncs := make([]cache.InformerSynced, 0, len(set.informers))
+	for _, inf := range set.informers {
 		syncs = append(syncs, inf.HasSynced)
 	}
-	if cache.WaitForCacheSync(ctx.Done(), syncs...) {
-		c.mu.Lock()
-		c.synced, c.err = true, nil
-		c.mu.Unlock()
-		c.notify()
+	sctx, scancel := context.WithTimeout(ictx, syncTimeout)
+	defer scancel()
+	if !cache.WaitForCacheSync(sctx.Done(), syncs...) {
+		set.stop()
+		if ctx.Err() == nil {
+			c.log.Warn("informers did not list in time; building them again", slog.Duration("timeout", syncTimeout))
+		}
+		return nil
 	}
-	<-ctx.Done()
-	for _, f := range []dynamicinformer.DynamicSharedInformerFactory{selected, all, warnings, epSlices} {
-		f.Shutdown()
-	}
-}
-
-func (c *Cluster) setErr(err error) {
 	c.mu.Lock()
-	c.err = err
+	if c.err != nil {
+		c.log.Info("cluster reachable again", slog.Duration("after", time.Since(c.since).Round(time.Millisecond)))
+	}
+	c.informers, c.synced, c.err, c.since = set.informers, true, nil, time.Time{}
 	c.mu.Unlock()
 	c.notify()
+	return set
 }
 
 // served returns which of the watched resource types the cluster serves.
-func (c *Cluster) served() (map[schema.GroupVersionResource]bool, error) {
+func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]bool, error) {
 	want := append(slices.Clone(Managed), Kustomizations, GitRepositories, endpointSlices, events)
 	out := map[schema.GroupVersionResource]bool{}
 	byGV := map[schema.GroupVersion][]schema.GroupVersionResource{}
@@ -185,6 +315,9 @@ func (c *Cluster) served() (map[schema.GroupVersionResource]bool, error) {
 		byGV[gvr.GroupVersion()] = append(byGV[gvr.GroupVersion()], gvr)
 	}
 	for gv, gvrs := range byGV {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		list, err := c.disco.ServerResourcesForGroupVersion(gv.String())
 		if err != nil {
 			if apierrors.IsNotFound(err) {
@@ -233,8 +366,10 @@ type Snapshot struct {
 	Cluster string `json:"cluster"`
 	// Synced is false until every informer has listed once.
 	Synced bool `json:"synced"`
-	// Error is the last reason the cluster could not be read.
-	Error string `json:"error,omitempty"`
+	// Error says why the cluster cannot be read now, and Since since
+	// when; what the informers saw before is kept meanwhile.
+	Error string    `json:"error,omitempty"`
+	Since time.Time `json:"since,omitzero"`
 	// Objects are the managed objects, with health, conditions and
 	// warning events.
 	Objects []Object `json:"objects"`
@@ -247,11 +382,11 @@ type Snapshot struct {
 // Snapshot reads the informers' caches.
 func (c *Cluster) Snapshot() Snapshot {
 	c.mu.Lock()
-	infs, synced, err := c.informers, c.synced, c.err
+	infs, synced, err, since := c.informers, c.synced, c.err, c.since
 	c.mu.Unlock()
 	s := Snapshot{Cluster: c.name, Synced: synced, Kustomizations: map[string]*unstructured.Unstructured{}, GitRepositories: map[string]*unstructured.Unstructured{}}
 	if err != nil {
-		s.Error = err.Error()
+		s.Error, s.Since = err.Error(), since
 	}
 	list := func(gvr schema.GroupVersionResource) []*unstructured.Unstructured {
 		inf, ok := infs[gvr]

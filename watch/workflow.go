@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -67,11 +68,18 @@ type WorkflowStatus struct {
 	Nodes []Node `json:"nodes"`
 }
 
+// Expected is an object a deploy tree holds for a workflow, with the id of
+// the node it was rendered from.
+type Expected struct {
+	Ref
+	Node string
+}
+
 // Resolver maps deploy commits to source commits and versions, and says
 // which objects a deploy tree holds for a workflow.
 type Resolver interface {
 	Resolve(ctx context.Context, deployCommit, workflow string) (Revision, error)
-	Expected(ctx context.Context, deployCommit, workflow string) ([]Ref, error)
+	Expected(ctx context.Context, deployCommit, workflow string) ([]Expected, error)
 }
 
 // CommitOf returns the commit hash of a Flux revision: "deploy@sha1:abc"
@@ -105,13 +113,19 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 	}
 	k := snap.Kustomization(name)
 	ws.Sync = syncOf(ctx, k, name, r)
+	var want []Expected
 	if ws.Sync.Live != nil && r != nil {
-		if want, err := r.Expected(ctx, ws.Sync.Live.DeployCommit, name); err == nil {
-			ws.Drift = driftOf(want, objs)
+		if exp, err := r.Expected(ctx, ws.Sync.Live.DeployCommit, name); err == nil {
+			want = exp
 		}
 	}
-	for _, m := range ws.Drift.Missing {
-		objs = append(objs, Object{Kind: m.Kind, Name: m.Name, Workflow: name, Result: Result{Missing, "in the deploy tree, not in the cluster"}})
+	ws.Drift = driftOf(want, objs)
+	// A missing object is shown on the node that renders it, so that the
+	// node reads Missing rather than vanishing from the graph.
+	for _, w := range want {
+		if slices.Contains(ws.Drift.Missing, w.Ref) {
+			objs = append(objs, Object{Kind: w.Kind, Name: w.Name, Workflow: name, Node: w.Node, Result: Result{Missing, "in the deploy tree, not in the cluster"}})
+		}
 	}
 	ws.Nodes = Nodes(objs)
 	parts := []Result{Rollup(objs)}
@@ -122,17 +136,29 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 		}
 	}
 	switch {
+	case snap.Error != "":
+		ws.Result = Result{Unknown, "cluster " + snap.Cluster + " " + snap.Unreadable()}
 	case !snap.Synced:
 		ws.Result = Result{Unknown, "the cluster's watches have not synced yet"}
-		if snap.Error != "" {
-			ws.Result.Reason = "cluster " + snap.Cluster + " cannot be read: " + snap.Error
-		}
 	case k == nil && len(objs) == 0:
 		ws.Result = Result{Unknown, "not deployed to cluster " + snap.Cluster + " yet"}
 	default:
 		ws.Result = Worst(parts...)
 	}
 	return ws
+}
+
+// Unreadable says why and since when the cluster cannot be read, as in
+// "unreachable since 2026-12-04T14:05:01Z: connection refused"; ""
+// when it can.
+func (s Snapshot) Unreadable() string {
+	switch {
+	case s.Error == "":
+		return ""
+	case s.Since.IsZero():
+		return "cannot be read: " + s.Error
+	}
+	return "unreachable since " + s.Since.UTC().Format(time.RFC3339) + ": " + s.Error
 }
 
 // Kustomization returns the Flux Kustomization of workflow name.
@@ -180,8 +206,12 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 }
 
 // driftOf compares the objects a deploy tree expects with the live ones.
-// Only kinds this package watches are compared.
-func driftOf(want []Ref, live []Object) Drift {
+// Only kinds this package watches are compared; without a tree to compare
+// with there is no drift.
+func driftOf(want []Expected, live []Object) Drift {
+	if want == nil {
+		return Drift{}
+	}
 	watched := map[string]bool{}
 	for _, gvr := range Managed {
 		watched[gvr.Resource] = true
@@ -196,9 +226,9 @@ func driftOf(want []Ref, live []Object) Drift {
 		if !watched[resourceOf(w.Kind)] {
 			continue
 		}
-		wanted[w] = true
-		if !have[w] {
-			d.Missing = append(d.Missing, w)
+		wanted[w.Ref] = true
+		if !have[w.Ref] {
+			d.Missing = append(d.Missing, w.Ref)
 		}
 	}
 	for ref := range have {

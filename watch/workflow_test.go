@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -12,7 +14,7 @@ import (
 // treeResolver answers from fixed maps, as a deploy branch would.
 type treeResolver struct {
 	revisions map[string]Revision
-	expected  map[string][]Ref
+	expected  map[string][]Expected
 }
 
 func (r treeResolver) Resolve(_ context.Context, commit, _ string) (Revision, error) {
@@ -23,7 +25,7 @@ func (r treeResolver) Resolve(_ context.Context, commit, _ string) (Revision, er
 	return rev, nil
 }
 
-func (r treeResolver) Expected(_ context.Context, commit, _ string) ([]Ref, error) {
+func (r treeResolver) Expected(_ context.Context, commit, _ string) ([]Expected, error) {
 	return r.expected[commit], nil
 }
 
@@ -34,7 +36,7 @@ func TestStatusOf(t *testing.T) {
 			"aaa": {DeployCommit: "aaa", SourceCommit: "s1", Version: 3},
 			"bbb": {DeployCommit: "bbb", SourceCommit: "s2", Version: 4},
 		},
-		expected: map[string][]Ref{"aaa": {{"Deployment", "web"}, {"Service", "web"}, {"Certificate", "tls"}}},
+		expected: map[string][]Expected{"aaa": {{Ref{"Deployment", "web"}, "web"}, {Ref{"Service", "web"}, "svc"}, {Ref{"Certificate", "tls"}, "tls"}}},
 	}
 	web := Object{Kind: "Deployment", Name: "web", Workflow: "shop", Node: "web", Result: Result{Healthy, ""}}
 	svc := Object{Kind: "Service", Name: "web", Workflow: "shop", Node: "svc", Result: Result{Healthy, ""}}
@@ -44,13 +46,13 @@ func TestStatusOf(t *testing.T) {
 		return map[string]*unstructured.Unstructured{"shop": object(t, doc)}
 	}
 	tests := []struct {
-		name      string
-		snap      func(t *testing.T) Snapshot
-		health    Health
-		reason    string
-		sync      Sync
-		drift     Drift
-		nodeCount int
+		name   string
+		snap   func(t *testing.T) Snapshot
+		health Health
+		reason string
+		sync   Sync
+		drift  Drift
+		nodes  []string // id=health
 	}{
 		{"synced and healthy, other workflows ignored", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, other}, Kustomizations: ks(t, `
@@ -58,7 +60,7 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
-		}, Healthy, "", Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, 2},
+		}, Healthy, "", Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"a failed apply keeps the previous version live", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Kustomizations: ks(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -66,7 +68,7 @@ kind: Kustomization
 metadata: {name: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:bbb", conditions: [{type: Ready, status: "False", reason: ReconciliationFailed, message: "Deployment/web dry-run failed"}]}`)}
 		}, Degraded, "Flux: not ready: ReconciliationFailed: Deployment/web dry-run failed",
-			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Deployment/web dry-run failed"}, Drift{}, 2},
+			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Deployment/web dry-run failed"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"drift both ways; unwatched kinds are not compared", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, old}, Kustomizations: ks(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -74,13 +76,22 @@ kind: Kustomization
 metadata: {name: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Missing, "Service web: in the deploy tree, not in the cluster",
-			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{Missing: []Ref{{"Service", "web"}}, Extra: []Ref{{"ConfigMap", "old"}}}, 3},
+			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{Missing: []Ref{{"Service", "web"}}, Extra: []Ref{{"ConfigMap", "old"}}}, []string{"gone=Healthy", "svc=Missing", "web=Healthy"}},
 		{"not deployed", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true}
-		}, Unknown, "not deployed to cluster prod yet", Sync{State: NotDeployed}, Drift{}, 0},
+		}, Unknown, "not deployed to cluster prod yet", Sync{State: NotDeployed}, Drift{}, nil},
 		{"cluster unreadable", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Error: "connection refused"}
-		}, Unknown, "cluster prod cannot be read: connection refused", Sync{State: NotDeployed}, Drift{}, 0},
+		}, Unknown, "cluster prod cannot be read: connection refused", Sync{State: NotDeployed}, Drift{}, nil},
+		{"unreachable after it was read: what was seen stays, the reason says since when", func(t *testing.T) Snapshot {
+			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Error: "connection refused",
+				Since: time.Date(2026, 12, 4, 14, 5, 1, 0, time.UTC), Kustomizations: ks(t, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: shop}
+status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
+		}, Unknown, "cluster prod unreachable since 2026-12-04T14:05:01Z: connection refused",
+			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,8 +106,12 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, stat
 			if !reflect.DeepEqual(ws.Drift, tc.drift) {
 				t.Errorf("drift %+v, want %+v", ws.Drift, tc.drift)
 			}
-			if len(ws.Nodes) != tc.nodeCount {
-				t.Errorf("%d nodes, want %d: %+v", len(ws.Nodes), tc.nodeCount, ws.Nodes)
+			var nodes []string
+			for _, n := range ws.Nodes {
+				nodes = append(nodes, n.ID+"="+string(n.Health))
+			}
+			if !slices.Equal(nodes, tc.nodes) {
+				t.Errorf("nodes %v, want %v", nodes, tc.nodes)
 			}
 		})
 	}

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// ForTest starts a stack with Flux for one test, with its git server on a
-// temporary directory, which it returns. Without the binaries in binDir
+// ForTest starts a stack for one test, with Flux when flux is true, and
+// its git server on a temporary directory, which it returns. Without the binaries in binDir
 // the test is skipped loudly, and fails in CI, which must run it. The
 // stack stops when the test ends; its logs are kept when the test failed.
-func ForTest(t *testing.T, binDir string) (*Stack, string) {
+func ForTest(t *testing.T, binDir string, flux bool) (*Stack, string) {
 	t.Helper()
 	bin, _ := filepath.Abs(binDir)
 	if missing := MissingBinaries(bin); len(missing) > 0 {
@@ -26,7 +26,7 @@ func ForTest(t *testing.T, binDir string) (*Stack, string) {
 	gitRoot := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{BinDir: bin, GitRoot: gitRoot, Flux: true})
+	s, err := Start(ctx, Options{BinDir: bin, GitRoot: gitRoot, Flux: flux})
 	if err != nil {
 		t.Fatal(err)
 	}

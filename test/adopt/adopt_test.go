@@ -127,7 +127,7 @@ func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
 }
 
 func TestAdoptKubeOrch(t *testing.T) {
-	s, gitRoot := kubetest.ForTest(t, binDir)
+	s, gitRoot := kubetest.ForTest(t, binDir, true)
 	ctx := t.Context()
 
 	if err := s.Apply(ctx, []byte(kubeorchObjects)); err != nil {

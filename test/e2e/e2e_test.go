@@ -247,7 +247,7 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 }
 
 func TestEndToEnd(t *testing.T) {
-	s, gitRoot := kubetest.ForTest(t, filepath.Join(root, ".tools/kube/bin"))
+	s, gitRoot := kubetest.ForTest(t, filepath.Join(root, ".tools/kube/bin"), true)
 	ctx := t.Context()
 	gh := githubtest.New(t, root)
 	page := browsertest.Start(t, 15*time.Minute)

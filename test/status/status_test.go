@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,7 +25,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/hooks/ui"
 	"github.com/slipway-gitops/slipway/internal/deploytest"
+	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
@@ -69,7 +74,7 @@ func reconcileNow(t *testing.T, dyn dynamic.Interface, name string) {
 }
 
 func TestLiveStatus(t *testing.T) {
-	s, gitRoot := kubetest.ForTest(t, binDir)
+	s, gitRoot := kubetest.ForTest(t, binDir, true)
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -167,9 +172,6 @@ spec:
 		})
 	})
 	t.Run("after kube-apiserver restarts, watches recover: a deleted object shows as drift, and Flux's repair too", func(t *testing.T) {
-		// Known bug, not yet diagnosed: after kube-apiserver restarts, a
-		// deleted ConfigMap is not shown missing within 3 minutes.
-		t.Skip("SKIPPED: the status misses a deletion after an apiserver restart (a known, open bug)")
 		if err := s.Restart(ctx, "kube-apiserver"); err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +213,79 @@ spec:
 		})
 		if err != nil {
 			t.Errorf("source-controller did not handle the request: %v", err)
+		}
+	})
+	t.Run("a deploy Flux cannot apply shows the failed revision and Flux's message; the previous version stays live", func(t *testing.T) {
+		clone := filepath.Join(t.TempDir(), "deploy")
+		gittest.Git(t, filepath.Dir(clone), "clone", "-q", "-b", "deploy", filepath.Join(gitRoot, "e2e.git"), clone)
+		kust, err := os.ReadFile(filepath.Join(clone, "workflows/jobs/base/kustomization.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A ConfigMap name the API server refuses: Flux's dry-run fails.
+		bad := gittest.Commit(t, clone, "Add an object the API server refuses", map[string][]byte{
+			"workflows/jobs/base/configmap-bad.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Name\n"),
+			"workflows/jobs/base/kustomization.yaml": append(kust, "- configmap-bad.yaml\n"...),
+		})
+		gittest.Git(t, clone, "push", "-q", "origin", "deploy")
+		f := hooks.NewFluxSource(func() (map[string]*rest.Config, error) { return contexts(nil) }, "flux-system", "slipway", log)
+		if err := f.RequestReconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Poll(ctx, 2*time.Minute, func() (bool, error) {
+			gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			rev, _, _ := unstructured.NestedString(gr.Object, "status", "artifact", "revision")
+			return watch.CommitOf(rev) == bad, nil
+		})
+		if err != nil {
+			t.Fatalf("source-controller did not fetch %s: %v", bad, err)
+		}
+		reconcileNow(t, dyn, "jobs")
+		ws := waitRecord(t, s, st, "jobs", "the failed apply shown", func(ws *watch.WorkflowStatus) bool {
+			return ws.Sync.State == watch.Failed && ws.Sync.Attempted != nil && ws.Sync.Attempted.DeployCommit == bad
+		})
+		if live := ws.Sync.Live; live == nil || live.DeployCommit != res.DeployCommit || live.Version != 1 {
+			t.Errorf("live %+v, want the previous deploy %s, version 1", live, res.DeployCommit)
+		}
+		if !strings.Contains(ws.Sync.Message, "Not_A_Name") {
+			t.Errorf("Flux's message does not name the refused object: %q", ws.Sync.Message)
+		}
+
+		app := fiber.New()
+		(&hooks.StatusAPI{Reader: st}).Mount(app)
+		page, err := ui.New(ui.Config{Status: st, Source: repo, SourceBranch: "main", Deploy: repo, DeployBranch: "deploy", Kubeconfig: true, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page.Mount(app)
+		body := func(path string) string {
+			resp, err := app.Test(httptest.NewRequest("GET", path, nil), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+			}
+			return string(b)
+		}
+		var api watch.WorkflowStatus
+		if err := json.Unmarshal([]byte(body("/api/workflows/jobs/status")), &api); err != nil {
+			t.Fatal(err)
+		}
+		if api.Sync.State != watch.Failed || api.Sync.Attempted == nil || api.Sync.Attempted.DeployCommit != bad ||
+			api.Sync.Live == nil || api.Sync.Live.DeployCommit != res.DeployCommit || api.Sync.Message == "" {
+			t.Errorf("GET /api/workflows/jobs/status: sync %+v", api.Sync)
+		}
+		html := body("/workflows/jobs")
+		for _, want := range []string{`<span data-field="sync">Failed</span>`, "attempted", bad[:12], res.SourceCommit[:12], "Not_A_Name"} {
+			if !strings.Contains(html, want) {
+				t.Errorf("the workflow page lacks %q", want)
+			}
 		}
 	})
 }
