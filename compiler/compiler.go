@@ -11,25 +11,28 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"sigs.k8s.io/kustomize/api/types"
 
 	"github.com/slipway-gitops/slipway/workflow"
+	"github.com/slipway-gitops/slipway/workflow/plugins"
 )
 
 // Source is the content of a workflows repository: file contents by
-// slash-separated path. Only workflows/*.json and clusters/*.json matter.
+// slash-separated path. Only workflows/*.json, clusters/*.json and
+// plugins/*.json matter.
 type Source map[string][]byte
 
-// ReadSource reads the workflow and cluster files of a repository. A
+// ReadSource reads the workflow, cluster and plugin files of a repository. A
 // file that is a symbolic link is refused (SymlinkError), not followed:
 // it could read outside the repository.
 func ReadSource(fsys fs.FS) (Source, error) {
 	src := Source{}
 	var links workflow.Errors
-	for _, dir := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
+	for _, dir := range workflow.SourceDirs() {
 		entries, err := fs.ReadDir(fsys, dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -60,6 +63,35 @@ func ReadSource(fsys fs.FS) (Source, error) {
 	}
 	return src, nil
 }
+
+// PluginCatalog returns the built-in plugin catalog with the plugins the
+// repository defines in plugins/<id>.json, and the problems of those files.
+func PluginCatalog(src Source) (*plugins.Catalog, workflow.Errors) {
+	var files []string
+	for p := range src {
+		if workflow.IsPluginFile(p) {
+			files = append(files, p)
+		}
+	}
+	sort.Strings(files)
+	var defs []plugins.Plugin
+	var errs workflow.Errors
+	for _, p := range files {
+		def, err := plugins.Parse(src[p])
+		switch {
+		case err != nil:
+			errs = append(errs, &workflow.Error{File: p, Message: err.Error()})
+		case def.ID != stem(p):
+			errs = append(errs, &workflow.Error{File: p, Pointer: "/id", Message: fmt.Sprintf("%q must equal the file name %q", def.ID, stem(p))})
+		default:
+			defs = append(defs, def)
+		}
+	}
+	return plugins.BuiltIn().With(defs...), errs
+}
+
+// stem returns the file name of p without its extension.
+func stem(p string) string { return strings.TrimSuffix(path.Base(p), path.Ext(p)) }
 
 // SymlinkError is the problem of a workflow or cluster file at p that is
 // a symbolic link. Sources are regular files only, read from a directory
@@ -170,7 +202,15 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 	sort.Strings(wfFiles)
 	sort.Strings(clusterFiles)
 
-	var errs workflow.Errors
+	catalog, errs := PluginCatalog(src)
+	// The plugin definitions decide how plugin nodes decode: a change to
+	// them decodes every workflow again.
+	catalogSum := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(src)) {
+		if workflow.IsPluginFile(p) {
+			fmt.Fprintf(catalogSum, "%s\x00%d\x00%s", p, len(src[p]), src[p])
+		}
+	}
 	var clusters []*workflow.Cluster
 	clusterByName := map[string]*workflow.Cluster{}
 	// clusterKey identifies a cluster and its file's content: a workflow
@@ -196,12 +236,12 @@ func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) 
 	var decoded atomic.Int64
 	err := parallel(ctx, len(wfFiles), func(i int) {
 		p := wfFiles[i]
-		sum := sha256.Sum256(src[p])
+		sum := sha256.Sum256(append(catalogSum.Sum(nil), src[p]...))
 		if u := c.units[p]; u != nil && u.sum == sum {
 			units[i] = u
 			return
 		}
-		wf, err := workflow.Decode(p, src[p])
+		wf, err := workflow.DecodeWith(p, src[p], catalog)
 		units[i] = &unit{sum: sum, wf: wf, decodeErr: err}
 		decoded.Add(1)
 	})

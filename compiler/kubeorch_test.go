@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,5 +69,26 @@ func TestNetworkPolicyRuleEdgeAllows(t *testing.T) {
 				t.Errorf("the ingress rule allows from (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRepositoryPlugins checks that plugins/<id>.json of the repository
+// replaces the built-in plugin of its id, and that a bad definition is
+// reported by file.
+func TestRepositoryPlugins(t *testing.T) {
+	t.Parallel()
+	src := readFixtures(t, "../fixtures/kubeorch")
+	src["plugins/postgresql.json"] = []byte(`{"id":"postgresql","group":"postgresql.cnpg.io","nodeTypes":[{"templateId":"pg-cluster","apiVersion":"postgresql.cnpg.io/v1","kind":"Cluster","fields":[{"id":"instances","type":"number"},{"id":"storage","type":"text"},{"id":"version","type":"text"},{"id":"monitoring.enablePodMonitor","type":"boolean","default":true}]}]}`)
+	res := buildSource(t, src)
+	if got := string(res.Tree["workflows/workers/base/cluster-orders-db.yaml"]); !strings.Contains(got, "enablePodMonitor: true") {
+		t.Errorf("the repository's definition of pg-cluster is not used:\n%s", got)
+	}
+	src["plugins/broken.json"] = []byte(`{"id":"other","nodeTypes":[]}`)
+	c, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Build(t.Context(), src); err == nil || !strings.Contains(err.Error(), `plugins/broken.json: /id: "other" must equal the file name "broken"`) {
+		t.Errorf("got %v", err)
 	}
 }

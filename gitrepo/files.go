@@ -39,7 +39,7 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (compiler.Source, error) {
 	seen := make(map[plumbing.Hash][]byte, len(r.blobs))
 	src := compiler.Source{}
 	var links workflow.Errors
-	for _, dir := range []string{workflow.WorkflowsDir, workflow.ClustersDir} {
+	for _, dir := range workflow.SourceDirs() {
 		sub, err := tree.Tree(dir)
 		if errors.Is(err, object.ErrDirectoryNotFound) {
 			continue

@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -83,6 +84,7 @@ func (a *API) workflows(c *fiber.Ctx) error {
 	}
 	var files []string
 	var clusters []*workflow.Cluster
+	catalog, _ := compiler.PluginCatalog(src) // a bad definition shows as its plugin nodes' problems
 	for p := range src {
 		switch {
 		case workflow.IsWorkflowFile(p):
@@ -98,7 +100,7 @@ func (a *API) workflows(c *fiber.Ctx) error {
 	var decoded []*workflow.Workflow
 	byFile := map[string]*workflow.Workflow{}
 	for _, p := range files {
-		if wf, err := workflow.Decode(p, src[p]); err == nil {
+		if wf, err := workflow.DecodeWith(p, src[p], catalog); err == nil {
 			decoded = append(decoded, wf)
 			byFile[p] = wf
 		} else {

@@ -220,8 +220,8 @@ func changedWorkflows(base, head compiler.Source) []string {
 		switch {
 		case workflow.IsWorkflowFile(p):
 			names[strings.TrimSuffix(path.Base(p), ".json")] = true
-		case workflow.IsClusterFile(p):
-			clusters = true
+		case workflow.IsClusterFile(p), workflow.IsPluginFile(p):
+			clusters = true // every workflow may render differently
 		}
 	}
 	if clusters {

@@ -12,7 +12,19 @@ const (
 	WorkflowsDir = "workflows"
 	// ClustersDir holds one cluster per file: clusters/<name>.json.
 	ClustersDir = "clusters"
+	// PluginsDir holds the repository's plugin definitions, one per file:
+	// plugins/<id>.json (see package plugins).
+	PluginsDir = "plugins"
 )
+
+// SourceDirs returns the directories of a workflows repository that hold
+// its source files.
+func SourceDirs() []string { return []string{WorkflowsDir, ClustersDir, PluginsDir} }
+
+// IsPluginFile reports whether a repository path is a plugin definition.
+func IsPluginFile(p string) bool {
+	return path.Dir(p) == PluginsDir && strings.HasSuffix(p, ".json")
+}
 
 // IsWorkflowFile reports whether a repository path is a workflow file.
 func IsWorkflowFile(p string) bool {

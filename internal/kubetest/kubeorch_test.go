@@ -1,14 +1,11 @@
 package kubetest
 
 import (
-	"os"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/slipway-gitops/slipway/compiler"
 )
 
 // TestKubeOrchNetworkPolicyDryRun has the apiserver validate (dryRun=All)
@@ -20,18 +17,7 @@ import (
 // does not install.
 func TestKubeOrchNetworkPolicyDryRun(t *testing.T) {
 	s := needStack(t)
-	src, err := compiler.ReadSource(os.DirFS("../../fixtures/kubeorch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := buildRepo(t, "../../fixtures/kubeorch")
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
 	if _, err := s.Client.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)

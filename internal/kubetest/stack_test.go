@@ -79,7 +79,13 @@ func needStack(t *testing.T) *Stack {
 // buildFixtures compiles the fixture repository.
 func buildFixtures(t *testing.T) *compiler.Result {
 	t.Helper()
-	src, err := compiler.ReadSource(os.DirFS("../../fixtures/repo"))
+	return buildRepo(t, "../../fixtures/repo")
+}
+
+// buildRepo compiles the workflows repository in dir.
+func buildRepo(t *testing.T, dir string) *compiler.Result {
+	t.Helper()
+	src, err := compiler.ReadSource(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
