@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -264,7 +265,7 @@ func checkGenerated(t *testing.T, c *compiler.Compiler, data []byte) {
 		}
 		return
 	}
-	if _, err := c.Build(t.Context(), compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON}); err != nil {
+	if _, err := c.Build(t.Context(), source.Files{workflow.WorkflowFile(res.Workflow.Name): res.JSON}); err != nil {
 		raw, _ := os.ReadFile(file)
 		t.Fatalf("imported workflow does not compile: %v\n%s\n%s", err, raw, res.JSON)
 	}

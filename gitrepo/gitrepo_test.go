@@ -13,6 +13,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 const fixtureRepo = "../fixtures/repo"
@@ -170,7 +171,7 @@ func deployedTree(t *testing.T, dir, branch string) compiler.Tree {
 // compileDir compiles the source files of a commit, read with the git CLI.
 func compileDir(t *testing.T, dir, rev string) compiler.Tree {
 	t.Helper()
-	src := compiler.Source{}
+	src := source.Files{}
 	for _, p := range strings.Split(gittest.Git(t, dir, "ls-tree", "-r", "--name-only", rev), "\n") {
 		if strings.HasPrefix(p, "workflows/") || strings.HasPrefix(p, "clusters/") {
 			src[p] = []byte(gittest.Git(t, dir, "cat-file", "blob", rev+":"+p))

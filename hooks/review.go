@@ -11,6 +11,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/review"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // reviewMarker finds Slipway's comment on a pull request again, so that
@@ -37,7 +38,7 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err := r.Source.FetchPull(ctx, job.Number); err != nil {
 		return err
 	}
-	read := func(rev string) (compiler.Source, error) {
+	read := func(rev string) (source.Files, error) {
 		c, err := r.Source.Resolve(rev)
 		if err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -31,7 +32,7 @@ func (s *sourceFlags) compile(ctx context.Context, opts compiler.Options) (*comp
 	if s.dir == "" {
 		return nil, usagef("--source is required")
 	}
-	src, err := compiler.ReadSource(os.DirFS(s.dir))
+	src, err := source.ReadDir(os.DirFS(s.dir))
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/ghaction"
 	"github.com/slipway-gitops/slipway/review"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // repoFlags name a git repository and how to reach it.
@@ -261,7 +262,7 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	read := func(rev string) (compiler.Source, string, error) {
+	read := func(rev string) (source.Files, string, error) {
 		c, err := repo.Resolve(rev)
 		if err != nil {
 			return nil, "", err

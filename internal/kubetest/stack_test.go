@@ -22,6 +22,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // stack is shared by the package's tests; nil when it cannot run here.
@@ -79,7 +80,7 @@ func needStack(t *testing.T) *Stack {
 // buildFixtures compiles the fixture repository.
 func buildFixtures(t *testing.T) *compiler.Result {
 	t.Helper()
-	src, err := compiler.ReadSource(os.DirFS("../../fixtures/repo"))
+	src, err := source.ReadDir(os.DirFS("../../fixtures/repo"))
 	if err != nil {
 		t.Fatal(err)
 	}
