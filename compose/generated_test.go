@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ func generateProject(t *testing.T, c *choices, dir string) string {
 
 	var names []string
 	for range 1 + c.pick(4) {
-		if name := one(c, serviceNames...); !contains(names, name) {
+		if name := one(c, serviceNames...); !slices.Contains(names, name) {
 			names = append(names, name)
 		}
 	}
@@ -80,15 +81,6 @@ func generateProject(t *testing.T, c *choices, dir string) string {
 	}
 	write("compose.yaml", string(out))
 	return filepath.Join(dir, "compose.yaml")
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // generateService draws one service; others are the names of every

@@ -53,7 +53,7 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err != nil {
 		return fmt.Errorf("review: head: %w", err)
 	}
-	rv, err := review.Compare(ctx, r.Compiler, short(job.BaseCommit), short(job.HeadCommit), base, head)
+	rv, err := review.Compare(ctx, r.Compiler, gitrepo.ShortID(job.BaseCommit), gitrepo.ShortID(job.HeadCommit), base, head)
 	if err != nil {
 		return err
 	}
@@ -137,11 +137,4 @@ func (r *Reviewer) upsertComment(ctx context.Context, owner, repo string, number
 		return fmt.Errorf("review: comment: %w", err)
 	}
 	return nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/english"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -99,8 +100,8 @@ func runBuild(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "built %s of %s for %s: %s in %s under %s\n",
-		plural(published, "published workflow"), plural(len(res.Workflows), "workflow"),
-		plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"), plural(len(res.Tree), "file"), *out)
+		english.Plural(published, "published workflow"), english.Plural(len(res.Workflows), "workflow"),
+		english.Plural(len(res.Clusters), "cluster"), english.Plural(res.Objects, "object"), english.Plural(len(res.Tree), "file"), *out)
 	return nil
 }
 
@@ -167,7 +168,7 @@ func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}{true, res})
 	}
 	fmt.Fprintf(stdout, "valid: %s on %s, %s rendered and checked with kustomize\n",
-		plural(len(res.Workflows), "workflow"), plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"))
+		english.Plural(len(res.Workflows), "workflow"), english.Plural(len(res.Clusters), "cluster"), english.Plural(res.Objects, "object"))
 	return nil
 }
 

@@ -13,7 +13,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/english"
 	"github.com/slipway-gitops/slipway/internal/ghaction"
 	"github.com/slipway-gitops/slipway/review"
 	"github.com/slipway-gitops/slipway/source"
@@ -203,7 +205,7 @@ func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 			return err
 		}
 	}
-	d, err := gitrepo.NewDeployer(source, target, c, gitrepo.DeployOptions{SourceBranch: rf.ref, Branch: *branch, Author: rf.author})
+	d, err := deployer.New(source, target, c, deployer.Options{SourceBranch: rf.ref, Branch: *branch, Author: rf.author})
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -218,7 +220,7 @@ func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 		fmt.Fprintf(stdout, "%s is up to date with %s (%s)\n", *branch, rf.ref, res.SourceCommit[:12])
 		return nil
 	}
-	fmt.Fprintf(stdout, "deployed %s (%s) as %s on %s: %s\n", rf.ref, res.SourceCommit[:12], res.DeployCommit[:12], *branch, plural(res.Build.Objects, "object"))
+	fmt.Fprintf(stdout, "deployed %s (%s) as %s on %s: %s\n", rf.ref, res.SourceCommit[:12], res.DeployCommit[:12], *branch, english.Plural(res.Build.Objects, "object"))
 	return nil
 }
 
