@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
+
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // TestAdoptKubeOrch renders the same workflow on a cluster that adopts
@@ -24,7 +26,7 @@ func TestAdoptKubeOrch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := c.Build(t.Context(), Source{"workflows/k.json": []byte(wf), "clusters/c.json": []byte(cluster)})
+		res, err := c.Build(t.Context(), source.Files{"workflows/k.json": []byte(wf), "clusters/c.json": []byte(cluster)})
 		if err != nil {
 			t.Fatalf("build: %v", err)
 		}
@@ -98,7 +100,7 @@ func TestAdoptRefusesUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Build(t.Context(), Source{"workflows/k.json": []byte(`{"name": "k", "status": "published", "nodes": [` + dep + `], "edges": []}`),
+	_, err = c.Build(t.Context(), source.Files{"workflows/k.json": []byte(`{"name": "k", "status": "published", "nodes": [` + dep + `], "edges": []}`),
 		"clusters/c.json": []byte(`{"name": "c", "default": true, "adopt": "helm"}`)})
 	if err == nil || err.Error() != `clusters/c.json: /adopt: "helm" must be one of kubeorch` {
 		t.Errorf("got %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/slipway-gitops/slipway/internal/sample"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 func TestBenchWorkflowIsValid(t *testing.T) {
@@ -16,7 +17,7 @@ func TestBenchWorkflowIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Build(t.Context(), Source(sample.Repo(3)))
+	res, err := c.Build(t.Context(), source.Files(sample.Repo(3)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestBenchWorkflowIsValid(t *testing.T) {
 // decode, validate, render, kustomize check of every overlay and cluster,
 // and writing the tree to disk.
 func BenchmarkCompile(b *testing.B) {
-	src := Source(sample.Repo(500))
+	src := source.Files(sample.Repo(500))
 	dir := b.TempDir()
 	b.ResetTimer()
 	for b.Loop() {
@@ -53,7 +54,7 @@ func BenchmarkCompile(b *testing.B) {
 // BenchmarkCompileOneChanged measures a build of the same repository after
 // one workflow changed, on a compiler that built it before.
 func BenchmarkCompileOneChanged(b *testing.B) {
-	src := Source(sample.Repo(500))
+	src := source.Files(sample.Repo(500))
 	c, err := New(DefaultOptions())
 	if err != nil {
 		b.Fatal(err)

@@ -5,120 +5,40 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path"
-	"runtime"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"sigs.k8s.io/kustomize/api/types"
 
+	"github.com/slipway-gitops/slipway/internal/parallel"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
-	"github.com/slipway-gitops/slipway/workflow/plugins"
 )
 
-// Source is the content of a workflows repository: file contents by
-// slash-separated path. Only workflows/*.json, clusters/*.json and
-// plugins/*.json matter.
-type Source map[string][]byte
-
-// ReadSource reads the workflow, cluster and plugin files of a repository. A
-// file that is a symbolic link is refused (SymlinkError), not followed:
-// it could read outside the repository.
-func ReadSource(fsys fs.FS) (Source, error) {
-	src := Source{}
-	var links workflow.Errors
-	for _, dir := range workflow.SourceDirs() {
-		entries, err := fs.ReadDir(fsys, dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read source: %w", err)
-		}
-		for _, e := range entries {
-			p := path.Join(dir, e.Name())
-			switch {
-			case path.Ext(p) != ".json":
-				continue
-			case e.Type()&fs.ModeSymlink != 0:
-				links = append(links, SymlinkError(p))
-				continue
-			case !e.Type().IsRegular():
-				continue
-			}
-			b, err := fs.ReadFile(fsys, p)
-			if err != nil {
-				return nil, fmt.Errorf("read source: %w", err)
-			}
-			src[p] = b
-		}
-	}
-	if links != nil {
-		return nil, links
-	}
-	return src, nil
-}
-
-// PluginCatalog returns the built-in plugin catalog with the plugins the
-// repository defines in plugins/<id>.json, and the problems of those files.
-func PluginCatalog(src Source) (*plugins.Catalog, workflow.Errors) {
-	var files []string
-	for p := range src {
-		if workflow.IsPluginFile(p) {
-			files = append(files, p)
-		}
-	}
-	sort.Strings(files)
-	var defs []plugins.Plugin
-	var errs workflow.Errors
-	for _, p := range files {
-		def, err := plugins.Parse(src[p])
-		switch {
-		case err != nil:
-			errs = append(errs, &workflow.Error{File: p, Message: err.Error()})
-		case def.ID != stem(p):
-			errs = append(errs, &workflow.Error{File: p, Pointer: "/id", Message: fmt.Sprintf("%q must equal the file name %q", def.ID, stem(p))})
-		default:
-			defs = append(defs, def)
-		}
-	}
-	return plugins.BuiltIn().With(defs...), errs
-}
-
-// stem returns the file name of p without its extension.
-func stem(p string) string { return strings.TrimSuffix(path.Base(p), path.Ext(p)) }
-
-// SymlinkError is the problem of a workflow or cluster file at p that is
-// a symbolic link. Sources are regular files only, read from a directory
-// or from git alike, so that a link cannot reach outside the repository.
-func SymlinkError(p string) *workflow.Error {
-	return &workflow.Error{File: p, Message: "is a symbolic link; workflow and cluster files must be regular files in the repository"}
-}
-
-// Compiler turns a Source into a deploy tree. It remembers what it decoded
-// and rendered, keyed by file content, so that a build after a small change
-// only redoes the changed workflows. A Compiler is safe for concurrent use;
-// builds run one at a time.
+// Compiler turns a workflows repository into a deploy tree. It remembers
+// what it decoded and rendered, keyed by file content, so that a build
+// after a small change only redoes the changed workflows. A Compiler is
+// safe for concurrent use; builds run one at a time.
 type Compiler struct {
 	opts Options
 
-	mu    sync.Mutex
-	units map[string]*unit
+	mu     sync.Mutex
+	loader source.Loader
+	units  map[string]*unit
 	// checked holds, by cluster, the digest of the cluster directory that
 	// kustomize last built without error.
 	checked map[string][sha256.Size]byte
 }
 
-// unit is the cached work for one workflow file.
+// unit is the cached rendering of one workflow file.
 type unit struct {
-	sum       [sha256.Size]byte
-	wf        *workflow.Workflow
-	decodeErr error
+	// wf is the workflow as the loader decoded it: the loader returns the
+	// same one while the file's content is unchanged.
+	wf *workflow.Workflow
 	// cluster identifies the cluster, and the content of its file, that
 	// tree was rendered for.
 	cluster string
@@ -166,7 +86,7 @@ type WorkflowResult struct {
 // Build validates every workflow and cluster of src and renders the
 // published workflows. Any invalid file fails the whole build: the error
 // holds every problem (see workflow.AsErrors) and no tree is returned.
-func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
+func (c *Compiler) Build(ctx context.Context, src source.Files) (*Result, error) {
 	return c.build(ctx, src, nil)
 }
 
@@ -174,7 +94,7 @@ func (c *Compiler) Build(ctx context.Context, src Source) (*Result, error) {
 // workflows: its Tree holds their files and every cluster's
 // kustomization.yaml, and cluster directories are not built with
 // kustomize. It serves reviews of a change, which need only what changed.
-func (c *Compiler) BuildWorkflows(ctx context.Context, src Source, names []string) (*Result, error) {
+func (c *Compiler) BuildWorkflows(ctx context.Context, src source.Files, names []string) (*Result, error) {
 	only := make(map[string]bool, len(names))
 	for _, n := range names {
 		only[n] = true
@@ -183,97 +103,54 @@ func (c *Compiler) BuildWorkflows(ctx context.Context, src Source, names []strin
 }
 
 // build is Build, rendering only the workflows in only unless it is nil.
-func (c *Compiler) build(ctx context.Context, src Source, only map[string]bool) (*Result, error) {
+func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]bool) (*Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	selected := func(u *unit) bool {
 		return u.wf.Status == workflow.StatusPublished && (only == nil || only[u.wf.Name])
 	}
 
-	var wfFiles, clusterFiles []string
-	for p := range src {
-		switch {
-		case workflow.IsWorkflowFile(p):
-			wfFiles = append(wfFiles, p)
-		case workflow.IsClusterFile(p):
-			clusterFiles = append(clusterFiles, p)
-		}
+	repo, err := c.loader.Load(ctx, src)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(wfFiles)
-	sort.Strings(clusterFiles)
-
-	catalog, errs := PluginCatalog(src)
-	// The plugin definitions decide how plugin nodes decode: a change to
-	// them decodes every workflow again.
-	catalogSum := sha256.New()
-	for _, p := range slices.Sorted(maps.Keys(src)) {
-		if workflow.IsPluginFile(p) {
-			fmt.Fprintf(catalogSum, "%s\x00%d\x00%s", p, len(src[p]), src[p])
-		}
+	if err := repo.Err(); err != nil {
+		return nil, err
 	}
-	var clusters []*workflow.Cluster
+	workflows, clusters := repo.Workflows, repo.Clusters
+	if err := c.checkFluxNamespace(workflows); err != nil {
+		return nil, err
+	}
 	clusterByName := map[string]*workflow.Cluster{}
 	// clusterKey identifies a cluster and its file's content: a workflow
 	// is rendered again when either changes.
 	clusterKey := func(name string) string { return name }
 	clusterSums := map[string][sha256.Size]byte{}
-	for _, p := range clusterFiles {
-		cl, err := workflow.DecodeCluster(p, src[p])
-		if err != nil {
-			errs = append(errs, workflow.AsErrors(err)...)
-			continue
-		}
-		clusters = append(clusters, cl)
+	for _, cl := range clusters {
 		clusterByName[cl.Name] = cl
-		clusterSums[cl.Name] = sha256.Sum256(src[p])
+		clusterSums[cl.Name] = sha256.Sum256(src[workflow.ClusterFile(cl.Name)])
 	}
 	if len(clusterSums) > 0 {
 		clusterKey = func(name string) string { return fmt.Sprintf("%s/%x", name, clusterSums[name]) }
 	}
 
-	res := &Result{}
-	units := make([]*unit, len(wfFiles))
-	var decoded atomic.Int64
-	err := parallel(ctx, len(wfFiles), func(i int) {
-		p := wfFiles[i]
-		sum := sha256.Sum256(append(catalogSum.Sum(nil), src[p]...))
-		if u := c.units[p]; u != nil && u.sum == sum {
+	res := &Result{Decoded: repo.Decoded}
+	units := make([]*unit, len(workflows))
+	next := make(map[string]*unit, len(workflows))
+	for i, wf := range workflows {
+		p := sourceFile(wf)
+		if u := c.units[p]; u != nil && u.wf == wf {
 			units[i] = u
-			return
+		} else {
+			units[i] = &unit{wf: wf}
 		}
-		wf, err := workflow.DecodeWith(p, src[p], catalog)
-		units[i] = &unit{sum: sum, wf: wf, decodeErr: err}
-		decoded.Add(1)
-	})
-	if err != nil {
-		return nil, err
-	}
-	res.Decoded = int(decoded.Load())
-	next := make(map[string]*unit, len(wfFiles))
-	var workflows []*workflow.Workflow
-	for i, u := range units {
-		next[wfFiles[i]] = u
-		if u.decodeErr != nil {
-			errs = append(errs, workflow.AsErrors(u.decodeErr)...)
-			continue
-		}
-		workflows = append(workflows, u.wf)
+		next[p] = units[i]
 	}
 	c.units = next
-	if len(errs) > 0 {
-		errs.Sort()
-		return nil, errs
-	}
-	if err := workflow.CheckSet(workflows, clusters); err != nil {
-		return nil, err
-	}
-	if err := c.checkFluxNamespace(workflows); err != nil {
-		return nil, err
-	}
 
 	renderErrs := make([]error, len(units))
 	var rendered atomic.Int64
-	err = parallel(ctx, len(units), func(i int) {
+	err = parallel.For(ctx, len(units), func(i int) {
 		u := units[i]
 		key := clusterKey(u.wf.Cluster())
 		if !selected(u) || (u.tree != nil && u.cluster == key) {
@@ -405,30 +282,4 @@ func (c *Compiler) checkCluster(name string, files []string, tree Tree) error {
 	}
 	c.checked[name] = sum
 	return nil
-}
-
-// parallel calls fn for 0..n-1 on up to GOMAXPROCS goroutines and returns
-// ctx's error if it ended first.
-func parallel(ctx context.Context, n int, fn func(i int)) error {
-	return parallelN(ctx, runtime.GOMAXPROCS(0), n, fn)
-}
-
-// parallelN is parallel with up to workers goroutines.
-func parallelN(ctx context.Context, workers, n int, fn func(i int)) error {
-	workers = min(workers, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
-	return ctx.Err()
 }

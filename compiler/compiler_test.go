@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -19,15 +20,15 @@ var update = flag.Bool("update", false, "rewrite golden files")
 const fixtureRepo = "../fixtures/repo"
 
 // fixtureSource reads the fixture repository.
-func fixtureSource(t *testing.T) Source {
+func fixtureSource(t *testing.T) source.Files {
 	t.Helper()
 	return readFixtures(t, fixtureRepo)
 }
 
 // readFixtures reads a fixture repository.
-func readFixtures(t *testing.T, dir string) Source {
+func readFixtures(t *testing.T, dir string) source.Files {
 	t.Helper()
-	src, err := ReadSource(os.DirFS(dir))
+	src, err := source.ReadDir(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func buildFixtures(t *testing.T) *Result {
 	return buildSource(t, fixtureSource(t))
 }
 
-func buildSource(t *testing.T, src Source) *Result {
+func buildSource(t *testing.T, src source.Files) *Result {
 	t.Helper()
 	c, err := New(DefaultOptions())
 	if err != nil {
@@ -185,7 +186,7 @@ func TestIncremental(t *testing.T) {
 	if again.Decoded != 0 || again.Rendered != 0 {
 		t.Errorf("unchanged build decoded %d and rendered %d, want 0 and 0", again.Decoded, again.Rendered)
 	}
-	changed := Source{}
+	changed := source.Files{}
 	for p, b := range src {
 		changed[p] = b
 	}
@@ -333,7 +334,7 @@ func TestBuildInvalidRepository(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := Source{}
+			s := source.Files{}
 			for p, b := range src {
 				s[p] = b
 			}

@@ -5,10 +5,11 @@ import (
 	"fmt"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 func ExampleCompiler_Build() {
-	src := compiler.Source{
+	src := source.Files{
 		"workflows/hello.json": []byte(`{
   "name": "hello", "status": "published",
   "nodes": [

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/slipway-gitops/slipway/source"
 	"sigs.k8s.io/yaml"
 )
 
@@ -15,7 +16,7 @@ import (
 // whatever the options say.
 func TestFluxSettingsFromRepository(t *testing.T) {
 	t.Parallel()
-	src := Source{
+	src := source.Files{
 		"clusters/prod.json": []byte(`{"name": "prod", "default": true, "flux": {"interval": "5m", "timeout": "3m", "retryInterval": "30s",
 			"serviceAccountName": "slipway-apply", "dependsOn": [{"name": "cert-manager"}, {"name": "secrets", "namespace": "ops"}]}}`),
 		"workflows/slow.json": []byte(`{"name": "slow", "status": "published", "flux": {"timeout": "15m", "dependsOn": [{"name": "ingress-nginx", "namespace": "flux-system"}]},
@@ -83,7 +84,7 @@ func TestFluxNamespaceRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Build(t.Context(), Source{"workflows/tools.json": []byte(`{"name": "tools", "status": "published", "namespace": "gitops", "nodes": [], "edges": []}`)})
+	_, err = c.Build(t.Context(), source.Files{"workflows/tools.json": []byte(`{"name": "tools", "status": "published", "namespace": "gitops", "nodes": [], "edges": []}`)})
 	want := `workflows/tools.json: /namespace: namespace "gitops" holds the Flux objects; a workflow cannot deploy into it`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("build: %v; want %q", err, want)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -41,7 +42,7 @@ func FuzzCompile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := c.Build(t.Context(), Source{"workflows/w.json": data})
+		res, err := c.Build(t.Context(), source.Files{"workflows/w.json": data})
 		if err != nil {
 			if len(workflow.AsErrors(err)) == 0 {
 				t.Fatalf("error without located problems: %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/slipway-gitops/slipway/source"
 	"sigs.k8s.io/yaml"
 )
 
@@ -66,7 +67,7 @@ func compileOne(t *testing.T, nodes, edges string) Tree {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Build(t.Context(), Source{"workflows/k.json": []byte(wf)})
+	res, err := c.Build(t.Context(), source.Files{"workflows/k.json": []byte(wf)})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -67,11 +67,6 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// fingerprint identifies options in cache keys.
-func (o Options) fingerprint() string {
-	return fmt.Sprintf("%s/%s/%s/%s/%s/%s", o.SourceRefNamespace, o.SourceRefName, o.Interval, o.RetryInterval, o.Timeout, o.WaitImage)
-}
-
 // BindFlags registers the options as flags, with o's values as defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.SourceRefName, "source-ref", o.SourceRefName, "name of the Flux GitRepository that serves the deploy branch")

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/types"
+
+	"github.com/slipway-gitops/slipway/internal/parallel"
 )
 
 // Tree is a deploy tree: file contents by slash-separated path.
@@ -78,7 +80,7 @@ func (t Tree) WriteDir(dir string) error {
 	}
 	// Writes wait on the disk more than on the CPU: overlap them.
 	errs := make([]error, len(paths))
-	if err := parallelN(context.Background(), 8, len(paths), func(i int) {
+	if err := parallel.ForN(context.Background(), 8, len(paths), func(i int) {
 		errs[i] = os.WriteFile(filepath.Join(stage, filepath.FromSlash(paths[i])), t[paths[i]], 0o644)
 	}); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -38,7 +39,7 @@ func compile(t *testing.T, res *Result) *compiler.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, err := c.Build(t.Context(), compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
+	build, err := c.Build(t.Context(), source.Files{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
 	if err != nil {
 		t.Fatalf("compile: %v\n%s", err, res.JSON)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -59,7 +61,7 @@ func generateProject(t *testing.T, c *choices, dir string) string {
 
 	var names []string
 	for range 1 + c.pick(4) {
-		if name := one(c, serviceNames...); !contains(names, name) {
+		if name := one(c, serviceNames...); !slices.Contains(names, name) {
 			names = append(names, name)
 		}
 	}
@@ -79,15 +81,6 @@ func generateProject(t *testing.T, c *choices, dir string) string {
 	}
 	write("compose.yaml", string(out))
 	return filepath.Join(dir, "compose.yaml")
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // generateService draws one service; others are the names of every
@@ -264,7 +257,7 @@ func checkGenerated(t *testing.T, c *compiler.Compiler, data []byte) {
 		}
 		return
 	}
-	if _, err := c.Build(t.Context(), compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON}); err != nil {
+	if _, err := c.Build(t.Context(), source.Files{workflow.WorkflowFile(res.Workflow.Name): res.JSON}); err != nil {
 		raw, _ := os.ReadFile(file)
 		t.Fatalf("imported workflow does not compile: %v\n%s\n%s", err, raw, res.JSON)
 	}

@@ -7,10 +7,9 @@ import (
 	"path"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -20,11 +19,11 @@ const maxFileSize = workflow.MaxFileSize + 1
 // Source reads the workflow and cluster files of a commit. Contents are
 // remembered by blob hash, so reading the next commit reads only the files
 // that changed.
-func (r *Repo) Source(c *object.Commit) (compiler.Source, error) { return r.SourceAt(c, "") }
+func (r *Repo) Source(c *object.Commit) (source.Files, error) { return r.SourceAt(c, "") }
 
 // SourceAt reads the workflow and cluster files of a commit from the
 // directory dir of the repository ("" or "." for its root), as Source does.
-func (r *Repo) SourceAt(c *object.Commit, dir string) (compiler.Source, error) {
+func (r *Repo) SourceAt(c *object.Commit, dir string) (source.Files, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", c.Hash, err)
@@ -37,9 +36,9 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (compiler.Source, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := make(map[plumbing.Hash][]byte, len(r.blobs))
-	src := compiler.Source{}
+	src := source.Files{}
 	var links workflow.Errors
-	for _, dir := range workflow.SourceDirs() {
+	for _, dir := range source.Dirs() {
 		sub, err := tree.Tree(dir)
 		if errors.Is(err, object.ErrDirectoryNotFound) {
 			continue
@@ -48,13 +47,15 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (compiler.Source, error) {
 			return nil, fmt.Errorf("read %s of %s: %w", dir, c.Hash, err)
 		}
 		for _, e := range sub.Entries {
-			switch {
-			case path.Ext(e.Name) != ".json":
-				continue
-			case e.Mode == filemode.Symlink:
-				links = append(links, compiler.SymlinkError(dir+"/"+e.Name))
-				continue
-			case !e.Mode.IsFile():
+			mode, err := e.Mode.ToOSFileMode()
+			if err != nil {
+				continue // a mode git does not know: not a file
+			}
+			ok, err := source.IsFile(dir, e.Name, mode)
+			if err != nil {
+				links = append(links, workflow.AsErrors(err)...)
+			}
+			if !ok {
 				continue
 			}
 			b, ok := r.blobs[e.Hash]

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // TestHugeBlobRefusedUnread: a workflow file far over the size limit is
@@ -66,8 +66,8 @@ func TestSourceRefusesSymlinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = r.Source(head)
-			if err == nil || err.Error() != compiler.SymlinkError(p).Error() {
-				t.Errorf("got %v, want %v", err, compiler.SymlinkError(p))
+			if err == nil || err.Error() != source.SymlinkError(p).Error() {
+				t.Errorf("got %v, want %v", err, source.SymlinkError(p))
 			}
 		})
 	}

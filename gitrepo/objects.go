@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -214,4 +215,46 @@ func (r *Repo) storeCommitAt(tree, parent plumbing.Hash, sig Signature, when tim
 		c.ParentHashes = []plumbing.Hash{parent}
 	}
 	return r.store(plumbing.CommitObject, c.Encode)
+}
+
+// ReplaceTree commits files as the whole tree of branch, on top of its
+// head, and moves the branch by compare-and-swap (ErrConflict when it
+// moved meanwhile). check, unless nil, is called with the branch's head
+// commit, when the branch exists, and may refuse the commit by returning
+// an error. No commit is made when the head already has this tree.
+// ReplaceTree returns the branch's head afterwards and whether it
+// committed.
+func (r *Repo) ReplaceTree(ctx context.Context, branch string, files map[string][]byte, sig Signature, message string, check func(head *object.Commit) error) (plumbing.Hash, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	head, err := r.Branch(branch)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	tree, err := r.writeFiles(files)
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("write the tree of %s: %w", branch, err)
+	}
+	if !head.IsZero() {
+		prev, err := r.commit(head)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if check != nil {
+			if err := check(prev); err != nil {
+				return plumbing.ZeroHash, false, err
+			}
+		}
+		if prev.TreeHash == tree {
+			return head, false, nil
+		}
+	}
+	h, err := r.storeCommit(tree, head, sig, message)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	if err := r.setBranch(ctx, branch, head, h); err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	return h, true, nil
 }

@@ -15,6 +15,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
+// MaxAttempts bounds the retries of a branch update that lost a race
+// (ErrConflict).
+const MaxAttempts = 20
+
 // setBranch moves a branch from old to new (old zero: the branch must not
 // exist) or fails with ErrConflict. In a local repository it follows git's
 // lock-file protocol: the new value is written to <ref>.lock, created
@@ -125,5 +129,13 @@ func short(h plumbing.Hash) string {
 	if h.IsZero() {
 		return "nothing"
 	}
-	return h.String()[:12]
+	return ShortID(h.String())
+}
+
+// ShortID abbreviates a commit id to the 12 characters that messages show.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

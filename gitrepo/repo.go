@@ -60,8 +60,8 @@ type Repo struct {
 	slices map[sliceKey]plumbing.Hash
 }
 
-// IsURL reports whether source names a remote rather than a local path.
-func IsURL(source string) bool {
+// isURL reports whether source names a remote rather than a local path.
+func isURL(source string) bool {
 	if strings.Contains(source, "://") {
 		return true
 	}
@@ -74,7 +74,7 @@ func IsURL(source string) bool {
 // clones a remote one (file://, http(s)://, ssh://, user@host:path) into
 // the cache, fetching it when the clone exists.
 func Open(ctx context.Context, source string, opts Options) (*Repo, error) {
-	if !IsURL(source) {
+	if !isURL(source) {
 		r, err := git.PlainOpenWithOptions(source, &git.PlainOpenOptions{DetectDotGit: false})
 		if err != nil {
 			return nil, fmt.Errorf("open repository %s: %w", source, err)
@@ -224,3 +224,6 @@ func (r *Repo) FetchPull(ctx context.Context, n int) error {
 	}
 	return nil
 }
+
+// Commit returns the commit h.
+func (r *Repo) Commit(h plumbing.Hash) (*object.Commit, error) { return r.commit(h) }

@@ -219,7 +219,7 @@ func (r *Repo) Restore(ctx context.Context, branch, name string, n int, sig Sign
 			return nil, err
 		}
 		err = r.setBranch(ctx, branch, head.Hash, h)
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+		if errors.Is(err, ErrConflict) && attempt < MaxAttempts {
 			continue
 		}
 		if err != nil {

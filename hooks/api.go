@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"path"
 	"slices"
@@ -14,8 +15,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -38,6 +39,10 @@ type API struct {
 	Deploys func() DeployStatus
 	// Author signs restore commits.
 	Author gitrepo.Signature
+
+	// loader decodes the source branch's files, remembering them between
+	// requests.
+	loader source.Loader
 }
 
 // WorkflowSummary describes one workflow of the source branch.
@@ -48,6 +53,16 @@ type WorkflowSummary struct {
 	Namespace string          `json:"namespace,omitempty"`
 	Nodes     int             `json:"nodes"`
 	// Problems are the file's validation errors, if any.
+	Problems workflow.Errors `json:"problems,omitempty"`
+}
+
+// WorkflowList is the answer of GET /api/workflows.
+type WorkflowList struct {
+	// Commit is the source branch's head that was read.
+	Commit string `json:"commit"`
+	// Workflows describes every workflow file, valid or not, by name.
+	Workflows []WorkflowSummary `json:"workflows"`
+	// Problems are those of the repository's other files: its clusters.
 	Problems workflow.Errors `json:"problems,omitempty"`
 }
 
@@ -82,43 +97,33 @@ func (a *API) workflows(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
-	var files []string
-	var clusters []*workflow.Cluster
-	catalog, _ := compiler.PluginCatalog(src) // a bad definition shows as its plugin nodes' problems
-	for p := range src {
-		switch {
-		case workflow.IsWorkflowFile(p):
-			files = append(files, p)
-		case workflow.IsClusterFile(p):
-			if cl, err := workflow.DecodeCluster(p, src[p]); err == nil {
-				clusters = append(clusters, cl)
-			}
-		}
+	repo, err := a.loader.Load(c.UserContext(), src)
+	if err != nil {
+		return apiError(c, err)
 	}
-	slices.Sort(files)
+	// Problems by file: a workflow's own, or the repository-wide checks'
+	// (those resolve each workflow's cluster).
+	byFile := map[string]workflow.Errors{}
+	for _, e := range repo.Problems() {
+		byFile[e.File] = append(byFile[e.File], e)
+	}
 	out := []WorkflowSummary{}
-	var decoded []*workflow.Workflow
-	byFile := map[string]*workflow.Workflow{}
-	for _, p := range files {
-		if wf, err := workflow.DecodeWith(p, src[p], catalog); err == nil {
-			decoded = append(decoded, wf)
-			byFile[p] = wf
-		} else {
-			out = append(out, WorkflowSummary{Name: strings.TrimSuffix(path.Base(p), ".json"), Problems: workflow.AsErrors(err)})
-		}
+	for _, wf := range repo.Workflows {
+		out = append(out, WorkflowSummary{Name: wf.Name, Status: wf.Status, Cluster: wf.Cluster(), Namespace: wf.TargetNamespace(), Nodes: len(wf.Nodes), Problems: byFile[workflow.WorkflowFile(wf.Name)]})
 	}
-	// The repository-wide checks resolve each workflow's cluster.
-	setProblems := map[string]workflow.Errors{}
-	for _, e := range workflow.AsErrors(workflow.CheckSet(decoded, clusters)) {
-		setProblems[e.File] = append(setProblems[e.File], e)
-	}
-	for _, p := range files {
-		if wf, ok := byFile[p]; ok {
-			out = append(out, WorkflowSummary{Name: wf.Name, Status: wf.Status, Cluster: wf.Cluster(), Namespace: wf.TargetNamespace(), Nodes: len(wf.Nodes), Problems: setProblems[p]})
+	// The problems of a file that is no valid workflow: an invalid
+	// workflow's, or a cluster file's.
+	var others workflow.Errors
+	for _, p := range slices.Sorted(maps.Keys(byFile)) {
+		switch {
+		case !workflow.IsWorkflowFile(p):
+			others = append(others, byFile[p]...)
+		case repo.Invalid[p] != nil:
+			out = append(out, WorkflowSummary{Name: strings.TrimSuffix(path.Base(p), ".json"), Problems: byFile[p]})
 		}
 	}
 	slices.SortFunc(out, func(a, b WorkflowSummary) int { return strings.Compare(a.Name, b.Name) })
-	return c.JSON(fiber.Map{"commit": head.Hash.String(), "workflows": out})
+	return c.JSON(WorkflowList{Commit: head.Hash.String(), Workflows: out, Problems: others})
 }
 
 func (a *API) versions(c *fiber.Ctx) error {

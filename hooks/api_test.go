@@ -13,10 +13,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 func TestAPI(t *testing.T) {
@@ -203,5 +205,55 @@ func TestAPIRepositoryGone(t *testing.T) {
 				t.Errorf("%d %s, want %d %s", status, body, st.status, st.body)
 			}
 		})
+	}
+}
+
+// TestAPIReportsInvalidClusters: the API lists every problem the compiler
+// reports, those of cluster files too, since both load the repository the
+// same way.
+func TestAPIReportsInvalidClusters(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../fixtures/repo", work, ""))
+	gittest.Commit(t, work, "Add a broken cluster", map[string][]byte{"clusters/edge.json": []byte(`{"name": "not-edge"}`)})
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := repo.Resolve("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.Source(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Build(t.Context(), src)
+	want := workflow.AsErrors(err)
+	if len(want) == 0 {
+		t.Fatalf("the compiler accepts a broken cluster: %v", err)
+	}
+	app := fiber.New()
+	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got WorkflowList
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Problems) != len(want) {
+		t.Fatalf("the API reports %v, the compiler %v", got.Problems, want)
+	}
+	for i, e := range want {
+		if g := got.Problems[i]; g.File != "clusters/edge.json" || g.Error() != e.Error() {
+			t.Errorf("problem %d: the API reports %v, the compiler %v", i, g, e)
+		}
 	}
 }

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
-
-	"github.com/slipway-gitops/slipway/gitrepo"
 )
 
 // Config is the service's configuration, read from the environment. Every
@@ -150,7 +148,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, e := range c.EtcdEndpoints {
-		if !gitrepo.IsURL(e) {
+		if u, err := url.Parse(e); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("HOOKS_ETCD_ENDPOINTS", "%q is not a URL", e)
 		}
 	}

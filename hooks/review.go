@@ -11,6 +11,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/review"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // reviewMarker finds Slipway's comment on a pull request again, so that
@@ -37,7 +38,7 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err := r.Source.FetchPull(ctx, job.Number); err != nil {
 		return err
 	}
-	read := func(rev string) (compiler.Source, error) {
+	read := func(rev string) (source.Files, error) {
 		c, err := r.Source.Resolve(rev)
 		if err != nil {
 			return nil, err
@@ -52,7 +53,7 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err != nil {
 		return fmt.Errorf("review: head: %w", err)
 	}
-	rv, err := review.Compare(ctx, r.Compiler, short(job.BaseCommit), short(job.HeadCommit), base, head)
+	rv, err := review.Compare(ctx, r.Compiler, gitrepo.ShortID(job.BaseCommit), gitrepo.ShortID(job.HeadCommit), base, head)
 	if err != nil {
 		return err
 	}
@@ -136,11 +137,4 @@ func (r *Reviewer) upsertComment(ctx context.Context, owner, repo string, number
 		return fmt.Errorf("review: comment: %w", err)
 	}
 	return nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/store"
 )
 
@@ -37,7 +37,7 @@ const (
 
 // Deployer is what the worker needs to deploy.
 type Deployer interface {
-	Deploy(ctx context.Context) (*gitrepo.DeployResult, error)
+	Deploy(ctx context.Context) (*deployer.Result, error)
 }
 
 // Worker does the leading replica's work. Deploying is level-triggered,
@@ -72,7 +72,7 @@ type Worker struct {
 	// Deployed is called after each successful convergence, for metrics
 	// and tests, with the time since the newest push delivery it covers
 	// (zero when it covers none: at start, on resync or retry).
-	Deployed func(res *gitrepo.DeployResult, sinceDelivery time.Duration)
+	Deployed func(res *deployer.Result, sinceDelivery time.Duration)
 	// Reviewer handles review jobs; without one they fail at once.
 	Reviewer *Reviewer
 
@@ -237,7 +237,7 @@ func (w *Worker) converge(ctx context.Context, sess *store.Session) {
 }
 
 // deployOnce converges the deploy branch once, holding the deploy lock.
-func (w *Worker) deployOnce(ctx context.Context, sess *store.Session) (*gitrepo.DeployResult, error) {
+func (w *Worker) deployOnce(ctx context.Context, sess *store.Session) (*deployer.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, deployTimeout)
 	defer cancel()
 	unlock, err := sess.Lock(ctx, deployLock)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/sample"
@@ -20,7 +21,7 @@ import (
 
 // newDeployer deploys main to deploy in the repository at dir, a path or
 // URL.
-func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *gitrepo.Deployer) {
+func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *deployer.Deployer) {
 	t.Helper()
 	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{CacheDir: t.TempDir()})
 	if err != nil {
@@ -30,7 +31,7 @@ func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *gitrepo.Deployer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
+	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +75,11 @@ func testPushDeploys(t *testing.T, source, remote string) {
 	_, d := newDeployer(t, source)
 	h := newHarness(t, t.TempDir(), "main")
 	w := newTestWorker(t, h, d)
-	deployed := make(chan *gitrepo.DeployResult, 16)
-	w.Deployed = func(res *gitrepo.DeployResult, _ time.Duration) { deployed <- res }
+	deployed := make(chan *deployer.Result, 16)
+	w.Deployed = func(res *deployer.Result, _ time.Duration) { deployed <- res }
 	startWorker(t, w)
 	// The worker deploys the branch as it finds it when it starts leading.
-	waitDeployed := func(what, sha string) *gitrepo.DeployResult {
+	waitDeployed := func(what, sha string) *deployer.Result {
 		t.Helper()
 		for {
 			select {
@@ -217,7 +218,7 @@ func wantTree(t testing.TB, source string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gitrepo.NewDeployer(src, dst, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Scratch", Email: "scratch@example.com"}})
+	d, err := deployer.New(src, dst, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Scratch", Email: "scratch@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/slipway-gitops/slipway/internal/english"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -32,7 +33,7 @@ func (r *Review) headline() string {
 	if len(r.Workflows) == 0 {
 		return "no changes to the deploy branch"
 	}
-	return fmt.Sprintf("%s changed: %s added, %d removed, %d modified", plural(s.Workflows, "workflow"), plural(s.ObjectsAdded, "object"), s.ObjectsRemoved, s.ObjectsModified)
+	return fmt.Sprintf("%s changed: %s added, %d removed, %d modified", english.Plural(s.Workflows, "workflow"), english.Plural(s.ObjectsAdded, "object"), s.ObjectsRemoved, s.ObjectsModified)
 }
 
 // WriteText writes the review for a terminal: the summary, then each
@@ -244,13 +245,6 @@ func changeLines(changes []workflow.Change, trim string) []string {
 		out = append(out, fmt.Sprintf("%s: %s → %s", strings.TrimPrefix(c.Path, trim), value(c.Old), value(c.New)))
 	}
 	return out
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // value shows a changed value compactly.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -81,7 +82,7 @@ type ObjectReview struct {
 // applies: each overlay built with kustomize, and the objects of each
 // cluster directory. A base that does not build is treated as empty; a
 // head that does not build gives a review of its problems.
-func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName string, base, head compiler.Source) (*Review, error) {
+func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName string, base, head source.Files) (*Review, error) {
 	r := &Review{Base: baseName, Head: headName}
 	changed := changedWorkflows(base, head)
 	headRes, err := c.BuildWorkflows(ctx, head, changed)
@@ -210,7 +211,7 @@ const clustersGroup = "clusters"
 
 // changedWorkflows names the workflows whose files differ, and every
 // workflow when a cluster file differs.
-func changedWorkflows(base, head compiler.Source) []string {
+func changedWorkflows(base, head source.Files) []string {
 	names := map[string]bool{}
 	clusters := false
 	for _, p := range unionPaths(base, head) {
@@ -225,7 +226,7 @@ func changedWorkflows(base, head compiler.Source) []string {
 		}
 	}
 	if clusters {
-		for _, src := range []compiler.Source{base, head} {
+		for _, src := range []source.Files{base, head} {
 			for p := range src {
 				if workflow.IsWorkflowFile(p) {
 					names[strings.TrimSuffix(path.Base(p), ".json")] = true

@@ -13,22 +13,23 @@ import (
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 const fixtureRepo = "../fixtures/repo"
 
-func fixtureSource(t *testing.T) compiler.Source {
+func fixtureSource(t *testing.T) source.Files {
 	t.Helper()
-	src, err := compiler.ReadSource(os.DirFS(fixtureRepo))
+	src, err := source.ReadDir(os.DirFS(fixtureRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return src
 }
 
-func patched(t *testing.T, src compiler.Source, file string, patches ...testutil.Patch) {
+func patched(t *testing.T, src source.Files, file string, patches ...testutil.Patch) {
 	t.Helper()
 	src[file] = testutil.Marshal(t, testutil.Apply(t, testutil.LoadJSON(t, filepath.Join(fixtureRepo, file)), patches...))
 }
@@ -113,7 +114,7 @@ func TestProblemsOfHead(t *testing.T) {
 // the budget, end at an object boundary and say what it left out.
 func TestMarkdownBudget(t *testing.T) {
 	t.Parallel()
-	base, head := compiler.Source{}, compiler.Source{}
+	base, head := source.Files{}, source.Files{}
 	// 30 objects of about 6 KB each: well over the budget, with few
 	// overlays to build.
 	big := strings.Repeat("x", 6000)

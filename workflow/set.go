@@ -17,10 +17,6 @@ const (
 	PluginsDir = "plugins"
 )
 
-// SourceDirs returns the directories of a workflows repository that hold
-// its source files.
-func SourceDirs() []string { return []string{WorkflowsDir, ClustersDir, PluginsDir} }
-
 // IsPluginFile reports whether a repository path is a plugin definition.
 func IsPluginFile(p string) bool {
 	return path.Dir(p) == PluginsDir && strings.HasSuffix(p, ".json")

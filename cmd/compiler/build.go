@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/english"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -31,7 +33,7 @@ func (s *sourceFlags) compile(ctx context.Context, opts compiler.Options) (*comp
 	if s.dir == "" {
 		return nil, usagef("--source is required")
 	}
-	src, err := compiler.ReadSource(os.DirFS(s.dir))
+	src, err := source.ReadDir(os.DirFS(s.dir))
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +100,8 @@ func runBuild(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "built %s of %s for %s: %s in %s under %s\n",
-		plural(published, "published workflow"), plural(len(res.Workflows), "workflow"),
-		plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"), plural(len(res.Tree), "file"), *out)
+		english.Plural(published, "published workflow"), english.Plural(len(res.Workflows), "workflow"),
+		english.Plural(len(res.Clusters), "cluster"), english.Plural(res.Objects, "object"), english.Plural(len(res.Tree), "file"), *out)
 	return nil
 }
 
@@ -170,11 +172,11 @@ func runCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			fmt.Fprintf(stdout, "warning: %v\n", e)
 		}
 		if len(w.Ignored) > 0 {
-			fmt.Fprintf(stdout, "%s: ignored %s of editor or run-time state (-o json lists them)\n", workflow.WorkflowFile(w.Name), plural(len(w.Ignored), "key"))
+			fmt.Fprintf(stdout, "%s: ignored %s of editor or run-time state (-o json lists them)\n", workflow.WorkflowFile(w.Name), english.Plural(len(w.Ignored), "key"))
 		}
 	}
 	fmt.Fprintf(stdout, "valid: %s on %s, %s rendered and checked with kustomize\n",
-		plural(len(res.Workflows), "workflow"), plural(len(res.Clusters), "cluster"), plural(res.Objects, "object"))
+		english.Plural(len(res.Workflows), "workflow"), english.Plural(len(res.Clusters), "cluster"), english.Plural(res.Objects, "object"))
 	return nil
 }
 

@@ -13,9 +13,12 @@ import (
 	"text/tabwriter"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/english"
 	"github.com/slipway-gitops/slipway/internal/ghaction"
 	"github.com/slipway-gitops/slipway/review"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // repoFlags name a git repository and how to reach it.
@@ -202,7 +205,7 @@ func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 			return err
 		}
 	}
-	d, err := gitrepo.NewDeployer(source, target, c, gitrepo.DeployOptions{SourceBranch: rf.ref, Branch: *branch, Author: rf.author})
+	d, err := deployer.New(source, target, c, deployer.Options{SourceBranch: rf.ref, Branch: *branch, Author: rf.author})
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -217,7 +220,7 @@ func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 		fmt.Fprintf(stdout, "%s is up to date with %s (%s)\n", *branch, rf.ref, res.SourceCommit[:12])
 		return nil
 	}
-	fmt.Fprintf(stdout, "deployed %s (%s) as %s on %s: %s\n", rf.ref, res.SourceCommit[:12], res.DeployCommit[:12], *branch, plural(res.Build.Objects, "object"))
+	fmt.Fprintf(stdout, "deployed %s (%s) as %s on %s: %s\n", rf.ref, res.SourceCommit[:12], res.DeployCommit[:12], *branch, english.Plural(res.Build.Objects, "object"))
 	return nil
 }
 
@@ -261,7 +264,7 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	read := func(rev string) (compiler.Source, string, error) {
+	read := func(rev string) (source.Files, string, error) {
 		c, err := repo.Resolve(rev)
 		if err != nil {
 			return nil, "", err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/compose"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -89,7 +90,7 @@ func runImport(ctx context.Context, argv []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		build, err := c.Build(ctx, compiler.Source{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
+		build, err := c.Build(ctx, source.Files{workflow.WorkflowFile(res.Workflow.Name): res.JSON})
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/store"
@@ -69,7 +70,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	deployer, err := gitrepo.NewDeployer(source, target, c, gitrepo.DeployOptions{
+	dep, err := deployer.New(source, target, c, deployer.Options{
 		SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
 	})
 	if err != nil {
@@ -100,9 +101,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		},
 	}
 	host, _ := os.Hostname()
-	worker := hooks.NewWorker(st, deployer, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
+	worker := hooks.NewWorker(st, dep, fmt.Sprintf("%s-%d", host, os.Getpid()), log)
 	worker.DeployInterval, worker.ResyncInterval = cfg.DeployInterval, cfg.ResyncInterval
-	worker.Deployed = func(res *gitrepo.DeployResult, sinceDelivery time.Duration) {
+	worker.Deployed = func(res *deployer.Result, sinceDelivery time.Duration) {
 		if res.Committed {
 			go status.requestReconcile(ctx)
 		}

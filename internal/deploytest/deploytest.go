@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
@@ -14,7 +15,7 @@ import (
 // repository, pushes it to the bare repository bare (unless bare is ""),
 // and deploys it to the branch deploy there. It returns the repository
 // the deploy went to and the deploy's result.
-func Deploy(t testing.TB, dir, bare string) (*gitrepo.Repo, *gitrepo.DeployResult) {
+func Deploy(t testing.TB, dir, bare string) (*gitrepo.Repo, *deployer.Result) {
 	t.Helper()
 	work := gittest.Init(t)
 	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, dir, work, ""))
@@ -32,7 +33,7 @@ func Deploy(t testing.TB, dir, bare string) (*gitrepo.Repo, *gitrepo.DeployResul
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
+	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
@@ -30,7 +31,7 @@ type fluxEnv struct {
 	opts compiler.Options
 	repo string // the bare repository's name under gitRoot
 	work string // a clone: main is the source, deploy the deploy branch
-	d    *gitrepo.Deployer
+	d    *deployer.Deployer
 	dyn  dynamic.Interface
 }
 
@@ -56,7 +57,7 @@ func newFluxEnv(t *testing.T, s *Stack, repo, sourceRef string) *fluxEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.d, err = gitrepo.NewDeployer(r, r, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
+	e.d, err = deployer.New(r, r, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,10 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // stack is shared by the package's tests; nil when it cannot run here.
@@ -85,7 +87,7 @@ func buildFixtures(t *testing.T) *compiler.Result {
 // buildRepo compiles the workflows repository in dir.
 func buildRepo(t *testing.T, dir string) *compiler.Result {
 	t.Helper()
-	src, err := compiler.ReadSource(os.DirFS(dir))
+	src, err := source.ReadDir(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func TestFluxAppliesWorkflows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
+	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

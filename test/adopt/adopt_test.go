@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
@@ -75,7 +76,7 @@ const adoptingCluster = `{"name": "default", "default": true, "adopt": "kubeorch
 
 // importInto imports the fixture documents into a new bare repository,
 // with the adopting cluster in the first commit, and deploys it.
-func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
+func importInto(t *testing.T, bare string) *deployer.Result {
 	t.Helper()
 	docs := &kubeorch.Documents{}
 	for _, n := range []string{"shop-front.json", "shop-front-versions.json"} {
@@ -115,7 +116,7 @@ func importInto(t *testing.T, bare string) *gitrepo.DeployResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gitrepo.NewDeployer(repo, repo, c, gitrepo.DeployOptions{SourceBranch: "main", Branch: "deploy", Author: author})
+	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}

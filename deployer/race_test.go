@@ -1,4 +1,4 @@
-package gitrepo
+package deployer
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 )
@@ -102,7 +103,7 @@ func TestHelperDeploy(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestCrashSafety")
 	}
-	r, err := Open(context.Background(), dir, Options{})
+	r, err := gitrepo.Open(context.Background(), dir, gitrepo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

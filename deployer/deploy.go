@@ -1,38 +1,33 @@
-package gitrepo
+// Package deployer compiles the source branch of a workflows repository into
+// its deploy branch, one deploy commit per source commit, safely against
+// other deployers racing for the same branch.
+package deployer
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/gitrepo"
 )
 
-// maxAttempts bounds the retries of a branch update that lost a race.
-const maxAttempts = 20
-
-// SourceCommitTrailer names, in every deploy commit, the source commit it
-// was compiled from.
-const SourceCommitTrailer = "Source-Commit"
-
-// DeployOptions configure a Deployer.
-type DeployOptions struct {
+// Options configure a Deployer.
+type Options struct {
 	// SourceBranch is the branch of the workflows repository to deploy.
 	SourceBranch string
 	// Branch is the deploy branch Flux reads.
 	Branch string
 	// Author signs deploy commits.
-	Author Signature
+	Author gitrepo.Signature
 }
 
 // Validate reports missing options.
-func (o DeployOptions) Validate() error {
+func (o Options) Validate() error {
 	var errs []error
 	if o.SourceBranch == "" {
 		errs = append(errs, errors.New("source branch is required"))
@@ -50,24 +45,24 @@ func (o DeployOptions) Validate() error {
 // branch of another (or the same). It keeps the compiler's cache and the
 // objects it wrote, so that a deploy after a small change is cheap.
 type Deployer struct {
-	source, target *Repo
+	source, target *gitrepo.Repo
 	compiler       *compiler.Compiler
-	opts           DeployOptions
+	opts           Options
 
 	mu   sync.Mutex
-	last *DeployResult // the newest deploy this deployer made or found current
+	last *Result // the newest deploy this deployer made or found current
 }
 
-// NewDeployer returns a Deployer from source to target.
-func NewDeployer(source, target *Repo, c *compiler.Compiler, opts DeployOptions) (*Deployer, error) {
+// New returns a Deployer from source to target.
+func New(source, target *gitrepo.Repo, c *compiler.Compiler, opts Options) (*Deployer, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("deploy options: %w", err)
 	}
 	return &Deployer{source: source, target: target, compiler: c, opts: opts}, nil
 }
 
-// DeployResult says what a deploy did.
-type DeployResult struct {
+// Result says what a deploy did.
+type Result struct {
 	// SourceCommit is the source commit compiled.
 	SourceCommit string `json:"source_commit"`
 	// DeployCommit is the head of the deploy branch afterwards.
@@ -89,7 +84,7 @@ type DeployResult struct {
 // A source branch moved back to an older commit (a rollback) is deployed
 // once a second read finds it there still. An invalid source fails at
 // once, with the compiler's located errors.
-func (d *Deployer) Deploy(ctx context.Context) (*DeployResult, error) {
+func (d *Deployer) Deploy(ctx context.Context) (*Result, error) {
 	var back plumbing.Hash // a source commit found older than the deployed one
 	for attempt := 1; ; attempt++ {
 		res, err := d.try(ctx, back)
@@ -97,7 +92,7 @@ func (d *Deployer) Deploy(ctx context.Context) (*DeployResult, error) {
 		if errors.As(err, &older) {
 			back = older.source
 		}
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+		if errors.Is(err, gitrepo.ErrConflict) && attempt < gitrepo.MaxAttempts {
 			continue
 		}
 		if err != nil {
@@ -114,14 +109,14 @@ func (d *Deployer) Deploy(ctx context.Context) (*DeployResult, error) {
 type olderSourceError struct{ source plumbing.Hash }
 
 func (e *olderSourceError) Error() string {
-	return fmt.Sprintf("deploy branch already holds a newer source than %s", short(e.source))
+	return fmt.Sprintf("deploy branch already holds a newer source than %s", gitrepo.ShortID(e.source.String()))
 }
 
-func (e *olderSourceError) Unwrap() error { return ErrConflict }
+func (e *olderSourceError) Unwrap() error { return gitrepo.ErrConflict }
 
 // try deploys once; back is a source commit that an earlier try found
 // older than the deployed one, which is deployed if read again.
-func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*DeployResult, error) {
+func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*Result, error) {
 	if err := d.source.Fetch(ctx); err != nil {
 		return nil, err
 	}
@@ -143,44 +138,20 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*DeployResult, 
 	}
 	build, err := d.compiler.Build(ctx, files)
 	if err != nil {
-		return nil, fmt.Errorf("compile %s: %w", short(src.Hash), err)
+		return nil, fmt.Errorf("compile %s: %w", gitrepo.ShortID(src.Hash.String()), err)
 	}
-	res := &DeployResult{SourceCommit: src.Hash.String(), Build: build}
-
-	t := d.target
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	head, err := t.Branch(d.opts.Branch)
-	if err != nil {
-		return nil, err
-	}
-	tree, err := t.writeFiles(build.Tree)
-	if err != nil {
-		return nil, fmt.Errorf("write deploy tree: %w", err)
-	}
-	if !head.IsZero() {
-		prev, err := t.commit(head)
-		if err != nil {
-			return nil, err
-		}
+	res := &Result{SourceCommit: src.Hash.String(), Build: build}
+	refuseOlder := func(prev *object.Commit) error {
 		if src.Hash != back && d.newerDeployed(src, prev) {
-			return nil, &olderSourceError{source: src.Hash}
+			return &olderSourceError{source: src.Hash}
 		}
-		if prev.TreeHash == tree {
-			res.DeployCommit = head.String()
-			d.remember(res)
-			return res, nil
-		}
+		return nil
 	}
-	msg := deployMessage(src)
-	h, err := t.storeCommit(tree, head, d.opts.Author, msg)
+	h, committed, err := d.target.ReplaceTree(ctx, d.opts.Branch, build.Tree, d.opts.Author, gitrepo.DeployMessage(src), refuseOlder)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.setBranch(ctx, d.opts.Branch, head, h); err != nil {
-		return nil, err
-	}
-	res.DeployCommit, res.Committed = h.String(), true
+	res.DeployCommit, res.Committed = h.String(), committed
 	d.remember(res)
 	return res, nil
 }
@@ -189,7 +160,7 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*DeployResult, 
 // deployer made or found current when it compiled the same source commit
 // and the deploy branch has not moved since: the same compiler would
 // produce the same tree again. Otherwise it returns nil.
-func (d *Deployer) current(src plumbing.Hash) *DeployResult {
+func (d *Deployer) current(src plumbing.Hash) *Result {
 	d.mu.Lock()
 	last := d.last
 	d.mu.Unlock()
@@ -200,10 +171,10 @@ func (d *Deployer) current(src plumbing.Hash) *DeployResult {
 	if err != nil || head.String() != last.DeployCommit {
 		return nil
 	}
-	return &DeployResult{SourceCommit: last.SourceCommit, DeployCommit: last.DeployCommit, Build: last.Build}
+	return &Result{SourceCommit: last.SourceCommit, DeployCommit: last.DeployCommit, Build: last.Build}
 }
 
-func (d *Deployer) remember(res *DeployResult) {
+func (d *Deployer) remember(res *Result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.last = res
@@ -213,65 +184,14 @@ func (d *Deployer) remember(res *DeployResult) {
 // descendant of src: then src was read before another deployer read a newer
 // source, and deploying it would take the cluster back.
 func (d *Deployer) newerDeployed(src, prev *object.Commit) bool {
-	hs := SourceCommit(prev)
+	hs := gitrepo.SourceCommit(prev)
 	if hs.IsZero() || hs == src.Hash {
 		return false
 	}
-	deployed, err := d.source.repo.CommitObject(hs)
+	deployed, err := d.source.Commit(hs)
 	if err != nil {
 		return false // not in this history (a force push): deploy what is there
 	}
 	newer, err := src.IsAncestor(deployed)
 	return err == nil && newer
-}
-
-// deployMessage names the source commit in the subject and in a trailer.
-func deployMessage(src *object.Commit) string {
-	subject, _, _ := strings.Cut(strings.TrimSpace(src.Message), "\n")
-	return fmt.Sprintf("Deploy %s: %s\n\n%s: %s\n", src.Hash.String()[:12], subject, SourceCommitTrailer, src.Hash)
-}
-
-// SourceCommit returns the source commit a deploy commit names, or the
-// zero hash when it names none.
-func SourceCommit(c *object.Commit) plumbing.Hash {
-	for _, line := range strings.Split(c.Message, "\n") {
-		if v, ok := strings.CutPrefix(line, SourceCommitTrailer+": "); ok {
-			return plumbing.NewHash(strings.TrimSpace(v))
-		}
-	}
-	return plumbing.ZeroHash
-}
-
-// DeployRecord is one commit of the deploy branch.
-type DeployRecord struct {
-	DeployCommit string    `json:"deploy_commit"`
-	SourceCommit string    `json:"source_commit"`
-	Time         time.Time `json:"time"`
-	Subject      string    `json:"subject"`
-}
-
-// History lists the deploy branch's commits, newest first, at most limit.
-func (r *Repo) History(branch string, limit int) ([]DeployRecord, error) {
-	h, err := r.Branch(branch)
-	if err != nil || h.IsZero() {
-		return nil, err
-	}
-	var out []DeployRecord
-	for !h.IsZero() && len(out) < limit {
-		c, err := r.commit(h)
-		if err != nil {
-			return nil, err
-		}
-		subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
-		rec := DeployRecord{DeployCommit: c.Hash.String(), Time: c.Committer.When.UTC(), Subject: subject}
-		if s := SourceCommit(c); !s.IsZero() {
-			rec.SourceCommit = s.String()
-		}
-		out = append(out, rec)
-		h = plumbing.ZeroHash
-		if len(c.ParentHashes) > 0 {
-			h = c.ParentHashes[0]
-		}
-	}
-	return out, nil
 }

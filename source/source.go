@@ -1,0 +1,87 @@
+// Package source is the one place that knows a workflows repository's
+// layout and loads it: which files are workflows, clusters and plugin
+// definitions (workflow.WorkflowsDir, workflow.ClustersDir,
+// workflow.PluginsDir), reading them from a directory (ReadDir; gitrepo
+// reads them from a commit), and decoding and checking them all together
+// (Loader). The compiler, the service's API
+// and the review all load a repository through it, so they agree on what
+// is valid.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// Files is the content of a workflows repository: file contents by
+// slash-separated path. Only the files of Dirs matter.
+type Files map[string][]byte
+
+// Dirs returns the directories of a repository that hold its files, each
+// one file a workflow, cluster or plugin definition: workflows/,
+// clusters/ and plugins/.
+func Dirs() []string {
+	return []string{workflow.WorkflowsDir, workflow.ClustersDir, workflow.PluginsDir}
+}
+
+// IsFile reports whether a file named name in the repository directory
+// dir, of the given type, belongs to the repository's Files. A symbolic
+// link is an error (SymlinkError), not followed: it could read outside
+// the repository. Other files that are not regular are skipped.
+func IsFile(dir, name string, mode fs.FileMode) (bool, error) {
+	p := path.Join(dir, name)
+	switch {
+	case path.Ext(p) != ".json":
+		return false, nil
+	case mode&fs.ModeSymlink != 0:
+		return false, SymlinkError(p)
+	}
+	return mode.IsRegular(), nil
+}
+
+// ReadDir reads the workflow, cluster and plugin files of a repository
+// checked out in fsys. A file that is a symbolic link is refused
+// (SymlinkError), not followed.
+func ReadDir(fsys fs.FS) (Files, error) {
+	files := Files{}
+	var links workflow.Errors
+	for _, dir := range Dirs() {
+		entries, err := fs.ReadDir(fsys, dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read source: %w", err)
+		}
+		for _, e := range entries {
+			ok, err := IsFile(dir, e.Name(), e.Type())
+			if err != nil {
+				links = append(links, workflow.AsErrors(err)...)
+			}
+			if !ok {
+				continue
+			}
+			p := path.Join(dir, e.Name())
+			b, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return nil, fmt.Errorf("read source: %w", err)
+			}
+			files[p] = b
+		}
+	}
+	if links != nil {
+		return nil, links
+	}
+	return files, nil
+}
+
+// SymlinkError is the problem of a workflow or cluster file at p that is
+// a symbolic link. Sources are regular files only, read from a directory
+// or from git alike, so that a link cannot reach outside the repository.
+func SymlinkError(p string) *workflow.Error {
+	return &workflow.Error{File: p, Message: "is a symbolic link; workflow and cluster files must be regular files in the repository"}
+}
