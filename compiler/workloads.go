@@ -305,9 +305,12 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 const waitUser = 65534
 
 // waitResources bound the wait-for init containers: a shell loop of nc.
-var waitResources = corev1.ResourceRequirements{
-	Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
-	Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+// Built per container, not when a program that links the package starts.
+func waitResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+	}
 }
 
 // waitSecurityContext passes Pod Security "restricted": the wait-for init
@@ -373,7 +376,7 @@ func (rc *renderContext) waitFor(dep *workflow.Node) corev1.Container {
 		Name:            dnsLabel("wait-for-" + dep.Name()),
 		Image:           rc.opts.WaitImage,
 		Command:         []string{"sh", "-c", fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", svc, port)},
-		Resources:       waitResources,
+		Resources:       waitResources(),
 		SecurityContext: waitSecurityContext(),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // FieldChange is one changed field of an object, at a path as kubectl
@@ -129,7 +130,7 @@ func names(list []any) []string {
 			return nil
 		}
 		n, ok := m["name"].(string)
-		if !ok || seen[n] || !plainName.MatchString(n) {
+		if !ok || seen[n] || !plainName().MatchString(n) {
 			return nil
 		}
 		seen[n] = true
@@ -138,13 +139,14 @@ func names(list []any) []string {
 	return out
 }
 
-// plainName is a key that needs no quotes in a path.
-var plainName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// plainName matches a key that needs no quotes in a path. It compiles on
+// first use, not when a program that links the package starts.
+var plainName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // keyPath appends a map key to a path; keys with other characters than
 // letters, digits, "_" and "-" are quoted.
 func keyPath(p, k string) string {
-	if !plainName.MatchString(k) {
+	if !plainName().MatchString(k) {
 		return p + "[" + strconv.Quote(k) + "]"
 	}
 	if p == "" {

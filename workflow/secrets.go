@@ -4,23 +4,30 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Secret values never live in git. These checks catch the common ways one
 // slips into a workflow file; messages never echo the value.
 
-// secretName matches variable and key names that hold credentials.
-var secretName = regexp.MustCompile(`(?i)(^|[_.-])(password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credentials?|access[_-]?key)($|[_.-])`)
+// secretName matches variable and key names that hold credentials. Like
+// secretNameExempt it compiles on first use, not when a program that
+// links the package starts.
+var secretName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|[_.-])(password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credentials?|access[_-]?key)($|[_.-])`)
+})
 
 // secretNameExempt matches names whose values point at a secret rather than
 // hold one (MYSQL_PASSWORD_FILE=/run/secrets/db).
-var secretNameExempt = regexp.MustCompile(`(?i)[_.-](file|path|dir|ref|name|length|min|max|url)$`)
+var secretNameExempt = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)[_.-](file|path|dir|ref|name|length|min|max|url)$`)
+})
 
 // LooksLikeCredential reports whether a variable or key name says that it
 // holds a credential (DB_PASSWORD, API_TOKEN) rather than points at one
 // (DB_PASSWORD_FILE).
 func LooksLikeCredential(name string) bool {
-	return secretName.MatchString(name) && !secretNameExempt.MatchString(name)
+	return secretName().MatchString(name) && !secretNameExempt().MatchString(name)
 }
 
 // noSecretEnv rejects a literal environment value that is a credential.

@@ -174,7 +174,8 @@ func (nv *nodeValidator) container(c *Container) {
 	}
 }
 
-var capabilityRE = regexp.MustCompile(`^[A-Z][A-Z_]*$`)
+// capabilityRE compiles on first use: most workflows set no capabilities.
+var capabilityRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Z_]*$`) })
 
 func (nv *nodeValidator) securityContext(sc *SecurityContext) {
 	if sc == nil {
@@ -190,7 +191,7 @@ func (nv *nodeValidator) securityContext(sc *SecurityContext) {
 			caps  []string
 		}{{"add", c.Add}, {"drop", c.Drop}} {
 			for i, name := range l.caps {
-				if !capabilityRE.MatchString(name) {
+				if !capabilityRE().MatchString(name) {
 					nv.add(nv.at("securityContext", "capabilities", l.field, i), "%q is not a capability name (like NET_BIND_SERVICE or ALL)", name)
 				}
 			}
@@ -476,7 +477,8 @@ func (nv *nodeValidator) job(j *JobSpec) {
 	nv.oneOf(nv.at("restartPolicy"), id, j.RestartPolicy, "Never", "OnFailure")
 }
 
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+// cronFields are the fields of a Kubernetes CronJob schedule.
+const cronFields = cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor
 
 // The expressions below compile on first use: most runs never need them.
 var timeZoneName = sync.OnceValue(func() *regexp.Regexp {
@@ -491,7 +493,7 @@ func (nv *nodeValidator) cronJob(d *CronJobData) {
 	case strings.Contains(d.Schedule, "TZ=") || strings.Contains(d.Schedule, "CRON_TZ="):
 		nv.add(nv.at("schedule"), "%q must not set a time zone; use timeZone", d.Schedule)
 	default:
-		if _, err := cronParser.Parse(d.Schedule); err != nil {
+		if _, err := cron.NewParser(cronFields).Parse(d.Schedule); err != nil {
 			nv.add(nv.at("schedule"), "%q is not a cron schedule: %v", d.Schedule, err)
 		}
 	}
