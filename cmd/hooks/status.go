@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -44,10 +42,9 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 	flux := hooks.NewFluxSource(func() (map[string]*rest.Config, error) {
 		return watch.Contexts(cfg.Kubeconfig, deployClusters(target, cfg.DeployBranch))
 	}, ns, name, log)
-	host, _ := os.Hostname()
 	return &statusParts{
 		publisher: &hooks.StatusPublisher{Store: st, Deploy: target, DeployBranch: cfg.DeployBranch, Source: source, Contexts: contexts,
-			ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second},
+			ID: replicaID(), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second},
 		flux: flux, log: log,
 	}, nil
 }
