@@ -18,22 +18,6 @@ const fixtureRepo = "../fixtures/repo"
 
 var author = gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}
 
-// fixtureFile returns a fixture file, patched.
-func fixtureFile(t *testing.T, p string, patches ...testutil.Patch) []byte {
-	t.Helper()
-	doc := testutil.LoadJSON(t, filepath.Join(fixtureRepo, p))
-	return testutil.Marshal(t, testutil.Apply(t, doc, patches...))
-}
-
-// newSourceRepo makes a workflows repository with the fixtures as its
-// first commit.
-func newSourceRepo(t *testing.T) string {
-	t.Helper()
-	dir := gittest.Init(t)
-	gittest.Commit(t, dir, "Add the fixture workflows", gittest.CopyDir(t, fixtureRepo, dir, ""))
-	return dir
-}
-
 func open(t *testing.T, source string) *gitrepo.Repo {
 	t.Helper()
 	r, err := gitrepo.Open(t.Context(), source, gitrepo.Options{CacheDir: t.TempDir()})
@@ -95,7 +79,7 @@ func newDeployer(t *testing.T, source, target *gitrepo.Repo) *Deployer {
 
 func TestDeployLocal(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
+	dir := gittest.FixtureRepo(t, fixtureRepo)
 	r := open(t, dir)
 	d := newDeployer(t, r, r)
 	first, err := d.Deploy(t.Context())
@@ -137,7 +121,7 @@ func TestDeployLocal(t *testing.T) {
 		t.Errorf("a second deployer of an unchanged source: %+v", other)
 	}
 
-	gittest.Commit(t, dir, "Archive batch", map[string][]byte{"workflows/batch.json": fixtureFile(t, "workflows/batch.json", testutil.Set("/status", "archived"))})
+	gittest.Commit(t, dir, "Archive batch", map[string][]byte{"workflows/batch.json": gittest.FixtureFile(t, fixtureRepo, "workflows/batch.json", testutil.Set("/status", "archived"))})
 	next, err := d.Deploy(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -168,14 +152,14 @@ func TestDeployLocal(t *testing.T) {
 // that commit again, rather than refusing it as a stale read.
 func TestDeployRollback(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
+	dir := gittest.FixtureRepo(t, fixtureRepo)
 	r := open(t, dir)
 	d := newDeployer(t, r, r)
 	a, err := d.Deploy(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	gittest.Commit(t, dir, "Scale web", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 5))})
+	gittest.Commit(t, dir, "Scale web", map[string][]byte{"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 5))})
 	if _, err := d.Deploy(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +182,8 @@ func TestDeployRollback(t *testing.T) {
 
 func TestDeployInvalidSource(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
-	gittest.Commit(t, dir, "Break shop", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/4/data/port", 0.5))})
+	dir := gittest.FixtureRepo(t, fixtureRepo)
+	gittest.Commit(t, dir, "Break shop", map[string][]byte{"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/nodes/4/data/port", 0.5))})
 	r := open(t, dir)
 	_, err := newDeployer(t, r, r).Deploy(t.Context())
 	if err == nil || !strings.Contains(err.Error(), `workflows/shop.json: /nodes/4/data/port: must be a whole number`) {
@@ -218,7 +202,7 @@ func TestDeployOverHTTP(t *testing.T) {
 	bare := filepath.Join(root, "workflows.git")
 	gittest.InitBare(t, bare)
 	srv := gittest.Serve(t, root)
-	work := newSourceRepo(t)
+	work := gittest.FixtureRepo(t, fixtureRepo)
 	gittest.Git(t, work, "push", "-q", bare, "main")
 
 	url := srv.URL + "/workflows.git"
@@ -247,7 +231,7 @@ func TestDeployOverHTTP(t *testing.T) {
 // branch of another, reached by a file:// URL.
 func TestDeployToAnotherRemote(t *testing.T) {
 	t.Parallel()
-	source := open(t, newSourceRepo(t))
+	source := open(t, gittest.FixtureRepo(t, fixtureRepo))
 	bare := filepath.Join(t.TempDir(), "deploy.git")
 	gittest.InitBare(t, bare)
 	target := open(t, "file://"+bare)

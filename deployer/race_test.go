@@ -48,7 +48,7 @@ func TestConcurrentDeployers(t *testing.T) {
 	bare := filepath.Join(root, "shop.git")
 	gittest.InitBare(t, bare)
 	srv := gittest.Serve(t, root)
-	work := newSourceRepo(t)
+	work := gittest.FixtureRepo(t, fixtureRepo)
 	gittest.Git(t, work, "push", "-q", bare, "main")
 	url := srv.URL + "/shop.git"
 
@@ -63,7 +63,7 @@ func TestConcurrentDeployers(t *testing.T) {
 	wg.Go(func() {
 		for i := range sourceCommits {
 			gittest.Commit(t, work, fmt.Sprintf("Scale web to %d", i+2), map[string][]byte{
-				"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", i+2)),
+				"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", i+2)),
 			})
 			gittest.Git(t, work, "push", "-q", bare, "main")
 			time.Sleep(20 * time.Millisecond)
@@ -117,12 +117,12 @@ func TestHelperDeploy(t *testing.T) {
 // must stay sound.
 func TestCrashSafety(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
+	dir := gittest.FixtureRepo(t, fixtureRepo)
 	rng := rand.New(rand.NewPCG(1, 2))
 	killed, finished := 0, 0
 	for i := range 25 {
 		gittest.Commit(t, dir, fmt.Sprintf("Scale web to %d", i+2), map[string][]byte{
-			"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", i+2)),
+			"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", i+2)),
 		})
 		old, _ := gittest.GitE(t.Context(), dir, "rev-parse", "-q", "--verify", "deploy")
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperDeploy$")

@@ -40,7 +40,7 @@ func TestAppend(t *testing.T) {
 	})
 	t.Run("onto a branch, never over its files, all or nothing", func(t *testing.T) {
 		t.Parallel()
-		dir := newSourceRepo(t)
+		dir := gittest.FixtureRepo(t, fixtureRepo)
 		head := gittest.Git(t, dir, "rev-parse", "main")
 		r := open(t, dir)
 		over := append(changes[:1:1], Change{Files: map[string][]byte{"workflows/shop.json": []byte("{}")}, Author: author, When: day, Message: "Over\n"})
@@ -62,7 +62,7 @@ func TestAppend(t *testing.T) {
 	})
 	t.Run("a dirty working tree is left alone", func(t *testing.T) {
 		t.Parallel()
-		dir := newSourceRepo(t)
+		dir := gittest.FixtureRepo(t, fixtureRepo)
 		if err := os.WriteFile(filepath.Join(dir, "workflows", "shop.json"), []byte("{}"), 0o644); err != nil {
 			t.Fatal(err)
 		}

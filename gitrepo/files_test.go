@@ -22,7 +22,7 @@ func TestHugeBlobRefusedUnread(t *testing.T) {
 	for _, packed := range []bool{false, true} {
 		name := map[bool]string{false: "loose", true: "packed"}[packed]
 		t.Run(name, func(t *testing.T) {
-			dir := newSourceRepo(t)
+			dir := gittest.FixtureRepo(t, fixtureRepo)
 			gittest.Commit(t, dir, "Add a huge workflow", map[string][]byte{"workflows/huge.json": bytes.Repeat([]byte(" "), huge)})
 			if packed {
 				gittest.Git(t, dir, "gc", "-q")
@@ -54,7 +54,7 @@ func TestSourceRefusesSymlinks(t *testing.T) {
 	for _, p := range []string{"workflows/passwd.json", "clusters/passwd.json"} {
 		t.Run(p, func(t *testing.T) {
 			t.Parallel()
-			dir := newSourceRepo(t)
+			dir := gittest.FixtureRepo(t, fixtureRepo)
 			if err := os.Symlink("/etc/passwd", filepath.Join(dir, p)); err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +84,7 @@ func TestSourceAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := open(t, newSourceRepo(t))
+	root := open(t, gittest.FixtureRepo(t, fixtureRepo))
 	rc, err := root.Resolve("main")
 	if err != nil {
 		t.Fatal(err)

@@ -18,22 +18,6 @@ const fixtureRepo = "../fixtures/repo"
 
 var author = Signature{Name: "Slipway", Email: "slipway@example.com"}
 
-// fixtureFile returns a fixture file, patched.
-func fixtureFile(t *testing.T, p string, patches ...testutil.Patch) []byte {
-	t.Helper()
-	doc := testutil.LoadJSON(t, filepath.Join(fixtureRepo, p))
-	return testutil.Marshal(t, testutil.Apply(t, doc, patches...))
-}
-
-// newSourceRepo makes a workflows repository with the fixtures as its
-// first commit.
-func newSourceRepo(t *testing.T) string {
-	t.Helper()
-	dir := gittest.Init(t)
-	gittest.Commit(t, dir, "Add the fixture workflows", gittest.CopyDir(t, fixtureRepo, dir, ""))
-	return dir
-}
-
 func open(t *testing.T, source string) *Repo {
 	t.Helper()
 	r, err := Open(t.Context(), source, Options{CacheDir: t.TempDir()})
@@ -45,13 +29,13 @@ func open(t *testing.T, source string) *Repo {
 
 func TestVersions(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
-	v2 := fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 5))
+	dir := gittest.FixtureRepo(t, fixtureRepo)
+	v2 := gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 5))
 	gittest.Commit(t, dir, "Unrelated change", map[string][]byte{"README.md": []byte("hi\n")})
 	gittest.Commit(t, dir, "Scale web to 5", map[string][]byte{"workflows/shop.json": v2})
 	gittest.Commit(t, dir, "Drop shop", map[string][]byte{"workflows/shop.json": nil})
-	gittest.Commit(t, dir, "Other workflow", map[string][]byte{"workflows/batch.json": fixtureFile(t, "workflows/batch.json", testutil.Set("/description", "x"))})
-	v3 := fixtureFile(t, "workflows/shop.json", testutil.Set("/description", "back"))
+	gittest.Commit(t, dir, "Other workflow", map[string][]byte{"workflows/batch.json": gittest.FixtureFile(t, fixtureRepo, "workflows/batch.json", testutil.Set("/description", "x"))})
+	v3 := gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/description", "back"))
 	gittest.Commit(t, dir, "Bring shop back", map[string][]byte{"workflows/shop.json": v3})
 
 	r := open(t, dir)
@@ -87,8 +71,8 @@ func TestVersions(t *testing.T) {
 
 func TestCompare(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
-	gittest.Commit(t, dir, "Change shop", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json",
+	dir := gittest.FixtureRepo(t, fixtureRepo)
+	gittest.Commit(t, dir, "Change shop", map[string][]byte{"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json",
 		testutil.Set("/nodes/3/data/replicas", 5),
 		testutil.Set("/nodes/4/position", map[string]any{"x": 900, "y": 900}),
 		testutil.Set("/edges/9/target", "web"),
@@ -110,12 +94,12 @@ func TestCompare(t *testing.T) {
 
 func TestRestore(t *testing.T) {
 	t.Parallel()
-	dir := newSourceRepo(t)
+	dir := gittest.FixtureRepo(t, fixtureRepo)
 	v1, err := os.ReadFile(filepath.Join(fixtureRepo, "workflows/shop.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gittest.Commit(t, dir, "Scale", map[string][]byte{"workflows/shop.json": fixtureFile(t, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 9))})
+	gittest.Commit(t, dir, "Scale", map[string][]byte{"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 9))})
 	r := open(t, dir)
 	c, err := r.Restore(t.Context(), "main", "shop", 1, author)
 	if err != nil {

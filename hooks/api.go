@@ -20,29 +20,44 @@ import (
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
-// API serves workflows, versions, comparisons and deploy history, and
-// restores versions for callers with a token.
-type API struct {
+// APIConfig configures an API.
+type APIConfig struct {
+	// Source holds SourceBranch, the workflows; Target holds
+	// DeployBranch, the deploys.
 	Source       *gitrepo.Repo
 	Target       *gitrepo.Repo
 	SourceBranch string
 	DeployBranch string
-	Tokens       []string
-	// Signals receives the deploy signal after a restore.
+	// Tokens may call the write API (bearer tokens).
+	Tokens []string
+	// Signals receives the deploy signal after a restore (*store.Queue).
 	Signals interface {
 		Signal(ctx context.Context, name string) error
 	}
-	// Ready checks the service's dependencies for /readyz.
+	// Ready, when set, checks the service's dependencies for /readyz.
 	Ready func(ctx context.Context) error
 	// Deploys, when set, reports the deploy branch's convergence in
 	// /readyz's detail.
 	Deploys func() DeployStatus
 	// Author signs restore commits.
 	Author gitrepo.Signature
+}
 
+// API serves workflows, versions, comparisons and deploy history, and
+// restores versions for callers with a token.
+type API struct {
+	cfg APIConfig
 	// loader decodes the source branch's files, remembering them between
 	// requests.
 	loader source.Loader
+}
+
+// NewAPI returns an API.
+func NewAPI(cfg APIConfig) (*API, error) {
+	if cfg.Source == nil || cfg.Target == nil || cfg.SourceBranch == "" || cfg.DeployBranch == "" {
+		return nil, errors.New("api: the source and deploy repositories and branches are required")
+	}
+	return &API{cfg: cfg}, nil
 }
 
 // WorkflowSummary describes one workflow of the source branch.
@@ -78,10 +93,13 @@ func (a *API) Mount(app *fiber.App) {
 
 func (a *API) readyz(c *fiber.Ctx) error {
 	detail := fiber.Map{"ready": true}
-	if a.Deploys != nil {
-		detail["deploy"] = a.Deploys()
+	if a.cfg.Deploys != nil {
+		detail["deploy"] = a.cfg.Deploys()
 	}
-	if err := a.Ready(c.UserContext()); err != nil {
+	if a.cfg.Ready == nil {
+		return c.JSON(detail)
+	}
+	if err := a.cfg.Ready(c.UserContext()); err != nil {
 		detail["ready"], detail["error"] = false, err.Error()
 		return c.Status(http.StatusServiceUnavailable).JSON(detail)
 	}
@@ -93,7 +111,7 @@ func (a *API) workflows(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
-	src, err := a.Source.Source(head)
+	src, err := a.cfg.Source.Source(head)
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -131,7 +149,7 @@ func (a *API) versions(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
-	vs, err := a.Source.Versions(c.UserContext(), head.Hash.String(), workflowName(c))
+	vs, err := a.cfg.Source.Versions(c.UserContext(), head.Hash.String(), workflowName(c))
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -148,7 +166,7 @@ func (a *API) compare(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
-	d, err := a.Source.Compare(c.UserContext(), head.Hash.String(), workflowName(c), v1, v2)
+	d, err := a.cfg.Source.Compare(c.UserContext(), head.Hash.String(), workflowName(c), v1, v2)
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -158,10 +176,10 @@ func (a *API) compare(c *fiber.Ctx) error {
 
 func (a *API) deploys(c *fiber.Ctx) error {
 	limit := c.QueryInt("limit", 50)
-	if err := errors.Join(a.Target.Check(), a.Target.Fetch(c.UserContext())); err != nil {
+	if err := errors.Join(a.cfg.Target.Check(), a.cfg.Target.Fetch(c.UserContext())); err != nil {
 		return apiError(c, err)
 	}
-	h, err := a.Target.History(a.DeployBranch, min(max(limit, 1), 1000))
+	h, err := a.cfg.Target.History(a.cfg.DeployBranch, min(max(limit, 1), 1000))
 	if err != nil {
 		return apiError(c, err)
 	}
@@ -176,7 +194,7 @@ func (a *API) deploys(c *fiber.Ctx) error {
 func (a *API) authorized(c *fiber.Ctx) error {
 	got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if ok && got != "" {
-		for _, t := range a.Tokens {
+		for _, t := range a.cfg.Tokens {
 			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
 				return c.Next()
 			}
@@ -191,11 +209,11 @@ func (a *API) restore(c *fiber.Ctx) error {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "the version must be a number from 1"})
 	}
 	name := workflowName(c)
-	commit, err := a.Source.Restore(c.UserContext(), a.SourceBranch, name, v, a.Author)
+	commit, err := a.cfg.Source.Restore(c.UserContext(), a.cfg.SourceBranch, name, v, a.cfg.Author)
 	if err != nil {
 		return apiError(c, err)
 	}
-	if err := a.Signals.Signal(c.UserContext(), SignalDeploy); err != nil {
+	if err := a.cfg.Signals.Signal(c.UserContext(), SignalDeploy); err != nil {
 		return apiError(c, err)
 	}
 	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message)})
@@ -214,12 +232,12 @@ var errNoSourceBranch = errors.New("the source branch is missing")
 // gone, or lacks the branch, is the service's upstream failing, not a
 // workflow that does not exist.
 func (a *API) sourceHead() (*object.Commit, error) {
-	if err := a.Source.Check(); err != nil {
+	if err := a.cfg.Source.Check(); err != nil {
 		return nil, err
 	}
-	head, err := a.Source.Resolve(a.SourceBranch)
+	head, err := a.cfg.Source.Resolve(a.cfg.SourceBranch)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errNoSourceBranch, a.SourceBranch, err)
+		return nil, fmt.Errorf("%w: %s: %w", errNoSourceBranch, a.cfg.SourceBranch, err)
 	}
 	return head, nil
 }

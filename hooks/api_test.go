@@ -39,8 +39,8 @@ func TestAPI(t *testing.T) {
 	}
 	defer s.Close()
 	const token = "0123456789abcdef-token"
-	api := &API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", Tokens: []string{token}, Signals: s,
-		Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}, Ready: s.Ready}
+	api := must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", Tokens: []string{token}, Signals: s.Queue(),
+		Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}, Ready: s.Ready}))(t)
 	app := fiber.New()
 	api.Mount(app)
 	do := func(method, url, auth string) (int, string) {
@@ -86,7 +86,7 @@ func TestAPI(t *testing.T) {
 	if got := gittest.Git(t, work, "log", "-1", "--format=%s", "main"); got != "Restore shop to version 1" {
 		t.Errorf("main is at %q", got)
 	}
-	if rev, _, err := s.Signalled(t.Context(), SignalDeploy); err != nil || rev == 0 {
+	if rev, _, err := s.Queue().Signalled(t.Context(), SignalDeploy); err != nil || rev == 0 {
 		t.Errorf("restore did not ask for a deploy: revision %d, %v", rev, err)
 	}
 	var vs []map[string]any
@@ -128,7 +128,7 @@ func TestAPIRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := fiber.New()
-	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
 	for _, url := range []string{
 		"/api/workflows/leaky/versions/compare?v1=1&v2=2",
 		"/api/workflows/leaky/versions/compare?v1=2&v2=1",
@@ -172,7 +172,7 @@ func TestAPIRepositoryGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := fiber.New()
-	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
 	get := func(t *testing.T, url string) (int, string) {
 		resp, err := app.Test(httptest.NewRequest(http.MethodGet, url, nil), -1)
 		if err != nil {
@@ -238,7 +238,7 @@ func TestAPIReportsInvalidClusters(t *testing.T) {
 		t.Fatalf("the compiler accepts a broken cluster: %v", err)
 	}
 	app := fiber.New()
-	(&API{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}).Mount(app)
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
 	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
 	if err != nil {
 		t.Fatal(err)

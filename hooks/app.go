@@ -28,10 +28,22 @@ const (
 	IdleTimeout = 60 * time.Second
 )
 
+// AppConfig configures the fiber application.
+type AppConfig struct {
+	// Receiver handles webhook deliveries.
+	Receiver *Receiver
+	// Metrics count refused requests, and are served on /metrics.
+	Metrics *Metrics
+}
+
 // NewApp returns the fiber application: thin adapters over the Receiver.
 // Request bodies are streamed, not buffered by the server, so that the
 // Receiver can bound them before it reads them.
-func NewApp(r *Receiver, m *Metrics) *fiber.App {
+func NewApp(cfg AppConfig) (*fiber.App, error) {
+	if cfg.Receiver == nil || cfg.Metrics == nil {
+		return nil, errors.New("app: a receiver and metrics are required")
+	}
+	r, m := cfg.Receiver, cfg.Metrics
 	app := fiber.New(fiber.Config{
 		BodyLimit:             MaxWebhookBody,
 		StreamRequestBody:     true,
@@ -74,7 +86,7 @@ func NewApp(r *Receiver, m *Metrics) *fiber.App {
 	})
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
-	return app
+	return app, nil
 }
 
 // bodyRead is the key of the local that says a handler read its request

@@ -45,13 +45,11 @@ func TestHelperService(t *testing.T) {
 	}
 	_, d := newDeployer(t, dir+"/repo")
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	m := NewMetrics(func() float64 {
-		n, _ := s.Depth(ctx)
-		return float64(n)
-	})
-	app := NewApp(NewReceiver(secret, s, "main", log, m), m)
+	m := must(NewMetrics(MetricsConfig{Depth: s.Queue().Depth}))(t)
+	app := must(NewApp(AppConfig{Receiver: must(NewReceiver(ReceiverConfig{Secret: secret, Queue: s.Queue(), SourceBranch: "main", Log: log, Metrics: m}))(t), Metrics: m}))(t)
+	w := must(NewWorker(WorkerConfig{Sessions: s, Queue: s.Queue(), Deployer: d, ID: fmt.Sprintf("pid-%d", os.Getpid()), Log: log, DeployInterval: 100 * time.Millisecond}))(t)
 	worked := make(chan error, 1)
-	go func() { worked <- NewWorker(s, d, fmt.Sprintf("pid-%d", os.Getpid()), log).Run(ctx) }()
+	go func() { worked <- w.Run(ctx) }()
 	go app.Listen(os.Getenv("SLIPWAY_HOOKS_ADDR"))
 	<-ctx.Done()
 	app.Shutdown()

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-github/v60/github"
-
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
@@ -127,12 +125,11 @@ func TestFaults(t *testing.T) {
 		}
 		gittest.Fsck(t, r.bare)
 	}
-	start := func(t *testing.T, r *flakyRemote) (*harness, *Worker) {
+	start := func(t *testing.T, r *flakyRemote, tune ...func(*WorkerConfig)) (*harness, *Worker) {
 		r.commit(t, "Add 10 workflows", sample.Repo(10))
 		_, d := newDeployer(t, r.url)
 		h := newHarness(t, t.TempDir(), "main")
-		w := newTestWorker(t, h, d)
-		w.ResyncInterval = faultResync
+		w := newTestWorker(t, h, d, append([]func(*WorkerConfig){func(cfg *WorkerConfig) { cfg.ResyncInterval = faultResync }}, tune...)...)
 		return h, w
 	}
 
@@ -170,16 +167,15 @@ func TestFaults(t *testing.T) {
 		t.Parallel()
 		f := githubtest.New(t, "..")
 		r := newFlakyRemote(t)
-		h, w := start(t, r)
-		gh := github.NewClient(nil).WithAuthToken("test-token")
-		gh.BaseURL, _ = url.Parse(f.URL + "/")
-		source, _ := newDeployer(t, r.bare) // local: reviews fail without a fetch
-		c, err := compiler.New(compiler.DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Every review fails: its head commit is not in the repository.
-		w.Reviewer = &Reviewer{Source: source, GitHub: gh, Compiler: c}
+		h, w := start(t, r, func(cfg *WorkerConfig) {
+			source, _ := newDeployer(t, r.bare) // local: reviews fail without a fetch
+			c, err := compiler.New(compiler.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every review fails: its head commit is not in the repository.
+			cfg.Reviewer = must(NewReviewer(ReviewerConfig{Source: source, Compiler: c, GitHubToken: "test-token", GitHubAPIURL: f.URL}))(t)
+		})
 		pr := pullRequests(t)
 		const reviews = 100 // more than the queue once read per claim
 		for i := range reviews {
@@ -192,12 +188,12 @@ func TestFaults(t *testing.T) {
 		began := time.Now() // the fault lasts: the bound runs from the start
 		pushDuring(t, h, r, time.Second)
 		converged(t, h, r, w, wantTree(t, r.bare), began)
-		failed, err := h.store.Failed(t.Context())
+		failed, err := h.store.Queue().Failed(t.Context())
 		if err != nil || len(failed) != reviews {
 			t.Fatalf("%d failed jobs recorded, want %d (%v)", len(failed), reviews, err)
 		}
-		if failed[0].Attempts != w.JobAttempts {
-			t.Errorf("a failed review was tried %d times, want %d", failed[0].Attempts, w.JobAttempts)
+		if failed[0].Attempts != w.cfg.JobAttempts {
+			t.Errorf("a failed review was tried %d times, want %d", failed[0].Attempts, w.cfg.JobAttempts)
 		}
 		if n := strings.Count(strings.Join(f.Statuses(), " "), "error"); n != reviews {
 			t.Errorf("%d error statuses set, want %d", n, reviews)

@@ -1,6 +1,9 @@
 package hooks
 
 import (
+	"context"
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,8 +20,21 @@ type Metrics struct {
 	DeployLatency prometheus.Histogram
 }
 
-// NewMetrics registers the metrics; depth reports the queue depth.
-func NewMetrics(depth func() float64) *Metrics {
+// MetricsConfig configures the Metrics.
+type MetricsConfig struct {
+	// Depth counts the jobs queued or running (store.Queue.Depth).
+	Depth func(ctx context.Context) (int64, error)
+}
+
+// NewMetrics registers the metrics.
+func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
+	if cfg.Depth == nil {
+		return nil, errors.New("metrics: a queue depth is required")
+	}
+	depth := func() float64 {
+		d, _ := cfg.Depth(context.Background())
+		return float64(d)
+	}
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -39,5 +55,5 @@ func NewMetrics(depth func() float64) *Metrics {
 		Name: "slipway_queue_depth",
 		Help: "Jobs queued or running.",
 	}, depth))
-	return m
+	return m, nil
 }

@@ -3,7 +3,10 @@ package hooks
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -21,12 +24,38 @@ const reviewMarker = "<!-- slipway-review -->"
 // statusContext names Slipway's commit status.
 const statusContext = "slipway/diff"
 
+// ReviewerConfig configures a Reviewer.
+type ReviewerConfig struct {
+	// Source is the workflows repository the pull requests are of.
+	Source *gitrepo.Repo
+	// Compiler renders both sides of a change.
+	Compiler *compiler.Compiler
+	// GitHubToken authenticates comments and statuses; GitHubAPIURL is
+	// GitHub's REST API.
+	GitHubToken  string
+	GitHubAPIURL string
+}
+
 // Reviewer renders a pull request's change and reports it on GitHub: one
 // comment, upserted, and a commit status.
 type Reviewer struct {
-	Source   *gitrepo.Repo
-	GitHub   *github.Client
-	Compiler *compiler.Compiler
+	source   *gitrepo.Repo
+	github   *github.Client
+	compiler *compiler.Compiler
+}
+
+// NewReviewer returns a Reviewer.
+func NewReviewer(cfg ReviewerConfig) (*Reviewer, error) {
+	if cfg.Source == nil || cfg.Compiler == nil || cfg.GitHubToken == "" {
+		return nil, errors.New("reviewer: a source repository, a compiler and a GitHub token are required")
+	}
+	gh := github.NewClient(nil).WithAuthToken(cfg.GitHubToken)
+	base, err := url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/")
+	if err != nil {
+		return nil, fmt.Errorf("reviewer: GitHub API URL: %w", err)
+	}
+	gh.BaseURL = base
+	return &Reviewer{source: cfg.Source, github: gh, compiler: cfg.Compiler}, nil
 }
 
 // Review handles one review job.
@@ -35,15 +64,15 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err != nil {
 		return err
 	}
-	if err := r.Source.FetchPull(ctx, job.Number); err != nil {
+	if err := r.source.FetchPull(ctx, job.Number); err != nil {
 		return err
 	}
 	read := func(rev string) (source.Files, error) {
-		c, err := r.Source.Resolve(rev)
+		c, err := r.source.Resolve(rev)
 		if err != nil {
 			return nil, err
 		}
-		return r.Source.Source(c)
+		return r.source.Source(c)
 	}
 	base, err := read(job.BaseCommit)
 	if err != nil {
@@ -53,7 +82,7 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err != nil {
 		return fmt.Errorf("review: head: %w", err)
 	}
-	rv, err := review.Compare(ctx, r.Compiler, gitrepo.ShortID(job.BaseCommit), gitrepo.ShortID(job.HeadCommit), base, head)
+	rv, err := review.Compare(ctx, r.compiler, gitrepo.ShortID(job.BaseCommit), gitrepo.ShortID(job.HeadCommit), base, head)
 	if err != nil {
 		return err
 	}
@@ -69,13 +98,38 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if len(rv.Problems) > 0 {
 		state, desc = "failure", fmt.Sprintf("%d problems in the workflows", len(rv.Problems))
 	}
-	_, _, err = r.GitHub.Repositories.CreateStatus(ctx, owner, repo, job.HeadCommit, &github.RepoStatus{
+	_, _, err = r.github.Repositories.CreateStatus(ctx, owner, repo, job.HeadCommit, &github.RepoStatus{
 		State: github.String(state), Context: github.String(statusContext), Description: github.String(desc),
 	})
 	if err != nil {
 		return fmt.Errorf("review: status: %w", err)
 	}
 	return nil
+}
+
+// reviewJobs runs review jobs with a Reviewer; without one, they fail at
+// once.
+type reviewJobs struct{ reviewer *Reviewer }
+
+// Run reviews the pull request of a ReviewJob payload.
+func (h reviewJobs) Run(ctx context.Context, payload json.RawMessage) error {
+	if h.reviewer == nil {
+		return permanent{errors.New("no reviewer: set HOOKS_GITHUB_TOKEN to review pull requests")}
+	}
+	var job ReviewJob
+	if err := json.Unmarshal(payload, &job); err != nil {
+		return permanent{fmt.Errorf("review job: %w", err)}
+	}
+	return h.reviewer.Review(ctx, job)
+}
+
+// Failed sets the pull request's commit status to error, with the reason.
+func (h reviewJobs) Failed(ctx context.Context, payload json.RawMessage, reason string) error {
+	var job ReviewJob
+	if h.reviewer == nil || json.Unmarshal(payload, &job) != nil {
+		return nil
+	}
+	return h.reviewer.ReportError(ctx, job, reason)
 }
 
 // maxStatusDescription is the longest description GitHub keeps on a
@@ -93,7 +147,7 @@ func (r *Reviewer) ReportError(ctx context.Context, job ReviewJob, reason string
 	if len(desc) > maxStatusDescription {
 		desc = append(desc[:maxStatusDescription-1], '…')
 	}
-	_, _, err = r.GitHub.Repositories.CreateStatus(ctx, owner, repo, job.HeadCommit, &github.RepoStatus{
+	_, _, err = r.github.Repositories.CreateStatus(ctx, owner, repo, job.HeadCommit, &github.RepoStatus{
 		State: github.String("error"), Context: github.String(statusContext), Description: github.String(string(desc)),
 	})
 	if err != nil {
@@ -115,13 +169,13 @@ func splitRepo(fullName string) (owner, repo string, err error) {
 func (r *Reviewer) upsertComment(ctx context.Context, owner, repo string, number int, body string) error {
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
-		comments, resp, err := r.GitHub.Issues.ListComments(ctx, owner, repo, number, opts)
+		comments, resp, err := r.github.Issues.ListComments(ctx, owner, repo, number, opts)
 		if err != nil {
 			return fmt.Errorf("review: list comments: %w", err)
 		}
 		for _, c := range comments {
 			if strings.HasPrefix(c.GetBody(), reviewMarker) {
-				_, _, err := r.GitHub.Issues.EditComment(ctx, owner, repo, c.GetID(), &github.IssueComment{Body: github.String(body)})
+				_, _, err := r.github.Issues.EditComment(ctx, owner, repo, c.GetID(), &github.IssueComment{Body: github.String(body)})
 				if err != nil {
 					return fmt.Errorf("review: edit comment: %w", err)
 				}
@@ -133,7 +187,7 @@ func (r *Reviewer) upsertComment(ctx context.Context, owner, repo string, number
 		}
 		opts.Page = resp.NextPage
 	}
-	if _, _, err := r.GitHub.Issues.CreateComment(ctx, owner, repo, number, &github.IssueComment{Body: github.String(body)}); err != nil {
+	if _, _, err := r.github.Issues.CreateComment(ctx, owner, repo, number, &github.IssueComment{Body: github.String(body)}); err != nil {
 		return fmt.Errorf("review: comment: %w", err)
 	}
 	return nil

@@ -2,12 +2,9 @@ package hooks
 
 import (
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-github/v60/github"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
@@ -34,9 +31,7 @@ func TestReviewComments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh := github.NewClient(nil).WithAuthToken("test-token")
-	gh.BaseURL, _ = url.Parse(f.URL + "/")
-	r := &Reviewer{Source: repo, GitHub: gh, Compiler: c}
+	r := must(NewReviewer(ReviewerConfig{Source: repo, Compiler: c, GitHubToken: "test-token", GitHubAPIURL: f.URL}))(t)
 
 	if err := r.Review(t.Context(), ReviewJob{Repo: "octo/shop", Number: 7, BaseCommit: base, HeadCommit: head1}); err != nil {
 		t.Fatal(err)

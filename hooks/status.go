@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -41,12 +42,8 @@ type ClusterStatus struct {
 	Workflows []string `json:"workflows"`
 }
 
-// StatusPublisher watches the clusters while its replica leads the
-// "status" election and keeps one compact status record per workflow and
-// per cluster in etcd, written only when it changes and at most once per
-// MinWrite each, so that a flapping object cannot flood etcd. Every
-// replica serves reads from those records.
-type StatusPublisher struct {
+// StatusPublisherConfig configures a StatusPublisher.
+type StatusPublisherConfig struct {
 	Store *store.Store
 	// Deploy holds DeployBranch, whose clusters/ directory says which
 	// workflows each cluster runs; Source holds the workflows' versions.
@@ -63,6 +60,23 @@ type StatusPublisher struct {
 	// Refresh is how often the deploy branch is fetched for new clusters
 	// and workflows.
 	Refresh time.Duration
+}
+
+// StatusPublisher watches the clusters while its replica leads the
+// "status" election and keeps one compact status record per workflow and
+// per cluster in etcd, written only when it changes and at most once per
+// MinWrite each, so that a flapping object cannot flood etcd. Every
+// replica serves reads from those records.
+type StatusPublisher struct {
+	StatusPublisherConfig
+}
+
+// NewStatusPublisher returns a StatusPublisher.
+func NewStatusPublisher(cfg StatusPublisherConfig) (*StatusPublisher, error) {
+	if cfg.Store == nil || cfg.Deploy == nil || cfg.Source == nil || cfg.DeployBranch == "" || cfg.Contexts == nil || cfg.ID == "" || cfg.Log == nil || cfg.Refresh <= 0 {
+		return nil, errors.New("status publisher: a store, the repositories, the deploy branch, contexts, an id, a log and a refresh interval are required")
+	}
+	return &StatusPublisher{cfg}, nil
 }
 
 // Run campaigns for the status election and publishes while it leads,

@@ -96,9 +96,8 @@ func ReadWorkflowStatus(ctx context.Context, r StatusReader, name string) (*watc
 	return &ws, nil
 }
 
-// StatusAPI serves the status records: the overview, one workflow's
-// status, and a stream of changes as Server-Sent Events.
-type StatusAPI struct {
+// StatusAPIConfig configures a StatusAPI.
+type StatusAPIConfig struct {
 	Reader StatusReader
 	Access ReadAccess
 	// Heartbeat is how often an idle stream gets a comment line.
@@ -106,6 +105,20 @@ type StatusAPI struct {
 	// Done ends every open stream, so that shutdown does not wait for
 	// clients.
 	Done <-chan struct{}
+}
+
+// StatusAPI serves the status records: the overview, one workflow's
+// status, and a stream of changes as Server-Sent Events.
+type StatusAPI struct {
+	StatusAPIConfig
+}
+
+// NewStatusAPI returns a StatusAPI.
+func NewStatusAPI(cfg StatusAPIConfig) (*StatusAPI, error) {
+	if cfg.Reader == nil || cfg.Heartbeat <= 0 {
+		return nil, errors.New("status api: a status reader and a heartbeat are required")
+	}
+	return &StatusAPI{cfg}, nil
 }
 
 // Mount adds the read guard for /api and the status routes. Mount it

@@ -24,7 +24,7 @@ func serveStatus(t testing.TB, access ReadAccess) (*store.Store, string) {
 	}
 	done := make(chan struct{})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	(&StatusAPI{Reader: s, Access: access, Heartbeat: 50 * time.Millisecond, Done: done}).Mount(app)
+	must(NewStatusAPI(StatusAPIConfig{Reader: s, Access: access, Heartbeat: 50 * time.Millisecond, Done: done}))(t).Mount(app)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

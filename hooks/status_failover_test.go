@@ -28,9 +28,9 @@ func TestStatusFailover(t *testing.T) {
 	st, base := serveStatus(t, ReadAccess{})
 	repo, _ := deploytest.Deploy(t, "../fixtures/e2e", "")
 	replica := func(id string, contexts map[string]*rest.Config) (stop func()) {
-		pub := &StatusPublisher{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo,
+		pub := must(NewStatusPublisher(StatusPublisherConfig{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo,
 			Contexts: func([]string) (map[string]*rest.Config, error) { return contexts, nil },
-			ID:       id, Log: slog.New(slog.DiscardHandler), MinWrite: time.Millisecond, Refresh: 200 * time.Millisecond}
+			ID:       id, Log: slog.New(slog.DiscardHandler), MinWrite: time.Millisecond, Refresh: 200 * time.Millisecond}))(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- pub.Run(ctx) }()

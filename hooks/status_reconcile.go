@@ -33,10 +33,23 @@ type FluxSource struct {
 	now       func() time.Time
 }
 
-// NewFluxSource returns a requester for the GitRepository namespace/name
-// in each cluster contexts returns at the time of a request.
-func NewFluxSource(contexts func() (map[string]*rest.Config, error), namespace, name string, log *slog.Logger) *FluxSource {
-	return &FluxSource{contexts: contexts, namespace: namespace, name: name, log: log, now: time.Now}
+// FluxSourceConfig configures a FluxSource.
+type FluxSourceConfig struct {
+	// Contexts returns, at the time of each request, the client
+	// configuration of each cluster to ask.
+	Contexts func() (map[string]*rest.Config, error)
+	// Namespace and Name name the GitRepository of the deploy branch.
+	Namespace, Name string
+	Log             *slog.Logger
+}
+
+// NewFluxSource returns a requester for the GitRepository of cfg in each
+// cluster.
+func NewFluxSource(cfg FluxSourceConfig) (*FluxSource, error) {
+	if cfg.Contexts == nil || cfg.Namespace == "" || cfg.Name == "" || cfg.Log == nil {
+		return nil, errors.New("flux source: contexts, a namespace, a name and a log are required")
+	}
+	return &FluxSource{contexts: cfg.Contexts, namespace: cfg.Namespace, name: cfg.Name, log: cfg.Log, now: time.Now}, nil
 }
 
 // RequestReconcile sets the requestedAt annotation in every cluster and

@@ -27,9 +27,9 @@ func TestPublisherWithoutClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	pub := &StatusPublisher{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo,
+	pub := must(NewStatusPublisher(StatusPublisherConfig{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo,
 		Contexts: func([]string) (map[string]*rest.Config, error) { return map[string]*rest.Config{}, nil },
-		ID:       "test", Log: slog.New(slog.DiscardHandler), MinWrite: time.Millisecond, Refresh: time.Hour}
+		ID:       "test", Log: slog.New(slog.DiscardHandler), MinWrite: time.Millisecond, Refresh: time.Hour}))(t)
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- pub.Run(pctx) }()

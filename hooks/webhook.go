@@ -29,15 +29,14 @@ const (
 	DeliveryTTL = 72 * time.Hour
 )
 
-// JobReview is the kind of job the receiver queues for a pull request.
-const JobReview = "review"
-
-// Queue is what the receiver needs of the store: a push raises the
-// deploy signal, a pull request queues a review job.
+// Queue is what the receiver needs of the queue (*store.Queue): a push
+// raises the deploy signal, a pull request queues a review job.
 type Queue interface {
-	EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind, key string, payload any) (*store.Job, bool, error)
+	EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind store.JobKind, key string, payload any) (*store.Job, bool, error)
 	SignalOnce(ctx context.Context, delivery string, ttl time.Duration, signal string) (bool, error)
 }
+
+var _ Queue = (*store.Queue)(nil)
 
 // ReviewJob is the payload of a review job: a pull request to render.
 type ReviewJob struct {
@@ -45,6 +44,18 @@ type ReviewJob struct {
 	Number     int    `json:"number"`
 	BaseCommit string `json:"base_commit"`
 	HeadCommit string `json:"head_commit"`
+}
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	// Secret verifies X-Hub-Signature-256.
+	Secret string
+	// Queue receives the work deliveries ask for.
+	Queue Queue
+	// SourceBranch is the branch whose pushes are deployed.
+	SourceBranch string
+	Log          *slog.Logger
+	Metrics      *Metrics
 }
 
 // Receiver verifies GitHub deliveries and queues the work they ask for.
@@ -59,8 +70,11 @@ type Receiver struct {
 }
 
 // NewReceiver returns a Receiver.
-func NewReceiver(secret string, queue Queue, sourceBranch string, log *slog.Logger, m *Metrics) *Receiver {
-	return &Receiver{secret: []byte(secret), queue: queue, sourceBranch: sourceBranch, log: log, metrics: m, bodies: newBodyBudget()}
+func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if cfg.Secret == "" || cfg.Queue == nil || cfg.SourceBranch == "" || cfg.Log == nil || cfg.Metrics == nil {
+		return nil, errors.New("receiver: a secret, a queue, a source branch, a log and metrics are required")
+	}
+	return &Receiver{secret: []byte(cfg.Secret), queue: cfg.Queue, sourceBranch: cfg.SourceBranch, log: cfg.Log, metrics: cfg.Metrics, bodies: newBodyBudget()}, nil
 }
 
 // Delivery is one webhook request. Its strings must not change after
@@ -159,7 +173,7 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 		var j *store.Job
 		j, queued, err = r.queue.EnqueueOnce(ctx, d.ID, DeliveryTTL, JobReview, key, ReviewJob{Repo: e.Repository.FullName, Number: pr.Number, BaseCommit: pr.Base.SHA, HeadCommit: pr.Head.SHA})
 		if queued {
-			reply = Reply{Status: http.StatusAccepted, Result: "queued", Message: JobReview + " queued", Job: j.ID}
+			reply = Reply{Status: http.StatusAccepted, Result: "queued", Message: string(JobReview) + " queued", Job: j.ID}
 		}
 	}
 	switch {

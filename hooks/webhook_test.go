@@ -3,7 +3,6 @@ package hooks
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -130,12 +129,9 @@ func newHarness(t testing.TB, dir, branch string) *harness {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	m := NewMetrics(func() float64 {
-		d, _ := s.Depth(context.Background())
-		return float64(d)
-	})
-	r := NewReceiver(secret, s, branch, slog.New(slog.NewJSONHandler(logs, nil)), m)
-	app := NewApp(r, m)
+	m := must(NewMetrics(MetricsConfig{Depth: s.Queue().Depth}))(t)
+	r := must(NewReceiver(ReceiverConfig{Secret: secret, Queue: s.Queue(), SourceBranch: branch, Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: m}))(t)
+	app := must(NewApp(AppConfig{Receiver: r, Metrics: m}))(t)
 	ln := httptest.NewUnstartedServer(nil)
 	h := &harness{store: s, dir: dir, logs: logs}
 	go app.Listener(ln.Listener)
@@ -145,6 +141,18 @@ func newHarness(t testing.TB, dir, branch string) *harness {
 		s.Close()
 	})
 	return h
+}
+
+// must takes what a constructor returns and gives a function that returns
+// the value, failing the test when the constructor failed.
+func must[T any](v T, err error) func(t testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 }
 
 func (h *harness) url() string { return "http://" + h.srv.Listener.Addr().String() }
@@ -175,7 +183,7 @@ func (h *harness) post(t *testing.T, event, delivery, signature string, body []b
 
 func (h *harness) depth(t *testing.T) int64 {
 	t.Helper()
-	d, err := h.store.Depth(t.Context())
+	d, err := h.store.Queue().Depth(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +291,7 @@ func TestReplayAfterRestart(t *testing.T) {
 		h := newHarness(t, dir, branch)
 		defer h.store.Close()
 		status, _ := h.post(t, "push", "d-restart", sign(push), push)
-		rev, _, err := h.store.Signalled(t.Context(), SignalDeploy)
+		rev, _, err := h.store.Queue().Signalled(t.Context(), SignalDeploy)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +305,7 @@ func TestReplayAfterRestart(t *testing.T) {
 	if status != http.StatusOK || reply.Result != "duplicate" {
 		t.Errorf("replay after restart: %d %s", status, reply.Result)
 	}
-	if rev, _, err := h.store.Signalled(t.Context(), SignalDeploy); err != nil || rev != first {
+	if rev, _, err := h.store.Queue().Signalled(t.Context(), SignalDeploy); err != nil || rev != first {
 		t.Errorf("the replay asked for a deploy again: signal at revision %d, want %d (%v)", rev, first, err)
 	}
 }

@@ -1,8 +1,8 @@
 package hooks
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,54 +40,95 @@ type Deployer interface {
 	Deploy(ctx context.Context) (*deployer.Result, error)
 }
 
+// Sessions is what the worker needs of the store (*store.Store): a
+// session, which its claims, lock and leadership live with.
+type Sessions interface {
+	NewSession(ctx context.Context, ttl time.Duration) (*store.Session, error)
+}
+
+// WorkQueue is what the worker needs of the queue (*store.Queue): the
+// deploy signal, and claiming and settling jobs.
+type WorkQueue interface {
+	Signalled(ctx context.Context, name string) (rev int64, at time.Time, err error)
+	Claim(ctx context.Context, sess *store.Session, worker string) (*store.Job, error)
+	Release(ctx context.Context, j *store.Job, notBefore time.Time, reason string) error
+	Complete(ctx context.Context, j *store.Job) error
+	Fail(ctx context.Context, j *store.Job, reason string, ttl time.Duration) error
+}
+
+var (
+	_ Sessions  = (*store.Store)(nil)
+	_ WorkQueue = (*store.Queue)(nil)
+)
+
+// WorkerConfig configures a Worker. A zero Poll, ResyncInterval,
+// RetryMin or JobAttempts takes its default.
+type WorkerConfig struct {
+	// Sessions and Queue are the store's; Deployer converges the deploy
+	// branch.
+	Sessions Sessions
+	Queue    WorkQueue
+	Deployer Deployer
+	// ID names the worker in elections and claims; Log receives its log.
+	ID  string
+	Log *slog.Logger
+	// Poll is how often an idle worker looks for signals and jobs
+	// (default 50ms).
+	Poll time.Duration
+	// DeployInterval is the least time between the starts of two
+	// convergences: pushes delivered meanwhile share the next one. Zero
+	// is none.
+	DeployInterval time.Duration
+	// ResyncInterval is how often the deploy branch is converged without
+	// a signal, and the longest wait before retrying a failure (default
+	// 1m).
+	ResyncInterval time.Duration
+	// RetryMin is the wait before the first retry of a failed convergence
+	// or job attempt; each further failure doubles it, up to
+	// ResyncInterval (default 1s).
+	RetryMin time.Duration
+	// JobAttempts is how often a job is tried before it is recorded as
+	// failed (default 5).
+	JobAttempts int
+	// Deployed, when set, is called after each successful convergence,
+	// for metrics and tests, with the time since the newest push delivery
+	// it covers (zero when it covers none: at start, on resync or retry).
+	Deployed func(res *deployer.Result, sinceDelivery time.Duration)
+	// Reviewer handles review jobs; without one they fail at once.
+	Reviewer *Reviewer
+}
+
 // Worker does the leading replica's work. Deploying is level-triggered,
 // as Flux's controllers are: the worker converges the deploy branch to
 // the compiled head of the source branch when it starts leading, after
 // every push delivery (a signal that the source may have changed, not a
 // unit of work), after a failure with backoff, and every ResyncInterval,
 // so that a lost webhook delays a deploy but never loses it. Queued jobs
-// (pull-request reviews) run beside it, each attempted a bounded number
-// of times with backoff and then recorded as failed; no job can hold up
-// a deploy or another job.
+// (pull-request reviews) run beside it, each by the handler of its kind,
+// attempted a bounded number of times with backoff and then recorded as
+// failed; no job can hold up a deploy or another job.
 type Worker struct {
-	store    *store.Store
-	deployer Deployer
-	id       string
-	log      *slog.Logger
-	// Poll is how often an idle worker looks for signals and jobs.
-	Poll time.Duration
-	// DeployInterval is the least time between the starts of two
-	// convergences: pushes delivered meanwhile share the next one.
-	DeployInterval time.Duration
-	// ResyncInterval is how often the deploy branch is converged without
-	// a signal, and the longest wait before retrying a failure.
-	ResyncInterval time.Duration
-	// RetryMin is the wait before the first retry of a failed convergence
-	// or job attempt; each further failure doubles it, up to
-	// ResyncInterval.
-	RetryMin time.Duration
-	// JobAttempts is how often a job is tried before it is recorded as
-	// failed.
-	JobAttempts int
-	// Deployed is called after each successful convergence, for metrics
-	// and tests, with the time since the newest push delivery it covers
-	// (zero when it covers none: at start, on resync or retry).
-	Deployed func(res *deployer.Result, sinceDelivery time.Duration)
-	// Reviewer handles review jobs; without one they fail at once.
-	Reviewer *Reviewer
+	cfg      WorkerConfig
+	handlers map[store.JobKind]JobHandler
 
 	mu         sync.Mutex
 	status     DeployStatus
-	failedJobs map[string]int // by kind
+	failedJobs map[store.JobKind]int
 }
 
-// NewWorker returns a worker named id.
-func NewWorker(s *store.Store, d Deployer, id string, log *slog.Logger) *Worker {
-	return &Worker{
-		store: s, deployer: d, id: id, log: log,
-		Poll: 50 * time.Millisecond, DeployInterval: 100 * time.Millisecond, ResyncInterval: time.Minute,
-		RetryMin: time.Second, JobAttempts: 5, failedJobs: map[string]int{},
+// NewWorker returns a worker.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Sessions == nil || cfg.Queue == nil || cfg.Deployer == nil || cfg.ID == "" || cfg.Log == nil {
+		return nil, errors.New("worker: sessions, a queue, a deployer, an id and a log are required")
 	}
+	if cfg.Poll < 0 || cfg.DeployInterval < 0 || cfg.ResyncInterval < 0 || cfg.RetryMin < 0 || cfg.JobAttempts < 0 {
+		return nil, errors.New("worker: durations and attempts must not be negative")
+	}
+	cfg.Poll = cmp.Or(cfg.Poll, 50*time.Millisecond)
+	cfg.ResyncInterval = cmp.Or(cfg.ResyncInterval, time.Minute)
+	cfg.RetryMin = cmp.Or(cfg.RetryMin, time.Second)
+	cfg.JobAttempts = cmp.Or(cfg.JobAttempts, 5)
+	return &Worker{cfg: cfg, handlers: jobHandlers(cfg), failedJobs: map[store.JobKind]int{}}, nil
 }
 
 // DeployStatus is the state of the deploy branch's convergence, as this
@@ -134,7 +175,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		w.log.Error("lost the lead; campaigning again", slog.String("worker", w.id), slog.String("error", err.Error()))
+		w.cfg.Log.Error("lost the lead; campaigning again", slog.String("worker", w.cfg.ID), slog.String("error", err.Error()))
 		sleep(ctx, time.Second)
 	}
 }
@@ -142,12 +183,12 @@ func (w *Worker) Run(ctx context.Context) error {
 // lead campaigns, then converges and runs jobs until ctx ends or the
 // session does.
 func (w *Worker) lead(ctx context.Context) error {
-	sess, err := w.store.NewSession(ctx, sessionTTL)
+	sess, err := w.cfg.Sessions.NewSession(ctx, sessionTTL)
 	if err != nil {
 		return err
 	}
 	defer sess.Close(context.WithoutCancel(ctx))
-	if _, err := sess.Campaign(ctx, "worker", w.id); err != nil {
+	if _, err := sess.Campaign(ctx, "worker", w.cfg.ID); err != nil {
 		return err
 	}
 	lead, cancel := context.WithCancel(ctx)
@@ -159,7 +200,7 @@ func (w *Worker) lead(ctx context.Context) error {
 		case <-lead.Done():
 		}
 	}()
-	w.log.Info("leading the job queue", slog.String("worker", w.id))
+	w.cfg.Log.Info("leading the job queue", slog.String("worker", w.cfg.ID))
 	w.setStatus(func(s *DeployStatus) { s.Leading = true })
 	defer w.setStatus(func(s *DeployStatus) { *s = DeployStatus{} })
 	var wg sync.WaitGroup
@@ -172,7 +213,7 @@ func (w *Worker) lead(ctx context.Context) error {
 // converge keeps the deploy branch at the compiled source head until ctx
 // ends.
 func (w *Worker) converge(ctx context.Context, sess *store.Session) {
-	covered, _, err := w.store.Signalled(ctx, SignalDeploy)
+	covered, _, err := w.cfg.Queue.Signalled(ctx, SignalDeploy)
 	if err != nil {
 		covered = -1
 	}
@@ -180,12 +221,12 @@ func (w *Worker) converge(ctx context.Context, sess *store.Session) {
 	var began time.Time
 	failures := 0
 	for ctx.Err() == nil {
-		rev, at, err := w.store.Signalled(ctx, SignalDeploy)
+		rev, at, err := w.cfg.Queue.Signalled(ctx, SignalDeploy)
 		if err != nil {
 			if ctx.Err() == nil {
-				w.log.Warn("read the deploy signal", slog.String("error", err.Error()))
+				w.cfg.Log.Warn("read the deploy signal", slog.String("error", err.Error()))
 			}
-			sleep(ctx, w.Poll)
+			sleep(ctx, w.cfg.Poll)
 			continue
 		}
 		// A push converges at once, unless deploys fail: then only the
@@ -193,8 +234,8 @@ func (w *Worker) converge(ctx context.Context, sess *store.Session) {
 		// the remotes or stretch the wait after it.
 		now := time.Now()
 		signalled := rev != covered && failures == 0
-		if (!signalled && now.Before(due)) || now.Before(began.Add(w.DeployInterval)) {
-			sleep(ctx, w.Poll)
+		if (!signalled && now.Before(due)) || now.Before(began.Add(w.cfg.DeployInterval)) {
+			sleep(ctx, w.cfg.Poll)
 			continue
 		}
 		var since time.Time
@@ -209,29 +250,29 @@ func (w *Worker) converge(ctx context.Context, sess *store.Session) {
 		if err != nil {
 			failures++
 			due = time.Now().Add(w.backoff(failures))
-			w.log.Error("deploy failed; it will be retried", slog.Int("failures", failures), slog.Time("next_attempt", due), slog.String("error", err.Error()))
+			w.cfg.Log.Error("deploy failed; it will be retried", slog.Int("failures", failures), slog.Time("next_attempt", due), slog.String("error", err.Error()))
 			w.setStatus(func(s *DeployStatus) {
 				s.LastAttempt, s.LastError, s.Failures, s.NextAttempt = began, err.Error(), failures, due
 			})
 			continue
 		}
 		failures = 0
-		due = time.Now().Add(w.ResyncInterval)
+		due = time.Now().Add(w.cfg.ResyncInterval)
 		w.setStatus(func(s *DeployStatus) {
 			*s = DeployStatus{Leading: true, SourceCommit: res.SourceCommit, DeployCommit: res.DeployCommit, LastSuccess: began, LastAttempt: began, NextAttempt: due}
 		})
 		took := time.Since(began)
 		if res.Committed {
-			w.log.Info("deployed", slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Duration("took", took))
+			w.cfg.Log.Info("deployed", slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Duration("took", took))
 		} else {
-			w.log.Debug("the deploy branch is current", slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Duration("took", took))
+			w.cfg.Log.Debug("the deploy branch is current", slog.String("source", res.SourceCommit), slog.String("deploy", res.DeployCommit), slog.Duration("took", took))
 		}
-		if w.Deployed != nil {
+		if w.cfg.Deployed != nil {
 			var sinceDelivery time.Duration
 			if !since.IsZero() {
 				sinceDelivery = time.Since(since)
 			}
-			w.Deployed(res, sinceDelivery)
+			w.cfg.Deployed(res, sinceDelivery)
 		}
 	}
 }
@@ -245,7 +286,7 @@ func (w *Worker) deployOnce(ctx context.Context, sess *store.Session) (*deployer
 		return nil, err
 	}
 	defer unlock(context.WithoutCancel(ctx))
-	res, err := w.deployer.Deploy(ctx)
+	res, err := w.cfg.Deployer.Deploy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("deploy: %w", err)
 	}
@@ -254,35 +295,30 @@ func (w *Worker) deployOnce(ctx context.Context, sess *store.Session) (*deployer
 
 // backoff is the wait after the nth failure in a row.
 func (w *Worker) backoff(n int) time.Duration {
-	d := w.RetryMin
-	for i := 1; i < n && d < w.ResyncInterval; i++ {
+	d := w.cfg.RetryMin
+	for i := 1; i < n && d < w.cfg.ResyncInterval; i++ {
 		d *= 2
 	}
-	return min(d, w.ResyncInterval)
+	return min(d, w.cfg.ResyncInterval)
 }
 
 // runJobs claims and runs queued jobs until ctx ends.
 func (w *Worker) runJobs(ctx context.Context, sess *store.Session) {
 	for ctx.Err() == nil {
-		job, err := w.store.Claim(ctx, w.id, sess.Lease)
+		job, err := w.cfg.Queue.Claim(ctx, sess, w.cfg.ID)
 		switch {
 		case errors.Is(err, store.ErrEmpty):
-			sleep(ctx, w.Poll)
+			sleep(ctx, w.cfg.Poll)
 		case err != nil:
 			if ctx.Err() == nil {
-				w.log.Error("claim", slog.String("error", err.Error()))
+				w.cfg.Log.Error("claim", slog.String("error", err.Error()))
 			}
-			sleep(ctx, w.Poll)
+			sleep(ctx, w.cfg.Poll)
 		default:
 			w.runJob(ctx, job)
 		}
 	}
 }
-
-// permanent marks a job's error as one no retry can mend.
-type permanent struct{ error }
-
-func (p permanent) Unwrap() error { return p.error }
 
 // runJob runs one claimed job: done, retried later, or failed for good.
 func (w *Worker) runJob(ctx context.Context, job *store.Job) {
@@ -290,58 +326,50 @@ func (w *Worker) runJob(ctx context.Context, job *store.Job) {
 	if ctx.Err() != nil {
 		return // the session's end frees the claim: the next leader retries
 	}
-	attrs := []any{slog.String("job", job.ID), slog.String("kind", job.Kind), slog.String("key", job.Key), slog.Int("attempt", job.Attempts)}
+	attrs := []any{slog.String("job", job.ID), slog.String("kind", string(job.Kind)), slog.String("key", job.Key), slog.Int("attempt", job.Attempts)}
 	var perm permanent
 	switch {
 	case err == nil:
-		if err := w.store.Complete(ctx, job); err != nil {
-			w.log.Error("complete", append(attrs, slog.String("error", err.Error()))...)
+		if err := w.cfg.Queue.Complete(ctx, job); err != nil {
+			w.cfg.Log.Error("complete", append(attrs, slog.String("error", err.Error()))...)
 		}
-	case errors.As(err, &perm) || job.Attempts >= w.JobAttempts:
-		w.log.Error("job failed; it will not be retried", append(attrs, slog.String("error", err.Error()))...)
+	case errors.As(err, &perm) || job.Attempts >= w.cfg.JobAttempts:
+		w.cfg.Log.Error("job failed; it will not be retried", append(attrs, slog.String("error", err.Error()))...)
 		w.fail(ctx, job, err.Error())
 	default:
 		next := time.Now().Add(w.backoff(job.Attempts))
-		w.log.Warn("job failed; it will be retried", append(attrs, slog.Time("next_attempt", next), slog.String("error", err.Error()))...)
-		if err := w.store.Release(ctx, job, next, err.Error()); err != nil {
-			w.log.Error("release", append(attrs, slog.String("error", err.Error()))...)
+		w.cfg.Log.Warn("job failed; it will be retried", append(attrs, slog.Time("next_attempt", next), slog.String("error", err.Error()))...)
+		if err := w.cfg.Queue.Release(ctx, job, next, err.Error()); err != nil {
+			w.cfg.Log.Error("release", append(attrs, slog.String("error", err.Error()))...)
 		}
 	}
 }
 
-// fail records a job as failed and, for a review, sets the pull
-// request's commit status to error.
+// fail records a job as failed and tells the handler of its kind.
 func (w *Worker) fail(ctx context.Context, job *store.Job, reason string) {
-	if err := w.store.Fail(ctx, job, reason, failedTTL); err != nil {
-		w.log.Error("record a failed job", slog.String("job", job.ID), slog.String("error", err.Error()))
+	if err := w.cfg.Queue.Fail(ctx, job, reason, failedTTL); err != nil {
+		w.cfg.Log.Error("record a failed job", slog.String("job", job.ID), slog.String("error", err.Error()))
 		return
 	}
 	w.mu.Lock()
 	w.failedJobs[job.Kind]++
 	w.mu.Unlock()
-	var rj ReviewJob
-	if job.Kind != JobReview || w.Reviewer == nil || json.Unmarshal(job.Payload, &rj) != nil {
+	h, ok := w.handlers[job.Kind]
+	if !ok {
 		return
 	}
-	if err := w.Reviewer.ReportError(ctx, rj, reason); err != nil {
-		w.log.Error("report a failed review", slog.String("job", job.ID), slog.String("error", err.Error()))
+	if err := h.Failed(ctx, job.Payload, reason); err != nil {
+		w.cfg.Log.Error("report a failed job", slog.String("job", job.ID), slog.String("kind", string(job.Kind)), slog.String("error", err.Error()))
 	}
 }
 
+// handle runs a job by the handler of its kind.
 func (w *Worker) handle(ctx context.Context, job *store.Job) error {
-	switch job.Kind {
-	case JobReview:
-		if w.Reviewer == nil {
-			return permanent{errors.New("no reviewer: set HOOKS_GITHUB_TOKEN to review pull requests")}
-		}
-		var rj ReviewJob
-		if err := json.Unmarshal(job.Payload, &rj); err != nil {
-			return permanent{fmt.Errorf("review job: %w", err)}
-		}
-		return w.Reviewer.Review(ctx, rj)
-	default:
+	h, ok := w.handlers[job.Kind]
+	if !ok {
 		return permanent{fmt.Errorf("no handler for %s jobs", job.Kind)}
 	}
+	return h.Run(ctx, job.Payload)
 }
 
 // sleep waits for d or until ctx ends.
@@ -382,7 +410,7 @@ func (w *Worker) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descLeading, prometheus.GaugeValue, leading)
 	for kind, n := range w.failedJobs {
-		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(n), kind)
+		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(n), string(kind))
 	}
 	if !s.Leading {
 		return

@@ -74,9 +74,10 @@ func testPushDeploys(t *testing.T, source, remote string) {
 	publish()
 	_, d := newDeployer(t, source)
 	h := newHarness(t, t.TempDir(), "main")
-	w := newTestWorker(t, h, d)
 	deployed := make(chan *deployer.Result, 16)
-	w.Deployed = func(res *deployer.Result, _ time.Duration) { deployed <- res }
+	w := newTestWorker(t, h, d, func(cfg *WorkerConfig) {
+		cfg.Deployed = func(res *deployer.Result, _ time.Duration) { deployed <- res }
+	})
 	startWorker(t, w)
 	// The worker deploys the branch as it finds it when it starts leading.
 	waitDeployed := func(what, sha string) *deployer.Result {
@@ -164,10 +165,16 @@ const convergeBound = 3 * time.Minute
 
 // newTestWorker returns a worker with short waits; it resyncs only once
 // an hour, so that what a test sees comes from signals and retries.
-func newTestWorker(t *testing.T, h *harness, d Deployer) *Worker {
-	w := NewWorker(h.store, d, "worker-1", slog.New(slog.NewTextHandler(testLog{t}, nil)))
-	w.Poll, w.RetryMin, w.ResyncInterval, w.JobAttempts = 20*time.Millisecond, 50*time.Millisecond, time.Hour, 3
-	return w
+// Each tune changes its configuration further.
+func newTestWorker(t *testing.T, h *harness, d Deployer, tune ...func(*WorkerConfig)) *Worker {
+	cfg := WorkerConfig{
+		Sessions: h.store, Queue: h.store.Queue(), Deployer: d, ID: "worker-1", Log: slog.New(slog.NewTextHandler(testLog{t}, nil)),
+		Poll: 20 * time.Millisecond, DeployInterval: 100 * time.Millisecond, RetryMin: 50 * time.Millisecond, ResyncInterval: time.Hour, JobAttempts: 3,
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	return must(NewWorker(cfg))(t)
 }
 
 // testLog writes a worker's log to the test's, shown when it fails.
@@ -302,7 +309,7 @@ func TestFailingReviewsDoNotStopDeploys(t *testing.T) {
 		waitCompiled(t, work, work)
 		waitFor(t, func() bool { return h.depth(t) == 0 }, "the failing reviews to leave the queue")
 		stop()
-		failed, err := h.store.Failed(t.Context())
+		failed, err := h.store.Queue().Failed(t.Context())
 		if err != nil || len(failed) != 70*(round+1) {
 			t.Fatalf("round %d: %d failed jobs recorded, want %d (%v)", round, len(failed), 70*(round+1), err)
 		}

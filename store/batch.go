@@ -36,10 +36,10 @@ type enqueueResult struct {
 }
 
 // submit hands a request to the batcher and waits for its result.
-func (s *Store) submit(r *enqueueRequest) (bool, error) {
+func (q *Queue) submit(r *enqueueRequest) (bool, error) {
 	r.done = make(chan enqueueResult, 1)
 	select {
-	case s.batch <- r:
+	case q.batch <- r:
 	case <-r.ctx.Done():
 		return false, r.ctx.Err()
 	}
@@ -48,33 +48,33 @@ func (s *Store) submit(r *enqueueRequest) (bool, error) {
 }
 
 // runBatcher serves EnqueueOnce and SignalOnce calls until stop is closed.
-func (s *Store) runBatcher(stop <-chan struct{}) {
+func (q *Queue) runBatcher(stop <-chan struct{}) {
 	for {
 		var first *enqueueRequest
 		select {
 		case <-stop:
 			return
-		case first = <-s.batch:
+		case first = <-q.batch:
 		}
 		reqs := []*enqueueRequest{first}
 	collect:
 		for len(reqs) < maxBatch {
 			select {
-			case r := <-s.batch:
+			case r := <-q.batch:
 				reqs = append(reqs, r)
 			default:
 				break collect
 			}
 		}
-		s.commitBatch(reqs)
+		q.commitBatch(reqs)
 	}
 }
 
 // commitBatch records and queues a batch at once; when any delivery was
 // seen before (or the batch fails), each is done on its own instead.
-func (s *Store) commitBatch(reqs []*enqueueRequest) {
+func (q *Queue) commitBatch(reqs []*enqueueRequest) {
 	if len(reqs) > 1 {
-		if err := s.commitTogether(reqs); err == nil {
+		if err := q.commitTogether(reqs); err == nil {
 			for _, r := range reqs {
 				r.done <- enqueueResult{queued: true}
 			}
@@ -82,18 +82,18 @@ func (s *Store) commitBatch(reqs []*enqueueRequest) {
 		}
 	}
 	for _, r := range reqs {
-		queued, err := s.commitOne(r)
+		queued, err := q.commitOne(r)
 		r.done <- enqueueResult{queued, err}
 	}
 }
 
-func (s *Store) commitTogether(reqs []*enqueueRequest) error {
+func (q *Queue) commitTogether(reqs []*enqueueRequest) error {
 	ctx := reqs[0].ctx
 	ttl := reqs[0].ttl
 	for _, r := range reqs {
 		ttl = max(ttl, r.ttl)
 	}
-	lease, err := s.lease(ctx, ttl)
+	lease, err := q.lease(ctx, ttl)
 	if err != nil {
 		return err
 	}
@@ -101,20 +101,20 @@ func (s *Store) commitTogether(reqs []*enqueueRequest) error {
 	ops := make([]clientv3.Op, 0, 2*len(reqs))
 	raised := map[string]bool{} // etcd refuses two writes of a key in one transaction
 	for _, r := range reqs {
-		c, o := s.deliveryOps(r.delivery, lease)
+		c, o := q.deliveryOps(r.delivery, lease)
 		cmps, ops = append(cmps, c...), append(ops, o...)
 		switch {
 		case r.job != nil:
-			c, o := s.jobOps(r.job)
+			c, o := q.jobOps(r.job)
 			cmps, ops = append(cmps, c...), append(ops, o...)
 		case !raised[r.signal]:
 			raised[r.signal] = true
-			ops = append(ops, s.signalOp(r.signal))
+			ops = append(ops, q.signalOp(r.signal))
 		}
 	}
-	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	resp, err := q.client.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		s.forgetLease(ttl, lease)
+		q.forgetLease(ttl, lease)
 		return err
 	}
 	if !resp.Succeeded {
@@ -123,22 +123,22 @@ func (s *Store) commitTogether(reqs []*enqueueRequest) error {
 	return nil
 }
 
-func (s *Store) commitOne(r *enqueueRequest) (bool, error) {
-	lease, err := s.lease(r.ctx, r.ttl)
+func (q *Queue) commitOne(r *enqueueRequest) (bool, error) {
+	lease, err := q.lease(r.ctx, r.ttl)
 	if err != nil {
 		return false, fmt.Errorf("store: delivery %s: %w", r.delivery, err)
 	}
 	if r.job == nil {
-		queued, err := s.commitSignal(r.ctx, r.signal, r.delivery, lease)
+		queued, err := q.commitSignal(r.ctx, r.signal, r.delivery, lease)
 		if err != nil {
-			s.forgetLease(r.ttl, lease)
+			q.forgetLease(r.ttl, lease)
 			return false, fmt.Errorf("store: signal %s: %w", r.signal, err)
 		}
 		return queued, nil
 	}
-	queued, err := s.commitJob(r.ctx, r.job, r.delivery, lease)
+	queued, err := q.commitJob(r.ctx, r.job, r.delivery, lease)
 	if err != nil {
-		s.forgetLease(r.ttl, lease)
+		q.forgetLease(r.ttl, lease)
 		return false, fmt.Errorf("store: enqueue %s: %w", r.job.Kind, err)
 	}
 	return queued, nil

@@ -26,30 +26,30 @@ type sharedLease struct {
 }
 
 // lease returns a lease that keeps a record for at least ttl.
-func (s *Store) lease(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
-	s.leases.mu.Lock()
-	defer s.leases.mu.Unlock()
-	if l, ok := s.leases.shared[ttl]; ok && time.Now().Before(l.until) {
+func (q *Queue) lease(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
+	q.leases.mu.Lock()
+	defer q.leases.mu.Unlock()
+	if l, ok := q.leases.shared[ttl]; ok && time.Now().Before(l.until) {
 		return l.id, nil
 	}
-	resp, err := s.client.Grant(ctx, int64((ttl+leaseReuse)/time.Second))
+	resp, err := q.client.Grant(ctx, int64((ttl+leaseReuse)/time.Second))
 	if err != nil {
 		return 0, fmt.Errorf("grant a lease: %w", err)
 	}
-	if s.leases.shared == nil {
-		s.leases.shared = map[time.Duration]sharedLease{}
+	if q.leases.shared == nil {
+		q.leases.shared = map[time.Duration]sharedLease{}
 	}
-	s.leases.shared[ttl] = sharedLease{id: resp.ID, until: time.Now().Add(leaseReuse)}
+	q.leases.shared[ttl] = sharedLease{id: resp.ID, until: time.Now().Add(leaseReuse)}
 	return resp.ID, nil
 }
 
 // forgetLease stops handing out a lease a write failed with, in case etcd
 // lost it; the next record gets a new one.
-func (s *Store) forgetLease(ttl time.Duration, id clientv3.LeaseID) {
-	s.leases.mu.Lock()
-	defer s.leases.mu.Unlock()
-	if s.leases.shared[ttl].id == id {
-		delete(s.leases.shared, ttl)
+func (q *Queue) forgetLease(ttl time.Duration, id clientv3.LeaseID) {
+	q.leases.mu.Lock()
+	defer q.leases.mu.Unlock()
+	if q.leases.shared[ttl].id == id {
+		delete(q.leases.shared, ttl)
 	}
 }
 
@@ -57,11 +57,11 @@ func (s *Store) forgetLease(ttl time.Duration, id clientv3.LeaseID) {
 // first time, for at least the ttl of lease; none when delivery is "".
 // Delivery records have a key space of their own: no id a client sends
 // can name another record.
-func (s *Store) deliveryOps(delivery string, lease clientv3.LeaseID) ([]clientv3.Cmp, []clientv3.Op) {
+func (q *Queue) deliveryOps(delivery string, lease clientv3.LeaseID) ([]clientv3.Cmp, []clientv3.Op) {
 	if delivery == "" {
 		return nil, nil
 	}
-	dkey := s.deliveryKey(delivery)
+	dkey := q.deliveryKey(delivery)
 	return []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(dkey), "=", 0)},
 		[]clientv3.Op{clientv3.OpPut(dkey, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(lease))}
 }

@@ -53,7 +53,7 @@ func TestDataDirFaults(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			s := open(t, dir)
-			if _, err := s.SignalOnce(t.Context(), "d-before-the-fault", time.Hour, "deploy"); err != nil {
+			if _, err := s.Queue().SignalOnce(t.Context(), "d-before-the-fault", time.Hour, "deploy"); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Close(); err != nil {

@@ -12,33 +12,70 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
-// Job is a unit of queued work. The queue keeps these invariants, which
-// its callers may rely on and its code must keep:
+// Queue is the store's durable work queue, in two forms. A job is a unit
+// of work that must run (a pull-request review): queued once per webhook
+// delivery, claimed by one worker at a time, retried, and recorded when it
+// fails for good. A signal says only that something changed (a push to
+// the source branch), not what: raising it a thousand times costs its
+// watcher one look, and it is never queued, claimed or left behind.
 //
+// The queue keeps these invariants, which its callers may rely on and
+// its code must keep:
+//
+//   - A delivery is recorded under deliveries/<id> in the same
+//     transaction that queues its job or raises its signal, and kept for
+//     at least the ttl the caller gives (at most an hour more, as records
+//     of one ttl share a lease): a delivery is never recorded without its
+//     work, nor its work queued twice within ttl. Delivery ids have this
+//     key space to themselves: no id a client sends can name a job, a
+//     claim or a signal.
 //   - A job lives under jobs/<id> from EnqueueOnce until Complete or Fail
 //     removes it; ids sort by the time they were queued, so Claim offers
-//     the oldest claimable job first.
-//   - No job id is at or below the low mark: reads of the queue start at
-//     the mark, so a job below it would be hidden for ever.
-//   - A job is held by at most one claim, which lives with its worker's
-//     lease: when the worker releases it or dies, the job can be claimed
-//     again, so every job runs at least once.
-//   - A job that waits (NotBefore in the future) or is held never keeps
-//     Claim from the jobs behind it: no number or kind of failing jobs
-//     stops the rest of the queue.
-//   - A failed job leaves the queue for failed/<id>, with its reason, for
-//     as long as the caller asks.
+//     the oldest claimable job first. A completed job leaves no record.
+//   - The low mark (queue/low) is a job id below which no job waits:
+//     reads of the queue start at it, because deleted jobs stay in etcd's
+//     index until it compacts and a range over them costs as much as one
+//     over live jobs. Complete and Fail move the mark up when they remove
+//     the oldest job, in the same transaction, and a job is only ever
+//     queued above it (a replica with a slow clock takes an id just above
+//     the mark instead), so no job is hidden below it.
+//   - Claim gives a job to at most one claim at a time, under claims/<id>,
+//     which lives with the claiming Session's lease. A held job is
+//     released by Release (claimable again from a given time, with the
+//     reason of the failed attempt), or by the end of its session (closed,
+//     or its lease expired after a crash): so every job runs at least
+//     once. Complete and Fail end it for good. Release applies only to the
+//     claim it was given: after the job was claimed again it returns
+//     ErrLostClaim, and the newer claim decides.
+//   - A job that waits (a NotBefore in the future) or is held never keeps
+//     Claim from the jobs behind it: Claim reads the queue page by page
+//     past them, so no number or kind of failing jobs stops the rest.
+//   - A job that fails for good leaves the queue for failed/<id>, with
+//     its reason, for at least the ttl given to Fail (at most an hour
+//     more); Failed lists those records.
 //
 // What a job means, how often it is tried and how long it waits between
 // attempts are the callers' business.
+type Queue struct {
+	client *clientv3.Client
+	prefix string
+	leases leases
+	// batch feeds EnqueueOnce and SignalOnce calls to the batcher.
+	batch chan *enqueueRequest
+}
+
+// JobKind names the kind of a job, and so the handler that runs it. The
+// queue knows no kinds: its callers define them.
+type JobKind string
+
+// Job is a unit of queued work.
 type Job struct {
 	// ID orders jobs: older first.
 	ID string `json:"id"`
 	// Kind names the handler.
-	Kind string `json:"kind"`
+	Kind JobKind `json:"kind"`
 	// Key names the work, for logs and failure records.
 	Key string `json:"key"`
 	// Payload is the handler's input.
@@ -62,7 +99,7 @@ type Job struct {
 var ErrEmpty = errors.New("store: no job waits")
 
 // newJob makes a job whose id sorts by time.
-func newJob(kind, key string, payload json.RawMessage) *Job {
+func newJob(kind JobKind, key string, payload json.RawMessage) *Job {
 	now := time.Now().UTC()
 	return &Job{ID: jobID(now.UnixNano()), Kind: kind, Key: key, Payload: payload, Enqueued: now}
 }
@@ -79,25 +116,18 @@ func jobID(nanos int64) string {
 // before all of them.
 func timeID(nanos int64) string { return fmt.Sprintf("%020d", nanos) }
 
-func (s *Store) jobKey(id string) string      { return s.prefix + "jobs/" + id }
-func (s *Store) claimKey(id string) string    { return s.prefix + "claims/" + id }
-func (s *Store) failedKey(id string) string   { return s.prefix + "failed/" + id }
-func (s *Store) deliveryKey(id string) string { return s.prefix + "deliveries/" + id }
-func (s *Store) lowKey() string               { return s.prefix + "queue/low" }
+func (q *Queue) jobKey(id string) string      { return q.prefix + "jobs/" + id }
+func (q *Queue) claimKey(id string) string    { return q.prefix + "claims/" + id }
+func (q *Queue) failedKey(id string) string   { return q.prefix + "failed/" + id }
+func (q *Queue) deliveryKey(id string) string { return q.prefix + "deliveries/" + id }
+func (q *Queue) lowKey() string               { return q.prefix + "queue/low" }
 
 // jobsEnd is the end of the range of job keys.
-func (s *Store) jobsEnd() string { return clientv3.GetPrefixRangeEnd(s.prefix + "jobs/") }
-
-// The queue's low mark is a job id below which no job waits. Deleted jobs
-// stay in etcd's index until it compacts, and a range over them costs as
-// much as one over live jobs while it blocks etcd's writes: so reads of
-// the queue start at the mark, which Complete and Fail move up when they
-// remove the oldest job, and a job is only ever queued above it (a
-// replica with a slow clock takes an id just above the mark instead).
+func (q *Queue) jobsEnd() string { return clientv3.GetPrefixRangeEnd(q.prefix + "jobs/") }
 
 // initLowMark creates the low mark unless it exists.
-func (s *Store) initLowMark(ctx context.Context) error {
-	_, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.lowKey()), "=", 0)).Then(clientv3.OpPut(s.lowKey(), "")).Commit()
+func (q *Queue) initLowMark(ctx context.Context) error {
+	_, err := q.client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(q.lowKey()), "=", 0)).Then(clientv3.OpPut(q.lowKey(), "")).Commit()
 	if err != nil {
 		return fmt.Errorf("store: queue: %w", err)
 	}
@@ -105,8 +135,8 @@ func (s *Store) initLowMark(ctx context.Context) error {
 }
 
 // lowMark reads the low mark.
-func (s *Store) lowMark(ctx context.Context) (string, error) {
-	resp, err := s.client.Get(ctx, s.lowKey())
+func (q *Queue) lowMark(ctx context.Context) (string, error) {
+	resp, err := q.client.Get(ctx, q.lowKey())
 	if err != nil {
 		return "", err
 	}
@@ -118,10 +148,10 @@ func (s *Store) lowMark(ctx context.Context) (string, error) {
 
 // commitMovingMark commits ops, and in the same transaction moves the low
 // mark from low to to if cond holds and nobody moved the mark meanwhile.
-func (s *Store) commitMovingMark(ctx context.Context, ops []clientv3.Op, low, to string, cond clientv3.Cmp) error {
-	moved := append(slices.Clip(ops), clientv3.OpPut(s.lowKey(), to))
-	_, err := s.client.Txn(ctx).
-		If(cond, clientv3.Compare(clientv3.Value(s.lowKey()), "=", low)).
+func (q *Queue) commitMovingMark(ctx context.Context, ops []clientv3.Op, low, to string, cond clientv3.Cmp) error {
+	moved := append(slices.Clip(ops), clientv3.OpPut(q.lowKey(), to))
+	_, err := q.client.Txn(ctx).
+		If(cond, clientv3.Compare(clientv3.Value(q.lowKey()), "=", low)).
 		Then(moved...).
 		Else(ops...).
 		Commit()
@@ -130,33 +160,33 @@ func (s *Store) commitMovingMark(ctx context.Context, ops []clientv3.Op, low, to
 
 // aboveLow is the transaction condition that a job id is above the low
 // mark.
-func (s *Store) aboveLow(id string) clientv3.Cmp {
-	return clientv3.Compare(clientv3.Value(s.lowKey()), "<", id)
+func (q *Queue) aboveLow(id string) clientv3.Cmp {
+	return clientv3.Compare(clientv3.Value(q.lowKey()), "<", id)
 }
 
 // jobOps are the condition and write that queue j above the low mark.
-func (s *Store) jobOps(j *Job) ([]clientv3.Cmp, []clientv3.Op) {
+func (q *Queue) jobOps(j *Job) ([]clientv3.Cmp, []clientv3.Op) {
 	b, _ := json.Marshal(j)
-	return []clientv3.Cmp{s.aboveLow(j.ID)}, []clientv3.Op{clientv3.OpPut(s.jobKey(j.ID), string(b))}
+	return []clientv3.Cmp{q.aboveLow(j.ID)}, []clientv3.Op{clientv3.OpPut(q.jobKey(j.ID), string(b))}
 }
 
 // commitJob queues j, with the record of a delivery unless delivery is
 // "", in one transaction, and reports whether it did: not when the
 // delivery was seen before. An id at or below the low mark is replaced by
 // one above it.
-func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease clientv3.LeaseID) (bool, error) {
+func (q *Queue) commitJob(ctx context.Context, j *Job, delivery string, lease clientv3.LeaseID) (bool, error) {
 	for attempt := 1; ; attempt++ {
 		if attempt > 5 {
 			return false, fmt.Errorf("job %s stays at or below the low mark", j.ID)
 		}
-		cmps, ops := s.jobOps(j)
-		c, o := s.deliveryOps(delivery, lease)
+		cmps, ops := q.jobOps(j)
+		c, o := q.deliveryOps(delivery, lease)
 		cmps, ops = append(cmps, c...), append(ops, o...)
-		orElse := []clientv3.Op{clientv3.OpGet(s.lowKey())}
+		orElse := []clientv3.Op{clientv3.OpGet(q.lowKey())}
 		if delivery != "" {
-			orElse = append(orElse, clientv3.OpGet(s.deliveryKey(delivery), clientv3.WithCountOnly()))
+			orElse = append(orElse, clientv3.OpGet(q.deliveryKey(delivery), clientv3.WithCountOnly()))
 		}
-		resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+		resp, err := q.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
 		switch {
 		case err != nil:
 			return false, err
@@ -167,7 +197,7 @@ func (s *Store) commitJob(ctx context.Context, j *Job, delivery string, lease cl
 		}
 		kvs := resp.Responses[0].GetResponseRange().Kvs
 		if len(kvs) == 0 { // the mark was deleted behind our back
-			if err := s.initLowMark(ctx); err != nil {
+			if err := q.initLowMark(ctx); err != nil {
 				return false, err
 			}
 			continue
@@ -187,26 +217,27 @@ func idAbove(low string, nanos int64) string {
 // claimPage is how many jobs Claim reads at a time.
 const claimPage = 64
 
-// Claim takes the oldest job that no live worker holds and that does not
-// wait for a retry. The claim lives as long as the worker's lease: a
-// worker that dies lets its job be claimed again, so every job runs at
-// least once. It reads past held and waiting jobs, however many, and
-// returns ErrEmpty when no job can be claimed now.
-func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID) (*Job, error) {
-	low, err := s.lowMark(ctx)
+// Claim takes the oldest job that no live session holds and that does
+// not wait for a retry, for sess, naming worker in the claim. The claim
+// lives as long as the session: a worker that dies lets its job be
+// claimed again, so every job runs at least once. It reads past held and
+// waiting jobs, however many, and returns ErrEmpty when no job can be
+// claimed now.
+func (q *Queue) Claim(ctx context.Context, sess *Session, worker string) (*Job, error) {
+	low, err := q.lowMark(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
-	end := s.jobsEnd()
-	from := s.jobKey(low)
+	end := q.jobsEnd()
+	from := q.jobKey(low)
 	now := time.Now()
 	for {
-		resp, err := s.client.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(claimPage))
+		resp, err := q.client.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(claimPage))
 		if err != nil {
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}
 		for _, kv := range resp.Kvs {
-			j, err := s.tryClaim(ctx, kv, worker, lease, now)
+			j, err := q.tryClaim(ctx, kv, worker, sess.lease, now)
 			if err != nil || j != nil {
 				return j, err
 			}
@@ -220,7 +251,7 @@ func (s *Store) Claim(ctx context.Context, worker string, lease clientv3.LeaseID
 
 // tryClaim claims the job kv holds unless it waits or is held; it returns
 // nil when it did not claim.
-func (s *Store) tryClaim(ctx context.Context, kv *mvccpb.KeyValue, worker string, lease clientv3.LeaseID, now time.Time) (*Job, error) {
+func (q *Queue) tryClaim(ctx context.Context, kv *mvccpb.KeyValue, worker string, lease clientv3.LeaseID, now time.Time) (*Job, error) {
 	var j Job
 	if err := json.Unmarshal(kv.Value, &j); err != nil {
 		return nil, fmt.Errorf("store: job %s: %w", kv.Key, err)
@@ -230,8 +261,8 @@ func (s *Store) tryClaim(ctx context.Context, kv *mvccpb.KeyValue, worker string
 	}
 	j.Attempts++
 	b, _ := json.Marshal(j)
-	claim := s.claimKey(j.ID)
-	txn, err := s.client.Txn(ctx).
+	claim := q.claimKey(j.ID)
+	txn, err := q.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(claim), "=", 0), clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).
 		Then(clientv3.OpPut(claim, worker, clientv3.WithLease(lease)), clientv3.OpPut(string(kv.Key), string(b))).
 		Commit()
@@ -251,13 +282,13 @@ var ErrLostClaim = errors.New("store: the job's claim was lost")
 
 // Release gives a claimed job back to the queue, to be claimed again from
 // notBefore on, and records why the attempt failed.
-func (s *Store) Release(ctx context.Context, j *Job, notBefore time.Time, reason string) error {
+func (q *Queue) Release(ctx context.Context, j *Job, notBefore time.Time, reason string) error {
 	next := *j
 	next.NotBefore, next.LastError = notBefore.UTC(), reason
 	b, _ := json.Marshal(next)
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(s.jobKey(j.ID)), "=", j.rev)).
-		Then(clientv3.OpPut(s.jobKey(j.ID), string(b)), clientv3.OpDelete(s.claimKey(j.ID))).
+	resp, err := q.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(q.jobKey(j.ID)), "=", j.rev)).
+		Then(clientv3.OpPut(q.jobKey(j.ID), string(b)), clientv3.OpDelete(q.claimKey(j.ID))).
 		Commit()
 	if err != nil {
 		return fmt.Errorf("store: release %s: %w", j.ID, err)
@@ -270,8 +301,8 @@ func (s *Store) Release(ctx context.Context, j *Job, notBefore time.Time, reason
 
 // Complete removes a finished job and its claim. When it was the oldest
 // job, the low mark moves up to it.
-func (s *Store) Complete(ctx context.Context, j *Job) error {
-	if err := s.remove(ctx, j, nil); err != nil {
+func (q *Queue) Complete(ctx context.Context, j *Job) error {
+	if err := q.remove(ctx, j, nil); err != nil {
 		return fmt.Errorf("store: complete %s: %w", j.ID, err)
 	}
 	return nil
@@ -279,24 +310,24 @@ func (s *Store) Complete(ctx context.Context, j *Job) error {
 
 // Fail removes a job that will not be tried again and records it, with
 // the reason, under failed/ for ttl.
-func (s *Store) Fail(ctx context.Context, j *Job, reason string, ttl time.Duration) error {
-	lease, err := s.lease(ctx, ttl)
+func (q *Queue) Fail(ctx context.Context, j *Job, reason string, ttl time.Duration) error {
+	lease, err := q.lease(ctx, ttl)
 	if err != nil {
 		return fmt.Errorf("store: fail %s: %w", j.ID, err)
 	}
 	rec := *j
 	rec.LastError = reason
 	b, _ := json.Marshal(rec)
-	if err := s.remove(ctx, j, []clientv3.Op{clientv3.OpPut(s.failedKey(j.ID), string(b), clientv3.WithLease(lease))}); err != nil {
-		s.forgetLease(ttl, lease)
+	if err := q.remove(ctx, j, []clientv3.Op{clientv3.OpPut(q.failedKey(j.ID), string(b), clientv3.WithLease(lease))}); err != nil {
+		q.forgetLease(ttl, lease)
 		return fmt.Errorf("store: fail %s: %w", j.ID, err)
 	}
 	return nil
 }
 
 // Failed returns the failed jobs still recorded, oldest first.
-func (s *Store) Failed(ctx context.Context) ([]Job, error) {
-	resp, err := s.client.Get(ctx, s.failedKey(""), clientv3.WithPrefix())
+func (q *Queue) Failed(ctx context.Context) ([]Job, error) {
+	resp, err := q.client.Get(ctx, q.failedKey(""), clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("store: failed jobs: %w", err)
 	}
@@ -313,71 +344,42 @@ func (s *Store) Failed(ctx context.Context) ([]Job, error) {
 
 // remove deletes a job and its claim, with ops, in one transaction that
 // also moves the low mark up to the job when it was the oldest.
-func (s *Store) remove(ctx context.Context, j *Job, ops []clientv3.Op) error {
-	low, err := s.lowMark(ctx)
+func (q *Queue) remove(ctx context.Context, j *Job, ops []clientv3.Op) error {
+	low, err := q.lowMark(ctx)
 	if err != nil {
 		return err
 	}
-	ops = append(ops, clientv3.OpDelete(s.jobKey(j.ID)), clientv3.OpDelete(s.claimKey(j.ID)))
+	ops = append(ops, clientv3.OpDelete(q.jobKey(j.ID)), clientv3.OpDelete(q.claimKey(j.ID)))
 	// No job waits between the mark and this one (an empty range compares
 	// as a key never created).
-	oldest := clientv3.Compare(clientv3.CreateRevision(s.jobKey(low)), "=", 0).WithRange(s.jobKey(j.ID))
-	return s.commitMovingMark(ctx, ops, low, max(low, j.ID), oldest)
+	oldest := clientv3.Compare(clientv3.CreateRevision(q.jobKey(low)), "=", 0).WithRange(q.jobKey(j.ID))
+	return q.commitMovingMark(ctx, ops, low, max(low, j.ID), oldest)
 }
 
 // Depth counts the jobs queued or running.
-func (s *Store) Depth(ctx context.Context) (int64, error) {
-	low, err := s.lowMark(ctx)
+func (q *Queue) Depth(ctx context.Context) (int64, error) {
+	low, err := q.lowMark(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("store: depth: %w", err)
 	}
-	resp, err := s.client.Get(ctx, s.jobKey(low), clientv3.WithRange(s.jobsEnd()), clientv3.WithCountOnly())
+	resp, err := q.client.Get(ctx, q.jobKey(low), clientv3.WithRange(q.jobsEnd()), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("store: depth: %w", err)
 	}
 	return resp.Count, nil
 }
 
-// Session is a worker's lease: its claims, locks and leadership end when
-// it ends, or when the worker stops renewing it (a crash).
-type Session struct {
-	store *Store
-	cs    *concurrency.Session
-	// Lease is the session's etcd lease.
-	Lease clientv3.LeaseID
-}
-
-// NewSession grants a lease of ttl and keeps it alive until Close.
-func (s *Store) NewSession(ctx context.Context, ttl time.Duration) (*Session, error) {
-	cs, err := concurrency.NewSession(s.client, concurrency.WithTTL(int(ttl/time.Second)), concurrency.WithContext(context.WithoutCancel(ctx)))
-	if err != nil {
-		return nil, fmt.Errorf("store: session: %w", err)
-	}
-	return &Session{store: s, cs: cs, Lease: cs.Lease()}, nil
-}
-
-// Done is closed when the session ends: closed, or its lease lost.
-func (ss *Session) Done() <-chan struct{} { return ss.cs.Done() }
-
-// stop stops renewing the lease without revoking it, as a crash would.
-func (ss *Session) stop() { ss.cs.Orphan() }
-
-// Close ends the session and releases what it held.
-func (ss *Session) Close(context.Context) error {
-	return ss.cs.Close()
-}
-
 // EnqueueOnce queues a job for a webhook delivery unless the delivery id
 // was seen within ttl, in one transaction: a delivery is never recorded
 // without its job, nor queued twice. It reports whether it queued.
 // Deliveries that arrive together share a transaction.
-func (s *Store) EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind, key string, payload any) (*Job, bool, error) {
+func (q *Queue) EnqueueOnce(ctx context.Context, delivery string, ttl time.Duration, kind JobKind, key string, payload any) (*Job, bool, error) {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
 	r := &enqueueRequest{ctx: ctx, delivery: delivery, ttl: ttl, job: newJob(kind, key, raw)}
-	queued, err := s.submit(r)
+	queued, err := q.submit(r)
 	if err != nil || !queued {
 		return nil, false, err
 	}

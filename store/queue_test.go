@@ -9,9 +9,9 @@ import (
 )
 
 // enqueue queues a job as a delivery of its own would.
-func enqueue(t *testing.T, s *Store, kind, key string) *Job {
+func enqueue(t *testing.T, s *Store, kind JobKind, key string) *Job {
 	t.Helper()
-	j, ok, err := s.EnqueueOnce(t.Context(), rand.Text(), time.Hour, kind, key, nil)
+	j, ok, err := s.Queue().EnqueueOnce(t.Context(), rand.Text(), time.Hour, kind, key, nil)
 	if err != nil || !ok {
 		t.Fatalf("enqueue %s: %t, %v", key, ok, err)
 	}
@@ -41,7 +41,7 @@ func queue(t *testing.T) (*Store, *Session) {
 func claimed(t *testing.T, s *Store, sess *Session, key string) *Job {
 	t.Helper()
 	enqueue(t, s, "review", key)
-	j, err := s.Claim(t.Context(), "w", sess.Lease)
+	j, err := s.Queue().Claim(t.Context(), sess, "w")
 	if err != nil || j.Key != key {
 		t.Fatalf("claimed %+v, %v; want %s", j, err, key)
 	}
@@ -55,22 +55,22 @@ func TestQueueOrderAndCompletion(t *testing.T) {
 	for i := range 3 {
 		enqueue(t, s, "review", fmt.Sprintf("pr-%d", i))
 	}
-	if d, _ := s.Depth(ctx); d != 3 {
+	if d, _ := s.Queue().Depth(ctx); d != 3 {
 		t.Errorf("depth %d, want 3", d)
 	}
 	for i := range 3 {
-		j, err := s.Claim(ctx, "w1", sess.Lease)
+		j, err := s.Queue().Claim(ctx, sess, "w1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if j.Key != fmt.Sprintf("pr-%d", i) || j.Attempts != 1 {
 			t.Errorf("claim %d got %s (attempt %d)", i, j.Key, j.Attempts)
 		}
-		if err := s.Complete(ctx, j); err != nil {
+		if err := s.Queue().Complete(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Claim(ctx, "w1", sess.Lease); !errors.Is(err, ErrEmpty) {
+	if _, err := s.Queue().Claim(ctx, sess, "w1"); !errors.Is(err, ErrEmpty) {
 		t.Errorf("claim of an empty queue: %v", err)
 	}
 }
@@ -85,14 +85,14 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	ctx := t.Context()
 	enqueue(t, s, "review", "pr-abc")
 	crashing := session(t, s, 2*time.Second)
-	j, err := s.Claim(ctx, "crashing", crashing.Lease)
+	j, err := s.Queue().Claim(ctx, crashing, "crashing")
 	if err != nil {
 		t.Fatal(err)
 	}
 	crashing.Close(ctx) // the worker died before Complete
 
 	other := session(t, s, 10*time.Second)
-	again, err := s.Claim(ctx, "other", other.Lease)
+	again, err := s.Queue().Claim(ctx, other, "other")
 	if err != nil {
 		t.Fatalf("the crashed worker's job was lost: %v", err)
 	}
@@ -101,10 +101,10 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	}
 	// The crashed worker's view of the job is stale: its release must not
 	// undo the newer claim.
-	if err := s.Release(ctx, j, time.Now(), "late"); !errors.Is(err, ErrLostClaim) {
+	if err := s.Queue().Release(ctx, j, time.Now(), "late"); !errors.Is(err, ErrLostClaim) {
 		t.Errorf("release with a lost claim: %v, want ErrLostClaim", err)
 	}
-	if err := s.Complete(ctx, again); err != nil {
+	if err := s.Queue().Complete(ctx, again); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -122,22 +122,22 @@ func TestClaimPastHeldAndWaitingJobs(t *testing.T) {
 	}
 	enqueue(t, s, "other", "behind")
 	for i := range claimPage + 6 {
-		j, err := s.Claim(ctx, "w", sess.Lease)
+		j, err := s.Queue().Claim(ctx, sess, "w")
 		if err != nil {
 			t.Fatalf("claim %d: %v", i, err)
 		}
 		if i%2 == 0 { // held by this worker, still running
 			continue
 		}
-		if err := s.Release(ctx, j, time.Now().Add(time.Hour), "failed"); err != nil {
+		if err := s.Queue().Release(ctx, j, time.Now().Add(time.Hour), "failed"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	j, err := s.Claim(ctx, "w", sess.Lease)
+	j, err := s.Queue().Claim(ctx, sess, "w")
 	if err != nil || j.Key != "behind" {
 		t.Fatalf("claimed %+v, %v; want the job behind the failing ones", j, err)
 	}
-	if _, err := s.Claim(ctx, "w", sess.Lease); !errors.Is(err, ErrEmpty) {
+	if _, err := s.Queue().Claim(ctx, sess, "w"); !errors.Is(err, ErrEmpty) {
 		t.Errorf("claim with every job held or waiting: %v, want ErrEmpty", err)
 	}
 }
@@ -151,11 +151,11 @@ func TestReleaseRetriesLater(t *testing.T) {
 	ctx := t.Context()
 	j := claimed(t, s, sess, "pr-1")
 	retry := time.Now().Add(300 * time.Millisecond)
-	if err := s.Release(ctx, j, retry, "GitHub answered 502"); err != nil {
+	if err := s.Queue().Release(ctx, j, retry, "GitHub answered 502"); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		again, err := s.Claim(ctx, "w", sess.Lease)
+		again, err := s.Queue().Claim(ctx, sess, "w")
 		if errors.Is(err, ErrEmpty) {
 			time.Sleep(20 * time.Millisecond)
 			continue
@@ -180,17 +180,17 @@ func TestFail(t *testing.T) {
 	s, sess := queue(t)
 	ctx := t.Context()
 	j := claimed(t, s, sess, "pr-1")
-	if err := s.Fail(ctx, j, "no reviewer", time.Hour); err != nil {
+	if err := s.Queue().Fail(ctx, j, "no reviewer", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := s.Depth(ctx); d != 0 {
+	if d, _ := s.Queue().Depth(ctx); d != 0 {
 		t.Errorf("depth %d after a failure, want 0", d)
 	}
-	failed, err := s.Failed(ctx)
+	failed, err := s.Queue().Failed(ctx)
 	if err != nil || len(failed) != 1 || failed[0].Key != "pr-1" || failed[0].LastError != "no reviewer" {
 		t.Errorf("failed jobs %+v, %v", failed, err)
 	}
-	if low, _ := s.lowMark(ctx); low != j.ID {
+	if low, _ := s.Queue().lowMark(ctx); low != j.ID {
 		t.Errorf("low mark %s after the oldest job failed, want %s", low, j.ID)
 	}
 }
@@ -207,28 +207,28 @@ func TestLowMark(t *testing.T) {
 	}
 	var last *Job
 	for range 5 {
-		j, err := s.Claim(ctx, "w", sess.Lease)
+		j, err := s.Queue().Claim(ctx, sess, "w")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Complete(ctx, j); err != nil {
+		if err := s.Queue().Complete(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 		last = j
 	}
-	low, err := s.lowMark(ctx)
+	low, err := s.Queue().lowMark(ctx)
 	if err != nil || low != last.ID {
 		t.Fatalf("low mark %q, %v: want the last completed job %s", low, err, last.ID)
 	}
 	late := newJob("review", "slow-clock", nil)
 	late.ID = jobID(time.Now().Add(-time.Minute).UnixNano())
-	if ok, err := s.commitJob(ctx, late, "", 0); err != nil || !ok {
+	if ok, err := s.Queue().commitJob(ctx, late, "", 0); err != nil || !ok {
 		t.Fatalf("commit: %v %v", ok, err)
 	}
 	if late.ID <= low {
 		t.Fatalf("job id %s is not above the low mark %s", late.ID, low)
 	}
-	j, err := s.Claim(ctx, "w", sess.Lease)
+	j, err := s.Queue().Claim(ctx, sess, "w")
 	if err != nil || j.Key != "slow-clock" {
 		t.Fatalf("claimed %+v, %v; want the slow clock's job", j, err)
 	}
@@ -236,24 +236,24 @@ func TestLowMark(t *testing.T) {
 	// an older job still waiting does not.
 	older := enqueue(t, s, "review", "older")
 	newer := enqueue(t, s, "review", "newer")
-	if err := s.Complete(ctx, newer); err != nil {
+	if err := s.Queue().Complete(ctx, newer); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.lowMark(ctx); got != low {
+	if got, _ := s.Queue().lowMark(ctx); got != low {
 		t.Errorf("mark moved to %s past the waiting job %s", got, older.ID)
 	}
-	if err := s.Complete(ctx, j); err != nil {
+	if err := s.Queue().Complete(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.lowMark(ctx); got != j.ID {
+	if got, _ := s.Queue().lowMark(ctx); got != j.ID {
 		t.Errorf("mark %s after completing the oldest job, want %s", got, j.ID)
 	}
-	if d, _ := s.Depth(ctx); d != 1 {
+	if d, _ := s.Queue().Depth(ctx); d != 1 {
 		t.Errorf("depth %d, want 1 (the older review)", d)
 	}
 	// Without its mark (deleted by hand in a shared etcd) the queue makes
 	// a new one rather than refusing every job.
-	if _, err := s.client.Delete(ctx, s.lowKey()); err != nil {
+	if _, err := s.client.Delete(ctx, s.Queue().lowKey()); err != nil {
 		t.Fatal(err)
 	}
 	enqueue(t, s, "review", "after-delete")
@@ -267,13 +267,13 @@ func TestSignals(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
 	ctx := t.Context()
-	if rev, _, err := s.Signalled(ctx, "deploy"); err != nil || rev != 0 {
+	if rev, _, err := s.Queue().Signalled(ctx, "deploy"); err != nil || rev != 0 {
 		t.Fatalf("signal never raised: revision %d, %v", rev, err)
 	}
 	done := make(chan error, 20)
 	for i := range 20 {
 		go func() {
-			_, err := s.SignalOnce(ctx, fmt.Sprintf("d-%d", i), time.Hour, "deploy")
+			_, err := s.Queue().SignalOnce(ctx, fmt.Sprintf("d-%d", i), time.Hour, "deploy")
 			done <- err
 		}()
 	}
@@ -282,26 +282,26 @@ func TestSignals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rev, at, err := s.Signalled(ctx, "deploy")
+	rev, at, err := s.Queue().Signalled(ctx, "deploy")
 	if err != nil || rev == 0 || time.Since(at) > time.Minute {
 		t.Fatalf("signal: revision %d at %s, %v", rev, at, err)
 	}
-	if ok, err := s.SignalOnce(ctx, "d-3", time.Hour, "deploy"); err != nil || ok {
+	if ok, err := s.Queue().SignalOnce(ctx, "d-3", time.Hour, "deploy"); err != nil || ok {
 		t.Errorf("replayed delivery raised the signal: %t, %v", ok, err)
 	}
-	if again, _, _ := s.Signalled(ctx, "deploy"); again != rev {
+	if again, _, _ := s.Queue().Signalled(ctx, "deploy"); again != rev {
 		t.Errorf("replay moved the signal from revision %d to %d", rev, again)
 	}
 	// Ids shaped like other records' keys are only delivery ids.
 	for _, id := range []string{"../signals/deploy", "done/push:0123", "../jobs/x"} {
-		if ok, err := s.SignalOnce(ctx, id, time.Hour, "other"); err != nil || !ok {
+		if ok, err := s.Queue().SignalOnce(ctx, id, time.Hour, "other"); err != nil || !ok {
 			t.Errorf("delivery %q: %t, %v", id, ok, err)
 		}
 	}
-	if again, _, _ := s.Signalled(ctx, "deploy"); again != rev {
+	if again, _, _ := s.Queue().Signalled(ctx, "deploy"); again != rev {
 		t.Errorf("a delivery id moved the deploy signal")
 	}
-	if d, _ := s.Depth(ctx); d != 0 {
+	if d, _ := s.Queue().Depth(ctx); d != 0 {
 		t.Errorf("signals queued %d jobs", d)
 	}
 }

@@ -8,30 +8,27 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// A signal says that something changed, not what: raising it bumps the
-// etcd revision of its key, and a watcher that saw an older revision
-// knows it has work to look for. Raising a signal a thousand times costs
-// the watcher one look; unlike a job, a signal is never queued, claimed
-// or left behind.
+// A signal (see Queue) is raised by bumping the etcd revision of its key:
+// a watcher that saw an older revision knows it has work to look for.
 
-func (s *Store) signalKey(name string) string { return s.prefix + "signals/" + name }
+func (q *Queue) signalKey(name string) string { return q.prefix + "signals/" + name }
 
 // signalOp raises the named signal, with the time it was raised.
-func (s *Store) signalOp(name string) clientv3.Op {
-	return clientv3.OpPut(s.signalKey(name), time.Now().UTC().Format(time.RFC3339Nano))
+func (q *Queue) signalOp(name string) clientv3.Op {
+	return clientv3.OpPut(q.signalKey(name), time.Now().UTC().Format(time.RFC3339Nano))
 }
 
 // SignalOnce raises the named signal for a webhook delivery unless the
 // delivery id was seen within ttl, in one transaction, and reports
 // whether it raised it. Deliveries that arrive together share a
 // transaction.
-func (s *Store) SignalOnce(ctx context.Context, delivery string, ttl time.Duration, name string) (bool, error) {
-	return s.submit(&enqueueRequest{ctx: ctx, delivery: delivery, ttl: ttl, signal: name})
+func (q *Queue) SignalOnce(ctx context.Context, delivery string, ttl time.Duration, name string) (bool, error) {
+	return q.submit(&enqueueRequest{ctx: ctx, delivery: delivery, ttl: ttl, signal: name})
 }
 
 // Signal raises the named signal.
-func (s *Store) Signal(ctx context.Context, name string) error {
-	if _, err := s.client.Do(ctx, s.signalOp(name)); err != nil {
+func (q *Queue) Signal(ctx context.Context, name string) error {
+	if _, err := q.client.Do(ctx, q.signalOp(name)); err != nil {
 		return fmt.Errorf("store: signal %s: %w", name, err)
 	}
 	return nil
@@ -39,8 +36,8 @@ func (s *Store) Signal(ctx context.Context, name string) error {
 
 // Signalled returns the revision at which the named signal was last
 // raised (0 if never) and when.
-func (s *Store) Signalled(ctx context.Context, name string) (rev int64, at time.Time, err error) {
-	resp, err := s.client.Get(ctx, s.signalKey(name))
+func (q *Queue) Signalled(ctx context.Context, name string) (rev int64, at time.Time, err error) {
+	resp, err := q.client.Get(ctx, q.signalKey(name))
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("store: signal %s: %w", name, err)
 	}
@@ -54,9 +51,9 @@ func (s *Store) Signalled(ctx context.Context, name string) (rev int64, at time.
 
 // commitSignal raises a signal and records the delivery, unless it was
 // seen before, in one transaction; it reports whether it did.
-func (s *Store) commitSignal(ctx context.Context, name, delivery string, lease clientv3.LeaseID) (bool, error) {
-	cmps, ops := s.deliveryOps(delivery, lease)
-	resp, err := s.client.Txn(ctx).If(cmps...).Then(append(ops, s.signalOp(name))...).Commit()
+func (q *Queue) commitSignal(ctx context.Context, name, delivery string, lease clientv3.LeaseID) (bool, error) {
+	cmps, ops := q.deliveryOps(delivery, lease)
+	resp, err := q.client.Txn(ctx).If(cmps...).Then(append(ops, q.signalOp(name))...).Commit()
 	if err != nil {
 		return false, err
 	}

@@ -1,5 +1,6 @@
-// Package store keeps the webhook service's state in etcd: deliveries
-// already handled, a durable job queue, locks and leader election. It runs
+// Package store keeps the webhook service's state in etcd: a durable work
+// queue (Queue) with the deliveries already handled, sessions with their
+// locks and leader election, and status records. It runs
 // an embedded etcd server in a data directory by default, or uses an
 // external cluster. It holds no business rules.
 package store
@@ -53,10 +54,9 @@ type Store struct {
 	prefix    string
 	closeOnce sync.Once
 	closeErr  error
-	// batch feeds EnqueueOnce calls to the batcher; stop ends it.
-	batch  chan *enqueueRequest
-	stop   chan struct{}
-	leases leases
+	queue     *Queue
+	// stop ends the queue's batchers.
+	stop chan struct{}
 }
 
 // Open connects to etcd, starting the embedded server when no endpoints
@@ -94,16 +94,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := s.initLowMark(ctx); err != nil {
+	s.queue = &Queue{client: c, prefix: s.prefix, batch: make(chan *enqueueRequest)}
+	if err := s.queue.initLowMark(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.batch, s.stop = make(chan *enqueueRequest), make(chan struct{})
+	s.stop = make(chan struct{})
 	for range committers {
-		go s.runBatcher(s.stop)
+		go s.queue.runBatcher(s.stop)
 	}
 	return s, nil
 }
+
+// Queue returns the store's work queue.
+func (s *Store) Queue() *Queue { return s.queue }
 
 // Close closes the connection and stops the embedded server; closing
 // again does nothing.

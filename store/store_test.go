@@ -23,11 +23,11 @@ func TestDeliveriesSurviveRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := open(t, dir)
-	first, err := s.SignalOnce(t.Context(), "72d3162e-cc78-11e3-81ab-4c9367dc0958", time.Hour, "deploy")
+	first, err := s.Queue().SignalOnce(t.Context(), "72d3162e-cc78-11e3-81ab-4c9367dc0958", time.Hour, "deploy")
 	if err != nil || !first {
 		t.Fatalf("first delivery: %t, %v", first, err)
 	}
-	again, err := s.SignalOnce(t.Context(), "72d3162e-cc78-11e3-81ab-4c9367dc0958", time.Hour, "deploy")
+	again, err := s.Queue().SignalOnce(t.Context(), "72d3162e-cc78-11e3-81ab-4c9367dc0958", time.Hour, "deploy")
 	if err != nil || again {
 		t.Fatalf("replayed delivery counted as first: %t, %v", again, err)
 	}
@@ -36,7 +36,7 @@ func TestDeliveriesSurviveRestart(t *testing.T) {
 	}
 	s = open(t, dir)
 	defer s.Close()
-	again, err = s.SignalOnce(t.Context(), "72d3162e-cc78-11e3-81ab-4c9367dc0958", time.Hour, "deploy")
+	again, err = s.Queue().SignalOnce(t.Context(), "72d3162e-cc78-11e3-81ab-4c9367dc0958", time.Hour, "deploy")
 	if err != nil || again {
 		t.Fatalf("replayed delivery after a restart counted as first: %t, %v", again, err)
 	}
@@ -132,7 +132,7 @@ func TestEnqueueOnceConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
-			_, ok, err := s.EnqueueOnce(t.Context(), fmt.Sprintf("d-%d", i%100), time.Hour, "deploy", fmt.Sprint(i%100), nil)
+			_, ok, err := s.Queue().EnqueueOnce(t.Context(), fmt.Sprintf("d-%d", i%100), time.Hour, "deploy", fmt.Sprint(i%100), nil)
 			if err != nil {
 				t.Error(err)
 			}
@@ -145,7 +145,7 @@ func TestEnqueueOnceConcurrent(t *testing.T) {
 	if queued.Load() != 100 {
 		t.Errorf("%d deliveries queued, want 100", queued.Load())
 	}
-	if d, _ := s.Depth(t.Context()); d != 100 {
+	if d, _ := s.Queue().Depth(t.Context()); d != 100 {
 		t.Errorf("depth %d, want 100", d)
 	}
 }

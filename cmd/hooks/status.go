@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -33,7 +31,11 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 		return watch.Contexts(cfg.Kubeconfig, clusters)
 	}
 	access := hooks.ReadAccess{Tokens: cfg.ReadTokens, IdentityHeader: cfg.ReadIdentityHeader}
-	(&hooks.StatusAPI{Reader: st, Access: access, Heartbeat: 15 * time.Second, Done: ctx.Done()}).Mount(app)
+	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Access: access, Heartbeat: 15 * time.Second, Done: ctx.Done()})
+	if err != nil {
+		return nil, err
+	}
+	api.Mount(app)
 	page, err := ui.New(ui.Config{Status: st, Source: source, SourceBranch: cfg.SourceBranch, Deploy: target, DeployBranch: cfg.DeployBranch,
 		Access: access, Kubeconfig: cfg.Kubeconfig != "", Log: log})
 	if err != nil {
@@ -41,15 +43,21 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 	}
 	page.Mount(app)
 	ns, name, _ := strings.Cut(cfg.FluxSource, "/")
-	flux := hooks.NewFluxSource(func() (map[string]*rest.Config, error) {
-		return watch.Contexts(cfg.Kubeconfig, deployClusters(target, cfg.DeployBranch))
-	}, ns, name, log)
-	host, _ := os.Hostname()
-	return &statusParts{
-		publisher: &hooks.StatusPublisher{Store: st, Deploy: target, DeployBranch: cfg.DeployBranch, Source: source, Contexts: contexts,
-			ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second},
-		flux: flux, log: log,
-	}, nil
+	flux, err := hooks.NewFluxSource(hooks.FluxSourceConfig{
+		Contexts: func() (map[string]*rest.Config, error) {
+			return watch.Contexts(cfg.Kubeconfig, deployClusters(target, cfg.DeployBranch))
+		},
+		Namespace: ns, Name: name, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	publisher, err := hooks.NewStatusPublisher(hooks.StatusPublisherConfig{Store: st, Deploy: target, DeployBranch: cfg.DeployBranch, Source: source,
+		Contexts: contexts, ID: replicaID(), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return &statusParts{publisher: publisher, flux: flux, log: log}, nil
 }
 
 // deployClusters lists the clusters the deploy branch names now.

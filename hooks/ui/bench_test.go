@@ -48,7 +48,11 @@ func benchStatus(b *testing.B) *fiber.App {
 		b.Fatal(err)
 	}
 	app := fiber.New()
-	(&hooks.StatusAPI{Reader: s, Heartbeat: time.Minute}).Mount(app)
+	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: s, Heartbeat: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	api.Mount(app)
 	p, err := New(Config{Status: s, Kubeconfig: true, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -44,7 +44,11 @@ func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 	}
 	done := make(chan struct{})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	(&hooks.StatusAPI{Reader: s, Access: access, Heartbeat: time.Second, Done: done}).Mount(app)
+	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: s, Access: access, Heartbeat: time.Second, Done: done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Mount(app)
 	p, err := New(Config{Status: s, Source: repo, SourceBranch: "main", Deploy: repo, DeployBranch: "deploy", Access: access,
 		Kubeconfig: kubeconfig, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {

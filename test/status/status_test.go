@@ -108,8 +108,11 @@ spec:
 	contexts := func([]string) (map[string]*rest.Config, error) {
 		return map[string]*rest.Config{"default": s.Config}, nil
 	}
-	pub := &hooks.StatusPublisher{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo, Contexts: contexts,
-		ID: "test", Log: log, MinWrite: 200 * time.Millisecond, Refresh: time.Second}
+	pub, err := hooks.NewStatusPublisher(hooks.StatusPublisherConfig{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo, Contexts: contexts,
+		ID: "test", Log: log, MinWrite: 200 * time.Millisecond, Refresh: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- pub.Run(pctx) }()
@@ -191,7 +194,10 @@ spec:
 		})
 	})
 	t.Run("the reconcile request reaches Flux", func(t *testing.T) {
-		f := hooks.NewFluxSource(func() (map[string]*rest.Config, error) { return contexts(nil) }, "flux-system", "slipway", log)
+		f, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "flux-system", Name: "slipway", Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := f.RequestReconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +234,10 @@ spec:
 			"workflows/jobs/base/kustomization.yaml": append(kust, "- configmap-bad.yaml\n"...),
 		})
 		gittest.Git(t, clone, "push", "-q", "origin", "deploy")
-		f := hooks.NewFluxSource(func() (map[string]*rest.Config, error) { return contexts(nil) }, "flux-system", "slipway", log)
+		f, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "flux-system", Name: "slipway", Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := f.RequestReconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +264,11 @@ spec:
 		}
 
 		app := fiber.New()
-		(&hooks.StatusAPI{Reader: st}).Mount(app)
+		statusAPI, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Heartbeat: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		statusAPI.Mount(app)
 		page, err := ui.New(ui.Config{Status: st, Source: repo, SourceBranch: "main", Deploy: repo, DeployBranch: "deploy", Kubeconfig: true, Log: log})
 		if err != nil {
 			t.Fatal(err)

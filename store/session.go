@@ -3,10 +3,41 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
+
+// Session is a replica's lease: the job claims, locks and leadership it
+// takes end when it ends, or when the replica stops renewing it (a
+// crash), so that another replica can take them over.
+type Session struct {
+	store *Store
+	cs    *concurrency.Session
+	// lease is the session's etcd lease, which its claims live with.
+	lease clientv3.LeaseID
+}
+
+// NewSession grants a lease of ttl and keeps it alive until Close.
+func (s *Store) NewSession(ctx context.Context, ttl time.Duration) (*Session, error) {
+	cs, err := concurrency.NewSession(s.client, concurrency.WithTTL(int(ttl/time.Second)), concurrency.WithContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	return &Session{store: s, cs: cs, lease: cs.Lease()}, nil
+}
+
+// Done is closed when the session ends: closed, or its lease lost.
+func (ss *Session) Done() <-chan struct{} { return ss.cs.Done() }
+
+// stop stops renewing the lease without revoking it, as a crash would.
+func (ss *Session) stop() { ss.cs.Orphan() }
+
+// Close ends the session and releases what it held.
+func (ss *Session) Close(context.Context) error {
+	return ss.cs.Close()
+}
 
 // Lock waits for the named lock and holds it until unlock is called or
 // the session ends; two replicas never hold it at once.

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/store"
+)
+
+// service is the webhook service's parts, each built by its package's
+// New from a config struct.
+type service struct {
+	cfg    *hooks.Config
+	log    *slog.Logger
+	store  *store.Store
+	app    *fiber.App
+	worker *hooks.Worker
+	status *statusParts
+}
+
+// newService opens the store and the repositories and builds the parts of
+// the service on them.
+func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *service, err error) {
+	st, err := store.Open(ctx, store.Config{Endpoints: cfg.EtcdEndpoints, DataDir: filepath.Join(cfg.DataDir, "etcd"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &service{cfg: cfg, log: log, store: st}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	// author signs the service's commits: deploys and restores.
+	author := gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"}
+	source, target, err := openRepos(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	dep, err := deployer.New(source, target, c, deployer.Options{SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: author})
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := hooks.NewMetrics(hooks.MetricsConfig{Depth: st.Queue().Depth})
+	if err != nil {
+		return nil, err
+	}
+	receiver, err := hooks.NewReceiver(hooks.ReceiverConfig{Secret: cfg.WebhookSecret, Queue: st.Queue(), SourceBranch: cfg.SourceBranch, Log: log, Metrics: metrics})
+	if err != nil {
+		return nil, err
+	}
+	if s.app, err = hooks.NewApp(hooks.AppConfig{Receiver: receiver, Metrics: metrics}); err != nil {
+		return nil, err
+	}
+	// The status routes go first, so that their read guard covers the
+	// other /api routes too.
+	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, log); err != nil {
+		return nil, err
+	}
+	var reviewer *hooks.Reviewer
+	if cfg.GitHubToken != "" {
+		reviewer, err = hooks.NewReviewer(hooks.ReviewerConfig{Source: source, Compiler: c, GitHubToken: cfg.GitHubToken, GitHubAPIURL: cfg.GitHubAPIURL})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.worker, err = hooks.NewWorker(hooks.WorkerConfig{
+		Sessions: st, Queue: st.Queue(), Deployer: dep, ID: replicaID(), Log: log,
+		DeployInterval: cfg.DeployInterval, ResyncInterval: cfg.ResyncInterval, Reviewer: reviewer,
+		Deployed: func(res *deployer.Result, sinceDelivery time.Duration) {
+			if res.Committed {
+				go s.status.requestReconcile(ctx)
+			}
+			if sinceDelivery > 0 {
+				metrics.DeployLatency.Observe(sinceDelivery.Seconds())
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	metrics.Registry.MustRegister(s.worker)
+	api, err := hooks.NewAPI(hooks.APIConfig{
+		Source: source, Target: target, SourceBranch: cfg.SourceBranch, DeployBranch: cfg.DeployBranch,
+		Tokens: cfg.APITokens, Signals: st.Queue(), Author: author, Deploys: s.worker.Status,
+		Ready: func(ctx context.Context) error {
+			if err := st.Ready(ctx); err != nil {
+				return err
+			}
+			if err := source.Fetch(ctx); err != nil {
+				return err
+			}
+			_, err := source.Resolve(cfg.SourceBranch)
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	api.Mount(s.app)
+	return s, nil
+}
+
+// openRepos opens the source repository, and the deploy repository when
+// it is another one.
+func openRepos(ctx context.Context, cfg *hooks.Config) (source, target *gitrepo.Repo, err error) {
+	opts := gitrepo.Options{CacheDir: filepath.Join(cfg.DataDir, "repos")}
+	if source, err = gitrepo.Open(ctx, cfg.SourceRepo, opts); err != nil {
+		return nil, nil, err
+	}
+	if cfg.DeployRepo == cfg.SourceRepo {
+		return source, source, nil
+	}
+	if target, err = gitrepo.Open(ctx, cfg.DeployRepo, opts); err != nil {
+		return nil, nil, err
+	}
+	return source, target, nil
+}
+
+// replicaID names this replica in elections and claims.
+func replicaID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// serve runs the worker, the status publisher and the HTTP server until
+// ctx ends or one of them fails, then stops them all. The worker and the
+// publisher end their sessions (claims, lock, leadership) before the
+// store closes.
+func (s *service) serve(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	worked, published, listened := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() { worked <- s.worker.Run(runCtx) }()
+	go func() { published <- s.status.publisher.Run(runCtx) }()
+	go func() { listened <- s.app.Listen(s.cfg.Addr) }()
+	s.log.Info("hooks listening", slog.String("addr", s.cfg.Addr), slog.String("source", s.cfg.SourceRepo), slog.String("deploy_branch", s.cfg.DeployBranch))
+	var failed error
+	select {
+	case <-ctx.Done():
+	case err := <-listened:
+		failed = fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	case err := <-worked:
+		failed, worked = fmt.Errorf("deploy worker: %w", err), nil
+	case err := <-published:
+		failed, published = fmt.Errorf("status publisher: %w", err), nil
+	}
+	cancel()
+	err := s.app.ShutdownWithContext(context.WithoutCancel(ctx))
+	for _, c := range []chan error{worked, published} {
+		if c != nil {
+			if e := <-c; e != nil && !errors.Is(e, context.Canceled) {
+				err = errors.Join(err, e)
+			}
+		}
+	}
+	return errors.Join(failed, err)
+}
+
+// close closes the store.
+func (s *service) close() { s.store.Close() }
