@@ -79,8 +79,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.server = e
 		s.endpoints = []string{e.Clients[0].Addr().String()}
 		// The embedded server is called in process, not through gRPC over
-		// loopback: half the CPU of recording a delivery went to the two
-		// gRPC transports and their goroutine hand-offs (make load). Its
+		// loopback: about a third of the service's CPU under load went to the
+		// two gRPC transports and their goroutine hand-offs (make load). Its
 		// client port stays open for other processes (Endpoints).
 		s.client = v3client.New(e.Server)
 	} else {
@@ -94,7 +94,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.queue = &Queue{client: c, prefix: s.prefix, batch: make(chan *enqueueRequest)}
+	s.queue = &Queue{client: s.client, prefix: s.prefix, batch: make(chan *enqueueRequest)}
 	if err := s.queue.initLowMark(ctx); err != nil {
 		s.Close()
 		return nil, err
