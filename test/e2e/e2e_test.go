@@ -37,6 +37,7 @@ import (
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -188,14 +189,14 @@ func workflowFile(t *testing.T, patches ...testutil.Patch) []byte {
 // release sets the workflow's RELEASE, which each push changes.
 func release(n int) testutil.Patch { return testutil.Set("/nodes/0/data/env/RELEASE", fmt.Sprint(n)) }
 
-// livePage is the workflow page's live version and whether it and every
-// node of its graph are Healthy, as the browser shows them.
+// livePage is the workflow page's live version, whether it and every
+// node of its graph are Healthy, and its sync state, as the browser shows
+// them.
 const livePage = `(() => {
-	const v = document.querySelector('section[data-workflow] [data-field="version"]');
-	const h = document.querySelector('section[data-workflow] [data-field="health"]');
+	const text = f => { const e = document.querySelector('section[data-workflow] [data-field="' + f + '"]'); return e ? e.textContent.trim() : ""; };
 	const nodes = Array.from(document.querySelectorAll("svg.graph g.node"));
-	return (v ? v.textContent.trim() : "") + "|" + (h ? h.textContent.trim() : "") + "|" +
-		nodes.map(g => g.dataset.node + "=" + g.dataset.health).join(",");
+	return text("version") + "|" + text("health") + "|" +
+		nodes.map(g => g.dataset.node + "=" + g.dataset.health).join(",") + "|" + text("sync");
 })()`
 
 // openPage loads a workflow's page once it has a status record to show:
@@ -307,12 +308,17 @@ func TestEndToEnd(t *testing.T) {
 			body := example(t, "push", `"ref":"refs/heads/`, map[string]any{"/ref": "refs/heads/main", "/before": before, "/after": head})
 			began := time.Now()
 			h.deliver(t, "push", fmt.Sprintf("push-%d", n), body)
-			waitLive(t, page, head, false, 2*time.Minute)
+			// Live once Flux has applied it: rolling out while Flux checks
+			// its health, Synced after.
+			live := waitLive(t, page, head, false, 2*time.Minute)
 			shown := time.Now()
+			if sync := live[strings.LastIndexByte(live, '|')+1:]; sync != watch.RollingOut && sync != watch.Synced {
+				t.Errorf("push %d live with sync %q, want %s or %s", n, sync, watch.RollingOut, watch.Synced)
+			}
 			took = append(took, shown.Sub(began))
 			waitLive(t, page, head, true, 2*time.Minute)
 			healthy = append(healthy, time.Since(began))
-			tl.explain(t, h.log, n, head, began, shown)
+			tl.explain(t, h.log, n, head, began, shown, live)
 			before = head
 		}
 		dep, err := s.Client.AppsV1().Deployments(workflowName).Get(ctx, "web", metav1.GetOptions{})

@@ -150,6 +150,7 @@ func (tl *timeline) at(mark, value string) (time.Time, bool) {
 type serviceLog struct {
 	deploy            string
 	deployed, request time.Time
+	took              time.Duration // the deploy itself
 }
 
 // deployOf reads the service's JSON log for the deploy of source.
@@ -168,13 +169,14 @@ func deployOf(t *testing.T, logPath, source string) serviceLog {
 			Time           time.Time
 			Msg            string
 			Source, Deploy string
+			Took           time.Duration
 		}
 		if json.Unmarshal(lines.Bytes(), &l) != nil {
 			continue
 		}
 		switch {
 		case l.Msg == "deployed" && l.Source == source:
-			out.deploy, out.deployed = l.Deploy, l.Time
+			out.deploy, out.deployed, out.took = l.Deploy, l.Time, l.Took
 		case l.Msg == "asked Flux to reconcile" && !out.deployed.IsZero() && out.request.IsZero():
 			out.request = l.Time
 		}
@@ -191,12 +193,12 @@ func step(name string, began, at time.Time, ok bool) string {
 }
 
 // explain logs where the time of one push went: from the push delivery
-// at began to the page showing source live at shown.
-func (tl *timeline) explain(t *testing.T, logPath string, n int, source string, began, shown time.Time) {
+// at began to the page showing source live at shown, as page.
+func (tl *timeline) explain(t *testing.T, logPath string, n int, source string, began, shown time.Time, page string) {
 	t.Helper()
 	svc := deployOf(t, logPath, source)
 	steps := []string{
-		step("deploy commit", began, svc.deployed, true),
+		step("deploy commit", began, svc.deployed, true) + fmt.Sprintf(" (the deploy took %.2fs)", svc.took.Seconds()),
 		step("reconcile request", began, svc.request, true),
 	}
 	for _, m := range marks {
@@ -207,6 +209,6 @@ func (tl *timeline) explain(t *testing.T, logPath string, n int, source string, 
 		at, ok := tl.at(m.name, value)
 		steps = append(steps, step(m.name, began, at, ok))
 	}
-	steps = append(steps, step("live on the page", began, shown, true))
+	steps = append(steps, step("live on the page", began, shown, true)+" ("+page+")")
 	t.Logf("push %d: %s", n, strings.Join(steps, ", "))
 }
