@@ -9,7 +9,8 @@ import (
 // healthCheckPrefix begins the message of a Flux Kustomization's Healthy
 // condition while kustomize-controller checks the health of a revision it
 // has applied ("Running health checks for revision deploy@sha1:… with a
-// timeout of 5m0s"); Flux says so nowhere else.
+// timeout of 5m0s"), and of its Reconciling condition; no status field
+// says it.
 const healthCheckPrefix = "Running health checks for revision "
 
 // healthCheck returns the message of k's Healthy condition when Flux has
