@@ -69,7 +69,7 @@ test: tools vet
 
 ## e2e: the end-to-end test alone, verbose: push → deploy commit → Flux →
 ## the status page in Chromium, a pull request's review comment, a restore;
-## it logs push-to-live latency (p50, p90 over 10 pushes)
+## it logs push-to-live latency (p50, p90 over 10 pushes) and where each push's time went
 e2e: tools kube-tools
 	$(GO) test -count=1 -v -run '^TestEndToEnd$$' ./test/e2e
 

@@ -24,6 +24,7 @@ type Revision struct {
 const (
 	Synced      = "Synced"      // the last attempted revision is applied and ready
 	Applying    = "Applying"    // Flux is applying a revision
+	RollingOut  = "RollingOut"  // Flux applied the live revision and checks its health
 	Failed      = "Failed"      // the last attempt failed; Live is still what runs
 	NotDeployed = "NotDeployed" // the cluster has no Kustomization for it
 	Unwatched   = "NotWatched"  // no cluster context: nothing is known
@@ -32,8 +33,9 @@ const (
 // Sync is where Flux stands with a workflow.
 type Sync struct {
 	State string `json:"state"`
-	// Live is the revision applied last; Attempted the one tried last,
-	// when it differs.
+	// Live is the revision whose objects Flux applied last: its
+	// lastAppliedRevision, or the one whose health Flux is checking
+	// (RollingOut). Attempted is the one tried last, when it differs.
 	Live      *Revision `json:"live,omitempty"`
 	Attempted *Revision `json:"attempted,omitempty"`
 	// Message is Flux's, when an attempt failed or is under way.
@@ -172,6 +174,10 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 	}
 	applied, _, _ := unstructured.NestedString(k.Object, "status", "lastAppliedRevision")
 	attempted, _, _ := unstructured.NestedString(k.Object, "status", "lastAttemptedRevision")
+	checking := healthCheck(k, attempted)
+	if checking != "" {
+		applied = attempted
+	}
 	rev := func(flux string) *Revision {
 		if flux == "" {
 			return nil
@@ -194,6 +200,8 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 	switch {
 	case ok && ready.Status == "False":
 		s.State, s.Message = Failed, ready.Message
+	case checking != "":
+		s.State, s.Message = RollingOut, checking
 	case ok && ready.Status == "True" && s.Attempted == nil:
 		s.State = Synced
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,22 @@ func TestStatusOf(t *testing.T) {
 	ks := func(t *testing.T, doc string) map[string]*unstructured.Unstructured {
 		return map[string]*unstructured.Unstructured{"shop": object(t, doc)}
 	}
+	// nextRevision is Flux on its way from revision aaa to bbb, its
+	// conditions as given.
+	nextRevision := func(conditions ...string) func(t *testing.T) Snapshot {
+		return func(t *testing.T) Snapshot {
+			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Kustomizations: ks(t, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: shop}
+status:
+  lastAppliedRevision: "deploy@sha1:aaa"
+  lastAttemptedRevision: "deploy@sha1:bbb"
+  conditions:
+  - `+strings.Join(conditions, "\n  - "))}
+		}
+	}
+	const healthFailed = "health check failed after 5m0s: timeout waiting for: [Deployment/shop/web status: 'InProgress']"
 	tests := []struct {
 		name   string
 		snap   func(t *testing.T) Snapshot
@@ -69,6 +86,23 @@ metadata: {name: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:bbb", conditions: [{type: Ready, status: "False", reason: ReconciliationFailed, message: "Deployment/web dry-run failed"}]}`)}
 		}, Degraded, "Flux: not ready: ReconciliationFailed: Deployment/web dry-run failed",
 			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Deployment/web dry-run failed"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+		{"applied, health checked: the new version is live, rolling out", nextRevision(
+			`{type: Ready, status: "Unknown", reason: Progressing, message: "Reconciliation in progress"}`,
+			`{type: Reconciling, status: "True", reason: Progressing, message: "Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s"}`,
+			`{type: Healthy, status: "Unknown", reason: Progressing, message: "Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s"}`),
+			Progressing, "Flux: reconciling: Progressing: Reconciliation in progress",
+			Sync{State: RollingOut, Live: &Revision{"bbb", "s2", 4}, Message: "Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+		{"building the next revision: the one applied last stays live", nextRevision(
+			`{type: Ready, status: "Unknown", reason: Progressing, message: "Reconciliation in progress"}`,
+			`{type: Reconciling, status: "True", reason: Progressing, message: "Building manifests for revision deploy@sha1:bbb with a timeout of 5m0s"}`,
+			`{type: Healthy, status: "Unknown", reason: Progressing, message: "Running health checks for revision deploy@sha1:aaa with a timeout of 5m0s"}`),
+			Progressing, "Flux: reconciling: Progressing: Reconciliation in progress",
+			Sync{State: Applying, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Reconciliation in progress"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+		{"a failed health check: Flux's last applied revision is live, as Flux says", nextRevision(
+			`{type: Ready, status: "False", reason: HealthCheckFailed, message: "`+healthFailed+`"}`,
+			`{type: Healthy, status: "False", reason: HealthCheckFailed, message: "`+healthFailed+`"}`),
+			Degraded, "Flux: not ready: HealthCheckFailed: " + healthFailed,
+			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: healthFailed}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"drift both ways; unwatched kinds are not compared", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, old}, Kustomizations: ks(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 )
 
 // Asset files that make kube-tools puts beside the binaries.
@@ -72,6 +75,11 @@ func (s *Stack) startFlux(ctx context.Context, ports []int) error {
 	if err := s.Apply(ctx, crds); err != nil {
 		return fmt.Errorf("kube stack: flux CRDs: %w", err)
 	}
+	// The controllers map their kinds once, at start, and exit if
+	// discovery does not serve them yet.
+	if err := s.waitServed(ctx, crds); err != nil {
+		return fmt.Errorf("kube stack: flux CRDs: %w", err)
+	}
 	env := []string{"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG=" + s.Kubeconfig}
 	if err := os.MkdirAll(filepath.Join(s.Dir, "artifacts"), 0o755); err != nil {
 		return err
@@ -93,6 +101,57 @@ func (s *Stack) startFlux(ctx context.Context, ports []int) error {
 		if err := s.waitServing(ctx, name, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2+2*i]), 60*time.Second); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// waitServed waits until discovery, as controllers read it at start,
+// serves every served version of each CustomResourceDefinition in
+// manifests.
+func (s *Stack) waitServed(ctx context.Context, manifests []byte) error {
+	objs, err := Objects(manifests)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{} // group/version/plural
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(o.Object, "spec", "names", "plural")
+		versions, _, _ := unstructured.NestedSlice(o.Object, "spec", "versions")
+		for _, v := range versions {
+			if v, _ := v.(map[string]any); v["served"] == true {
+				want[fmt.Sprintf("%s/%v/%s", group, v["name"], plural)] = true
+			}
+		}
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(s.Config)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	err = poll(ctx, 60*time.Second, func() (bool, error) {
+		// A partial answer lists what is served; what is not is missing.
+		_, lists, _ := dc.ServerGroupsAndResources()
+		served := map[string]bool{}
+		for _, l := range lists {
+			for _, r := range l.APIResources {
+				served[l.GroupVersion+"/"+r.Name] = true
+			}
+		}
+		missing = missing[:0]
+		for k := range want {
+			if !served[k] {
+				missing = append(missing, k)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		slices.Sort(missing)
+		return fmt.Errorf("not served: %v: %w", missing, err)
 	}
 	return nil
 }

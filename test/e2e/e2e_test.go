@@ -37,6 +37,7 @@ import (
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -188,14 +189,14 @@ func workflowFile(t *testing.T, patches ...testutil.Patch) []byte {
 // release sets the workflow's RELEASE, which each push changes.
 func release(n int) testutil.Patch { return testutil.Set("/nodes/0/data/env/RELEASE", fmt.Sprint(n)) }
 
-// livePage is the workflow page's live version and whether it and every
-// node of its graph are Healthy, as the browser shows them.
+// livePage is the workflow page's live version, whether it and every
+// node of its graph are Healthy, and its sync state, as the browser shows
+// them.
 const livePage = `(() => {
-	const v = document.querySelector('section[data-workflow] [data-field="version"]');
-	const h = document.querySelector('section[data-workflow] [data-field="health"]');
+	const text = f => { const e = document.querySelector('section[data-workflow] [data-field="' + f + '"]'); return e ? e.textContent.trim() : ""; };
 	const nodes = Array.from(document.querySelectorAll("svg.graph g.node"));
-	return (v ? v.textContent.trim() : "") + "|" + (h ? h.textContent.trim() : "") + "|" +
-		nodes.map(g => g.dataset.node + "=" + g.dataset.health).join(",");
+	return text("version") + "|" + text("health") + "|" +
+		nodes.map(g => g.dataset.node + "=" + g.dataset.health).join(",") + "|" + text("sync");
 })()`
 
 // openPage loads a workflow's page once it has a status record to show:
@@ -240,6 +241,18 @@ func waitLive(t *testing.T, ctx context.Context, commit string, healthy bool, ti
 	return shown
 }
 
+// latency logs the p50 and p90 of durations, with the load average.
+func latency(t *testing.T, what string, took []time.Duration) {
+	t.Helper()
+	took = slices.Sorted(slices.Values(took))
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	t.Logf("%s over %d pushes: p50 %s, p90 %s (min %s, max %s); load average %s", what, len(took),
+		percentile(took, 50), percentile(took, 90), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), load)
+}
+
 // percentile is the nearest-rank p-th percentile of sorted durations.
 func percentile(sorted []time.Duration, p int) time.Duration {
 	i := (len(sorted)*p + 99) / 100
@@ -249,6 +262,7 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 func TestEndToEnd(t *testing.T) {
 	s, gitRoot := kubetest.ForTest(t, filepath.Join(root, ".tools/kube/bin"), true)
 	ctx := t.Context()
+	tl := watchTimeline(t, s.Config)
 	gh := githubtest.New(t, root)
 	page := browsertest.Start(t, 15*time.Minute)
 	browsertest.KeepScreenshot(t, page, "workflow-page")
@@ -285,7 +299,7 @@ func TestEndToEnd(t *testing.T) {
 
 	var head string
 	t.Run("each signed push goes live on the page, healthy", func(t *testing.T) {
-		var took []time.Duration
+		var took, healthy []time.Duration
 		before := first
 		for i := range pushes {
 			n := i + 2
@@ -294,9 +308,17 @@ func TestEndToEnd(t *testing.T) {
 			body := example(t, "push", `"ref":"refs/heads/`, map[string]any{"/ref": "refs/heads/main", "/before": before, "/after": head})
 			began := time.Now()
 			h.deliver(t, "push", fmt.Sprintf("push-%d", n), body)
-			waitLive(t, page, head, false, 2*time.Minute)
-			took = append(took, time.Since(began))
+			// Live once Flux has applied it: rolling out while Flux checks
+			// its health, Synced after.
+			live := waitLive(t, page, head, false, 2*time.Minute)
+			shown := time.Now()
+			if sync := live[strings.LastIndexByte(live, '|')+1:]; sync != watch.RollingOut && sync != watch.Synced {
+				t.Errorf("push %d live with sync %q, want %s or %s", n, sync, watch.RollingOut, watch.Synced)
+			}
+			took = append(took, shown.Sub(began))
 			waitLive(t, page, head, true, 2*time.Minute)
+			healthy = append(healthy, time.Since(began))
+			tl.explain(t, h.log, n, head, began, shown, live)
 			before = head
 		}
 		dep, err := s.Client.AppsV1().Deployments(workflowName).Get(ctx, "web", metav1.GetOptions{})
@@ -306,9 +328,8 @@ func TestEndToEnd(t *testing.T) {
 		if env := dep.Spec.Template.Spec.Containers[0].Env; !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == "RELEASE" && e.Value == fmt.Sprint(pushes+1) }) {
 			t.Errorf("the Deployment runs %v, want RELEASE=%d", env, pushes+1)
 		}
-		slices.Sort(took)
-		t.Logf("push delivery → version live on the page over %d pushes: p50 %s, p90 %s (min %s, max %s)", len(took),
-			percentile(took, 50), percentile(took, 90), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+		latency(t, "push delivery → version live on the page", took)
+		latency(t, "push delivery → live and Healthy, Flux's health check passed", healthy)
 	})
 	if head == "" {
 		t.FailNow()
