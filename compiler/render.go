@@ -21,7 +21,8 @@ import (
 // file named for it.
 type renderFunc func(rc *renderContext, n *workflow.Node) ([]object, error)
 
-// renderers maps each node kind to its renderFunc.
+// renderers maps each node kind to its renderFunc; every kind of
+// workflow.Kinds has one (TestEveryKindHasARenderer).
 var renderers = map[workflow.Kind]renderFunc{
 	workflow.KindDeployment:            renderDeployment,
 	workflow.KindStatefulSet:           renderStatefulSet,
@@ -78,7 +79,11 @@ func renderWorkflow(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) (
 	var errs workflow.Errors
 	for i := range wf.Nodes {
 		n := &wf.Nodes[i]
-		objs, err := renderers[n.Type](rc, n)
+		render, ok := renderers[n.Type]
+		if !ok {
+			return nil, 0, fmt.Errorf("%s: node %q: no renderer for node kind %q", src, n.ID, n.Type)
+		}
+		objs, err := render(rc, n)
 		if err != nil {
 			errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID, Message: err.Error()})
 			continue

@@ -109,26 +109,6 @@ func (w *Workflow) PodLabels(n *Node) map[string]string {
 	return out
 }
 
-// linkKind returns the meaning of an edge from a node of kind from to a
-// node of kind to, in the canonical direction only.
-func linkKind(from, to Kind) (LinkKind, bool) {
-	switch from {
-	case KindIngress:
-		return LinkRoute, to == KindService
-	case KindService:
-		return LinkSelect, to == KindDeployment || to == KindStatefulSet || to == KindDaemonSet
-	case KindConfigMap, KindSecret:
-		return LinkMount, to.IsWorkload()
-	case KindPersistentVolumeClaim:
-		return LinkVolume, to.IsWorkload()
-	case KindHPA:
-		return LinkScale, to == KindDeployment || to == KindStatefulSet
-	case KindNetworkPolicy:
-		return LinkPolicy, to.IsWorkload()
-	}
-	return "", false
-}
-
 // resolveLinks checks every edge, turns it into a Link, and checks that the
 // link fields the editor copies into node data agree with the edges.
 func (v *validator) resolveLinks() {

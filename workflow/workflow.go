@@ -18,7 +18,7 @@ const (
 // Kind is the type of a node.
 type Kind string
 
-// Node kinds.
+// Node kinds; kinds.go describes each.
 const (
 	KindDeployment            Kind = "deployment"
 	KindService               Kind = "service"
@@ -34,22 +34,6 @@ const (
 	KindPersistentVolumeClaim Kind = "persistentvolumeclaim"
 	KindPlugin                Kind = "plugin"
 )
-
-// Kinds lists every node kind in a stable order.
-var Kinds = []Kind{
-	KindDeployment, KindService, KindIngress, KindConfigMap, KindSecret,
-	KindStatefulSet, KindJob, KindCronJob, KindDaemonSet, KindHPA,
-	KindNetworkPolicy, KindPersistentVolumeClaim, KindPlugin,
-}
-
-// IsWorkload reports whether nodes of kind k run pods.
-func (k Kind) IsWorkload() bool {
-	switch k {
-	case KindDeployment, KindStatefulSet, KindDaemonSet, KindJob, KindCronJob:
-		return true
-	}
-	return false
-}
 
 // Workflow is one workflow file: workflows/<name>.json.
 type Workflow struct {
