@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"fmt"
+
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,7 +12,10 @@ import (
 
 func renderHPA(rc *renderContext, n *workflow.Node) ([]object, error) {
 	d := n.Spec.(*workflow.HPAData)
-	target := rc.wf.LinksFrom(n.ID, workflow.LinkScale)[0].To
+	target, ok := rc.valid.ScaleTarget(n)
+	if !ok {
+		return nil, fmt.Errorf("hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
+	}
 	kind := "Deployment"
 	if target.Type == workflow.KindStatefulSet {
 		kind = "StatefulSet"

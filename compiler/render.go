@@ -39,11 +39,12 @@ var renderers = map[workflow.Kind]renderFunc{
 	workflow.KindPlugin:                renderPlugin,
 }
 
-// renderContext is what renderers may read: the workflow being rendered
-// and the options.
+// renderContext is what renderers may read: the workflow being rendered,
+// its links and the options.
 type renderContext struct {
-	wf   *workflow.Workflow
-	opts Options
+	wf    *workflow.Workflow
+	valid *workflow.Valid
+	opts  Options
 }
 
 // Paths of the deploy tree.
@@ -67,12 +68,14 @@ func fluxFile(wf, cluster string) string      { return path.Join(ClusterDir(clus
 func kustomizationFile(dir string) string     { return path.Join(dir, "kustomization.yaml") }
 func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.Name) }
 
-// renderWorkflow renders one published workflow: its base, its overlay for
-// its cluster cl (nil for the implicit default cluster) and its Flux
-// Kustomization. It returns the files and the number of objects in the base.
-func renderWorkflow(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) (Tree, int, error) {
+// renderWorkflow renders one published, validated workflow: its base, its
+// overlay for its cluster cl (nil for the implicit default cluster) and
+// its Flux Kustomization. It returns the files and the number of objects
+// in the base.
+func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (Tree, int, error) {
+	wf := valid.Workflow()
 	src := sourceFile(wf)
-	rc := &renderContext{wf: wf, opts: opts}
+	rc := &renderContext{wf: wf, valid: valid, opts: opts}
 	tree := Tree{}
 	var resources []string
 	byFile := map[string]string{}

@@ -287,7 +287,7 @@ configs:
 	if strings.Join(migrate.Args, "|") != "sh|-c|echo 'migrating now'" {
 		t.Errorf("migrate args %q", migrate.Args)
 	}
-	if len(wf.LinksTo("web-app", workflow.LinkAfter)) != 1 {
+	if len(wf.Validated().LinksTo("web-app", workflow.LinkAfter)) != 1 {
 		t.Error("web_app does not wait for api")
 	}
 }

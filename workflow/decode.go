@@ -65,14 +65,35 @@ func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, 
 		return nil, c.err()
 	}
 	v := validator{c: c, wf: &wf, file: file, nodeOK: nodesOK}
-	v.validate()
-	if err := c.err(); err != nil {
+	if err := v.run(); err != nil {
 		return nil, err
 	}
-	resolveEditorForms(&wf)
-	c.warnings.Sort()
-	wf.Warnings, wf.Ignored = c.warnings, c.ignored
+	wf.Ignored = c.ignored
 	return &wf, nil
+}
+
+// Validate checks a workflow made in Go, whose nodes have their Spec, as
+// Decode checks a file: file is the path the workflow's file has. On
+// success the workflow is complete as Decode returns it (see
+// Workflow.Validated); its nodes' Data is not read.
+func Validate(file string, wf *Workflow) error {
+	c := &collector{file: file, draft: wf.Status != StatusPublished}
+	nodesOK := make([]bool, len(wf.Nodes))
+	for i := range wf.Nodes {
+		n := &wf.Nodes[i]
+		want := NewSpec(n.Type)
+		switch {
+		case want == nil: // reported by the validator
+		case n.Spec == nil:
+			c.add(pointer("/nodes", i, "data"), n.ID, "is required")
+		case reflect.TypeOf(n.Spec) != reflect.TypeOf(want):
+			c.add(pointer("/nodes", i, "data"), n.ID, "is a %T, not the data of a %s node (%T)", n.Spec, n.Type, want)
+		default:
+			nodesOK[i] = true
+		}
+	}
+	v := validator{c: c, wf: wf, file: file, nodeOK: nodesOK}
+	return v.run()
 }
 
 // parseJSON decodes data into generic values, keeping numbers exact.

@@ -7,7 +7,8 @@ import (
 )
 
 // validator checks one decoded workflow. Node-level checks are in
-// validate_kinds.go, edge checks in links.go.
+// validate_kinds.go; links are resolved in resolve.go and checked in
+// checklinks.go.
 type validator struct {
 	c      *collector
 	wf     *Workflow
@@ -16,6 +17,21 @@ type validator struct {
 	byID   map[string]int
 	// nsNode is the node whose namespace set the workflow's, if any.
 	nsNode string
+	// g is the validated workflow resolveLinks makes.
+	g *Valid
+}
+
+// run validates the workflow and, when it is valid, completes it: editor
+// forms are resolved, warnings kept and its Valid set.
+func (v *validator) run() error {
+	v.validate()
+	if err := v.c.err(); err != nil {
+		return err
+	}
+	resolveEditorForms(v.wf)
+	v.c.warnings.Sort()
+	v.wf.Warnings, v.wf.valid = v.c.warnings, v.g
+	return nil
 }
 
 func (v *validator) validate() {
@@ -23,6 +39,7 @@ func (v *validator) validate() {
 	v.validateTop()
 	v.validateNodes()
 	v.resolveLinks()
+	v.checkLinks()
 }
 
 func (v *validator) validateTop() {

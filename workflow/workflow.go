@@ -68,7 +68,7 @@ type Workflow struct {
 	// state: accepted, never rendered.
 	Ignored []Ignored `json:"-"`
 
-	links   []Link // resolved by validation
+	valid   *Valid // made by validation
 	cluster string // resolved by CheckSet
 }
 
