@@ -339,3 +339,48 @@ func TestKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestImportIsDecode checks that the workflow Import validates in Go is
+// the workflow its file decodes to: the same specs, warnings and links.
+func TestImportIsDecode(t *testing.T) {
+	t.Parallel()
+	for _, file := range composeFixtures(t) {
+		name := filepath.Base(filepath.Dir(file))
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, err := Import(t.Context(), Options{Files: []string{file}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := workflow.Decode(workflow.WorkflowFile(res.Workflow.Name), res.JSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range dec.Nodes {
+				if diff := cmp.Diff(dec.Nodes[i].Spec, res.Workflow.Nodes[i].Spec); diff != "" {
+					t.Errorf("node %q (-decoded +imported):\n%s", dec.Nodes[i].ID, diff)
+				}
+			}
+			if diff := cmp.Diff(dec.Warnings, res.Workflow.Warnings); diff != "" {
+				t.Errorf("warnings (-decoded +imported):\n%s", diff)
+			}
+			type link struct {
+				Kind                           workflow.LinkKind
+				From, To, PathID, RuleID, Path string
+				Edge                           int
+				SubPath                        string
+				Egress, ReadOnly               bool
+			}
+			links := func(wf *workflow.Workflow) []link {
+				var out []link
+				for _, l := range wf.Validated().Links() {
+					out = append(out, link{l.Kind, l.From.ID, l.To.ID, l.PathID, l.RuleID, l.MountPath, l.Edge, l.SubPath, l.Egress, l.ReadOnly})
+				}
+				return out
+			}
+			if diff := cmp.Diff(links(dec), links(res.Workflow)); diff != "" {
+				t.Errorf("links (-decoded +imported):\n%s", diff)
+			}
+		})
+	}
+}
