@@ -288,7 +288,7 @@ func (v *validator) checkScales() {
 		}
 		scaledBy[w] = n
 		v.checkUtilizationRequests(n, d, w)
-		kind := map[Kind]string{KindDeployment: "Deployment", KindStatefulSet: "StatefulSet"}[w.Type]
+		kind := w.Type.spec().object // a Deployment or StatefulSet: the link rule of hpa says so
 		if d.ScaleTargetKind != "" && d.ScaleTargetKind != kind {
 			v.c.add(v.nodePtr(n, "scaleTargetKind"), n.ID, "%q contradicts the edge to a %s", d.ScaleTargetKind, kind)
 		}

@@ -2,11 +2,32 @@ package workflow
 
 import "slices"
 
+// Kind is the type of a node.
+type Kind string
+
+// Node kinds; kindSpecs describes each.
+const (
+	KindDeployment            Kind = "deployment"
+	KindService               Kind = "service"
+	KindIngress               Kind = "ingress"
+	KindConfigMap             Kind = "configmap"
+	KindSecret                Kind = "secret"
+	KindStatefulSet           Kind = "statefulset"
+	KindJob                   Kind = "job"
+	KindCronJob               Kind = "cronjob"
+	KindDaemonSet             Kind = "daemonset"
+	KindHPA                   Kind = "hpa"
+	KindNetworkPolicy         Kind = "networkpolicy"
+	KindPersistentVolumeClaim Kind = "persistentvolumeclaim"
+	KindPlugin                Kind = "plugin"
+)
+
 // kindSpec describes one node kind: everything the workflow package needs
-// to decode, check and link its nodes. Adding a kind is adding its data
-// type (nodes.go), one entry of kindSpecs, its definition in the JSON
-// Schema and its renderer in the compiler; the tests of this package, of
-// schemas and of compiler fail while one of them is missing.
+// to decode, check and link its nodes. Adding a kind is adding its
+// constant and its entry of kindSpecs here, its data type (nodes.go) and
+// check (validate_kinds.go), its definition in the JSON Schema and its
+// renderer in the compiler. TestKindSpecs, the schema's tests and the
+// compiler's TestEveryKindHasARenderer fail while one of them is missing.
 type kindSpec struct {
 	kind Kind
 	// newSpec returns empty data of the kind.

@@ -15,26 +15,6 @@ const (
 	StatusArchived Status = "archived"
 )
 
-// Kind is the type of a node.
-type Kind string
-
-// Node kinds; kinds.go describes each.
-const (
-	KindDeployment            Kind = "deployment"
-	KindService               Kind = "service"
-	KindIngress               Kind = "ingress"
-	KindConfigMap             Kind = "configmap"
-	KindSecret                Kind = "secret"
-	KindStatefulSet           Kind = "statefulset"
-	KindJob                   Kind = "job"
-	KindCronJob               Kind = "cronjob"
-	KindDaemonSet             Kind = "daemonset"
-	KindHPA                   Kind = "hpa"
-	KindNetworkPolicy         Kind = "networkpolicy"
-	KindPersistentVolumeClaim Kind = "persistentvolumeclaim"
-	KindPlugin                Kind = "plugin"
-)
-
 // Workflow is one workflow file: workflows/<name>.json.
 type Workflow struct {
 	// Schema is the optional JSON Schema reference for editors.
