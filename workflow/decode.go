@@ -165,10 +165,11 @@ var rawMessageType = reflect.TypeFor[json.RawMessage]()
 // n.Spec. It reports whether the data was well-formed.
 func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	base := pointer("", "nodes", i)
-	spec := NewSpec(n.Type)
-	if spec == nil {
+	ks := n.Type.spec()
+	if ks == nil {
 		return false // reported by the validator
 	}
+	spec := ks.newSpec()
 	data, isObject := raw["data"].(map[string]any)
 	if !isObject {
 		k.c.add(pointer(base, "data"), n.ID, "must be an object, not %s", describe(raw["data"]))
@@ -176,13 +177,8 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	}
 	before := len(k.c.errs)
 	var values map[string]any
-	if n.Type == KindSecret {
-		data = k.stripSecretValues(pointer(base, "data"), n.ID, data)
-	}
-	if n.Type == KindPlugin {
-		data = k.metadataFields(pointer(base, "data"), n.ID, data)
-		data = k.fromCatalog(data)
-		data, values = k.splitPluginValues(pointer(base, "data"), n.ID, data)
+	if ks.prepare != nil {
+		data, values = ks.prepare(k, pointer(base, "data"), n.ID, data)
 	}
 	norm := k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
 	if len(k.c.errs) > before {
@@ -201,6 +197,20 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	}
 	n.Spec = spec
 	return true
+}
+
+// secretData prepares the data of a secret node: values it holds are
+// dropped (see stripSecretValues).
+func (k checker) secretData(ptr, nodeID string, data map[string]any) (rest, values map[string]any) {
+	return k.stripSecretValues(ptr, nodeID, data), nil
+}
+
+// pluginData prepares the data of a plugin node: metadata fields are
+// read, the catalog completes it, and the field values are taken out.
+func (k checker) pluginData(ptr, nodeID string, data map[string]any) (rest, values map[string]any) {
+	data = k.metadataFields(ptr, nodeID, data)
+	data = k.fromCatalog(data)
+	return k.splitPluginValues(ptr, nodeID, data)
 }
 
 // fromCatalog completes the data of a plugin node whose templateId (and

@@ -42,6 +42,10 @@ type kindSpec struct {
 	// its greatest length.
 	name    nameRule
 	maxName int
+	// prepare, when set, rewrites the data of a node as written in the
+	// file before it is checked against the kind's type; values is what
+	// it takes out (the field values of a plugin).
+	prepare func(k checker, ptr, nodeID string, data map[string]any) (rest, values map[string]any)
 	// check checks the kind's own data; Meta, and Container for
 	// workloads, are checked for every kind.
 	check func(nv *nodeValidator, s NodeSpec)
@@ -77,8 +81,8 @@ var kindSpecs = [...]kindSpec{
 		check: checkOf((*nodeValidator).configMap),
 		link:  LinkMount, linkTo: isWorkload},
 	{kind: KindSecret, newSpec: newOf[SecretData], name: nameDNS1123Subdomain,
-		check: checkOf((*nodeValidator).secret),
-		link:  LinkMount, linkTo: isWorkload},
+		prepare: checker.secretData, check: checkOf((*nodeValidator).secret),
+		link: LinkMount, linkTo: isWorkload},
 	{kind: KindStatefulSet, newSpec: newOf[StatefulSetData], workload: true, object: "StatefulSet",
 		check: checkOf((*nodeValidator).statefulSet)},
 	{kind: KindJob, newSpec: newOf[JobData], workload: true, object: "Job",
@@ -98,7 +102,7 @@ var kindSpecs = [...]kindSpec{
 		check: checkOf((*nodeValidator).pvc),
 		link:  LinkVolume, linkTo: isWorkload},
 	{kind: KindPlugin, newSpec: newOf[PluginData], name: nameDNS1123Subdomain,
-		check: checkOf((*nodeValidator).plugin)},
+		prepare: checker.pluginData, check: checkOf((*nodeValidator).plugin)},
 }
 
 // Kinds lists every node kind in a stable order.
