@@ -34,7 +34,7 @@ func (v *validator) checkRoutes() {
 			continue
 		}
 		routed := map[string]Link{}
-		for _, l := range v.g.LinksFrom(n.ID, LinkRoute) {
+		for _, l := range v.valid.LinksFrom(n.ID, LinkRoute) {
 			switch prev, dup := routed[l.PathID]; {
 			case l.PathID == "":
 				v.c.add(edgePtr(l), n.ID, "ingress %q has several paths: set sourceHandle to the id of the path this edge serves", d.Name)
@@ -100,7 +100,7 @@ func (v *validator) servicePorts(n *Node) []int64 {
 	if d.Port != 0 {
 		return []int64{d.Port}
 	}
-	for _, l := range v.g.LinksFrom(n.ID, LinkSelect) {
+	for _, l := range v.valid.LinksFrom(n.ID, LinkSelect) {
 		if c := l.To.Spec.(Workload).ContainerSpec(); c.Port != 0 {
 			return []int64{c.Port}
 		}
@@ -124,7 +124,7 @@ func (v *validator) checkSelects() {
 		if !ok {
 			continue
 		}
-		links := v.g.LinksFrom(n.ID, LinkSelect)
+		links := v.valid.LinksFrom(n.ID, LinkSelect)
 		for _, l := range links[min(1, len(links)):] {
 			v.c.add(edgePtr(l), n.ID, "service %q already selects node %q; a service selects one workload", d.Name, links[0].To.ID)
 		}
@@ -164,7 +164,7 @@ func (v *validator) checkSelects() {
 			continue // the compiler renders a headless service
 		}
 		linked := false
-		for _, l := range v.g.LinksFrom(svc.ID, LinkSelect) {
+		for _, l := range v.valid.LinksFrom(svc.ID, LinkSelect) {
 			linked = linked || l.To == n
 		}
 		if !linked {
@@ -212,7 +212,7 @@ func (v *validator) checkMounts() {
 				paths[t.MountPath] = v.nodePtr(n, "volumeClaimTemplates", j)
 			}
 		}
-		for _, l := range v.g.links {
+		for _, l := range v.valid.links {
 			if l.To != n {
 				continue
 			}
@@ -274,7 +274,7 @@ func (v *validator) checkScales() {
 		if !ok {
 			continue
 		}
-		links := v.g.LinksFrom(n.ID, LinkScale)
+		links := v.valid.LinksFrom(n.ID, LinkScale)
 		switch {
 		case len(links) == 0:
 			v.c.canvasDefault(v.nodePtr(n), n.ID, "hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
@@ -329,7 +329,7 @@ func (v *validator) checkPolicies() {
 			continue
 		}
 		v.checkPeers(n, d)
-		links := v.g.LinksFrom(n.ID, LinkPolicy)
+		links := v.valid.LinksFrom(n.ID, LinkPolicy)
 		if len(links) == 0 && d.PodSelector == nil {
 			v.c.add(v.nodePtr(n), n.ID, "networkpolicy %q selects no workload and would apply to every pod of the namespace: draw an edge to the workloads it is for, or set podSelector to {} if every pod is meant", d.Name)
 		}
@@ -348,7 +348,7 @@ func (v *validator) checkPolicies() {
 // linked from a rule's handle (_linkedWorkload) agree with the edges.
 func (v *validator) checkPeers(n *Node, d *NetworkPolicyData) {
 	linked := map[[2]string]bool{}
-	for _, l := range v.g.LinksFrom(n.ID, LinkPeer) {
+	for _, l := range v.valid.LinksFrom(n.ID, LinkPeer) {
 		linked[[2]string{l.RuleID, l.To.ID}] = true
 	}
 	for _, rules := range []struct {
@@ -371,11 +371,11 @@ func (v *validator) checkPeers(n *Node, d *NetworkPolicyData) {
 // on, and that waits do not form a cycle.
 func (v *validator) checkAfter() {
 	next := map[*Node][]*Node{}
-	for _, l := range v.g.links {
+	for _, l := range v.valid.links {
 		if l.Kind != LinkAfter {
 			continue
 		}
-		if _, _, ok := v.g.WaitTarget(l.From); !ok {
+		if _, _, ok := v.valid.WaitTarget(l.From); !ok {
 			v.c.add(edgePtr(l), l.To.ID, "%s %q waits for %s %q, which has no service with a port to wait on", l.To.Type, l.To.Name(), l.From.Type, l.From.Name())
 		}
 		next[l.To] = append(next[l.To], l.From)

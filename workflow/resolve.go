@@ -2,12 +2,12 @@ package workflow
 
 import "slices"
 
-// resolveLinks makes the workflow's Graph: it turns every edge into a Link,
+// resolveLinks makes the workflow's Valid: it turns every edge into a Link,
 // reporting the edges that make none, then computes the values an edge
 // leaves open (resolveRoutes, resolveMounts). It decides values only; the
 // checks of checklinks.go report what is wrong with them.
 func (v *validator) resolveLinks() {
-	v.g = &Valid{wf: v.wf}
+	v.valid = &Valid{wf: v.wf}
 	type pair struct{ a, b, ha, hb string }
 	seen := map[pair]int{}
 	for i, e := range v.wf.Edges {
@@ -72,10 +72,10 @@ func (v *validator) resolveLinks() {
 				l.Kind = LinkPullSecret
 			}
 		}
-		v.g.links = append(v.g.links, l)
+		v.valid.links = append(v.valid.links, l)
 	}
-	v.g.resolveRoutes()
-	v.g.resolveMounts()
+	v.valid.resolveRoutes()
+	v.valid.resolveMounts()
 }
 
 // resolveRoutes gives each route drawn without a handle the ingress path

@@ -17,8 +17,8 @@ type validator struct {
 	byID   map[string]int
 	// nsNode is the node whose namespace set the workflow's, if any.
 	nsNode string
-	// g is the validated workflow resolveLinks makes.
-	g *Valid
+	// valid is the validated workflow resolveLinks makes.
+	valid *Valid
 }
 
 // run validates the workflow and, when it is valid, completes it: editor
@@ -30,7 +30,7 @@ func (v *validator) run() error {
 	}
 	resolveEditorForms(v.wf)
 	v.c.warnings.Sort()
-	v.wf.Warnings, v.wf.valid = v.c.warnings, v.g
+	v.wf.Warnings, v.wf.valid = v.c.warnings, v.valid
 	return nil
 }
 
