@@ -197,70 +197,83 @@ var editorKinds = map[string]Kind{
 	"persistentVolumeClaim": KindPersistentVolumeClaim,
 }
 
+// checkMounts checks the links that mount nodes into workloads or load
+// them as environment, and the copies of them editors keep in workload
+// data.
 func (v *validator) checkMounts() {
 	for i := range v.wf.Nodes {
 		n := &v.wf.Nodes[i]
-		w, ok := n.Spec.(Workload)
-		if !ok {
+		if w, ok := n.Spec.(Workload); ok {
+			v.checkEditorMounts(n, w.ContainerSpec(), v.checkMountLinks(n))
+		}
+	}
+}
+
+// checkMountLinks checks the links into workload n that mount a node or
+// load it as environment; it returns the kinds of the nodes they link, by
+// node id.
+func (v *validator) checkMountLinks(n *Node) map[string]Kind {
+	linked := map[string]Kind{}
+	paths := map[string]string{}
+	if s, ok := n.Spec.(*StatefulSetData); ok {
+		for j, t := range s.VolumeClaimTemplates {
+			paths[t.MountPath] = v.nodePtr(n, "volumeClaimTemplates", j)
+		}
+	}
+	for _, l := range v.valid.links {
+		if l.To != n {
 			continue
 		}
-		c := w.ContainerSpec()
-		linked := map[string]Kind{}
-		paths := map[string]string{}
-		if s, ok := n.Spec.(*StatefulSetData); ok {
-			for j, t := range s.VolumeClaimTemplates {
-				paths[t.MountPath] = v.nodePtr(n, "volumeClaimTemplates", j)
+		j, drawn := volumeMount(n, l.From.ID)
+		switch l.Kind {
+		case LinkEnvFrom:
+			if drawn {
+				v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, whose edge loads it as environment (handle %q)", l.From.ID, EnvFromHandle)
 			}
+		case LinkPullSecret:
+			if drawn {
+				v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, a kubernetes.io/dockerconfigjson secret, which is used as image pull secret", l.From.ID)
+			}
+		case LinkMount, LinkVolume:
+			if prev, dup := paths[l.MountPath]; dup {
+				v.c.add(edgePtr(l), n.ID, "mounts %s %q at %q, which %s already uses: set a mountPath in volumeMounts", l.From.Type, l.From.Name(), l.MountPath, prev)
+			}
+			paths[l.MountPath] = edgePtr(l)
+		default:
+			continue
 		}
-		for _, l := range v.valid.links {
-			if l.To != n {
-				continue
+		linked[l.From.ID] = l.From.Type
+	}
+	return linked
+}
+
+// checkEditorMounts checks that the volumeMounts and the _linked lists of
+// a workload's data agree with the links of checkMountLinks.
+func (v *validator) checkEditorMounts(n *Node, c *Container, linked map[string]Kind) {
+	for j, m := range c.VolumeMounts {
+		ptr := v.nodePtr(n, "volumeMounts", j)
+		kind, ok := linked[m.NodeID]
+		if !ok {
+			if m.NodeID != "" {
+				v.c.add(pointer(ptr, "nodeId"), n.ID, "names node %q but no edge links it to this %s", m.NodeID, n.Type)
 			}
-			j, drawn := volumeMount(n, l.From.ID)
-			switch l.Kind {
-			case LinkEnvFrom:
-				if drawn {
-					v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, whose edge loads it as environment (handle %q)", l.From.ID, EnvFromHandle)
-				}
-			case LinkPullSecret:
-				if drawn {
-					v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, a kubernetes.io/dockerconfigjson secret, which is used as image pull secret", l.From.ID)
-				}
-			case LinkMount, LinkVolume:
-				if prev, dup := paths[l.MountPath]; dup {
-					v.c.add(edgePtr(l), n.ID, "mounts %s %q at %q, which %s already uses: set a mountPath in volumeMounts", l.From.Type, l.From.Name(), l.MountPath, prev)
-				}
-				paths[l.MountPath] = edgePtr(l)
-			default:
-				continue
-			}
-			linked[l.From.ID] = l.From.Type
+			continue
 		}
-		for j, m := range c.VolumeMounts {
-			ptr := v.nodePtr(n, "volumeMounts", j)
-			kind, ok := linked[m.NodeID]
-			if !ok {
-				if m.NodeID != "" {
-					v.c.add(pointer(ptr, "nodeId"), n.ID, "names node %q but no edge links it to this %s", m.NodeID, n.Type)
-				}
-				continue
-			}
-			if want, known := editorKinds[m.Type]; known && want != kind {
-				v.c.add(pointer(ptr, "type"), n.ID, "%q contradicts node %q, a %s", m.Type, m.NodeID, kind)
-			}
-			if other := v.wf.NodeByID(m.NodeID); m.Name != "" && other.Name() != m.Name {
-				v.c.add(pointer(ptr, "name"), n.ID, "%q contradicts node %q, named %q", m.Name, m.NodeID, other.Name())
-			}
+		if want, known := editorKinds[m.Type]; known && want != kind {
+			v.c.add(pointer(ptr, "type"), n.ID, "%q contradicts node %q, a %s", m.Type, m.NodeID, kind)
 		}
-		for _, lf := range []struct {
-			field string
-			ids   []string
-			kind  Kind
-		}{{"_linkedConfigMaps", c.LinkedConfigMaps, KindConfigMap}, {"_linkedSecrets", c.LinkedSecrets, KindSecret}, {"_linkedPVCs", c.LinkedPVCs, KindPersistentVolumeClaim}} {
-			for j, id := range lf.ids {
-				if linked[id] != lf.kind {
-					v.c.add(v.nodePtr(n, lf.field, j), n.ID, "names node %q but no edge links a %s of that id to this %s", id, lf.kind, n.Type)
-				}
+		if other := v.wf.NodeByID(m.NodeID); m.Name != "" && other.Name() != m.Name {
+			v.c.add(pointer(ptr, "name"), n.ID, "%q contradicts node %q, named %q", m.Name, m.NodeID, other.Name())
+		}
+	}
+	for _, lf := range []struct {
+		field string
+		ids   []string
+		kind  Kind
+	}{{"_linkedConfigMaps", c.LinkedConfigMaps, KindConfigMap}, {"_linkedSecrets", c.LinkedSecrets, KindSecret}, {"_linkedPVCs", c.LinkedPVCs, KindPersistentVolumeClaim}} {
+		for j, id := range lf.ids {
+			if linked[id] != lf.kind {
+				v.c.add(v.nodePtr(n, lf.field, j), n.ID, "names node %q but no edge links a %s of that id to this %s", id, lf.kind, n.Type)
 			}
 		}
 	}
