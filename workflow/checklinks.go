@@ -34,7 +34,10 @@ func (v *validator) checkRoutes() {
 			continue
 		}
 		routed := map[string]Link{}
-		for _, l := range v.valid.LinksFrom(n.ID, LinkRoute) {
+		for _, l := range v.valid.links {
+			if l.Kind != LinkRoute || l.From != n {
+				continue
+			}
 			switch prev, dup := routed[l.PathID]; {
 			case l.PathID == "":
 				v.c.add(edgePtr(l), n.ID, "ingress %q has several paths: set sourceHandle to the id of the path this edge serves", d.Name)
