@@ -207,16 +207,17 @@ func (v *validator) checkMounts() {
 	for i := range v.wf.Nodes {
 		n := &v.wf.Nodes[i]
 		if w, ok := n.Spec.(Workload); ok {
-			v.checkEditorMounts(n, w.ContainerSpec(), v.checkMountLinks(n))
+			linked := map[string]Kind{}
+			v.checkMountLinks(n, linked)
+			v.checkEditorMounts(n, w.ContainerSpec(), linked)
 		}
 	}
 }
 
 // checkMountLinks checks the links into workload n that mount a node or
-// load it as environment; it returns the kinds of the nodes they link, by
-// node id.
-func (v *validator) checkMountLinks(n *Node) map[string]Kind {
-	linked := map[string]Kind{}
+// load it as environment; it records the kinds of the nodes they link in
+// linked, by node id.
+func (v *validator) checkMountLinks(n *Node, linked map[string]Kind) {
 	paths := map[string]string{}
 	if s, ok := n.Spec.(*StatefulSetData); ok {
 		for j, t := range s.VolumeClaimTemplates {
@@ -247,7 +248,6 @@ func (v *validator) checkMountLinks(n *Node) map[string]Kind {
 		}
 		linked[l.From.ID] = l.From.Type
 	}
-	return linked
 }
 
 // checkEditorMounts checks that the volumeMounts and the _linked lists of

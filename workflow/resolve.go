@@ -150,7 +150,7 @@ func (v *validator) edgeEnd(base, field, id string) (*Node, bool) {
 		return nil, false
 	}
 	n := &v.wf.Nodes[i]
-	return n, NewSpec(n.Type) != nil
+	return n, n.Type.spec() != nil
 }
 
 // guessPath picks the path an edge without a handle serves: the only path,

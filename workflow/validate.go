@@ -200,6 +200,9 @@ func (v *validator) validateNodes() {
 	}
 	names := map[kindName]string{}
 	podOwners := map[string]*Node{}
+	// One nodeValidator serves every node: the kinds' checks are called
+	// through their specs, which moves it to the heap.
+	nv := &nodeValidator{validator: v}
 	for i := range v.wf.Nodes {
 		n := &v.wf.Nodes[i]
 		base := pointer("/nodes", i)
@@ -211,7 +214,7 @@ func (v *validator) validateNodes() {
 		default:
 			v.byID[n.ID] = i
 		}
-		if NewSpec(n.Type) == nil {
+		if n.Type.spec() == nil {
 			if n.Type == "" {
 				v.c.add(pointer(base, "type"), n.ID, "is required")
 			} else {
@@ -222,7 +225,7 @@ func (v *validator) validateNodes() {
 		if !v.nodeOK[i] {
 			continue
 		}
-		nv := nodeValidator{validator: v, node: n, base: pointer(base, "data")}
+		nv.node, nv.base = n, pointer(base, "data")
 		nv.validate()
 		name := n.Name()
 		if name == "" {
