@@ -156,7 +156,12 @@ func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]
 		if !selected(u) || (u.tree != nil && u.cluster == key) {
 			return
 		}
-		tree, objects, err := renderWorkflow(u.wf, clusterByName[u.wf.Cluster()], c.opts)
+		valid := u.wf.Validated()
+		if valid == nil {
+			renderErrs[i] = fmt.Errorf("%s: not validated", sourceFile(u.wf))
+			return
+		}
+		tree, objects, err := renderWorkflow(valid, clusterByName[u.wf.Cluster()], c.opts)
 		if err == nil {
 			_, err = tree.Build(overlayDir(u.wf.Name, u.wf.Cluster()))
 		}

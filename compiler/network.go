@@ -27,7 +27,7 @@ func renderService(rc *renderContext, n *workflow.Node) ([]object, error) {
 		svc.Spec.ClusterIP = corev1.ClusterIPNone
 	}
 	var workloadPort int64
-	if links := rc.wf.LinksFrom(n.ID, workflow.LinkSelect); len(links) > 0 {
+	if links := rc.valid.LinksFrom(n.ID, workflow.LinkSelect); len(links) > 0 {
 		w := links[0].To
 		svc.Spec.Selector = workflow.SelectorLabels(rc.wf.Name, w.Name())
 		workloadPort = containerOf(w).Port
@@ -65,7 +65,7 @@ func containerOf(n *workflow.Node) *workflow.Container {
 func renderIngress(rc *renderContext, n *workflow.Node) ([]object, error) {
 	d := n.Spec.(*workflow.IngressData)
 	routes := map[string]*workflow.Node{}
-	for _, l := range rc.wf.LinksFrom(n.ID, workflow.LinkRoute) {
+	for _, l := range rc.valid.LinksFrom(n.ID, workflow.LinkRoute) {
 		routes[l.PathID] = l.To
 	}
 	rule := networkingv1.HTTPIngressRuleValue{}
@@ -118,7 +118,7 @@ func firstServicePort(rc *renderContext, svc *workflow.Node) int64 {
 	case d.Port != 0:
 		return d.Port
 	}
-	for _, l := range rc.wf.LinksFrom(svc.ID, workflow.LinkSelect) {
+	for _, l := range rc.valid.LinksFrom(svc.ID, workflow.LinkSelect) {
 		return containerOf(l.To).Port
 	}
 	return 0
@@ -134,7 +134,7 @@ func renderNetworkPolicy(rc *renderContext, n *workflow.Node) ([]object, error) 
 		},
 	}
 	var names []string
-	for _, l := range rc.wf.LinksFrom(n.ID, workflow.LinkPolicy) {
+	for _, l := range rc.valid.LinksFrom(n.ID, workflow.LinkPolicy) {
 		names = append(names, l.To.Name())
 	}
 	sort.Strings(names)
@@ -154,10 +154,10 @@ func renderNetworkPolicy(rc *renderContext, n *workflow.Node) ([]object, error) 
 		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyType(t))
 	}
 	for _, r := range d.IngressRules {
-		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers(rc.wf.RulePeers(n, r, false)), Ports: policyPorts(r.Ports)})
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers(rc.valid.RulePeers(n, r, false)), Ports: policyPorts(r.Ports)})
 	}
 	for _, r := range d.EgressRules {
-		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers(rc.wf.RulePeers(n, r, true)), Ports: policyPorts(r.Ports)})
+		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers(rc.valid.RulePeers(n, r, true)), Ports: policyPorts(r.Ports)})
 	}
 	return []object{{kind: "NetworkPolicy", name: d.Name, nodeID: n.ID, value: np}}, nil
 }

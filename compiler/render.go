@@ -21,7 +21,8 @@ import (
 // file named for it.
 type renderFunc func(rc *renderContext, n *workflow.Node) ([]object, error)
 
-// renderers maps each node kind to its renderFunc.
+// renderers maps each node kind to its renderFunc; every kind of
+// workflow.Kinds has one (TestEveryKindHasARenderer).
 var renderers = map[workflow.Kind]renderFunc{
 	workflow.KindDeployment:            renderDeployment,
 	workflow.KindStatefulSet:           renderStatefulSet,
@@ -38,11 +39,12 @@ var renderers = map[workflow.Kind]renderFunc{
 	workflow.KindPlugin:                renderPlugin,
 }
 
-// renderContext is what renderers may read: the workflow being rendered
-// and the options.
+// renderContext is what renderers may read: the workflow being rendered,
+// its links and the options.
 type renderContext struct {
-	wf   *workflow.Workflow
-	opts Options
+	wf    *workflow.Workflow
+	valid *workflow.Valid
+	opts  Options
 }
 
 // Paths of the deploy tree.
@@ -66,19 +68,25 @@ func fluxFile(wf, cluster string) string      { return path.Join(ClusterDir(clus
 func kustomizationFile(dir string) string     { return path.Join(dir, "kustomization.yaml") }
 func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.Name) }
 
-// renderWorkflow renders one published workflow: its base, its overlay for
-// its cluster cl (nil for the implicit default cluster) and its Flux
-// Kustomization. It returns the files and the number of objects in the base.
-func renderWorkflow(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) (Tree, int, error) {
+// renderWorkflow renders one published, validated workflow: its base, its
+// overlay for its cluster cl (nil for the implicit default cluster) and
+// its Flux Kustomization. It returns the files and the number of objects
+// in the base.
+func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (Tree, int, error) {
+	wf := valid.Workflow()
 	src := sourceFile(wf)
-	rc := &renderContext{wf: wf, opts: opts}
+	rc := &renderContext{wf: wf, valid: valid, opts: opts}
 	tree := Tree{}
 	var resources []string
 	byFile := map[string]string{}
 	var errs workflow.Errors
 	for i := range wf.Nodes {
 		n := &wf.Nodes[i]
-		objs, err := renderers[n.Type](rc, n)
+		render, ok := renderers[n.Type]
+		if !ok {
+			return nil, 0, fmt.Errorf("%s: node %q: no renderer for node kind %q", src, n.ID, n.Type)
+		}
+		objs, err := render(rc, n)
 		if err != nil {
 			errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID, Message: err.Error()})
 			continue

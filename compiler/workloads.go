@@ -222,7 +222,7 @@ func (rc *renderContext) jobSpec(n *workflow.Node, c *workflow.Container, j *wor
 // replicas returns a workload's replica count, or nil when an HPA scales
 // it: a count in git would fight the autoscaler on every reconciliation.
 func (rc *renderContext) replicas(n *workflow.Node, r *int64) *int32 {
-	if len(rc.wf.LinksTo(n.ID, workflow.LinkScale)) > 0 {
+	if len(rc.valid.LinksTo(n.ID, workflow.LinkScale)) > 0 {
 		return nil
 	}
 	return int32Ptr(r)
@@ -265,7 +265,7 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 	var volumes []corev1.Volume
 	var pullSecrets []corev1.LocalObjectReference
 	var initContainers []corev1.Container
-	for _, l := range rc.wf.Links() {
+	for _, l := range rc.valid.Links() {
 		if l.To != n {
 			continue
 		}
@@ -371,7 +371,7 @@ func seccompProfile(p *workflow.SeccompProfile) *corev1.SeccompProfile {
 // waitFor renders an init container that waits until the service of
 // workload dep accepts connections: readiness ordering for depends_on.
 func (rc *renderContext) waitFor(dep *workflow.Node) corev1.Container {
-	svc, port, _ := rc.wf.WaitTarget(dep)
+	svc, port, _ := rc.valid.WaitTarget(dep)
 	return corev1.Container{
 		Name:            dnsLabel("wait-for-" + dep.Name()),
 		Image:           rc.opts.WaitImage,

@@ -100,18 +100,19 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.build(); err != nil {
 		return nil, err
 	}
+	// The file is written before validation, which completes the
+	// workflow's specs as the renderer reads them.
 	data, err := json.MarshalIndent(b.wf, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
 	data = append(data, '\n')
-	wf, err := workflow.Decode(workflow.WorkflowFile(b.wf.Name), data)
-	if err != nil {
+	if err := workflow.Validate(workflow.WorkflowFile(b.wf.Name), b.wf); err != nil {
 		return nil, fmt.Errorf("compose import made an invalid workflow (please report it): %w", err)
 	}
 	b.report.Files = opts.Files
 	b.report.sort()
-	return &Result{Workflow: wf, JSON: data, Report: b.report}, nil
+	return &Result{Workflow: b.wf, JSON: data, Report: b.report}, nil
 }
 
 // builder maps one loaded project.
@@ -196,7 +197,7 @@ type placed struct{ id, name string }
 // addNode appends a node in a layout column and returns its id: id, or,
 // for all but workloads (whose ids are reserved), id with a number when
 // another node has it.
-func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) string {
+func (b *builder) addNode(id string, kind workflow.Kind, column int, spec workflow.NodeSpec) string {
 	if !kind.IsWorkload() {
 		base := id
 		for i := 2; b.ids[id]; i++ {
@@ -209,7 +210,7 @@ func (b *builder) addNode(id string, kind workflow.Kind, column int, spec any) s
 		b.err = fmt.Errorf("compose import: %s node %s: %w", kind, id, err)
 	}
 	b.wf.Nodes = append(b.wf.Nodes, workflow.Node{
-		ID: id, Type: kind, Data: data,
+		ID: id, Type: kind, Data: data, Spec: spec,
 		Position: workflow.Position{X: float64(column * 320), Y: float64(b.columns[column] * 140)},
 	})
 	b.columns[column]++
@@ -446,7 +447,7 @@ func (b *builder) insertWorkload(s *service) {
 	} else {
 		svc.Ports = s.ports
 	}
-	id := b.addNode(s.id+"-svc", workflow.KindService, columnNetwork, svc)
+	id := b.addNode(s.id+"-svc", workflow.KindService, columnNetwork, &svc)
 	b.addEdge(id, s.id, "")
 }
 
@@ -583,7 +584,7 @@ func (b *builder) mapEnvFiles(s *service) error {
 				data[k] = v
 			}
 			name := b.names.name("configmap", s.name+"-"+strings.TrimPrefix(filepath.Base(ef.Path), "."))
-			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data}), name}
+			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, &workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: data}), name}
 			b.envFiles[ef.Path] = cm
 		}
 		b.addEdge(cm.id, s.id, workflow.EnvFromHandle)
@@ -606,7 +607,7 @@ func (b *builder) mapCredentials(s *service, ctr *workflow.Container) {
 		keys = append(keys, workflow.SecretKey{Name: k})
 		ctr.EnvKeys = append(ctr.EnvKeys, workflow.EnvVarEntry{Name: k, SecretKeyRef: &workflow.KeyRef{Name: name, Key: k}})
 	}
-	b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: keys})
+	b.addNode("secret-"+name, workflow.KindSecret, columnConfig, &workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: keys})
 }
 
 // mapPorts exposes every port: published ones and expose alike.
@@ -791,7 +792,7 @@ func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
 				if b.pvcUsers[v.Source] > 1 {
 					pvc.AccessModes = []string{"ReadWriteMany"}
 				}
-				pv = placed{b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, pvc), name}
+				pv = placed{b.addNode("pvc-"+name, workflow.KindPersistentVolumeClaim, columnConfig, &pvc), name}
 				b.pvcs[v.Source] = pv
 			}
 			id, name := pv.id, pv.name
@@ -838,7 +839,7 @@ func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v 
 	}
 	key := filepath.Base(v.Source)
 	name := b.names.name("configmap", s.name+"-"+key)
-	id := b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: string(content)}})
+	id := b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, &workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: string(content)}})
 	ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "configMap", Name: name, MountPath: v.Target, SubPath: key, ReadOnly: true})
 	b.addEdge(id, s.id, "")
 	b.report.add(s.config.Name, f, Approximated, "file %s copied into ConfigMap %s, mounted read-only at %s", key, name, v.Target)
@@ -853,7 +854,7 @@ func (b *builder) mapSecrets(s *service, ctr *workflow.Container) {
 		sec, ok := b.secrets[ref.Source]
 		if !ok {
 			name := b.names.name("secret", ref.Source)
-			sec = placed{b.addNode("secret-"+name, workflow.KindSecret, columnConfig, workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}}), name}
+			sec = placed{b.addNode("secret-"+name, workflow.KindSecret, columnConfig, &workflow.SecretData{Meta: workflow.Meta{Name: name}, SecretType: "Opaque", Keys: []workflow.SecretKey{{Name: key}}}), name}
 			b.secrets[ref.Source] = sec
 		}
 		id, name := sec.id, sec.name
@@ -894,7 +895,7 @@ func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
 				continue
 			}
 			name := b.names.name("configmap", ref.Source)
-			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}}), name}
+			cm = placed{b.addNode("cm-"+name, workflow.KindConfigMap, columnConfig, &workflow.ConfigMapData{Meta: workflow.Meta{Name: name}, Data: map[string]string{key: content}}), name}
 			b.configs[ref.Source] = cm
 		}
 		id, name := cm.id, cm.name

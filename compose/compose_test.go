@@ -103,9 +103,9 @@ func composeServices(t *testing.T, raw []byte) []string {
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// TestGoldenReports holds the import report of every fixture.
-func TestGoldenReports(t *testing.T) {
-	t.Parallel()
+// importEach imports every fixture, as a draft, in a parallel subtest
+// named for it, and runs check on the result.
+func importEach(t *testing.T, check func(t *testing.T, name string, res *Result)) {
 	for _, file := range composeFixtures(t) {
 		name := filepath.Base(filepath.Dir(file))
 		t.Run(name, func(t *testing.T) {
@@ -114,28 +114,36 @@ func TestGoldenReports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b bytes.Buffer
-			if err := res.Report.WriteText(&b); err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", "reports", name+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), b.String()); diff != "" {
-				t.Errorf("report differs (-want +got):\n%s", diff)
-			}
+			check(t, name, res)
 		})
 	}
+}
+
+// TestGoldenReports holds the import report of every fixture.
+func TestGoldenReports(t *testing.T) {
+	t.Parallel()
+	importEach(t, func(t *testing.T, name string, res *Result) {
+		var b bytes.Buffer
+		if err := res.Report.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", "reports", name+".txt")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(want), b.String()); diff != "" {
+			t.Errorf("report differs (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // TestSecretFilesNeverRead imports compose files whose secrets point at
@@ -287,7 +295,7 @@ configs:
 	if strings.Join(migrate.Args, "|") != "sh|-c|echo 'migrating now'" {
 		t.Errorf("migrate args %q", migrate.Args)
 	}
-	if len(wf.LinksTo("web-app", workflow.LinkAfter)) != 1 {
+	if len(wf.Validated().LinksTo("web-app", workflow.LinkAfter)) != 1 {
 		t.Error("web_app does not wait for api")
 	}
 }
@@ -338,4 +346,41 @@ func TestKinds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportIsDecode checks that the workflow Import validates in Go is
+// the workflow its file decodes to: the same specs, warnings and links.
+func TestImportIsDecode(t *testing.T) {
+	t.Parallel()
+	importEach(t, func(t *testing.T, _ string, res *Result) {
+		dec, err := workflow.Decode(workflow.WorkflowFile(res.Workflow.Name), res.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range dec.Nodes {
+			if diff := cmp.Diff(dec.Nodes[i].Spec, res.Workflow.Nodes[i].Spec); diff != "" {
+				t.Errorf("node %q (-decoded +imported):\n%s", dec.Nodes[i].ID, diff)
+			}
+		}
+		if diff := cmp.Diff(dec.Warnings, res.Workflow.Warnings); diff != "" {
+			t.Errorf("warnings (-decoded +imported):\n%s", diff)
+		}
+		type link struct {
+			Kind                           workflow.LinkKind
+			From, To, PathID, RuleID, Path string
+			Edge                           int
+			SubPath                        string
+			Egress, ReadOnly               bool
+		}
+		links := func(wf *workflow.Workflow) []link {
+			var out []link
+			for _, l := range wf.Validated().Links() {
+				out = append(out, link{l.Kind, l.From.ID, l.To.ID, l.PathID, l.RuleID, l.MountPath, l.Edge, l.SubPath, l.Egress, l.ReadOnly})
+			}
+			return out
+		}
+		if diff := cmp.Diff(links(dec), links(res.Workflow)); diff != "" {
+			t.Errorf("links (-decoded +imported):\n%s", diff)
+		}
+	})
 }

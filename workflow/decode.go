@@ -65,14 +65,35 @@ func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, 
 		return nil, c.err()
 	}
 	v := validator{c: c, wf: &wf, file: file, nodeOK: nodesOK}
-	v.validate()
-	if err := c.err(); err != nil {
+	if err := v.run(); err != nil {
 		return nil, err
 	}
-	resolveEditorForms(&wf)
-	c.warnings.Sort()
-	wf.Warnings, wf.Ignored = c.warnings, c.ignored
+	wf.Ignored = c.ignored
 	return &wf, nil
+}
+
+// Validate checks a workflow made in Go, whose nodes have their Spec, as
+// Decode checks a file: file is the path the workflow's file has. On
+// success the workflow is complete as Decode returns it (see
+// Workflow.Validated); its nodes' Data is not read.
+func Validate(file string, wf *Workflow) error {
+	c := &collector{file: file, draft: wf.Status != StatusPublished}
+	nodesOK := make([]bool, len(wf.Nodes))
+	for i := range wf.Nodes {
+		n := &wf.Nodes[i]
+		want := NewSpec(n.Type)
+		switch {
+		case want == nil: // reported by the validator
+		case n.Spec == nil:
+			c.add(pointer("/nodes", i, "data"), n.ID, "is required")
+		case reflect.TypeOf(n.Spec) != reflect.TypeOf(want):
+			c.add(pointer("/nodes", i, "data"), n.ID, "is a %T, not the data of a %s node (%T)", n.Spec, n.Type, want)
+		default:
+			nodesOK[i] = true
+		}
+	}
+	v := validator{c: c, wf: wf, file: file, nodeOK: nodesOK}
+	return v.run()
 }
 
 // parseJSON decodes data into generic values, keeping numbers exact.
@@ -144,10 +165,11 @@ var rawMessageType = reflect.TypeFor[json.RawMessage]()
 // n.Spec. It reports whether the data was well-formed.
 func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	base := pointer("", "nodes", i)
-	spec := NewSpec(n.Type)
-	if spec == nil {
+	ks := n.Type.spec()
+	if ks == nil {
 		return false // reported by the validator
 	}
+	spec := ks.newSpec()
 	data, isObject := raw["data"].(map[string]any)
 	if !isObject {
 		k.c.add(pointer(base, "data"), n.ID, "must be an object, not %s", describe(raw["data"]))
@@ -155,13 +177,8 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	}
 	before := len(k.c.errs)
 	var values map[string]any
-	if n.Type == KindSecret {
-		data = k.stripSecretValues(pointer(base, "data"), n.ID, data)
-	}
-	if n.Type == KindPlugin {
-		data = k.metadataFields(pointer(base, "data"), n.ID, data)
-		data = k.fromCatalog(data)
-		data, values = k.splitPluginValues(pointer(base, "data"), n.ID, data)
+	if ks.prepare != nil {
+		data, values = ks.prepare(k, pointer(base, "data"), n.ID, data)
 	}
 	norm := k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
 	if len(k.c.errs) > before {
@@ -180,6 +197,20 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 	}
 	n.Spec = spec
 	return true
+}
+
+// secretData prepares the data of a secret node: values it holds are
+// dropped (see stripSecretValues).
+func (k checker) secretData(ptr, nodeID string, data map[string]any) (rest, values map[string]any) {
+	return k.stripSecretValues(ptr, nodeID, data), nil
+}
+
+// pluginData prepares the data of a plugin node: metadata fields are
+// read, the catalog completes it, and the field values are taken out.
+func (k checker) pluginData(ptr, nodeID string, data map[string]any) (rest, values map[string]any) {
+	data = k.metadataFields(ptr, nodeID, data)
+	data = k.fromCatalog(data)
+	return k.splitPluginValues(ptr, nodeID, data)
 }
 
 // fromCatalog completes the data of a plugin node whose templateId (and

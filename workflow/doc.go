@@ -8,5 +8,11 @@
 // a JSON pointer and the node id, and all problems of a file are reported
 // together.
 //
+// Each node kind is described once, in kinds.go: its data type, whether it
+// runs pods, its name rule, its checks and what its edges mean. Links are
+// resolved (resolve.go) apart from the checks that report on them
+// (checklinks.go); a workflow that passed validation has a Valid, which
+// holds its links and is what the compiler renders.
+//
 // The package does no I/O: callers hand it file contents.
 package workflow

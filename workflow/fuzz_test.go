@@ -53,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 			checkProblems(t, file, err)
 			return
 		}
-		for _, l := range wf.Links() {
+		for _, l := range wf.Validated().Links() {
 			if l.From == nil || l.To == nil || l.From.Spec == nil || l.To.Spec == nil {
 				t.Fatalf("link %+v has an unresolved end", l)
 			}

@@ -8,39 +8,6 @@ type NodeSpec interface {
 	ObjectMeta() *Meta
 }
 
-// NewSpec returns an empty spec for a node kind, or nil for an unknown kind.
-func NewSpec(k Kind) NodeSpec {
-	switch k {
-	case KindDeployment:
-		return &DeploymentData{}
-	case KindService:
-		return &ServiceData{}
-	case KindIngress:
-		return &IngressData{}
-	case KindConfigMap:
-		return &ConfigMapData{}
-	case KindSecret:
-		return &SecretData{}
-	case KindStatefulSet:
-		return &StatefulSetData{}
-	case KindJob:
-		return &JobData{}
-	case KindCronJob:
-		return &CronJobData{}
-	case KindDaemonSet:
-		return &DaemonSetData{}
-	case KindHPA:
-		return &HPAData{}
-	case KindNetworkPolicy:
-		return &NetworkPolicyData{}
-	case KindPersistentVolumeClaim:
-		return &PersistentVolumeClaimData{}
-	case KindPlugin:
-		return &PluginData{}
-	}
-	return nil
-}
-
 // Meta holds the fields every node kind shares.
 type Meta struct {
 	// Name is the Kubernetes object name.

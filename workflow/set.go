@@ -164,15 +164,6 @@ type ObjectRef struct {
 	NodeID string
 }
 
-// objectKinds maps node kinds to the kind of the object they render;
-// secret nodes render none (their values never live in git).
-var objectKinds = map[Kind]string{
-	KindDeployment: "Deployment", KindService: "Service", KindIngress: "Ingress",
-	KindConfigMap: "ConfigMap", KindStatefulSet: "StatefulSet", KindJob: "Job",
-	KindCronJob: "CronJob", KindDaemonSet: "DaemonSet", KindHPA: "HorizontalPodAutoscaler",
-	KindNetworkPolicy: "NetworkPolicy", KindPersistentVolumeClaim: "PersistentVolumeClaim",
-}
-
 // ObjectRefs lists the namespaced objects a valid workflow renders, in
 // node order: one per node, and the headless Service of a statefulset
 // whose serviceName no service node has.
@@ -180,7 +171,10 @@ func (w *Workflow) ObjectRefs() []ObjectRef {
 	var out []ObjectRef
 	for i := range w.Nodes {
 		n := &w.Nodes[i]
-		kind := objectKinds[n.Type]
+		var kind string
+		if s := n.Type.spec(); s != nil {
+			kind = s.object
+		}
 		if p, ok := n.Spec.(*PluginData); ok {
 			kind = p.Kind
 		}

@@ -7,7 +7,8 @@ import (
 )
 
 // validator checks one decoded workflow. Node-level checks are in
-// validate_kinds.go, edge checks in links.go.
+// validate_kinds.go; links are resolved in resolve.go and checked in
+// checklinks.go.
 type validator struct {
 	c      *collector
 	wf     *Workflow
@@ -16,6 +17,21 @@ type validator struct {
 	byID   map[string]int
 	// nsNode is the node whose namespace set the workflow's, if any.
 	nsNode string
+	// valid is the validated workflow resolveLinks makes.
+	valid *Valid
+}
+
+// run validates the workflow and, when it is valid, completes it: editor
+// forms are resolved, warnings kept and its Valid set.
+func (v *validator) run() error {
+	v.validate()
+	if err := v.c.err(); err != nil {
+		return err
+	}
+	resolveEditorForms(v.wf)
+	v.c.warnings.Sort()
+	v.wf.Warnings, v.wf.valid = v.c.warnings, v.valid
+	return nil
 }
 
 func (v *validator) validate() {
@@ -23,6 +39,7 @@ func (v *validator) validate() {
 	v.validateTop()
 	v.validateNodes()
 	v.resolveLinks()
+	v.checkLinks()
 }
 
 func (v *validator) validateTop() {
@@ -183,6 +200,9 @@ func (v *validator) validateNodes() {
 	}
 	names := map[kindName]string{}
 	podOwners := map[string]*Node{}
+	// One nodeValidator serves every node: the kinds' checks are called
+	// through their specs, which moves it to the heap.
+	nv := &nodeValidator{validator: v}
 	for i := range v.wf.Nodes {
 		n := &v.wf.Nodes[i]
 		base := pointer("/nodes", i)
@@ -194,7 +214,7 @@ func (v *validator) validateNodes() {
 		default:
 			v.byID[n.ID] = i
 		}
-		if NewSpec(n.Type) == nil {
+		if n.Type.spec() == nil {
 			if n.Type == "" {
 				v.c.add(pointer(base, "type"), n.ID, "is required")
 			} else {
@@ -205,7 +225,7 @@ func (v *validator) validateNodes() {
 		if !v.nodeOK[i] {
 			continue
 		}
-		nv := nodeValidator{validator: v, node: n, base: pointer(base, "data")}
+		nv.node, nv.base = n, pointer(base, "data")
 		nv.validate()
 		name := n.Name()
 		if name == "" {

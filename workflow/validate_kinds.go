@@ -29,64 +29,29 @@ func (nv *nodeValidator) add(ptr, format string, args ...any) {
 }
 
 func (nv *nodeValidator) validate() {
-	nv.meta(nv.node.Spec.ObjectMeta())
-	switch d := nv.node.Spec.(type) {
-	case *DeploymentData:
-		nv.container(&d.Container)
-		nv.nonNegative(nv.at("replicas"), nv.node.ID, d.Replicas)
-	case *StatefulSetData:
-		nv.container(&d.Container)
-		nv.statefulSet(d)
-	case *DaemonSetData:
-		nv.container(&d.Container)
-		nv.daemonSet(d)
-	case *JobData:
-		nv.container(&d.Container)
-		nv.job(&d.JobSpec)
-		if d.TTLSecondsAfterFinished != nil {
-			nv.add(nv.at("ttlSecondsAfterFinished"), "a job Flux applies is deleted by its TTL and created again by the next reconciliation, so it would run every interval; remove it (a cronjob may keep it)")
-		}
-	case *CronJobData:
-		nv.container(&d.Container)
-		nv.job(&d.JobSpec)
-		nv.cronJob(d)
-	case *ServiceData:
-		nv.service(d)
-	case *IngressData:
-		nv.ingress(d)
-	case *ConfigMapData:
-		nv.configMap(d)
-	case *SecretData:
-		nv.secret(d)
-	case *HPAData:
-		nv.hpa(d)
-	case *NetworkPolicyData:
-		nv.networkPolicy(d)
-	case *PersistentVolumeClaimData:
-		nv.pvc(d)
-	case *PluginData:
-		nv.plugin(d)
+	spec := nv.node.Type.spec()
+	nv.meta(spec, nv.node.Spec.ObjectMeta())
+	if w, ok := nv.node.Spec.(Workload); ok {
+		nv.container(w.ContainerSpec())
 	}
+	spec.check(nv, nv.node.Spec)
 }
 
-func (nv *nodeValidator) meta(m *Meta) {
+func (nv *nodeValidator) meta(spec *kindSpec, m *Meta) {
 	id := nv.node.ID
-	switch nv.node.Type {
-	case KindService:
+	switch spec.name {
+	case nameDNS1035Label:
 		if m.Name == "" {
 			nv.add(nv.at("name"), "is required")
 		} else {
 			nv.report(nv.at("name"), id, m.Name, validation.IsDNS1035Label(m.Name))
 		}
-	case KindCronJob:
-		// The Job names a CronJob makes add 11 characters.
-		if nv.dns1123Label(nv.at("name"), id, m.Name) && len(m.Name) > 52 {
-			nv.add(nv.at("name"), "%q is %d characters; a cronjob name may have at most 52", m.Name, len(m.Name))
-		}
-	case KindConfigMap, KindSecret, KindPersistentVolumeClaim, KindPlugin:
+	case nameDNS1123Subdomain:
 		nv.dns1123Subdomain(nv.at("name"), id, m.Name)
 	default:
-		nv.dns1123Label(nv.at("name"), id, m.Name)
+		if nv.dns1123Label(nv.at("name"), id, m.Name) && spec.maxName > 0 && len(m.Name) > spec.maxName {
+			nv.add(nv.at("name"), "%q is %d characters; a %s name may have at most %d", m.Name, len(m.Name), spec.kind, spec.maxName)
+		}
 	}
 	switch {
 	case m.Namespace == "" || m.Namespace == nv.wf.TargetNamespace():
@@ -97,6 +62,10 @@ func (nv *nodeValidator) meta(m *Meta) {
 	}
 	nv.labels(nv.at("labels"), id, m.Labels, false)
 	nv.annotations(nv.at("annotations"), id, m.Annotations)
+}
+
+func (nv *nodeValidator) deployment(d *DeploymentData) {
+	nv.nonNegative(nv.at("replicas"), nv.node.ID, d.Replicas)
 }
 
 func (nv *nodeValidator) container(c *Container) {
@@ -467,7 +436,15 @@ func (nv *nodeValidator) daemonSet(d *DaemonSetData) {
 	}
 }
 
-func (nv *nodeValidator) job(j *JobSpec) {
+func (nv *nodeValidator) job(d *JobData) {
+	nv.jobSpec(&d.JobSpec)
+	if d.TTLSecondsAfterFinished != nil {
+		nv.add(nv.at("ttlSecondsAfterFinished"), "a job Flux applies is deleted by its TTL and created again by the next reconciliation, so it would run every interval; remove it (a cronjob may keep it)")
+	}
+}
+
+// jobSpec checks the fields jobs and cronjobs share.
+func (nv *nodeValidator) jobSpec(j *JobSpec) {
 	id := nv.node.ID
 	nv.nonNegative(nv.at("completions"), id, j.Completions)
 	nv.nonNegative(nv.at("parallelism"), id, j.Parallelism)
@@ -487,6 +464,7 @@ var timeZoneName = sync.OnceValue(func() *regexp.Regexp {
 
 func (nv *nodeValidator) cronJob(d *CronJobData) {
 	id := nv.node.ID
+	nv.jobSpec(&d.JobSpec)
 	switch {
 	case d.Schedule == "":
 		nv.add(nv.at("schedule"), "is required (like \"0 2 * * *\")")

@@ -15,42 +15,6 @@ const (
 	StatusArchived Status = "archived"
 )
 
-// Kind is the type of a node.
-type Kind string
-
-// Node kinds.
-const (
-	KindDeployment            Kind = "deployment"
-	KindService               Kind = "service"
-	KindIngress               Kind = "ingress"
-	KindConfigMap             Kind = "configmap"
-	KindSecret                Kind = "secret"
-	KindStatefulSet           Kind = "statefulset"
-	KindJob                   Kind = "job"
-	KindCronJob               Kind = "cronjob"
-	KindDaemonSet             Kind = "daemonset"
-	KindHPA                   Kind = "hpa"
-	KindNetworkPolicy         Kind = "networkpolicy"
-	KindPersistentVolumeClaim Kind = "persistentvolumeclaim"
-	KindPlugin                Kind = "plugin"
-)
-
-// Kinds lists every node kind in a stable order.
-var Kinds = []Kind{
-	KindDeployment, KindService, KindIngress, KindConfigMap, KindSecret,
-	KindStatefulSet, KindJob, KindCronJob, KindDaemonSet, KindHPA,
-	KindNetworkPolicy, KindPersistentVolumeClaim, KindPlugin,
-}
-
-// IsWorkload reports whether nodes of kind k run pods.
-func (k Kind) IsWorkload() bool {
-	switch k {
-	case KindDeployment, KindStatefulSet, KindDaemonSet, KindJob, KindCronJob:
-		return true
-	}
-	return false
-}
-
 // Workflow is one workflow file: workflows/<name>.json.
 type Workflow struct {
 	// Schema is the optional JSON Schema reference for editors.
@@ -84,7 +48,7 @@ type Workflow struct {
 	// state: accepted, never rendered.
 	Ignored []Ignored `json:"-"`
 
-	links   []Link // resolved by validation
+	valid   *Valid // made by validation
 	cluster string // resolved by CheckSet
 }
 
