@@ -55,7 +55,8 @@ type StatusPublisherConfig struct {
 	Contexts func(clusters []string) (map[string]*rest.Config, error)
 	ID       string
 	Log      *slog.Logger
-	// MinWrite is the least time between two writes of one record.
+	// MinWrite is the least time between two writes of one record,
+	// unless the workflow's sync state or live revision changed.
 	MinWrite time.Duration
 	// Refresh is how often the deploy branch is fetched for new clusters
 	// and workflows.
@@ -65,8 +66,11 @@ type StatusPublisherConfig struct {
 // StatusPublisher watches the clusters while its replica leads the
 // "status" election and keeps one compact status record per workflow and
 // per cluster in etcd, written only when it changes and at most once per
-// MinWrite each, so that a flapping object cannot flood etcd. Every
-// replica serves reads from those records.
+// MinWrite each, so that a flapping object cannot flood etcd. A workflow
+// record whose sync state or live revision changed is written at once:
+// those change only when Flux starts or finishes a revision, and are what
+// a reader waits for after a push. Every replica serves reads from those
+// records.
 type StatusPublisher struct {
 	StatusPublisherConfig
 }
@@ -120,15 +124,18 @@ func (p *StatusPublisher) lead(ctx context.Context) error {
 
 // publishState is what the leader remembers between rounds.
 type publishState struct {
-	written  map[string][]byte    // key → last value written
-	at       map[string]time.Time // key → time of that write
-	clusters map[string]*watch.Cluster
-	layout   map[string][]string // cluster → workflows
-	head     string
+	written map[string][]byte    // key → last value written
+	at      map[string]time.Time // key → time of that write
+	// milestones holds, per workflow record, the milestone of the value
+	// last written.
+	milestones map[string]string
+	clusters   map[string]*watch.Cluster
+	layout     map[string][]string // cluster → workflows
+	head       string
 }
 
 func (p *StatusPublisher) publish(ctx context.Context) error {
-	st := &publishState{written: map[string][]byte{}, at: map[string]time.Time{}, clusters: map[string]*watch.Cluster{}}
+	st := &publishState{written: map[string][]byte{}, at: map[string]time.Time{}, milestones: map[string]string{}, clusters: map[string]*watch.Cluster{}}
 	existing, _, err := p.Store.Statuses(ctx, "")
 	if err != nil {
 		return err
@@ -235,10 +242,12 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 }
 
 // round computes every record and writes those that changed, unless one
-// was written less than MinWrite ago; it returns how long to wait for the
-// earliest such held-back write (0 for none).
+// was written less than MinWrite ago and reached no new milestone; it
+// returns how long to wait for the earliest such held-back write (0 for
+// none).
 func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.Resolver) time.Duration {
 	want := map[string][]byte{}
+	marks := map[string]string{}
 	for cl, wfs := range st.layout {
 		cs := ClusterStatus{Name: cl, Workflows: wfs}
 		var results []watch.Result
@@ -255,6 +264,7 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 			}
 			results = append(results, ws.Result)
 			want[statusWorkflows+wf] = mustJSON(ws)
+			marks[statusWorkflows+wf] = milestone(ws)
 		}
 		switch {
 		case w == nil:
@@ -273,20 +283,18 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 	now := time.Now()
 	var wait time.Duration
 	for key, v := range want {
-		if bytes.Equal(st.written[key], v) {
-			continue
+		hold := st.holdBack(key, v, marks[key], now, p.MinWrite)
+		if hold > 0 && (wait == 0 || hold < wait) {
+			wait = hold
 		}
-		if since := now.Sub(st.at[key]); since < p.MinWrite {
-			if d := p.MinWrite - since; wait == 0 || d < wait {
-				wait = d
-			}
+		if hold != 0 {
 			continue
 		}
 		if _, err := p.Store.PutStatus(ctx, key, v); err != nil {
 			p.Log.Warn("write status", slog.String("key", key), slog.String("error", err.Error()))
 			continue
 		}
-		st.written[key], st.at[key] = v, now
+		st.written[key], st.at[key], st.milestones[key] = v, now, marks[key]
 	}
 	if st.layout == nil {
 		return wait
@@ -295,10 +303,35 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 		if _, ok := want[key]; !ok {
 			if err := p.Store.DeleteStatus(ctx, key); err == nil {
 				delete(st.written, key)
+				delete(st.milestones, key)
 			}
 		}
 	}
 	return wait
+}
+
+// holdBack says whether the record at key, computed as v with the
+// milestone mark, is not to be written now: -1 when it is as written, how
+// long until it may be written when its last write was less than minWrite
+// ago and it reached no new milestone, and 0 when it is to be written.
+func (st *publishState) holdBack(key string, v []byte, mark string, now time.Time, minWrite time.Duration) time.Duration {
+	if bytes.Equal(st.written[key], v) {
+		return -1
+	}
+	if since := now.Sub(st.at[key]); since < minWrite && mark == st.milestones[key] {
+		return minWrite - since
+	}
+	return 0
+}
+
+// milestone is what of a workflow's status a reader waits for: its sync
+// state and the deploy commit that is live.
+func milestone(ws watch.WorkflowStatus) string {
+	m := ws.Sync.State
+	if ws.Sync.Live != nil {
+		m += " " + ws.Sync.Live.DeployCommit
+	}
+	return m
 }
 
 func mustJSON(v any) []byte {

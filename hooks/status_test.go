@@ -85,3 +85,38 @@ func readOverview(ctx context.Context, r StatusReader) (*Overview, error) {
 	}
 	return o, nil
 }
+
+// TestStatusHoldBack: a changed record is held back within MinWrite of
+// its last write, unless the workflow reached a new milestone (its sync
+// state or live revision), which a reader waits for after a push.
+func TestStatusHoldBack(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	live := func(state, commit string) string {
+		return milestone(watch.WorkflowStatus{Sync: watch.Sync{State: state, Live: &watch.Revision{DeployCommit: commit}}})
+	}
+	st := &publishState{
+		written:    map[string][]byte{"w": []byte("old")},
+		at:         map[string]time.Time{"w": at},
+		milestones: map[string]string{"w": live(watch.Synced, "aaa")},
+	}
+	for _, tc := range []struct {
+		name  string
+		key   string
+		value string
+		mark  string
+		after time.Duration
+		want  time.Duration
+	}{
+		{"unchanged", "w", "old", live(watch.Synced, "aaa"), 0, -1},
+		{"changed within MinWrite", "w", "new", live(watch.Synced, "aaa"), 300 * time.Millisecond, 700 * time.Millisecond},
+		{"changed after MinWrite", "w", "new", live(watch.Synced, "aaa"), time.Second, 0},
+		{"a new live revision", "w", "new", live(watch.RollingOut, "bbb"), 300 * time.Millisecond, 0},
+		{"a new sync state", "w", "new", live(watch.Applying, "aaa"), 10 * time.Millisecond, 0},
+		{"a record never written", "other", "new", "", 0, 0},
+	} {
+		if got := st.holdBack(tc.key, []byte(tc.value), tc.mark, at.Add(tc.after), time.Second); got != tc.want {
+			t.Errorf("%s: held back %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
