@@ -75,7 +75,7 @@ func New(cfg Config) (*Page, error) {
 func (p *Page) Mount(app *fiber.App) {
 	// Each route carries its guards: a middleware on "/" would reach the
 	// routes mounted after it, such as /readyz.
-	guard := []fiber.Handler{securityHeaders, p.cfg.Access.Middleware}
+	guard := []fiber.Handler{hooks.ServerTiming, securityHeaders, p.cfg.Access.Middleware}
 	app.Get("/", append(guard, p.overview)...)
 	app.Get("/workflows/:name", append(guard, p.workflow)...)
 	app.Get("/workflows/:name/compare", append(guard, p.compare)...)

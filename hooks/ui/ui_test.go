@@ -111,6 +111,9 @@ func TestPages(t *testing.T) {
 				t.Errorf("%s = %q, want %q", name, got, want)
 			}
 		}
+		if got := resp.Header.Get("Server-Timing"); !strings.HasPrefix(got, "app;dur=") {
+			t.Errorf("Server-Timing = %q, want app;dur=<milliseconds>", got)
+		}
 	})
 	s.putShop(t, watch.Degraded, "not available")
 	t.Run("workflow page", func(t *testing.T) {
