@@ -188,6 +188,16 @@ func (s *StatusAPI) events(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
+	// The server's WriteTimeout bounds a whole response, and a stream's
+	// would end after it: each write gets it anew instead, so that a
+	// stream lasts while every write must still finish in time (a client
+	// that stops reading is cut off).
+	conn := c.Context().Conn()
+	renew := func() {
+		if conn != nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
+		}
+	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -198,13 +208,14 @@ func (s *StatusAPI) events(c *fiber.Ctx) error {
 			}
 			cancel()
 		}()
-		s.stream(ctx, w, after)
+		s.stream(ctx, w, renew, after)
 	})
 	return nil
 }
 
-// stream writes events until ctx ends or the client goes away.
-func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, after int64) {
+// stream writes events until ctx ends or the client goes away; renew is
+// called before each write.
+func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, renew func(), after int64) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	recs := make(chan store.StatusRecord, 64)
@@ -243,7 +254,15 @@ func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, after int64) {
 			after = -1
 		}
 	}()
-	if _, err := w.WriteString("retry: 2000\n\n"); err != nil || w.Flush() != nil {
+	// send writes and flushes what write writes.
+	send := func(write func() error) bool {
+		renew()
+		return write() == nil && w.Flush() == nil
+	}
+	writeString := func(s string) func() error {
+		return func() error { _, err := w.WriteString(s); return err }
+	}
+	if !send(writeString("retry: 2000\n\n")) {
 		return
 	}
 	beat := time.NewTicker(s.Heartbeat)
@@ -253,23 +272,22 @@ func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, after int64) {
 		case <-ctx.Done():
 			return
 		case <-beat.C:
-			if _, err := w.WriteString(": heartbeat\n\n"); err != nil || w.Flush() != nil {
+			if !send(writeString(": heartbeat\n\n")) {
 				return
 			}
 		case r, ok := <-recs:
 			if !ok {
 				return
 			}
-			if writeEvent(w, r) != nil {
-				return
-			}
 			// Send what is queued together, then flush once.
-			for n := len(recs); n > 0; n-- {
-				if writeEvent(w, <-recs) != nil {
-					return
+			sent := send(func() error {
+				err := writeEvent(w, r)
+				for n := len(recs); n > 0 && err == nil; n-- {
+					err = writeEvent(w, <-recs)
 				}
-			}
-			if w.Flush() != nil {
+				return err
+			})
+			if !sent {
 				return
 			}
 		}
