@@ -337,8 +337,11 @@ func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]b
 }
 
 // strip drops what status never reads before an object is cached: managed
-// fields, and the values of Secrets and ConfigMaps, which thus never sit
-// in this process's memory.
+// fields, the values of Secrets and ConfigMaps, which thus never sit in
+// this process's memory, workloads' pod templates (health reads their
+// replicas, strategy and status) and the inventory of everything a Flux
+// Kustomization applied (status reads its revisions and conditions). At
+// thousands of objects the templates were most of the cache.
 func strip(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
@@ -357,6 +360,12 @@ func strip(obj any) (any, error) {
 	case "ConfigMap":
 		delete(u.Object, "data")
 		delete(u.Object, "binaryData")
+	case "Deployment", "StatefulSet", "DaemonSet", "Job":
+		unstructured.RemoveNestedField(u.Object, "spec", "template")
+	case "CronJob":
+		unstructured.RemoveNestedField(u.Object, "spec", "jobTemplate")
+	case "Kustomization":
+		unstructured.RemoveNestedField(u.Object, "status", "inventory")
 	}
 	return u, nil
 }
