@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: chromium render all build test test-short bench compose-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e
+.PHONY: chromium render all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e
 
 all: lint test build
 
@@ -81,15 +81,23 @@ test-short:
 # measure the compiler rather than the disk.
 BENCH_TMPDIR ?= $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 
-## bench: run the benchmarks (BENCHCOUNT runs each, for benchstat);
+## bench: run the benchmarks (BENCHCOUNT runs each, for benchstat) but
+## those of make load and make scale-bench;
 ## BenchmarkImportVsKompose prints the compose import's time as a ratio of kompose's
 bench: $(TOOLS_BIN)/kompose
-	KOMPOSE=$(TOOLS_BIN)/kompose TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -skip BenchmarkLoad -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
+	KOMPOSE=$(TOOLS_BIN)/kompose TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -skip 'BenchmarkLoad|BenchmarkScale' -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
 
 ## compose-bench: only BenchmarkImportVsKompose: the compose import and
 ## kompose as whole processes, alternately, over fixtures/compose
 compose-bench: $(TOOLS_BIN)/kompose
 	KOMPOSE=$(TOOLS_BIN)/kompose $(GO) test -run '^$$' -bench '^BenchmarkImportVsKompose$$' -benchtime $(or $(COMPOSEBENCHTIME),5x) ./cmd/compiler
+
+## scale-bench: the live status at scale on the kube stack (make kube-tools):
+## 100 generated workflows, 5,100 objects through Flux, watched by the real
+## cmd/hooks: its memory, /api/status and / server time, object change →
+## status event (SCALEBENCHTIME measurements each, default 300x)
+scale-bench: kube-tools
+	$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime $(or $(SCALEBENCHTIME),300x) -timeout 60m ./test/scale
 
 ## load: wrk against the real cmd/hooks process: signed pushes to a
 ## 100-workflow repository while it deploys (LOAD_CONNECTIONS, default 16;

@@ -65,6 +65,17 @@ func (a ReadAccess) Middleware(c *fiber.Ctx) error {
 	return c.Status(http.StatusUnauthorized).JSON(fiber.Map{"error": "reading needs a bearer token from HOOKS_READ_TOKENS or a login through the proxy"})
 }
 
+// ServerTiming sets a Server-Timing header ("app;dur=1.234") with the
+// milliseconds the handlers after it took: the server's own work, store
+// reads included, without the network or the client. Browsers' developer
+// tools show it, and the scale benchmarks read it.
+func ServerTiming(c *fiber.Ctx) error {
+	began := time.Now()
+	err := c.Next()
+	c.Set("Server-Timing", "app;dur="+strconv.FormatFloat(float64(time.Since(began))/float64(time.Millisecond), 'f', 3, 64))
+	return err
+}
+
 // StatusReader reads the status records every replica serves.
 type StatusReader interface {
 	Statuses(ctx context.Context, keyPrefix string) ([]store.StatusRecord, int64, error)
@@ -125,8 +136,8 @@ func NewStatusAPI(cfg StatusAPIConfig) (*StatusAPI, error) {
 // before other /api routes, so that the guard covers their reads too.
 func (s *StatusAPI) Mount(app *fiber.App) {
 	app.Use("/api", s.Access.Middleware)
-	app.Get("/api/status", s.overview)
-	app.Get("/api/workflows/:name/status", s.workflow)
+	app.Get("/api/status", ServerTiming, s.overview)
+	app.Get("/api/workflows/:name/status", ServerTiming, s.workflow)
 	app.Get("/api/events", s.events)
 }
 
@@ -190,6 +201,16 @@ func (s *StatusAPI) events(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
+	// The server's WriteTimeout bounds a whole response, and a stream's
+	// would end after it: each write gets it anew instead, so that a
+	// stream lasts while every write must still finish in time (a client
+	// that stops reading is cut off).
+	conn := c.Context().Conn()
+	renew := func() {
+		if conn != nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
+		}
+	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -200,13 +221,14 @@ func (s *StatusAPI) events(c *fiber.Ctx) error {
 			}
 			cancel()
 		}()
-		s.stream(ctx, w, after)
+		s.stream(ctx, w, renew, after)
 	})
 	return nil
 }
 
-// stream writes events until ctx ends or the client goes away.
-func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, after int64) {
+// stream writes events until ctx ends or the client goes away; renew is
+// called before each write.
+func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, renew func(), after int64) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	recs := make(chan store.StatusRecord, 64)
@@ -245,7 +267,15 @@ func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, after int64) {
 			after = -1
 		}
 	}()
-	if _, err := w.WriteString("retry: 2000\n\n"); err != nil || w.Flush() != nil {
+	// send writes and flushes what write writes.
+	send := func(write func() error) bool {
+		renew()
+		return write() == nil && w.Flush() == nil
+	}
+	writeString := func(s string) func() error {
+		return func() error { _, err := w.WriteString(s); return err }
+	}
+	if !send(writeString("retry: 2000\n\n")) {
 		return
 	}
 	beat := time.NewTicker(s.Heartbeat)
@@ -255,23 +285,22 @@ func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, after int64) {
 		case <-ctx.Done():
 			return
 		case <-beat.C:
-			if _, err := w.WriteString(": heartbeat\n\n"); err != nil || w.Flush() != nil {
+			if !send(writeString(": heartbeat\n\n")) {
 				return
 			}
 		case r, ok := <-recs:
 			if !ok {
 				return
 			}
-			if writeEvent(w, r) != nil {
-				return
-			}
 			// Send what is queued together, then flush once.
-			for n := len(recs); n > 0; n-- {
-				if writeEvent(w, <-recs) != nil {
-					return
+			sent := send(func() error {
+				err := writeEvent(w, r)
+				for n := len(recs); n > 0 && err == nil; n-- {
+					err = writeEvent(w, <-recs)
 				}
-			}
-			if w.Flush() != nil {
+				return err
+			})
+			if !sent {
 				return
 			}
 		}

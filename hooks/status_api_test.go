@@ -18,12 +18,19 @@ import (
 // serveStatus serves a StatusAPI over an embedded etcd on loopback.
 func serveStatus(t testing.TB, access ReadAccess) (*store.Store, string) {
 	t.Helper()
+	return serveStatusWith(t, access, fiber.Config{})
+}
+
+// serveStatusWith serves a StatusAPI from a server configured as cfg says.
+func serveStatusWith(t testing.TB, access ReadAccess, cfg fiber.Config) (*store.Store, string) {
+	t.Helper()
 	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	cfg.DisableStartupMessage = true
+	app := fiber.New(cfg)
 	must(NewStatusAPI(StatusAPIConfig{Reader: s, Access: access, Heartbeat: 50 * time.Millisecond, Done: done}))(t).Mount(app)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,6 +159,19 @@ func TestStatusAPI(t *testing.T) {
 			t.Errorf("resumed events %+v %+v", a, b)
 		}
 	})
+}
+
+// A stream outlives the server's WriteTimeout, which bounds each of its
+// writes rather than the whole stream.
+func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
+	t.Parallel()
+	s, base := serveStatusWith(t, ReadAccess{}, fiber.Config{WriteTimeout: 200 * time.Millisecond})
+	ev := openEvents(t, base+"/api/events?after=0")
+	time.Sleep(time.Second) // heartbeats meanwhile, every 50 ms
+	put(t, s, "workflows/late", `{"name":"late","health":"Healthy"}`)
+	if e := ev.next(t); e.kind != "workflow" || e.data != `{"name":"late","health":"Healthy"}` {
+		t.Errorf("event after the write timeout: %+v", e)
+	}
 }
 
 func TestReadAccess(t *testing.T) {

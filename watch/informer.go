@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -95,6 +96,21 @@ type Cluster struct {
 	synced    bool
 	err       error
 	since     time.Time
+
+	// judged remembers each object's health by UID between snapshots.
+	judgedMu sync.Mutex
+	judged   map[types.UID]judgement
+}
+
+// judgement is an object's health and conditions as computed at one
+// resourceVersion and, for a Service, one count of ready endpoints: an
+// object that has not changed since is not judged again. Conditions are
+// shared by the snapshots that show them, and read only.
+type judgement struct {
+	version    string
+	ready      int
+	result     Result
+	conditions []Condition
 }
 
 // Option configures a Cluster.
@@ -337,8 +353,11 @@ func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]b
 }
 
 // strip drops what status never reads before an object is cached: managed
-// fields, and the values of Secrets and ConfigMaps, which thus never sit
-// in this process's memory.
+// fields, the values of Secrets and ConfigMaps, which thus never sit in
+// this process's memory, workloads' pod templates (health reads their
+// replicas, strategy and status) and the inventory of everything a Flux
+// Kustomization applied (status reads its revisions and conditions). At
+// thousands of objects the templates were most of the cache.
 func strip(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
@@ -357,6 +376,12 @@ func strip(obj any) (any, error) {
 	case "ConfigMap":
 		delete(u.Object, "data")
 		delete(u.Object, "binaryData")
+	case "Deployment", "StatefulSet", "DaemonSet", "Job":
+		unstructured.RemoveNestedField(u.Object, "spec", "template")
+	case "CronJob":
+		unstructured.RemoveNestedField(u.Object, "spec", "jobTemplate")
+	case "Kustomization":
+		unstructured.RemoveNestedField(u.Object, "status", "inventory")
 	}
 	return u, nil
 }
@@ -403,17 +428,34 @@ func (c *Cluster) Snapshot() Snapshot {
 	}
 	ready := readyEndpoints(list(endpointSlices))
 	warn := warningsByObject(list(events))
+	// Of thousands of objects, a change touches a few: the others keep
+	// the judgement of the last snapshot.
+	c.judgedMu.Lock()
+	judged := make(map[types.UID]judgement, len(c.judged))
 	for _, gvr := range Managed {
 		for _, u := range list(gvr) {
-			var res Result
+			n := -1
 			if gvr.Resource == "services" {
-				res = ServiceHealth(u, ready[u.GetNamespace()+"/"+u.GetName()])
-			} else {
-				res = Compute(u)
+				n = ready[u.GetNamespace()+"/"+u.GetName()]
 			}
-			s.Objects = append(s.Objects, objectOf(u, res, warn))
+			uid, version := u.GetUID(), u.GetResourceVersion()
+			j, ok := c.judged[uid]
+			if !ok || uid == "" || j.version != version || j.ready != n {
+				j = judgement{version: version, ready: n, conditions: Conditions(u)}
+				if n >= 0 {
+					j.result = ServiceHealth(u, n)
+				} else {
+					j.result = Compute(u)
+				}
+			}
+			if uid != "" {
+				judged[uid] = j
+			}
+			s.Objects = append(s.Objects, objectOf(u, j, warn))
 		}
 	}
+	c.judged = judged
+	c.judgedMu.Unlock()
 	for _, u := range list(Kustomizations) {
 		if wf := u.GetLabels()[workflow.LabelPartOf]; wf != "" {
 			s.Kustomizations[wf] = u
@@ -425,12 +467,12 @@ func (c *Cluster) Snapshot() Snapshot {
 	return s
 }
 
-func objectOf(u *unstructured.Unstructured, res Result, warn map[string][]Event) Object {
+func objectOf(u *unstructured.Unstructured, j judgement, warn map[string][]Event) Object {
 	gvk := u.GroupVersionKind()
 	o := Object{
 		Kind: gvk.Kind, Group: gvk.Group, Namespace: u.GetNamespace(), Name: u.GetName(),
 		Workflow: u.GetLabels()[workflow.LabelPartOf], Node: u.GetAnnotations()[workflow.AnnotationNodeID],
-		Result: res, Conditions: Conditions(u),
+		Result: j.result, Conditions: j.conditions,
 	}
 	o.Events = warn[gvk.Kind+"/"+o.Namespace+"/"+o.Name]
 	// A workload's pods are not watched: their warnings are the workload's.

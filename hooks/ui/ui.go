@@ -75,7 +75,7 @@ func New(cfg Config) (*Page, error) {
 func (p *Page) Mount(app *fiber.App) {
 	// Each route carries its guards: a middleware on "/" would reach the
 	// routes mounted after it, such as /readyz.
-	guard := []fiber.Handler{securityHeaders, p.cfg.Access.Middleware}
+	guard := []fiber.Handler{hooks.ServerTiming, securityHeaders, p.cfg.Access.Middleware}
 	app.Get("/", append(guard, p.overview)...)
 	app.Get("/workflows/:name", append(guard, p.workflow)...)
 	app.Get("/workflows/:name/compare", append(guard, p.compare)...)
@@ -176,6 +176,9 @@ type workflowData struct {
 	Name     string
 	Revision int64
 	Status   *watch.WorkflowStatus
+	// Summary is Status, or while there is none a stand-in whose fields,
+	// hidden, the script fills in from the first status event.
+	Summary  *watch.WorkflowStatus
 	Graph    *Graph
 	Versions []gitrepo.Version
 	Deploys  []gitrepo.DeployRecord
@@ -198,7 +201,10 @@ func (p *Page) workflow(c *fiber.Ctx) error {
 	if err != nil {
 		return p.failed(c, err)
 	}
-	d := workflowData{Name: name, Revision: rev, Status: ws}
+	d := workflowData{Name: name, Revision: rev, Status: ws, Summary: ws}
+	if ws == nil {
+		d.Summary = &watch.WorkflowStatus{Name: name, Result: watch.Result{Health: watch.Unknown, Reason: "no status is recorded yet"}, Sync: watch.Sync{State: "unknown"}}
+	}
 	wf, err := p.headWorkflow(ctx, name)
 	if err != nil {
 		d.Problem = err.Error()

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -114,6 +115,9 @@ func TestPages(t *testing.T) {
 			if got := resp.Header.Get(name); got != want {
 				t.Errorf("%s = %q, want %q", name, got, want)
 			}
+		}
+		if got := resp.Header.Get("Server-Timing"); !strings.HasPrefix(got, "app;dur=") {
+			t.Errorf("Server-Timing = %q, want app;dur=<milliseconds>", got)
 		}
 	})
 	s.putShop(t, watch.Degraded, "not available")
@@ -234,4 +238,47 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("without JavaScript:\n%s\nwith:\n%s", static, nodes)
 		}
 	})
+}
+
+// A workflow page opened before the workflow has any status fills in its
+// summary and graph from the first status event, without reload.
+func TestBrowserFirstStatus(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.Start(t, 90*time.Second)
+	browsertest.KeepScreenshot(t, ctx, "workflow-page-first-status")
+	s := serve(t, hooks.ReadAccess{}, true)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/workflows/shop")); err != nil {
+		t.Fatal(err)
+	}
+	const summary = `(() => {
+		const sec = document.querySelector("section[data-workflow]");
+		const f = n => sec.querySelector('[data-field="' + n + '"]');
+		const dl = sec.querySelector("dl.summary");
+		return [f("no-status") ? "banner" : "no banner", dl && !dl.hidden && dl.offsetParent !== null ? "shown" : "hidden",
+			f("cluster").textContent, f("health").textContent.trim(), f("version").textContent.trim(), f("sync").textContent,
+			document.querySelector('g[data-node="web"]').dataset.health].join("|");
+	})()`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](summary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(before, "banner|hidden|") {
+		t.Errorf("before any status: %s", before)
+	}
+	poll := func(expr string) error {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second)))
+		return err
+	}
+	if err := poll(`document.querySelector('[data-field="live"]').textContent === "live"`); err != nil {
+		t.Fatalf("the stream did not open: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
+		t.Fatal(err)
+	}
+	s.putShop(t, watch.Degraded, "not available")
+	want := "no banner|shown|prod|✕ Degraded|v1 555555555555|Synced|Degraded"
+	if err := poll(fmt.Sprintf(`%s === %q && window.notReloaded === true`, summary, want)); err != nil {
+		after, _ := chromedp.Run(ctx, chromedp.Evaluate[string](summary))
+		t.Fatalf("after the first status event the page shows %s, want %s: %v", after, want, err)
+	}
 }

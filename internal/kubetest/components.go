@@ -80,9 +80,16 @@ func (s *Stack) startFlux(ctx context.Context, ports []int) error {
 	if err := s.waitServed(ctx, crds); err != nil {
 		return fmt.Errorf("kube stack: flux CRDs: %w", err)
 	}
-	env := []string{"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG=" + s.Kubeconfig}
-	if err := os.MkdirAll(filepath.Join(s.Dir, "artifacts"), 0o755); err != nil {
-		return err
+	// Each stack's controllers get a temporary directory of their own: in
+	// the shared /tmp, while other stacks ran on the machine, this one's
+	// build directories went missing mid-build ("kustomization path not
+	// found"), and Flux retried a minute later.
+	tmp := filepath.Join(s.Dir, "tmp")
+	env := []string{"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG=" + s.Kubeconfig, "TMPDIR=" + tmp}
+	for _, dir := range []string{filepath.Join(s.Dir, "artifacts"), tmp} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
 	}
 	storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	if err := s.start("source-controller", env, "--storage-path", filepath.Join(s.Dir, "artifacts"),

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// ForTest starts a stack for one test, with Flux when flux is true, and
+// ForTest starts a stack for one test or benchmark, with Flux when flux is true, and
 // its git server on a temporary directory, which it returns. Without the binaries in binDir
 // the test is skipped loudly, and fails in CI, which must run it. The
 // stack stops when the test ends; its logs are kept when the test failed.
-func ForTest(t *testing.T, binDir string, flux bool) (*Stack, string) {
+func ForTest(t testing.TB, binDir string, flux bool) (*Stack, string) {
 	t.Helper()
 	bin, _ := filepath.Abs(binDir)
 	if missing := MissingBinaries(bin); len(missing) > 0 {

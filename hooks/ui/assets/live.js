@@ -36,8 +36,13 @@
       setText(field(row, "sync"), ws.sync ? ws.sync.state : "");
       setText(field(row, "sync-message"), (ws.sync && ws.sync.message) || "");
       setText(field(row, "drift"), drift(ws.drift));
+      setText(field(row, "cluster"), ws.cluster || "");
     });
     if (body.dataset.workflowPage !== ws.name) return;
+    // A page loaded before the workflow had a status shows it from now on.
+    const none = document.querySelector('[data-field="no-status"]');
+    if (none) none.remove();
+    document.querySelectorAll("dl.summary[hidden]").forEach(function (dl) { dl.hidden = false; });
     const seen = {};
     (ws.nodes || []).forEach(function (n) { seen[n.id] = n; });
     document.querySelectorAll("g.node[data-node]").forEach(function (g) {
