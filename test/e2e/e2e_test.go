@@ -199,8 +199,9 @@ const livePage = `(() => {
 		nodes.map(g => g.dataset.node + "=" + g.dataset.health).join(",") + "|" + text("sync");
 })()`
 
-// openPage loads a workflow's page once it has a status record to show:
-// until then it has no fields that the stream of records could update.
+// openPage loads a workflow's page and waits until it has its fields (the
+// page renders them before the workflow's first status record, and the
+// stream fills them in).
 func openPage(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
 	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
