@@ -105,20 +105,28 @@ scale-bench: kube-tools
 load:
 	TMPDIR=/tmp $(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x -count $(or $(LOADCOUNT),3) -v ./hooks | grep -E '^Bench|Non-2xx| (50|90|99)%'
 
-## fuzz: run every fuzz target for FUZZTIME each
+## fuzz: run every fuzz target for FUZZTIME each. Go 1.26's fuzzing
+## coordinator can fail a target with "context deadline exceeded" when
+## -fuzztime ends while a worker is mid-input (golang/go#75804, fixed in Go
+## 1.27): such a run that wrote no failing input passes, with a note; any
+## other failure fails.
+FUZZ_TARGETS := FuzzDecode:./workflow FuzzDecodeCluster:./workflow FuzzDiff:./workflow \
+	FuzzParse:./workflow/plugins FuzzCompile:./compiler FuzzImport:./compose \
+	FuzzReceiveBody:./hooks FuzzImportGenerated:./compose FuzzCheckAgreesWithSchema:./compose \
+	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCluster$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
-	$(GO) test -run '^$$' -fuzz '^FuzzDiff$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./workflow/plugins
-	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compiler
-	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
-	$(GO) test -run '^$$' -fuzz '^FuzzReceiveBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./hooks
-	$(GO) test -run '^$$' -fuzz '^FuzzImportGenerated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
-	$(GO) test -run '^$$' -fuzz '^FuzzCheckAgreesWithSchema$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./compose
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./internal/jsonpos
-	$(GO) test -run '^$$' -fuzz '^FuzzCompute$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./watch
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./kubeorch
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; corpus=$$pkg/testdata/fuzz/$$name; \
+		before=$$(ls $$corpus 2>/dev/null | wc -l); \
+		echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) $$pkg"; \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) $$pkg >$$log 2>&1; then cat $$log; continue; fi; \
+		cat $$log; \
+		after=$$(ls $$corpus 2>/dev/null | wc -l); \
+		if [ "$$after" = "$$before" ] && tail -5 $$log | grep -q '^    context deadline exceeded$$'; then \
+			echo "NOTE: $$name: Go's fuzzing coordinator stopped with its deadline race (golang/go#75804), no failing input: passed"; \
+		else exit 1; fi; \
+	done
 
 ## golden: rewrite golden files from the current output
 golden:
