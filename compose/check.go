@@ -55,7 +55,7 @@ func checkSource(file string, data []byte, errs *[]error) ([]document, error) {
 			continue
 		}
 		root := resolve(n.Content[0])
-		for _, e := range c.check(root, specRoot, where{at: root}) {
+		for _, e := range append(c.checkKeys(root, where{at: root}), c.check(root, specRoot, where{at: root})...) {
 			*errs = append(*errs, e)
 		}
 		docs = append(docs, document{c, root})

@@ -235,6 +235,9 @@ func (c *checker) checkMapping(n *yaml.Node, sch *specNode, w where) []*InputErr
 		}
 	}
 	for _, p := range pairs {
+		if typeOf(resolve(p[0]))&tString == 0 {
+			continue // checkKeys reports it
+		}
 		k, v := p[0].Value, p[1]
 		kw := w.key(k, p[0])
 		known := false
@@ -323,6 +326,37 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// mergeKey reports whether k is a merge key (<<).
+func mergeKey(k *yaml.Node) bool {
+	return k.Tag == "!!merge" || (k.Value == "<<" && k.Style == 0)
+}
+
+// checkKeys reports every mapping key in n that is not text: a number,
+// a boolean, null, a list or a mapping. compose-go refuses them all
+// ("non-string key"), anywhere in the file, before it validates and
+// without a line; YAML decoding into a map would drop a null key.
+// Aliases are not followed: their anchors are checked where they stand.
+func (c *checker) checkKeys(n *yaml.Node, w where) []*InputError {
+	var errs []*InputError
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kw := w.key(k.Value, k)
+			if kind := typeOf(resolve(k)); kind&tString == 0 && !mergeKey(k) {
+				errs = append(errs, c.errorf(kw, "key %q is %s; compose keys are text: put it in quotes", k.Value, typeName(kind)))
+				continue
+			}
+			errs = append(errs, c.checkKeys(v, kw)...)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			errs = append(errs, c.checkKeys(item, w.index(i, item))...)
+		}
+	}
+	return errs
+}
+
 // mappingPairs returns the key and value nodes of a mapping, with merge
 // keys (<<) expanded; explicit keys win over merged ones.
 func mappingPairs(n *yaml.Node) [][2]*yaml.Node {
@@ -330,7 +364,7 @@ func mappingPairs(n *yaml.Node) [][2]*yaml.Node {
 	var merged [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Tag == "!!merge" || (k.Value == "<<" && k.Style == 0) {
+		if mergeKey(k) {
 			v = resolve(v)
 			sources := []*yaml.Node{v}
 			if v.Kind == yaml.SequenceNode {
