@@ -32,16 +32,35 @@ func (s *Store) statusPrefix() string { return s.prefix + "status/" }
 
 // PutStatus writes a status record unless it holds value already, and
 // reports whether it wrote. Equal writes thus cost etcd no revision.
+//
+// The write is conditioned on the revision read, not on the value: a
+// value in the condition would travel through the raft log twice.
 func (s *Store) PutStatus(ctx context.Context, key string, value []byte) (bool, error) {
 	k := s.statusPrefix() + key
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.Value(k), "=", string(value))).
-		Else(clientv3.OpPut(k, string(value))).
-		Commit()
-	if err != nil {
-		return false, fmt.Errorf("store: put status %s: %w", key, err)
+	for {
+		cur, err := s.client.Get(ctx, k)
+		if err != nil {
+			return false, fmt.Errorf("store: put status %s: %w", key, err)
+		}
+		var rev int64
+		if len(cur.Kvs) == 1 {
+			if bytes.Equal(cur.Kvs[0].Value, value) {
+				return false, nil
+			}
+			rev = cur.Kvs[0].ModRevision
+		}
+		resp, err := s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
+			Then(clientv3.OpPut(k, string(value))).
+			Commit()
+		if err != nil {
+			return false, fmt.Errorf("store: put status %s: %w", key, err)
+		}
+		if resp.Succeeded {
+			return true, nil
+		}
+		// Another writer came between: compare with what it wrote.
 	}
-	return !resp.Succeeded, nil
 }
 
 // DeleteStatus removes a status record.

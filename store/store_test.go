@@ -10,7 +10,7 @@ import (
 )
 
 // open starts a store with an embedded etcd in dir.
-func open(t *testing.T, dir string) *Store {
+func open(t testing.TB, dir string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), Config{DataDir: dir})
 	if err != nil {
