@@ -47,6 +47,18 @@ func TestDataDirFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"member directory", "is gone", "backup"}, ""},
+		{"member replaced by another's", func(t *testing.T, member string) {
+			other := t.TempDir()
+			if err := open(t, other).Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(member); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(filepath.Join(other, "etcd", "member"), member); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"its etcd member is", "that ran here before"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,12 +7,11 @@ package store
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -152,13 +151,6 @@ const compactAfter = 5 * time.Minute
 // memory after each of its snapshots (etcd takes one every 100 entries).
 const catchUpEntries = 100
 
-// ports are the embedded server's ports, kept in its data directory so
-// that a restart finds its member where it was.
-type ports struct {
-	Client int `json:"client"`
-	Peer   int `json:"peer"`
-}
-
 // startTimeout bounds the embedded server's start.
 const startTimeout = 60 * time.Second
 
@@ -174,10 +166,6 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 	if err := checkDataDir(dir); err != nil {
 		return nil, err
 	}
-	p, err := loadPorts(filepath.Join(dir, "ports.json"))
-	if err != nil {
-		return nil, err
-	}
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(dir, "etcd")
 	cfg.Name = "slipway"
@@ -191,11 +179,19 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 	// last 5,000 entries, whole status records included (about 160 MB of
 	// heap after 12,000 writes of 15 KB; go test -bench StatusWrites ./store).
 	cfg.SnapshotCatchUpEntries = catchUpEntries
-	clientURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p.Client)}
-	peerURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", p.Peer)}
+	// The kernel picks the ports at every start: a port kept from the last
+	// run can be taken by then. The member's peer URL stays the same (port
+	// 0): a cluster of one never dials it.
+	clientURL := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	peerURL := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{clientURL}, []url.URL{clientURL}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peerURL}, []url.URL{peerURL}
 	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
+	// The member's id is derived from its peer URLs and this token when
+	// the directory is new (later starts read it from the log): a token of
+	// its own makes every data directory's member id its own, so that
+	// recordMember notices a member directory brought from elsewhere.
+	cfg.InitialClusterToken = "slipway-" + rand.Text()
 
 	// StartEtcd takes no context and may block on a damaged directory:
 	// it runs aside, and a server it starts after Open gave up is closed.
@@ -306,29 +302,4 @@ func recordMember(dir, id string) error {
 func damaged(dir, format string, args ...any) error {
 	return fmt.Errorf("store: data directory %s: %s: %w; restore the directory from a backup, or move it away to start with empty state (deliveries handled before would then be accepted again)",
 		dir, fmt.Sprintf(format, args...), ErrDamaged)
-}
-
-// loadPorts reads the embedded server's ports, or picks free ones and
-// writes them.
-func loadPorts(file string) (ports, error) {
-	var p ports
-	if b, err := os.ReadFile(file); err == nil {
-		if err := json.Unmarshal(b, &p); err != nil {
-			return p, fmt.Errorf("store: %s: %w", file, err)
-		}
-		return p, nil
-	}
-	for _, port := range []*int{&p.Client, &p.Peer} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return p, fmt.Errorf("store: %w", err)
-		}
-		*port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	b, _ := json.Marshal(p)
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		return p, fmt.Errorf("store: %w", err)
-	}
-	return p, nil
 }
