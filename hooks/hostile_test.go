@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,7 +117,9 @@ func TestStalledBodies(t *testing.T) {
 	}
 	wg.Wait()
 	close(answers)
+	var seen []answer
 	for a := range answers {
+		seen = append(seen, a)
 		if a.status != 0 && a.status != http.StatusServiceUnavailable && a.status != http.StatusRequestTimeout {
 			t.Errorf("a stalled client got %d", a.status)
 		}
@@ -132,6 +135,9 @@ func TestStalledBodies(t *testing.T) {
 	}
 	if timeouts := metricValue(t, h, `slipway_webhook_deliveries_total{event="push",result="timeout"}`); timeouts > held {
 		t.Errorf("%d stalled bodies read until the timeout, want %d at most", timeouts, held)
+	}
+	if t.Failed() {
+		t.Logf("the clients saw %+v; the server counted:\n%s", seen, metricLines(t, h, "slipway_webhook_deliveries_total", "slipway_http_refused_total"))
 	}
 }
 
@@ -216,13 +222,7 @@ func (infiniteSpaces) Read(p []byte) (int, error) {
 // 0 when it is absent.
 func metricValue(t *testing.T, h *harness, series string) int {
 	t.Helper()
-	resp, err := http.Get(h.url() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(metricLines(t, h, series+" "), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -232,6 +232,25 @@ func metricValue(t *testing.T, h *harness, series string) int {
 		}
 	}
 	return 0
+}
+
+// metricLines returns the lines of /metrics that start with one of the
+// prefixes.
+func metricLines(t *testing.T, h *harness, prefixes ...string) string {
+	t.Helper()
+	resp, err := http.Get(h.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(line, p) }) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestLargeAndChunkedDeliveries: bodies spooled to disk while they are
