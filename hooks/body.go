@@ -29,7 +29,7 @@ const (
 	// with the bytes that arrive, not with the length announced.
 	bodyChunk = 16 << 10
 	// memoryBudget bounds the memory of bodies being read, across all
-	// deliveries: 1,024 chunks, so as many deliveries at once.
+	// deliveries: 1,024 chunks, so at least as many deliveries at once.
 	memoryBudget = 16 << 20
 	// spoolBudget bounds the bytes of larger bodies being read into
 	// temporary files (in $TMPDIR), reserved from their announced length
@@ -106,13 +106,19 @@ func (h *heldBody) read(r io.Reader, length int64, mac hash.Hash) error {
 		size = min(size, MaxWebhookBody+1-total)
 		chunk := spoolBuf
 		if chunk == nil {
-			if !h.budget.memory.TryAcquire(bodyChunk) {
+			// A body in memory takes what arrives, a chunk at most at a
+			// time; a spooled body reads through one whole chunk.
+			alloc := size
+			if h.file != nil {
+				alloc = bodyChunk
+			}
+			if !h.budget.memory.TryAcquire(alloc) {
 				return errBusy
 			}
-			h.memory += bodyChunk
-			chunk = make([]byte, bodyChunk)
+			h.memory += alloc
+			chunk = make([]byte, alloc)
 			if h.file != nil {
-				spoolBuf = chunk // a spooled body reads through one chunk
+				spoolBuf = chunk
 			}
 		}
 		n, err := io.ReadFull(r, chunk[:size])

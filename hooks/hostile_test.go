@@ -159,12 +159,12 @@ func TestBodyBudget(t *testing.T) {
 		want         error
 		memory, disk int64 // budgets in use after
 	}{
-		{"a small body is held in memory by the chunk", 20 << 10, 20 << 10, nil, 2 * bodyChunk, 0},
-		{"the largest body is spooled through one chunk", MaxWebhookBody, MaxWebhookBody, nil, 3 * bodyChunk, MaxWebhookBody},
-		{"a body of unknown length counts as the largest", -1, 1 << 20, nil, 4 * bodyChunk, spoolBudget},
-		{"no spool left for a third", MaxWebhookBody, MaxWebhookBody, errBusy, 4 * bodyChunk, spoolBudget},
-		{"small bodies still fit", 1, 1, nil, 5 * bodyChunk, spoolBudget},
-		{"a body shorter than announced", 100, 10, io.ErrUnexpectedEOF, 5 * bodyChunk, spoolBudget},
+		{"a small body is held in memory as it arrives", 20 << 10, 20 << 10, nil, 20 << 10, 0},
+		{"the largest body is spooled through one chunk", MaxWebhookBody, MaxWebhookBody, nil, 20<<10 + bodyChunk, MaxWebhookBody},
+		{"a body of unknown length counts as the largest", -1, 1 << 20, nil, 20<<10 + 2*bodyChunk, spoolBudget},
+		{"no spool left for a third", MaxWebhookBody, MaxWebhookBody, errBusy, 20<<10 + 2*bodyChunk, spoolBudget},
+		{"small bodies still fit", 1, 1, nil, 20<<10 + 2*bodyChunk + 1, spoolBudget},
+		{"a body shorter than announced", 100, 10, io.ErrUnexpectedEOF, 20<<10 + 2*bodyChunk + 1, spoolBudget},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -185,11 +185,11 @@ func TestBodyBudget(t *testing.T) {
 	}
 	t.Run("the memory budget ends", func(t *testing.T) {
 		n := 0
-		for read(1, 1) == nil {
+		for read(bodyChunk, bodyChunk) == nil {
 			n++
 		}
-		if want := memoryBudget/bodyChunk - 5; n != want {
-			t.Errorf("%d more small bodies fit, want %d", n, want)
+		if want := (memoryBudget - steps[len(steps)-1].memory) / bodyChunk; int64(n) != want {
+			t.Errorf("%d more bodies of a chunk fit, want %d", n, want)
 		}
 	})
 	t.Run("a body of unknown length over the limit", func(t *testing.T) {
