@@ -66,7 +66,9 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 		},
 	})
 	app.Use(closeUnread)
-	app.Post("/hooks/github", func(c *fiber.Ctx) error {
+	// Server-Timing tells GitHub's delivery log, and the load benchmark,
+	// how long the service took without the network.
+	app.Post("/hooks/github", ServerTiming, func(c *fiber.Ctx) error {
 		length := int64(c.Request().Header.ContentLength())
 		body := &bodyReader{r: c.Context().RequestBodyStream(), length: length}
 		// fiber's strings point into buffers the next request reuses: the

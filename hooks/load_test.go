@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -13,7 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,51 +21,62 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/sample"
-	"github.com/slipway-gitops/slipway/internal/testutil"
 )
 
-// Load settings: wrk's threads, and how many distinct pushes (commits)
-// the deliveries cycle through.
-const (
-	loadThreads  = 2
-	loadDistinct = 2000
-)
+// Load settings: how many distinct pushes (commits) the deliveries cycle
+// through.
+const loadDistinct = 2000
 
-// BenchmarkLoad measures the real cmd/hooks process under wrk on
-// loopback: signed push deliveries to the source branch of a 100-workflow
+// BenchmarkLoad measures the real cmd/hooks process on loopback under
+// signed push deliveries to the source branch of a 100-workflow
 // repository, each with its own delivery id and one of 2,000 commits, so
 // that every delivery is verified, parsed and recorded, raising the
 // deploy signal, in the embedded etcd (on the disk of TMPDIR, with its
-// fsync) while the leading worker deploys. Each iteration is one wrk
-// run; run it with -benchtime 1x (make load). The environment adjusts it:
-// LOAD_DURATION (10s), LOAD_CONNECTIONS (16), and for experiments the
-// service's LOAD_DEPLOY_INTERVAL (100ms) and LOAD_GOGC (its default).
+// fsync) while the leading worker deploys. Each iteration is two vegeta
+// attacks; run it with -benchtime 1x (make load):
+//
+//   - at a fixed rate: LOAD_RATE (1000) deliveries a second whatever the
+//     answers, as GitHub sends them (an open loop, so that a slow answer
+//     delays no later delivery's clock); p50-ms, p99-ms and max-ms are its
+//     latencies, each from when vegeta sent it on that schedule;
+//   - at capacity: LOAD_CONNECTIONS (16) clients, each sending its next
+//     delivery when the last is answered; deliveries/s is the throughput,
+//     and capacity-p99-ms the latency of that closed loop, which is its
+//     concurrency over its throughput (Little's law) and says how long a
+//     queue 16 clients keep, not how long a delivery waits.
+//
+// The environment adjusts it: LOAD_DURATION (10s) for each attack, and for
+// experiments the service's LOAD_DEPLOY_INTERVAL (100ms) and LOAD_GOGC
+// (its default).
 //
 // The slow-clients variant runs the same load while 200 hostile clients
 // hold connections at the same time (slowClients): its p99 and peak
 // memory, against the honest variant's, are what they cost.
 func BenchmarkLoad(b *testing.B) {
-	wrk := testutil.Tool(b, "wrk", "apt-get install wrk")
-	dir := b.TempDir()
 	bin := buildService(b)
-	requests := filepath.Join(dir, "requests.txt")
-	writeLoadRequests(b, requests, loadDistinct)
+	requests := loadRequests(b, loadDistinct)
 	for _, slow := range []int{0, 200} {
 		name := "honest"
 		if slow > 0 {
 			name = fmt.Sprintf("slow-clients-%d", slow)
 		}
-		b.Run(name, func(b *testing.B) { runLoad(b, wrk, bin, requests, slow) })
+		b.Run(name, func(b *testing.B) { runLoad(b, bin, requests, slow) })
 	}
 }
 
-// runLoad starts the service built at bin and runs wrk against it, with
-// slow hostile clients at the same time.
-func runLoad(b *testing.B, wrk, bin, requests string, slow int) {
-	duration := cmp.Or(os.Getenv("LOAD_DURATION"), "10s")
-	connections := cmp.Or(os.Getenv("LOAD_CONNECTIONS"), "16")
+// runLoad starts the service built at bin and attacks it with requests,
+// with slow hostile clients at the same time.
+func runLoad(b *testing.B, bin string, requests []signedBody, slow int) {
+	duration, err := time.ParseDuration(cmp.Or(os.Getenv("LOAD_DURATION"), "10s"))
+	if err != nil {
+		b.Fatalf("LOAD_DURATION: %v", err)
+	}
+	connections := envInt(b, "LOAD_CONNECTIONS", 16)
+	rate := envInt(b, "LOAD_RATE", 1000)
 	dir := b.TempDir()
 	gittest.Git(b, dir, "init", "-q", "-b", "main", "repo")
 	head := gittest.Commit(b, dir+"/repo", "Add 100 workflows", sample.Repo(100))
@@ -111,29 +121,30 @@ func runLoad(b *testing.B, wrk, bin, requests string, slow int) {
 		return json.NewDecoder(resp.Body).Decode(&ready) == nil && ready.Deploy.SourceCommit == head
 	}, "the first deploy")
 
+	target := deliveries(requests, "http://"+addr+"/hooks/github", fmt.Sprintf("load-%d", time.Now().UnixNano()))
 	for b.Loop() {
-		wrkTime, err := time.ParseDuration(duration)
-		if err != nil {
-			b.Fatal(err)
-		}
 		// The hostile clients start first and keep at it for as long as
-		// wrk runs.
-		ctx, cancel := context.WithTimeout(b.Context(), wrkTime+2*time.Second)
+		// the attacks run.
+		ctx, cancel := context.WithCancel(b.Context())
 		cut := slowClients(ctx, addr, slow)
-		time.Sleep(min(wrkTime/5, 2*time.Second))
-		out, err := exec.Command(wrk, "-t", strconv.Itoa(loadThreads), "-c", connections, "-d", duration,
-			"--latency", "-s", "testdata/load.lua", "http://"+addr+"/hooks/github", "--", requests).CombinedOutput()
-		if err != nil {
-			b.Fatalf("wrk: %v\n%s", err, out)
-		}
-		b.Logf("wrk:\n%s", out)
-		if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
-			b.Errorf("%s deliveries were not accepted", m[1])
-		}
-		b.ReportMetric(wrkNumber(b, out, `Requests/sec:\s+([\d.]+)`), "deliveries/s")
-		b.ReportMetric(wrkMillis(b, out, `\n\s+50%\s+(\S+)`), "p50-ms")
-		b.ReportMetric(wrkMillis(b, out, `\n\s+99%\s+(\S+)`), "p99-ms")
+		time.Sleep(min(duration/5, 2*time.Second))
+		// The fixed rate goes first, so that it meets the service as a
+		// steady stream of deliveries would, not in the wake of the burst
+		// at capacity.
+		fixed := attack(b, target, vegeta.Rate{Freq: rate, Per: time.Second}, duration)
+		capacity := attack(b, target, vegeta.Rate{}, duration,
+			vegeta.Workers(uint64(connections)), vegeta.MaxWorkers(uint64(connections)), vegeta.Connections(connections))
 		cancel()
+		b.ReportMetric(capacity.throughput, "deliveries/s")
+		b.ReportMetric(capacity.quantile(0.99), "capacity-p99-ms")
+		b.ReportMetric(fixed.quantile(0.50), "p50-ms")
+		b.ReportMetric(fixed.quantile(0.99), "p99-ms")
+		b.ReportMetric(fixed.quantile(1), "max-ms")
+		b.ReportMetric(fixed.serverQuantile(0.99), "server-p99-ms")
+		b.Logf("at %d/s: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (server: p50 %.2f ms, p99 %.2f ms, max %.2f ms); at capacity (%d clients): %.0f deliveries/s, p50 %.2f ms, p99 %.2f ms",
+			rate, fixed.quantile(0.5), fixed.quantile(0.9), fixed.quantile(0.99), fixed.quantile(0.999), fixed.quantile(1),
+			fixed.serverQuantile(0.5), fixed.serverQuantile(0.99), fixed.serverQuantile(1),
+			connections, capacity.throughput, capacity.quantile(0.5), capacity.quantile(0.99))
 		if slow > 0 {
 			b.ReportMetric(float64(cut()), "slow-cut")
 		}
@@ -143,6 +154,130 @@ func runLoad(b *testing.B, wrk, bin, requests string, slow int) {
 	b.ReportMetric(peakMB(b, svc.Process.Pid), "peak-MB")
 	b.ReportMetric(rssMB(b, svc.Process.Pid), "rss-after-MB")
 	b.Logf("%s", grepMetrics(b, addr, "slipway_webhook_deliveries_total", "slipway_http_refused_total", "slipway_deploy_latency_seconds_count"))
+}
+
+// signedBody is a delivery's body and its X-Hub-Signature-256.
+type signedBody struct {
+	signature string
+	body      []byte
+}
+
+// loadRequests signs n pushes of distinct commits to main.
+func loadRequests(b *testing.B, n int) []signedBody {
+	push := pushes(b)
+	out := make([]signedBody, n)
+	for i := range out {
+		body := push(fmt.Sprintf("%040x", i+1))
+		out[i] = signedBody{signature: sign(body), body: body}
+	}
+	return out
+}
+
+// deliveries cycles through requests as push deliveries to url, each
+// with a delivery id of its own that starts with prefix.
+func deliveries(requests []signedBody, url, prefix string) vegeta.Targeter {
+	var n atomic.Uint64
+	return func(t *vegeta.Target) error {
+		i := n.Add(1)
+		r := requests[i%uint64(len(requests))]
+		*t = vegeta.Target{Method: http.MethodPost, URL: url, Body: r.body, Header: http.Header{
+			"Content-Type":        {"application/json"},
+			"X-Github-Event":      {"push"},
+			"X-Github-Delivery":   {fmt.Sprintf("%s-%d", prefix, i)},
+			"X-Hub-Signature-256": {r.signature},
+		}}
+		return nil
+	}
+}
+
+// attackResult is what one attack measured: its successful deliveries a
+// second, the latency of every delivery as the client saw it and the
+// service's own time for it (its Server-Timing), each sorted.
+type attackResult struct {
+	throughput float64
+	latencies  []time.Duration
+	server     []float64 // milliseconds
+}
+
+// quantile returns the q-quantile of the latencies in milliseconds.
+func (r attackResult) quantile(q float64) float64 {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return float64(r.latencies[rank(q, len(r.latencies))].Microseconds()) / 1000
+}
+
+// serverQuantile returns the q-quantile of the service's own times in
+// milliseconds.
+func (r attackResult) serverQuantile(q float64) float64 {
+	if len(r.server) == 0 {
+		return 0
+	}
+	return r.server[rank(q, len(r.server))]
+}
+
+// rank is the index of the q-quantile in n sorted values.
+func rank(q float64, n int) int { return min(int(q*float64(n)), n-1) }
+
+// serverMillis reads the milliseconds of a Server-Timing header
+// ("app;dur=1.234").
+func serverMillis(header string) (float64, error) {
+	dur, ok := strings.CutPrefix(header, "app;dur=")
+	if !ok {
+		return 0, fmt.Errorf("Server-Timing %q, want app;dur=<milliseconds>", header)
+	}
+	return strconv.ParseFloat(dur, 64)
+}
+
+// attack runs one vegeta attack at rate (zero: as fast as its workers
+// are answered) for d and fails the benchmark if any delivery is not
+// accepted.
+func attack(b *testing.B, target vegeta.Targeter, rate vegeta.Rate, d time.Duration, opts ...func(*vegeta.Attacker)) attackResult {
+	attacker := vegeta.NewAttacker(append([]func(*vegeta.Attacker){vegeta.Timeout(10 * time.Second), vegeta.KeepAlive(true)}, opts...)...)
+	var r attackResult
+	var first, last time.Time
+	failed := map[string]int{}
+	for res := range attacker.Attack(target, rate, d, "") {
+		if res.Code < 200 || res.Code > 299 {
+			failed[cmp.Or(res.Error, strconv.Itoa(int(res.Code)))]++
+			continue
+		}
+		server, err := serverMillis(res.Headers.Get("Server-Timing"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.server = append(r.server, server)
+		if first.IsZero() || res.Timestamp.Before(first) {
+			first = res.Timestamp
+		}
+		if end := res.End(); end.After(last) {
+			last = end
+		}
+		r.latencies = append(r.latencies, res.Latency)
+	}
+	if len(failed) > 0 {
+		b.Errorf("deliveries not accepted, by answer: %v", failed)
+	}
+	slices.Sort(r.latencies)
+	slices.Sort(r.server)
+	if span := last.Sub(first); span > 0 {
+		r.throughput = float64(len(r.latencies)) / span.Seconds()
+	}
+	return r
+}
+
+// envInt reads a positive integer from the environment variable name,
+// or returns def when it is unset.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
 }
 
 // slowClients runs n hostile clients until ctx ends, each reconnecting a
@@ -234,53 +369,6 @@ func slowClient(ctx context.Context, addr string, kind int, delivery string, bod
 // rssMB reads a process's resident memory now (Linux).
 func rssMB(b *testing.B, pid int) float64 {
 	return procStatusMB(b, pid, "VmRSS:")
-}
-
-// writeLoadRequests writes n signed pushes of distinct commits to main,
-// one per line: the signature, a tab, the body.
-func writeLoadRequests(b *testing.B, path string, n int) {
-	push := pushes(b)
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	for i := range n {
-		body := push(fmt.Sprintf("%040x", i+1))
-		fmt.Fprintf(w, "%s\t%s\n", sign(body), body)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-}
-
-func wrkNumber(b *testing.B, out []byte, pattern string) float64 {
-	m := regexp.MustCompile(pattern).FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("no %q in wrk's output", pattern)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return v
-}
-
-// wrkMillis reads one of wrk's durations ("812.00us", "7.31ms", "1.02s")
-// in milliseconds.
-func wrkMillis(b *testing.B, out []byte, pattern string) float64 {
-	m := regexp.MustCompile(pattern).FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("no %q in wrk's output", pattern)
-	}
-	d, err := time.ParseDuration(string(m[1]))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return float64(d.Microseconds()) / 1000
 }
 
 // peakMB reads a process's peak resident memory (Linux).

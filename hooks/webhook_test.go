@@ -175,6 +175,11 @@ func (h *harness) post(t *testing.T, event, delivery, signature string, body []b
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	// Every answer says how long the service took (GitHub's delivery log
+	// shows it; the load benchmark reads it).
+	if got := resp.Header.Get("Server-Timing"); !strings.HasPrefix(got, "app;dur=") {
+		t.Errorf("Server-Timing = %q, want app;dur=<milliseconds>", got)
+	}
 	b, _ := io.ReadAll(resp.Body)
 	var r Reply
 	json.Unmarshal(b, &r)
