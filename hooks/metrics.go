@@ -15,6 +15,10 @@ type Metrics struct {
 	// Refused counts requests the HTTP server refused before or outside a
 	// handler (timeouts, oversized headers, unknown routes), by status.
 	Refused *prometheus.CounterVec
+	// DeliveryDuration is the time the service takes over a delivery, by
+	// event: from its handler's start to its answer, reading and verifying
+	// the body and recording it included, the network not.
+	DeliveryDuration *prometheus.HistogramVec
 	// DeployLatency is the time from a deploy job's delivery to its deploy
 	// commit.
 	DeployLatency prometheus.Histogram
@@ -45,13 +49,18 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 			Name: "slipway_http_refused_total",
 			Help: "Requests the HTTP server refused before or outside a handler, by status.",
 		}, []string{"status"}),
+		DeliveryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "slipway_webhook_duration_seconds",
+			Help:    "Time the service takes over a webhook delivery, by event, from its handler's start to its answer.",
+			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14),
+		}, []string{"event"}),
 		DeployLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "slipway_deploy_latency_seconds",
 			Help:    "Time from a delivery that asks for a deploy to its deploy commit.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 	}
-	m.Registry.MustRegister(m.Deliveries, m.Refused, m.DeployLatency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.Registry.MustRegister(m.Deliveries, m.Refused, m.DeliveryDuration, m.DeployLatency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "slipway_queue_depth",
 		Help: "Jobs queued or running.",
 	}, depth))

@@ -104,8 +104,11 @@ type Reply struct {
 // time, before the body is parsed; nothing is queued for a delivery that
 // is not verified, not understood, or seen before.
 func (r *Receiver) Receive(ctx context.Context, d Delivery) Reply {
+	began := time.Now()
 	reply := r.receive(ctx, d)
-	r.metrics.Deliveries.WithLabelValues(eventLabel(d.Event), reply.Result).Inc()
+	event := eventLabel(d.Event)
+	r.metrics.DeliveryDuration.WithLabelValues(event).Observe(time.Since(began).Seconds())
+	r.metrics.Deliveries.WithLabelValues(event, reply.Result).Inc()
 	r.log.LogAttrs(ctx, levelOf(reply.Status), "webhook delivery",
 		slog.String("delivery", d.ID), slog.String("event", d.Event), slog.Int("status", reply.Status),
 		slog.String("result", reply.Result), slog.String("message", reply.Message), slog.String("job", reply.Job))

@@ -279,7 +279,17 @@ func TestWebhooks(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`slipway_webhook_deliveries_total{event="push",result="queued"} 2`, `slipway_webhook_deliveries_total{event="other",result="ignored"} 1`, `slipway_webhook_deliveries_total{event="push",result="too_large"} 1`, "slipway_queue_depth 3"} {
+	pushes := 1 // the oversized body
+	for _, tt := range tests {
+		if tt.event == "push" {
+			pushes++
+		}
+	}
+	for _, want := range []string{
+		`slipway_webhook_deliveries_total{event="push",result="queued"} 2`, `slipway_webhook_deliveries_total{event="other",result="ignored"} 1`,
+		`slipway_webhook_deliveries_total{event="push",result="too_large"} 1`, "slipway_queue_depth 3",
+		fmt.Sprintf(`slipway_webhook_duration_seconds_count{event="push"} %d`, pushes), `slipway_webhook_duration_seconds_count{event="pull_request"} 4`,
+	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
