@@ -87,7 +87,7 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 		return c.Status(reply.Status).JSON(reply)
 	})
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(m.Gatherer, promhttp.HandlerOpts{})))
 	return app, nil
 }
 

@@ -10,6 +10,8 @@ import (
 // Metrics are the service's Prometheus metrics, in a registry of their own.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// Gatherer is what /metrics serves: Registry and MetricsConfig.Extra.
+	Gatherer prometheus.Gatherer
 	// Deliveries counts webhook deliveries by event and result.
 	Deliveries *prometheus.CounterVec
 	// Refused counts requests the HTTP server refused before or outside a
@@ -28,6 +30,9 @@ type Metrics struct {
 type MetricsConfig struct {
 	// Depth counts the jobs queued or running (store.Queue.Depth).
 	Depth func(ctx context.Context) (int64, error)
+	// Extra, if set, are more metrics to serve beside the service's own:
+	// the embedded etcd's (store.Store.Metrics).
+	Extra prometheus.Gatherer
 }
 
 // NewMetrics registers the metrics.
@@ -59,6 +64,10 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 			Help:    "Time from a delivery that asks for a deploy to its deploy commit.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
+	}
+	m.Gatherer = m.Registry
+	if cfg.Extra != nil {
+		m.Gatherer = prometheus.Gatherers{m.Registry, cfg.Extra}
 	}
 	m.Registry.MustRegister(m.Deliveries, m.Refused, m.DeliveryDuration, m.DeployLatency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "slipway_queue_depth",

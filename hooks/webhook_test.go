@@ -129,7 +129,7 @@ func newHarness(t testing.TB, dir, branch string) *harness {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	m := must(NewMetrics(MetricsConfig{Depth: s.Queue().Depth}))(t)
+	m := must(NewMetrics(MetricsConfig{Depth: s.Queue().Depth, Extra: s.Metrics()}))(t)
 	r := must(NewReceiver(ReceiverConfig{Secret: secret, Queue: s.Queue(), SourceBranch: branch, Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: m}))(t)
 	app := must(NewApp(AppConfig{Receiver: r, Metrics: m}))(t)
 	ln := httptest.NewUnstartedServer(nil)
@@ -289,6 +289,7 @@ func TestWebhooks(t *testing.T) {
 		`slipway_webhook_deliveries_total{event="push",result="queued"} 2`, `slipway_webhook_deliveries_total{event="other",result="ignored"} 1`,
 		`slipway_webhook_deliveries_total{event="push",result="too_large"} 1`, "slipway_queue_depth 3",
 		fmt.Sprintf(`slipway_webhook_duration_seconds_count{event="push"} %d`, pushes), `slipway_webhook_duration_seconds_count{event="pull_request"} 4`,
+		"etcd_disk_wal_fsync_duration_seconds_count", // the embedded etcd's
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)

@@ -56,7 +56,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := hooks.NewMetrics(hooks.MetricsConfig{Depth: st.Queue().Depth})
+	metrics, err := hooks.NewMetrics(hooks.MetricsConfig{Depth: st.Queue().Depth, Extra: st.Metrics()})
 	if err != nil {
 		return nil, err
 	}
