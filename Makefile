@@ -88,7 +88,9 @@ bench: $(TOOLS_BIN)/kompose
 	KOMPOSE=$(TOOLS_BIN)/kompose TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -skip 'BenchmarkLoad|BenchmarkScale' -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
 
 ## compose-bench: only BenchmarkImportVsKompose: the compose import and
-## kompose as whole processes, alternately, over fixtures/compose
+## kompose as whole processes, alternately, over fixtures/compose; kompose
+## both as installed (on PATH, where it runs itself for every object) and
+## alone (no kompose on PATH)
 compose-bench: $(TOOLS_BIN)/kompose
 	KOMPOSE=$(TOOLS_BIN)/kompose $(GO) test -run '^$$' -bench '^BenchmarkImportVsKompose$$' -benchtime $(or $(COMPOSEBENCHTIME),5x) ./cmd/compiler
 
