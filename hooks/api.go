@@ -170,8 +170,7 @@ func (a *API) compare(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, err)
 	}
-	redactDiff(d)
-	return c.JSON(d)
+	return c.JSON(d) // workflow.Diff has redacted its secret values
 }
 
 func (a *API) deploys(c *fiber.Ctx) error {

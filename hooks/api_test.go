@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -154,6 +155,62 @@ func TestAPIRedactsSecrets(t *testing.T) {
 					if !strings.Contains(string(b), want) && !strings.Contains(string(b), strings.Replace(want, "new", "old", 1)) {
 						t.Errorf("lacks %s: %s", want, b)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestAPICompareRedacts compares the versions of each workflow of
+// ../workflow/testdata/redaction.json, both ways: each way a secret value
+// reaches a comparison shows it redacted.
+func TestAPICompareRedacts(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../workflow/testdata/redaction.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name     string
+		From, To json.RawMessage
+		Secrets  []string
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	work := gittest.Init(t)
+	for i, tc := range cases {
+		file := fmt.Sprintf("workflows/case%d.json", i)
+		gittest.Commit(t, work, "Add "+tc.Name, map[string][]byte{file: tc.From})
+		gittest.Commit(t, work, "Change "+tc.Name, map[string][]byte{file: tc.To})
+	}
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
+	for i, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			for _, q := range []string{"v1=1&v2=2", "v1=2&v2=1"} {
+				resp, err := app.Test(httptest.NewRequest(http.MethodGet, fmt.Sprintf("/api/workflows/case%d/versions/compare?%s", i, q), nil), -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: %d: %s", q, resp.StatusCode, b)
+				}
+				for _, s := range tc.Secrets {
+					if strings.Contains(string(b), s) {
+						t.Errorf("%s shows %q: %s", q, s, b)
+					}
+				}
+				// Compare shows nodes and edges only, not a workflow's
+				// own fields.
+				if strings.Contains(string(b), `"changes"`) && !strings.Contains(string(b), workflow.Redacted) {
+					t.Errorf("%s does not say that a secret changed: %s", q, b)
 				}
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // ObjectID names an object as the cluster knows it.
@@ -52,8 +53,11 @@ func (id ObjectID) less(o ObjectID) bool {
 type appliedObject struct {
 	id       ObjectID
 	workflow string // the workflow it belongs to, or clustersGroup
-	yaml     string
-	fields   map[string]any
+	// raw is the object as applied; yaml and fields show it with its
+	// secret values redacted.
+	raw    string
+	yaml   string
+	fields map[string]any
 	// kept: Flux leaves the object in the cluster when it leaves the
 	// tree (kustomize.toolkit.fluxcd.io/prune: disabled).
 	kept bool
@@ -119,7 +123,7 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 			wf = name
 		}
 	}
-	s, err := n.String()
+	raw, err := n.String()
 	if err != nil {
 		return appliedObject{}, err
 	}
@@ -127,11 +131,21 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 	if err != nil {
 		return appliedObject{}, err
 	}
+	// A review is read by more people than the deploy branch: what a
+	// check let through (or a value a newer rule would catch) is shown
+	// redacted, as workflow diffs are.
+	shown, _ := workflow.Redact(fields).(map[string]any)
+	hideRedacted(n.YNode(), shown)
+	s, err := n.String()
+	if err != nil {
+		return appliedObject{}, err
+	}
 	return appliedObject{
 		id:       ObjectID{Cluster: cluster, APIVersion: meta.APIVersion, Kind: meta.Kind, Namespace: meta.Namespace, Name: meta.Name},
 		workflow: wf,
+		raw:      raw,
 		yaml:     s,
-		fields:   fields,
+		fields:   shown,
 		kept:     meta.Annotations[pruneAnnotation] == "disabled",
 	}, nil
 }
@@ -139,6 +153,34 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 // pruneAnnotation is the annotation with which Flux's garbage collection
 // skips an object.
 const pruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
+
+// hideRedacted replaces, in place, each scalar of n that redacted, the
+// same document as a JSON value with its secrets redacted, shows as
+// workflow.Redacted.
+func hideRedacted(n *yaml.Node, redacted any) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			hideRedacted(c, redacted)
+		}
+	case yaml.MappingNode:
+		m, _ := redacted.(map[string]any)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			hideRedacted(n.Content[i+1], m[n.Content[i].Value])
+		}
+	case yaml.SequenceNode:
+		l, _ := redacted.([]any)
+		for i, c := range n.Content {
+			if i < len(l) {
+				hideRedacted(c, l[i])
+			}
+		}
+	case yaml.ScalarNode:
+		if redacted == workflow.Redacted {
+			n.Value, n.Tag, n.Style = workflow.Redacted, yaml.NodeTagString, 0
+		}
+	}
+}
 
 func clearComments(n *yaml.Node) {
 	n.HeadComment, n.LineComment, n.FootComment = "", "", ""

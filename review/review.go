@@ -122,7 +122,7 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 	for _, id := range sortedIDs(ids) {
 		a, inBase := baseObjs[id]
 		b, inHead := headObjs[id]
-		if inBase && inHead && a.yaml == b.yaml {
+		if inBase && inHead && a.raw == b.raw {
 			continue
 		}
 		o := ObjectReview{ObjectID: id, Change: Modified}

@@ -2,8 +2,10 @@ package review
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/source"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -145,5 +148,58 @@ func TestMarkdownBudget(t *testing.T) {
 	want := fmt.Sprintf("…and %d more objects changed, not shown", 30-shown)
 	if !strings.Contains(out, want) {
 		t.Errorf("markdown lacks %q; it ends:\n%s", want, out[len(out)-300:])
+	}
+}
+
+// TestCompareRedacts reviews each change of
+// ../workflow/testdata/redaction.json: the comment, the text and the JSON
+// show that a secret changed, never its value.
+func TestCompareRedacts(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../workflow/testdata/redaction.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name     string
+		From, To json.RawMessage
+		Secrets  []string
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	c := newCompiler(t)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			const file = "workflows/leaky.json"
+			r, err := Compare(t.Context(), c, "base", "head", source.Files{file: tc.From}, source.Files{file: tc.To})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Problems) > 0 {
+				t.Fatalf("the head does not validate: %v", r.Problems)
+			}
+			var out bytes.Buffer
+			for _, write := range []func(io.Writer) error{
+				func(w io.Writer) error { return r.WriteMarkdown(w, MarkdownBudget) },
+				r.WriteText,
+				r.WriteJSON,
+			} {
+				if err := write(&out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, s := range tc.Secrets {
+				if strings.Contains(out.String(), s) {
+					t.Errorf("the review shows %q:\n%s", s, out.String())
+				}
+			}
+			// A review leaves out a change to a workflow's own fields
+			// that changes no object.
+			if len(r.Workflows) > 0 && !strings.Contains(out.String(), workflow.Redacted) {
+				t.Errorf("the review does not say that a secret changed:\n%s", out.String())
+			}
+		})
 	}
 }

@@ -39,8 +39,8 @@ func ParseGraph(data []byte) (*Graph, error) {
 }
 
 // DiffFields returns the changed top-level fields of two versions of a
-// workflow file, nodes and edges aside; either may fail to parse, and then
-// nothing is reported.
+// workflow file, nodes and edges aside, with their secrets Redacted;
+// either may fail to parse, and then nothing is reported.
 func DiffFields(from, to []byte) []Change {
 	var a, b map[string]any
 	if json.Unmarshal(from, &a) != nil || json.Unmarshal(to, &b) != nil {
@@ -50,7 +50,7 @@ func DiffFields(from, to []byte) []Change {
 		delete(m, "nodes")
 		delete(m, "edges")
 	}
-	return diffValues("", a, b)
+	return diffValues("", shown, a, b)
 }
 
 // GraphDiff is what changed between two versions of a workflow. Every list
@@ -95,13 +95,17 @@ type EdgeDiff struct {
 
 // Change is one changed field: Path is a JSON pointer into the node's data
 // (or the edge); Old or New is absent when the field was added or removed.
+// Secret values are Redacted in both (see Redact).
 type Change struct {
 	Path string `json:"path"`
 	Old  any    `json:"old,omitempty"`
 	New  any    `json:"new,omitempty"`
 }
 
-// Diff compares two versions of a workflow graph.
+// Diff compares two versions of a workflow graph. The values of changed
+// fields that are or may be secrets are Redacted (see Redact), whichever
+// version holds them: all of a node's data but its names when either
+// version of the node is a secret.
 func Diff(from, to *Graph) *GraphDiff {
 	d := &GraphDiff{}
 	matchByID(from.Nodes, to.Nodes, func(n GraphNode) string { return n.ID }, func(o, n *GraphNode) {
@@ -117,7 +121,7 @@ func Diff(from, to *Graph) *GraphDiff {
 		if o.Type != n.Type {
 			nd.Changes = append(nd.Changes, Change{Path: "/type", Old: o.Type, New: n.Type})
 		}
-		nd.Changes = append(nd.Changes, diffValues("/data", o.Data, n.Data)...)
+		nd.Changes = append(nd.Changes, diffValues("/data", nodeScope(o, n), o.Data, n.Data)...)
 		if o.Position != n.Position {
 			op, np := o.Position, n.Position
 			nd.OldPosition, nd.NewPosition = &op, &np
@@ -136,7 +140,7 @@ func Diff(from, to *Graph) *GraphDiff {
 		case e == nil:
 			d.RemovedEdges = append(d.RemovedEdges, EdgeDiff{EdgeID: o.ID, Source: o.Source, Target: o.Target})
 		default:
-			if changes := diffValues("", edgeFields(*o), edgeFields(*e)); len(changes) > 0 {
+			if changes := diffValues("", shown, edgeFields(*o), edgeFields(*e)); len(changes) > 0 {
 				d.ModifiedEdges = append(d.ModifiedEdges, EdgeDiff{EdgeID: e.ID, Source: e.Source, Target: e.Target, Changes: changes})
 			}
 		}
@@ -204,18 +208,20 @@ func edgeFields(e Edge) map[string]any {
 	return m
 }
 
-// diffValues returns the field-level changes from a to b at ptr, in
-// pointer order. Objects are compared key by key; anything else (arrays
-// included, whose elements have no identity) is compared whole.
-func diffValues(ptr string, a, b any) []Change {
+// diffValues returns the field-level changes from a to b at ptr, which
+// sit in scope s, in pointer order, their secrets redacted. Objects are
+// compared key by key; anything else (arrays included, whose elements have
+// no identity) is compared whole.
+func diffValues(ptr string, s scope, a, b any) []Change {
 	var out []Change
-	diffInto(&out, []string{ptr}, a, b)
+	diffInto(&out, []string{ptr}, s, a, b)
 	return out
 }
 
 // diffInto appends the changes at path (JSON pointer tokens, the first one
-// a prefix) to out; the pointer string is built only for a change.
-func diffInto(out *[]Change, path []string, a, b any) {
+// a prefix), in scope s, to out; the pointer string is built only for a
+// change. A member's scope is decided over both versions of its object.
+func diffInto(out *[]Change, path []string, s scope, a, b any) {
 	am, aIsMap := a.(map[string]any)
 	bm, bIsMap := b.(map[string]any)
 	if aIsMap && bIsMap {
@@ -232,14 +238,14 @@ func diffInto(out *[]Change, path []string, a, b any) {
 		for _, k := range keys {
 			av, inA := am[k]
 			bv, inB := bm[k]
-			sub := append(path, k)
+			sub, ks := append(path, k), s.member(k, am, bm)
 			switch {
 			case !inA:
-				*out = append(*out, Change{Path: joinPointer(sub), New: bv})
+				*out = append(*out, Change{Path: joinPointer(sub), New: redactValue(bv, ks)})
 			case !inB:
-				*out = append(*out, Change{Path: joinPointer(sub), Old: av})
+				*out = append(*out, Change{Path: joinPointer(sub), Old: redactValue(av, ks)})
 			default:
-				diffInto(out, sub, av, bv)
+				diffInto(out, sub, ks, av, bv)
 			}
 		}
 		return
@@ -251,7 +257,7 @@ func diffInto(out *[]Change, path []string, a, b any) {
 	if p == "" {
 		p = "/"
 	}
-	*out = append(*out, Change{Path: p, Old: a, New: b})
+	*out = append(*out, Change{Path: p, Old: redactValue(a, s), New: redactValue(b, s)})
 }
 
 // joinPointer builds a JSON pointer from a prefix and tokens.
