@@ -1,9 +1,15 @@
 package source_test
 
 import (
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -100,5 +106,62 @@ func TestLoaderPlugins(t *testing.T) {
 	want := `plugins/broken.json: /id: "other" must equal the file name "broken"`
 	if err := second.Err(); err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+// TestDirectorySymlinks: a repository whose workflows/, clusters/ or
+// plugins/ is a symbolic link to a directory outside it is refused with
+// the directory's path when read from its checkout, and nothing of the
+// directory outside is read, from its checkout or from its commits.
+func TestDirectorySymlinks(t *testing.T) {
+	t.Parallel()
+	for _, dir := range source.Dirs() {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			outside := t.TempDir()
+			const secret = "outside-the-repository"
+			if err := os.WriteFile(filepath.Join(outside, "stolen.json"), []byte(`{"name":"`+secret+`"}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			repo := gittest.FixtureRepo(t, "../fixtures/repo")
+			if err := os.RemoveAll(filepath.Join(repo, dir)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(repo, dir)); err != nil {
+				t.Fatal(err)
+			}
+			gittest.Git(t, repo, "add", "-A")
+			gittest.Git(t, repo, "commit", "-q", "-m", "Link "+dir+" outside")
+			want := source.SymlinkError(dir).Error()
+
+			t.Run("checkout", func(t *testing.T) {
+				files, err := source.ReadDir(os.DirFS(repo))
+				if err == nil || err.Error() != want {
+					t.Errorf("got %v, want %s", err, want)
+				}
+				if files != nil {
+					t.Errorf("read %d files", len(files))
+				}
+			})
+			t.Run("commit", func(t *testing.T) {
+				r, err := gitrepo.Open(t.Context(), repo, gitrepo.Options{CacheDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				head, err := r.Resolve("main")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// A link in git is a blob that holds its target's path: it
+				// cannot be followed out of the repository.
+				files, err := r.Source(head)
+				for p, b := range files {
+					if strings.Contains(string(b), secret) {
+						t.Errorf("read %s from outside the repository", p)
+					}
+				}
+				t.Logf("read %v: %v", slices.Sorted(maps.Keys(files)), err)
+			})
+		})
 	}
 }

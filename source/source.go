@@ -44,16 +44,24 @@ func IsFile(dir, name string, mode fs.FileMode) (bool, error) {
 }
 
 // ReadDir reads the workflow, cluster and plugin files of a repository
-// checked out in fsys. A file that is a symbolic link is refused
-// (SymlinkError), not followed.
+// checked out in fsys. A file or one of Dirs that is a symbolic link is
+// refused (SymlinkError), not followed, when fsys can tell links
+// (fs.ReadLinkFS, as os.DirFS does).
 func ReadDir(fsys fs.FS) (Files, error) {
 	files := Files{}
 	var links workflow.Errors
 	for _, dir := range Dirs() {
-		entries, err := fs.ReadDir(fsys, dir)
-		if errors.Is(err, fs.ErrNotExist) {
+		fi, err := fs.Lstat(fsys, dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read source: %w", err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			links = append(links, SymlinkError(dir))
 			continue
 		}
+		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
 			return nil, fmt.Errorf("read source: %w", err)
 		}
@@ -79,9 +87,10 @@ func ReadDir(fsys fs.FS) (Files, error) {
 	return files, nil
 }
 
-// SymlinkError is the problem of a workflow or cluster file at p that is
-// a symbolic link. Sources are regular files only, read from a directory
-// or from git alike, so that a link cannot reach outside the repository.
+// SymlinkError is the problem of a workflow, cluster or plugin file at p,
+// or of one of Dirs, that is a symbolic link. Sources are regular files
+// in directories of the repository only, read from a checkout or from
+// git alike, so that a link cannot reach outside the repository.
 func SymlinkError(p string) *workflow.Error {
-	return &workflow.Error{File: p, Message: "is a symbolic link; workflow and cluster files must be regular files in the repository"}
+	return &workflow.Error{File: p, Message: "is a symbolic link; workflow, cluster and plugin files and their directories must be in the repository, not links"}
 }

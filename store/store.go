@@ -163,7 +163,7 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := checkDataDir(dir); err != nil {
+	if err := checkDataDir(ctx, dir); err != nil {
 		return nil, err
 	}
 	cfg := embed.NewConfig()
@@ -194,7 +194,9 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 	cfg.InitialClusterToken = "slipway-" + rand.Text()
 
 	// StartEtcd takes no context and may block on a damaged directory:
-	// it runs aside, and a server it starts after Open gave up is closed.
+	// it runs aside. A server Open gives up on is closed aside too: one
+	// whose goroutines etcd's log stopped (etcdLog.OnWrite) never finishes
+	// closing, and Open returns at once whatever the server does.
 	started := make(chan *embed.Etcd, 1)
 	failed := make(chan error, 1)
 	go func() {
@@ -205,76 +207,50 @@ func startEmbedded(ctx context.Context, dir string, log *etcdLog) (*embed.Etcd, 
 		}
 		started <- e
 	}()
-	abandon := func() {
+	giveUp := func(e *embed.Etcd, err error) (*embed.Etcd, error) {
 		log.quiet.Store(true)
 		go func() {
-			select {
-			case e := <-started:
-				e.Close()
-			case <-failed:
+			if e == nil {
+				select {
+				case e = <-started:
+				case <-failed:
+					return
+				}
 			}
+			e.Close()
 		}()
+		return nil, err
 	}
 	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
 	var e *embed.Etcd
-	select {
-	case e = <-started:
-	case err := <-failed:
-		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, err)
-	case msg := <-log.fatal:
-		abandon()
-		return nil, damaged(dir, "etcd stopped: %s", msg)
-	case <-timeout.C:
-		abandon()
-		return nil, fmt.Errorf("store: embedded etcd in %s did not start in %s", dir, startTimeout)
-	case <-ctx.Done():
-		abandon()
-		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, ctx.Err())
-	}
-	fail := func(err error) (*embed.Etcd, error) {
-		log.quiet.Store(true)
-		e.Close()
-		return nil, err
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		return fail(fmt.Errorf("store: embedded etcd in %s: %w", dir, err))
-	case msg := <-log.fatal:
-		return fail(damaged(dir, "etcd stopped: %s", msg))
-	case <-timeout.C:
-		return fail(fmt.Errorf("store: embedded etcd in %s did not start in %s", dir, startTimeout))
-	case <-ctx.Done():
-		return fail(fmt.Errorf("store: start embedded etcd in %s: %w", dir, ctx.Err()))
+	// ready and stopped are the server's, nil until StartEtcd returns it.
+	var ready <-chan struct{}
+	var stopped <-chan error
+	for {
+		select {
+		case e = <-started:
+			ready, stopped = e.Server.ReadyNotify(), e.Err()
+			continue
+		case <-ready:
+		case err := <-failed:
+			return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, err)
+		case err := <-stopped:
+			return giveUp(e, fmt.Errorf("store: embedded etcd in %s: %w", dir, err))
+		case msg := <-log.fatal:
+			return giveUp(e, damaged(dir, "etcd stopped: %s", msg))
+		case <-timeout.C:
+			return giveUp(e, fmt.Errorf("store: embedded etcd in %s did not start in %s", dir, startTimeout))
+		case <-ctx.Done():
+			return giveUp(e, fmt.Errorf("store: start embedded etcd in %s: %w", dir, ctx.Err()))
+		}
+		break
 	}
 	if err := recordMember(dir, e.Server.MemberID().String()); err != nil {
-		return fail(err)
+		return giveUp(e, err)
 	}
 	log.started.Store(true)
 	return e, nil
-}
-
-// checkDataDir finds the damage etcd does not report well: a member
-// directory gone (etcd would start empty, and deliveries handled before
-// would be accepted again) or a write-ahead log gone (etcd would hang).
-func checkDataDir(dir string) error {
-	member := filepath.Join(dir, "etcd", "member")
-	_, err := os.Stat(member)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if _, err := os.Stat(filepath.Join(dir, memberFile)); err == nil {
-			return damaged(dir, "its etcd member directory %s is gone, though etcd ran here before (%s says so); the state it held is lost", member, memberFile)
-		}
-		return nil // a new data directory
-	case err != nil:
-		return fmt.Errorf("store: %w", err)
-	}
-	wal := filepath.Join(member, "wal")
-	if logs, _ := filepath.Glob(filepath.Join(wal, "*.wal")); len(logs) == 0 {
-		return damaged(dir, "the write-ahead log %s is missing or empty; etcd cannot recover its state without it", wal)
-	}
-	return nil
 }
 
 // recordMember writes the member's id into the data directory on its
