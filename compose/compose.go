@@ -136,8 +136,8 @@ type builder struct {
 	report  *Report
 	// files reads the files of the project.
 	files *confiner
-	names   *namer
-	wf      *workflow.Workflow
+	names *namer
+	wf    *workflow.Workflow
 	// services holds the workload of each compose service.
 	services map[string]*service
 	// shared nodes, by compose name or file path
