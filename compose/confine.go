@@ -203,6 +203,9 @@ func (c *confiner) checkFile(ctx context.Context, file, workingDir string, env t
 	if err != nil {
 		return err
 	}
+	if !mayReadFiles(data) {
+		return nil
+	}
 	// compose-go resolves paths and interpolates as its load will, but
 	// follows nothing: includes and extends are followed here.
 	model, err := loader.LoadModelWithContext(ctx, types.ConfigDetails{
@@ -246,6 +249,20 @@ func (c *confiner) checkFile(ctx context.Context, file, workingDir string, env t
 		}
 	}
 	return nil
+}
+
+// mayReadFiles reports whether a compose file may have keys that make
+// compose-go read other files. Loading the model costs about as much as
+// the import; the keys are words in the file, or spelled with escapes in
+// a double-quoted key, which need a backslash. Interpolation makes
+// values, never keys.
+func mayReadFiles(data []byte) bool {
+	for _, k := range []string{"include", "extends", "label_file", `\`} {
+		if bytes.Contains(data, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkInclude checks the files one include entry reads, resolved as

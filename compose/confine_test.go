@@ -105,6 +105,10 @@ func TestImportConfined(t *testing.T) {
 		compose: "include: [../outside/compose.yaml]\nservices:\n  web:\n    image: nginx\n",
 		want:    "include[0]: OUT/compose.yaml: outside the project directory",
 	}, {
+		name:    "include spelled with an escape",
+		compose: "\"\\x69nclude\": [../outside/compose.yaml]\nservices:\n  web:\n    image: nginx\n",
+		want:    "include[0]: OUT/compose.yaml: outside the project directory",
+	}, {
 		name:    "include whose .env is a link",
 		compose: "include: [sub/compose.yaml]\nservices:\n  web:\n    image: nginx\n",
 		files:   map[string]string{"sub/compose.yaml": "services:\n  db:\n    image: postgres\n", "sub/.env": "->OUT/outside.env"},
@@ -275,4 +279,28 @@ func FuzzConfine(f *testing.F) {
 			t.Fatalf("%q resolved to %s, another file (%v, %v)", rel, real, err1, err2)
 		}
 	})
+}
+
+// TestMayReadFiles sees the keys that read files however YAML spells
+// them, so that a file without them can go unloaded.
+func TestMayReadFiles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, yaml string
+		want       bool
+	}{
+		{"none", "services:\n  web:\n    image: nginx\n    env_file: a.env\n", false},
+		{"include", "include: [a.yaml]\n", true},
+		{"extends", "services:\n  web:\n    extends: {file: a.yaml, service: b}\n", true},
+		{"label_file", "services:\n  web:\n    label_file: a\n", true},
+		{"escaped key", "\"\\x69nclude\": [a.yaml]\n", true},
+		{"block scalar key", "? |-\n  include\n: [a.yaml]\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := mayReadFiles([]byte(tc.yaml)); got != tc.want {
+				t.Errorf("mayReadFiles = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
