@@ -36,6 +36,9 @@ type Options struct {
 	// Env is the environment for interpolation, as KEY=VALUE; the
 	// project's .env file adds to it.
 	Env []string
+	// Root is the directory every file the import reads must be in,
+	// symbolic links resolved; it defaults to the project directory.
+	Root string
 }
 
 // Validate reports unusable options.
@@ -67,9 +70,16 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
+	files, err := confine(opts)
+	if err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
 	// The project's own check, generated from the specification, stands
 	// in for compose-go's, which compiles the JSON Schema on every start.
 	if err := checkFiles(opts.Files); err != nil {
+		return nil, fmt.Errorf("compose import: %w", err)
+	}
+	if err := files.follow(ctx, opts); err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
 	dir := filepath.Dir(opts.Files[0])
@@ -97,6 +107,10 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("compose import %s: %w", strings.Join(opts.Files, ", "), err)
 	}
 	b := newBuilder(project, opts)
+	b.files = files
+	if why := workflow.ReservedName(b.wf.Name); why != "" {
+		return nil, fmt.Errorf("compose import %s: the workflow name %q is reserved (%s): give another name", strings.Join(opts.Files, ", "), b.wf.Name, why)
+	}
 	if err := b.build(); err != nil {
 		return nil, err
 	}
@@ -120,8 +134,10 @@ type builder struct {
 	project *types.Project
 	opts    Options
 	report  *Report
-	names   *namer
-	wf      *workflow.Workflow
+	// files reads the files of the project.
+	files *confiner
+	names *namer
+	wf    *workflow.Workflow
 	// services holds the workload of each compose service.
 	services map[string]*service
 	// shared nodes, by compose name or file path
@@ -558,13 +574,13 @@ func (b *builder) mapEnvFiles(s *service) error {
 		f := field(s, fmt.Sprintf("env_file[%d]", i))
 		cm, done := b.envFiles[ef.Path]
 		if !done {
-			content, err := os.ReadFile(ef.Path)
+			content, err := b.files.read(ef.Path, maxFile)
 			if errors.Is(err, os.ErrNotExist) && !bool(ef.Required) {
 				b.report.add(s.config.Name, f, Dropped, "%s does not exist (optional)", filepath.Base(ef.Path))
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("compose import: env_file of service %s: %w", s.config.Name, err)
+				return fmt.Errorf("compose import: %s: %w", f, err)
 			}
 			vars, err := parseEnvFile(ef.Path, content, b.project.Environment)
 			if err != nil {
@@ -817,13 +833,19 @@ func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
 const maxBindFile = 256 << 10
 
 func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v types.ServiceVolumeConfig) {
-	st, err := os.Stat(v.Source)
+	st, err := b.files.stat(v.Source)
 	switch {
+	case errors.Is(err, errOutside):
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, outside the project directory: not read", filepath.Base(v.Source))
+		return
 	case err != nil:
 		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, which is not there to copy; Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
 		return
 	case st.IsDir():
 		b.report.add(s.config.Name, f, Dropped, "bind mount of directory %s: Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		return
+	case !st.Mode().IsRegular():
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, not a regular file: not read", filepath.Base(v.Source))
 		return
 	case st.Size() > maxBindFile:
 		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, larger than %d KiB, too big for a ConfigMap", filepath.Base(v.Source), maxBindFile>>10)
@@ -832,7 +854,7 @@ func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v 
 		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, whose name says it holds a credential: not read; supply it as a Secret", filepath.Base(v.Source))
 		return
 	}
-	content, err := os.ReadFile(v.Source)
+	content, err := b.files.read(v.Source, maxBindFile)
 	if err != nil || strings.Contains(string(content), "PRIVATE KEY-----") {
 		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied (unreadable or key material)", filepath.Base(v.Source))
 		return
@@ -884,10 +906,13 @@ func (b *builder) mapConfigs(s *service, ctr *workflow.Container) error {
 			case cfg.Content != "":
 				content = cfg.Content
 			case cfg.File != "":
-				raw, err := os.ReadFile(cfg.File)
-				if err != nil {
+				raw, err := b.files.read(cfg.File, maxFile)
+				if errors.Is(err, os.ErrNotExist) {
 					b.report.add(s.config.Name, f, Dropped, "config file %s cannot be read: %v", filepath.Base(cfg.File), errors.Unwrap(err))
 					continue
+				}
+				if err != nil {
+					return fmt.Errorf("compose import: configs.%s.file: %w", ref.Source, err)
 				}
 				content = string(raw)
 			default:

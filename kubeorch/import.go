@@ -94,6 +94,11 @@ func Import(docs *Documents, opts Options) (*Result, error) {
 	}
 	for _, name := range sortedKeys(byName) {
 		w := byName[name]
+		if why := workflow.ReservedName(name); why != "" {
+			// compiler check would reject the file: the import makes none.
+			fail(w.at.at("name"), "%q becomes workflow %q, a reserved name (%s); rename it in KubeOrch", w.Name, name, why)
+			continue
+		}
 		vs := versions[w]
 		if len(vs) == 0 {
 			vs = w.Versions

@@ -92,6 +92,74 @@ func TestImportComposeFromGit(t *testing.T) {
 	}
 }
 
+// TestImportComposeFromGitConfined imports repositories that reach for
+// this host: its environment is not interpolated, a link out of the clone
+// is refused, and a project without a name is named after the
+// repository, not the temporary directory it was cloned into (whose
+// slipway- prefix is reserved). It sets the environment, so it is not
+// parallel.
+func TestImportComposeFromGitConfined(t *testing.T) {
+	t.Setenv("SLIPWAY_TEST_HOST_VAR", "host-value")
+	outside := filepath.Join(t.TempDir(), "host.env")
+	if err := os.WriteFile(outside, []byte("TOKEN=host-file-value\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(t.TempDir(), "shop")
+	if err := os.Mkdir(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, repo, "init", "-q", "-b", "main")
+	gittest.Commit(t, repo, "Add app", map[string][]byte{
+		"compose.yaml": []byte("services:\n  web:\n    image: nginx\n    environment:\n      - FROM_HOST=${SLIPWAY_TEST_HOST_VAR:-unset}\n      - FROM_REPO=${REPO_VAR}\n"),
+		".env":         []byte("REPO_VAR=repo-value\n"),
+	})
+	code, stdout, stderr := runCmd(t, "import", "compose", "--git", "file://"+repo)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`"name": "shop"`, `"FROM_HOST": "unset"`, `"FROM_REPO": "repo-value"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("workflow lacks %s:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "host-value") {
+		t.Errorf("the host's environment reached the workflow:\n%s", stdout)
+	}
+
+	// Relative, as go-git writes an absolute link's target, and climbing
+	// to / from wherever the clone is.
+	if err := os.Symlink(strings.Repeat("../", 32)+outside, filepath.Join(repo, "app.env")); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Commit(t, repo, "Read the host", map[string][]byte{
+		"compose.yaml": []byte("services:\n  web:\n    image: nginx\n    env_file: app.env\n"),
+	})
+	code, stdout, stderr = runCmd(t, "import", "compose", "--git", "file://"+repo)
+	if code != 1 || !strings.Contains(stderr, "services.web.env_file[0]: ") || !strings.Contains(stderr, "app.env: outside the project directory") {
+		t.Errorf("env_file linked out of the clone: exit %d, %s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, "host-file-value") {
+		t.Errorf("the host's file reached the output:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestImportComposeReservedName fails an import whose workflow name the
+// compiler would reject, saying where the name came from.
+func TestImportComposeReservedName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte("name: apps\nservices:\n  web:\n    image: nginx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{file}, {file, "--name", "slipway-x"}} {
+		code, stdout, stderr := runCmd(t, append([]string{"import", "compose"}, args...)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "is reserved") || strings.Contains(stderr, "please report") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %s", args, code, stdout, stderr)
+		}
+	}
+}
+
 // BenchmarkImportVsKompose runs, as whole processes and alternately,
 // `compiler import compose F -o W --deploy-out D` and `kompose convert -f F`
 // over every compose fixture, and reports the median time of each and the

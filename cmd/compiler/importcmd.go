@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -57,24 +58,29 @@ func runImport(ctx context.Context, argv []string, stdout, stderr io.Writer) err
 		return usagef("give compose files or --git, not both")
 	case *gitURL == "" && len(files) == 0:
 		return usagef("give compose files or --git URL")
-	case *gitURL != "":
+	}
+	opts := compose.Options{Files: files, Name: *name, Status: workflow.Status(*status), Profiles: profiles, Env: os.Environ()}
+	if *gitURL != "" {
 		tmp, err := os.MkdirTemp("", "slipway-import-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		f, err := cloneCompose(ctx, *gitURL, *ref, *dir, tmp, stderr)
+		// The clone's directory is named after the repository: without a
+		// name of its own, the project is named after its directory.
+		clone := filepath.Join(tmp, repoName(*gitURL))
+		f, err := cloneCompose(ctx, *gitURL, *ref, *dir, clone, stderr)
 		if err != nil {
 			return err
 		}
-		files = []string{f}
+		// The workflow goes where others read it: only the repository's
+		// files and its .env may shape it, never this host's.
+		opts.Files, opts.Root, opts.Env = []string{f}, clone, nil
 	}
 	if *deployOut != "" {
 		go warmKustomize()
 	}
-	res, err := compose.Import(ctx, compose.Options{
-		Files: files, Name: *name, Status: workflow.Status(*status), Profiles: profiles, Env: os.Environ(),
-	})
+	res, err := compose.Import(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func runImport(ctx context.Context, argv []string, stdout, stderr io.Writer) err
 	}
 	c := res.Report.Counts()
 	fmt.Fprintf(stderr, "imported %d nodes from %s: %d fields mapped, %d approximated, %d dropped\n",
-		len(res.Workflow.Nodes), filepath.Base(files[0]), c[compose.Mapped], c[compose.Approximated], c[compose.Dropped])
+		len(res.Workflow.Nodes), filepath.Base(opts.Files[0]), c[compose.Mapped], c[compose.Approximated], c[compose.Dropped])
 	if *report == "" {
 		return res.Report.WriteText(stderr)
 	}
@@ -123,6 +129,17 @@ func runImport(ctx context.Context, argv []string, stdout, stderr io.Writer) err
 // report.
 func warmKustomize() {
 	_, _ = compiler.Tree{"kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n")}.Build(".")
+}
+
+// repoName is the last element of a repository URL or path without
+// .git, or "project" when it has none.
+func repoName(url string) string {
+	url = strings.TrimRight(url, "/")
+	name := strings.TrimSuffix(url[strings.LastIndexAny(url, "/:")+1:], ".git")
+	if name == "" || name == "." || name == ".." {
+		return "project"
+	}
+	return name
 }
 
 // cloneCompose clones url into dir with go-git and returns the compose

@@ -189,3 +189,29 @@ func TestImportKubeOrchOut(t *testing.T) {
 		t.Errorf("check: exit %d:\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestImportKubeOrchReservedName fails the import of a workflow whose
+// name the compiler rejects, at the name in the input, and writes and
+// commits nothing.
+func TestImportKubeOrchReservedName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "apps.json"), filepath.Join(dir, "out.json")
+	if err := os.WriteFile(in, []byte(`{"id": "1", "name": "Apps", "nodes": [], "edges": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, "import", "kubeorch", in, "-o", out)
+	if code != 1 || !strings.Contains(stderr, in+`: /name: "Apps" becomes workflow "apps", a reserved name`) {
+		t.Errorf("-o: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s written", out)
+	}
+	repo := gittest.Init(t)
+	if code, _, stderr := runCmd(t, "import", "kubeorch", in, "--into", repo); code != 1 || !strings.Contains(stderr, "reserved name") {
+		t.Errorf("--into: exit %d: %s", code, stderr)
+	}
+	if _, err := gittest.GitE(t.Context(), repo, "rev-parse", "HEAD"); err == nil {
+		t.Error("the repository has a commit")
+	}
+}
