@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/schema"
-	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/slipway-gitops/slipway/compose/internal/specgen"
@@ -37,20 +36,7 @@ func TestGoldenInputErrors(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Errorf("not an *InputError: %v", err)
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".txt"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("errors differ (-want +got):\n%s", diff)
-			}
+			checkGolden(t, strings.TrimSuffix(file, ".yaml")+".txt", err.Error()+"\n")
 		})
 	}
 }
