@@ -13,12 +13,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
-	"github.com/slipway-gitops/slipway/compose/internal/cli"
-	"github.com/slipway-gitops/slipway/compose/internal/loader"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -67,33 +66,27 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
-	// The project's own check, generated from the specification, stands
-	// in for compose-go's, which compiles the JSON Schema on every start.
-	if err := checkFiles(opts.Files); err != nil {
-		return nil, fmt.Errorf("compose import: %w", err)
-	}
-	dir := filepath.Dir(opts.Files[0])
-	popts := []cli.ProjectOptionsFn{
-		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true }),
-		cli.WithWorkingDirectory(dir),
-		cli.WithEnv(opts.Env),
-		cli.WithEnvFiles(), // the project's .env
-		cli.WithDotEnv,
-		cli.WithProfiles(opts.Profiles),
-		// env_file contents become ConfigMaps of their own, so they are
-		// read below rather than merged into environment.
-		cli.WithoutEnvironmentResolution,
-		cli.WithResolvedPaths(true),
-	}
-	if opts.Name != "" {
-		popts = append(popts, cli.WithName(normalize(opts.Name)))
-	}
-	po, err := cli.NewProjectOptions(opts.Files, popts...)
+	srcs, err := readSources(opts.Files)
 	if err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
-	project, err := po.LoadProject(ctx)
+	var keyErrs []error
+	for _, src := range srcs {
+		keyErrs = append(keyErrs, src.checkKeys()...)
+	}
+	if len(keyErrs) > 0 {
+		return nil, fmt.Errorf("compose import: %w", errors.Join(keyErrs...))
+	}
+	project, err := load(ctx, opts)
+	var errs []error
 	if err != nil {
+		errs, _ = loadErrors(err, srcs)
+	}
+	errs = append(errs, checkReferences(srcs)...)
+	switch {
+	case len(errs) > 0:
+		return nil, fmt.Errorf("compose import: %w", errors.Join(errs...))
+	case err != nil:
 		return nil, fmt.Errorf("compose import %s: %w", strings.Join(opts.Files, ", "), err)
 	}
 	b := newBuilder(project, opts)
@@ -113,6 +106,30 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	b.report.Files = opts.Files
 	b.report.sort()
 	return &Result{Workflow: b.wf, JSON: data, Report: b.report}, nil
+}
+
+// load loads the project with compose-go, which validates each file
+// against the Compose Specification.
+func load(ctx context.Context, opts Options) (*types.Project, error) {
+	popts := []cli.ProjectOptionsFn{
+		cli.WithWorkingDirectory(filepath.Dir(opts.Files[0])),
+		cli.WithEnv(opts.Env),
+		cli.WithEnvFiles(), // the project's .env
+		cli.WithDotEnv,
+		cli.WithProfiles(opts.Profiles),
+		// env_file contents become ConfigMaps of their own, so they are
+		// read below rather than merged into environment.
+		cli.WithoutEnvironmentResolution,
+		cli.WithResolvedPaths(true),
+	}
+	if opts.Name != "" {
+		popts = append(popts, cli.WithName(normalize(opts.Name)))
+	}
+	po, err := cli.NewProjectOptions(opts.Files, popts...)
+	if err != nil {
+		return nil, err
+	}
+	return po.LoadProject(ctx)
 }
 
 // builder maps one loaded project.
