@@ -80,7 +80,7 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	project, err := load(ctx, opts)
 	var errs []error
 	if err != nil {
-		errs, _ = loadErrors(err, srcs)
+		errs = loadErrors(err, srcs)
 	}
 	errs = append(errs, checkReferences(srcs)...)
 	switch {
@@ -834,24 +834,25 @@ func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
 const maxBindFile = 256 << 10
 
 func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v types.ServiceVolumeConfig) {
+	base := hostBase(v.Source)
 	st, err := os.Stat(v.Source)
 	switch {
 	case err != nil:
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, which is not there to copy; Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, which is not there to copy; Kubernetes nodes do not have the host's files", base)
 		return
 	case st.IsDir():
-		b.report.add(s.config.Name, f, Dropped, "bind mount of directory %s: Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of directory %s: Kubernetes nodes do not have the host's files", base)
 		return
 	case st.Size() > maxBindFile:
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, larger than %d KiB, too big for a ConfigMap", filepath.Base(v.Source), maxBindFile>>10)
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, larger than %d KiB, too big for a ConfigMap", base, maxBindFile>>10)
 		return
-	case workflow.LooksLikeCredential(filepath.Base(v.Source)):
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, whose name says it holds a credential: not read; supply it as a Secret", filepath.Base(v.Source))
+	case workflow.LooksLikeCredential(base):
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, whose name says it holds a credential: not read; supply it as a Secret", base)
 		return
 	}
 	content, err := os.ReadFile(v.Source)
 	if err != nil || strings.Contains(string(content), "PRIVATE KEY-----") {
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied (unreadable or key material)", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied (unreadable or key material)", base)
 		return
 	}
 	key := filepath.Base(v.Source)
@@ -860,6 +861,13 @@ func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v 
 	ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "configMap", Name: name, MountPath: v.Target, SubPath: key, ReadOnly: true})
 	b.addEdge(id, s.id, "")
 	b.report.add(s.config.Name, f, Approximated, "file %s copied into ConfigMap %s, mounted read-only at %s", key, name, v.Target)
+}
+
+// hostBase returns the last element of a host path, which may be a
+// Windows one (C:\data) that compose-go keeps as written.
+func hostBase(p string) string {
+	p = strings.TrimRight(p, `/\`)
+	return p[strings.LastIndexAny(p, `/\`)+1:]
 }
 
 // mapSecrets makes each compose secret a Secret node of key names only,

@@ -35,7 +35,8 @@ func (e *InputError) Error() string {
 }
 
 // loadErrors locates the errors of compose-go's loading that name a
-// compose path, in this package's words; ok is false when err has none.
+// compose path, in this package's words, and returns nil when err has
+// none.
 //
 // compose-go reports the most specific error of its validation against
 // the Compose Specification's JSON Schema as "validating FILE: PATH
@@ -44,15 +45,16 @@ func (e *InputError) Error() string {
 // boolean and is not fails its conversion, for every value at once, as
 // "error while interpolating PATH: MESSAGE", where [] stands for any list
 // index and the file is not named.
-func loadErrors(err error, srcs []*yamlFile) (errs []error, ok bool) {
+func loadErrors(err error, srcs []*yamlFile) []error {
 	text := err.Error()
+	var errs []error
 	for _, src := range srcs {
 		abs, aerr := filepath.Abs(src.file)
 		if aerr != nil {
 			continue
 		}
 		if _, rest, found := strings.Cut(text, "validating "+abs+": "); found {
-			return src.locate(rest, " ", nil), true
+			return src.locate(rest, " ", nil)
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -72,7 +74,7 @@ func loadErrors(err error, srcs []*yamlFile) (errs []error, ok bool) {
 			}
 		}
 	}
-	return errs, len(errs) > 0
+	return errs
 }
 
 // castValue matches the value in the message of a failed conversion,
