@@ -54,7 +54,8 @@ func loadErrors(err error, srcs []*yamlFile) []error {
 			continue
 		}
 		if _, rest, found := strings.Cut(text, "validating "+abs+": "); found {
-			return src.locate(rest, " ", nil)
+			l, _ := src.find(rest, " ", nil)
+			return src.explain(l)
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -92,13 +93,6 @@ type located struct {
 	value *yaml.Node
 	// rest is the text after the path.
 	rest string
-}
-
-// locate explains a compose-go error about the file: PATH, then end,
-// then a message.
-func (src *yamlFile) locate(text, end string, accept func(*yaml.Node) bool) []error {
-	l, _ := src.find(text, end, accept)
-	return src.explain(l)
 }
 
 // find follows the compose path at the start of text (PATH, then end,
@@ -185,10 +179,12 @@ func (src *yamlFile) explain(l located) []error {
 	msg := strings.TrimSpace(l.rest)
 	switch {
 	case msg == "false schema" && l.key:
-		// A key that no property or pattern of the schema allows.
+		// A key of a mapping whose schema has patterns for its keys, and
+		// that no property or pattern allows.
 		k := l.keys[len(l.keys)-1]
 		return []error{src.errorf(l.w, "unknown key %q%s", k, didYouMean(k, allowedKeys(l.keys[:len(l.keys)-1])))}
 	case strings.HasPrefix(msg, "additional properties ") && v.Kind == yaml.MappingNode:
+		// The keys of a mapping that no property allows, each quoted.
 		var errs []error
 		for _, p := range src.pairs(v) {
 			if k := p[0].Value; strings.Contains(msg, quote(k)) {
