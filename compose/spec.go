@@ -120,6 +120,8 @@ func (src *yamlFile) find(text, end string, accept func(*yaml.Node) bool) (locat
 	return deepest, false
 }
 
+// step goes one key or list item further along the path in l.rest, or
+// ends the path where end follows it.
 func (src *yamlFile) step(l located, end string, accept func(*yaml.Node) bool, deepest *located) (located, bool) {
 	if len(l.keys) > len(deepest.keys) {
 		*deepest = l
