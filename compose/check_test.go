@@ -3,18 +3,14 @@ package compose
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/schema"
-	"github.com/google/go-cmp/cmp"
-	"go.yaml.in/yaml/v4"
-
-	"github.com/slipway-gitops/slipway/compose/internal/specgen"
+	"github.com/sirupsen/logrus"
 )
 
 // TestGoldenInputErrors holds the errors of invalid compose files: each
@@ -37,84 +33,101 @@ func TestGoldenInputErrors(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Errorf("not an *InputError: %v", err)
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".txt"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("errors differ (-want +got):\n%s", diff)
-			}
+			checkGolden(t, strings.TrimSuffix(file, ".yaml")+".txt", err.Error()+"\n")
 		})
 	}
 }
 
-// TestSpecGenerated fails when spec_gen.go is not what the generator
-// makes from the schema of the compose-go in go.mod: run go generate
-// ./compose after updating compose-go.
-func TestSpecGenerated(t *testing.T) {
+// TestWindowsVolumePaths imports host paths written for Windows as bind
+// mounts, reported as other host paths are, not as volume names.
+func TestWindowsVolumePaths(t *testing.T) {
 	t.Parallel()
-	want, err := specgen.Generate([]byte(schema.Schema))
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	compose := `services:
+  web:
+    image: nginx:1.27
+    volumes:
+      - /srv/data:/unix
+      - C:\data:/backslash
+      - D:/data:/slash
+      - type: bind
+        source: E:\data
+        target: /long
+`
+	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Import(t.Context(), Options{Files: []string{file}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile("spec_gen.go")
-	if err != nil {
-		t.Fatal(err)
+	entries := map[string]Entry{}
+	for _, e := range res.Report.Entries {
+		entries[e.Field] = e
 	}
-	if !bytes.Equal(got, want) {
-		t.Error("spec_gen.go is stale: run go generate ./compose")
+	unix := entries["services.web.volumes[0]"]
+	if unix.Status != Dropped || !strings.Contains(unix.Detail, "bind mount of data,") {
+		t.Fatalf("unix path: %+v", unix)
 	}
-}
-
-// TestPatternMatchers holds each matcher to the regular expression of
-// the schema it stands for.
-func TestPatternMatchers(t *testing.T) {
-	t.Parallel()
-	samples := []string{"", "x", "x-", "x-foo", "X-foo", "ax-", "web", "web_1.a-b", "web 1", "a/b", "-", ".",
-		"a\nb", "\n", "\n\n", "abc", "aBc", "ab1", "a", "ab", "_a", "a_", "%a1", "always", "never", "build",
-		"if_not_present", "missing", "refresh", "daily", "weekly", "every_", "every_1d", "every_12h30m", "every_d",
-		"every_1x", "every_1d2", "always ", "Always", "é", "naïve"}
-	for id, expr := range specPatterns {
-		if id == int(patNone) {
-			continue
-		}
-		re := regexp.MustCompile(expr)
-		t.Run(expr, func(t *testing.T) {
+	for _, tc := range []struct{ name, field string }{
+		{"backslash", "services.web.volumes[1]"},
+		{"slash", "services.web.volumes[2]"},
+		{"long syntax", "services.web.volumes[3]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			for _, s := range samples {
-				if got, want := patternID(id).matches(s), re.MatchString(s); got != want {
-					t.Errorf("%q: matcher says %t, the expression %t", s, got, want)
-				}
+			if got := entries[tc.field]; got.Status != unix.Status || got.Detail != unix.Detail {
+				t.Errorf("got %s %q, want %s %q as for a unix path", got.Status, got.Detail, unix.Status, unix.Detail)
 			}
 		})
 	}
-	for expr, name := range specgen.Patterns {
-		if !slices.Contains(specPatterns[:], expr) {
-			t.Errorf("pattern %q (%s) has no matcher", expr, name)
-		}
+}
+
+// TestMergeKeyBomb checks a file whose merge keys (<<) merge nine aliases
+// of a mapping that merges nine aliases in turn, nine levels deep: 650
+// bytes that expand to 9^9 merges when each is followed where it is
+// used. Each mapping must be expanded once, and compose-go then refuses
+// the file for its aliasing.
+func TestMergeKeyBomb(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("x-a0: &a0 {x-k: v}\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "x-a%d: &a%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), ","))
+	}
+	b.WriteString("services:\n  web:\n    image: nginx:1.27\n    <<: *a9\n    depends_on: [db]\n  db:\n    image: postgres:16\n")
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := parseSource(file, []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := append(src.checkKeys(), checkReferences([]*yamlFile{src})...); len(errs) > 0 {
+		t.Errorf("checks: %v", errs)
+	}
+	// The root, services, web, db and the ten anchored mappings.
+	if n := len(src.merged); n > 14 {
+		t.Errorf("%d mappings expanded, want at most 14", n)
+	}
+	if _, err := Import(t.Context(), Options{Files: []string{file}}); err == nil || !strings.Contains(err.Error(), "aliasing") {
+		t.Errorf("import: %v, want compose-go's refusal of the aliasing", err)
 	}
 }
 
-// FuzzCheckAgreesWithSchema holds the generated check to compose-go's
-// JSON Schema validation: on any YAML document without variables or
-// compose tags, both accept it or both reject it.
-func FuzzCheckAgreesWithSchema(f *testing.F) {
-	for _, file := range composeFixtures(f) {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(raw)
+// FuzzLoadErrorsLocated holds the errors of compose-go's validation and
+// type conversion to a place: on any compose file, each of them becomes
+// an *InputError with a line and column in the file.
+func FuzzLoadErrorsLocated(f *testing.F) {
+	// compose-go warns through the global logrus logger on most inputs.
+	logrus.SetOutput(io.Discard)
+	seeds := composeFixtures(f)
+	invalid, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
+	if err != nil {
+		f.Fatal(err)
 	}
-	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
-	for _, file := range invalid {
+	for _, file := range append(seeds, invalid...) {
 		raw, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
@@ -122,76 +135,33 @@ func FuzzCheckAgreesWithSchema(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var n yaml.Node
-		if err := yaml.Unmarshal(data, &n); err != nil || !plain(&n) {
-			t.Skip("variables, tags, anchors and merge keys are resolved before compose-go validates")
+		file := filepath.Join(t.TempDir(), "compose.yaml")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		var doc map[string]any
-		if err := yaml.Unmarshal(data, &doc); err != nil || doc == nil || !jsonKeys(doc) {
-			t.Skip("not a YAML mapping with string keys")
+		src, err := parseSource(file, data)
+		if err != nil || len(src.checkKeys()) > 0 {
+			return
 		}
-		theirs := schema.Validate(doc)
-		if nonTextKey(&n) {
-			// compose-go's loader refuses other keys before its schema
-			// sees them; decoding above dropped or converted them.
-			theirs = errors.New("non-string key")
+		opts := Options{Files: []string{file}, Name: "fuzz"}
+		_, err = load(t.Context(), opts)
+		if err == nil {
+			return
 		}
-		var errs []error
-		if _, err := checkSource("compose.yaml", data, &errs); err != nil {
-			t.Skip("more than one document")
+		text := err.Error()
+		if !strings.Contains(text, "validating "+file+": ") && !strings.Contains(text, "error while interpolating ") {
+			return
 		}
-		if ours := errors.Join(errs...); (ours == nil) != (theirs == nil) {
-			t.Fatalf("the check says %v; compose-go's schema says %v\n%s", ours, theirs, data)
+		errs := loadErrors(err, []*yamlFile{src})
+		if len(errs) == 0 {
+			t.Fatalf("compose-go's error is not located: %v\n%s", err, data)
+		}
+		lines := bytes.Count(data, []byte("\n")) + 1
+		for _, e := range errs {
+			var ie *InputError
+			if !errors.As(e, &ie) || ie.Line < 1 || ie.Line > lines || ie.Column < 1 {
+				t.Fatalf("%v: not a place in the file (compose-go: %v)\n%s", e, err, data)
+			}
 		}
 	})
-}
-
-// nonTextKey reports whether some mapping key in n is not a string.
-func nonTextKey(n *yaml.Node) bool {
-	for i, c := range n.Content {
-		if n.Kind == yaml.MappingNode && i%2 == 0 && c.ShortTag() != "!!str" && c.ShortTag() != "!!merge" {
-			return true
-		}
-		if nonTextKey(c) {
-			return true
-		}
-	}
-	return false
-}
-
-// jsonKeys reports whether every mapping in v has string keys, as JSON
-// needs.
-func jsonKeys(v any) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		for _, e := range v {
-			if !jsonKeys(e) {
-				return false
-			}
-		}
-	case []any:
-		for _, e := range v {
-			if !jsonKeys(e) {
-				return false
-			}
-		}
-	case map[any]any:
-		return false
-	}
-	return true
-}
-
-// plain reports whether a YAML tree has no variables, aliases, anchors,
-// merge keys or tags of its own.
-func plain(n *yaml.Node) bool {
-	if n.Kind == yaml.AliasNode || n.Anchor != "" || strings.Contains(n.Value, "$") || n.Tag == "!!merge" ||
-		(n.Style&yaml.TaggedStyle != 0) {
-		return false
-	}
-	for _, c := range n.Content {
-		if !plain(c) {
-			return false
-		}
-	}
-	return true
 }

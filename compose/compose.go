@@ -13,12 +13,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
-	"github.com/slipway-gitops/slipway/compose/internal/cli"
-	"github.com/slipway-gitops/slipway/compose/internal/loader"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -74,36 +73,30 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
-	// The project's own check, generated from the specification, stands
-	// in for compose-go's, which compiles the JSON Schema on every start.
-	if err := checkFiles(opts.Files); err != nil {
-		return nil, fmt.Errorf("compose import: %w", err)
-	}
 	if err := files.follow(ctx, opts); err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
-	dir := filepath.Dir(opts.Files[0])
-	popts := []cli.ProjectOptionsFn{
-		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true }),
-		cli.WithWorkingDirectory(dir),
-		cli.WithEnv(opts.Env),
-		cli.WithEnvFiles(), // the project's .env
-		cli.WithDotEnv,
-		cli.WithProfiles(opts.Profiles),
-		// env_file contents become ConfigMaps of their own, so they are
-		// read below rather than merged into environment.
-		cli.WithoutEnvironmentResolution,
-		cli.WithResolvedPaths(true),
-	}
-	if opts.Name != "" {
-		popts = append(popts, cli.WithName(normalize(opts.Name)))
-	}
-	po, err := cli.NewProjectOptions(opts.Files, popts...)
+	srcs, err := readSources(opts.Files)
 	if err != nil {
 		return nil, fmt.Errorf("compose import: %w", err)
 	}
-	project, err := po.LoadProject(ctx)
+	var keyErrs []error
+	for _, src := range srcs {
+		keyErrs = append(keyErrs, src.checkKeys()...)
+	}
+	if len(keyErrs) > 0 {
+		return nil, fmt.Errorf("compose import: %w", errors.Join(keyErrs...))
+	}
+	project, err := load(ctx, opts)
+	var errs []error
 	if err != nil {
+		errs = loadErrors(err, srcs)
+	}
+	errs = append(errs, checkReferences(srcs)...)
+	switch {
+	case len(errs) > 0:
+		return nil, fmt.Errorf("compose import: %w", errors.Join(errs...))
+	case err != nil:
 		return nil, fmt.Errorf("compose import %s: %w", strings.Join(opts.Files, ", "), err)
 	}
 	b := newBuilder(project, opts)
@@ -127,6 +120,30 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	b.report.Files = opts.Files
 	b.report.sort()
 	return &Result{Workflow: b.wf, JSON: data, Report: b.report}, nil
+}
+
+// load loads the project with compose-go, which validates each file
+// against the Compose Specification.
+func load(ctx context.Context, opts Options) (*types.Project, error) {
+	popts := []cli.ProjectOptionsFn{
+		cli.WithWorkingDirectory(filepath.Dir(opts.Files[0])),
+		cli.WithEnv(opts.Env),
+		cli.WithEnvFiles(), // the project's .env
+		cli.WithDotEnv,
+		cli.WithProfiles(opts.Profiles),
+		// env_file contents become ConfigMaps of their own, so they are
+		// read below rather than merged into environment.
+		cli.WithoutEnvironmentResolution,
+		cli.WithResolvedPaths(true),
+	}
+	if opts.Name != "" {
+		popts = append(popts, cli.WithName(normalize(opts.Name)))
+	}
+	po, err := cli.NewProjectOptions(opts.Files, popts...)
+	if err != nil {
+		return nil, err
+	}
+	return po.LoadProject(ctx)
 }
 
 // builder maps one loaded project.
@@ -833,30 +850,35 @@ func (b *builder) mapVolumes(s *service, ctr *workflow.Container) {
 const maxBindFile = 256 << 10
 
 func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v types.ServiceVolumeConfig) {
+	base := hostBase(v.Source)
 	st, err := b.files.stat(v.Source)
 	switch {
 	case errors.Is(err, errOutside):
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, outside the project directory: not read", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, outside the project directory: not read", base)
 		return
 	case err != nil:
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, which is not there to copy; Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, which is not there to copy; Kubernetes nodes do not have the host's files", base)
 		return
 	case st.IsDir():
-		b.report.add(s.config.Name, f, Dropped, "bind mount of directory %s: Kubernetes nodes do not have the host's files", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of directory %s: Kubernetes nodes do not have the host's files", base)
 		return
 	case !st.Mode().IsRegular():
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, not a regular file: not read", filepath.Base(v.Source))
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, not a regular file: not read", base)
 		return
 	case st.Size() > maxBindFile:
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, larger than %d KiB, too big for a ConfigMap", filepath.Base(v.Source), maxBindFile>>10)
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, larger than %d KiB, too big for a ConfigMap", base, maxBindFile>>10)
 		return
-	case workflow.LooksLikeCredential(filepath.Base(v.Source)):
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, whose name says it holds a credential: not read; supply it as a Secret", filepath.Base(v.Source))
+	case workflow.LooksLikeCredential(base):
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s, whose name says it holds a credential: not read; supply it as a Secret", base)
 		return
 	}
 	content, err := b.files.read(v.Source, maxBindFile)
-	if err != nil || strings.Contains(string(content), "PRIVATE KEY-----") {
-		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied (unreadable or key material)", filepath.Base(v.Source))
+	if err != nil {
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied (unreadable)", base)
+		return
+	}
+	if what := workflow.HoldsSecret(string(content)); what != "" {
+		b.report.add(s.config.Name, f, Dropped, "bind mount of %s: not copied, it holds %s; supply it as a Secret", base, what)
 		return
 	}
 	key := filepath.Base(v.Source)
@@ -865,6 +887,13 @@ func (b *builder) mapBindMount(s *service, ctr *workflow.Container, f string, v 
 	ctr.VolumeMounts = append(ctr.VolumeMounts, workflow.VolumeMount{NodeID: id, Type: "configMap", Name: name, MountPath: v.Target, SubPath: key, ReadOnly: true})
 	b.addEdge(id, s.id, "")
 	b.report.add(s.config.Name, f, Approximated, "file %s copied into ConfigMap %s, mounted read-only at %s", key, name, v.Target)
+}
+
+// hostBase returns the last element of a host path, which may be a
+// Windows one (C:\data) that compose-go keeps as written.
+func hostBase(p string) string {
+	p = strings.TrimRight(p, `/\`)
+	return p[strings.LastIndexAny(p, `/\`)+1:]
 }
 
 // mapSecrets makes each compose secret a Secret node of key names only,

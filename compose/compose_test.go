@@ -119,7 +119,8 @@ func importEach(t *testing.T, check func(t *testing.T, name string, res *Result)
 	}
 }
 
-// TestGoldenReports holds the import report of every fixture.
+// TestGoldenReports holds the import report and the workflow of every
+// fixture.
 func TestGoldenReports(t *testing.T) {
 	t.Parallel()
 	importEach(t, func(t *testing.T, name string, res *Result) {
@@ -127,23 +128,30 @@ func TestGoldenReports(t *testing.T) {
 		if err := res.Report.WriteText(&b); err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", "reports", name+".txt")
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
+		checkGolden(t, filepath.Join("testdata", "reports", name+".txt"), b.String())
+		checkGolden(t, filepath.Join("testdata", "workflows", name+".json"), string(res.JSON))
+	})
+}
+
+// checkGolden compares got with the golden file, or rewrites the file
+// with -update.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(string(want), b.String()); diff != "" {
-			t.Errorf("report differs (-want +got):\n%s", diff)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	})
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", golden, diff)
+	}
 }
 
 // TestSecretFilesNeverRead imports compose files whose secrets point at
