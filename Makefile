@@ -116,8 +116,9 @@ load:
 ## other failure fails.
 FUZZ_TARGETS := FuzzDecode:./workflow FuzzDecodeCluster:./workflow FuzzDiff:./workflow \
 	FuzzParse:./workflow/plugins FuzzCompile:./compiler FuzzImport:./compose \
-	FuzzReceiveBody:./hooks FuzzImportGenerated:./compose FuzzCheckAgreesWithSchema:./compose \
-	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch
+	FuzzReceiveBody:./hooks FuzzImportGenerated:./compose FuzzLoadErrorsLocated:./compose FuzzConfine:./compose \
+	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch \
+	FuzzRedact:./workflow
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \
