@@ -166,18 +166,7 @@ func TestAPIRedactsSecrets(t *testing.T) {
 // reaches a comparison shows it redacted.
 func TestAPICompareRedacts(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../workflow/testdata/redaction.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Name     string
-		From, To json.RawMessage
-		Secrets  []string
-	}
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := testutil.RedactionCases(t, "../workflow/testdata/redaction.json")
 	work := gittest.Init(t)
 	for i, tc := range cases {
 		file := fmt.Sprintf("workflows/case%d.json", i)

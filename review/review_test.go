@@ -2,7 +2,6 @@ package review
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -156,18 +155,7 @@ func TestMarkdownBudget(t *testing.T) {
 // show that a secret changed, never its value.
 func TestCompareRedacts(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../workflow/testdata/redaction.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Name     string
-		From, To json.RawMessage
-		Secrets  []string
-	}
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := testutil.RedactionCases(t, "../workflow/testdata/redaction.json")
 	c := newCompiler(t)
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {

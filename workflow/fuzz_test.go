@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
 )
 
 func addFixtureSeeds(f *testing.F, dir string) {
@@ -98,15 +100,7 @@ func FuzzDiff(f *testing.F) {
 // first, which must not show; values that carry a secret themselves must
 // not show either.
 func FuzzRedact(f *testing.F) {
-	b, err := os.ReadFile("testdata/redaction.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	var cases []struct{ From, To json.RawMessage }
-	if err := json.Unmarshal(b, &cases); err != nil {
-		f.Fatal(err)
-	}
-	for _, tc := range cases {
+	for _, tc := range testutil.RedactionCases(f, "testdata/redaction.json") {
 		f.Add([]byte(tc.From), []byte(tc.To))
 	}
 	f.Fuzz(func(t *testing.T, from, to []byte) {
@@ -126,6 +120,7 @@ func FuzzRedact(f *testing.F) {
 		var versions [2][]byte
 		for i, doc := range docs {
 			m.mark(doc, secretNodes[i])
+			var err error
 			if versions[i], err = json.Marshal(doc); err != nil {
 				t.Fatal(err)
 			}

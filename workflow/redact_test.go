@@ -2,40 +2,17 @@ package workflow
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// redactionCase is one way a secret value reaches a comparison of two
-// versions of a workflow file; testdata/redaction.json holds them, for
-// every view of a change to test.
-type redactionCase struct {
-	Name string          `json:"name"`
-	From json.RawMessage `json:"from"`
-	To   json.RawMessage `json:"to"`
-	// Secrets must not be shown.
-	Secrets []string `json:"secrets"`
-}
-
-func redactionCases(t *testing.T) []redactionCase {
-	t.Helper()
-	b, err := os.ReadFile("testdata/redaction.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []redactionCase
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
-	}
-	return cases
-}
-
 func TestDiffRedacts(t *testing.T) {
 	t.Parallel()
-	for _, tc := range redactionCases(t) {
+	for _, tc := range testutil.RedactionCases(t, "testdata/redaction.json") {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
 			for _, dir := range [][2]json.RawMessage{{tc.From, tc.To}, {tc.To, tc.From}} {
