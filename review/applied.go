@@ -53,9 +53,10 @@ func (id ObjectID) less(o ObjectID) bool {
 type appliedObject struct {
 	id       ObjectID
 	workflow string // the workflow it belongs to, or clustersGroup
-	// raw is the object as applied; yaml and fields show it with its
-	// secret values redacted.
+	// raw and values are the object as applied; yaml and fields show it
+	// with its secret values redacted.
 	raw    string
+	values map[string]any
 	yaml   string
 	fields map[string]any
 	// kept: Flux leaves the object in the cluster when it leaves the
@@ -127,14 +128,14 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 	if err != nil {
 		return appliedObject{}, err
 	}
-	fields, err := n.Map()
+	values, err := n.Map()
 	if err != nil {
 		return appliedObject{}, err
 	}
 	// A review is read by more people than the deploy branch: what a
 	// check let through (or a value a newer rule would catch) is shown
 	// redacted, as workflow diffs are.
-	shown, _ := workflow.Redact(fields).(map[string]any)
+	shown, _ := workflow.Redact(values).(map[string]any)
 	hideRedacted(n.YNode(), shown)
 	s, err := n.String()
 	if err != nil {
@@ -144,6 +145,7 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 		id:       ObjectID{Cluster: cluster, APIVersion: meta.APIVersion, Kind: meta.Kind, Namespace: meta.Namespace, Name: meta.Name},
 		workflow: wf,
 		raw:      raw,
+		values:   values,
 		yaml:     s,
 		fields:   shown,
 		kept:     meta.Annotations[pruneAnnotation] == "disabled",

@@ -44,6 +44,12 @@ func (r *Review) WriteText(w io.Writer) error {
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "  %s\n", p)
 	}
+	if len(r.Consequences) > 0 {
+		b.WriteString("\nWhat merging does:\n")
+		for _, c := range r.Consequences {
+			fmt.Fprintf(&b, "  %s [%s]\n", c.Message, c.Kind)
+		}
+	}
 	for _, wr := range r.Workflows {
 		fmt.Fprintf(&b, "\n== %s (%s)\n", wr.Name, wr.Change)
 		for _, l := range append(fieldLines(wr.Fields), GraphLines(wr.Graph)...) {
@@ -75,6 +81,13 @@ func (r *Review) WriteMarkdown(w io.Writer, budget int) error {
 		b.WriteString("```\n")
 		_, err := io.WriteString(w, b.String())
 		return err
+	}
+	if len(r.Consequences) > 0 {
+		b.WriteString("\n#### What merging does\n\n")
+		writeAtMost(len(r.Consequences), maxTableRows, func(i int) {
+			c := r.Consequences[i]
+			fmt.Fprintf(&b, "- %s (%s)\n", c.Message, code(string(c.Kind)))
+		}, func(left int) { fmt.Fprintf(&b, "- …and %d more: run `compiler diff` for all of them\n", left) })
 	}
 	if len(r.Workflows) > 0 {
 		b.WriteString("\n| workflow | change | nodes (+ − ~ moved) | edges (+ − ~) | objects (+ − ~) |\n|---|---|---|---|---|\n")

@@ -32,6 +32,9 @@ type Review struct {
 	Head string `json:"head"`
 	// Summary counts what changed.
 	Summary Summary `json:"summary"`
+	// Consequences say what Kubernetes and Flux do when the change
+	// merges, beyond applying the changed objects.
+	Consequences []Consequence `json:"consequences"`
 	// Workflows lists the changed workflows by name; cluster-level files
 	// are under the name "clusters".
 	Workflows []WorkflowReview `json:"workflows"`
@@ -83,7 +86,7 @@ type ObjectReview struct {
 // cluster directory. A base that does not build is treated as empty; a
 // head that does not build gives a review of its problems.
 func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName string, base, head source.Files) (*Review, error) {
-	r := &Review{Base: baseName, Head: headName}
+	r := &Review{Base: baseName, Head: headName, Consequences: []Consequence{}}
 	changed := changedWorkflows(base, head)
 	headRes, err := c.BuildWorkflows(ctx, head, changed)
 	if problems := workflow.AsErrors(err); problems != nil {
@@ -171,6 +174,8 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 			delete(byWorkflow, name) // a change that changes nothing, like a description
 		}
 	}
+	r.Consequences = consequences(baseObjs, headObjs)
+	place(r.Consequences, head, byWorkflow)
 	for _, name := range slices.Sorted(maps.Keys(byWorkflow)) {
 		r.Workflows = append(r.Workflows, *byWorkflow[name])
 	}

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -249,6 +252,9 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	diffFile := fs.String("diff-file", "", "also write the whole review as text, without a size bound, to this file")
 	outputs := fs.String("outputs", "", "append what changed as GitHub Actions step outputs to this file (such as $GITHUB_OUTPUT)")
 	exitCode := fs.Bool("exit-code", false, "exit 1 when the deploy branch would change, as git diff --exit-code does")
+	annotations := fs.String("annotations", "", "also write what merging does as GitHub Actions warnings at the places in the head's workflow files, to this file")
+	var failOn kindsFlag
+	fs.Var(&failOn, "fail-on", "exit 1 when merging does one of these comma-separated kinds of thing: "+kindNames())
 	dir := fs.String("path", "", "the directory of the repository that holds workflows/ and clusters/ (default: its root)")
 	pos, err := parse(fs, argv)
 	if err != nil {
@@ -259,6 +265,9 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	}
 	if *base == "" || *head == "" {
 		return usagef("--base and --head are required")
+	}
+	if rf.output == "json" {
+		format = "json"
 	}
 	repo, err := rf.open(ctx)
 	if err != nil {
@@ -304,6 +313,11 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 			return err
 		}
 	}
+	if *annotations != "" {
+		if err := writeFileWith(*annotations, func(w io.Writer) error { return writeConsequences(w, *dir, headSrc, r.Consequences) }); err != nil {
+			return err
+		}
+	}
 	if *outputs != "" {
 		if err := appendOutputs(*outputs, r, *diffFile); err != nil {
 			return err
@@ -315,10 +329,73 @@ func runDiff(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	case *exitCode && len(r.Workflows) > 0:
 		return &reportedError{err: errors.New("the deploy branch would change")}
 	}
+	var failing []string
+	for _, c := range r.Consequences {
+		if slices.Contains(failOn, c.Kind) {
+			failing = append(failing, fmt.Sprintf("%s [%s]", c.Message, c.Kind))
+		}
+	}
+	if len(failing) > 0 {
+		return fmt.Errorf("merging has %s of the kinds --fail-on names:\n  %s", english.Plural(len(failing), "consequence"), strings.Join(failing, "\n  "))
+	}
 	return nil
 }
 
-const diffUsage = "diff --source REPO [--path DIR] --base REF --head REF [--format text|markdown|json] [--diff-file FILE] [--outputs FILE] [--exit-code]"
+const diffUsage = "diff --source REPO [--path DIR] --base REF --head REF [--format text|markdown|json] [--diff-file FILE] [--outputs FILE] [--annotations FILE] [--exit-code] [--fail-on KINDS]"
+
+// kindsFlag is the --fail-on flag of diff: kinds of consequence.
+type kindsFlag []review.ConsequenceKind
+
+func (k *kindsFlag) String() string { return fmt.Sprint([]review.ConsequenceKind(*k)) }
+
+func (k *kindsFlag) Set(s string) error {
+	*k = nil
+	for name := range strings.SplitSeq(s, ",") {
+		kind := review.ConsequenceKind(strings.TrimSpace(name))
+		if kind == "" {
+			continue
+		}
+		if !slices.Contains(review.ConsequenceKinds(), kind) {
+			return fmt.Errorf("%q is not a kind of consequence: want %s", kind, kindNames())
+		}
+		*k = append(*k, kind)
+	}
+	return nil
+}
+
+// kindNames lists the kinds of consequence for people.
+func kindNames() string {
+	var names []string
+	for _, k := range review.ConsequenceKinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
+
+// writeConsequences writes consequences as GitHub Actions warnings at
+// their places in the head's workflow files; dir is the repository's
+// directory in the checkout (--path).
+func writeConsequences(w io.Writer, dir string, head source.Files, cs []review.Consequence) error {
+	l := ghaction.NewLocator(path.Join(".", dir), func(file string) ([]byte, error) {
+		if b, ok := head[file]; ok {
+			return b, nil
+		}
+		return nil, os.ErrNotExist
+	})
+	var b strings.Builder
+	for _, c := range cs {
+		a := ghaction.Annotation{Level: ghaction.Warning, Title: "slipway: " + string(c.Kind), Message: c.Message}
+		if c.NodeID != "" {
+			a.Title += fmt.Sprintf(" (node %q)", c.NodeID)
+		}
+		if c.File != "" {
+			a.File, a.Line, a.Column = l.Locate(c.File, c.Pointer)
+		}
+		b.WriteString(a.String() + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
 // writeFileWith writes a file with what write writes, or leaves no file.
 func writeFileWith(name string, write func(io.Writer) error) error {
@@ -334,14 +411,20 @@ func writeFileWith(name string, write func(io.Writer) error) error {
 
 // appendOutputs appends the review's step outputs to the file name:
 // changed-workflows (comma-separated), objects-added, objects-changed,
-// objects-removed and, when one was written, diff-file.
+// objects-removed, consequences (a JSON array) and, when one was written,
+// diff-file.
 func appendOutputs(name string, r *review.Review, diffFile string) error {
 	var b bytes.Buffer
+	cs, err := json.Marshal(r.Consequences)
+	if err != nil {
+		return fmt.Errorf("step outputs: %w", err)
+	}
 	outs := [][2]string{
 		{"changed-workflows", strings.Join(r.ChangedWorkflows(), ",")},
 		{"objects-added", strconv.Itoa(r.Summary.ObjectsAdded)},
 		{"objects-changed", strconv.Itoa(r.Summary.ObjectsModified)},
 		{"objects-removed", strconv.Itoa(r.Summary.ObjectsRemoved)},
+		{"consequences", string(cs)},
 	}
 	if diffFile != "" {
 		outs = append(outs, [2]string{"diff-file", diffFile})

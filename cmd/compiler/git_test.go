@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,7 +120,7 @@ func TestDiffForActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "earlier=1\nchanged-workflows=shop\nobjects-added=0\nobjects-changed=1\nobjects-removed=0\ndiff-file=" + full + "\n"
+	want := "earlier=1\nchanged-workflows=shop\nobjects-added=0\nobjects-changed=1\nobjects-removed=0\nconsequences=[]\ndiff-file=" + full + "\n"
 	if string(got) != want {
 		t.Errorf("outputs file:\n%s\nwant:\n%s", got, want)
 	}
@@ -128,5 +130,70 @@ func TestDiffForActions(t *testing.T) {
 	}
 	if !strings.Contains(string(text), "modified prod Deployment shop/web\n  spec.replicas: 2 → 7\n") {
 		t.Errorf("diff file lacks the changed field:\n%s", text)
+	}
+}
+
+// TestDiffConsequences reviews a change to a claim's storage class in a
+// repository whose workflows are below its root: the consequence is in
+// the JSON, the step outputs and a warning at the line of the field, and
+// --fail-on fails on its kind only.
+func TestDiffConsequences(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t)
+	gittest.Commit(t, dir, "Add the fixture workflows", gittest.CopyDir(t, fixtureRepo, dir, "deploy"))
+	head := testutil.Marshal(t, testutil.Apply(t, testutil.LoadJSON(t, filepath.Join(fixtureRepo, "workflows/shop.json")),
+		testutil.Set("/nodes/8/data/storageClassName", "slow")))
+	gittest.Commit(t, dir, "Move uploads to slow disks", map[string][]byte{"deploy/workflows/shop.json": head})
+	line := 1 + bytes.Count(head[:bytes.Index(head, []byte(`"slow"`))], []byte("\n"))
+	col := 1 + bytes.Index(head, []byte(`"slow"`)) - (bytes.LastIndexByte(head[:bytes.Index(head, []byte(`"slow"`))], '\n') + 1)
+	tmp := t.TempDir()
+	annotations, outputs := filepath.Join(tmp, "annotations"), filepath.Join(tmp, "outputs")
+	diff := []string{"diff", "--source", dir, "--path", "deploy", "--base", "main~1", "--head", "main"}
+	const message = "persistentvolumeclaim uploads: storageClassName changed — immutable; Flux will stop applying workflow shop until this is reverted"
+
+	code, stdout, stderr := runCmd(t, append(diff, "-o", "json", "--annotations", annotations, "--outputs", outputs, "--fail-on", "job-rerun,prune")...)
+	if code != 0 {
+		t.Fatalf("exit code %d, want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	var r struct {
+		Consequences []struct{ Kind, Workflow, Field, Message, File, Pointer string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("diff -o json: %v\n%s", err, stdout)
+	}
+	if len(r.Consequences) != 1 || r.Consequences[0].Message != message || r.Consequences[0].Pointer != "/nodes/8/data/storageClassName" {
+		t.Errorf("consequences %+v, want one: %s", r.Consequences, message)
+	}
+	got, err := os.ReadFile(annotations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("::warning file=deploy/workflows/shop.json,line=%d,col=%d,title=slipway%%3A immutable (node \"pvc-uploads\")::%s\n", line, col, message)
+	if string(got) != want {
+		t.Errorf("annotations:\n%s\nwant:\n%s", got, want)
+	}
+	out, err := os.ReadFile(outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "\nconsequences=[{\"kind\":\"immutable\",\"workflow\":\"shop\",\"node_id\":\"pvc-uploads\"") {
+		t.Errorf("outputs lack the consequence:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		failOn string
+		code   int
+		stderr string
+	}{
+		{"its kind", "prune, immutable", 1, "compiler: merging has 1 consequence of the kinds --fail-on names:\n  " + message + " [immutable]\n"},
+		{"an unknown kind", "immutable,oops", 2, `"oops" is not a kind of consequence`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCmd(t, append(diff, "--fail-on", tc.failOn)...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit code %d, want %d; stderr %q, want %q", code, tc.code, stderr, tc.stderr)
+			}
+		})
 	}
 }

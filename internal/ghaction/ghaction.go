@@ -3,6 +3,7 @@
 package ghaction
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,20 @@ import (
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
-// Annotation is an error annotation on a place in a file; Line and
-// Column are 1-based, and 0 when unknown.
+// Level is how an annotation shows: as an error or a warning.
+type Level string
+
+// Levels.
+const (
+	Error   Level = "error"
+	Warning Level = "warning"
+)
+
+// Annotation is an annotation on a place in a file; Line and Column are
+// 1-based, and 0 when unknown.
 type Annotation struct {
+	// Level is Error when empty.
+	Level   Level
 	File    string
 	Line    int
 	Column  int
@@ -24,7 +36,7 @@ type Annotation struct {
 }
 
 // String formats the annotation as the runner's workflow command:
-// ::error file=F,line=L,col=C,title=T::MESSAGE.
+// ::error file=F,line=L,col=C,title=T::MESSAGE (or ::warning).
 func (a Annotation) String() string {
 	var props []string
 	if a.File != "" {
@@ -39,7 +51,7 @@ func (a Annotation) String() string {
 	if a.Title != "" {
 		props = append(props, "title="+escapeProperty(a.Title))
 	}
-	cmd := "::error"
+	cmd := "::" + string(cmp.Or(a.Level, Error))
 	if len(props) > 0 {
 		cmd += " " + strings.Join(props, ",")
 	}
@@ -63,38 +75,58 @@ func escapeProperty(s string) string {
 // value that is missing is shown at its nearest enclosing value; a file
 // that is not JSON, at the place where it stops being JSON.
 func Annotate(problems workflow.Errors, dir string, read func(file string) ([]byte, error)) []Annotation {
-	indexes := map[string]*jsonpos.Index{}
-	syntax := map[string]*jsonpos.SyntaxError{}
+	l := NewLocator(dir, read)
 	out := make([]Annotation, 0, len(problems))
 	for _, p := range problems {
 		a := Annotation{Title: title(p), Message: p.Message}
-		if p.File == "" {
-			out = append(out, a)
-			continue
-		}
-		a.File = path.Join(dir, p.File)
-		idx, seen := indexes[p.File]
-		if !seen {
-			if data, err := read(p.File); err == nil {
-				var parseErr error
-				idx, parseErr = jsonpos.Parse(data)
-				var se *jsonpos.SyntaxError
-				if errors.As(parseErr, &se) {
-					syntax[p.File] = se
-				}
-			}
-			indexes[p.File] = idx
-		}
-		switch {
-		case idx != nil:
-			pos, _ := idx.Find(p.Pointer)
-			a.Line, a.Column = pos.Line, pos.Column
-		case syntax[p.File] != nil:
-			a.Line, a.Column = syntax[p.File].Line, syntax[p.File].Column
+		if p.File != "" {
+			a.File, a.Line, a.Column = l.Locate(p.File, p.Pointer)
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// Locator finds the places of JSON pointers in a repository's files,
+// reading and indexing each file once.
+type Locator struct {
+	dir     string
+	read    func(file string) ([]byte, error)
+	indexes map[string]*jsonpos.Index
+	syntax  map[string]*jsonpos.SyntaxError
+}
+
+// NewLocator returns a Locator over the files read returns by their
+// paths relative to the repository, which is at dir in the checkout.
+func NewLocator(dir string, read func(file string) ([]byte, error)) *Locator {
+	return &Locator{dir: dir, read: read, indexes: map[string]*jsonpos.Index{}, syntax: map[string]*jsonpos.SyntaxError{}}
+}
+
+// Locate returns the path of file in the checkout and the line and
+// column of the value at pointer in it: of its nearest enclosing value
+// when it is missing, of where the file stops being JSON when it is not
+// JSON, and 0 and 0 when the file cannot be read.
+func (l *Locator) Locate(file, pointer string) (string, int, int) {
+	idx, seen := l.indexes[file]
+	if !seen {
+		if data, err := l.read(file); err == nil {
+			var parseErr error
+			idx, parseErr = jsonpos.Parse(data)
+			var se *jsonpos.SyntaxError
+			if errors.As(parseErr, &se) {
+				l.syntax[file] = se
+			}
+		}
+		l.indexes[file] = idx
+	}
+	switch {
+	case idx != nil:
+		pos, _ := idx.Find(pointer)
+		return path.Join(l.dir, file), pos.Line, pos.Column
+	case l.syntax[file] != nil:
+		return path.Join(l.dir, file), l.syntax[file].Line, l.syntax[file].Column
+	}
+	return path.Join(l.dir, file), 0, 0
 }
 
 // title names the place of a problem: its pointer and node.

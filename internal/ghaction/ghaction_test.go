@@ -100,6 +100,8 @@ func TestAnnotationString(t *testing.T) {
 		{"escapes", Annotation{File: "a,b:c.json", Line: 1, Title: "50%", Message: "two\nlines, 100%\r"},
 			"::error file=a%2Cb%3Ac.json,line=1,title=50%25::two%0Alines, 100%25%0D"},
 		{"no place", Annotation{Message: "x"}, "::error::x"},
+		{"warning", Annotation{Level: Warning, File: "workflows/a.json", Line: 2, Message: "job migrate: pod template changed"},
+			"::warning file=workflows/a.json,line=2::job migrate: pod template changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

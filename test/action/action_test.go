@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +29,8 @@ import (
 const root = "../.."
 
 // workflowFile runs the action in two jobs: on the pull request's head
-// (again with fail-on: changes, which must fail), and, in a shallow clone,
+// (again with fail-on: changes and with fail-on: immutable, which must
+// fail), and, in a shallow clone,
 // on a head with an invalid workflow (first with fail-on: never, which
 // must pass).
 const workflowFile = `name: review
@@ -48,10 +50,17 @@ jobs:
         with:
           source: deploy
           fail-on: changes
+      - id: immutable
+        continue-on-error: true
+        uses: slipway-gitops/slipway@v1
+        with:
+          source: deploy
+          fail-on: invalid, immutable
       - if: always()
         run: |
           echo '${{ toJSON(steps.slipway.outputs) }}' > "$SLIPWAY_RESULTS/valid.json"
           echo '${{ steps.strict.outcome }}' > "$SLIPWAY_RESULTS/valid-strict-outcome"
+          echo '${{ steps.immutable.outcome }}' > "$SLIPWAY_RESULTS/valid-immutable-outcome"
           cp "${{ steps.slipway.outputs.diff-file }}" "$SLIPWAY_RESULTS/valid-review.txt"
   invalid:
     runs-on: ubuntu-latest
@@ -74,6 +83,10 @@ jobs:
           echo '${{ toJSON(steps.slipway.outputs) }}' > "$SLIPWAY_RESULTS/invalid.json"
           echo '${{ steps.lenient.outcome }}' > "$SLIPWAY_RESULTS/invalid-lenient-outcome"
 `
+
+// immutableMessage is what the review says of the head's change to the
+// uploads claim.
+const immutableMessage = "persistentvolumeclaim uploads: storageClassName changed — immutable; Flux will stop applying workflow shop until this is reverted"
 
 // setupGo stands in for actions/setup-go, which cannot be fetched
 // offline: the action must skip it when Go is on PATH, and it fails the
@@ -103,6 +116,7 @@ type job struct {
 	result      string
 	summary     string
 	annotations []logLine
+	warnings    []logLine
 }
 
 func TestActionOnPullRequest(t *testing.T) {
@@ -114,9 +128,9 @@ func TestActionOnPullRequest(t *testing.T) {
 	repo := gittest.Init(t)
 	base := gittest.Commit(t, repo, "Add the workflows", gittest.CopyDir(t, filepath.Join(root, "fixtures/repo"), repo, "deploy"))
 	shop := testutil.LoadJSON(t, filepath.Join(root, "fixtures/repo/workflows/shop.json"))
-	head := gittest.Commit(t, repo, "Scale web to 5", map[string][]byte{
-		"deploy/workflows/shop.json": testutil.Marshal(t, testutil.Apply(t, shop, testutil.Set("/nodes/3/data/replicas", 5))),
-	})
+	headShop := testutil.Marshal(t, testutil.Apply(t, shop, testutil.Set("/nodes/3/data/replicas", 5), testutil.Set("/nodes/8/data/storageClassName", "slow")))
+	head := gittest.Commit(t, repo, "Scale web to 5, move uploads to slow disks", map[string][]byte{"deploy/workflows/shop.json": headShop})
+	slowLine := strconv.Itoa(1 + bytes.Count(headShop[:bytes.Index(headShop, []byte(`"slow"`))], []byte("\n")))
 	gittest.Git(t, repo, "checkout", "--quiet", "-b", "broken")
 	broken, err := os.ReadFile(filepath.Join(root, "fixtures/repo/workflows/shop.json"))
 	if err != nil {
@@ -173,7 +187,8 @@ func TestActionOnPullRequest(t *testing.T) {
 			t.Errorf("job result %q with annotations %+v; want success and none", j.result, j.annotations)
 		}
 		for _, want := range []string{
-			"### Slipway: 1 workflow changed: 0 objects added, 0 removed, 1 modified",
+			"### Slipway: 1 workflow changed: 0 objects added, 0 removed, 2 modified",
+			"#### What merging does\n\n- " + immutableMessage + " (`immutable`)\n",
 			"| shop | modified |",
 			"- modified node web (deployment \"web\"): /data/replicas: 2 → 5",
 			"**`prod Deployment shop/web`** (modified)\n\n- `spec.replicas: 2 → 5`\n",
@@ -184,13 +199,29 @@ func TestActionOnPullRequest(t *testing.T) {
 			}
 		}
 		outputs := readOutputs(t, filepath.Join(results, "valid.json"))
-		for name, want := range map[string]string{"valid": "true", "changed-workflows": "shop", "objects-added": "0", "objects-changed": "1", "objects-removed": "0"} {
+		for name, want := range map[string]string{"valid": "true", "changed-workflows": "shop", "objects-added": "0", "objects-changed": "2", "objects-removed": "0"} {
 			if outputs[name] != want {
 				t.Errorf("output %s = %q, want %q", name, outputs[name], want)
 			}
 		}
-		if got := readResult(t, filepath.Join(results, "valid-strict-outcome")); got != "failure" {
-			t.Errorf("with fail-on: changes, the step's outcome is %q, want failure", got)
+		var consequences []struct{ Kind, Message, Pointer string }
+		if err := json.Unmarshal([]byte(outputs["consequences"]), &consequences); err != nil || len(consequences) != 1 ||
+			consequences[0].Kind != "immutable" || consequences[0].Message != immutableMessage || consequences[0].Pointer != "/nodes/8/data/storageClassName" {
+			t.Errorf("output consequences = %s (%v), want the storage class change", outputs["consequences"], err)
+		}
+		// One warning from each of the three steps, at the changed field.
+		if len(j.warnings) != 3 {
+			t.Errorf("got %d warnings, want 3: %+v", len(j.warnings), j.warnings)
+		}
+		for _, w := range j.warnings {
+			if w.KVPairs["file"] != "deploy/workflows/shop.json" || w.KVPairs["line"] != slowLine || w.Arg != immutableMessage {
+				t.Errorf("warning %+v, want %q at deploy/workflows/shop.json:%s", w, immutableMessage, slowLine)
+			}
+		}
+		for name, want := range map[string]string{"valid-strict-outcome": "failure", "valid-immutable-outcome": "failure"} {
+			if got := readResult(t, filepath.Join(results, name)); got != want {
+				t.Errorf("%s is %q, want %s", name, got, want)
+			}
 		}
 		review, err := os.ReadFile(filepath.Join(results, "valid-review.txt"))
 		if err != nil || !strings.Contains(string(review), "modified prod Deployment shop/web\n  spec.replicas: 2 → 5\n") {
@@ -281,6 +312,8 @@ func runAct(t *testing.T, act, dir, work string, args ...string) (map[string]*jo
 			j.summary = l.Content
 		case l.Command == "error":
 			j.annotations = append(j.annotations, l)
+		case l.Command == "warning":
+			j.warnings = append(j.warnings, l)
 		}
 	}
 	return jobs, string(out)
