@@ -252,11 +252,8 @@ func (c *Compiler) checkFluxNamespace(workflows []*workflow.Workflow) error {
 		if w.Status != workflow.StatusPublished || w.TargetNamespace() != c.opts.SourceRefNamespace {
 			continue
 		}
-		ptr := "/namespace"
-		if w.Namespace == "" {
-			ptr = "/name"
-		}
-		errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: ptr,
+		ptr, node := w.NamespacePointer()
+		errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: ptr, NodeID: node,
 			Message: fmt.Sprintf("namespace %q holds the Flux objects; a workflow cannot deploy into it (set namespace)", w.TargetNamespace())})
 	}
 	if len(errs) == 0 {

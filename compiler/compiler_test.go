@@ -54,14 +54,16 @@ func buildSource(t *testing.T, src source.Files) *Result {
 }
 
 // TestGolden compares the deploy trees of the fixture repositories with
-// testdata: fixtures/repo with testdata/golden, and the workflows as
+// testdata: fixtures/repo with testdata/golden, the workflows as
 // KubeOrch's editor saves them, fixtures/kubeorch, with
-// testdata/golden-kubeorch. Run with -update to rewrite them.
+// testdata/golden-kubeorch, and a cluster with tenancy, testdata/tenancy,
+// with testdata/golden-tenancy. Run with -update to rewrite them.
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ repo, golden string }{
 		{fixtureRepo, filepath.Join("testdata", "golden")},
 		{"../fixtures/kubeorch", filepath.Join("testdata", "golden-kubeorch")},
+		{filepath.Join("testdata", "tenancy"), filepath.Join("testdata", "golden-tenancy")},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			t.Parallel()

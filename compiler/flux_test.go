@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,119 @@ func TestFluxNamespaceRefused(t *testing.T) {
 	want := `workflows/tools.json: /namespace: namespace "gitops" holds the Flux objects; a workflow cannot deploy into it`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("build: %v; want %q", err, want)
+	}
+}
+
+// TestJobDeadlineWithinTimeout checks that a Job may not be allowed to
+// run longer than its Kustomization waits for it, whichever setting gives
+// the timeout, and that a CronJob's Jobs, which Flux does not wait for,
+// may.
+func TestJobDeadlineWithinTimeout(t *testing.T) {
+	t.Parallel()
+	job := func(kind string, deadline int, flux string) string {
+		schedule := ""
+		if kind == "cronjob" {
+			schedule = `"schedule": "0 2 * * *", `
+		}
+		return `{"name": "batch", "status": "published", ` + flux + ` "nodes": [{"id": "migrate", "type": "` + kind + `", "position": {"x": 0, "y": 0},
+			"data": {"name": "migrate", "image": "busybox:1.36", ` + schedule + `"activeDeadlineSeconds": ` + strconv.Itoa(deadline) + `}}], "edges": []}`
+	}
+	tests := []struct {
+		name     string
+		cluster  string
+		workflow string
+		want     string // empty: accepted
+	}{
+		{"default timeout", ``, job("job", 301, ""),
+			`workflows/batch.json: /nodes/0/data/activeDeadlineSeconds: 5m1s is longer than 5m0s, the timeout of the workflow's Flux Kustomization (the compiler's --timeout): Flux's health check would fail before the Job's deadline; raise flux.timeout or lower activeDeadlineSeconds (node "migrate")`},
+		{"as long as the timeout", ``, job("job", 300, ""), ""},
+		{"cluster timeout", `, "flux": {"timeout": "2m"}`, job("job", 300, ""),
+			`workflows/batch.json: /nodes/0/data/activeDeadlineSeconds: 5m0s is longer than 2m0s, the timeout of the workflow's Flux Kustomization (clusters/prod.json /flux/timeout): Flux's health check would fail before the Job's deadline; raise flux.timeout or lower activeDeadlineSeconds (node "migrate")`},
+		{"workflow timeout", `, "flux": {"timeout": "1h"}`, job("job", 900, `"flux": {"timeout": "10m"},`),
+			`workflows/batch.json: /nodes/0/data/activeDeadlineSeconds: 15m0s is longer than 10m0s, the timeout of the workflow's Flux Kustomization (/flux/timeout): Flux's health check would fail before the Job's deadline; raise flux.timeout or lower activeDeadlineSeconds (node "migrate")`},
+		{"workflow raises the timeout", `, "flux": {"timeout": "2m"}`, job("job", 900, `"flux": {"timeout": "15m"},`), ""},
+		{"cronjob", ``, job("cronjob", 3600, ""), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cluster := `{"name": "prod", "default": true` + tt.cluster + `}`
+			c, err := New(DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Build(t.Context(), source.Files{"clusters/prod.json": []byte(cluster), "workflows/batch.json": []byte(tt.workflow)})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("build: %v", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("build: %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFluxAccount checks which account each workflow's Kustomization
+// applies as: kustomize-controller's default, the cluster's one account,
+// or, with tenancy, the workflow's own, rendered beside it with its
+// RoleBinding in the workflow's namespace only.
+func TestFluxAccount(t *testing.T) {
+	t.Parallel()
+	wf := `{"name": "web", "status": "published", "namespace": "team-a", "nodes": [
+		{"id": "c", "type": "configmap", "position": {"x": 0, "y": 0}, "data": {"name": "c", "data": {"a": "b"}}}], "edges": []}`
+	tests := []struct {
+		name    string
+		cluster string
+		account string
+		kinds   []string
+	}{
+		{"default", `{"name": "prod", "default": true}`, "", []string{"Kustomization"}},
+		{"one account", `{"name": "prod", "default": true, "flux": {"serviceAccountName": "slipway-apply"}}`, "slipway-apply", []string{"Kustomization"}},
+		{"tenancy", `{"name": "prod", "default": true, "flux": {"tenancy": true}}`, "slipway-workflow-web", []string{"Kustomization", "ServiceAccount", "RoleBinding"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := New(DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Build(t.Context(), source.Files{"clusters/prod.json": []byte(tt.cluster), "workflows/web.json": []byte(wf)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, doc := range strings.Split(string(res.Tree["clusters/prod/web.yaml"]), "\n---\n") {
+				var o struct {
+					Kind     string
+					Metadata struct{ Name, Namespace string }
+					Spec     struct{ ServiceAccountName string }
+					RoleRef  struct{ Kind, Name string }
+					Subjects []struct{ Kind, Name, Namespace string }
+				}
+				if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+					t.Fatal(err)
+				}
+				kinds = append(kinds, o.Kind)
+				switch o.Kind {
+				case "Kustomization":
+					if o.Spec.ServiceAccountName != tt.account {
+						t.Errorf("spec.serviceAccountName %q, want %q", o.Spec.ServiceAccountName, tt.account)
+					}
+				case "ServiceAccount":
+					if o.Metadata.Name != tt.account || o.Metadata.Namespace != "flux-system" {
+						t.Errorf("ServiceAccount %s/%s, want flux-system/%s: Flux impersonates an account of the Kustomization's namespace", o.Metadata.Namespace, o.Metadata.Name, tt.account)
+					}
+				case "RoleBinding":
+					want := []struct{ Kind, Name, Namespace string }{{"ServiceAccount", tt.account, "flux-system"}}
+					if o.Metadata.Namespace != "team-a" || o.RoleRef != (struct{ Kind, Name string }{"ClusterRole", "admin"}) || !cmp.Equal(o.Subjects, want) {
+						t.Errorf("RoleBinding in %q binds %v to %v; want admin in team-a only, to flux-system/%s", o.Metadata.Namespace, o.Subjects, o.RoleRef, tt.account)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.kinds, kinds); diff != "" {
+				t.Errorf("objects of clusters/prod/web.yaml (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -86,6 +86,24 @@ func marshal(source string, v any) ([]byte, error) {
 	return append(generatedHeader(source), y...), nil
 }
 
+// marshalAll renders typed values as one YAML stream of documents, under
+// one generated-file header.
+func marshalAll(source string, vs ...any) ([]byte, error) {
+	var out bytes.Buffer
+	for i, v := range vs {
+		y, err := marshal(source, v)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out.WriteString("---\n")
+			y = y[len(generatedHeader(source)):]
+		}
+		out.Write(y)
+	}
+	return out.Bytes(), nil
+}
+
 // emptyMeansUnset lists fields that API types always marshal and that mean
 // nothing when empty.
 var emptyMeansUnset = map[string]bool{"resources": true, "spec": true, "status": true, "strategy": true, "updateStrategy": true}

@@ -1,17 +1,10 @@
 package compiler
 
 import (
-	"cmp"
 	"fmt"
-	"maps"
 	"path"
-	"slices"
 	"sort"
-	"time"
 
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"github.com/fluxcd/pkg/apis/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/api/types"
 
 	"github.com/slipway-gitops/slipway/workflow"
@@ -70,8 +63,8 @@ func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.
 
 // renderWorkflow renders one published, validated workflow: its base, its
 // overlay for its cluster cl (nil for the implicit default cluster) and
-// its Flux Kustomization. It returns the files and the number of objects
-// in the base.
+// its Flux Kustomization, with the account it applies as on a cluster with
+// tenancy. It returns the files and the number of objects in the base.
 func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (Tree, int, error) {
 	wf := valid.Workflow()
 	src := sourceFile(wf)
@@ -79,7 +72,8 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (
 	tree := Tree{}
 	var resources []string
 	byFile := map[string]string{}
-	var errs workflow.Errors
+	flux := resolveFlux(wf, cl, opts)
+	errs := flux.checkJobDeadlines(wf)
 	for i := range wf.Nodes {
 		n := &wf.Nodes[i]
 		render, ok := renderers[n.Type]
@@ -122,77 +116,8 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (
 	}); err != nil {
 		return nil, 0, err
 	}
-	if err := tree.add(src, fluxFile(wf.Name, cluster), fluxKustomization(wf, cl, opts)); err != nil {
+	if err := tree.add(src, fluxFile(wf.Name, cluster), flux.objects(wf, opts)...); err != nil {
 		return nil, 0, err
 	}
 	return tree, len(resources), nil
-}
-
-// fluxKustomization renders the Flux Kustomization that applies a
-// workflow's overlay, waits for its objects to be healthy and prunes what
-// the workflow no longer has. Its settings come from the workflow, then its
-// cluster, then opts.
-func fluxKustomization(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) *kustomizev1.Kustomization {
-	var layers []*workflow.FluxSettings
-	if cl != nil {
-		layers = append(layers, cl.Flux)
-	}
-	layers = append(layers, wf.Flux)
-	interval, retry, timeout := opts.Interval, opts.RetryInterval, opts.Timeout
-	var serviceAccount string
-	deps := map[meta.DependencyReference]bool{}
-	for _, d := range wf.DependsOn {
-		deps[meta.DependencyReference{Name: d}] = true
-	}
-	for _, f := range layers {
-		if f == nil {
-			continue
-		}
-		override(&interval, f.Interval)
-		override(&retry, f.RetryInterval)
-		override(&timeout, f.Timeout)
-		if f.ServiceAccountName != "" {
-			serviceAccount = f.ServiceAccountName
-		}
-		for _, d := range f.DependsOn {
-			ns := d.Namespace
-			if ns == opts.SourceRefNamespace {
-				ns = ""
-			}
-			deps[meta.DependencyReference{Name: d.Name, Namespace: ns}] = true
-		}
-	}
-	k := &kustomizev1.Kustomization{
-		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      wf.Name,
-			Namespace: opts.SourceRefNamespace,
-			Labels:    map[string]string{workflow.LabelPartOf: wf.Name, workflow.LabelManagedBy: workflow.ManagedBy},
-		},
-		Spec: kustomizev1.KustomizationSpec{
-			Interval:           metav1.Duration{Duration: interval},
-			RetryInterval:      &metav1.Duration{Duration: retry},
-			Timeout:            &metav1.Duration{Duration: timeout},
-			Path:               "./" + overlayDir(wf.Name, wf.Cluster()),
-			Prune:              true,
-			Wait:               true,
-			TargetNamespace:    wf.TargetNamespace(),
-			ServiceAccountName: serviceAccount,
-			SourceRef:          kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
-		},
-	}
-	k.Spec.DependsOn = slices.SortedFunc(maps.Keys(deps), func(a, b meta.DependencyReference) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	return k
-}
-
-// override sets *d to the duration s when s is set; s was validated.
-func override(d *time.Duration, s string) {
-	if s == "" {
-		return
-	}
-	if v, err := time.ParseDuration(s); err == nil {
-		*d = v
-	}
 }

@@ -25,9 +25,9 @@ func (t Tree) Paths() []string {
 	return slices.Sorted(maps.Keys(t))
 }
 
-// add marshals a typed value into the file at p.
-func (t Tree) add(source, p string, v any) error {
-	b, err := marshal(source, v)
+// add marshals typed values into the file at p, one document each.
+func (t Tree) add(source, p string, vs ...any) error {
+	b, err := marshalAll(source, vs...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}

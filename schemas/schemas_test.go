@@ -133,6 +133,10 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 		"node":     {defs["node"].(map[string]any), reflect.TypeFor[workflow.Node]()},
 		"edge":     {defs["edge"].(map[string]any), reflect.TypeFor[workflow.Edge]()},
 		"cluster":  {cl, reflect.TypeFor[workflow.Cluster]()},
+		// A workflow's flux and a cluster's differ: only the cluster
+		// names the account Flux applies as.
+		"workflow flux": {defs["fluxSettings"].(map[string]any), reflect.TypeFor[workflow.FluxSettings]()},
+		"cluster flux":  {cl["properties"].(map[string]any)["flux"].(map[string]any), reflect.TypeFor[workflow.ClusterFlux]()},
 	}
 	for _, k := range workflow.Kinds {
 		cases[string(k)] = struct {
@@ -195,6 +199,7 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 		{"targetApp contradicts edge", []testutil.Patch{testutil.Set("/nodes/1/data/targetApp", "api")}, false},
 		{"duplicate node id", []testutil.Patch{testutil.Set("/nodes/4/id", "web")}, false},
 		{"credential in env", []testutil.Patch{testutil.Set("/nodes/4/data/env/DB_PASSWORD", "x")}, false},
+		{"account in the workflow's flux", []testutil.Patch{testutil.Set("/flux", map[string]any{"serviceAccountName": "kustomize-controller"})}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +207,41 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 			data := testutil.Marshal(t, doc)
 			if _, err := workflow.Decode("workflows/shop.json", data); err == nil {
 				t.Errorf("workflow.Decode accepted it")
+			}
+			err := validate(t, s, data)
+			if tt.schema && err == nil {
+				t.Errorf("the schema accepted it")
+			}
+			if !tt.schema && err != nil {
+				t.Errorf("the schema rejected it, so the case belongs with the schema cases: %v", err)
+			}
+		})
+	}
+}
+
+// TestClusterSchemaAgreesWithDecode is TestSchemaAgreesWithDecode for
+// cluster files.
+func TestClusterSchemaAgreesWithDecode(t *testing.T) {
+	t.Parallel()
+	s := compile(t, schemas.ClusterID, schemas.Cluster)
+	tests := []struct {
+		name    string
+		patches []testutil.Patch
+		schema  bool // the schema rejects it too
+	}{
+		{"tenancy not a boolean", []testutil.Patch{testutil.Set("/flux", map[string]any{"tenancy": "yes"})}, true},
+		{"empty namespace pattern", []testutil.Patch{testutil.Set("/allowedNamespaces", []any{""})}, true},
+		{"allowed namespaces not a list", []testutil.Patch{testutil.Set("/allowedNamespaces", "shop")}, true},
+		{"malformed namespace pattern", []testutil.Patch{testutil.Set("/allowedNamespaces", []any{"team-[a"})}, false},
+		{"tenancy and one account", []testutil.Patch{testutil.Set("/flux", map[string]any{"tenancy": true, "serviceAccountName": "apply"})}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc := testutil.Apply(t, testutil.LoadJSON(t, "../fixtures/repo/clusters/prod.json"), tt.patches...)
+			data := testutil.Marshal(t, doc)
+			if _, err := workflow.DecodeCluster("clusters/prod.json", data); err == nil {
+				t.Errorf("workflow.DecodeCluster accepted it")
 			}
 			err := validate(t, s, data)
 			if tt.schema && err == nil {

@@ -2,7 +2,10 @@ package workflow
 
 import (
 	"encoding/json"
+	"fmt"
+	"path"
 	"reflect"
+	"strings"
 )
 
 // DefaultCluster is the cluster of a repository that defines none.
@@ -30,8 +33,14 @@ type Cluster struct {
 	// Metadata describes the cluster, for information.
 	Metadata *ClusterMetadata `json:"metadata,omitempty"`
 	// Flux holds the settings of the Flux Kustomizations rendered for this
-	// cluster's workflows; workflows may override them.
-	Flux *FluxSettings `json:"flux,omitempty"`
+	// cluster's workflows, which workflows may override, and the account
+	// Flux applies them as, which they may not.
+	Flux *ClusterFlux `json:"flux,omitempty"`
+	// AllowedNamespaces, when set, are the namespaces the cluster's
+	// workflows may deploy into, as path.Match patterns ("team-a-*",
+	// "shop"); a published workflow whose namespace matches none is
+	// refused. Empty: any namespace that is not Kubernetes' or Flux's.
+	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
 	// PodSecurity is the Pod Security Standard (privileged, baseline or
 	// restricted) the namespaces rendered for this cluster enforce.
 	PodSecurity string `json:"podSecurity,omitempty"`
@@ -88,9 +97,46 @@ func DecodeCluster(file string, data []byte) (*Cluster, error) {
 	v.labels("/labels", "", cl.Labels, true)
 	v.oneOf("/podSecurity", "", cl.PodSecurity, "privileged", "baseline", "restricted")
 	v.oneOf("/adopt", "", cl.Adopt, AdoptKubeOrch)
-	v.fluxSettings("/flux", cl.Flux)
+	v.clusterFlux("/flux", cl.Flux)
+	for i, p := range cl.AllowedNamespaces {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			v.c.add(pointer("/allowedNamespaces", i), "", "%q is not a namespace pattern (like team-a-* or shop)", p)
+		}
+	}
 	if err := c.err(); err != nil {
 		return nil, err
 	}
 	return &cl, nil
+}
+
+// AllowsNamespace reports whether the cluster's workflows may deploy into
+// namespace ns: whether it matches one of AllowedNamespaces, or there are
+// none.
+func (cl *Cluster) AllowsNamespace(ns string) bool {
+	if len(cl.AllowedNamespaces) == 0 {
+		return true
+	}
+	for _, p := range cl.AllowedNamespaces {
+		if ok, _ := path.Match(p, ns); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAllowedNamespace reports a published workflow on cl whose
+// namespace cl does not allow, at the place that sets the namespace.
+func checkAllowedNamespace(w *Workflow, cl *Cluster) Errors {
+	if cl == nil || w.Status != StatusPublished || cl.AllowsNamespace(w.TargetNamespace()) {
+		return nil
+	}
+	ptr, node := w.NamespacePointer()
+	quoted := make([]string, len(cl.AllowedNamespaces))
+	for i, p := range cl.AllowedNamespaces {
+		quoted[i] = fmt.Sprintf("%q", p)
+	}
+	c := collector{file: WorkflowFile(w.Name)}
+	c.add(ptr, node, "namespace %q is not allowed on cluster %q: it matches none of %s in %s /allowedNamespaces",
+		w.TargetNamespace(), cl.Name, strings.Join(quoted, ", "), ClusterFile(cl.Name))
+	return c.errs
 }

@@ -39,6 +39,7 @@ func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, 
 	if !ok {
 		return nil, c.err()
 	}
+	accountOfWorkflow(c, doc.(map[string]any))
 	k := checker{c: c, catalog: catalog}
 	k.check("", "", doc, reflect.TypeFor[Workflow]())
 	topLevelOK := len(c.errs) == 0

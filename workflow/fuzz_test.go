@@ -68,11 +68,15 @@ func FuzzDecode(f *testing.F) {
 
 func FuzzDecodeCluster(f *testing.F) {
 	addFixtureSeeds(f, "clusters")
+	f.Add([]byte(`{"name": "prod", "flux": {"tenancy": true, "timeout": "10m"}, "allowedNamespaces": ["team-a-*", "shop", "[a-c]?"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "clusters/prod.json"
-		if _, err := DecodeCluster(file, data); err != nil {
+		cl, err := DecodeCluster(file, data)
+		if err != nil {
 			checkProblems(t, file, err)
+			return
 		}
+		cl.AllowsNamespace("team-a-web")
 	})
 }
 

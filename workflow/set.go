@@ -42,7 +42,9 @@ func ClusterFile(name string) string { return ClustersDir + "/" + name + ".json"
 // workflow targets a cluster that exists, that dependsOn names published
 // workflows on the same cluster without cycles, and that no two deployed
 // workflows render an object of one kind and name into one namespace of a
-// cluster (workflows may share a namespace). It resolves each workflow's
+// cluster (workflows may share a namespace), and that every published
+// workflow deploys into a namespace its cluster allows
+// (Cluster.AllowedNamespaces). It resolves each workflow's
 // cluster (see Workflow.Cluster). Workflows and clusters must be valid on
 // their own (Decode, DecodeCluster).
 func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
@@ -52,10 +54,10 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 		c.add(ptr, "", format, args...)
 		errs = append(errs, c.errs...)
 	}
-	known := map[string]bool{}
+	known := map[string]*Cluster{}
 	var defaults []string
 	for _, c := range clusters {
-		known[c.Name] = true
+		known[c.Name] = c
 		if c.Default {
 			defaults = append(defaults, c.Name)
 		}
@@ -80,7 +82,7 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 			add(w, "/cluster_id", "is required: no cluster is marked default")
 		case w.ClusterID == "":
 			w.cluster = defaults[0]
-		case !known[w.ClusterID]:
+		case known[w.ClusterID] == nil:
 			add(w, "/cluster_id", "names cluster %q, which has no file %s", w.ClusterID, ClusterFile(w.ClusterID))
 		default:
 			w.cluster = w.ClusterID
@@ -109,6 +111,7 @@ func CheckSet(workflows []*Workflow, clusters []*Cluster) error {
 		if w.Status != StatusPublished {
 			continue
 		}
+		errs = append(errs, checkAllowedNamespace(w, known[w.Cluster()])...)
 		if external[w.Cluster()][w.Name] {
 			add(w, "/name", "%q is the name of a Flux Kustomization that cluster %q depends on (%s /flux/dependsOn); the workflow's Kustomization would replace it. Rename the file", w.Name, w.Cluster(), ClusterFile(w.Cluster()))
 		}

@@ -15,8 +15,6 @@ type validator struct {
 	file   string
 	nodeOK []bool
 	byID   map[string]int
-	// nsNode is the node whose namespace set the workflow's, if any.
-	nsNode string
 	// valid is the validated workflow resolveLinks makes.
 	valid *Valid
 }
@@ -64,19 +62,12 @@ func (v *validator) validateTop() {
 	default:
 		v.c.add("/status", "", "%q must be draft, published or archived", wf.Status)
 	}
-	nsPtr := "/namespace"
-	if v.nsNode != "" {
-		nsPtr = pointer("/nodes", v.wf.nodeIndex(v.nsNode), "data", "namespace")
-	}
+	nsPtr, nsNode := wf.NamespacePointer()
 	if wf.Namespace != "" {
-		v.dns1123Label(nsPtr, v.nsNode, wf.Namespace)
+		v.dns1123Label(nsPtr, nsNode, wf.Namespace)
 	}
 	if ns := wf.TargetNamespace(); ReservedNamespaces[ns] {
-		ptr := nsPtr
-		if wf.Namespace == "" {
-			ptr = "/name"
-		}
-		v.c.add(ptr, "", "namespace %q belongs to Kubernetes or Flux; a workflow cannot deploy into it (set namespace)", ns)
+		v.c.add(nsPtr, nsNode, "namespace %q belongs to Kubernetes or Flux; a workflow cannot deploy into it (set namespace)", ns)
 	}
 	if wf.ClusterID != "" {
 		v.dns1123Label("/cluster_id", "", wf.ClusterID)
@@ -114,7 +105,7 @@ func (v *validator) nodeNamespace() {
 	for i := range v.wf.Nodes {
 		n := &v.wf.Nodes[i]
 		if n.Spec != nil && n.Spec.ObjectMeta().Namespace != "" {
-			v.wf.Namespace, v.nsNode = n.Spec.ObjectMeta().Namespace, n.ID
+			v.wf.Namespace, v.wf.nsNode = n.Spec.ObjectMeta().Namespace, n.ID
 			return
 		}
 	}

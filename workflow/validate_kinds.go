@@ -55,8 +55,8 @@ func (nv *nodeValidator) meta(spec *kindSpec, m *Meta) {
 	}
 	switch {
 	case m.Namespace == "" || m.Namespace == nv.wf.TargetNamespace():
-	case nv.nsNode != "":
-		nv.add(nv.at("namespace"), "%q differs from %q, the namespace of node %q that sets the workflow's; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace(), nv.nsNode)
+	case nv.wf.nsNode != "":
+		nv.add(nv.at("namespace"), "%q differs from %q, the namespace of node %q that sets the workflow's; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace(), nv.wf.nsNode)
 	default:
 		nv.add(nv.at("namespace"), "%q differs from the workflow's namespace %q; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace())
 	}

@@ -50,6 +50,9 @@ type Workflow struct {
 
 	valid   *Valid // made by validation
 	cluster string // resolved by CheckSet
+	// nsNode is the node whose namespace set the workflow's, if any (see
+	// NamespacePointer).
+	nsNode string
 }
 
 // Ignored is a key a workflow editor or its backend writes into a saved
@@ -70,6 +73,21 @@ func (w *Workflow) TargetNamespace() string {
 		return w.Namespace
 	}
 	return w.Name
+}
+
+// NamespacePointer returns the JSON pointer of what sets the workflow's
+// namespace, and the node it belongs to: the workflow's namespace, the
+// namespace of the node that gave the workflow one (as editors that keep
+// a namespace per node save it), or the name the namespace defaults to.
+func (w *Workflow) NamespacePointer() (ptr, nodeID string) {
+	switch {
+	case w.nsNode != "":
+		return pointer("/nodes", w.nodeIndex(w.nsNode), "data", "namespace"), w.nsNode
+	case w.Namespace != "":
+		return "/namespace", ""
+	default:
+		return "/name", ""
+	}
 }
 
 // Cluster returns the name of the cluster the workflow targets.

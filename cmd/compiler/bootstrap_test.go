@@ -12,15 +12,23 @@ func TestBootstrap(t *testing.T) {
 		args []string
 		code int
 		want []string
+		// lack are what the output must not hold.
+		lack []string
 	}{
 		{"objects", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--secret-ref", "git-auth"}, 0, []string{
 			"kind: GitRepository\nmetadata:\n  name: slipway\n  namespace: flux-system\n",
 			"  ref:\n    branch: deploy\n  secretRef:\n    name: git-auth\n  url: https://git.example.com/workflows.git\n",
 			"kind: Kustomization\nmetadata:\n  name: slipway-prod\n  namespace: flux-system\n",
-			"  path: ./clusters/prod\n  prune: true\n",
-		}},
-		{"no url", []string{"bootstrap", "--cluster", "prod"}, 2, []string{"the deploy repository's URL is required"}},
-		{"bad cluster", []string{"bootstrap", "--cluster", "Prod", "--url", "x"}, 2, []string{`cluster "Prod"`}},
+			"  path: ./clusters/prod\n  prune: true\n  retryInterval: 1m0s\n  serviceAccountName: slipway-cluster-prod\n",
+			"kind: ClusterRole\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway-cluster-prod\nrules:\n- apiGroups:\n  - \"\"\n  resources:\n  - namespaces\n",
+		}, []string{"rolebindings", "bind"}},
+		{"tenancy", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--tenancy"}, 0, []string{
+			"  resources:\n  - serviceaccounts\n",
+			"  resources:\n  - rolebindings\n",
+			"- apiGroups:\n  - rbac.authorization.k8s.io\n  resourceNames:\n  - admin\n  resources:\n  - clusterroles\n  verbs:\n  - bind\n",
+		}, nil},
+		{"no url", []string{"bootstrap", "--cluster", "prod"}, 2, []string{"the deploy repository's URL is required"}, nil},
+		{"bad cluster", []string{"bootstrap", "--cluster", "Prod", "--url", "x"}, 2, []string{`cluster "Prod"`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,6 +40,11 @@ func TestBootstrap(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(out+errOut, w) {
 					t.Errorf("output lacks %q:\n%s%s", w, out, errOut)
+				}
+			}
+			for _, l := range tt.lack {
+				if strings.Contains(out, l) {
+					t.Errorf("output holds %q, a right only tenancy needs:\n%s", l, out)
 				}
 			}
 		})

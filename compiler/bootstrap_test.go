@@ -1,0 +1,45 @@
+package compiler
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestBootstrapGolden compares what Bootstrap prints, with and without
+// tenancy, with testdata/bootstrap-*.yaml. Run with -update to rewrite
+// them.
+func TestBootstrapGolden(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		b    BootstrapOptions
+	}{
+		{"bootstrap.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", SecretRef: "git-auth", Interval: time.Minute}},
+		{"bootstrap-tenancy.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", Interval: 10 * time.Minute, Tenancy: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Bootstrap(tc.b, DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name)
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s differs (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
