@@ -9,7 +9,10 @@ import (
 // that held streams leave room for deliveries, git and etcd; and enough
 // streams per address for the browsers behind one NAT.
 const (
-	DefaultMaxStreams          = 1000
+	// DefaultMaxStreams is the default of EventsConfig.MaxStreams.
+	DefaultMaxStreams = 1000
+	// DefaultMaxStreamsPerClient is the default of
+	// EventsConfig.MaxStreamsPerClient.
 	DefaultMaxStreamsPerClient = 32
 )
 
