@@ -62,6 +62,9 @@ type Config struct {
 	// FluxSource is the namespace/name of Flux's GitRepository of the
 	// deploy branch, asked to reconcile after each deploy commit.
 	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=flux-system/slipway"`
+
+	// Events bounds the event streams (HOOKS_EVENTS_*).
+	Events EventsConfig
 }
 
 // LoadConfig reads the configuration from lookup (the environment when
@@ -81,15 +84,22 @@ func LoadConfig(ctx context.Context, lookup envconfig.Lookuper) (*Config, error)
 }
 
 // variableOf returns "NAME: " for the variable whose field go-envconfig's
-// error names ("DeployInterval: time: invalid duration"), or "".
+// error names ("DeployInterval: time: invalid duration", "Events:
+// MaxStreams: …" for a field of a group), or "".
 func variableOf(err error) string {
-	field, _, _ := strings.Cut(err.Error(), ":")
-	f, ok := reflect.TypeFor[Config]().FieldByName(field)
-	if !ok {
-		return ""
+	t := reflect.TypeFor[Config]()
+	for _, field := range strings.Split(err.Error(), ": ") {
+		f, ok := t.FieldByName(field)
+		if !ok {
+			return ""
+		}
+		if f.Type.Kind() != reflect.Struct {
+			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			return name + ": "
+		}
+		t = f.Type
 	}
-	name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-	return name + ": "
+	return ""
 }
 
 // Validate reports every invalid variable.
@@ -161,5 +171,6 @@ func (c *Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		bad("HOOKS_DATA_DIR", "is required for the embedded etcd")
 	}
+	errs = append(errs, c.Events.validate()...)
 	return errors.Join(errs...)
 }

@@ -77,49 +77,12 @@ func runLoad(b *testing.B, bin string, requests []signedBody, slow int) {
 	}
 	connections := envInt(b, "LOAD_CONNECTIONS", 16)
 	rate := envInt(b, "LOAD_RATE", 1000)
-	dir := b.TempDir()
-	gittest.Git(b, dir, "init", "-q", "-b", "main", "repo")
-	head := gittest.Commit(b, dir+"/repo", "Add 100 workflows", sample.Repo(100))
-
-	addr := freeAddr(b)
-	logFile, err := os.Create(filepath.Join(dir, "hooks.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logFile.Close()
-	svc := exec.Command(bin)
-	svc.Env = append(gittest.Env(), "HOOKS_ADDR="+addr, "HOOKS_SOURCE_REPO="+dir+"/repo",
-		"HOOKS_GITHUB_WEBHOOK_SECRET="+secret, "HOOKS_DATA_DIR="+dir+"/data", "HOOKS_DEPLOY_INTERVAL="+cmp.Or(os.Getenv("LOAD_DEPLOY_INTERVAL"), "100ms"))
+	env := []string{"HOOKS_DEPLOY_INTERVAL=" + cmp.Or(os.Getenv("LOAD_DEPLOY_INTERVAL"), "100ms")}
 	if g := os.Getenv("LOAD_GOGC"); g != "" {
-		svc.Env = append(svc.Env, "GOGC="+g)
+		env = append(env, "GOGC="+g)
 	}
-	svc.Stdout, svc.Stderr = logFile, logFile
-	if err := svc.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		svc.Process.Signal(syscall.SIGTERM)
-		svc.Wait()
-	}()
-	waitFor(b, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "the service to be ready")
-	// The first deploy is a cold build; the load meets a warm service.
-	postPush(b, addr, "warm-up", head)
-	waitFor(b, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var ready struct{ Deploy DeployStatus }
-		return json.NewDecoder(resp.Body).Decode(&ready) == nil && ready.Deploy.SourceCommit == head
-	}, "the first deploy")
+	svc := startLoadService(b, bin, env...)
+	addr := svc.addr
 
 	target := deliveries(requests, "http://"+addr+"/hooks/github", fmt.Sprintf("load-%d", time.Now().UnixNano()))
 	for b.Loop() {
@@ -151,9 +114,65 @@ func runLoad(b *testing.B, bin string, requests []signedBody, slow int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(depth(b, addr)), "queued-after")
-	b.ReportMetric(peakMB(b, svc.Process.Pid), "peak-MB")
-	b.ReportMetric(rssMB(b, svc.Process.Pid), "rss-after-MB")
+	b.ReportMetric(peakMB(b, svc.cmd.Process.Pid), "peak-MB")
+	b.ReportMetric(rssMB(b, svc.cmd.Process.Pid), "rss-after-MB")
 	b.Logf("%s", grepMetrics(b, addr, "slipway_webhook_deliveries_total", "slipway_http_refused_total", "slipway_deploy_latency_seconds_count"))
+}
+
+// loadService is the built cmd/hooks on loopback, serving a repository
+// of 100 workflows whose first deploy (a cold build) is done.
+type loadService struct {
+	addr string
+	cmd  *exec.Cmd
+	// logPath is where its log goes.
+	logPath string
+	dir     string
+}
+
+// startLoadService starts the service built at bin with env added to its
+// environment, its etcd on the disk of TMPDIR, and stops it at the end of
+// the benchmark.
+func startLoadService(b *testing.B, bin string, env ...string) *loadService {
+	dir := b.TempDir()
+	gittest.Git(b, dir, "init", "-q", "-b", "main", "repo")
+	head := gittest.Commit(b, dir+"/repo", "Add 100 workflows", sample.Repo(100))
+	s := &loadService{addr: freeAddr(b), logPath: filepath.Join(dir, "hooks.log"), dir: dir}
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logFile.Close() })
+	s.cmd = exec.Command(bin)
+	s.cmd.Env = append(append(gittest.Env(), "HOOKS_ADDR="+s.addr, "HOOKS_SOURCE_REPO="+dir+"/repo",
+		"HOOKS_GITHUB_WEBHOOK_SECRET="+secret, "HOOKS_DATA_DIR="+dir+"/data"), env...)
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.cmd.Wait()
+	})
+	waitFor(b, func() bool {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the service to be ready")
+	// The first deploy is a cold build; the load meets a warm service.
+	postPush(b, s.addr, "warm-up", head)
+	waitFor(b, func() bool {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var ready struct{ Deploy DeployStatus }
+		return json.NewDecoder(resp.Body).Decode(&ready) == nil && ready.Deploy.SourceCommit == head
+	}, "the first deploy")
+	return s
 }
 
 // signedBody is a delivery's body and its X-Hub-Signature-256.

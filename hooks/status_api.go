@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"crypto/subtle"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,22 +112,46 @@ type StatusAPIConfig struct {
 	// Heartbeat is how often an idle stream gets a comment line.
 	Heartbeat time.Duration
 	// Done ends every open stream, so that shutdown does not wait for
-	// clients.
+	// clients, and the watch the streams share.
 	Done <-chan struct{}
+	// Events bounds the streams; zero fields take the defaults.
+	Events EventsConfig
+	// WriteTimeout bounds each write to a stream (WriteTimeout when
+	// zero): a client that reads slower, or not at all while there is
+	// news, is cut off.
+	WriteTimeout time.Duration
+	// Backlog is how many bytes of recent changes are kept for streams
+	// that resume or fall behind (4 MiB when zero).
+	Backlog int
 }
 
 // StatusAPI serves the status records: the overview, one workflow's
-// status, and a stream of changes as Server-Sent Events.
+// status, and a stream of changes as Server-Sent Events. The streams
+// share one watch of the records, and are bounded in number, in all and
+// per client address. Its metrics count them.
 type StatusAPI struct {
 	StatusAPIConfig
+	hub     *eventHub
+	limits  *streamLimits
+	metrics streamMetrics
 }
 
-// NewStatusAPI returns a StatusAPI.
+// NewStatusAPI returns a StatusAPI, which follows the records for the
+// streams until Done.
 func NewStatusAPI(cfg StatusAPIConfig) (*StatusAPI, error) {
 	if cfg.Reader == nil || cfg.Heartbeat <= 0 {
 		return nil, errors.New("status api: a status reader and a heartbeat are required")
 	}
-	return &StatusAPI{cfg}, nil
+	cfg.Events = cfg.Events.withDefaults()
+	if err := errors.Join(cfg.Events.validate()...); err != nil {
+		return nil, fmt.Errorf("status api: %w", err)
+	}
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, WriteTimeout)
+	cfg.Backlog = cmp.Or(cfg.Backlog, defaultBacklog)
+	s := &StatusAPI{StatusAPIConfig: cfg, hub: newEventHub(cfg.Reader, cfg.Backlog), limits: newStreamLimits(cfg.Events)}
+	s.metrics = newStreamMetrics(s.limits.held)
+	s.runHub()
+	return s, nil
 }
 
 // Mount adds the read guard for /api and the status routes. Mount it
@@ -182,145 +204,4 @@ func (s *StatusAPI) workflow(c *fiber.Ctx) error {
 		return c.Status(http.StatusNotFound).JSON(fiber.Map{"error": "no status for workflow " + c.Params("name") + " yet"})
 	}
 	return c.JSON(ws)
-}
-
-// events streams status changes. Each event's id is the store revision of
-// the change: a client resuming with Last-Event-ID (or ?after=) gets every
-// change after it; when that history is compacted, it gets the current
-// record of every workflow and cluster instead, so the latest state of a
-// workflow is never lost. Without either, the stream starts with the
-// current records.
-func (s *StatusAPI) events(c *fiber.Ctx) error {
-	after := int64(-1)
-	for _, v := range []string{c.Get("Last-Event-ID"), c.Query("after")} {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-			after = n
-			break
-		}
-	}
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set("X-Accel-Buffering", "no")
-	// The server's WriteTimeout bounds a whole response, and a stream's
-	// would end after it: each write gets it anew instead, so that a
-	// stream lasts while every write must still finish in time (a client
-	// that stops reading is cut off).
-	conn := c.Context().Conn()
-	renew := func() {
-		if conn != nil {
-			_ = conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
-		}
-	}
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-s.Done:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
-		s.stream(ctx, w, renew, after)
-	})
-	return nil
-}
-
-// stream writes events until ctx ends or the client goes away; renew is
-// called before each write.
-func (s *StatusAPI) stream(ctx context.Context, w *bufio.Writer, renew func(), after int64) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	recs := make(chan store.StatusRecord, 64)
-	go func() {
-		defer close(recs)
-		for ctx.Err() == nil {
-			if after < 0 {
-				cur, rev, err := s.Reader.Statuses(ctx, "")
-				if err != nil {
-					return
-				}
-				// In the order of their writes, each with its own
-				// revision: a client cut off midway resumes where it was.
-				slices.SortFunc(cur, func(a, b store.StatusRecord) int { return cmp.Compare(a.Revision, b.Revision) })
-				for _, r := range cur {
-					select {
-					case recs <- r:
-					case <-ctx.Done():
-						return
-					}
-				}
-				after = rev
-			}
-			err := s.Reader.WatchStatus(ctx, after, func(r store.StatusRecord) error {
-				select {
-				case recs <- r:
-					after = r.Revision
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			if !errors.Is(err, store.ErrCompacted) {
-				return
-			}
-			after = -1
-		}
-	}()
-	// send writes and flushes what write writes.
-	send := func(write func() error) bool {
-		renew()
-		return write() == nil && w.Flush() == nil
-	}
-	writeString := func(s string) func() error {
-		return func() error { _, err := w.WriteString(s); return err }
-	}
-	if !send(writeString("retry: 2000\n\n")) {
-		return
-	}
-	beat := time.NewTicker(s.Heartbeat)
-	defer beat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-beat.C:
-			if !send(writeString(": heartbeat\n\n")) {
-				return
-			}
-		case r, ok := <-recs:
-			if !ok {
-				return
-			}
-			// Send what is queued together, then flush once.
-			sent := send(func() error {
-				err := writeEvent(w, r)
-				for n := len(recs); n > 0 && err == nil; n-- {
-					err = writeEvent(w, <-recs)
-				}
-				return err
-			})
-			if !sent {
-				return
-			}
-		}
-	}
-}
-
-// writeEvent writes one record as an event: "workflow" or "cluster", or
-// "deleted" with the key.
-func writeEvent(w *bufio.Writer, r store.StatusRecord) error {
-	kind, data := "", r.Value
-	switch {
-	case r.Deleted:
-		kind, data = "deleted", mustJSON(map[string]string{"key": r.Key})
-	case strings.HasPrefix(r.Key, statusWorkflows):
-		kind = "workflow"
-	case strings.HasPrefix(r.Key, statusClusters):
-		kind = "cluster"
-	default:
-		return nil
-	}
-	_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", r.Revision, kind, data)
-	return err
 }

@@ -72,6 +72,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, log); err != nil {
 		return nil, err
 	}
+	metrics.Registry.MustRegister(s.status.api)
 	var reviewer *hooks.Reviewer
 	if cfg.GitHubToken != "" {
 		reviewer, err = hooks.NewReviewer(hooks.ReviewerConfig{Source: source, Compiler: c, GitHubToken: cfg.GitHubToken, GitHubAPIURL: cfg.GitHubAPIURL})

@@ -18,6 +18,7 @@ import (
 
 // statusParts are the live-status pieces run wires together.
 type statusParts struct {
+	api       *hooks.StatusAPI
 	publisher *hooks.StatusPublisher
 	flux      *hooks.FluxSource
 	log       *slog.Logger
@@ -31,7 +32,7 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 		return watch.Contexts(cfg.Kubeconfig, clusters)
 	}
 	access := hooks.ReadAccess{Tokens: cfg.ReadTokens, IdentityHeader: cfg.ReadIdentityHeader}
-	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Access: access, Heartbeat: 15 * time.Second, Done: ctx.Done()})
+	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Access: access, Heartbeat: 15 * time.Second, Done: ctx.Done(), Events: cfg.Events})
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 	if err != nil {
 		return nil, err
 	}
-	return &statusParts{publisher: publisher, flux: flux, log: log}, nil
+	return &statusParts{api: api, publisher: publisher, flux: flux, log: log}, nil
 }
 
 // deployClusters lists the clusters the deploy branch names now.
