@@ -106,8 +106,11 @@ scale-bench: kube-tools
 ## clients, default 16) and at a fixed rate (LOAD_RATE a second, default
 ## 1000), with and without 200 slow hostile clients (LOAD_DURATION each,
 ## default 10s). etcd writes to the disk of /tmp, with fsync.
+## BenchmarkLoadEvents: 20,000 idle event streams (LOAD_EVENT_STREAMS) against
+## the stream limit (LOAD_EVENTS_MAX_STREAMS), /healthz and signed deliveries
+## meanwhile, memory per held stream.
 load:
-	TMPDIR=/tmp $(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x -count $(or $(LOADCOUNT),3) -v ./hooks | grep -E '^Bench|: at [0-9]+/s'
+	TMPDIR=/tmp $(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x -count $(or $(LOADCOUNT),3) -v ./hooks | grep -E '^Bench|: at [0-9]+/s|streams held'
 
 ## fuzz: run every fuzz target for FUZZTIME each. Go 1.26's fuzzing
 ## coordinator can fail a target with "context deadline exceeded" when

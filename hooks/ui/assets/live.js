@@ -66,9 +66,26 @@
     });
   }
 
-  const es = new EventSource("/api/events?after=" + encodeURIComponent(rev));
-  es.onopen = function () { if (live) { live.textContent = "live"; live.classList.add("on"); } };
-  es.onerror = function () { if (live) { live.textContent = "reconnecting…"; live.classList.remove("on"); } };
-  es.addEventListener("workflow", function (e) { onWorkflow(JSON.parse(e.data)); });
-  es.addEventListener("cluster", function (e) { onCluster(JSON.parse(e.data)); });
+  // The browser reconnects by itself after a dropped stream, with the last
+  // event's id. A refused one (503: the service holds as many streams as it
+  // may) closes the EventSource for good, so the page opens a new one, after
+  // the last id it saw, once the service's Retry-After of 15 s has passed.
+  let after = rev;
+  function follow() {
+    const es = new EventSource("/api/events?after=" + encodeURIComponent(after));
+    es.onopen = function () { if (live) { live.textContent = "live"; live.classList.add("on"); } };
+    es.onerror = function () {
+      if (live) { live.textContent = "reconnecting…"; live.classList.remove("on"); }
+      if (es.readyState === EventSource.CLOSED) setTimeout(follow, 15000);
+    };
+    function on(handle) {
+      return function (e) {
+        if (e.lastEventId) after = e.lastEventId;
+        handle(JSON.parse(e.data));
+      };
+    }
+    es.addEventListener("workflow", on(onWorkflow));
+    es.addEventListener("cluster", on(onCluster));
+  }
+  follow();
 })();
