@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -77,7 +78,10 @@ type WorkflowResult struct {
 	Cluster   string          `json:"cluster"`
 	Namespace string          `json:"namespace"`
 	Objects   int             `json:"objects"`
-	// Warnings are the canvas defaults a draft has yet to fill in.
+	// Warnings are what the workflow's user should know but that stops
+	// nothing: the canvas defaults a draft has yet to fill in, every
+	// problem of a draft whose file does not decode, and editor shapes
+	// rendered otherwise than KubeOrch renders them.
 	Warnings workflow.Errors `json:"warnings,omitempty"`
 	// Ignored lists the editor and run-time state keys of the file.
 	Ignored []workflow.Ignored `json:"ignored,omitempty"`
@@ -223,6 +227,12 @@ func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]
 		}
 		res.Workflows = append(res.Workflows, wr)
 	}
+	// A draft whose file does not decode is listed with its problems as
+	// warnings: it renders nothing, and stops nothing else.
+	for _, p := range slices.Sorted(maps.Keys(repo.Drafts)) {
+		res.Workflows = append(res.Workflows, WorkflowResult{Name: strings.TrimSuffix(path.Base(p), ".json"), Status: workflow.StatusDraft, Warnings: repo.Drafts[p]})
+	}
+	sort.SliceStable(res.Workflows, func(i, j int) bool { return res.Workflows[i].Name < res.Workflows[j].Name })
 	for _, name := range slices.Sorted(maps.Keys(perCluster)) {
 		res.Clusters = append(res.Clusters, name)
 		files := perCluster[name]

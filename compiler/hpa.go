@@ -12,19 +12,23 @@ import (
 
 func renderHPA(rc *renderContext, n *workflow.Node) ([]object, error) {
 	d := n.Spec.(*workflow.HPAData)
-	target, ok := rc.valid.ScaleTarget(n)
-	if !ok {
-		return nil, fmt.Errorf("hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
+	// A workload of the workflow, or one named by scaleTargetName that
+	// Slipway does not render.
+	kind, name := d.ScaleTarget(), d.ScaleTargetName
+	if target, ok := rc.valid.ScaleTarget(n); ok {
+		kind, name = "Deployment", target.Name()
+		if target.Type == workflow.KindStatefulSet {
+			kind = "StatefulSet"
+		}
 	}
-	kind := "Deployment"
-	if target.Type == workflow.KindStatefulSet {
-		kind = "StatefulSet"
+	if name == "" {
+		return nil, fmt.Errorf("hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
 	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
 		ObjectMeta: objectMeta(rc.wf, n, d.Name),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: target.Name()},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: name},
 			MinReplicas:    int32Ptr(d.MinReplicas),
 			MaxReplicas:    int32(d.MaxReplicas),
 		},

@@ -250,7 +250,8 @@ func TestKinds(t *testing.T) {
 					"name": "tick", "image": "busybox:1.36", "command": []any{"date"}, "args": []any{"-u"},
 					"env": []any{map[string]any{"name": "X", "value": "1"}}, "resources": map[string]any{"limits": map[string]any{"cpu": "50m"}},
 				}},
-				{"cronjob-tick.yaml", "spec.jobTemplate.spec.template.spec.restartPolicy", "Never"},
+				// KubeOrch's default for a cronjob that sets none.
+				{"cronjob-tick.yaml", "spec.jobTemplate.spec.template.spec.restartPolicy", "OnFailure"},
 			},
 		},
 		{

@@ -92,3 +92,46 @@ func TestRepositoryPlugins(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestDraftNeverStopsTheBuild checks that a draft whose file does not
+// decode, freshly added nodes and all, is reported with its problems as
+// warnings while the published workflows are rendered; a published
+// workflow with the same problems still fails the build.
+func TestDraftNeverStopsTheBuild(t *testing.T) {
+	t.Parallel()
+	src := readFixtures(t, "../fixtures/kubeorch")
+	res := buildSource(t, src)
+	var got []string
+	for _, w := range res.Workflows {
+		if w.Name != "half-drawn" {
+			continue
+		}
+		if w.Status != "draft" || w.Objects != 0 {
+			t.Errorf("half-drawn: status %s, %d objects", w.Status, w.Objects)
+		}
+		for _, e := range w.Warnings {
+			got = append(got, e.Error())
+		}
+	}
+	want := []string{
+		`workflows/half-drawn.json: /nodes/0/data: service "service-1" selects nothing: draw an edge to a workload or set selector (node "node-1")`,
+		`workflows/half-drawn.json: /nodes/1/data/paths/0: path "/" routes nowhere: draw an edge from the ingress to a service (node "node-2")`,
+		`workflows/half-drawn.json: /nodes/2/data: networkpolicy "networkpolicy-3" selects no workload and would apply to every pod of the namespace: draw an edge to the workloads it is for, or set podSelector to {} if every pod is meant (node "node-3")`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the draft's warnings (-want +got):\n%s", diff)
+	}
+	if res.Tree["workflows/storefront/base/deployment-api.yaml"] == nil {
+		t.Error("the published workflows are not rendered beside the draft")
+	}
+
+	doc := testutil.Apply(t, testutil.LoadJSON(t, "../fixtures/kubeorch/workflows/half-drawn.json"), testutil.Set("/status", "published"))
+	src["workflows/half-drawn.json"] = testutil.Marshal(t, doc)
+	c, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Build(t.Context(), src); err == nil || !strings.Contains(err.Error(), want[0]) {
+		t.Errorf("published with the same problems: got %v, want the build to fail with them", err)
+	}
+}

@@ -27,18 +27,22 @@ func renderService(rc *renderContext, n *workflow.Node) ([]object, error) {
 		svc.Spec.ClusterIP = corev1.ClusterIPNone
 	}
 	var workloadPort int64
-	if links := rc.valid.LinksFrom(n.ID, workflow.LinkSelect); len(links) > 0 {
+	switch links := rc.valid.LinksFrom(n.ID, workflow.LinkSelect); {
+	case len(links) > 0:
 		w := links[0].To
 		svc.Spec.Selector = workflow.SelectorLabels(rc.wf.Name, w.Name())
 		workloadPort = containerOf(w).Port
+	case len(d.Selector) == 0 && d.TargetApp != "":
+		// A workload Slipway does not render, by the label KubeOrch's
+		// templates give pods.
+		svc.Spec.Selector = map[string]string{"app": d.TargetApp}
 	}
 	if len(d.Ports) == 0 {
+		// KubeOrch's defaults: a port the service does not give is the
+		// workload's, and a null targetPort is the port.
 		port, target := d.Port, d.TargetPort
 		if port == 0 {
 			port = workloadPort
-		}
-		if target == 0 {
-			target = workloadPort
 		}
 		if target == 0 {
 			target = port

@@ -70,7 +70,7 @@ func renderStatefulSet(rc *renderContext, n *workflow.Node) ([]object, error) {
 			pvc.Spec.StorageClassName = ptr.To(t.StorageClassName)
 		}
 		sts.Spec.VolumeClaimTemplates = append(sts.Spec.VolumeClaimTemplates, pvc)
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: t.Name, MountPath: t.MountPath})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: t.Name, MountPath: t.Path()})
 	}
 	sortMounts(c.VolumeMounts)
 	objs := []object{{kind: "StatefulSet", name: d.Name, nodeID: n.ID, value: sts}}
@@ -157,7 +157,7 @@ func renderDaemonSet(rc *renderContext, n *workflow.Node) ([]object, error) {
 
 func renderJob(rc *renderContext, n *workflow.Node) ([]object, error) {
 	d := n.Spec.(*workflow.JobData)
-	spec, err := rc.jobSpec(n, &d.Container, &d.JobSpec)
+	spec, err := rc.jobSpec(n, &d.Container, &d.JobSpec, corev1.RestartPolicyNever)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func renderJob(rc *renderContext, n *workflow.Node) ([]object, error) {
 
 func renderCronJob(rc *renderContext, n *workflow.Node) ([]object, error) {
 	d := n.Spec.(*workflow.CronJobData)
-	spec, err := rc.jobSpec(n, &d.Container, &d.JobSpec)
+	spec, err := rc.jobSpec(n, &d.Container, &d.JobSpec, corev1.RestartPolicyOnFailure)
 	if err != nil {
 		return nil, err
 	}
@@ -200,12 +200,15 @@ func renderCronJob(rc *renderContext, n *workflow.Node) ([]object, error) {
 	return []object{{kind: "CronJob", name: d.Name, nodeID: n.ID, value: cj}}, nil
 }
 
-func (rc *renderContext) jobSpec(n *workflow.Node, c *workflow.Container, j *workflow.JobSpec) (batchv1.JobSpec, error) {
+// jobSpec renders the fields jobs and cronjobs share; restart is the
+// restart policy when the node sets none: KubeOrch's templates give a
+// job Never and a cronjob OnFailure.
+func (rc *renderContext) jobSpec(n *workflow.Node, c *workflow.Container, j *workflow.JobSpec, restart corev1.RestartPolicy) (batchv1.JobSpec, error) {
 	tmpl, err := rc.podTemplate(n, c)
 	if err != nil {
 		return batchv1.JobSpec{}, err
 	}
-	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	tmpl.Spec.RestartPolicy = restart
 	if j.RestartPolicy != "" {
 		tmpl.Spec.RestartPolicy = corev1.RestartPolicy(j.RestartPolicy)
 	}

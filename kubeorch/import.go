@@ -196,6 +196,7 @@ func importWorkflow(name string, w *Workflow, vs []*Version, opts Options, r *Re
 	if err != nil {
 		return nil, err
 	}
+	noteWarnings(name, w.at, cur, r)
 	if !bytes.Equal(cur, prev) {
 		when := w.UpdatedAt
 		if when.IsZero() {
@@ -209,6 +210,25 @@ func importWorkflow(name string, w *Workflow, vs []*Version, opts Options, r *Re
 		f.Commits = append(f.Commits, Commit{JSON: cur, Time: when.UTC(), Message: msg + trailers("Workflow", w.ID)})
 	}
 	return f, nil
+}
+
+// noteWarnings reports what `compiler check` warns of in the imported
+// canvas data, a workflow file: editor shapes that work in KubeOrch and
+// that Slipway renders otherwise, or refers to objects it does not render.
+// A canvas that does not decode is left to check, which names its
+// problems.
+func noteWarnings(name string, at location, data []byte, r *Report) {
+	wf, err := workflow.Decode(workflow.WorkflowFile(name), data)
+	if err != nil {
+		return
+	}
+	for _, e := range wf.Warnings {
+		l := at
+		if e.Pointer != "" {
+			l.ptr += e.Pointer // the canvas is carried as KubeOrch saved it
+		}
+		r.add(name, l, Approximated, "compiler check warns: %s", e.Message)
+	}
 }
 
 // with returns the workflow file of h with a canvas.
@@ -227,8 +247,9 @@ func (h header) with(nodes, edges []json.RawMessage, namespace string) ([]byte, 
 	return append(b, '\n'), nil
 }
 
-// namespaceOf returns the namespace every node names, or "" when they
-// name none or disagree.
+// namespaceOf returns the namespace KubeOrch deployed every node into,
+// or "" when there are no nodes or they disagree: the one a node names,
+// or default for a node that names none (KubeOrch's default).
 func namespaceOf(nodes []json.RawMessage) string {
 	ns := ""
 	for _, n := range nodes {
@@ -241,7 +262,10 @@ func namespaceOf(nodes []json.RawMessage) string {
 			return ""
 		}
 		s, _ := node.Data.Namespace.(string)
-		if s == "" || (ns != "" && s != ns) {
+		if s == "" {
+			s = workflow.DefaultNamespace
+		}
+		if ns != "" && s != ns {
 			return ""
 		}
 		ns = s

@@ -267,3 +267,70 @@ func TestHistory(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }
+
+// TestImportNotesWarnings checks that what `compiler check` warns of in an
+// imported canvas (setups that work in KubeOrch and that Slipway renders
+// otherwise) is in the report, at the field of the input document, and
+// that nodes whose namespace was cleared keep the one KubeOrch deployed
+// them to, default.
+func TestImportNotesWarnings(t *testing.T) {
+	t.Parallel()
+	canvas, err := os.ReadFile("../fixtures/kubeorch/workflows/editor-shapes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(namespace any) []byte {
+		var wf map[string]any
+		if err := json.Unmarshal(canvas, &wf); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range wf["nodes"].([]any) {
+			n.(map[string]any)["data"].(map[string]any)["namespace"] = namespace
+		}
+		b, err := json.Marshal(map[string]any{"id": "w1", "name": "Editor Shapes", "status": "published", "nodes": wf["nodes"], "edges": wf["edges"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name      string
+		namespace any
+		want      string
+	}{
+		{"cleared", "", "default"},
+		{"null", nil, "default"},
+		{"named", "shop", "shop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := Parse("api.json", doc(tc.namespace))
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs := &Documents{}
+			docs.Add(d)
+			res, err := Import(docs, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			commits := res.Files[0].Commits
+			var file struct{ Namespace string }
+			if err := json.Unmarshal(commits[len(commits)-1].JSON, &file); err != nil {
+				t.Fatal(err)
+			}
+			if file.Namespace != tc.want {
+				t.Errorf("namespace %q, want %q", file.Namespace, tc.want)
+			}
+			want := Entry{Workflow: "editor-shapes", File: "api.json", Pointer: "/nodes/6/data/serviceName", Status: Approximated,
+				Detail: `compiler check warns: names service "cache" (node "node-8"), which is not headless, so the 3 replicas get no DNS names of their own: set headless on it, or pick a name no service has and a headless one is rendered`}
+			found := false
+			for _, e := range res.Report.Entries {
+				found = found || e == want
+			}
+			if !found {
+				t.Errorf("the report lacks %+v; it has %+v", want, res.Report.Entries)
+			}
+		})
+	}
+}

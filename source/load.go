@@ -19,8 +19,13 @@ type Repository struct {
 	Workflows []*workflow.Workflow
 	Clusters  []*workflow.Cluster
 	// Invalid holds, by path, the problems of the files that did not
-	// decode, workflows, clusters and plugin definitions alike.
+	// decode, workflows, clusters and plugin definitions alike, but for
+	// drafts.
 	Invalid map[string]workflow.Errors
+	// Drafts holds, by path, the problems of the draft workflows that did
+	// not decode: warnings, since a draft is never deployed and never
+	// stops the others from building.
+	Drafts map[string]workflow.Errors
 	// Decoded counts the workflow files this load decoded; the others
 	// were unchanged since the Loader's previous load and reused.
 	Decoded int
@@ -125,6 +130,11 @@ func (l *Loader) Load(ctx context.Context, files Files) (*Repository, error) {
 			repo.Decoded++
 		}
 		switch {
+		case d.err != nil && workflow.IsWorkflowFile(paths[i]) && workflow.FileStatus(files[paths[i]]) == workflow.StatusDraft:
+			if repo.Drafts == nil {
+				repo.Drafts = map[string]workflow.Errors{}
+			}
+			repo.Drafts[paths[i]] = workflow.AsErrors(d.err)
 		case d.err != nil:
 			if repo.Invalid == nil {
 				repo.Invalid = map[string]workflow.Errors{}

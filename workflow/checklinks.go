@@ -1,8 +1,10 @@
 package workflow
 
 import (
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // The checks below report what is wrong with the links of a workflow and
@@ -24,7 +26,14 @@ func (v *validator) nodePtr(n *Node, tokens ...any) string {
 	return pointer(pointer("/nodes", v.byID[n.ID], "data"), tokens...)
 }
 
-func edgePtr(l Link) string { return pointer("/edges", l.Edge) }
+// edgePtr returns the pointer of what made a link: its edge, or the
+// node data field that names the linked node.
+func edgePtr(l Link) string {
+	if l.Field != "" {
+		return l.Field
+	}
+	return pointer("/edges", l.Edge)
+}
 
 func (v *validator) checkRoutes() {
 	for i := range v.wf.Nodes {
@@ -44,7 +53,7 @@ func (v *validator) checkRoutes() {
 			case !hasPath(d, l.PathID):
 				v.c.add(edgePtr(l), n.ID, "names ingress path %q, which does not exist", l.PathID)
 			case dup:
-				v.c.add(edgePtr(l), n.ID, "path %q is already routed by /edges/%d", l.PathID, prev.Edge)
+				v.c.add(edgePtr(l), n.ID, "path %q is already routed by %s", l.PathID, edgePtr(prev))
 			default:
 				routed[l.PathID] = l
 			}
@@ -69,21 +78,19 @@ func (v *validator) checkRoutes() {
 	}
 }
 
-// unroutedPath checks a path no edge serves: it may only name a service
-// that is not part of the workflow.
+// unroutedPath checks a path no link serves: it may only name a service
+// that is not part of the workflow, which it routes to as it is.
 func (v *validator) unroutedPath(n *Node, j int, p IngressPath) {
 	ptr := v.nodePtr(n, "paths", j)
 	if p.ServiceName == "" {
 		v.c.add(ptr, n.ID, "path %q routes nowhere: draw an edge from the ingress to a service", p.Path)
 		return
 	}
-	if other := v.nodeNamed(KindService, p.ServiceName); other != nil {
-		v.c.add(pointer(ptr, "serviceName"), n.ID, "names service %q (node %q) but no edge links them", p.ServiceName, other.ID)
-		return
-	}
 	if p.ServicePort == 0 {
 		v.c.add(pointer(ptr, "servicePort"), n.ID, "is required for service %q, which is not part of the workflow", p.ServiceName)
+		return
 	}
+	v.c.warn(pointer(ptr, "serviceName"), n.ID, "names service %q, which is not part of the workflow: the path routes to it, and Slipway does not render it", p.ServiceName)
 }
 
 func (v *validator) nodeNamed(kind Kind, name string) *Node {
@@ -133,7 +140,7 @@ func (v *validator) checkSelects() {
 		}
 		if len(links) == 0 {
 			if d.TargetApp != "" {
-				v.c.add(v.nodePtr(n, "targetApp"), n.ID, "%q is set but no edge links the service to a workload", d.TargetApp)
+				v.externalTargetApp(n, d)
 			} else if d.LinkedDeployment != "" {
 				v.c.add(v.nodePtr(n, "_linkedDeployment"), n.ID, "%q is set but no edge links the service to a workload", d.LinkedDeployment)
 			} else if len(d.Selector) == 0 {
@@ -175,11 +182,23 @@ func (v *validator) checkSelects() {
 		}
 		// Replicas find each other by their per-pod DNS names, which only
 		// a headless governing Service gives; one replica is reached
-		// through the Service alone.
+		// through the Service alone. The pods run either way (KubeOrch
+		// renders them so), hence a warning.
 		if !svc.Spec.(*ServiceData).Headless && d.Replicas != nil && *d.Replicas > 1 {
-			v.c.add(v.nodePtr(n, "serviceName"), n.ID, "names service %q (node %q), which is not headless, so the %d replicas get no DNS names of their own: set headless on it, or pick a name no service has and a headless one is rendered", d.ServiceName, svc.ID, *d.Replicas)
+			v.c.warn(v.nodePtr(n, "serviceName"), n.ID, "names service %q (node %q), which is not headless, so the %d replicas get no DNS names of their own: set headless on it, or pick a name no service has and a headless one is rendered", d.ServiceName, svc.ID, *d.Replicas)
 		}
 	}
+}
+
+// externalTargetApp warns of a service whose targetApp names no workload
+// of the workflow: it selects pods Slipway does not render, by KubeOrch's
+// label app=<targetApp> unless it has a selector.
+func (v *validator) externalTargetApp(n *Node, d *ServiceData) {
+	if len(d.Selector) > 0 {
+		v.c.warn(v.nodePtr(n, "targetApp"), n.ID, "%q names no workload of the workflow; the service selects what selector says", d.TargetApp)
+		return
+	}
+	v.c.warn(v.nodePtr(n, "targetApp"), n.ID, "%q names no workload of the workflow: the service selects the pods labelled app=%s, which Slipway does not render", d.TargetApp, d.TargetApp)
 }
 
 // subsetOf checks that a selector drawn in node data selects the pods of a
@@ -221,7 +240,7 @@ func (v *validator) checkMountLinks(n *Node, linked map[string]Kind) {
 	paths := map[string]string{}
 	if s, ok := n.Spec.(*StatefulSetData); ok {
 		for j, t := range s.VolumeClaimTemplates {
-			paths[t.MountPath] = v.nodePtr(n, "volumeClaimTemplates", j)
+			paths[t.Path()] = v.nodePtr(n, "volumeClaimTemplates", j)
 		}
 	}
 	for _, l := range v.valid.links {
@@ -235,8 +254,11 @@ func (v *validator) checkMountLinks(n *Node, linked map[string]Kind) {
 				v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, whose edge loads it as environment (handle %q)", l.From.ID, EnvFromHandle)
 			}
 		case LinkPullSecret:
+			// KubeOrch's canvas writes a mount for every secret it links;
+			// a registry secret is the pod's image pull secret instead.
 			if drawn {
-				v.c.add(v.nodePtr(n, "volumeMounts", j), n.ID, "mounts node %q, a kubernetes.io/dockerconfigjson secret, which is used as image pull secret", l.From.ID)
+				v.c.ignored = append(v.c.ignored, Ignored{Pointer: v.nodePtr(n, "volumeMounts", j), NodeID: n.ID,
+					Reason: fmt.Sprintf("the editor's mount of node %q, a kubernetes.io/dockerconfigjson secret: it is the image pull secret, not mounted", l.From.ID)})
 			}
 		case LinkMount, LinkVolume:
 			if prev, dup := paths[l.MountPath]; dup {
@@ -292,6 +314,10 @@ func (v *validator) checkScales() {
 		}
 		links := v.valid.LinksFrom(n.ID, LinkScale)
 		switch {
+		case len(links) == 0 && d.ScaleTargetName != "":
+			v.c.warn(v.nodePtr(n, "scaleTargetName"), n.ID, "%q names no %s of the workflow: the hpa scales the %s of that name, which Slipway does not render",
+				d.ScaleTargetName, strings.ToLower(d.ScaleTarget()), d.ScaleTarget())
+			continue
 		case len(links) == 0:
 			v.c.canvasDefault(v.nodePtr(n), n.ID, "hpa %q scales nothing: draw an edge to a deployment or statefulset", d.Name)
 			continue
@@ -314,9 +340,10 @@ func (v *validator) checkScales() {
 	}
 }
 
-// checkUtilizationRequests checks that a workload an hpa scales on CPU or
-// memory utilisation requests that resource: utilisation is measured
-// against the request, and without one the autoscaler never scales.
+// checkUtilizationRequests warns when a workload an hpa scales on CPU or
+// memory utilisation requests no such resource: utilisation is measured
+// against the request, and without one the autoscaler does not scale on
+// it. The objects are valid (KubeOrch renders them), so it is no error.
 func (v *validator) checkUtilizationRequests(n *Node, d *HPAData, w *Node) {
 	var req ResourceList
 	if r := w.Spec.(Workload).ContainerSpec().Resources; r != nil && r.Requests != nil {
@@ -331,7 +358,7 @@ func (v *validator) checkUtilizationRequests(n *Node, d *HPAData, w *Node) {
 		{"targetMemoryUtilization", "memory", d.TargetMemoryUtilization, req.Memory},
 	} {
 		if m.target != nil && m.request == "" {
-			v.c.add(v.nodePtr(n, m.field), n.ID, "%s %q (node %q) requests no %s; utilisation is measured against the request, so the autoscaler would never scale: set resources.requests.%s",
+			v.c.warn(v.nodePtr(n, m.field), n.ID, "%s %q (node %q) requests no %s; utilisation is measured against the request, so the autoscaler will not scale on it: set resources.requests.%s",
 				w.Type, w.Name(), w.ID, m.resource, m.resource)
 		}
 	}
@@ -349,14 +376,19 @@ func (v *validator) checkPolicies() {
 		if len(links) == 0 && d.PodSelector == nil {
 			v.c.add(v.nodePtr(n), n.ID, "networkpolicy %q selects no workload and would apply to every pod of the namespace: draw an edge to the workloads it is for, or set podSelector to {} if every pod is meant", d.Name)
 		}
-		sort.SliceStable(links, func(a, b int) bool { return links[a].To.Name() < links[b].To.Name() })
-		app := editorAppName(&LabelSelector{MatchLabels: d.PodSelector})
-		for _, l := range links {
-			if app != "" && slices.ContainsFunc(links, func(l Link) bool { return l.To.Name() == app }) {
-				break // KubeOrch's {app: <name>} of a linked workload: the edges say it
-			}
-			v.subsetOf(v.nodePtr(n, "podSelector"), n.ID, d.PodSelector, l.To)
+		if len(links) == 0 || len(d.PodSelector) == 0 {
+			continue
 		}
+		app := editorAppName(&LabelSelector{MatchLabels: d.PodSelector})
+		if app != "" && slices.ContainsFunc(links, func(l Link) bool { return l.To.Name() == app }) {
+			continue // KubeOrch's {app: <name>} of a linked workload: the edges say it
+		}
+		names := make([]string, len(links))
+		for i, l := range links {
+			names[i] = l.To.Name()
+		}
+		sort.Strings(names)
+		v.c.warn(v.nodePtr(n, "podSelector"), n.ID, "is not rendered: the policy applies to the pods of %s, which its edges link; remove podSelector, or the edges to select pods by it", quoteList(names))
 	}
 }
 

@@ -73,6 +73,20 @@ func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, 
 	return &wf, nil
 }
 
+// FileStatus returns the status a workflow file gives, or "" when it
+// gives none it can be read from: it tells a draft whose file does not
+// decode from a workflow to deploy.
+func FileStatus(data []byte) Status {
+	var head struct {
+		Status any `json:"status"`
+	}
+	if json.Unmarshal(data, &head) != nil {
+		return ""
+	}
+	s, _ := head.Status.(string)
+	return Status(s)
+}
+
 // Validate checks a workflow made in Go, whose nodes have their Spec, as
 // Decode checks a file: file is the path the workflow's file has. On
 // success the workflow is complete as Decode returns it (see

@@ -146,6 +146,13 @@ func (c *collector) canvasDefault(ptr, nodeID, format string, args ...any) {
 	c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...) + " (a warning in a draft; an error once published)"})
 }
 
+// warn records a warning: something that works as written but may not do
+// what its user expects, or that Slipway renders differently from the
+// editor's backend.
+func (c *collector) warn(ptr, nodeID, format string, args ...any) {
+	c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})
+}
+
 // add records a problem at a pointer, for a node (nodeID may be empty).
 func (c *collector) add(ptr, nodeID, format string, args ...any) {
 	c.errs = append(c.errs, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})

@@ -47,8 +47,8 @@ func TestKubeOrchStateIgnored(t *testing.T) {
 	if api.Replicas != nil {
 		t.Errorf("replicas: null read as %d, want absent", *api.Replicas)
 	}
-	if ref := api.EnvKeys[0].SecretKeyRef; ref == nil || ref.Name != "storefront-env" || ref.Key != "DATABASE_URL" {
-		t.Errorf("a name-only env entry reads %+v, want the key DATABASE_URL of Secret storefront-env", ref)
+	if ref := api.EnvKeys[0].SecretKeyRef; ref == nil || ref.Name != "storefront-env" || ref.Key != "api.DATABASE_URL" {
+		t.Errorf("a name-only env entry reads %+v, want the key api.DATABASE_URL of Secret storefront-env", ref)
 	}
 	web := wf.NodeByID("node-4").Spec.(*DeploymentData)
 	if web.LivenessProbe.Exec != nil || len(web.LivenessProbe.Command) != 3 {
@@ -91,8 +91,6 @@ func TestKubeOrchInvalid(t *testing.T) {
 	}{
 		{"unknown key that is not KubeOrch's", []testutil.Patch{testutil.Set("/nodes/3/data/imagePullPolicyy", "Always")},
 			`/nodes/3/data/imagePullPolicyy: unknown field "imagePullPolicyy"; did you mean "imagePullPolicy"?`},
-		{"nodes disagreeing on the namespace", []testutil.Patch{testutil.Set("/nodes/4/data/namespace", "shop")},
-			`/nodes/4/data/namespace: "shop" differs from "default", the namespace of node "node-1" that sets the workflow's`},
 		{"edge from a rule handle that does not exist", []testutil.Patch{testutil.Set("/edges/9/sourceHandle", "rule-gone")},
 			`/edges/9: edge "reactflow__edge-node-10rule-1733300000002-k9l0m1n2o-node-4" names rule "rule-gone" of networkpolicy "api-ingress"`},
 		{"linked peer whose edge applies the policy instead", []testutil.Patch{testutil.Set("/edges/9/sourceHandle", "output")},

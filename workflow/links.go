@@ -57,8 +57,14 @@ type Link struct {
 	Kind LinkKind
 	From *Node
 	To   *Node
-	// Edge is the index of the edge in the workflow's edges.
+	// Edge is the index of the edge in the workflow's edges, or -1 for a
+	// link typed in node data without an edge (see Field).
 	Edge int
+	// Field is the JSON pointer of the node data field that names the
+	// linked node, for a link made without an edge: KubeOrch's settings
+	// panel links a service's targetApp, an ingress path's serviceName and
+	// an hpa's scaleTargetName by name.
+	Field string
 	// PathID is the ingress path a route serves.
 	PathID string
 	// RuleID is the networkpolicy rule a peer link adds the workload to;
@@ -110,8 +116,9 @@ func (g *Valid) linksWhere(kind LinkKind, match func(Link) bool) []Link {
 	return out
 }
 
-// ScaleTarget returns the workload an hpa node scales. ok is false only
-// for a draft, whose hpa may yet scale nothing.
+// ScaleTarget returns the workload of the workflow an hpa node scales. ok
+// is false for a draft, whose hpa may yet scale nothing, and for an hpa
+// whose scaleTargetName names a workload Slipway does not render.
 func (g *Valid) ScaleTarget(hpa *Node) (target *Node, ok bool) {
 	for _, l := range g.links {
 		if l.Kind == LinkScale && l.From == hpa {

@@ -40,8 +40,8 @@ type ResourceList struct {
 // EnvVarEntry defines one environment variable, with a literal value or a
 // reference to a key of a ConfigMap or Secret. An entry with a name only
 // (as KubeOrch's editor saves envKeys, whose values it supplies at run
-// time) reads the key of its name from the workflow's environment Secret,
-// EnvSecretName, which is never rendered: it is created in the cluster
+// time) reads the key EnvSecretKey of its workload and name from the
+// workflow's environment Secret, EnvSecretName, which is never rendered: it is created in the cluster
 // (see docs/secrets.md), and the pod does not start until it holds the
 // key. Decode fills in that SecretKeyRef.
 type EnvVarEntry struct {
@@ -328,9 +328,19 @@ type VolumeClaimTemplate struct {
 	StorageClassName string   `json:"storageClassName,omitempty"`
 	AccessModes      []string `json:"accessModes"`
 	Storage          string   `json:"storage"`
-	// MountPath is where the volume is mounted; it is required, since
-	// only the image knows where it keeps its data.
-	MountPath string `json:"mountPath"`
+	// MountPath is where the volume is mounted. KubeOrch's editor has no
+	// such field: its template mounts each claim at /data/<name>, and so
+	// does Slipway when it is empty (see Path).
+	MountPath string `json:"mountPath,omitempty"`
+}
+
+// Path returns where the claim is mounted: MountPath, or KubeOrch's
+// /data/<name>.
+func (t *VolumeClaimTemplate) Path() string {
+	if t.MountPath != "" {
+		return t.MountPath
+	}
+	return DefaultVolumeMountPath + "/" + t.Name
 }
 
 // StatefulSetData is the data of a statefulset node.
@@ -419,6 +429,15 @@ type HPAData struct {
 	ScaleDownStabilization *int64 `json:"scaleDownStabilization,omitempty"`
 	// ScaleUpStabilization is the scale-up stabilization window, in seconds.
 	ScaleUpStabilization *int64 `json:"scaleUpStabilization,omitempty"`
+}
+
+// ScaleTarget returns the kind of workload the hpa names by
+// ScaleTargetKind: Deployment unless it says StatefulSet.
+func (d *HPAData) ScaleTarget() string {
+	if d.ScaleTargetKind != "" {
+		return d.ScaleTargetKind
+	}
+	return "Deployment"
 }
 
 // NetworkPeer is one source or destination of a NetworkPolicy rule.

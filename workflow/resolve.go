@@ -75,7 +75,63 @@ func (v *validator) resolveLinks() {
 		v.valid.links = append(v.valid.links, l)
 	}
 	v.valid.resolveRoutes()
+	v.resolveNamedLinks()
 	v.valid.resolveMounts()
+}
+
+// resolveNamedLinks makes the links KubeOrch's settings panel types into
+// node data without drawing an edge: a service's targetApp, an ingress
+// path's serviceName and an hpa's scaleTargetName, each the object name
+// of a node of the workflow. A field whose node has a link of that kind
+// drawn is checked against it instead (checklinks.go); a name no node has
+// refers to an object Slipway does not render, which checkLinks warns of.
+func (v *validator) resolveNamedLinks() {
+	for i := range v.wf.Nodes {
+		n := &v.wf.Nodes[i]
+		switch d := n.Spec.(type) {
+		case *ServiceData:
+			if len(v.valid.LinksFrom(n.ID, LinkSelect)) == 0 {
+				v.linkByName(n, d.TargetApp, "", v.nodePtr(n, "targetApp"))
+			}
+		case *HPAData:
+			if len(v.valid.LinksFrom(n.ID, LinkScale)) == 0 {
+				v.linkByName(n, d.ScaleTargetName, d.ScaleTargetKind, v.nodePtr(n, "scaleTargetName"))
+			}
+		case *IngressData:
+			routed := map[string]bool{}
+			for _, l := range v.valid.LinksFrom(n.ID, LinkRoute) {
+				routed[l.PathID] = true
+			}
+			for j, p := range d.Paths {
+				if routed[p.ID] || p.ID == "" {
+					continue
+				}
+				if l := v.linkByName(n, p.ServiceName, "", v.nodePtr(n, "paths", j, "serviceName")); l != nil {
+					l.PathID = p.ID
+				}
+			}
+		}
+	}
+}
+
+// linkByName links node from to the node of the workflow whose object
+// name is name and that from may link (of the Kubernetes kind object,
+// when given), if there is one; field is where from's data names it. It
+// returns the link, or nil.
+func (v *validator) linkByName(from *Node, name, object, field string) *Link {
+	if name == "" {
+		return nil
+	}
+	for i := range v.wf.Nodes {
+		to := &v.wf.Nodes[i]
+		kind, ok := linkKind(from.Type, to.Type)
+		if !ok || to == from || to.Spec == nil || to.Name() != name || (object != "" && to.Type.spec().object != object) {
+			continue
+		}
+		v.valid.links = append(v.valid.links, Link{Kind: kind, From: from, To: to, Edge: -1, Field: field})
+		return &v.valid.links[len(v.valid.links)-1]
+	}
+	return nil
 }
 
 // resolveRoutes gives each route drawn without a handle the ingress path

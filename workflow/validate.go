@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
@@ -15,6 +17,8 @@ type validator struct {
 	file   string
 	nodeOK []bool
 	byID   map[string]int
+	// cleared holds the ids of the nodes whose namespace was cleared.
+	cleared map[string]bool
 	// valid is the validated workflow resolveLinks makes.
 	valid *Valid
 }
@@ -94,11 +98,26 @@ func (v *validator) validateTop() {
 	}
 }
 
+// DefaultNamespace is where KubeOrch deploys a node whose namespace was
+// cleared in its editor.
+const DefaultNamespace = "default"
+
 // nodeNamespace gives a workflow without a namespace of its own the
 // namespace its nodes name, as editors that keep a namespace per node
-// (KubeOrch's) save them. Nodes that name another namespace are reported
-// by the node checks.
+// (KubeOrch's) save them; when every node's namespace was cleared, it is
+// KubeOrch's default. Nodes that name another namespace are reported by
+// the node checks.
 func (v *validator) nodeNamespace() {
+	v.cleared = map[string]bool{}
+	first := ""
+	for i := range v.wf.Nodes {
+		if n := &v.wf.Nodes[i]; namespaceCleared(n.Data) {
+			v.cleared[n.ID] = true
+			if first == "" {
+				first = n.ID
+			}
+		}
+	}
 	if v.wf.Namespace != "" {
 		return
 	}
@@ -109,6 +128,23 @@ func (v *validator) nodeNamespace() {
 			return
 		}
 	}
+	if first != "" {
+		v.wf.Namespace, v.wf.nsNode = DefaultNamespace, first
+	}
+}
+
+// namespaceCleared reports whether a node's data has a namespace that was
+// cleared: the key is there, null or empty.
+func namespaceCleared(data json.RawMessage) bool {
+	if !bytes.Contains(data, []byte(`"namespace"`)) {
+		return false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return false
+	}
+	ns, ok := fields["namespace"]
+	return ok && (string(ns) == "null" || string(ns) == `""`)
 }
 
 // resolveEditorForms rewrites what editors write in another form into the
@@ -130,7 +166,7 @@ func resolveEditorForms(wf *Workflow) {
 		for j := range c.EnvKeys {
 			e := &c.EnvKeys[j]
 			if e.Value == nil && e.SecretKeyRef == nil && e.ConfigMapKeyRef == nil {
-				e.SecretKeyRef = &KeyRef{Name: EnvSecretName(wf.Name), Key: e.Name}
+				e.SecretKeyRef = &KeyRef{Name: EnvSecretName(wf.Name), Key: EnvSecretKey(wf.Nodes[i].Name(), e.Name)}
 			}
 		}
 	}
@@ -139,6 +175,13 @@ func resolveEditorForms(wf *Workflow) {
 // EnvSecretName is the Secret that holds the values of a workflow's
 // environment variables that are given by name only.
 func EnvSecretName(workflow string) string { return workflow + "-env" }
+
+// EnvSecretKey is the key of EnvSecretName that holds the value of the
+// variable name of a workload: <workload>.<name>. Each workload has keys
+// of its own, since KubeOrch keeps a value per node and two workloads may
+// give one name different values; a workload name has no dot, so no two
+// keys meet.
+func EnvSecretKey(workload, name string) string { return workload + "." + name }
 
 // ReservedNamespaces belong to Kubernetes or Flux: no workflow may deploy
 // into them, since a workflow relabels its namespace and its Kustomization

@@ -53,12 +53,19 @@ func (nv *nodeValidator) meta(spec *kindSpec, m *Meta) {
 			nv.add(nv.at("name"), "%q is %d characters; a %s name may have at most %d", m.Name, len(m.Name), spec.kind, spec.maxName)
 		}
 	}
+	// KubeOrch deploys each node into its own namespace, a cleared one
+	// into default; a workflow deploys into one, so a node naming another
+	// moves there.
+	ns, target := m.Namespace, nv.wf.TargetNamespace()
+	if ns == "" && nv.cleared[nv.node.ID] {
+		ns = DefaultNamespace
+	}
 	switch {
-	case m.Namespace == "" || m.Namespace == nv.wf.TargetNamespace():
+	case ns == "" || ns == target:
 	case nv.wf.nsNode != "":
-		nv.add(nv.at("namespace"), "%q differs from %q, the namespace of node %q that sets the workflow's; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace(), nv.wf.nsNode)
+		nv.c.warn(nv.at("namespace"), id, "%q differs from %q, the namespace of node %q that sets the workflow's; a workflow deploys into one namespace, so this %s is rendered into %q", ns, target, nv.wf.nsNode, nv.node.Type, target)
 	default:
-		nv.add(nv.at("namespace"), "%q differs from the workflow's namespace %q; a workflow deploys into one namespace", m.Namespace, nv.wf.TargetNamespace())
+		nv.c.warn(nv.at("namespace"), id, "%q differs from the workflow's namespace %q; a workflow deploys into one namespace, so this %s is rendered into %q", ns, target, nv.node.Type, target)
 	}
 	nv.labels(nv.at("labels"), id, m.Labels, false)
 	nv.annotations(nv.at("annotations"), id, m.Annotations)
@@ -242,7 +249,7 @@ func (nv *nodeValidator) envEntry(i int, e EnvVarEntry, names map[string]string)
 		nv.keyDeclared(pointer(rp, "key"), ref.kind, ref.ref.Name, ref.ref.Key)
 	}
 	if sources > 1 {
-		nv.add(ptr, "needs at most one of value, secretKeyRef and configMapKeyRef, not %d; with none, the value is the key %q of the Secret %q", sources, e.Name, EnvSecretName(nv.wf.Name))
+		nv.add(ptr, "needs at most one of value, secretKeyRef and configMapKeyRef, not %d; with none, the value is the key %q of the Secret %q", sources, EnvSecretKey(nv.node.Name(), e.Name), EnvSecretName(nv.wf.Name))
 	}
 }
 
@@ -400,10 +407,9 @@ func (nv *nodeValidator) statefulSet(d *StatefulSetData) {
 		}
 		nv.accessModes(nv.at("volumeClaimTemplates", i, "accessModes"), t.AccessModes)
 		nv.storage(nv.at("volumeClaimTemplates", i, "storage"), t.Storage)
-		// No default: a default path the image does not use (Postgres
-		// keeps its data in /var/lib/postgresql/data) leaves the data
-		// outside the volume.
-		nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
+		if t.MountPath != "" {
+			nv.absPath(nv.at("volumeClaimTemplates", i, "mountPath"), nv.node.ID, t.MountPath)
+		}
 	}
 }
 
