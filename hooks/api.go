@@ -296,13 +296,14 @@ const checkTimeout = WriteTimeout
 // sharedCheck runs a check (a fetch, a readiness probe) for many requests
 // at most once per ttl: callers that come while it runs wait for that run,
 // and its result, a failure too, answers those that come within ttl of its
-// start. The run is bounded by checkTimeout and not cut short when the
-// caller that started it goes away, since others wait for it.
+// end (of its end, so that a slow remote is not asked again by each caller
+// that waited). The run is bounded by checkTimeout and not cut short when
+// the caller that started it goes away, since others wait for it.
 type sharedCheck struct {
 	check func(ctx context.Context) error
 	ttl   time.Duration
 	// sem is held by the caller that runs the check or reads its result;
-	// it guards at and err.
+	// it guards at, when the last run ended, and err, its result.
 	sem chan struct{}
 	at  time.Time
 	err error
@@ -312,7 +313,7 @@ func newSharedCheck(ttl time.Duration, check func(ctx context.Context) error) *s
 	return &sharedCheck{check: check, ttl: ttl, sem: make(chan struct{}, 1)}
 }
 
-// run returns the result of the check that began less than ttl ago, or
+// run returns the result of the check that ended less than ttl ago, or
 // runs it.
 func (s *sharedCheck) run(ctx context.Context) error {
 	select {
@@ -324,9 +325,9 @@ func (s *sharedCheck) run(ctx context.Context) error {
 	if !s.at.IsZero() && time.Since(s.at) < s.ttl {
 		return s.err
 	}
-	s.at = time.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
 	s.err = s.check(ctx)
+	s.at = time.Now()
 	return s.err
 }
