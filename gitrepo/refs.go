@@ -99,9 +99,9 @@ func (r *Repo) push(ctx context.Context, branch string, old, new plumbing.Hash) 
 	switch {
 	case err == nil || errors.Is(err, git.NoErrAlreadyUpToDate):
 	case isRejected(err):
-		return fmt.Errorf("push %s to %s: %w: %w", branch, r.url, ErrConflict, err)
+		return remoteError(fmt.Errorf("push %s to %s: %w: %w", branch, r.url, ErrConflict, err))
 	default:
-		return fmt.Errorf("push %s to %s: %w", branch, r.url, err)
+		return remoteError(fmt.Errorf("push %s to %s: %w", branch, r.url, err))
 	}
 	tracking := plumbing.NewHashReference(r.branchRef(branch), new)
 	if err := r.repo.Storer.SetReference(tracking); err != nil {

@@ -102,10 +102,10 @@ func Open(ctx context.Context, source string, opts Options) (*Repo, error) {
 		}
 		if err != nil {
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("clone %s: %w", source, err)
+			return nil, remoteError(fmt.Errorf("clone %s: %w", source, err))
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("open cache of %s: %w", source, err)
+		return nil, remoteError(fmt.Errorf("open cache of %s: %w", source, err))
 	}
 	repo, err := newRepo(r, source, opts.Auth)
 	if err != nil {
@@ -135,8 +135,9 @@ func newRepo(r *git.Repository, url string, auth transport.AuthMethod) (*Repo, e
 	}, nil
 }
 
-// URL returns the remote of a cloned repository, or "" for a local one.
-func (r *Repo) URL() string { return r.url }
+// URL returns the remote of a cloned repository, or "" for a local one,
+// with its credentials hidden: it is for messages.
+func (r *Repo) URL() string { return RedactCredentials(r.url) }
 
 // Fetch brings a cloned repository up to date with its remote; it does
 // nothing for a local repository.
@@ -152,7 +153,7 @@ func (r *Repo) Fetch(ctx context.Context) error {
 		Force:    true,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return fmt.Errorf("fetch %s: %w: %w", r.url, ErrUnavailable, err)
+		return remoteError(fmt.Errorf("fetch %s: %w: %w", r.url, ErrUnavailable, err))
 	}
 	return nil
 }
@@ -220,7 +221,7 @@ func (r *Repo) FetchPull(ctx context.Context, n int) error {
 	spec := config.RefSpec(fmt.Sprintf("+refs/pull/%d/head:refs/remotes/origin/pull/%d", n, n))
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return fmt.Errorf("fetch pull request %d: %w", n, err)
+		return remoteError(fmt.Errorf("fetch pull request %d from %s: %w", n, r.url, err))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/gofiber/fiber/v2"
@@ -41,7 +43,16 @@ type APIConfig struct {
 	Deploys func() DeployStatus
 	// Author signs restore commits.
 	Author gitrepo.Signature
+	// CheckTTL is how long one fetch of the deploy repository, and one
+	// readiness check, answer the requests that come after them (default
+	// DefaultCheckTTL): reads need no token, and must not make the service
+	// call its remotes once per request.
+	CheckTTL time.Duration
 }
+
+// DefaultCheckTTL is how long a fetch for /api/deploys, or a readiness
+// check, answers the requests after it.
+const DefaultCheckTTL = 2 * time.Second
 
 // API serves workflows, versions, comparisons and deploy history, and
 // restores versions for callers with a token.
@@ -50,6 +61,10 @@ type API struct {
 	// loader decodes the source branch's files, remembering them between
 	// requests.
 	loader source.Loader
+	// fetchDeploys fetches the deploy repository for /api/deploys, and
+	// ready checks the service for /readyz, each at most once per
+	// CheckTTL.
+	fetchDeploys, ready *sharedCheck
 }
 
 // NewAPI returns an API.
@@ -57,7 +72,15 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if cfg.Source == nil || cfg.Target == nil || cfg.SourceBranch == "" || cfg.DeployBranch == "" {
 		return nil, errors.New("api: the source and deploy repositories and branches are required")
 	}
-	return &API{cfg: cfg}, nil
+	if cfg.CheckTTL < 0 {
+		return nil, errors.New("api: the check TTL must not be negative")
+	}
+	ttl := cmp.Or(cfg.CheckTTL, DefaultCheckTTL)
+	a := &API{cfg: cfg, fetchDeploys: newSharedCheck(ttl, cfg.Target.Fetch)}
+	if cfg.Ready != nil {
+		a.ready = newSharedCheck(ttl, cfg.Ready)
+	}
+	return a, nil
 }
 
 // WorkflowSummary describes one workflow of the source branch.
@@ -96,10 +119,10 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	if a.cfg.Deploys != nil {
 		detail["deploy"] = a.cfg.Deploys()
 	}
-	if a.cfg.Ready == nil {
+	if a.ready == nil {
 		return c.JSON(detail)
 	}
-	if err := a.cfg.Ready(c.UserContext()); err != nil {
+	if err := a.ready.run(c.UserContext()); err != nil {
 		detail["ready"], detail["error"] = false, err.Error()
 		return c.Status(http.StatusServiceUnavailable).JSON(detail)
 	}
@@ -175,7 +198,10 @@ func (a *API) compare(c *fiber.Ctx) error {
 
 func (a *API) deploys(c *fiber.Ctx) error {
 	limit := c.QueryInt("limit", 50)
-	if err := errors.Join(a.cfg.Target.Check(), a.cfg.Target.Fetch(c.UserContext())); err != nil {
+	if err := a.cfg.Target.Check(); err != nil {
+		return apiError(c, err)
+	}
+	if err := a.fetchDeploys.run(c.UserContext()); err != nil {
 		return apiError(c, err)
 	}
 	h, err := a.cfg.Target.History(a.cfg.DeployBranch, min(max(limit, 1), 1000))
@@ -208,11 +234,13 @@ func (a *API) restore(c *fiber.Ctx) error {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "the version must be a number from 1"})
 	}
 	name := workflowName(c)
-	commit, err := a.cfg.Source.Restore(c.UserContext(), a.cfg.SourceBranch, name, v, a.cfg.Author)
+	ctx, cancel := context.WithTimeout(c.UserContext(), restoreTimeout)
+	defer cancel()
+	commit, err := a.cfg.Source.Restore(ctx, a.cfg.SourceBranch, name, v, a.cfg.Author)
 	if err != nil {
 		return apiError(c, err)
 	}
-	if err := a.cfg.Signals.Signal(c.UserContext(), SignalDeploy); err != nil {
+	if err := a.cfg.Signals.Signal(ctx, SignalDeploy); err != nil {
 		return apiError(c, err)
 	}
 	return c.Status(http.StatusAccepted).JSON(fiber.Map{"commit": commit.Hash.String(), "message": strings.TrimSpace(commit.Message)})
@@ -255,4 +283,50 @@ func apiError(c *fiber.Ctx, err error) error {
 		status = http.StatusConflict
 	}
 	return c.Status(status).JSON(fiber.Map{"error": err.Error()})
+}
+
+// restoreTimeout bounds a restore: its fetch, commit and push.
+const restoreTimeout = time.Minute
+
+// checkTimeout bounds a shared check: no request waits longer for it than
+// the server takes to write an answer.
+const checkTimeout = WriteTimeout
+
+// sharedCheck runs a check (a fetch, a readiness probe) for many requests
+// at most once per ttl: callers that come while it runs wait for that run,
+// and its result, a failure too, answers those that come within ttl of its
+// end (of its end, so that a slow remote is not asked again by each caller
+// that waited). The run is bounded by checkTimeout and not cut short when
+// the caller that started it goes away, since others wait for it.
+type sharedCheck struct {
+	check func(ctx context.Context) error
+	ttl   time.Duration
+	// sem is held by the caller that runs the check or reads its result;
+	// it guards at, when the last run ended, and err, its result.
+	sem chan struct{}
+	at  time.Time
+	err error
+}
+
+func newSharedCheck(ttl time.Duration, check func(ctx context.Context) error) *sharedCheck {
+	return &sharedCheck{check: check, ttl: ttl, sem: make(chan struct{}, 1)}
+}
+
+// run returns the result of the check that ended less than ttl ago, or
+// runs it.
+func (s *sharedCheck) run(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	if !s.at.IsZero() && time.Since(s.at) < s.ttl {
+		return s.err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+	defer cancel()
+	s.err = s.check(ctx)
+	s.at = time.Now()
+	return s.err
 }

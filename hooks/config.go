@@ -63,6 +63,12 @@ type Config struct {
 	// deploy branch, asked to reconcile after each deploy commit.
 	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=flux-system/slipway"`
 
+	// JobTimeout bounds one attempt of a queued job (a pull-request
+	// review), its GitHub calls and fetches included.
+	JobTimeout time.Duration `env:"HOOKS_JOB_TIMEOUT, default=5m"`
+	// JobConcurrency is how many queued jobs run at once, so that a slow
+	// one does not hold the others.
+	JobConcurrency int `env:"HOOKS_JOB_CONCURRENCY, default=4"`
 	// Events bounds the event streams (HOOKS_EVENTS_*).
 	Events EventsConfig
 }
@@ -146,6 +152,10 @@ func (c *Config) Validate() error {
 	if h := c.ReadIdentityHeader; h != "" && (strings.ContainsAny(h, " :\t\r\n") || strings.EqualFold(h, "Authorization")) {
 		bad("HOOKS_READ_IDENTITY_HEADER", "%q is not a header name a proxy sets", h)
 	}
+	if c.ReadIdentityHeader != "" && !loopback(c.Addr) {
+		bad("HOOKS_READ_IDENTITY_HEADER", "is trusted from every client, and HOOKS_ADDR %q listens beyond loopback, where anyone may send it; "+
+			"listen on 127.0.0.1 behind the authenticating proxy, or use HOOKS_READ_TOKENS", c.Addr)
+	}
 	if c.StatusMinWrite < 0 || c.StatusMinWrite > time.Minute {
 		bad("HOOKS_STATUS_MIN_WRITE", "%s is not between 0 and 1m", c.StatusMinWrite)
 	}
@@ -171,6 +181,26 @@ func (c *Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		bad("HOOKS_DATA_DIR", "is required for the embedded etcd")
 	}
+	if c.JobTimeout < time.Second || c.JobTimeout > time.Hour {
+		bad("HOOKS_JOB_TIMEOUT", "%s is not between 1s and 1h", c.JobTimeout)
+	}
+	if c.JobConcurrency < 1 || c.JobConcurrency > 64 {
+		bad("HOOKS_JOB_CONCURRENCY", "%d is not between 1 and 64", c.JobConcurrency)
+	}
 	errs = append(errs, c.Events.validate()...)
 	return errors.Join(errs...)
+}
+
+// loopback reports whether addr (host:port) listens on a loopback address
+// only: an empty host or 0.0.0.0 listens on every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -59,7 +59,7 @@ func BenchmarkLoadEvents(b *testing.B) {
 	const perAddress = 16
 	svc := startLoadService(b, bin, fmt.Sprintf("HOOKS_EVENTS_MAX_STREAMS=%d", streams),
 		fmt.Sprintf("HOOKS_EVENTS_MAX_STREAMS_PER_CLIENT=%d", min(DefaultMaxStreamsPerClient, streams)))
-	waitFor(b, func() bool { return strings.Count(getBody(b, svc.addr, "/api/status"), `"name":"w0`) == 100 }, "the status records")
+	waitFor(b, func() bool { return strings.Count(bodyOrEmpty(b, svc.addr, "/api/status"), `"name":"w0`) == 100 }, "the status records")
 	requests := loadRequests(b, 400)
 	for b.Loop() {
 		base := rssMB(b, svc.cmd.Process.Pid)
@@ -105,7 +105,7 @@ func BenchmarkLoadEvents(b *testing.B) {
 		b.ReportMetric((rss-base)*(1<<20)/float64(max(len(held), 1)), "bytes/stream")
 		closeAll(held)
 		waitFor(b, func() bool {
-			return strings.Contains(getBody(b, svc.addr, "/metrics"), "\nslipway_event_streams 1\n")
+			return strings.Contains(bodyOrEmpty(b, svc.addr, "/metrics"), "\nslipway_event_streams 1\n")
 		}, "the service to notice the streams ended")
 		b.ReportMetric(rssMB(b, svc.cmd.Process.Pid), "rss-after-MB")
 		log, err := os.ReadFile(svc.logPath)
@@ -212,8 +212,9 @@ func timeRequests(b *testing.B, n int, req func(i int) (*http.Request, error)) t
 	return out
 }
 
-// getBody returns the body of GET path, or "" when it fails.
-func getBody(b *testing.B, addr, path string) string {
+// bodyOrEmpty returns the body of GET path, or "" when it fails, for a
+// condition polled until it holds.
+func bodyOrEmpty(b *testing.B, addr, path string) string {
 	resp, err := http.Get("http://" + addr + path)
 	if err != nil {
 		return ""

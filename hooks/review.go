@@ -2,12 +2,16 @@ package hooks
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -34,7 +38,13 @@ type ReviewerConfig struct {
 	// GitHub's REST API.
 	GitHubToken  string
 	GitHubAPIURL string
+	// Timeout bounds each call to GitHub's API (default GitHubTimeout).
+	Timeout time.Duration
 }
+
+// GitHubTimeout bounds each call to GitHub's API, so that a call that
+// never gets an answer fails and is retried rather than holding its job.
+const GitHubTimeout = 30 * time.Second
 
 // Reviewer renders a pull request's change and reports it on GitHub: one
 // comment, upserted, and a commit status.
@@ -42,6 +52,11 @@ type Reviewer struct {
 	source   *gitrepo.Repo
 	github   *github.Client
 	compiler *compiler.Compiler
+
+	mu sync.Mutex
+	// reviewing holds, by pull request, a channel closed when its review
+	// ends: two reviews of one pull request would both post its comment.
+	reviewing map[string]chan struct{}
 }
 
 // NewReviewer returns a Reviewer.
@@ -49,21 +64,57 @@ func NewReviewer(cfg ReviewerConfig) (*Reviewer, error) {
 	if cfg.Source == nil || cfg.Compiler == nil || cfg.GitHubToken == "" {
 		return nil, errors.New("reviewer: a source repository, a compiler and a GitHub token are required")
 	}
-	gh := github.NewClient(nil).WithAuthToken(cfg.GitHubToken)
+	if cfg.Timeout < 0 {
+		return nil, errors.New("reviewer: the timeout must not be negative")
+	}
+	gh := github.NewClient(&http.Client{Timeout: cmp.Or(cfg.Timeout, GitHubTimeout)}).WithAuthToken(cfg.GitHubToken)
 	base, err := url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/")
 	if err != nil {
 		return nil, fmt.Errorf("reviewer: GitHub API URL: %w", err)
 	}
 	gh.BaseURL = base
-	return &Reviewer{source: cfg.Source, github: gh, compiler: cfg.Compiler}, nil
+	return &Reviewer{source: cfg.Source, github: gh, compiler: cfg.Compiler, reviewing: map[string]chan struct{}{}}, nil
 }
 
-// Review handles one review job.
+// lock waits until no other review of the pull request runs, or ctx
+// ends, and returns the function that lets the next one run.
+func (r *Reviewer) lock(ctx context.Context, job ReviewJob) (unlock func(), err error) {
+	key := fmt.Sprintf("%s#%d", job.Repo, job.Number)
+	for {
+		r.mu.Lock()
+		running, busy := r.reviewing[key]
+		if !busy {
+			done := make(chan struct{})
+			r.reviewing[key] = done
+			r.mu.Unlock()
+			return func() {
+				r.mu.Lock()
+				delete(r.reviewing, key)
+				r.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		r.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("review: wait for the review of %s before: %w", key, ctx.Err())
+		}
+	}
+}
+
+// Review handles one review job. Reviews of different pull requests run
+// at once; those of one pull request, one after the other.
 func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	owner, repo, err := splitRepo(job.Repo)
 	if err != nil {
 		return err
 	}
+	unlock, err := r.lock(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := r.source.FetchPull(ctx, job.Number); err != nil {
 		return err
 	}

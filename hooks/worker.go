@@ -35,6 +35,14 @@ const (
 	sessionTTL = 5 * time.Second
 )
 
+// Defaults of the worker's job execution.
+const (
+	// DefaultJobTimeout bounds one attempt of a job.
+	DefaultJobTimeout = 5 * time.Minute
+	// DefaultJobConcurrency is how many jobs run at once.
+	DefaultJobConcurrency = 4
+)
+
 // Deployer is what the worker needs to deploy.
 type Deployer interface {
 	Deploy(ctx context.Context) (*deployer.Result, error)
@@ -62,7 +70,7 @@ var (
 )
 
 // WorkerConfig configures a Worker. A zero Poll, ResyncInterval,
-// RetryMin or JobAttempts takes its default.
+// RetryMin, JobAttempts, JobTimeout or JobConcurrency takes its default.
 type WorkerConfig struct {
 	// Sessions and Queue are the store's; Deployer converges the deploy
 	// branch.
@@ -90,6 +98,12 @@ type WorkerConfig struct {
 	// JobAttempts is how often a job is tried before it is recorded as
 	// failed (default 5).
 	JobAttempts int
+	// JobTimeout bounds one attempt of a job, and the report of its
+	// failure (default DefaultJobTimeout).
+	JobTimeout time.Duration
+	// JobConcurrency is how many jobs run at once (default
+	// DefaultJobConcurrency), so that a slow job does not hold the others.
+	JobConcurrency int
 	// Deployed, when set, is called after each successful convergence,
 	// for metrics and tests, with the time since the newest push delivery
 	// it covers (zero when it covers none: at start, on resync or retry).
@@ -104,9 +118,10 @@ type WorkerConfig struct {
 // every push delivery (a signal that the source may have changed, not a
 // unit of work), after a failure with backoff, and every ResyncInterval,
 // so that a lost webhook delays a deploy but never loses it. Queued jobs
-// (pull-request reviews) run beside it, each by the handler of its kind,
-// attempted a bounded number of times with backoff and then recorded as
-// failed; no job can hold up a deploy or another job.
+// (pull-request reviews) run beside it, up to JobConcurrency at once, each
+// by the handler of its kind for at most JobTimeout, attempted a bounded
+// number of times with backoff and then recorded as failed; no job can
+// hold up a deploy or another job.
 type Worker struct {
 	cfg      WorkerConfig
 	handlers map[store.JobKind]JobHandler
@@ -121,13 +136,15 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Sessions == nil || cfg.Queue == nil || cfg.Deployer == nil || cfg.ID == "" || cfg.Log == nil {
 		return nil, errors.New("worker: sessions, a queue, a deployer, an id and a log are required")
 	}
-	if cfg.Poll < 0 || cfg.DeployInterval < 0 || cfg.ResyncInterval < 0 || cfg.RetryMin < 0 || cfg.JobAttempts < 0 {
+	if cfg.Poll < 0 || cfg.DeployInterval < 0 || cfg.ResyncInterval < 0 || cfg.RetryMin < 0 || cfg.JobAttempts < 0 || cfg.JobTimeout < 0 || cfg.JobConcurrency < 0 {
 		return nil, errors.New("worker: durations and attempts must not be negative")
 	}
 	cfg.Poll = cmp.Or(cfg.Poll, 50*time.Millisecond)
 	cfg.ResyncInterval = cmp.Or(cfg.ResyncInterval, time.Minute)
 	cfg.RetryMin = cmp.Or(cfg.RetryMin, time.Second)
 	cfg.JobAttempts = cmp.Or(cfg.JobAttempts, 5)
+	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, DefaultJobTimeout)
+	cfg.JobConcurrency = cmp.Or(cfg.JobConcurrency, DefaultJobConcurrency)
 	return &Worker{cfg: cfg, handlers: jobHandlers(cfg), failedJobs: map[store.JobKind]int{}}, nil
 }
 
@@ -302,29 +319,45 @@ func (w *Worker) backoff(n int) time.Duration {
 	return min(d, w.cfg.ResyncInterval)
 }
 
-// runJobs claims and runs queued jobs until ctx ends.
+// runJobs claims and runs queued jobs, up to JobConcurrency at once,
+// until ctx ends; it returns when the jobs it started have.
 func (w *Worker) runJobs(ctx context.Context, sess *store.Session) {
-	for ctx.Err() == nil {
+	slots := make(chan struct{}, w.cfg.JobConcurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		job, err := w.cfg.Queue.Claim(ctx, sess, w.cfg.ID)
-		switch {
-		case errors.Is(err, store.ErrEmpty):
-			sleep(ctx, w.cfg.Poll)
-		case err != nil:
-			if ctx.Err() == nil {
+		if err != nil {
+			<-slots
+			if !errors.Is(err, store.ErrEmpty) && ctx.Err() == nil {
 				w.cfg.Log.Error("claim", slog.String("error", err.Error()))
 			}
 			sleep(ctx, w.cfg.Poll)
-		default:
-			w.runJob(ctx, job)
+			continue
 		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			w.runJob(ctx, job)
+		})
 	}
 }
 
-// runJob runs one claimed job: done, retried later, or failed for good.
+// runJob runs one claimed job, for at most JobTimeout: done, retried
+// later, or failed for good.
 func (w *Worker) runJob(ctx context.Context, job *store.Job) {
-	err := w.handle(ctx, job)
+	jobCtx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	err := w.handle(jobCtx, job)
+	cancel()
 	if ctx.Err() != nil {
 		return // the session's end frees the claim: the next leader retries
+	}
+	if err != nil && errors.Is(jobCtx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("the job ran out of its %s: %w", w.cfg.JobTimeout, err)
 	}
 	attrs := []any{slog.String("job", job.ID), slog.String("kind", string(job.Kind)), slog.String("key", job.Key), slog.Int("attempt", job.Attempts)}
 	var perm permanent
@@ -358,6 +391,8 @@ func (w *Worker) fail(ctx context.Context, job *store.Job, reason string) {
 	if !ok {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	defer cancel()
 	if err := h.Failed(ctx, job.Payload, reason); err != nil {
 		w.cfg.Log.Error("report a failed job", slog.String("job", job.ID), slog.String("kind", string(job.Kind)), slog.String("error", err.Error()))
 	}

@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/slipway-gitops/slipway/hooks"
 )
 
@@ -38,17 +40,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(ctx, log); err != nil {
+	if err := run(ctx, log, nil); err != nil {
 		log.Error("hooks stopped", slog.String("error", err.Error()))
 		stop()
 		os.Exit(1)
 	}
 }
 
-// run reads the configuration from the environment, builds the service
-// and serves until ctx ends or a part of it fails.
-func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := hooks.LoadConfig(ctx, nil)
+// run reads the configuration from lookup (the environment when nil),
+// builds the service and serves until ctx ends or a part of it fails.
+func run(ctx context.Context, log *slog.Logger, lookup envconfig.Lookuper) error {
+	cfg, err := hooks.LoadConfig(ctx, lookup)
 	if err != nil {
 		return err
 	}

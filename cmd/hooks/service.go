@@ -83,6 +83,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	s.worker, err = hooks.NewWorker(hooks.WorkerConfig{
 		Sessions: st, Queue: st.Queue(), Deployer: dep, ID: replicaID(), Log: log,
 		DeployInterval: cfg.DeployInterval, ResyncInterval: cfg.ResyncInterval, Reviewer: reviewer,
+		JobTimeout: cfg.JobTimeout, JobConcurrency: cfg.JobConcurrency,
 		Deployed: func(res *deployer.Result, sinceDelivery time.Duration) {
 			if res.Committed {
 				go s.status.requestReconcile(ctx)
@@ -150,7 +151,8 @@ func (s *service) serve(ctx context.Context) error {
 	go func() { worked <- s.worker.Run(runCtx) }()
 	go func() { published <- s.status.publisher.Run(runCtx) }()
 	go func() { listened <- s.app.Listen(s.cfg.Addr) }()
-	s.log.Info("hooks listening", slog.String("addr", s.cfg.Addr), slog.String("source", s.cfg.SourceRepo), slog.String("deploy_branch", s.cfg.DeployBranch))
+	s.log.Info("hooks listening", slog.String("addr", s.cfg.Addr), slog.String("source", gitrepo.RedactCredentials(s.cfg.SourceRepo)),
+		slog.String("deploy_repo", gitrepo.RedactCredentials(s.cfg.DeployRepo)), slog.String("deploy_branch", s.cfg.DeployBranch))
 	var failed error
 	select {
 	case <-ctx.Done():

@@ -28,11 +28,12 @@ import (
 // root is the repository root: the action's own checkout.
 const root = "../.."
 
-// workflowFile runs the action in two jobs: on the pull request's head
+// workflowFile runs the action in three jobs: on the pull request's head
 // (again with fail-on: changes and with fail-on: immutable, which must
-// fail), and, in a shallow clone,
-// on a head with an invalid workflow (first with fail-on: never, which
-// must pass).
+// fail); in a shallow clone, on a head with an invalid workflow (first
+// with fail-on: never, which must pass); and with a base that is a git
+// option, which would run a command (RESULTS stands for the directory of
+// results), and must be refused.
 const workflowFile = `name: review
 on: pull_request
 jobs:
@@ -82,6 +83,18 @@ jobs:
         run: |
           echo '${{ toJSON(steps.slipway.outputs) }}' > "$SLIPWAY_RESULTS/invalid.json"
           echo '${{ steps.lenient.outcome }}' > "$SLIPWAY_RESULTS/invalid-lenient-outcome"
+  hostile:
+    runs-on: ubuntu-latest
+    steps:
+      - run: git clone --quiet --depth 1 "file://$SLIPWAY_REPO" .
+      - id: slipway
+        continue-on-error: true
+        uses: slipway-gitops/slipway@v1
+        with:
+          source: deploy
+          base: "--upload-pack=touch RESULTS/pwned;git-upload-pack"
+      - if: always()
+        run: echo '${{ steps.slipway.outcome }}' > "$SLIPWAY_RESULTS/hostile-outcome"
 `
 
 // immutableMessage is what the review says of the head's change to the
@@ -147,7 +160,7 @@ func TestActionOnPullRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, content := range map[string]string{
-		"workflows/review.yml": workflowFile,
+		"workflows/review.yml": strings.ReplaceAll(workflowFile, "RESULTS", results),
 		"setup-go/action.yml":  setupGo,
 		"event.json":           string(eventJSON),
 	} {
@@ -176,7 +189,7 @@ func TestActionOnPullRequest(t *testing.T) {
 		}
 	}()
 
-	for _, name := range []string{"valid", "invalid"} {
+	for _, name := range []string{"valid", "invalid", "hostile"} {
 		if jobs[name] == nil {
 			t.Fatalf("act did not run the job %q:\n%s", name, log)
 		}
@@ -257,6 +270,19 @@ func TestActionOnPullRequest(t *testing.T) {
 		}
 		if outputs := readOutputs(t, filepath.Join(results, "invalid.json")); outputs["valid"] != "false" {
 			t.Errorf("output valid = %q, want false", outputs["valid"])
+		}
+	})
+
+	t.Run("hostile base", func(t *testing.T) {
+		j := jobs["hostile"]
+		if _, err := os.Stat(filepath.Join(results, "pwned")); err == nil {
+			t.Error("a base of --upload-pack=... ran its command")
+		}
+		if got := readResult(t, filepath.Join(results, "hostile-outcome")); got != "failure" {
+			t.Errorf("the step's outcome is %q, want failure", got)
+		}
+		if len(j.annotations) != 1 || !strings.HasPrefix(j.annotations[0].Arg, `base must be a commit id or a ref name, not "--upload-pack=`) {
+			t.Errorf("annotations %+v, want one that refuses the base", j.annotations)
 		}
 	})
 }
@@ -388,6 +414,9 @@ func actionCheckout(t *testing.T, dir string) string {
 		b, err := os.ReadFile(filepath.Join(root, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted in the working tree
+		}
+		if errors.Is(err, syscall.EISDIR) {
+			continue // an untracked link to a directory, such as .tools
 		}
 		if err != nil {
 			t.Fatal(err)
