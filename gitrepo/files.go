@@ -7,6 +7,7 @@ import (
 	"path"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/slipway-gitops/slipway/source"
@@ -39,6 +40,12 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (source.Files, error) {
 	src := source.Files{}
 	var links workflow.Errors
 	for _, dir := range source.Dirs() {
+		// A directory committed as a link is refused, as on disk; read
+		// as absent it would deploy nothing and prune everything.
+		if e, err := tree.FindEntry(dir); err == nil && e.Mode == filemode.Symlink {
+			links = append(links, source.SymlinkError(dir))
+			continue
+		}
 		sub, err := tree.Tree(dir)
 		if errors.Is(err, object.ErrDirectoryNotFound) {
 			continue

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/compose"
+	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -156,14 +157,14 @@ func cloneCompose(ctx context.Context, url, ref, sub, dir string, stderr io.Writ
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		opts.Progress = stderr
 	}
-	fmt.Fprintf(stderr, "cloning %s\n", url)
+	fmt.Fprintf(stderr, "cloning %s\n", gitrepo.RedactCredentials(url))
 	_, err := git.PlainCloneContext(ctx, dir, false, opts)
 	if err != nil && ref != "" && errors.Is(err, plumbing.ErrReferenceNotFound) {
 		opts.ReferenceName = plumbing.NewTagReferenceName(ref)
 		_, err = git.PlainCloneContext(ctx, dir, false, opts)
 	}
 	if err != nil {
-		return "", fmt.Errorf("clone %s: %w", url, err)
+		return "", fmt.Errorf("clone %s: %w", gitrepo.RedactCredentials(url), err)
 	}
 	for _, n := range composeFileNames {
 		p := filepath.Join(dir, sub, n)
