@@ -92,6 +92,9 @@ type WorkflowSummary struct {
 	Nodes     int             `json:"nodes"`
 	// Problems are the file's validation errors, if any.
 	Problems workflow.Errors `json:"problems,omitempty"`
+	// Warnings are problems that do not stop the workflow: a draft's,
+	// whether or not its file decodes.
+	Warnings workflow.Errors `json:"warnings,omitempty"`
 }
 
 // WorkflowList is the answer of GET /api/workflows.
@@ -150,7 +153,12 @@ func (a *API) workflows(c *fiber.Ctx) error {
 	}
 	out := []WorkflowSummary{}
 	for _, wf := range repo.Workflows {
-		out = append(out, WorkflowSummary{Name: wf.Name, Status: wf.Status, Cluster: wf.Cluster(), Namespace: wf.TargetNamespace(), Nodes: len(wf.Nodes), Problems: byFile[workflow.WorkflowFile(wf.Name)]})
+		out = append(out, WorkflowSummary{Name: wf.Name, Status: wf.Status, Cluster: wf.Cluster(), Namespace: wf.TargetNamespace(), Nodes: len(wf.Nodes), Problems: byFile[workflow.WorkflowFile(wf.Name)], Warnings: wf.Warnings})
+	}
+	// A draft whose file does not decode is listed with its problems as
+	// warnings: it never stops the others.
+	for _, p := range slices.Sorted(maps.Keys(repo.Drafts)) {
+		out = append(out, WorkflowSummary{Name: strings.TrimSuffix(path.Base(p), ".json"), Status: workflow.StatusDraft, Warnings: repo.Drafts[p]})
 	}
 	// The problems of a file that is no valid workflow: an invalid
 	// workflow's, or a cluster file's.

@@ -303,3 +303,48 @@ func TestAPIReportsInvalidClusters(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIListsBrokenDraft: a draft whose freshly added nodes are not
+// linked yet is listed with its problems as warnings, and the other
+// workflows stay valid, as the compiler builds them.
+func TestAPIListsBrokenDraft(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	files := gittest.CopyDir(t, "../fixtures/repo", work, "")
+	draft, err := os.ReadFile("../fixtures/kubeorch/workflows/half-drawn.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["workflows/half-drawn.json"] = draft
+	gittest.Commit(t, work, "Add the fixture workflows and a half-drawn draft", files)
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got WorkflowList
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, wf := range got.Workflows {
+		if len(wf.Problems) > 0 {
+			t.Errorf("%s has problems %v", wf.Name, wf.Problems)
+		}
+		if wf.Name == "half-drawn" {
+			found = true
+			if wf.Status != workflow.StatusDraft || len(wf.Warnings) == 0 {
+				t.Errorf("half-drawn: status %q, warnings %v; want a draft with warnings", wf.Status, wf.Warnings)
+			}
+		}
+	}
+	if !found || len(got.Problems) > 0 {
+		t.Errorf("workflows %+v, problems %v: want half-drawn listed and no problems", got.Workflows, got.Problems)
+	}
+}
