@@ -155,6 +155,7 @@ func (s kustomizationSettings) objects(wf *workflow.Workflow, opts Options) []an
 			TargetNamespace:    wf.TargetNamespace(),
 			ServiceAccountName: s.serviceAccount,
 			SourceRef:          kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
+			Ignore:             replicasIgnored(wf.Validated()),
 		},
 	}
 	if !s.tenancy {

@@ -222,15 +222,6 @@ func (rc *renderContext) jobSpec(n *workflow.Node, c *workflow.Container, j *wor
 	}, nil
 }
 
-// replicas returns a workload's replica count, or nil when an HPA scales
-// it: a count in git would fight the autoscaler on every reconciliation.
-func (rc *renderContext) replicas(n *workflow.Node, r *int64) *int32 {
-	if len(rc.valid.LinksTo(n.ID, workflow.LinkScale)) > 0 {
-		return nil
-	}
-	return int32Ptr(r)
-}
-
 func int32Ptr(p *int64) *int32 {
 	if p == nil {
 		return nil
@@ -292,8 +283,12 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 	sortMounts(ctr.VolumeMounts)
 	labels := rc.wf.PodLabels(n)
 	labels[workflow.LabelManagedBy] = workflow.ManagedBy
+	annotations, err := rc.podAnnotations(n, c)
+	if err != nil {
+		return corev1.PodTemplateSpec{}, err
+	}
 	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 		Spec: corev1.PodSpec{
 			InitContainers: initContainers, Containers: []corev1.Container{ctr},
 			Volumes: volumes, ImagePullSecrets: pullSecrets,

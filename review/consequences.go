@@ -30,11 +30,15 @@ const (
 	JobRerun ConsequenceKind = "job-rerun"
 	// ReplicasToHPA: a workload's replicas go to an HPA; the applied
 	// object loses spec.replicas and Kubernetes sets 1 until the HPA acts
-	// (kubernetes#67135).
+	// (kubernetes#67135). An hpa node never does this (the compiler keeps
+	// the count and Flux leaves it to the HPA); an HPA a plugin node
+	// renders may.
 	ReplicasToHPA ConsequenceKind = "replicas-to-hpa"
 	// ConfigNoRollout: a ConfigMap's or Secret's data changes but the pod
 	// templates of its consumers do not, so running pods keep the old
-	// values.
+	// values. A workload node that reads a ConfigMap or Secret node never
+	// does this (the config hash on its pod template changes); a workload
+	// a plugin node renders may.
 	ConfigNoRollout ConsequenceKind = "config-no-rollout"
 	// Prune: an object leaves the deploy branch and Flux deletes it.
 	Prune ConsequenceKind = "prune"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -26,6 +27,8 @@ func TestConsequences(t *testing.T) {
 		name string
 		edit func(t *testing.T, base, head source.Files)
 		want []string
+		// rolls, when set, are the workloads whose pod template changes.
+		rolls []string
 	}{
 		{
 			name: "none",
@@ -118,25 +121,40 @@ func TestConsequences(t *testing.T) {
 			},
 		},
 		{
-			name: "replicas to hpa",
+			// The compiler keeps the count and the Kustomization leaves it
+			// to the HPA: nothing scales to 1.
+			name: "replicas to a drawn hpa",
 			edit: func(t *testing.T, _, head source.Files) {
 				patched(t, head, shop,
 					testutil.Set("/nodes/-", map[string]any{"id": "hpa-web", "type": "hpa", "position": map[string]any{"x": 0, "y": 0},
 						"data": map[string]any{"name": "web", "minReplicas": 2, "maxReplicas": 6, "targetCPUUtilization": 80}}),
 					testutil.Set("/edges/-", map[string]any{"id": "e11", "source": "hpa-web", "target": "web"}))
 			},
+		},
+		{
+			// An HPA rendered by a plugin node is no link: the count the
+			// node drops is dropped from what Flux applies.
+			name: "replicas to a plugin hpa",
+			edit: func(t *testing.T, _, head source.Files) {
+				patched(t, head, shop,
+					testutil.Del("/nodes/3/data/replicas"),
+					testutil.Set("/nodes/-", map[string]any{"id": "hpa-web", "type": "plugin", "position": map[string]any{"x": 0, "y": 0},
+						"data": map[string]any{"name": "web", "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+							"_pluginFields":  []any{map[string]any{"id": "scaleTargetRef", "type": "object"}, map[string]any{"id": "maxReplicas", "type": "number"}},
+							"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 6}}))
+			},
 			want: []string{
-				"replicas-to-hpa shop web spec.replicas /nodes/3: deployment web: replicas (2) handed to hpa web — the applied object drops spec.replicas and Kubernetes sets 1 until the HPA acts (kubernetes#67135)",
+				"replicas-to-hpa shop web spec.replicas /nodes/3/data/replicas: deployment web: replicas (2) handed to hpa web — the applied object drops spec.replicas and Kubernetes sets 1 until the HPA acts (kubernetes#67135)",
 			},
 		},
 		{
-			name: "config without rollout",
+			// The config hash on the pod template of web changes with the
+			// data: the pods roll out.
+			name: "config edit rolls out",
 			edit: func(t *testing.T, _, head source.Files) {
 				patched(t, head, shop, testutil.Set("/nodes/5/data/data/enabled", "false"))
 			},
-			want: []string{
-				"config-no-rollout shop cm-web data /nodes/5/data/data/enabled: configmap web-config: data changed, but the pod template of deployment web does not — its running pods keep the old environment until they restart",
-			},
+			rolls: []string{"deployment web"},
 		},
 		{
 			name: "node removed",
@@ -201,6 +219,20 @@ func TestConsequences(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("consequences differ (-want +got):\n%s", diff)
+			}
+			if tc.rolls == nil {
+				return
+			}
+			var rolled []string
+			for _, w := range r.Workflows {
+				for _, o := range w.Objects {
+					if slices.ContainsFunc(o.Fields, func(f FieldChange) bool { return strings.HasPrefix(f.Path, "spec.template.") }) {
+						rolled = append(rolled, subject(o.ObjectID))
+					}
+				}
+			}
+			if diff := cmp.Diff(tc.rolls, rolled); diff != "" {
+				t.Errorf("workloads whose pod template changes (-want +got):\n%s", diff)
 			}
 		})
 	}
