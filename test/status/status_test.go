@@ -259,7 +259,7 @@ func TestLiveStatus(t *testing.T) {
 		}
 		deleted := time.Now()
 		waitRecord(t, s, st, "web", "the deleted ConfigMap shown missing", func(ws *watch.WorkflowStatus) bool {
-			return slices.Contains(ws.Drift.Missing, watch.Ref{Kind: "ConfigMap", Name: "web"}) && nodeHealth(ws, "cm") == watch.Missing
+			return slices.Contains(ws.Drift.Missing, watch.Ref{Kind: "ConfigMap", Namespace: "web", Name: "web"}) && nodeHealth(ws, "cm") == watch.Missing
 		})
 		if took := time.Since(deleted); took > 10*time.Second {
 			t.Errorf("the status was right again %s after the restart, want within 10s", took.Round(time.Millisecond))
