@@ -15,6 +15,7 @@ func FuzzCompute(f *testing.F) {
 		`{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"h"},"status":{"conditions":[7,{"type":"AbleToScale"}]}}`,
 		`{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"selector":{"a":1}}}`,
 		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"k"},"spec":{"suspend":"yes"},"status":{"conditions":"no"}}`,
+		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"k","generation":2},"status":{"observedGeneration":1,"conditions":[{"type":"Stalled","status":"True"},{"type":"Ready","status":"False","reason":"DependencyNotReady","message":"dependency '"}]}}`,
 	} {
 		f.Add([]byte(seed))
 	}

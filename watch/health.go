@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/pkg/apis/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -17,6 +18,9 @@ const (
 	Healthy Health = "Healthy"
 	// Progressing: the object is moving towards its spec.
 	Progressing Health = "Progressing"
+	// Suspended: Flux is told to apply nothing (spec.suspend); what runs
+	// is whatever was applied before. It is also a sync state.
+	Suspended Health = "Suspended"
 	// Unknown: the object's state cannot be told.
 	Unknown Health = "Unknown"
 	// NotWatched: no cluster context to watch; never taken for healthy.
@@ -28,7 +32,7 @@ const (
 )
 
 // rank orders health values; a higher rank is worse.
-var rank = map[Health]int{Healthy: 0, Progressing: 1, Unknown: 2, NotWatched: 3, Missing: 4, Degraded: 5}
+var rank = map[Health]int{Healthy: 0, Progressing: 1, Suspended: 2, Unknown: 3, NotWatched: 4, Missing: 5, Degraded: 6}
 
 // Worse reports whether h is worse than o.
 func (h Health) Worse(o Health) bool { return rank[h] > rank[o] }
@@ -94,8 +98,10 @@ func Compute(u *unstructured.Unstructured) Result {
 		if c, ok := condition(u, "Available"); ok && c.Status == "False" {
 			return Result{Degraded, words("not available", c.Reason, c.Message)}
 		}
-	case "Kustomization.kustomize.toolkit.fluxcd.io", "GitRepository.source.toolkit.fluxcd.io":
-		return fluxHealth(u)
+	case "Kustomization.kustomize.toolkit.fluxcd.io":
+		return kustomizationHealth(u)
+	case "GitRepository.source.toolkit.fluxcd.io":
+		return sourceHealth(u)
 	}
 	return kstatusHealth(u)
 }
@@ -204,13 +210,16 @@ func pvcHealth(u *unstructured.Unstructured) Result {
 	}
 }
 
-// fluxHealth reads a Flux object's Ready condition: False is a failure
-// Flux reports in words; Unknown is a reconciliation under way.
-func fluxHealth(u *unstructured.Unstructured) Result {
-	if s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); s {
-		return Result{Healthy, "suspended"}
+// suspendedResult is the health of a Flux object with spec.suspend set.
+var suspendedResult = Result{Suspended, "suspended: Flux applies nothing until it is resumed"}
+
+// sourceHealth reads a GitRepository's Ready condition: False is a
+// failure Flux reports in words; Unknown is a reconciliation under way.
+func sourceHealth(u *unstructured.Unstructured) Result {
+	if suspended(u) {
+		return suspendedResult
 	}
-	c, ok := condition(u, "Ready")
+	c, ok := condition(u, meta.ReadyCondition)
 	switch {
 	case !ok:
 		return Result{Progressing, "not reconciled yet"}
@@ -220,6 +229,96 @@ func fluxHealth(u *unstructured.Unstructured) Result {
 		return Result{Degraded, words("not ready", c.Reason, c.Message)}
 	}
 	return Result{Progressing, words("reconciling", c.Reason, c.Message)}
+}
+
+// kustomizationHealth judges a Flux Kustomization as kstatus does
+// (Stalled=True fails, Reconciling=True or an unobserved generation is
+// progress, Ready=True is current), but for a Ready condition that is
+// False. kstatus calls every such condition progress, as kustomize-
+// controller retries them all; yet a revision that does not build, apply,
+// prune or pass its health check will not do so on the next try either, so
+// those reasons fail. Ready=False for any other reason is a wait that
+// Flux ends by itself: a dependency not yet at the source's revision, an
+// artifact not yet downloadable, a health check cancelled for a newer
+// revision.
+func kustomizationHealth(u *unstructured.Unstructured) Result {
+	if suspended(u) {
+		return suspendedResult
+	}
+	if c, ok := condition(u, meta.StalledCondition); ok && c.Status == "True" {
+		return Result{Degraded, words("stalled", c.Reason, c.Message)}
+	}
+	c, ok := condition(u, meta.ReadyCondition)
+	switch {
+	case !ok:
+		// kstatus takes an object without conditions for current.
+		return Result{Progressing, "not reconciled yet"}
+	case c.Status == "False" && terminal(c.Reason):
+		return Result{Degraded, words("failed", c.Reason, c.Message)}
+	case c.Status == "False":
+		return Result{Progressing, waiting(c)}
+	}
+	return kstatusHealth(u)
+}
+
+// terminal reports whether a Kustomization's Ready=False reason is a
+// failure of the revision itself, which retrying does not cure.
+func terminal(reason string) bool {
+	switch reason {
+	case meta.BuildFailedReason, meta.ReconciliationFailedReason, meta.HealthCheckFailedReason, meta.PruneFailedReason:
+		return true
+	}
+	return false
+}
+
+// waiting says in plain words what a Kustomization whose Ready condition
+// is False for a reason that is not terminal waits for, Flux's reason
+// after it: "waiting for workflow web (DependencyNotReady)".
+func waiting(ready Condition) string {
+	w := waitingFor(ready)
+	if ready.Reason == "" {
+		return w
+	}
+	return w + " (" + ready.Reason + ")"
+}
+
+func waitingFor(ready Condition) string {
+	switch ready.Reason {
+	case meta.DependencyNotReadyReason:
+		if wf := dependency(ready.Message); wf != "" {
+			return "waiting for workflow " + wf
+		}
+		return words("waiting for a dependency", "", ready.Message)
+	case meta.ArtifactFailedReason:
+		return words("waiting for the source's artifact", "", ready.Message)
+	case meta.HealthCheckCanceledReason:
+		return words("health check cancelled for a newer revision", "", ready.Message)
+	}
+	return words("retrying", "", ready.Message)
+}
+
+// dependency returns the name of the Kustomization kustomize-controller's
+// DependencyNotReady message names ("dependency 'flux-system/web' revision
+// is not up to date"): a workflow's Kustomization is named after it.
+func dependency(message string) string {
+	_, rest, ok := strings.Cut(message, "dependency '")
+	if !ok {
+		return ""
+	}
+	ref, _, ok := strings.Cut(rest, "'")
+	if !ok {
+		return ""
+	}
+	if _, name, ok := strings.Cut(ref, "/"); ok {
+		return name
+	}
+	return ref
+}
+
+// suspended reports whether a Flux object has spec.suspend set.
+func suspended(u *unstructured.Unstructured) bool {
+	s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend")
+	return s
 }
 
 // ServiceHealth judges a Service by its ready endpoints: one without a

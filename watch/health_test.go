@@ -153,27 +153,23 @@ metadata: {name: settings}`, Result{Healthy, ""}},
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, deletionTimestamp: "2026-11-29T10:00:00Z"}`, Result{Progressing, "being deleted"}},
-		{"kustomization ready", `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-status: {conditions: [{type: Ready, status: "True", reason: ReconciliationSucceeded}]}`, Result{Healthy, ""}},
-		{"kustomization failed", `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-status: {conditions: [{type: Ready, status: "False", reason: BuildFailed, message: "kustomize build failed"}]}`,
-			Result{Degraded, "not ready: BuildFailed: kustomize build failed"}},
-		{"kustomization reconciling", `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-status: {conditions: [{type: Ready, status: "Unknown", reason: Progressing, message: "Reconciliation in progress"}]}`,
-			Result{Progressing, "reconciling: Progressing: Reconciliation in progress"}},
-		{"kustomization new", `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}`, Result{Progressing, "not reconciled yet"}},
+		{"git repository ready", `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: slipway, namespace: flux-system}
+status: {conditions: [{type: Ready, status: "True", reason: Succeeded, message: "stored artifact for revision 'deploy@sha1:aaa'"}]}`, Result{Healthy, ""}},
+		{"git repository failing to fetch", `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: slipway, namespace: flux-system}
+status: {conditions: [{type: Ready, status: "False", reason: GitOperationFailed, message: "failed to checkout and determine revision"}]}`,
+			Result{Degraded, "not ready: GitOperationFailed: failed to checkout and determine revision"}},
+		{"git repository suspended", `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: slipway, namespace: flux-system}
+spec: {suspend: true}
+status: {conditions: [{type: Ready, status: "True", reason: Succeeded}]}`, Result{Suspended, "suspended: Flux applies nothing until it is resumed"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

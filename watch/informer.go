@@ -27,14 +27,14 @@ import (
 )
 
 // Managed are the resource types Slipway renders, watched with one
-// label-selected informer each.
+// label-selected informer each. Secrets are not among them: reading them
+// takes the right to read their values, which status never needs.
 var Managed = []schema.GroupVersionResource{
 	{Group: "apps", Version: "v1", Resource: "deployments"},
 	{Group: "apps", Version: "v1", Resource: "statefulsets"},
 	{Group: "apps", Version: "v1", Resource: "daemonsets"},
 	{Version: "v1", Resource: "services"},
 	{Version: "v1", Resource: "configmaps"},
-	{Version: "v1", Resource: "secrets"},
 	{Version: "v1", Resource: "persistentvolumeclaims"},
 	{Group: "batch", Version: "v1", Resource: "jobs"},
 	{Group: "batch", Version: "v1", Resource: "cronjobs"},
@@ -353,8 +353,8 @@ func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]b
 }
 
 // strip drops what status never reads before an object is cached: managed
-// fields, the values of Secrets and ConfigMaps, which thus never sit in
-// this process's memory, workloads' pod templates (health reads their
+// fields, the values of ConfigMaps, which thus never sit in this
+// process's memory, workloads' pod templates (health reads their
 // replicas, strategy and status) and the inventory of everything a Flux
 // Kustomization applied (status reads its revisions and conditions). At
 // thousands of objects the templates were most of the cache.
@@ -370,9 +370,6 @@ func strip(obj any) (any, error) {
 		u.SetAnnotations(ann)
 	}
 	switch u.GetKind() {
-	case "Secret":
-		delete(u.Object, "data")
-		delete(u.Object, "stringData")
 	case "ConfigMap":
 		delete(u.Object, "data")
 		delete(u.Object, "binaryData")
@@ -472,7 +469,7 @@ func objectOf(u *unstructured.Unstructured, j judgement, warn map[string][]Event
 	o := Object{
 		Kind: gvk.Kind, Group: gvk.Group, Namespace: u.GetNamespace(), Name: u.GetName(),
 		Workflow: u.GetLabels()[workflow.LabelPartOf], Node: u.GetAnnotations()[workflow.AnnotationNodeID],
-		Result: j.result, Conditions: j.conditions,
+		Owned: metav1.GetControllerOfNoCopy(u) != nil, Result: j.result, Conditions: j.conditions,
 	}
 	o.Events = warn[gvk.Kind+"/"+o.Namespace+"/"+o.Name]
 	// A workload's pods are not watched: their warnings are the workload's.

@@ -44,12 +44,6 @@ kind: CronJob
 metadata: {name: report}
 spec: {schedule: "0 2 * * *", jobTemplate: {spec: {template: {spec: {containers: [{name: r, image: busybox}]}}}}}
 status: {lastScheduleTime: "2026-12-01T02:00:00Z", lastSuccessfulTime: "2026-12-01T02:00:09Z"}`, [][]string{{"spec", "jobTemplate"}}},
-		{"secret", `
-apiVersion: v1
-kind: Secret
-metadata: {name: keys}
-data: {token: c2VjcmV0}
-stringData: {other: secret}`, [][]string{{"data"}, {"stringData"}}},
 		{"flux kustomization", `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization

@@ -17,10 +17,18 @@ type Object struct {
 	// annotation.
 	Workflow string `json:"-"`
 	Node     string `json:"node,omitempty"`
+	// Owned is set for an object a controller owns (a CronJob's Job): it
+	// carries its owner's labels and is its owner's concern.
+	Owned bool `json:"-"`
 	Result
 	Conditions []Condition `json:"conditions,omitempty"`
 	// Events are the object's recent warning events, newest first.
 	Events []Event `json:"events,omitempty"`
+}
+
+// Ref returns the object's group, kind, namespace and name.
+func (o Object) Ref() Ref {
+	return Ref{Group: o.Group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 }
 
 // Event is a warning event about an object.
@@ -77,7 +85,7 @@ func Worst(results ...Result) Result {
 }
 
 // Nodes groups a workflow's objects by node, sorted by node id and each
-// node's objects by kind and name. Objects without a node id form the
+// node's objects by kind, group, namespace and name. Objects without a node id form the
 // node "".
 func Nodes(objects []Object) []Node {
 	by := map[string][]Object{}
@@ -94,5 +102,5 @@ func Nodes(objects []Object) []Node {
 }
 
 func compareObjects(a, b Object) int {
-	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }

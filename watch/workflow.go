@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
 )
 
 // Revision names a deploy: the deploy commit Flux applied, the source
@@ -20,12 +23,16 @@ type Revision struct {
 	Version int `json:"version,omitempty"`
 }
 
-// Sync states of a workflow's Flux Kustomization.
+// Sync states of a workflow's Flux Kustomization; string(Suspended) is
+// one too: spec.suspend is set, and the deploy head holds nothing else
+// for the workflow than what is live.
 const (
 	Synced      = "Synced"      // the last attempted revision is applied and ready
 	Applying    = "Applying"    // Flux is applying a revision
 	RollingOut  = "RollingOut"  // Flux applied the live revision and checks its health
-	Failed      = "Failed"      // the last attempt failed; Live is still what runs
+	Waiting     = "Waiting"     // Flux waits for what it retries by itself: a dependency, the source's artifact
+	OutOfSync   = "OutOfSync"   // the deploy head holds another tree for the workflow than the live revision, and Flux is not applying it
+	Failed      = "Failed"      // the last attempt failed or Flux stalled; Live is still what runs
 	NotDeployed = "NotDeployed" // the cluster has no Kustomization for it
 	Unwatched   = "NotWatched"  // no cluster context: nothing is known
 )
@@ -38,14 +45,25 @@ type Sync struct {
 	// (RollingOut). Attempted is the one tried last, when it differs.
 	Live      *Revision `json:"live,omitempty"`
 	Attempted *Revision `json:"attempted,omitempty"`
-	// Message is Flux's, when an attempt failed or is under way.
+	// Head is the deploy branch head, when it holds another tree for the
+	// workflow than Live (OutOfSync).
+	Head *Revision `json:"head,omitempty"`
+	// Suspended is set while the Kustomization's spec.suspend is, also
+	// when the state says more (OutOfSync).
+	Suspended bool `json:"suspended,omitempty"`
+	// Reason is Flux's, when an attempt failed or Flux waits; Message says
+	// it in words.
+	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 
-// Ref names an object of a workflow.
+// Ref names an object of a workflow. An expected object's Group and
+// Namespace may be unknown (""): see Expected.
 type Ref struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
 }
 
 // Drift lists the differences between the deploy tree at the live
@@ -71,7 +89,9 @@ type WorkflowStatus struct {
 }
 
 // Expected is an object a deploy tree holds for a workflow, with the id of
-// the node it was rendered from.
+// the node it was rendered from. Without a Namespace it is in the
+// Kustomization's target namespace; without a Group, in the group of the
+// watched kind of that name (a base file read for its kind alone).
 type Expected struct {
 	Ref
 	Node string
@@ -82,6 +102,15 @@ type Expected struct {
 type Resolver interface {
 	Resolve(ctx context.Context, deployCommit, workflow string) (Revision, error)
 	Expected(ctx context.Context, deployCommit, workflow string) ([]Expected, error)
+}
+
+// HeadResolver is a Resolver that also knows the deploy branch head (see
+// WithDeployHead); without one, no workflow is ever OutOfSync.
+type HeadResolver interface {
+	Resolver
+	// Ahead returns the deploy branch head when the workflow's tree there
+	// differs from the one at deployCommit, and "" when it does not.
+	Ahead(ctx context.Context, deployCommit, workflow string) (string, error)
 }
 
 // CommitOf returns the commit hash of a Flux revision: "deploy@sha1:abc"
@@ -104,12 +133,14 @@ func NotWatchedStatus(name, cluster string) WorkflowStatus {
 }
 
 // StatusOf computes a workflow's status from a snapshot of its cluster.
-// Resolver errors leave the version unknown; they never fail the status.
+// Objects a controller owns (a CronJob's Jobs) are their owner's concern:
+// they are neither shown nor drift. Resolver errors leave the version
+// unknown and the workflow never OutOfSync; they never fail the status.
 func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) WorkflowStatus {
 	ws := WorkflowStatus{Name: name, Cluster: snap.Cluster, Nodes: []Node{}}
 	var objs []Object
 	for _, o := range snap.Objects {
-		if o.Workflow == name {
+		if o.Workflow == name && !o.Owned {
 			objs = append(objs, o)
 		}
 	}
@@ -121,13 +152,13 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 			want = exp
 		}
 	}
-	ws.Drift = driftOf(want, objs)
+	var missing []Expected
+	ws.Drift, missing = driftOf(want, objs, targetNamespace(k))
 	// A missing object is shown on the node that renders it, so that the
 	// node reads Missing rather than vanishing from the graph.
-	for _, w := range want {
-		if slices.Contains(ws.Drift.Missing, w.Ref) {
-			objs = append(objs, Object{Kind: w.Kind, Name: w.Name, Workflow: name, Node: w.Node, Result: Result{Missing, "in the deploy tree, not in the cluster"}})
-		}
+	for _, w := range missing {
+		objs = append(objs, Object{Kind: w.Kind, Group: w.Group, Namespace: w.Namespace, Name: w.Name, Workflow: name, Node: w.Node,
+			Result: Result{Missing, "in the deploy tree, not in the cluster"}})
 	}
 	ws.Nodes = Nodes(objs)
 	parts := []Result{Rollup(objs)}
@@ -178,11 +209,10 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 	if checking != "" {
 		applied = attempted
 	}
-	rev := func(flux string) *Revision {
-		if flux == "" {
+	rev := func(commit string) *Revision {
+		if commit == "" {
 			return nil
 		}
-		commit := CommitOf(flux)
 		if r == nil {
 			return &Revision{DeployCommit: commit}
 		}
@@ -192,17 +222,24 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 		}
 		return &res
 	}
-	s := Sync{Live: rev(applied)}
+	s := Sync{Live: rev(CommitOf(applied)), Suspended: suspended(k)}
 	if attempted != "" && attempted != applied {
-		s.Attempted = rev(attempted)
+		s.Attempted = rev(CommitOf(attempted))
 	}
-	ready, ok := condition(k, "Ready")
+	ready, ok := condition(k, meta.ReadyCondition)
+	stalled, isStalled := condition(k, meta.StalledCondition)
 	switch {
+	case s.Suspended:
+		s.State, s.Message = string(Suspended), suspendedResult.Reason
+	case isStalled && stalled.Status == "True":
+		s.State, s.Reason, s.Message = Failed, stalled.Reason, stalled.Message
+	case ok && ready.Status == "False" && terminal(ready.Reason):
+		s.State, s.Reason, s.Message = Failed, ready.Reason, ready.Message
 	case ok && ready.Status == "False":
-		s.State, s.Message = Failed, ready.Message
+		s.State, s.Reason, s.Message = Waiting, ready.Reason, waiting(ready)
 	case checking != "":
 		s.State, s.Message = RollingOut, checking
-	case ok && ready.Status == "True" && s.Attempted == nil:
+	case ok && ready.Status == "True" && s.Attempted == nil && observed(k):
 		s.State = Synced
 	default:
 		s.State = Applying
@@ -210,44 +247,116 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 			s.Message = ready.Message
 		}
 	}
+	// At rest on a revision whose tree is not the deploy head's, Flux has
+	// not seen the head yet, or cannot apply it.
+	hr, ok := r.(HeadResolver)
+	if !ok || s.Live == nil || (s.State != Synced && !s.Suspended) {
+		return s
+	}
+	head, err := hr.Ahead(ctx, s.Live.DeployCommit, name)
+	if err != nil || head == "" {
+		return s
+	}
+	s.State, s.Head = OutOfSync, rev(head)
+	s.Message = "deploy commit " + gitrepo.ShortID(head) + " changes this workflow and is not applied"
+	if s.Suspended {
+		s.Message += ": " + suspendedResult.Reason
+	}
 	return s
 }
 
-// driftOf compares the objects a deploy tree expects with the live ones.
-// Only kinds this package watches are compared; without a tree to compare
-// with there is no drift.
-func driftOf(want []Expected, live []Object) Drift {
-	if want == nil {
-		return Drift{}
+// observed reports whether Flux has reconciled a Kustomization's spec as
+// it is (spec.suspend lifted, say).
+func observed(k *unstructured.Unstructured) bool {
+	g, found, _ := unstructured.NestedInt64(k.Object, "status", "observedGeneration")
+	return !found || g == k.GetGeneration()
+}
+
+// targetNamespace returns a Kustomization's spec.targetNamespace.
+func targetNamespace(k *unstructured.Unstructured) string {
+	if k == nil {
+		return ""
 	}
-	watched := map[string]bool{}
-	for _, gvr := range Managed {
-		watched[gvr.Resource] = true
+	ns, _, _ := unstructured.NestedString(k.Object, "spec", "targetNamespace")
+	return ns
+}
+
+// driftOf compares the objects a deploy tree expects with the live ones
+// by group, kind, namespace and name, and returns the expected objects
+// that are missing. Only kinds this package watches are compared; without
+// a tree to compare with there is no drift. An expected object without a
+// namespace is in namespace, or in any when that is "" too.
+func driftOf(want []Expected, live []Object, namespace string) (Drift, []Expected) {
+	if want == nil {
+		return Drift{}, nil
 	}
 	have := map[Ref]bool{}
+	haveAnyNS := map[Ref]bool{}
 	for _, o := range live {
-		have[Ref{o.Kind, o.Name}] = true
+		ref := o.Ref()
+		have[ref] = true
+		ref.Namespace = ""
+		haveAnyNS[ref] = true
 	}
 	wanted := map[Ref]bool{}
 	var d Drift
+	var missing []Expected
 	for _, w := range want {
-		if !watched[resourceOf(w.Kind)] {
+		group, ok := watchedGroup(w.Group, w.Kind)
+		if !ok {
 			continue
 		}
+		w.Group = group
+		if w.Namespace == "" {
+			w.Namespace = namespace
+		}
 		wanted[w.Ref] = true
-		if !have[w.Ref] {
+		found := have[w.Ref]
+		if w.Namespace == "" {
+			found = haveAnyNS[w.Ref]
+		}
+		if !found {
 			d.Missing = append(d.Missing, w.Ref)
+			missing = append(missing, w)
 		}
 	}
-	for ref := range have {
-		if !wanted[ref] {
+	for _, o := range live {
+		ref := o.Ref()
+		anyNS := ref
+		anyNS.Namespace = ""
+		if !wanted[ref] && !wanted[anyNS] {
 			d.Extra = append(d.Extra, ref)
 		}
 	}
-	sortRefs := func(a, b Ref) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name)) }
-	slices.SortFunc(d.Missing, sortRefs)
-	slices.SortFunc(d.Extra, sortRefs)
-	return d
+	slices.SortFunc(d.Missing, compareRefs)
+	slices.SortFunc(d.Extra, compareRefs)
+	return d, missing
+}
+
+func compareRefs(a, b Ref) int {
+	return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// watchedGroup returns the API group of a watched kind: group itself when
+// this package watches the kind in it, and when group is "" and the kind
+// is not a core one, the group it is watched in. ok is false for a kind
+// that is not watched.
+func watchedGroup(group, kind string) (string, bool) {
+	res := resourceOf(kind)
+	for _, gvr := range Managed {
+		if gvr.Resource == res && gvr.Group == group {
+			return group, true
+		}
+	}
+	if group != "" {
+		return "", false
+	}
+	for _, gvr := range Managed {
+		if gvr.Resource == res {
+			return gvr.Group, true
+		}
+	}
+	return "", false
 }
 
 // resourceOf returns the plural resource name of a watched kind.

@@ -37,12 +37,25 @@ func TestStatusOf(t *testing.T) {
 			"aaa": {DeployCommit: "aaa", SourceCommit: "s1", Version: 3},
 			"bbb": {DeployCommit: "bbb", SourceCommit: "s2", Version: 4},
 		},
-		expected: map[string][]Expected{"aaa": {{Ref{"Deployment", "web"}, "web"}, {Ref{"Service", "web"}, "svc"}, {Ref{"Certificate", "tls"}, "tls"}}},
+		// Read from base files for their kinds alone: no group, no
+		// namespace, as hooks reads them; a plugin kind named like a core
+		// one is not watched.
+		expected: map[string][]Expected{"aaa": {
+			{Ref{Kind: "Deployment", Name: "web"}, "web"},
+			{Ref{Kind: "Service", Name: "web"}, "svc"},
+			{Ref{Group: "serving.knative.dev", Kind: "Service", Name: "web"}, "knative"},
+			{Ref{Kind: "Certificate", Name: "tls"}, "tls"},
+		}},
 	}
-	web := Object{Kind: "Deployment", Name: "web", Workflow: "shop", Node: "web", Result: Result{Healthy, ""}}
-	svc := Object{Kind: "Service", Name: "web", Workflow: "shop", Node: "svc", Result: Result{Healthy, ""}}
-	old := Object{Kind: "ConfigMap", Name: "old", Workflow: "shop", Node: "gone", Result: Result{Healthy, ""}}
-	other := Object{Kind: "Deployment", Name: "db", Workflow: "database", Result: Result{Degraded, "x"}}
+	web := Object{Kind: "Deployment", Group: "apps", Namespace: "shop", Name: "web", Workflow: "shop", Node: "web", Result: Result{Healthy, ""}}
+	svc := Object{Kind: "Service", Namespace: "shop", Name: "web", Workflow: "shop", Node: "svc", Result: Result{Healthy, ""}}
+	old := Object{Kind: "ConfigMap", Namespace: "shop", Name: "old", Workflow: "shop", Node: "gone", Result: Result{Healthy, ""}}
+	// A Deployment named web in another namespace is not the expected one.
+	elsewhere := Object{Kind: "Deployment", Group: "apps", Namespace: "other", Name: "web", Workflow: "shop", Node: "web", Result: Result{Healthy, ""}}
+	// A CronJob's Job carries the CronJob's labels; it is not drift, and its
+	// failure is the CronJob's to report.
+	run := Object{Kind: "Job", Group: "batch", Namespace: "shop", Name: "report-29000000", Workflow: "shop", Owned: true, Result: Result{Degraded, "failed"}}
+	other := Object{Kind: "Deployment", Group: "apps", Namespace: "database", Name: "db", Workflow: "database", Result: Result{Degraded, "x"}}
 	ks := func(t *testing.T, doc string) map[string]*unstructured.Unstructured {
 		return map[string]*unstructured.Unstructured{"shop": object(t, doc)}
 	}
@@ -54,6 +67,7 @@ func TestStatusOf(t *testing.T) {
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: shop}
+spec: {targetNamespace: shop}
 status:
   lastAppliedRevision: "deploy@sha1:aaa"
   lastAttemptedRevision: "deploy@sha1:bbb"
@@ -72,10 +86,11 @@ status:
 		nodes  []string // id=health
 	}{
 		{"synced and healthy, other workflows ignored", func(t *testing.T) Snapshot {
-			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, other}, Kustomizations: ks(t, `
+			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, other, run}, Kustomizations: ks(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: shop}
+spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Healthy, "", Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"a failed apply keeps the previous version live", func(t *testing.T) Snapshot {
@@ -83,34 +98,40 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: shop}
+spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:bbb", conditions: [{type: Ready, status: "False", reason: ReconciliationFailed, message: "Deployment/web dry-run failed"}]}`)}
-		}, Degraded, "Flux: not ready: ReconciliationFailed: Deployment/web dry-run failed",
-			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Deployment/web dry-run failed"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+		}, Degraded, "Flux: failed: ReconciliationFailed: Deployment/web dry-run failed",
+			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Reason: "ReconciliationFailed", Message: "Deployment/web dry-run failed"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"applied, health checked: the new version is live, rolling out", nextRevision(
 			`{type: Ready, status: "Unknown", reason: Progressing, message: "Reconciliation in progress"}`,
 			`{type: Reconciling, status: "True", reason: Progressing, message: "Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s"}`,
 			`{type: Healthy, status: "Unknown", reason: Progressing, message: "Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s"}`),
-			Progressing, "Flux: reconciling: Progressing: Reconciliation in progress",
+			Progressing, "Flux: Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s",
 			Sync{State: RollingOut, Live: &Revision{"bbb", "s2", 4}, Message: "Running health checks for revision deploy@sha1:bbb with a timeout of 5m0s"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"building the next revision: the one applied last stays live", nextRevision(
 			`{type: Ready, status: "Unknown", reason: Progressing, message: "Reconciliation in progress"}`,
 			`{type: Reconciling, status: "True", reason: Progressing, message: "Building manifests for revision deploy@sha1:bbb with a timeout of 5m0s"}`,
 			`{type: Healthy, status: "Unknown", reason: Progressing, message: "Running health checks for revision deploy@sha1:aaa with a timeout of 5m0s"}`),
-			Progressing, "Flux: reconciling: Progressing: Reconciliation in progress",
+			Progressing, "Flux: Building manifests for revision deploy@sha1:bbb with a timeout of 5m0s",
 			Sync{State: Applying, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Reconciliation in progress"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"a failed health check: Flux's last applied revision is live, as Flux says", nextRevision(
 			`{type: Ready, status: "False", reason: HealthCheckFailed, message: "`+healthFailed+`"}`,
 			`{type: Healthy, status: "False", reason: HealthCheckFailed, message: "`+healthFailed+`"}`),
-			Degraded, "Flux: not ready: HealthCheckFailed: " + healthFailed,
-			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: healthFailed}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+			Degraded, "Flux: failed: HealthCheckFailed: " + healthFailed,
+			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Reason: "HealthCheckFailed", Message: healthFailed}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"drift both ways; unwatched kinds are not compared", func(t *testing.T) Snapshot {
-			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, old}, Kustomizations: ks(t, `
+			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{elsewhere, old, run}, Kustomizations: ks(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: shop}
+spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
-		}, Missing, "Service web: in the deploy tree, not in the cluster",
-			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{Missing: []Ref{{"Service", "web"}}, Extra: []Ref{{"ConfigMap", "old"}}}, []string{"gone=Healthy", "svc=Missing", "web=Healthy"}},
+		}, Missing, "Deployment web: in the deploy tree, not in the cluster",
+			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}},
+			Drift{
+				Missing: []Ref{{Kind: "Service", Namespace: "shop", Name: "web"}, {Group: "apps", Kind: "Deployment", Namespace: "shop", Name: "web"}},
+				Extra:   []Ref{{Kind: "ConfigMap", Namespace: "shop", Name: "old"}, {Group: "apps", Kind: "Deployment", Namespace: "other", Name: "web"}},
+			}, []string{"gone=Healthy", "svc=Missing", "web=Missing"}},
 		{"not deployed", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true}
 		}, Unknown, "not deployed to cluster prod yet", Sync{State: NotDeployed}, Drift{}, nil},
@@ -123,6 +144,7 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, stat
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: shop}
+spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Unknown, "cluster prod unreachable since 2026-12-04T14:05:01Z: connection refused",
 			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},

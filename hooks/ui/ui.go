@@ -285,6 +285,8 @@ var funcs = template.FuncMap{
 			return "✓"
 		case watch.Progressing:
 			return "…"
+		case watch.Suspended:
+			return "‖"
 		case watch.Degraded:
 			return "✕"
 		case watch.Missing:

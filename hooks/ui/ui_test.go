@@ -165,6 +165,53 @@ func TestPages(t *testing.T) {
 	})
 }
 
+// TestSyncStates: Flux's waits, a suspended Kustomization and a deploy
+// head Flux has not applied each read as such, with a class of their own,
+// and a suspended workflow is never shown green.
+func TestSyncStates(t *testing.T) {
+	t.Parallel()
+	s := serve(t, hooks.ReadAccess{}, true)
+	live := &watch.Revision{DeployCommit: strings.Repeat("d", 40), SourceCommit: strings.Repeat("5", 40), Version: 1}
+	head := &watch.Revision{DeployCommit: strings.Repeat("e", 40), SourceCommit: strings.Repeat("6", 40), Version: 2}
+	tests := []struct {
+		name   string
+		health watch.Health
+		sync   watch.Sync
+		want   []string
+	}{
+		{"waiting", watch.Progressing, watch.Sync{State: watch.Waiting, Live: live, Reason: "DependencyNotReady", Message: "waiting for workflow database (DependencyNotReady)"},
+			[]string{`<span class="sync sync-Waiting" data-field="sync">Waiting</span>`, "waiting for workflow database"}},
+		{"suspended", watch.Suspended, watch.Sync{State: string(watch.Suspended), Live: live, Suspended: true},
+			[]string{`<span class="sync sync-Suspended" data-field="sync">Suspended</span>`, `class="health health-Suspended"`, `<span aria-hidden="true">‖</span> Suspended`}},
+		{"out of sync while suspended", watch.Suspended, watch.Sync{State: watch.OutOfSync, Live: live, Head: head, Suspended: true},
+			[]string{`<span class="sync sync-OutOfSync" data-field="sync">OutOfSync (suspended)</span>`, "deploy head v2 <code>eeeeeeeeeeee</code>"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := watch.WorkflowStatus{Name: "shop", Cluster: "prod", Result: watch.Result{Health: tc.health}, Sync: tc.sync, Nodes: []watch.Node{}}
+			b, _ := json.Marshal(ws)
+			if _, err := s.store.PutStatus(t.Context(), "workflows/shop", b); err != nil {
+				t.Fatal(err)
+			}
+			for _, page := range []string{"/", "/workflows/shop"} {
+				_, body := fetch(t, s.url+page)
+				if strings.Contains(body, "health-Healthy") && tc.health != watch.Healthy {
+					t.Errorf("GET %s shows a %s workflow healthy", page, tc.health)
+				}
+				if !strings.Contains(body, tc.want[0]) {
+					t.Errorf("GET %s lacks %q", page, tc.want[0])
+				}
+			}
+			_, body := fetch(t, s.url+"/workflows/shop")
+			for _, want := range tc.want[1:] {
+				if !strings.Contains(body, want) {
+					t.Errorf("GET /workflows/shop lacks %q", want)
+				}
+			}
+		})
+	}
+}
+
 func TestPageNeedsCredentials(t *testing.T) {
 	t.Parallel()
 	s := serve(t, hooks.ReadAccess{Tokens: []string{"read-token-0123456789"}}, true)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +25,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/slipway-gitops/slipway/deployer"
+	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/hooks/ui"
 	"github.com/slipway-gitops/slipway/internal/deploytest"
@@ -73,7 +76,24 @@ func reconcileNow(t *testing.T, dyn dynamic.Interface, name string) {
 	}
 }
 
-func TestLiveStatus(t *testing.T) {
+// fluxStack is a stack whose Flux applies the e2e fixtures' deploy
+// branch, and the status publisher writing what it sees to an embedded
+// etcd.
+type fluxStack struct {
+	*kubetest.Stack
+	gitRoot  string
+	repo     *gitrepo.Repo
+	res      *deployer.Result
+	st       *store.Store
+	dyn      dynamic.Interface
+	log      *slog.Logger
+	contexts func([]string) (map[string]*rest.Config, error)
+}
+
+// startFlux starts a stack with Flux bootstrapped on the e2e fixtures'
+// deploy branch and a status publisher, stopped when the test ends.
+func startFlux(t *testing.T) *fluxStack {
+	t.Helper()
 	s, gitRoot := kubetest.ForTest(t, binDir, true)
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -104,7 +124,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	contexts := func([]string) (map[string]*rest.Config, error) {
 		return map[string]*rest.Config{"default": s.Config}, nil
 	}
@@ -113,14 +133,70 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pctx, stop := context.WithCancel(ctx)
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- pub.Run(pctx) }()
-	defer func() { stop(); <-done }()
+	t.Cleanup(func() { stop(); <-done })
 	dyn, err := dynamic.NewForConfig(s.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &fluxStack{Stack: s, gitRoot: gitRoot, repo: repo, res: res, st: st, dyn: dyn, log: log, contexts: contexts}
+}
+
+// push commits changes to a clone of the deploy branch, pushes it, asks
+// Flux to fetch it and waits until it has; it returns the new commit.
+func (f *fluxStack) push(t *testing.T, message string, changes map[string][]byte) string {
+	t.Helper()
+	ctx := t.Context()
+	clone := filepath.Join(t.TempDir(), "deploy")
+	gittest.Git(t, filepath.Dir(clone), "clone", "-q", "-b", "deploy", filepath.Join(f.gitRoot, "e2e.git"), clone)
+	commit := gittest.Commit(t, clone, message, changes)
+	gittest.Git(t, clone, "push", "-q", "origin", "deploy")
+	src, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return f.contexts(nil) },
+		Namespace: "flux-system", Name: "slipway", Log: f.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.RequestReconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = f.Poll(ctx, 2*time.Minute, func() (bool, error) {
+		gr, err := f.dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		rev, _, _ := unstructured.NestedString(gr.Object, "status", "artifact", "revision")
+		return watch.CommitOf(rev) == commit, nil
+	})
+	if err != nil {
+		t.Fatalf("source-controller did not fetch %s: %v", commit, err)
+	}
+	return commit
+}
+
+// deployFile reads a file of the deploy branch's head.
+func (f *fluxStack) deployFile(t *testing.T, p string) []byte {
+	t.Helper()
+	head, err := f.repo.Resolve("deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := f.repo.Dir(head, path.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := files[path.Base(p)]
+	if !ok {
+		t.Fatalf("the deploy branch has no %s", p)
+	}
+	return b
+}
+
+func TestLiveStatus(t *testing.T) {
+	f := startFlux(t)
+	s, repo, res, st, dyn, log, contexts := f.Stack, f.repo, f.res, f.st, f.dyn, f.log, f.contexts
+	ctx := t.Context()
 
 	t.Run("a workflow applied through Flux turns Healthy with its live version", func(t *testing.T) {
 		ws := waitRecord(t, s, st, "jobs", "jobs Healthy and Synced", func(ws *watch.WorkflowStatus) bool {
@@ -183,7 +259,7 @@ spec:
 		}
 		deleted := time.Now()
 		waitRecord(t, s, st, "web", "the deleted ConfigMap shown missing", func(ws *watch.WorkflowStatus) bool {
-			return slices.Contains(ws.Drift.Missing, watch.Ref{Kind: "ConfigMap", Name: "web"}) && nodeHealth(ws, "cm") == watch.Missing
+			return slices.Contains(ws.Drift.Missing, watch.Ref{Kind: "ConfigMap", Namespace: "web", Name: "web"}) && nodeHealth(ws, "cm") == watch.Missing
 		})
 		if took := time.Since(deleted); took > 10*time.Second {
 			t.Errorf("the status was right again %s after the restart, want within 10s", took.Round(time.Millisecond))
@@ -194,11 +270,11 @@ spec:
 		})
 	})
 	t.Run("the reconcile request reaches Flux", func(t *testing.T) {
-		f, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "flux-system", Name: "slipway", Log: log})
+		src, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "flux-system", Name: "slipway", Log: log})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.RequestReconcile(ctx); err != nil {
+		if err := src.RequestReconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
 		gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
@@ -222,36 +298,12 @@ spec:
 		}
 	})
 	t.Run("a deploy Flux cannot apply shows the failed revision and Flux's message; the previous version stays live", func(t *testing.T) {
-		clone := filepath.Join(t.TempDir(), "deploy")
-		gittest.Git(t, filepath.Dir(clone), "clone", "-q", "-b", "deploy", filepath.Join(gitRoot, "e2e.git"), clone)
-		kust, err := os.ReadFile(filepath.Join(clone, "workflows/jobs/base/kustomization.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		kust := f.deployFile(t, "workflows/jobs/base/kustomization.yaml")
 		// A ConfigMap name the API server refuses: Flux's dry-run fails.
-		bad := gittest.Commit(t, clone, "Add an object the API server refuses", map[string][]byte{
+		bad := f.push(t, "Add an object the API server refuses", map[string][]byte{
 			"workflows/jobs/base/configmap-bad.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Name\n"),
 			"workflows/jobs/base/kustomization.yaml": append(kust, "- configmap-bad.yaml\n"...),
 		})
-		gittest.Git(t, clone, "push", "-q", "origin", "deploy")
-		f, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "flux-system", Name: "slipway", Log: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.RequestReconcile(ctx); err != nil {
-			t.Fatal(err)
-		}
-		err = s.Poll(ctx, 2*time.Minute, func() (bool, error) {
-			gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			rev, _, _ := unstructured.NestedString(gr.Object, "status", "artifact", "revision")
-			return watch.CommitOf(rev) == bad, nil
-		})
-		if err != nil {
-			t.Fatalf("source-controller did not fetch %s: %v", bad, err)
-		}
 		reconcileNow(t, dyn, "jobs")
 		ws := waitRecord(t, s, st, "jobs", "the failed apply shown", func(ws *watch.WorkflowStatus) bool {
 			return ws.Sync.State == watch.Failed && ws.Sync.Attempted != nil && ws.Sync.Attempted.DeployCommit == bad
@@ -295,7 +347,7 @@ spec:
 			t.Errorf("GET /api/workflows/jobs/status: sync %+v", api.Sync)
 		}
 		html := body("/workflows/jobs")
-		for _, want := range []string{`<span data-field="sync">Failed</span>`, "attempted", bad[:12], res.SourceCommit[:12], "Not_A_Name"} {
+		for _, want := range []string{`data-field="sync">Failed</span>`, "attempted", bad[:12], res.SourceCommit[:12], "Not_A_Name"} {
 			if !strings.Contains(html, want) {
 				t.Errorf("the workflow page lacks %q", want)
 			}

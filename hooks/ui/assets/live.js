@@ -5,7 +5,7 @@
   const body = document.body;
   const rev = body.dataset.revision;
   if (rev === undefined || rev === "-1" || !window.EventSource) return;
-  const symbols = { Healthy: "✓", Progressing: "…", Degraded: "✕", Missing: "?" };
+  const symbols = { Healthy: "✓", Progressing: "…", Suspended: "‖", Degraded: "✕", Missing: "?" };
   const live = document.querySelector('[data-field="live"]');
 
   function setHealth(el, result) {
@@ -13,6 +13,12 @@
     el.className = el.className.replace(/\bhealth-\S+/g, "").trim() + " health-" + result.health;
     el.title = result.reason || "";
     el.textContent = (symbols[result.health] || "–") + " " + result.health;
+  }
+  function setSync(el, sync) {
+    if (!el) return;
+    const state = (sync && sync.state) || "";
+    el.className = "sync sync-" + state;
+    el.textContent = state + (sync && sync.suspended && state !== "Suspended" ? " (suspended)" : "");
   }
   function field(scope, name) { return scope.querySelector('[data-field="' + name + '"]'); }
   function setText(el, text) { if (el) el.textContent = text; }
@@ -33,7 +39,7 @@
       setHealth(field(row, "health"), ws);
       setText(field(row, "reason"), ws.reason || "");
       setText(field(row, "version"), version(ws));
-      setText(field(row, "sync"), ws.sync ? ws.sync.state : "");
+      setSync(field(row, "sync"), ws.sync);
       setText(field(row, "sync-message"), (ws.sync && ws.sync.message) || "");
       setText(field(row, "drift"), drift(ws.drift));
       setText(field(row, "cluster"), ws.cluster || "");
