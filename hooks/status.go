@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -144,7 +145,8 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 		st.written[r.Key] = r.Value
 	}
 	changed := make(chan struct{}, 1)
-	resolver := newGitResolver(p.Deploy, p.Source)
+	// The deploy branch head tells OutOfSync from Synced.
+	resolver := watch.WithDeployHead(newGitResolver(p.Deploy, p.Source), p.Deploy, p.DeployBranch)
 	refresh := time.NewTicker(p.Refresh)
 	defer refresh.Stop()
 	var retry <-chan time.Time
@@ -392,8 +394,9 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 				continue
 			}
 			var head struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+				Metadata   struct {
 					Name        string            `json:"name"`
 					Annotations map[string]string `json:"annotations"`
 				} `json:"metadata"`
@@ -401,7 +404,11 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 			if err := yaml.Unmarshal(b, &head); err != nil {
 				return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
 			}
-			refs = append(refs, watch.Expected{Ref: watch.Ref{Kind: head.Kind, Name: head.Metadata.Name}, Node: head.Metadata.Annotations[workflow.AnnotationNodeID]})
+			gv, err := schema.ParseGroupVersion(head.APIVersion)
+			if err != nil {
+				return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
+			}
+			refs = append(refs, watch.Expected{Ref: watch.Ref{Group: gv.Group, Kind: head.Kind, Name: head.Metadata.Name}, Node: head.Metadata.Annotations[workflow.AnnotationNodeID]})
 		}
 		return refs, nil
 	})
