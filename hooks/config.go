@@ -18,7 +18,7 @@ import (
 )
 
 // Config is the service's configuration, read from the environment. Every
-// variable is documented in the README.
+// variable is documented in docs/service.md.
 type Config struct {
 	// Addr is the listen address.
 	Addr string `env:"HOOKS_ADDR, default=:8080"`

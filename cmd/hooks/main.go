@@ -1,7 +1,7 @@
 // Command hooks is Slipway's webhook service: it verifies GitHub webhook
 // deliveries, queues their work in etcd (embedded by default) and deploys
 // pushes to the source branch. Configuration comes from the environment
-// (see the README).
+// (see docs/service.md).
 package main
 
 import (
