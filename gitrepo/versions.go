@@ -25,9 +25,6 @@ const (
 	// number, even when it leaves the file as it was: KubeOrch makes a
 	// version on every run, whether the canvas changed or not.
 	KubeOrchVersionTrailer = "KubeOrch-Version"
-	// RestoredFromTrailer names, in a commit Restore makes, the version it
-	// restored.
-	RestoredFromTrailer = "Restored-From"
 )
 
 // Version is one version of a workflow: a commit that changed its file, or
@@ -267,8 +264,8 @@ func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*work
 var ErrUnchanged = errors.New("content is unchanged")
 
 // Restore writes version n of workflow name as a new commit on branch,
-// "Restore <name> to version <n>" with a WorkflowTrailer and a
-// RestoredFromTrailer naming n, and returns it. When branch is checked
+// "Restore <name> to version <n>", and returns it. After an import from
+// KubeOrch, n is KubeOrch's number of the version. When branch is checked
 // out in a local repository, its working tree must be clean and is updated.
 func (r *Repo) Restore(ctx context.Context, branch, name string, n int, sig Signature) (*object.Commit, error) {
 	content, _, err := r.Show(ctx, branch, name, n)
@@ -306,7 +303,7 @@ func (r *Repo) Restore(ctx context.Context, branch, name string, n int, sig Sign
 		if err != nil {
 			return nil, err
 		}
-		h, err := r.storeCommit(root, head.Hash, sig, fmt.Sprintf("Restore %s to version %d\n\n%s: %s\n%s: %d\n", name, n, WorkflowTrailer, name, RestoredFromTrailer, n))
+		h, err := r.storeCommit(root, head.Hash, sig, fmt.Sprintf("Restore %s to version %d\n", name, n))
 		if err != nil {
 			return nil, err
 		}
