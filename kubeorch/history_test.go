@@ -165,6 +165,43 @@ func TestImportClusterNames(t *testing.T) {
 	}
 }
 
+// TestImportMissingVersions reports versions missing from the inputs at
+// the version after them, which keeps its number.
+func TestImportMissingVersions(t *testing.T) {
+	t.Parallel()
+	v := func(n int) string {
+		return fmt.Sprintf(`{"version": %d, "nodes": [], "created_at": "2026-01-0%dT00:00:00Z"}`, n, n)
+	}
+	docs, err := Parse("f.json", []byte(`[{"id": "w", "name": "a", "nodes": []}, {"versions": [`+v(2)+`, `+v(3)+`, `+v(6)+`]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Import(docs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var numbers []int
+	for _, c := range res.Files[0].Commits {
+		numbers = append(numbers, c.Version)
+	}
+	if d := cmp.Diff([]int{2, 3, 6}, numbers); d != "" {
+		t.Errorf("versions (-want +got):\n%s", d)
+	}
+	var got []string
+	for _, e := range res.Report.Entries {
+		if strings.Contains(e.Detail, "not among the inputs") {
+			got = append(got, e.Pointer+": "+e.Detail)
+		}
+	}
+	want := []string{
+		`/1/versions/0/version: version 1 of "a" is not among the inputs (a page of GET /workflows/:id/versions left out?); ` + "`compiler versions` leaves the numbers out",
+		`/1/versions/2/version: versions 4..5 of "a" are not among the inputs (a page of GET /workflows/:id/versions left out?); ` + "`compiler versions` leaves the numbers out",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+}
+
 func TestParseAuthors(t *testing.T) {
 	t.Parallel()
 	a, err := ParseAuthors("authors.txt", []byte("# users\n\n u1 = Ada Lovelace <ada@example.com> \nu2=Grace <g@example.com>\n"))

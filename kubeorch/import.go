@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -216,7 +215,7 @@ func importWorkflow(name, cluster string, w *Workflow, vs []*Version, opts Optio
 		}
 		mapVersionFields(name, v, opts.Authors, r)
 		if v.Number != last+1 {
-			r.add(name, v.at.at("version"), Approximated, "versions %s of %q are not among the inputs (a page of GET /workflows/:id/versions left out?); `compiler versions` leaves their numbers out", span(last+1, v.Number-1), w.Name)
+			r.add(name, v.at.at("version"), Approximated, "%s not among the inputs (a page of GET /workflows/:id/versions left out?); `compiler versions` leaves the numbers out", missing(w.Name, last+1, v.Number-1))
 		}
 		last = v.Number
 		data, err := h.with(v.Nodes, v.Edges, namespaceOf(v.Nodes))
@@ -522,10 +521,11 @@ func DNSName(display string) string {
 	return s
 }
 
-// span formats the numbers from to to: "4", or "4..6".
-func span(from, to int) string {
+// missing says which versions of workflow name, from to to, are missing:
+// `version 4 of "a" is`, or `versions 4..6 of "a" are`.
+func missing(name string, from, to int) string {
 	if from == to {
-		return strconv.Itoa(from)
+		return fmt.Sprintf("version %d of %q is", from, name)
 	}
-	return fmt.Sprintf("%d..%d", from, to)
+	return fmt.Sprintf("versions %d..%d of %q are", from, to, name)
 }
