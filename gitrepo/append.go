@@ -16,10 +16,12 @@ import (
 type Change struct {
 	// Files maps repository paths to their new content.
 	Files map[string][]byte
-	// Author made the change at When; the commit's author and committer.
-	Author  Signature
-	When    time.Time
-	Message string
+	// Author made the change at When.
+	Author Signature
+	// Committer commits the change; when zero, Author does.
+	Committer Signature
+	When      time.Time
+	Message   string
 }
 
 // ErrExists means Append would overwrite a file the branch has.
@@ -93,7 +95,11 @@ func (r *Repo) Append(ctx context.Context, branch string, changes []Change) (*ob
 				return nil, fmt.Errorf("read tree %s: %w", short(root), err)
 			}
 		}
-		if parent, err = r.storeCommitAt(tree.Hash, parent, ch.Author, ch.When, ch.Message); err != nil {
+		committer := ch.Committer
+		if committer == (Signature{}) {
+			committer = ch.Author
+		}
+		if parent, err = r.storeCommitAt(tree.Hash, parent, ch.Author, committer, ch.When, ch.Message); err != nil {
 			return nil, err
 		}
 	}

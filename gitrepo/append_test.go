@@ -60,6 +60,24 @@ func TestAppend(t *testing.T) {
 			t.Errorf("main~2 is %s, want the old head %s", got, head)
 		}
 	})
+	t.Run("a committer other than the author, and a file written again unchanged", func(t *testing.T) {
+		t.Parallel()
+		dir := gittest.Init(t)
+		ada := Signature{Name: "Ada", Email: "ada@example.com"}
+		again := []Change{
+			{Files: map[string][]byte{"workflows/a.json": []byte("1\n")}, Author: ada, Committer: author, When: day, Message: "One\n"},
+			{Files: map[string][]byte{"workflows/a.json": []byte("1\n")}, Author: ada, Committer: author, When: day.Add(time.Hour), Message: "Run\n"},
+		}
+		if _, err := open(t, dir).Append(t.Context(), "main", again); err != nil {
+			t.Fatal(err)
+		}
+		if got := gittest.Git(t, dir, "log", "--format=%an <%ae>|%cn <%ce>|%s", "main"); got != "Ada <ada@example.com>|Slipway <slipway@example.com>|Run\nAda <ada@example.com>|Slipway <slipway@example.com>|One" {
+			t.Errorf("log:\n%s", got)
+		}
+		if got := gittest.Git(t, dir, "rev-parse", "main^{tree}"); got != gittest.Git(t, dir, "rev-parse", "main~1^{tree}") {
+			t.Errorf("the unchanged file changed the tree")
+		}
+	})
 	t.Run("a dirty working tree is left alone", func(t *testing.T) {
 		t.Parallel()
 		dir := gittest.FixtureRepo(t, fixtureRepo)

@@ -3,10 +3,12 @@ package gitrepo
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -66,6 +68,74 @@ func TestVersions(t *testing.T) {
 	}
 	if _, err := r.Versions(t.Context(), "main", "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Versions of a missing workflow: %v, want ErrNotFound", err)
+	}
+}
+
+// TestVersionsImported numbers the commits an import from KubeOrch made
+// by their KubeOrch-Version trailers: a version that left the file as it
+// was is one, a version missing from the import leaves its number out,
+// another workflow's trailers do not count, and later commits and restores
+// continue from KubeOrch's numbers; a restore names KubeOrch's number.
+func TestVersionsImported(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2025, 12, 4, 9, 0, 0, 0, time.UTC)
+	file := func(s string) map[string][]byte { return map[string][]byte{"workflows/shop.json": []byte(s + "\n")} }
+	imported := func(name string, n int) string {
+		return fmt.Sprintf("KubeOrch version %d\n\nKubeOrch-Workflow: 6750a1c2\n%s: %d\n%s: %s\n", n, KubeOrchVersionTrailer, n, WorkflowTrailer, name)
+	}
+	changes := []Change{
+		{Files: file(`{"v": 1}`), Message: imported("shop", 1)},
+		{Files: file(`{"v": 2}`), Message: imported("shop", 2)},
+		{Files: file(`{"v": 2}`), Message: imported("shop", 3)}, // a run: the same canvas
+		{Files: map[string][]byte{"workflows/cart.json": []byte("{}\n")}, Message: imported("cart", 4)},
+		{Files: file(`{"v": 2}`), Message: imported("cart", 5)}, // a version of cart, not of shop
+		{Files: file(`{"v": 6}`), Message: imported("shop", 6)}, // 4 and 5 are not among the inputs
+		{Files: file(`{"v": 7}`), Message: "Edited in git\n\nWorkflow: shop\nKubeOrch-Version: x\n"},
+		{Files: file(`{"v": 7}`), Message: "Workflow: shop\nKubeOrch-Version: 9\n"}, // a subject, not trailers
+	}
+	for i := range changes {
+		changes[i].Author, changes[i].When = author, day.Add(time.Duration(i)*time.Hour)
+	}
+	dir := gittest.Init(t)
+	r := open(t, dir)
+	if _, err := r.Append(t.Context(), "main", changes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Restore(t.Context(), "main", "shop", 3, author); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := r.Versions(t.Context(), "main", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		subject, _, _ := strings.Cut(v.Message, "\n")
+		got = append(got, fmt.Sprintf("%d %s", v.Number, subject))
+	}
+	want := []string{"1 KubeOrch version 1", "2 KubeOrch version 2", "3 KubeOrch version 3", "6 KubeOrch version 6", "7 Edited in git", "8 Restore shop to version 3"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("versions (-want +got):\n%s", d)
+	}
+	for n, content := range map[int]string{2: `{"v": 2}`, 3: `{"v": 2}`, 6: `{"v": 6}`, 8: `{"v": 2}`} {
+		b, v, err := r.Show(t.Context(), "main", "shop", n)
+		if err != nil || v.Number != n || string(b) != content+"\n" {
+			t.Errorf("show %d: version %d, %q, %v; want %s", n, v.Number, b, err, content)
+		}
+	}
+	_, _, err = r.Show(t.Context(), "main", "shop", 4)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `workflow "shop" has no version 4; its versions are 1..3, 6..8`) {
+		t.Errorf("show 4: %v", err)
+	}
+	if d, err := r.Compare(t.Context(), "main", "shop", 2, 3); err != nil || !d.Empty() {
+		t.Errorf("compare 2 3: %+v, %v; want no change", d, err)
+	}
+	if _, err := r.Compare(t.Context(), "main", "shop", 3, 5); !errors.Is(err, ErrNotFound) {
+		t.Errorf("compare 3 5: %v, want ErrNotFound", err)
+	}
+	cart, err := r.Versions(t.Context(), "main", "cart")
+	if err != nil || len(cart) != 2 || cart[0].Number != 4 || cart[1].Number != 5 {
+		t.Errorf("cart: %+v, %v; want versions 4 and 5", cart, err)
 	}
 }
 

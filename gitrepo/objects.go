@@ -200,14 +200,15 @@ func (r *Repo) setFile(tree *object.Tree, p string, blob plumbing.Hash) (plumbin
 // storeCommit writes a commit of tree with the given parent (none when
 // zero) and returns its hash. Callers hold r.mu.
 func (r *Repo) storeCommit(tree, parent plumbing.Hash, sig Signature, message string) (plumbing.Hash, error) {
-	return r.storeCommitAt(tree, parent, sig, time.Now(), message)
+	return r.storeCommitAt(tree, parent, sig, sig, time.Now(), message)
 }
 
-// storeCommitAt is storeCommit with the commit's time. Callers hold r.mu.
-func (r *Repo) storeCommitAt(tree, parent plumbing.Hash, sig Signature, when time.Time, message string) (plumbing.Hash, error) {
+// storeCommitAt is storeCommit with the commit's author, committer and
+// time. Callers hold r.mu.
+func (r *Repo) storeCommitAt(tree, parent plumbing.Hash, author, committer Signature, when time.Time, message string) (plumbing.Hash, error) {
 	c := &object.Commit{
-		Author:    sig.at(when),
-		Committer: sig.at(when),
+		Author:    author.at(when),
+		Committer: committer.at(when),
 		Message:   message,
 		TreeHash:  tree,
 	}

@@ -1,9 +1,12 @@
 package gitrepo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +16,19 @@ import (
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
-// Version is one version of a workflow: a commit that changed its file.
+// Trailers of the commits that make versions.
+const (
+	// WorkflowTrailer names the workflow a commit makes a version of.
+	WorkflowTrailer = "Workflow"
+	// KubeOrchVersionTrailer, with a WorkflowTrailer, marks a commit
+	// imported from KubeOrch as version N of the workflow, KubeOrch's
+	// number, even when it leaves the file as it was: KubeOrch makes a
+	// version on every run, whether the canvas changed or not.
+	KubeOrchVersionTrailer = "KubeOrch-Version"
+)
+
+// Version is one version of a workflow: a commit that changed its file, or
+// one imported from KubeOrch as a version of it (KubeOrchVersionTrailer).
 type Version struct {
 	// Number counts versions from the oldest, 1.
 	Number  int       `json:"version"`
@@ -24,12 +39,20 @@ type Version struct {
 	Message string    `json:"message"`
 
 	blob plumbing.Hash
+	// kubeorch is the KubeOrchVersionTrailer's number, or 0.
+	kubeorch int
 }
 
 // Versions lists the versions of workflow name on branch (or any
 // revision), oldest first. The history is followed along first parents, so
 // a merged pull request is one version. A commit that deletes the file is
 // not a version; a commit that creates it again continues the numbering.
+//
+// Versions are numbered from 1, each one more than the one before, except
+// that a commit imported from KubeOrch keeps KubeOrch's number (from its
+// KubeOrchVersionTrailer) when that is higher: numbers KubeOrch's import
+// did not include are skipped, and after an import, versions, Show,
+// Compare and Restore speak of KubeOrch's numbers.
 func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error) {
 	c, err := r.Resolve(rev)
 	if err != nil {
@@ -90,33 +113,97 @@ func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error
 				return nil, fmt.Errorf("versions of %s: %w", name, err)
 			}
 		}
-		if cur.dirTree != prev.dirTree {
+		imported := importedVersion(c.Message, name)
+		if cur.dirTree != prev.dirTree || imported > 0 {
 			if err := fill(&cur); err != nil {
 				return nil, fmt.Errorf("versions of %s: %w", name, err)
 			}
+		}
+		if cur.dirTree != prev.dirTree {
 			if err := fill(&prev); err != nil {
 				return nil, fmt.Errorf("versions of %s: %w", name, err)
 			}
-			if !cur.blob.IsZero() && cur.blob != prev.blob {
-				newestFirst = append(newestFirst, Version{
-					Commit: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email,
-					Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message), blob: cur.blob,
-				})
-			}
 		} else {
 			prev.blob = cur.blob // the same tree holds the same file
+		}
+		if !cur.blob.IsZero() && (cur.blob != prev.blob || imported > 0) {
+			newestFirst = append(newestFirst, Version{
+				Commit: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email,
+				Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message), blob: cur.blob, kubeorch: imported,
+			})
 		}
 		c, cur = parent, prev
 	}
 	if len(newestFirst) == 0 {
 		return nil, fmt.Errorf("workflow %q has no versions on %s: %w", name, rev, ErrNotFound)
 	}
-	out := make([]Version, len(newestFirst))
-	for i, v := range newestFirst {
-		v.Number = len(newestFirst) - i
-		out[len(out)-1-i] = v
+	out := make([]Version, 0, len(newestFirst))
+	n := 0
+	for _, v := range slices.Backward(newestFirst) {
+		n = max(n+1, v.kubeorch)
+		v.Number = n
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+// importedVersion returns the KubeOrch version number the trailers of
+// message give a commit of workflow name, or 0.
+func importedVersion(message, name string) int {
+	t := trailers(message)
+	if t[WorkflowTrailer] != name {
+		return 0
+	}
+	n, err := strconv.Atoi(t[KubeOrchVersionTrailer])
+	if err != nil || n < 1 {
+		return 0
+	}
+	return n
+}
+
+// trailers returns the "Key: value" lines of a commit message's last
+// paragraph, when it is not the subject: its trailers, as git reads them.
+func trailers(message string) map[string]string {
+	paras := strings.Split(strings.TrimSpace(message), "\n\n")
+	if len(paras) < 2 {
+		return nil
+	}
+	out := map[string]string{}
+	for line := range strings.SplitSeq(paras[len(paras)-1], "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil // not a trailer block
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+// version returns version n of vs.
+func version(vs []Version, name string, n int) (Version, error) {
+	i, ok := slices.BinarySearchFunc(vs, n, func(v Version, n int) int { return cmp.Compare(v.Number, n) })
+	if !ok {
+		return Version{}, fmt.Errorf("workflow %q has no version %d; its versions are %s: %w", name, n, numbers(vs), ErrNotFound)
+	}
+	return vs[i], nil
+}
+
+// numbers lists the numbers of vs as ranges, such as "1..3, 5..9".
+func numbers(vs []Version) string {
+	var parts []string
+	for i := 0; i < len(vs); {
+		j := i
+		for j+1 < len(vs) && vs[j+1].Number == vs[j].Number+1 {
+			j++
+		}
+		if i == j {
+			parts = append(parts, strconv.Itoa(vs[i].Number))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d..%d", vs[i].Number, vs[j].Number))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Show returns the file content of version n of workflow name.
@@ -125,10 +212,10 @@ func (r *Repo) Show(ctx context.Context, rev, name string, n int) ([]byte, Versi
 	if err != nil {
 		return nil, Version{}, err
 	}
-	if n < 1 || n > len(vs) {
-		return nil, Version{}, fmt.Errorf("workflow %q has versions 1..%d, not %d: %w", name, len(vs), n, ErrNotFound)
+	v, err := version(vs, name, n)
+	if err != nil {
+		return nil, Version{}, err
 	}
-	v := vs[n-1]
 	b, err := r.readBlob(v.blob)
 	if err != nil {
 		return nil, Version{}, fmt.Errorf("read version %d of %s: %w", n, name, err)
@@ -143,10 +230,11 @@ func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*work
 		return nil, err
 	}
 	graph := func(n int) (*workflow.Graph, error) {
-		if n < 1 || n > len(vs) {
-			return nil, fmt.Errorf("workflow %q has versions 1..%d, not %d: %w", name, len(vs), n, ErrNotFound)
+		v, err := version(vs, name, n)
+		if err != nil {
+			return nil, err
 		}
-		b, err := r.readBlob(vs[n-1].blob)
+		b, err := r.readBlob(v.blob)
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +264,8 @@ func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*work
 var ErrUnchanged = errors.New("content is unchanged")
 
 // Restore writes version n of workflow name as a new commit on branch,
-// "Restore <name> to version <n>", and returns it. When branch is checked
+// "Restore <name> to version <n>", and returns it. After an import from
+// KubeOrch, n is KubeOrch's number of the version. When branch is checked
 // out in a local repository, its working tree must be clean and is updated.
 func (r *Repo) Restore(ctx context.Context, branch, name string, n int, sig Signature) (*object.Commit, error) {
 	content, _, err := r.Show(ctx, branch, name, n)

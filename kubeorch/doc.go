@@ -13,11 +13,17 @@
 //     set) is archived.
 //   - namespace: when every node names the same namespace, the workflow
 //     deploys into it, as KubeOrch did.
-//   - cluster_id names a cluster in KubeOrch's database, not a cluster
-//     file; it is dropped unless the caller names the cluster.
+//   - cluster_id, the name of the KubeOrch cluster the workflow runs on,
+//     names the workflow's cluster file (a DNS-safe form of it); Result
+//     lists those clusters, for the files a repository lacks.
 //   - Each version becomes one commit, oldest first, dated with its
-//     created_at, with its description (and name, tag, origin) as the
-//     message, so that version N in KubeOrch is version N in Slipway.
+//     created_at, authored by its created_by (named by an authors file,
+//     or by id at NoReplyDomain), with its description (and name, tag,
+//     origin) as the message and trailers that say what KubeOrch knew:
+//     KubeOrch-Version, the number, by which gitrepo numbers versions,
+//     so that version N in KubeOrch is version N in Slipway, also for a
+//     version that repeats the canvas before it (an empty commit: KubeOrch
+//     makes a version on every run) and for KubeOrch-Restored-From.
 //     A current canvas that differs from the newest version becomes one
 //     more commit.
 //

@@ -23,7 +23,7 @@ type Workflow struct {
 	// Name is the display name.
 	Name        string
 	Description string
-	// ClusterID is KubeOrch's id of the target cluster.
+	// ClusterID is the name of the KubeOrch cluster the workflow runs on.
 	ClusterID string
 	Status    string
 	Tags      []string
@@ -56,6 +56,8 @@ type Version struct {
 	Tag         string
 	Description string
 	CreatedAt   time.Time
+	// CreatedBy is the id of the KubeOrch user who made the version.
+	CreatedBy string
 	// RestoredFrom is the version this one restored, or 0.
 	RestoredFrom int
 	// Automatic is true for versions KubeOrch made itself, on a run.
@@ -216,6 +218,7 @@ func (p *parser) version(l location, m map[string]json.RawMessage) *Version {
 	v.Tag = p.str(l, m, "tag")
 	v.Description = p.str(l, m, "description")
 	v.CreatedAt = p.time(l, m, "created_at")
+	v.CreatedBy = p.str(l, m, "created_by")
 	v.RestoredFrom = p.int(l, m, "restored_from")
 	v.Automatic = p.bool(l, m, "is_automatic")
 	v.RunStatus = p.str(l, m, "run_status")

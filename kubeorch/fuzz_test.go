@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // FuzzParse feeds Parse and Import any document: they never panic, every
@@ -37,6 +39,29 @@ func FuzzParse(f *testing.F) {
 				if err := json.Unmarshal(c.JSON, &h); err != nil || h.Name != file.Name {
 					t.Fatalf("commit of %s: %v, name %q\n%s", file.Name, err, h.Name, c.JSON)
 				}
+			}
+		}
+	})
+}
+
+// FuzzParseAuthors feeds ParseAuthors any file: it never panics, and every
+// author it reads is one git can write: a name and an email without <, >
+// or a control character.
+func FuzzParseAuthors(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join(history, "authors.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte("u1 = A <a@b>\nu1 = B <b@c>\n= <>\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		authors, err := ParseAuthors("authors.txt", data)
+		if err != nil {
+			return
+		}
+		for id, a := range authors {
+			if a.Name == "" || a.Email == "" || strings.ContainsAny(a.Name+a.Email, "<>") || strings.ContainsFunc(a.Name+a.Email, unicode.IsControl) {
+				t.Fatalf("%s = %q: not an author git can write", id, a)
 			}
 		}
 	})

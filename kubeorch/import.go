@@ -9,14 +9,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // Options say how documents become workflow files.
 type Options struct {
-	// Cluster names the cluster file the workflows target; empty leaves
-	// them on the repository's default cluster.
+	// Cluster names the cluster file every workflow targets; empty keeps
+	// the cluster KubeOrch ran each workflow on (cluster_id), and the
+	// repository's default cluster for one without.
 	Cluster string
+	// Authors names the authors of KubeOrch's users; a user it does not
+	// name is the author by id, at NoReplyDomain.
+	Authors Authors
 }
 
 // File is one imported workflow: its file and its history.
@@ -25,6 +30,9 @@ type File struct {
 	Name string
 	// DisplayName is KubeOrch's name of the workflow.
 	DisplayName string
+	// Cluster is the name of the cluster file the workflow targets; empty
+	// for the repository's default cluster.
+	Cluster string
 	// Commits are the versions of the file, oldest first; there is at
 	// least one.
 	Commits []Commit
@@ -38,6 +46,9 @@ type Commit struct {
 	Time time.Time
 	// Message is the commit message.
 	Message string
+	// Author made the version in KubeOrch; zero when KubeOrch does not
+	// say, for the importer to be the author.
+	Author Author
 	// Version is KubeOrch's version number; 0 for a current canvas that no
 	// version holds.
 	Version int
@@ -46,8 +57,11 @@ type Commit struct {
 // Result is what Import made.
 type Result struct {
 	// Files are the workflows, ordered by name.
-	Files  []File
-	Report *Report
+	Files []File
+	// Clusters are the clusters the workflows target, ordered by name, as
+	// minimal cluster files: for a repository that lacks them.
+	Clusters []workflow.Cluster
+	Report   *Report
 }
 
 // Import turns KubeOrch documents into workflow files. Versions are
@@ -92,8 +106,29 @@ func Import(docs *Documents, opts Options) (*Result, error) {
 		}
 		versions[w] = append(versions[w], v)
 	}
+	clusters := map[string]*Workflow{} // cluster file name → the first workflow on it
 	for _, name := range sortedKeys(byName) {
 		w := byName[name]
+		cluster := opts.Cluster
+		if cluster == "" && w.ClusterID != "" {
+			cluster = DNSName(w.ClusterID)
+		}
+		if other, ok := clusters[cluster]; ok && cluster != opts.Cluster && other.ClusterID != w.ClusterID {
+			fail(w.at.at("cluster_id"), "KubeOrch's cluster %q becomes the cluster file %s, as cluster %q (%s#%s) does; rename one in KubeOrch or import them apart with --cluster",
+				w.ClusterID, workflow.ClusterFile(cluster), other.ClusterID, other.at.file, other.at.ptr+"/cluster_id")
+			continue
+		}
+		if _, ok := clusters[cluster]; !ok && cluster != "" {
+			clusters[cluster] = w
+			c := workflow.Cluster{Name: cluster}
+			if cluster != opts.Cluster {
+				c.Description = fmt.Sprintf("KubeOrch's cluster %q, made by the import of its workflows. To take over what KubeOrch deployed there, set \"adopt\": \"kubeorch\".", w.ClusterID)
+				if cluster != w.ClusterID {
+					c.DisplayName = w.ClusterID
+				}
+			}
+			res.Clusters = append(res.Clusters, c)
+		}
 		if why := workflow.ReservedName(name); why != "" {
 			// compiler check would reject the file: the import makes none.
 			fail(w.at.at("name"), "%q becomes workflow %q, a reserved name (%s); rename it in KubeOrch", w.Name, name, why)
@@ -103,7 +138,7 @@ func Import(docs *Documents, opts Options) (*Result, error) {
 		if len(vs) == 0 {
 			vs = w.Versions
 		}
-		f, err := importWorkflow(name, w, vs, opts, res.Report)
+		f, err := importWorkflow(name, cluster, w, vs, opts, res.Report)
 		var located workflow.Errors
 		switch {
 		case errors.As(err, &located):
@@ -118,6 +153,7 @@ func Import(docs *Documents, opts Options) (*Result, error) {
 		errs.Sort()
 		return nil, errs
 	}
+	sort.Slice(res.Clusters, func(i, j int) bool { return res.Clusters[i].Name < res.Clusters[j].Name })
 	return res, nil
 }
 
@@ -162,32 +198,39 @@ type header struct {
 	Edges       []json.RawMessage `json:"edges"`
 }
 
-// importWorkflow makes the file of one workflow and its commits.
-func importWorkflow(name string, w *Workflow, vs []*Version, opts Options, r *Report) (*File, error) {
-	h := header{Name: name, Tags: w.Tags, ClusterID: opts.Cluster}
-	mapWorkflowFields(name, w, opts, r, &h)
+// importWorkflow makes the file of one workflow, on cluster, and its
+// commits.
+func importWorkflow(name, cluster string, w *Workflow, vs []*Version, opts Options, r *Report) (*File, error) {
+	h := header{Name: name, Tags: w.Tags, ClusterID: cluster}
+	mapWorkflowFields(name, cluster, w, opts, r, &h)
 	sort.SliceStable(vs, func(i, j int) bool { return vs[i].Number < vs[j].Number })
 	var errs workflow.Errors
-	f := &File{Name: name, DisplayName: w.Name}
+	f := &File{Name: name, DisplayName: w.Name, Cluster: cluster}
 	var prev []byte
+	last := 0
 	for i, v := range vs {
 		if i > 0 && vs[i-1].Number == v.Number {
 			errs = append(errs, &workflow.Error{File: v.at.file, Pointer: v.at.ptr + "/version", Message: fmt.Sprintf("version %d of %q is given twice (also %s#%s)", v.Number, w.Name, vs[i-1].at.file, vs[i-1].at.ptr)})
 			continue
 		}
-		mapVersionFields(name, v, r)
-		if v.Number != i+1 {
-			r.add(name, v.at.at("version"), Approximated, "KubeOrch's version %d is the workflow's commit %d: versions before it are not among the inputs, and `compiler versions` counts commits", v.Number, i+1)
+		mapVersionFields(name, v, opts.Authors, r)
+		if v.Number != last+1 {
+			r.add(name, v.at.at("version"), Approximated, "%s not among the inputs (a page of GET /workflows/:id/versions left out?); `compiler versions` leaves the numbers out", missing(w.Name, last+1, v.Number-1))
 		}
+		last = v.Number
 		data, err := h.with(v.Nodes, v.Edges, namespaceOf(v.Nodes))
 		if err != nil {
 			return nil, err
 		}
 		if bytes.Equal(data, prev) {
-			r.add(name, v.at, Approximated, "version %d has the same canvas as the version before it; its commit changes no file, so `compiler versions` does not count it and numbers later versions one lower", v.Number)
+			r.add(name, v.at, Mapped, "version %d has the same canvas as version %d (KubeOrch makes a version on every run): its commit changes no file and is version %d all the same", v.Number, vs[i-1].Number, v.Number)
 		}
 		prev = data
-		f.Commits = append(f.Commits, Commit{JSON: data, Time: v.CreatedAt.UTC(), Message: v.message(w), Version: v.Number})
+		c := Commit{JSON: data, Time: v.CreatedAt.UTC(), Message: v.message(name, w), Version: v.Number}
+		if v.CreatedBy != "" {
+			c.Author, _ = opts.Authors.author(v.CreatedBy)
+		}
+		f.Commits = append(f.Commits, c)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -207,7 +250,7 @@ func importWorkflow(name string, w *Workflow, vs []*Version, opts Options, r *Re
 			msg = fmt.Sprintf("Import the canvas of %s as KubeOrch last saved it\n\nIt differs from version %d, the newest.\n", w.Name, vs[len(vs)-1].Number)
 			r.add(name, w.at.at("nodes"), Approximated, "the saved canvas differs from the newest version; it is one more commit after the versions")
 		}
-		f.Commits = append(f.Commits, Commit{JSON: cur, Time: when.UTC(), Message: msg + trailers("Workflow", w.ID)})
+		f.Commits = append(f.Commits, Commit{JSON: cur, Time: when.UTC(), Message: msg + trailers("KubeOrch-Workflow", w.ID, gitrepo.WorkflowTrailer, name)})
 	}
 	return f, nil
 }
@@ -290,7 +333,7 @@ var workflowRules = map[string]fieldRule{
 	"edges":           {Mapped, "carried as the editor saved them"},
 	"id":              {Approximated, "KubeOrch's id is a KubeOrch-Workflow trailer in the commit messages"},
 	"versions":        {Mapped, "embedded versions are commits, when no separate version documents are given"},
-	"current_version": {Approximated, "`compiler versions` counts the commits"},
+	"current_version": {Mapped, "the newest version: `compiler versions` numbers the commits as KubeOrch did"},
 	"created_at":      {Approximated, "git keeps times: a commit without a version is dated updated_at"},
 	"updated_at":      {Approximated, "git keeps times: a commit without a version is dated updated_at"},
 	"owner_id":        {Dropped, "KubeOrch's users and teams; in git, the repository's permissions decide who changes a workflow"},
@@ -308,13 +351,12 @@ var versionRules = map[string]fieldRule{
 	"description":   {Mapped, "in the commit message"},
 	"name":          {Mapped, "in the commit message"},
 	"tag":           {Mapped, "in the commit message"},
-	"restored_from": {Mapped, "in the commit message"},
+	"restored_from": {Mapped, "a KubeOrch-Restored-From trailer: the version restored, the same number in `compiler versions`"},
 	"is_automatic":  {Mapped, "in the commit message"},
 	"run_status":    {Mapped, "in the commit message"},
 	"created_at":    {Mapped, "the commit's author date"},
 	"workflow_id":   {Mapped, "matched to its workflow"},
 	"id":            {Dropped, "KubeOrch's database id of the version; the commit id replaces it"},
-	"created_by":    {Dropped, "a KubeOrch user id; the commits' author is the importer's"},
 	"run_id":        {Dropped, "a KubeOrch run record"},
 }
 
@@ -335,7 +377,7 @@ func reportFields(r *Report, name string, at location, fields []string, rules ma
 }
 
 // mapWorkflowFields fills h from w's fields and reports each of them.
-func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *header) {
+func mapWorkflowFields(name, cluster string, w *Workflow, opts Options, r *Report, h *header) {
 	reportFields(r, name, w.at, w.fields, workflowRules, func(k string, l location) bool {
 		switch k {
 		case "name":
@@ -346,14 +388,16 @@ func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *hea
 			}
 		case "cluster_id":
 			switch {
-			case w.ClusterID == "" && opts.Cluster == "":
+			case cluster == "":
 				r.add(name, l, Mapped, "none: the workflow targets the repository's default cluster")
 			case w.ClusterID == "":
-				r.add(name, l, Mapped, "none; the workflow targets the cluster file %s, as given", workflow.ClusterFile(opts.Cluster))
+				r.add(name, l, Mapped, "none; the workflow targets the cluster file %s, as given", workflow.ClusterFile(cluster))
 			case opts.Cluster != "":
-				r.add(name, l, Approximated, "KubeOrch's cluster %q is the cluster file %s, as given", w.ClusterID, workflow.ClusterFile(opts.Cluster))
+				r.add(name, l, Approximated, "KubeOrch's cluster %q is the cluster file %s, as given", w.ClusterID, workflow.ClusterFile(cluster))
+			case cluster == w.ClusterID:
+				r.add(name, l, Mapped, "the cluster file %s, made if the repository lacks it", workflow.ClusterFile(cluster))
 			default:
-				r.add(name, l, Dropped, "KubeOrch's cluster id %q names a cluster in its database, not a cluster file; the workflow targets the repository's default cluster (name one with --cluster)", w.ClusterID)
+				r.add(name, l, Approximated, "KubeOrch's cluster %q is the cluster file %s, a DNS-safe form of its name, made if the repository lacks it", w.ClusterID, workflow.ClusterFile(cluster))
 			}
 		case "deleted_at":
 			if w.Deleted {
@@ -380,20 +424,32 @@ func mapWorkflowFields(name string, w *Workflow, opts Options, r *Report, h *hea
 }
 
 // mapVersionFields reports the fields of a version.
-func mapVersionFields(name string, v *Version, r *Report) {
+func mapVersionFields(name string, v *Version, authors Authors, r *Report) {
 	reportFields(r, name, v.at, v.fields, versionRules, func(k string, l location) bool {
-		if k == "version" {
-			r.add(name, l, Mapped, "the commit is version %d", v.Number)
-			return true
+		switch k {
+		case "version":
+			r.add(name, l, Mapped, "the commit is version %d, with a KubeOrch-Version trailer", v.Number)
+		case "created_by":
+			switch a, ok := authors.author(v.CreatedBy); {
+			case v.CreatedBy == "":
+				r.add(name, l, Dropped, "no user: the commit's author is the importer")
+			case ok:
+				r.add(name, l, Mapped, "the commit's author, %s, from the authors file; the id is a KubeOrch-Created-By trailer", a)
+			default:
+				r.add(name, l, Approximated, "no author is named for this user (--authors): the commit's author is %s, an address that takes no mail; the id is a KubeOrch-Created-By trailer", a)
+			}
+		default:
+			return false
 		}
-		return false
+		return true
 	})
 }
 
-// message is the commit message of a version: the description's first
-// line (or the version's name) as the subject, then the rest, then
-// trailers with what KubeOrch knew of the version.
-func (v *Version) message(w *Workflow) string {
+// message is the commit message of a version of workflow name: the
+// description's first line (or the version's name) as the subject, then
+// the rest, then trailers with what KubeOrch knew of the version and, for
+// `compiler versions`, the workflow's name.
+func (v *Version) message(name string, w *Workflow) string {
 	subject, body, _ := strings.Cut(strings.TrimSpace(v.Description), "\n")
 	if subject == "" {
 		subject = v.Name
@@ -406,28 +462,28 @@ func (v *Version) message(w *Workflow) string {
 	if body = strings.TrimSpace(body); body != "" {
 		b.WriteString("\n" + body + "\n")
 	}
-	t := []string{"Workflow", w.ID, "Version", fmt.Sprint(v.Number)}
+	t := []string{"KubeOrch-Workflow", w.ID, gitrepo.KubeOrchVersionTrailer, fmt.Sprint(v.Number)}
 	if v.Name != subject {
-		t = append(t, "Version-Name", v.Name)
+		t = append(t, "KubeOrch-Version-Name", v.Name)
 	}
-	t = append(t, "Tag", v.Tag)
+	t = append(t, "KubeOrch-Tag", v.Tag)
 	if v.RestoredFrom > 0 {
-		t = append(t, "Restored-From", fmt.Sprint(v.RestoredFrom))
+		t = append(t, "KubeOrch-Restored-From", fmt.Sprint(v.RestoredFrom))
 	}
 	if v.Automatic {
-		t = append(t, "Automatic", "true")
+		t = append(t, "KubeOrch-Automatic", "true")
 	}
-	t = append(t, "Run-Status", v.RunStatus)
+	t = append(t, "KubeOrch-Run-Status", v.RunStatus, "KubeOrch-Created-By", v.CreatedBy, gitrepo.WorkflowTrailer, name)
 	return b.String() + trailers(t...)
 }
 
-// trailers returns message trailers from key, value pairs, KubeOrch-
-// prefixed, after a blank line; pairs with an empty value are left out.
+// trailers returns message trailers from key, value pairs after a blank
+// line; pairs with an empty value are left out.
 func trailers(kv ...string) string {
 	var b strings.Builder
 	for i := 0; i+1 < len(kv); i += 2 {
 		if v := oneLine(kv[i+1]); v != "" {
-			fmt.Fprintf(&b, "KubeOrch-%s: %s\n", kv[i], v)
+			fmt.Fprintf(&b, "%s: %s\n", kv[i], v)
 		}
 	}
 	if b.Len() == 0 {
@@ -463,4 +519,13 @@ func DNSName(display string) string {
 		return "workflow"
 	}
 	return s
+}
+
+// missing says which versions of workflow name, from to to, are missing:
+// `version 4 of "a" is`, or `versions 4..6 of "a" are`.
+func missing(name string, from, to int) string {
+	if from == to {
+		return fmt.Sprintf("version %d of %q is", from, name)
+	}
+	return fmt.Sprintf("versions %d..%d of %q are", from, to, name)
 }

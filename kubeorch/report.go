@@ -72,10 +72,8 @@ func (r *Report) WriteText(w io.Writer) error {
 
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // authors are Name <email>
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
