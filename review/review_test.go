@@ -165,9 +165,10 @@ func TestCompareRedacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(r.Problems) > 0 {
-				t.Fatalf("the head does not validate: %v", r.Problems)
-			}
+			// A head that check refuses for the secret it holds is
+			// reviewed as invalid; its problems must not show the value
+			// either.
+			refused := len(r.Problems) > 0
 			var out bytes.Buffer
 			for _, write := range []func(io.Writer) error{
 				func(w io.Writer) error { return r.WriteMarkdown(w, MarkdownBudget) },
@@ -185,7 +186,7 @@ func TestCompareRedacts(t *testing.T) {
 			}
 			// A review leaves out a change to a workflow's own fields
 			// that changes no object.
-			if len(r.Workflows) > 0 && !strings.Contains(out.String(), workflow.Redacted) {
+			if !refused && len(r.Workflows) > 0 && !strings.Contains(out.String(), workflow.Redacted) {
 				t.Errorf("the review does not say that a secret changed:\n%s", out.String())
 			}
 		})

@@ -34,8 +34,14 @@ func LooksLikeCredential(name string) bool {
 
 // noSecretEnv rejects a literal environment value that is a credential.
 func (nv *nodeValidator) noSecretEnv(ptr, name, value string) {
+	nv.noCredential(ptr, name, value, "reference a secret node key with envKeys[].secretKeyRef")
+}
+
+// noCredential rejects a literal value under a credential's name, saying
+// what to do instead, and any value that carries a secret.
+func (nv *nodeValidator) noCredential(ptr, name, value, instead string) {
 	if value != "" && LooksLikeCredential(name) {
-		nv.add(ptr, "%q looks like a credential; secret values must not be stored in git: reference a secret node key with envKeys[].secretKeyRef", name)
+		nv.add(ptr, "%q looks like a credential; secret values must not be stored in git: %s", name, instead)
 		return
 	}
 	nv.noSecretValue(ptr, nv.node.ID, name, value)

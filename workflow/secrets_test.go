@@ -90,3 +90,46 @@ func TestHoldsSecretLetsReferencesThrough(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginValuesNameNoCredential checks plugin values as environment
+// values are checked: a literal under a credential's name, or the value of
+// a {name, value} pair so named, is refused without being shown; a
+// reference to a Secret by name is not.
+func TestPluginValuesNameNoCredential(t *testing.T) {
+	t.Parallel()
+	const file = "workflows/batch.json"
+	for _, tc := range []struct {
+		name    string
+		patches []testutil.Patch
+		want    string // "" for none
+	}{
+		{"password in an object", []testutil.Patch{testutil.Set("/nodes/6/data/issuerRef/password", "Plug5ecret")},
+			`/nodes/6/data/issuerRef/password: "password" looks like a credential`},
+		{"a name and value pair", []testutil.Patch{testutil.Set("/nodes/6/data/issuerRef/env", []any{map[string]any{"name": "ADMIN_PASSWORD", "value": "Plug5ecret"}})},
+			`/nodes/6/data/issuerRef/env/0/value: "ADMIN_PASSWORD" looks like a credential`},
+		{"a field named for a password", []testutil.Patch{
+			testutil.Set("/nodes/6/data/_pluginFields/-", map[string]any{"id": "adminPassword", "label": "Password", "type": "text"}),
+			testutil.Set("/nodes/6/data/adminPassword", "Plug5ecret")},
+			`/nodes/6/data/adminPassword: "adminPassword" looks like a credential`},
+		{"a reference by name", []testutil.Patch{testutil.Set("/nodes/6/data/issuerRef/passwordSecretRef", map[string]any{"name": "issuer-password", "key": "password"})}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			doc := testutil.Apply(t, testutil.LoadJSON(t, "../fixtures/repo/"+file), tc.patches...)
+			_, err := Decode(file, testutil.Marshal(t, doc))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			problems := AsErrors(err)
+			if len(problems) != 1 || !strings.HasPrefix(problems[0].Error(), file+": "+tc.want) {
+				t.Fatalf("got %v, want one error starting %q", err, file+": "+tc.want)
+			}
+			if strings.Contains(err.Error(), "Plug5ecret") {
+				t.Errorf("the error shows the value: %v", err)
+			}
+		})
+	}
+}

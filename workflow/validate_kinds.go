@@ -848,18 +848,28 @@ func (nv *nodeValidator) plugin(d *PluginData) {
 // are rendered as JSON arrays and objects.
 var pluginFieldTypes = []string{"text", "textarea", "number", "select", "boolean", "list", "object"}
 
-// noSecretValues checks every string in a plugin value, at any depth; key
-// names the innermost key, for the credential-name check.
+// pluginSecretHint says where a plugin's secret value belongs instead.
+const pluginSecretHint = "refer to a Secret of the cluster in the resource's own secret reference field"
+
+// noSecretValues checks every string in a plugin value, at any depth, as
+// environment values are checked: key names the innermost key, so that a
+// literal under a credential's name is refused, and so is the value of a
+// {name, value} pair whose name is a credential's.
 func (nv *nodeValidator) noSecretValues(ptr, key string, v any) {
 	switch x := v.(type) {
 	case string:
-		nv.noSecretValue(ptr, nv.node.ID, key, x)
+		nv.noCredential(ptr, key, x, pluginSecretHint)
 	case []any:
 		for i, e := range x {
 			nv.noSecretValues(pointer(ptr, i), key, e)
 		}
 	case map[string]any:
+		name, _ := x["name"].(string)
 		for _, k := range sortedKeys(x) {
+			if value, ok := x[k].(string); ok && k == "value" && LooksLikeCredential(name) {
+				nv.noCredential(pointer(ptr, k), name, value, pluginSecretHint)
+				continue
+			}
 			nv.noSecretValues(pointer(ptr, k), k, x[k])
 		}
 	}
