@@ -283,17 +283,7 @@ func TestAPIReportsInvalidClusters(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatalf("the compiler accepts a broken cluster: %v", err)
 	}
-	app := fiber.New()
-	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
-	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got WorkflowList
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatal(err)
-	}
+	got := listWorkflows(t, repo)
 	if len(got.Problems) != len(want) {
 		t.Fatalf("the API reports %v, the compiler %v", got.Problems, want)
 	}
@@ -321,17 +311,7 @@ func TestAPIListsBrokenDraft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fiber.New()
-	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
-	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got WorkflowList
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatal(err)
-	}
+	got := listWorkflows(t, repo)
 	var found bool
 	for _, wf := range got.Workflows {
 		if len(wf.Problems) > 0 {
@@ -347,4 +327,21 @@ func TestAPIListsBrokenDraft(t *testing.T) {
 	if !found || len(got.Problems) > 0 {
 		t.Errorf("workflows %+v, problems %v: want half-drawn listed and no problems", got.Workflows, got.Problems)
 	}
+}
+
+// listWorkflows answers GET /api/workflows of an API on repo.
+func listWorkflows(t *testing.T, repo *gitrepo.Repo) WorkflowList {
+	t.Helper()
+	app := fiber.New()
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got WorkflowList
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-gitops/slipway/internal/testutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sethvargo/go-envconfig"
@@ -68,17 +70,10 @@ func serveEvents(t *testing.T, cfg StatusAPIConfig) *eventsService {
 	cfg.Heartbeat = max(cfg.Heartbeat, 50*time.Millisecond)
 	api := must(NewStatusAPI(cfg))(t)
 	api.Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Listener(ln)
-	t.Cleanup(func() {
-		close(done)
-		_ = app.Shutdown()
-		s.Close()
-	})
-	return &eventsService{store: s, api: api, url: "http://" + ln.Addr().String(), reader: reader}
+	t.Cleanup(func() { _ = s.Close() })
+	url := testutil.ServeApp(t, app)
+	t.Cleanup(func() { close(done) })
+	return &eventsService{store: s, api: api, url: url, reader: reader}
 }
 
 // metric returns the value of one series of the status API's metrics.

@@ -2,7 +2,6 @@ package hooks
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,24 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-gitops/slipway/internal/testutil"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
-
-// serveApp serves app on a loopback port for the test and returns its
-// base URL.
-func serveApp(t *testing.T, app *fiber.App) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Listener(ln)
-	t.Cleanup(func() { app.Shutdown() })
-	return "http://" + ln.Addr().String()
-}
 
 // getBody GETs url and returns the status and body.
 func getBody(t *testing.T, url string) (int, string) {
@@ -55,24 +43,14 @@ func getBody(t *testing.T, url string) (int, string) {
 func TestAPIHidesCredentials(t *testing.T) {
 	t.Parallel()
 	const user, password = "deployer", "s3cret-password-4711"
-	root := t.TempDir()
-	bare := filepath.Join(root, "workflows.git")
-	gittest.InitBare(t, bare)
-	work := gittest.Init(t)
-	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../fixtures/repo", work, ""))
-	gittest.Git(t, work, "push", "-q", bare, "main")
-	u, err := url.Parse(gittest.ServeAuth(t, root, user, password).URL + "/workflows.git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.UserPassword(user, password)
+	u, bare := gittest.AuthRemote(t, "../fixtures/repo", user, password)
 	repo, err := gitrepo.Open(t.Context(), u.String(), gitrepo.Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := fiber.New()
 	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", Ready: repo.Fetch}))(t).Mount(app)
-	base := serveApp(t, app)
+	base := testutil.ServeApp(t, app)
 	if err := os.RemoveAll(bare); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +115,7 @@ func TestDeploysFetchShared(t *testing.T) {
 	}
 	app := fiber.New()
 	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy", CheckTTL: time.Hour}))(t).Mount(app)
-	base := serveApp(t, app)
+	base := testutil.ServeApp(t, app)
 	remote.fetches.Store(0) // the clone's
 	const n = 50
 	var wg sync.WaitGroup

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -32,17 +33,10 @@ func serveStatusWith(t testing.TB, access ReadAccess, cfg fiber.Config) (*store.
 	cfg.DisableStartupMessage = true
 	app := fiber.New(cfg)
 	must(NewStatusAPI(StatusAPIConfig{Reader: s, Access: access, Heartbeat: 50 * time.Millisecond, Done: done}))(t).Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Listener(ln)
-	t.Cleanup(func() {
-		close(done)
-		_ = app.Shutdown()
-		s.Close()
-	})
-	return s, "http://" + ln.Addr().String()
+	t.Cleanup(func() { _ = s.Close() })
+	url := testutil.ServeApp(t, app)
+	t.Cleanup(func() { close(done) })
+	return s, url
 }
 
 func put(t *testing.T, s *store.Store, key, value string) {

@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,17 +28,7 @@ const bound = 3 * time.Minute
 func TestCredentialsNeverShown(t *testing.T) {
 	t.Parallel()
 	const user, password = "deployer", "s3cret-password-4711"
-	root := t.TempDir()
-	bare := filepath.Join(root, "workflows.git")
-	gittest.InitBare(t, bare)
-	work := gittest.Init(t)
-	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../../fixtures/repo", work, ""))
-	gittest.Git(t, work, "push", "-q", bare, "main")
-	source, err := url.Parse(gittest.ServeAuth(t, root, user, password).URL + "/workflows.git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	source.User = url.UserPassword(user, password)
+	source, bare := gittest.AuthRemote(t, "../../fixtures/repo", user, password)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -58,17 +59,10 @@ func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 	p.Mount(app)
 	// A route mounted later, as /readyz is, must not be guarded.
 	app.Get("/later", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Listener(ln)
-	t.Cleanup(func() {
-		close(done)
-		_ = app.Shutdown()
-		s.Close()
-	})
-	return &site{store: s, url: "http://" + ln.Addr().String()}
+	t.Cleanup(func() { _ = s.Close() })
+	url := testutil.ServeApp(t, app)
+	t.Cleanup(func() { close(done) })
+	return &site{store: s, url: url}
 }
 
 // shopStatus is a status record of the fixture workflow shop, with web's

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"testing"
 )
 
@@ -30,4 +31,24 @@ func ServeAuth(t testing.TB, root, user, password string) *Server {
 	}))
 	t.Cleanup(srv.Close)
 	return &Server{srv}
+}
+
+// AuthRemote pushes main of a new repository holding the files of the
+// directory fixture to a bare repository served by ServeAuth, and returns
+// its URL with user and password in it, and the bare repository's path
+// (to take the remote away).
+func AuthRemote(t testing.TB, fixture, user, password string) (remote *url.URL, bare string) {
+	t.Helper()
+	root := t.TempDir()
+	bare = filepath.Join(root, "workflows.git")
+	InitBare(t, bare)
+	work := Init(t)
+	Commit(t, work, "Add the fixture workflows", CopyDir(t, fixture, work, ""))
+	Git(t, work, "push", "-q", bare, "main")
+	remote, err := url.Parse(ServeAuth(t, root, user, password).URL + "/workflows.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote.User = url.UserPassword(user, password)
+	return remote, bare
 }
