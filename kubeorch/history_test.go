@@ -19,19 +19,7 @@ const history = "testdata/history"
 // two of whom the authors file names.
 func importHistory(t *testing.T) (*Documents, *Result) {
 	t.Helper()
-	docs := &Documents{}
-	for _, n := range []string{"checkout-api.json", "checkout-api-versions.json"} {
-		p := filepath.Join(history, n)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := Parse(p, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs.Add(d)
-	}
+	docs := parseFiles(t, history, "checkout-api.json", "checkout-api-versions.json")
 	p := filepath.Join(history, "authors.txt")
 	b, err := os.ReadFile(p)
 	if err != nil {

@@ -20,12 +20,12 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 const fixtures = "../fixtures/kubeorch-api"
 
-// parseFiles parses fixture files into one set of documents.
-func parseFiles(t *testing.T, names ...string) *Documents {
+// parseFiles parses the files names of dir into one set of documents.
+func parseFiles(t *testing.T, dir string, names ...string) *Documents {
 	t.Helper()
 	docs := &Documents{}
 	for _, n := range names {
-		p := filepath.Join(fixtures, n)
+		p := filepath.Join(dir, n)
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +43,7 @@ func parseFiles(t *testing.T, names ...string) *Documents {
 // the commits' dates and messages, and the report with testdata/golden.
 func TestImportGolden(t *testing.T) {
 	t.Parallel()
-	res, err := Import(parseFiles(t, "shop-front.json", "shop-front-versions.json", "workflows.json"), Options{})
+	res, err := Import(parseFiles(t, fixtures, "shop-front.json", "shop-front-versions.json", "workflows.json"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestImportGolden(t *testing.T) {
 // canvas as KubeOrch stored it.
 func TestImportVersions(t *testing.T) {
 	t.Parallel()
-	docs := parseFiles(t, "shop-front.json", "shop-front-versions.json")
+	docs := parseFiles(t, fixtures, "shop-front.json", "shop-front-versions.json")
 	res, err := Import(docs, Options{Cluster: "prod"})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestDNSName(t *testing.T) {
 // TestHistory orders the commits of several workflows by time.
 func TestHistory(t *testing.T) {
 	t.Parallel()
-	res, err := Import(parseFiles(t, "shop-front-versions.json", "workflows.json", "shop-front.json"), Options{})
+	res, err := Import(parseFiles(t, fixtures, "shop-front-versions.json", "workflows.json", "shop-front.json"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
