@@ -284,14 +284,18 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 		case !snap.Synced:
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: "watches not synced yet"}
 		default:
+			// What stops the whole cluster comes first: of equally bad
+			// parts, the first gives the reason.
+			var parts []watch.Result
 			for _, f := range []*watch.Readiness{cs.Source, cs.Kustomization} {
 				if f.Stops() {
-					results = append(results, f.Named())
+					parts = append(parts, f.Named())
 				}
 			}
+			parts = append(parts, results...)
 			cs.Result = watch.Result{Health: watch.Healthy}
-			if len(results) > 0 {
-				cs.Result = watch.Worst(results...)
+			if len(parts) > 0 {
+				cs.Result = watch.Worst(parts...)
 			}
 		}
 		want[statusClusters+cl] = mustJSON(cs)
