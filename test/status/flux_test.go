@@ -1,6 +1,7 @@
 package status_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,7 @@ func (f *fluxStack) addConfigMap(t *testing.T, workflow, name string) map[string
 	k := f.deployFile(t, dir+"kustomization.yaml")
 	return map[string][]byte{
 		dir + "configmap-" + name + ".yaml": fmt.Appendf(nil, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  labels: {app.kubernetes.io/managed-by: slipway, app.kubernetes.io/part-of: %s}\n", name, workflow),
-		dir + "kustomization.yaml":          fmt.Appendf(k, "- configmap-%s.yaml\n", name),
+		dir + "kustomization.yaml":          bytes.Replace(k, []byte("resources:\n"), fmt.Appendf(nil, "resources:\n- configmap-%s.yaml\n", name), 1),
 	}
 }
 
@@ -286,7 +287,7 @@ func TestFluxStates(t *testing.T) {
 			return ws.Sync.State == watch.Synced
 		})
 
-		// Pods no node takes, rolled out by Recreate, and a new ConfigMap.
+		// Pods no node takes, and a new ConfigMap.
 		changes := f.addConfigMap(t, "web", "web-extra")
 		changes["workflows/web/base/deployment-web.yaml"] = unschedulable(t, f.deployFile(t, "workflows/web/base/deployment-web.yaml"))
 		commit := f.push(t, "Roll web out to pods no node takes", changes)
@@ -305,15 +306,12 @@ func TestFluxStates(t *testing.T) {
 // timeoutRE matches the timeout of a Flux Kustomization's spec.
 var timeoutRE = regexp.MustCompile(`(?m)timeout: \S+`)
 
-// unschedulable returns a Deployment's manifest with pods no node takes,
-// rolled out by Recreate: the old pods go first and no new one runs.
+// unschedulable returns a Deployment's manifest with pods no node takes:
+// its rollout never completes.
 func unschedulable(t *testing.T, manifest []byte) []byte {
 	t.Helper()
 	var d map[string]any
 	if err := yaml.Unmarshal(manifest, &d); err != nil {
-		t.Fatal(err)
-	}
-	if err := unstructured.SetNestedField(d, map[string]any{"type": "Recreate"}, "spec", "strategy"); err != nil {
 		t.Fatal(err)
 	}
 	if err := unstructured.SetNestedField(d, map[string]any{"slipway.dev/no-such-node": "true"}, "spec", "template", "spec", "nodeSelector"); err != nil {
