@@ -27,13 +27,12 @@ type Revision struct {
 // one too: spec.suspend is set, and the deploy head holds nothing else
 // for the workflow than what is live.
 const (
-	Synced     = "Synced"     // the last attempted revision is applied and ready
-	Applying   = "Applying"   // Flux is applying a revision
-	RollingOut = "RollingOut" // Flux applied the live revision and checks its health
-	Waiting    = "Waiting"    // Flux waits for what it retries by itself: a dependency, the source's artifact
-	OutOfSync  = "OutOfSync"  // the deploy head holds another tree for the workflow than the live revision, and Flux is not applying it
-	Failed     = "Failed"     // the last attempt failed, Flux stalled or the source fails
-
+	Synced      = "Synced"      // the last attempted revision is applied and ready
+	Applying    = "Applying"    // Flux is applying a revision
+	RollingOut  = "RollingOut"  // Flux applied the live revision and checks its health
+	Waiting     = "Waiting"     // Flux waits for what it retries by itself: a dependency, the source's artifact
+	OutOfSync   = "OutOfSync"   // the deploy head holds another tree for the workflow than the live revision, and Flux is not applying it
+	Failed      = "Failed"      // the last attempt failed, Flux stalled or the source fails; Live is still what runs
 	NotDeployed = "NotDeployed" // the cluster has no Kustomization for it
 	Unwatched   = "NotWatched"  // no cluster context: nothing is known
 )
@@ -151,9 +150,8 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 		}
 	}
 	k := snap.Kustomization(name)
-	src := snap.SourceOf(k)
 	ws.Sync = syncOf(ctx, k, name, r)
-	srcState := ReadinessOf(src)
+	srcState := ReadinessOf(snap.SourceOf(k))
 	if srcState != nil {
 		sourceFails(&ws.Sync, srcState)
 	}
