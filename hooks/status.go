@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
@@ -40,7 +41,13 @@ type ClusterStatus struct {
 	// cluster: nothing is known of it, and it is never shown healthy.
 	Watched bool `json:"watched"`
 	watch.Result
-	Workflows []string `json:"workflows"`
+	// Source is the GitRepository that fetches the deploy branch, and
+	// Kustomization the one that applies the cluster's directory
+	// (slipway-<cluster>, see compiler bootstrap); each is left out while
+	// the cluster lacks it.
+	Source        *watch.Readiness `json:"source,omitempty"`
+	Kustomization *watch.Readiness `json:"kustomization,omitempty"`
+	Workflows     []string         `json:"workflows"`
 }
 
 // StatusPublisherConfig configures a StatusPublisher.
@@ -218,7 +225,7 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 		slices.Sort(wfs)
 		layout[cl] = wfs
 		if cfg, ok := contexts[cl]; ok && st.clusters[cl] == nil {
-			w, err := watch.NewCluster(cl, cfg, p.Log)
+			w, err := watch.NewCluster(cl, cfg, p.Log, watch.WithClusterKustomization(compiler.ClusterKustomizationName(cl)))
 			if err != nil {
 				return err
 			}
@@ -258,6 +265,7 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 		if w != nil {
 			snap = w.Snapshot()
 			cs.Watched = true
+			cs.Source, cs.Kustomization = watch.ReadinessOf(snap.ClusterSource()), watch.ReadinessOf(snap.ClusterKustomization)
 		}
 		for _, wf := range wfs {
 			ws := watch.NotWatchedStatus(wf, cl)
@@ -275,10 +283,20 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: snap.Unreadable()}
 		case !snap.Synced:
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: "watches not synced yet"}
-		case len(results) == 0:
-			cs.Result = watch.Result{Health: watch.Healthy}
 		default:
-			cs.Result = watch.Worst(results...)
+			// What stops the whole cluster comes first: of equally bad
+			// parts, the first gives the reason.
+			var parts []watch.Result
+			for _, f := range []*watch.Readiness{cs.Source, cs.Kustomization} {
+				if f.Stops() {
+					parts = append(parts, f.Named())
+				}
+			}
+			parts = append(parts, results...)
+			cs.Result = watch.Result{Health: watch.Healthy}
+			if len(parts) > 0 {
+				cs.Result = watch.Worst(parts...)
+			}
 		}
 		want[statusClusters+cl] = mustJSON(cs)
 	}

@@ -127,6 +127,19 @@ func TestFluxStates(t *testing.T) {
 		{"suspended with a new head: out of sync and suspended", kustomization(t, "  suspend: true", aaa, aaa, ready, healthy), r,
 			Result{Suspended, "Flux: suspended: Flux applies nothing until it is resumed"},
 			Sync{State: OutOfSync, Live: live, Head: next, Suspended: true, Message: "deploy commit bbb changes this workflow and is not applied: suspended: Flux applies nothing until it is resumed"}},
+		{"a health check that failed: the attempted revision is live, applied, unhealthy", kustomization(t, "", aaa, bbb,
+			`{type: Ready, status: "False", reason: HealthCheckFailed, message: "health check failed after 30s: timeout waiting for: [Deployment/jobs/api status: 'InProgress']", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`,
+			`{type: Healthy, status: "False", reason: HealthCheckFailed, message: "health check failed", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), same,
+			Result{Degraded, "Flux: failed: HealthCheckFailed: health check failed after 30s: timeout waiting for: [Deployment/jobs/api status: 'InProgress']"},
+			Sync{State: Failed, Live: next, Unhealthy: true, Reason: "HealthCheckFailed", Message: "applied, unhealthy: health check failed after 30s: timeout waiting for: [Deployment/jobs/api status: 'InProgress']"}},
+		{"ready, its source failing to fetch: failed with the source's words", withSource(t, kustomization(t, "", aaa, aaa, ready, healthy), sourceFetchFailed), same,
+			Result{Degraded, "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"},
+			Sync{State: Failed, Live: live, Reason: "GitOperationFailed", Message: "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"}},
+		{"a new head its source fails to fetch: out of sync, saying why", withSource(t, kustomization(t, "", aaa, aaa, ready, healthy), sourceFetchFailed), r,
+			Result{Degraded, "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"},
+			Sync{State: OutOfSync, Live: live, Head: next, Reason: "GitOperationFailed", Message: "deploy commit bbb changes this workflow and is not applied; source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"}},
+		{"ready, its source ready: synced", withSource(t, kustomization(t, "", aaa, aaa, ready, healthy), sourceReady), same,
+			Result{Healthy, ""}, Sync{State: Synced, Live: live}},
 		{"waiting on a dependency with a new head: Flux is on it, still waiting", kustomization(t, "", aaa, aaa,
 			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'flux-system/web' revision is not up to date", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), r,
 			Result{Progressing, "Flux: waiting for workflow web (DependencyNotReady)"},
@@ -143,6 +156,88 @@ func TestFluxStates(t *testing.T) {
 				t.Errorf("sync\n%s\nwant\n%s", mustJSON(t, ws.Sync), mustJSON(t, tc.sync))
 			}
 		})
+	}
+}
+
+// GitRepository conditions as source-controller leaves them.
+const (
+	sourceReady       = `{type: Ready, status: "True", reason: Succeeded, message: "stored artifact for revision 'deploy@sha1:aaa'"}`
+	sourceFetchFailed = `{type: Ready, status: "False", reason: GitOperationFailed, message: "failed to checkout and determine revision: connection refused"}`
+)
+
+// withSource is snap with the GitRepository its Kustomization names, in
+// the state its Ready condition says.
+func withSource(t *testing.T, snap Snapshot, ready string) Snapshot {
+	t.Helper()
+	src := object(t, `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: slipway, namespace: flux-system, generation: 1}
+spec: {interval: 10m, url: "http://127.0.0.1:9/deploy.git", ref: {branch: deploy}}
+status:
+  observedGeneration: 1
+  artifact: {revision: "deploy@sha1:aaa"}
+  conditions:
+  - `+ready)
+	snap.GitRepositories = map[string]*unstructured.Unstructured{"flux-system/slipway": src}
+	return snap
+}
+
+// TestUnhealthyDrift: after a failed health check, drift is computed
+// against the revision Flux applied, not the one before it, so the
+// objects Flux just applied are not Extra.
+func TestUnhealthyDrift(t *testing.T) {
+	t.Parallel()
+	snap := kustomization(t, "", "deploy@sha1:aaa", "deploy@sha1:bbb",
+		`{type: Ready, status: "False", reason: HealthCheckFailed, message: "health check failed", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`)
+	r := treeResolver{
+		revisions: map[string]Revision{"aaa": {"aaa", "s1", 1}, "bbb": {"bbb", "s2", 2}},
+		expected: map[string][]Expected{
+			"aaa": {{Ref: Ref{Group: "batch", Kind: "Job", Name: "old"}, Node: "old"}},
+			"bbb": {{Ref: Ref{Group: "batch", Kind: "Job", Name: "migrate"}, Node: "migrate"}},
+		},
+	}
+	ws := StatusOf(t.Context(), snap, "jobs", r)
+	if !ws.Drift.Empty() {
+		t.Errorf("drift %+v, want none", ws.Drift)
+	}
+	if ws.Sync.Live == nil || ws.Sync.Live.DeployCommit != "bbb" || !ws.Sync.Unhealthy {
+		t.Errorf("live %+v, unhealthy %t; want bbb, applied, unhealthy", ws.Sync.Live, ws.Sync.Unhealthy)
+	}
+}
+
+// TestClusterSource: a cluster's source is the one its cluster
+// Kustomization names, and its readiness says why it fails in plain
+// words.
+func TestClusterSource(t *testing.T) {
+	t.Parallel()
+	snap := withSource(t, kustomization(t, "", "deploy@sha1:aaa", "deploy@sha1:aaa"), sourceFetchFailed)
+	// Without a cluster Kustomization, a workflow's source is the cluster's.
+	if got := snap.ClusterSource(); got == nil || got.GetName() != "slipway" {
+		t.Fatalf("cluster source %v, want slipway", got)
+	}
+	snap.ClusterKustomization = object(t, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: slipway-default, namespace: flux-system}
+spec: {interval: 10m, path: ./clusters/default, prune: true, sourceRef: {kind: GitRepository, name: other}}
+status:
+  lastAppliedRevision: "deploy@sha1:aaa"
+  conditions:
+  - {type: Ready, status: "False", reason: ArtifactFailed, message: "Source artifact not found, retrying in 30s"}
+`)
+	if got := snap.ClusterSource(); got != nil {
+		t.Errorf("cluster source %v, want none: the cluster Kustomization names one the cluster lacks", got.GetName())
+	}
+	k := ReadinessOf(snap.ClusterKustomization)
+	want := &Readiness{Kind: "Kustomization", Namespace: "flux-system", Name: "slipway-default", FluxReason: "ArtifactFailed", Revision: "deploy@sha1:aaa",
+		Result: Result{Progressing, "waiting for the source's artifact: Source artifact not found, retrying in 30s (ArtifactFailed)"}}
+	if !reflect.DeepEqual(k, want) || k.Stops() {
+		t.Errorf("cluster Kustomization %+v (stops %t), want %+v", k, k.Stops(), want)
+	}
+	src := ReadinessOf(snap.GitRepositories["flux-system/slipway"])
+	if src.Named().Reason != "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused" || !src.Stops() {
+		t.Errorf("source %+v", src)
 	}
 }
 

@@ -213,24 +213,6 @@ func pvcHealth(u *unstructured.Unstructured) Result {
 // suspendedResult is the health of a Flux object with spec.suspend set.
 var suspendedResult = Result{Suspended, "suspended: Flux applies nothing until it is resumed"}
 
-// sourceHealth reads a GitRepository's Ready condition: False is a
-// failure Flux reports in words; Unknown is a reconciliation under way.
-func sourceHealth(u *unstructured.Unstructured) Result {
-	if suspended(u) {
-		return suspendedResult
-	}
-	c, ok := condition(u, meta.ReadyCondition)
-	switch {
-	case !ok:
-		return Result{Progressing, "not reconciled yet"}
-	case c.Status == "True":
-		return Result{Healthy, ""}
-	case c.Status == "False":
-		return Result{Degraded, words("not ready", c.Reason, c.Message)}
-	}
-	return Result{Progressing, words("reconciling", c.Reason, c.Message)}
-}
-
 // kustomizationHealth judges a Flux Kustomization as kstatus does
 // (Stalled=True fails, Reconciling=True or an unobserved generation is
 // progress, Ready=True is current), but for a Ready condition that is

@@ -163,7 +163,7 @@ apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: slipway, namespace: flux-system}
 status: {conditions: [{type: Ready, status: "False", reason: GitOperationFailed, message: "failed to checkout and determine revision"}]}`,
-			Result{Degraded, "not ready: GitOperationFailed: failed to checkout and determine revision"}},
+			Result{Degraded, "fetch failed (GitOperationFailed): failed to checkout and determine revision"}},
 		{"git repository suspended", `
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository

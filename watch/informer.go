@@ -90,9 +90,14 @@ type Cluster struct {
 	changed       chan struct{}
 	probeEvery    time.Duration
 	discoverEvery time.Duration
+	// clusterKustomization names the Kustomization that applies the
+	// cluster's directory; it carries no label and is watched by name.
+	clusterKustomization string
 
 	mu        sync.Mutex
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
+	// bootstrap watches the cluster Kustomization, when one is named.
+	bootstrap cache.SharedIndexInformer
 	synced    bool
 	err       error
 	since     time.Time
@@ -123,6 +128,14 @@ func WithProbeInterval(d time.Duration) Option { return func(c *Cluster) { c.pro
 // WithDiscoveryInterval sets how often the served resource types are
 // read again (DefaultDiscoveryInterval).
 func WithDiscoveryInterval(d time.Duration) Option { return func(c *Cluster) { c.discoverEvery = d } }
+
+// WithClusterKustomization names the Flux Kustomization that applies the
+// cluster's directory of the deploy branch (compiler bootstrap's
+// slipway-<cluster>): it is watched, in any namespace, for
+// Snapshot.ClusterKustomization.
+func WithClusterKustomization(name string) Option {
+	return func(c *Cluster) { c.clusterKustomization = name }
+}
 
 // NewCluster returns a watcher of the cluster cfg reaches.
 func NewCluster(name string, cfg *rest.Config, log *slog.Logger, opts ...Option) (*Cluster, error) {
@@ -247,6 +260,7 @@ func (c *Cluster) isUnreachable() bool {
 type informerSet struct {
 	served    map[schema.GroupVersionResource]bool
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
+	bootstrap cache.SharedIndexInformer
 	factories []dynamicinformer.DynamicSharedInformerFactory
 	cancel    context.CancelFunc
 }
@@ -273,10 +287,7 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 		func(o *metav1.ListOptions) { o.LabelSelector = "kubernetes.io/service-name" })
 	set := &informerSet{served: served, informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
 		factories: []dynamicinformer.DynamicSharedInformerFactory{selected, all, warnings, epSlices}, cancel: cancel}
-	add := func(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource) {
-		if !served[gvr] {
-			return
-		}
+	watchOf := func(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource) cache.SharedIndexInformer {
 		inf := f.ForResource(gvr).Informer()
 		_ = inf.SetTransform(strip)
 		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
@@ -287,7 +298,12 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 			UpdateFunc: func(any, any) { c.notify() },
 			DeleteFunc: func(any) { c.notify() },
 		})
-		set.informers[gvr] = inf
+		return inf
+	}
+	add := func(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource) {
+		if served[gvr] {
+			set.informers[gvr] = watchOf(f, gvr)
+		}
 	}
 	for _, gvr := range Managed {
 		add(selected, gvr)
@@ -296,12 +312,21 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 	add(all, GitRepositories)
 	add(warnings, events)
 	add(epSlices, endpointSlices)
+	if c.clusterKustomization != "" && served[Kustomizations] {
+		byName := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.client, 10*time.Minute, metav1.NamespaceAll,
+			func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + c.clusterKustomization })
+		set.factories = append(set.factories, byName)
+		set.bootstrap = watchOf(byName, Kustomizations)
+	}
 	for _, f := range set.factories {
 		f.Start(ictx.Done())
 	}
 	syncs := make([]cache.InformerSynced, 0, len(set.informers))
 	for _, inf := range set.informers {
 		syncs = append(syncs, inf.HasSynced)
+	}
+	if set.bootstrap != nil {
+		syncs = append(syncs, set.bootstrap.HasSynced)
 	}
 	sctx, scancel := context.WithTimeout(ictx, syncTimeout)
 	defer scancel()
@@ -316,7 +341,7 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 	if c.err != nil {
 		c.log.Info("cluster reachable again", slog.Duration("after", time.Since(c.since).Round(time.Millisecond)))
 	}
-	c.informers, c.synced, c.err, c.since = set.informers, true, nil, time.Time{}
+	c.informers, c.bootstrap, c.synced, c.err, c.since = set.informers, set.bootstrap, true, nil, time.Time{}
 	c.mu.Unlock()
 	c.notify()
 	return set
@@ -399,20 +424,24 @@ type Snapshot struct {
 	Kustomizations map[string]*unstructured.Unstructured `json:"-"`
 	// GitRepositories are Flux's sources by namespace/name.
 	GitRepositories map[string]*unstructured.Unstructured `json:"-"`
+	// ClusterKustomization is the Kustomization that applies the
+	// cluster's directory (WithClusterKustomization); nil when there is
+	// none or none is named. Of several of that name, the one in the
+	// namespace of the workflows' Kustomizations is taken.
+	ClusterKustomization *unstructured.Unstructured `json:"-"`
 }
 
 // Snapshot reads the informers' caches.
 func (c *Cluster) Snapshot() Snapshot {
 	c.mu.Lock()
-	infs, synced, err, since := c.informers, c.synced, c.err, c.since
+	infs, bootstrap, synced, err, since := c.informers, c.bootstrap, c.synced, c.err, c.since
 	c.mu.Unlock()
 	s := Snapshot{Cluster: c.name, Synced: synced, Kustomizations: map[string]*unstructured.Unstructured{}, GitRepositories: map[string]*unstructured.Unstructured{}}
 	if err != nil {
 		s.Error, s.Since = err.Error(), since
 	}
-	list := func(gvr schema.GroupVersionResource) []*unstructured.Unstructured {
-		inf, ok := infs[gvr]
-		if !ok {
+	listOf := func(inf cache.SharedIndexInformer) []*unstructured.Unstructured {
+		if inf == nil {
 			return nil
 		}
 		var out []*unstructured.Unstructured
@@ -423,6 +452,7 @@ func (c *Cluster) Snapshot() Snapshot {
 		}
 		return out
 	}
+	list := func(gvr schema.GroupVersionResource) []*unstructured.Unstructured { return listOf(infs[gvr]) }
 	ready := readyEndpoints(list(endpointSlices))
 	warn := warningsByObject(list(events))
 	// Of thousands of objects, a change touches a few: the others keep
@@ -461,7 +491,26 @@ func (c *Cluster) Snapshot() Snapshot {
 	for _, u := range list(GitRepositories) {
 		s.GitRepositories[u.GetNamespace()+"/"+u.GetName()] = u
 	}
+	s.ClusterKustomization = bootstrapOf(listOf(bootstrap), s.Kustomizations)
 	return s
+}
+
+// bootstrapOf picks the cluster Kustomization among those of its name:
+// the one that shares a namespace with a workflow's Kustomization, else
+// the first by namespace.
+func bootstrapOf(named []*unstructured.Unstructured, workflows map[string]*unstructured.Unstructured) *unstructured.Unstructured {
+	slices.SortFunc(named, func(a, b *unstructured.Unstructured) int { return strings.Compare(a.GetNamespace(), b.GetNamespace()) })
+	for _, u := range named {
+		for _, k := range workflows {
+			if k.GetNamespace() == u.GetNamespace() {
+				return u
+			}
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	return named[0]
 }
 
 func objectOf(u *unstructured.Unstructured, j judgement, warn map[string][]Event) Object {

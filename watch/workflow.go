@@ -32,7 +32,7 @@ const (
 	RollingOut  = "RollingOut"  // Flux applied the live revision and checks its health
 	Waiting     = "Waiting"     // Flux waits for what it retries by itself: a dependency, the source's artifact
 	OutOfSync   = "OutOfSync"   // the deploy head holds another tree for the workflow than the live revision, and Flux is not applying it
-	Failed      = "Failed"      // the last attempt failed or Flux stalled; Live is still what runs
+	Failed      = "Failed"      // the last attempt failed, Flux stalled or the source fails; Live is still what runs
 	NotDeployed = "NotDeployed" // the cluster has no Kustomization for it
 	Unwatched   = "NotWatched"  // no cluster context: nothing is known
 )
@@ -42,17 +42,22 @@ type Sync struct {
 	State string `json:"state"`
 	// Live is the revision whose objects Flux applied last: its
 	// lastAppliedRevision, or the one whose health Flux is checking
-	// (RollingOut). Attempted is the one tried last, when it differs.
+	// (RollingOut) or found failing (Unhealthy). Attempted is the one
+	// tried last, when it differs.
 	Live      *Revision `json:"live,omitempty"`
 	Attempted *Revision `json:"attempted,omitempty"`
+	// Unhealthy is set when Flux applied Live, pruned what it no longer
+	// holds, and its health check failed (HealthCheckFailed): Live is
+	// applied, unhealthy.
+	Unhealthy bool `json:"unhealthy,omitempty"`
 	// Head is the deploy branch head, when it holds another tree for the
 	// workflow than Live (OutOfSync).
 	Head *Revision `json:"head,omitempty"`
 	// Suspended is set while the Kustomization's spec.suspend is, also
 	// when the state says more (OutOfSync).
 	Suspended bool `json:"suspended,omitempty"`
-	// Reason is Flux's, when an attempt failed or Flux waits; Message says
-	// it in words.
+	// Reason is Flux's, when an attempt failed, Flux waits or the source
+	// fails; Message says it in words.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
 }
@@ -146,6 +151,10 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 	}
 	k := snap.Kustomization(name)
 	ws.Sync = syncOf(ctx, k, name, r)
+	srcState := ReadinessOf(snap.SourceOf(k))
+	if srcState != nil {
+		sourceFails(&ws.Sync, srcState)
+	}
 	var want []Expected
 	if ws.Sync.Live != nil && r != nil {
 		if exp, err := r.Expected(ctx, ws.Sync.Live.DeployCommit, name); err == nil {
@@ -167,6 +176,11 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 			fr.Reason = "Flux: " + fr.Reason
 			parts = append(parts, fr)
 		}
+	}
+	// A source that fetches nothing, or is told to, leaves the workflow
+	// on what it last fetched.
+	if srcState.Stops() {
+		parts = append(parts, srcState.Named())
 	}
 	switch {
 	case snap.Error != "":
@@ -205,8 +219,14 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 	}
 	applied, _, _ := unstructured.NestedString(k.Object, "status", "lastAppliedRevision")
 	attempted, _, _ := unstructured.NestedString(k.Object, "status", "lastAttemptedRevision")
+	ready, ok := condition(k, meta.ReadyCondition)
+	stalled, isStalled := condition(k, meta.StalledCondition)
+	// kustomize-controller checks health after it has applied and
+	// pruned: during the check and after it failed, the attempted
+	// revision's objects are what runs.
 	checking := healthCheck(k, attempted)
-	if checking != "" {
+	unhealthy := ok && ready.Status == "False" && ready.Reason == meta.HealthCheckFailedReason && attempted != ""
+	if checking != "" || unhealthy {
 		applied = attempted
 	}
 	rev := func(commit string) *Revision {
@@ -222,17 +242,17 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 		}
 		return &res
 	}
-	s := Sync{Live: rev(CommitOf(applied)), Suspended: suspended(k)}
+	s := Sync{Live: rev(CommitOf(applied)), Suspended: suspended(k), Unhealthy: unhealthy}
 	if attempted != "" && attempted != applied {
 		s.Attempted = rev(CommitOf(attempted))
 	}
-	ready, ok := condition(k, meta.ReadyCondition)
-	stalled, isStalled := condition(k, meta.StalledCondition)
 	switch {
 	case s.Suspended:
 		s.State, s.Message = string(Suspended), suspendedResult.Reason
 	case isStalled && stalled.Status == "True":
 		s.State, s.Reason, s.Message = Failed, stalled.Reason, stalled.Message
+	case unhealthy:
+		s.State, s.Reason, s.Message = Failed, ready.Reason, words("applied, unhealthy", "", ready.Message)
 	case ok && ready.Status == "False" && terminal(ready.Reason):
 		s.State, s.Reason, s.Message = Failed, ready.Reason, ready.Message
 	case ok && ready.Status == "False":
@@ -263,6 +283,24 @@ func syncOf(ctx context.Context, k *unstructured.Unstructured, name string, r Re
 		s.Message += ": " + suspendedResult.Reason
 	}
 	return s
+}
+
+// sourceFails marks a sync whose source fails: a workflow at rest on
+// what the source last fetched is not Synced but Failed, as is one
+// waiting for the source's artifact, and an OutOfSync one says why. A
+// suspended workflow or one Flux is applying, checking or failed on stays
+// as it is; its health shows the source.
+func sourceFails(s *Sync, src *Readiness) {
+	if src.Health != Degraded {
+		return
+	}
+	msg := src.Named().Reason
+	switch s.State {
+	case OutOfSync:
+		s.Reason, s.Message = src.FluxReason, s.Message+"; "+msg
+	case Synced, Waiting:
+		s.State, s.Reason, s.Message = Failed, src.FluxReason, msg
+	}
 }
 
 // observed reports whether Flux has reconciled a Kustomization's spec as

@@ -114,11 +114,11 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@
 			`{type: Healthy, status: "Unknown", reason: Progressing, message: "Running health checks for revision deploy@sha1:aaa with a timeout of 5m0s"}`),
 			Progressing, "Flux: Building manifests for revision deploy@sha1:bbb with a timeout of 5m0s",
 			Sync{State: Applying, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Message: "Reconciliation in progress"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
-		{"a failed health check: Flux's last applied revision is live, as Flux says", nextRevision(
+		{"a failed health check: the attempted revision is live, applied, unhealthy", nextRevision(
 			`{type: Ready, status: "False", reason: HealthCheckFailed, message: "`+healthFailed+`"}`,
 			`{type: Healthy, status: "False", reason: HealthCheckFailed, message: "`+healthFailed+`"}`),
 			Degraded, "Flux: failed: HealthCheckFailed: " + healthFailed,
-			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Reason: "HealthCheckFailed", Message: healthFailed}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+			Sync{State: Failed, Live: &Revision{"bbb", "s2", 4}, Unhealthy: true, Reason: "HealthCheckFailed", Message: "applied, unhealthy: " + healthFailed}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"drift both ways; unwatched kinds are not compared", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{elsewhere, old, run}, Kustomizations: ks(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1

@@ -179,6 +179,8 @@ func TestSyncStates(t *testing.T) {
 			[]string{`<span class="sync sync-Suspended" data-field="sync">Suspended</span>`, `class="health health-Suspended"`, `<span aria-hidden="true">‖</span> Suspended`}},
 		{"out of sync while suspended", watch.Suspended, watch.Sync{State: watch.OutOfSync, Live: live, Head: head, Suspended: true},
 			[]string{`<span class="sync sync-OutOfSync" data-field="sync">OutOfSync (suspended)</span>`, "deploy head v2 <code>eeeeeeeeeeee</code>"}},
+		{"applied, unhealthy", watch.Degraded, watch.Sync{State: watch.Failed, Live: head, Unhealthy: true, Reason: "HealthCheckFailed", Message: "applied, unhealthy: health check failed after 20s"},
+			[]string{`<span class="sync sync-Failed" data-field="sync">Failed (applied, unhealthy)</span>`, "applied, unhealthy: health check failed after 20s"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,6 +205,29 @@ func TestSyncStates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClusterFlux: the overview shows each cluster's source and cluster
+// Kustomization, and why the source fails.
+func TestClusterFlux(t *testing.T) {
+	t.Parallel()
+	s := serve(t, hooks.ReadAccess{}, true)
+	src := &watch.Readiness{Kind: "GitRepository", Namespace: "flux-system", Name: "slipway", FluxReason: "GitOperationFailed",
+		Result: watch.Result{Health: watch.Degraded, Reason: "fetch failed (GitOperationFailed): connection refused"}}
+	k := &watch.Readiness{Kind: "Kustomization", Namespace: "flux-system", Name: "slipway-prod", Result: watch.Result{Health: watch.Healthy}}
+	b, _ := json.Marshal(hooks.ClusterStatus{Name: "prod", Watched: true, Result: src.Named(), Source: src, Kustomization: k, Workflows: []string{}})
+	if _, err := s.store.PutStatus(t.Context(), "clusters/prod", b); err != nil {
+		t.Fatal(err)
+	}
+	_, body := fetch(t, s.url+"/")
+	for _, want := range []string{
+		`<td data-field="source"><span class="health health-Degraded" title="GitRepository flux-system/slipway: fetch failed (GitOperationFailed): connection refused">`,
+		`<td data-field="kustomization"><span class="health health-Healthy" title="Kustomization flux-system/slipway-prod">`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET / lacks %q", want)
+		}
 	}
 }
 

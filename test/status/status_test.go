@@ -109,7 +109,7 @@ spec:
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: cluster-default, namespace: flux-system}
+metadata: {name: slipway-default, namespace: flux-system}
 spec:
   interval: 10m
   path: ./clusters/default

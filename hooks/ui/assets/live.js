@@ -18,7 +18,18 @@
     if (!el) return;
     const state = (sync && sync.state) || "";
     el.className = "sync sync-" + state;
-    el.textContent = state + (sync && sync.suspended && state !== "Suspended" ? " (suspended)" : "");
+    el.textContent = state + (sync && sync.suspended && state !== "Suspended" ? " (suspended)" : "") +
+      (sync && sync.unhealthy ? " (applied, unhealthy)" : "");
+  }
+  function setFlux(el, r) {
+    if (!el) return;
+    if (!r) { el.textContent = "–"; return; }
+    el.innerHTML = "";
+    const span = document.createElement("span");
+    span.className = "health";
+    setHealth(span, r);
+    span.title = r.kind + " " + r.namespace + "/" + r.name + (r.reason ? ": " + r.reason : "");
+    el.appendChild(span);
   }
   function field(scope, name) { return scope.querySelector('[data-field="' + name + '"]'); }
   function setText(el, text) { if (el) el.textContent = text; }
@@ -69,6 +80,8 @@
       setHealth(field(row, "health"), cs);
       setText(field(row, "reason"), cs.reason || "");
       setText(field(row, "watched"), cs.watched ? "yes" : "no");
+      setFlux(field(row, "source"), cs.source);
+      setFlux(field(row, "kustomization"), cs.kustomization);
     });
   }
 
