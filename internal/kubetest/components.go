@@ -99,9 +99,10 @@ func (s *Stack) startFlux(ctx context.Context, ports []int) error {
 		return err
 	}
 	// Dependencies are checked again every 5 s, not 30 s: tests wait less.
-	if err := s.start("kustomize-controller", env,
+	kustomizeArgs := append([]string{
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[4]),
-		"--enable-leader-election=false", "--events-addr", "", "--requeue-dependency", "5s"); err != nil {
+		"--enable-leader-election=false", "--events-addr", "", "--requeue-dependency", "5s"}, s.opts.KustomizeControllerArgs...)
+	if err := s.start("kustomize-controller", env, kustomizeArgs...); err != nil {
 		return err
 	}
 	for i, name := range []string{"source-controller", "kustomize-controller"} {

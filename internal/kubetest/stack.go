@@ -42,6 +42,11 @@ type Options struct {
 	GitRoot string
 	// Flux starts Flux's controllers and installs their CRDs.
 	Flux bool
+	// KustomizeControllerArgs are added to kustomize-controller's command
+	// line, as a cluster's operator sets them (for example Flux's
+	// multi-tenancy lockdown: --no-cross-namespace-refs=true
+	// --default-service-account=default).
+	KustomizeControllerArgs []string
 	// CRDs are extra CustomResourceDefinition manifests to apply.
 	CRDs [][]byte
 	// Log receives progress lines; nil for none.
