@@ -125,3 +125,54 @@ func TestSecretSetThenBuild(t *testing.T) {
 		t.Errorf("decrypted keys %v are not the rotated stripe and the kept sendgrid", slices.Sorted(maps.Keys(s.Data)))
 	}
 }
+
+// TestSecretValues: values come from arguments, an env file or standard
+// input; a bad line or argument is named by its place, never by its value.
+func TestSecretValues(t *testing.T) {
+	t.Parallel()
+	const value = "Hx7-pQ2-zR9"
+	envFile := filepath.Join(t.TempDir(), "values.env")
+	if err := os.WriteFile(envFile, []byte("# the shop's keys\n\nstripe="+value+"\r\nsendgrid=a=b \"c\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		stdin   string
+		pairs   []string
+		envFile string
+		want    map[string]string
+		err     string
+	}{
+		{"arguments", "", []string{"stripe=" + value, "sendgrid="}, "", map[string]string{"stripe": value, "sendgrid": ""}, ""},
+		{"env file, as it is", "", nil, envFile, map[string]string{"stripe": value, "sendgrid": `a=b "c"`}, ""},
+		{"standard input", "stripe=" + value + "\n", nil, "", map[string]string{"stripe": value}, ""},
+		{"an argument without =", "", []string{"stripe=x", value}, "", nil, "argument 2: not KEY=VALUE"},
+		{"a line without =", "# keys\n" + value + "\n", nil, "", nil, "standard input:2: not KEY=VALUE"},
+		{"a key given twice", "stripe=" + value + "\nstripe=" + value + "\n", nil, "", nil, `standard input:2: the key "stripe" is given twice`},
+		{"a bad key", "str ipe=" + value + "\n", nil, "", nil, `standard input:1: "str ipe" is not a Secret key name`},
+		{"nothing", "# nothing\n", nil, "", nil, "standard input holds no KEY=VALUE line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := secretCommand{strings.NewReader(tt.stdin)}.values(tt.pairs, tt.envFile)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), value) {
+					t.Errorf("got %v, want %q without the value", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("got keys %v", slices.Sorted(maps.Keys(got)))
+			}
+			for k, v := range tt.want {
+				if string(got[k]) != v {
+					t.Errorf("%s: got %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
