@@ -15,7 +15,9 @@ const sopsAgeKey = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac
 // sopsSecret returns an encrypted Secret api-keys as compiler secret set
 // writes it, whose ciphertext of stripe is data.
 func sopsSecret(data string) []byte {
-	enc := func(d string) string { return "ENC[AES256_GCM,data:" + d + ",iv:aXZpdml2aXZpdml2,tag:dGFndGFndGFndGFn,type:str]" }
+	enc := func(d string) string {
+		return "ENC[AES256_GCM,data:" + d + ",iv:aXZpdml2aXZpdml2,tag:dGFndGFndGFndGFn,type:str]"
+	}
 	return []byte(`apiVersion: v1
 kind: Secret
 metadata:
