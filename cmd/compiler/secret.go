@@ -16,8 +16,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/sopsfile/encrypt"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
