@@ -112,20 +112,16 @@ func secretTarget(ctx context.Context, dir, wf, ref, cluster string) (secretNode
 		return secretNode{}, fmt.Errorf("%s does not exist in %s", path, dir)
 	}
 	w := repo.Workflows[i]
-	n := w.NodeByID(ref)
-	if n == nil {
-		for j := range w.Nodes {
-			if w.Nodes[j].Type == workflow.KindSecret && w.Nodes[j].Name() == ref {
-				n = &w.Nodes[j]
-			}
+	var n *workflow.Node
+	var d *workflow.SecretData
+	for j := range w.Nodes {
+		if s, ok := w.Nodes[j].Spec.(*workflow.SecretData); ok && (w.Nodes[j].ID == ref || s.Name == ref) {
+			n, d = &w.Nodes[j], s
+			break
 		}
 	}
-	d, ok := (*workflow.SecretData)(nil), false
-	if n != nil {
-		d, ok = n.Spec.(*workflow.SecretData)
-	}
 	switch {
-	case !ok:
+	case d == nil:
 		return secretNode{}, fmt.Errorf("%s: no secret node has the id or name %q", path, ref)
 	case d.SopsFile == "":
 		return secretNode{}, fmt.Errorf("%s: node %q has no sopsFile; add \"sopsFile\": %q to its data", path, n.ID, workflow.SopsFile(wf, d.Name))
@@ -196,12 +192,13 @@ func readValues(r io.Reader, name string) (map[string][]byte, error) {
 // addValue adds the value of a KEY=VALUE pair to values.
 func addValue(values map[string][]byte, pair string) error {
 	key, value, ok := strings.Cut(pair, "=")
+	_, dup := values[key]
 	switch {
 	case !ok:
 		return errors.New("not KEY=VALUE")
 	case len(validation.IsConfigMapKey(key)) > 0:
 		return fmt.Errorf("%q is not a Secret key name (letters, digits, -, _ and .)", key)
-	case values[key] != nil:
+	case dup:
 		return fmt.Errorf("the key %q is given twice", key)
 	}
 	values[key] = []byte(value)
