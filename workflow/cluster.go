@@ -50,6 +50,10 @@ type Cluster struct {
 	// Flux updates the objects KubeOrch made instead of failing on them.
 	// Empty: Slipway's own selector labels.
 	Adopt string `json:"adopt,omitempty"`
+	// Sops holds the age keys that encrypt the Secrets of the cluster's
+	// secret nodes that set sopsFile, and the Secret Flux decrypts them
+	// with; nil when the cluster has none.
+	Sops *ClusterSops `json:"sops,omitempty"`
 }
 
 // ClusterMetadata describes a cluster.
@@ -98,6 +102,7 @@ func DecodeCluster(file string, data []byte) (*Cluster, error) {
 	v.oneOf("/podSecurity", "", cl.PodSecurity, "privileged", "baseline", "restricted")
 	v.oneOf("/adopt", "", cl.Adopt, AdoptKubeOrch)
 	v.clusterFlux("/flux", cl.Flux)
+	v.clusterSops("/sops", cl.Sops)
 	for i, p := range cl.AllowedNamespaces {
 		if _, err := path.Match(p, ""); err != nil || p == "" {
 			v.c.add(pointer("/allowedNamespaces", i), "", "%q is not a namespace pattern (like team-a-* or shop)", p)
