@@ -121,7 +121,8 @@ FUZZ_TARGETS := FuzzDecode:./workflow FuzzDecodeCluster:./workflow FuzzDiff:./wo
 	FuzzParse:./workflow/plugins FuzzCompile:./compiler FuzzImport:./compose \
 	FuzzReceiveBody:./hooks FuzzImportGenerated:./compose FuzzLoadErrorsLocated:./compose FuzzConfine:./compose \
 	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch \
-	FuzzRedact:./workflow FuzzRedactCredentials:./gitrepo FuzzParseAuthors:./kubeorch
+	FuzzRedact:./workflow FuzzRedactCredentials:./gitrepo FuzzParseAuthors:./kubeorch \
+	FuzzParse:./sopsfile
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \
