@@ -125,7 +125,7 @@ func writeFile(name string, write func(*bufio.Writer) error) (err error) {
 		}
 	}()
 	w := bufio.NewWriter(f)
-	err = errors.Join(write(w), w.Flush(), f.Close())
+	err = errors.Join(write(w), w.Flush(), f.Chmod(0o644), f.Close())
 	if err != nil {
 		return err
 	}
