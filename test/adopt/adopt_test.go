@@ -1,20 +1,31 @@
 // Package adopt_test shows on the real stack that Flux takes over the
-// objects KubeOrch made when the cluster adopts them: KubeOrch's
-// Deployment and Service, rendered as its templates render them, are
-// applied first; then the workflow imported from KubeOrch's documents is
-// applied through Flux. The Deployment keeps its UID and its selector,
-// and its pods are replaced by a rolling update.
+// objects KubeOrch made when the cluster adopts them: the objects
+// KubeOrch's templates render for two workflows are created as KubeOrch
+// creates them (field manager kubeorch-core, the environment value it
+// supplies at run time, a Job that ran, a NetworkPolicy whose rule is
+// empty); the operator supplies the workflow's environment Secret and
+// hands KubeOrch's fields to Flux as docs/kubeorch.md says; then the
+// workflows imported from KubeOrch's documents are applied through Flux.
+// Every object keeps its UID, the Job does not run again, the pods are
+// replaced once, by a rolling update, and read the value from the Secret.
 package adopt_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/slipway-gitops/slipway/compiler"
@@ -30,43 +41,35 @@ import (
 // binDir is where make kube-tools puts the stack's binaries.
 const binDir = "../../.tools/kube/bin"
 
-// documents are the KubeOrch API documents of the workflow.
-const documents = "../../fixtures/kubeorch-api"
+// documents are KubeOrch's API documents of the two workflows.
+var documents = []string{
+	"../../fixtures/kubeorch-api/shop-front.json",
+	"../../fixtures/kubeorch-api/shop-front-versions.json",
+	"../../fixtures/kubeorch/adopt/orders.json",
+}
 
-// kubeorchObjects are the Deployment and Service KubeOrch's core templates
-// render for the fixture's version 3: app and version labels, the
-// managed-by label, a selector on app alone, a port named http.
-const kubeorchObjects = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-  labels: {app: web, version: v1, managed-by: kubeorch}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web, version: v1}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.27.3
-        ports:
-        - {containerPort: 80, protocol: TCP, name: http}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-  labels: {app: web, managed-by: kubeorch}
-spec:
-  type: ClusterIP
-  selector: {app: web}
-  ports:
-  - {name: http, protocol: TCP, port: 80, targetPort: 80}
+// kubeorchObjects are the objects KubeOrch's templates render for them.
+const kubeorchObjects = "../../fixtures/kubeorch/adopt/kubeorch-objects.yaml"
+
+// kubeorchManager is the field manager of KubeOrch's objects: its
+// dynamic client's default, the name of its binary.
+const kubeorchManager = "kubeorch-core"
+
+// apiKey is the value KubeOrch supplied at run time for Orders' API_KEY.
+const apiKey = "not-a-real-key"
+
+// handOver is the step docs/kubeorch.md gives to run before Flux first
+// applies an adopted namespace: the fields KubeOrch set on its workloads
+// become Flux's (kustomize-controller's, as an apply), so that Flux's
+// apply removes what the workflow no longer draws, such as an
+// environment value now read from a Secret.
+const handOver = `set -eu -o pipefail
+kubectl get deployments,statefulsets,daemonsets,cronjobs -n default -l managed-by=kubeorch -o name |
+while read -r o; do
+  kubectl get -n default "$o" -o json --show-managed-fields |
+    jq '.metadata.managedFields |= map(if .manager == "kubeorch-core" then .manager = "kustomize-controller" | .operation = "Apply" else . end)' |
+    kubectl replace -f -
+done
 `
 
 // adoptingCluster is the repository's one cluster, which adopts
@@ -75,12 +78,12 @@ const adoptingCluster = `{"name": "default", "default": true, "adopt": "kubeorch
 `
 
 // importInto imports the fixture documents into a new bare repository,
-// with the adopting cluster in the first commit, and deploys it.
-func importInto(t *testing.T, bare string) *deployer.Result {
+// with the adopting cluster in the first commit, and deploys it. It
+// returns the import's report.
+func importInto(t *testing.T, bare string) *kubeorch.Report {
 	t.Helper()
 	docs := &kubeorch.Documents{}
-	for _, n := range []string{"shop-front.json", "shop-front-versions.json"} {
-		p := filepath.Join(documents, n)
+	for _, p := range documents {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -120,107 +123,224 @@ func importInto(t *testing.T, bare string) *deployer.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dr, err := d.Deploy(t.Context())
+	if _, err := d.Deploy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return res.Report
+}
+
+// created is an object KubeOrch made.
+type created struct {
+	resource schema.GroupVersionResource
+	kind     string
+	name     string
+	uid      types.UID
+}
+
+// createAsKubeOrch creates the objects of the YAML file path in default,
+// as KubeOrch does: a Create as field manager kubeorch-core.
+func createAsKubeOrch(t *testing.T, dyn dynamic.Interface, path string) []created {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dr
+	objs, err := kubetest.Objects(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []created
+	for _, o := range objs {
+		gvr, _ := meta.UnsafeGuessKindToResource(o.GroupVersionKind())
+		got, err := dyn.Resource(gvr).Namespace("default").Create(t.Context(), o, metav1.CreateOptions{FieldManager: kubeorchManager})
+		if err != nil {
+			t.Fatalf("%s/%s: %v", o.GetKind(), o.GetName(), err)
+		}
+		out = append(out, created{resource: gvr, kind: o.GetKind(), name: o.GetName(), uid: got.GetUID()})
+	}
+	return out
 }
 
 func TestAdoptKubeOrch(t *testing.T) {
 	s, gitRoot := kubetest.ForTest(t, binDir, true)
 	ctx := t.Context()
-
-	if err := s.Apply(ctx, []byte(kubeorchObjects)); err != nil {
-		t.Fatal(err)
-	}
-	before := waitDeployment(t, s, "KubeOrch's web rolled out", func(d *appsv1.Deployment) bool { return true })
-	svcBefore, err := s.Client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	dyn, err := dynamic.NewForConfig(s.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	importInto(t, filepath.Join(gitRoot, "shop.git"))
+	made := createAsKubeOrch(t, dyn, kubeorchObjects)
+	before := waitDeployment(t, s, "web", "KubeOrch's web rolled out", func(d *appsv1.Deployment) bool { return true })
+	waitDeployment(t, s, "orders", "KubeOrch's orders rolled out", func(d *appsv1.Deployment) bool { return true })
+	ranBefore := waitJob(t, s, "orders-migrate")
+
+	// The operator supplies the values KubeOrch supplied at run time, one
+	// key per workload and variable (docs/secrets.md), and hands
+	// KubeOrch's fields to Flux (docs/kubeorch.md).
+	env := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: workflow.EnvSecretName("orders"), Namespace: "default"},
+		StringData: map[string]string{workflow.EnvSecretKey("orders", "API_KEY"): apiKey}}
+	if _, err := s.Client.CoreV1().Secrets("default").Create(ctx, env, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := filepath.Abs(binDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "bash", "-c", handOver)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("handing KubeOrch's fields to Flux: %v\n%s", err, out)
+	}
+
+	report := importInto(t, filepath.Join(gitRoot, "shop.git"))
 	// Connected as an operator connects Flux: compiler bootstrap's objects.
-	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: "default", URL: s.GitURL("shop.git"), Branch: "deploy", Interval: time.Minute}, compiler.DefaultOptions())
+	opts := compiler.DefaultOptions()
+	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: "default", URL: s.GitURL("shop.git"), Branch: "deploy", Interval: time.Minute}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Apply(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitReady(t, s, dyn, "shop-front")
+	waitReady(t, s, dyn, opts.SourceRefNamespace, "shop-front")
+	waitReady(t, s, dyn, opts.SourceRefNamespace, "orders")
 
-	after := waitDeployment(t, s, "Slipway's web rolled out", func(d *appsv1.Deployment) bool {
+	after := waitDeployment(t, s, "web", "Slipway's web rolled out", func(d *appsv1.Deployment) bool {
 		return d.Spec.Template.Labels[workflow.LabelPartOf] == "shop-front"
 	})
-	t.Run("the Deployment is the same object, updated in place", func(t *testing.T) {
-		if after.UID != before.UID {
-			t.Errorf("UID %s, KubeOrch's was %s: Flux replaced the Deployment", after.UID, before.UID)
+	orders := waitDeployment(t, s, "orders", "Slipway's orders rolled out", func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Labels[workflow.LabelPartOf] == "orders"
+	})
+	t.Run("every object is the one KubeOrch made", func(t *testing.T) {
+		for _, o := range made {
+			got, err := dyn.Resource(o.resource).Namespace("default").Get(ctx, o.name, metav1.GetOptions{})
+			if err != nil {
+				t.Errorf("%s %s: %v", o.kind, o.name, err)
+				continue
+			}
+			if got.GetUID() != o.uid {
+				t.Errorf("%s %s: UID %s, KubeOrch's was %s: Flux replaced it", o.kind, o.name, got.GetUID(), o.uid)
+			}
 		}
+	})
+	t.Run("the Deployment is updated in place and keeps KubeOrch's selector", func(t *testing.T) {
 		if got := after.Spec.Selector.MatchLabels; len(got) != 1 || got["app"] != "web" {
 			t.Errorf("selector %v, want KubeOrch's {app: web}", got)
 		}
 		if after.Generation <= before.Generation {
 			t.Errorf("generation %d, was %d: the pod template did not change", after.Generation, before.Generation)
 		}
-		// KubeOrch's other labels (version) stay: another field manager
-		// owns them, and server-side apply leaves what it does not own.
 		if l := after.Spec.Template.Labels; l["app"] != "web" || l[workflow.LabelName] != "web" || l[workflow.LabelPartOf] != "shop-front" {
 			t.Errorf("pod labels %v: want app and Slipway's labels", l)
 		}
 		if after.Labels[workflow.LabelManagedBy] != workflow.ManagedBy {
 			t.Errorf("labels %v: not managed by Slipway", after.Labels)
 		}
-	})
-	t.Run("its pods are the new template's, replaced by a rolling update", func(t *testing.T) {
-		pods, err := s.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		running := 0
-		for _, p := range pods.Items {
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			running++
-			if p.Labels[workflow.LabelPartOf] != "shop-front" {
-				t.Errorf("pod %s has KubeOrch's labels %v", p.Name, p.Labels)
-			}
-		}
-		if running != 2 {
-			t.Errorf("%d pods, want 2", running)
-		}
 		if after.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
 			t.Errorf("strategy %s", after.Spec.Strategy.Type)
 		}
 	})
-	t.Run("the Service is the same object and selects by app", func(t *testing.T) {
-		svc, err := s.Client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	t.Run("the environment value is read from the Secret and no field is KubeOrch's", func(t *testing.T) {
+		want := []corev1.EnvVar{{Name: "API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "orders-env"}, Key: "orders.API_KEY"}}}}
+		if got := orders.Spec.Template.Spec.Containers[0].Env; len(got) != 1 || got[0].Value != "" || got[0].ValueFrom == nil ||
+			got[0].ValueFrom.SecretKeyRef == nil || *got[0].ValueFrom.SecretKeyRef != *want[0].ValueFrom.SecretKeyRef {
+			t.Errorf("env %+v, want %+v", got, want)
+		}
+		for _, d := range []*appsv1.Deployment{after, orders} {
+			for _, m := range d.ManagedFields {
+				if m.Manager == kubeorchManager {
+					t.Errorf("%s: %s still owns fields", d.Name, m.Manager)
+				}
+			}
+			if _, ok := d.Spec.Template.Labels["version"]; ok {
+				t.Errorf("%s: pod labels %v keep KubeOrch's version, which the workflow does not draw", d.Name, d.Spec.Template.Labels)
+			}
+		}
+	})
+	t.Run("the pods are replaced once", func(t *testing.T) {
+		for _, name := range []string{"web", "orders"} {
+			rs, err := s.Client.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs.Items) != 2 {
+				t.Errorf("%s: %d ReplicaSets, want KubeOrch's and Slipway's", name, len(rs.Items))
+			}
+			pods, err := s.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			running := 0
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp != nil {
+					continue
+				}
+				running++
+				if p.Labels[workflow.LabelName] != name {
+					t.Errorf("pod %s has KubeOrch's labels %v", p.Name, p.Labels)
+				}
+			}
+			if running != 2 {
+				t.Errorf("%s: %d pods, want 2", name, running)
+			}
+		}
+		if got := orders.Annotations["deployment.kubernetes.io/revision"]; got != "2" {
+			t.Errorf("orders is at revision %s, want 2", got)
+		}
+	})
+	t.Run("the Job that ran does not run again", func(t *testing.T) {
+		job, err := s.Client.BatchV1().Jobs("default").Get(ctx, "orders-migrate", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if svc.UID != svcBefore.UID {
-			t.Errorf("UID %s, KubeOrch's was %s", svc.UID, svcBefore.UID)
+		if job.Status.Succeeded != 1 || job.Status.StartTime == nil || !job.Status.StartTime.Equal(ranBefore.Status.StartTime) {
+			t.Errorf("status %+v, KubeOrch's run was %+v", job.Status, ranBefore.Status)
+		}
+		if _, ok := job.Labels[workflow.LabelPartOf]; ok {
+			t.Errorf("labels %v: Flux changed the Job", job.Labels)
+		}
+	})
+	t.Run("the Service selects by app", func(t *testing.T) {
+		svc, err := s.Client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
 		if len(svc.Spec.Selector) != 1 || svc.Spec.Selector["app"] != "web" {
 			t.Errorf("selector %v", svc.Spec.Selector)
 		}
 	})
+	t.Run("the NetworkPolicy enforces the drawn rule", func(t *testing.T) {
+		np, err := s.Client.NetworkingV1().NetworkPolicies("default").Get(ctx, "orders", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in := np.Spec.Ingress; len(in) != 1 || len(in[0].From) != 1 || in[0].From[0].PodSelector == nil ||
+			in[0].From[0].PodSelector.MatchLabels["app"] != "web" || len(in[0].Ports) != 1 {
+			t.Errorf("ingress %+v, want from app=web on 8080", in)
+		}
+	})
+	t.Run("the import report lists the changes", func(t *testing.T) {
+		var got []string
+		for _, c := range report.Adoption {
+			got = append(got, c.Workflow+" "+c.Object)
+		}
+		for _, want := range []string{"shop-front Deployment/web", "orders Deployment/orders", "orders Job/orders-migrate", "orders NetworkPolicy/orders"} {
+			if !slices.Contains(got, want) {
+				t.Errorf("changes on adoption %v lack %s", got, want)
+			}
+		}
+	})
 }
 
-// waitDeployment waits until the Deployment web has rolled out every
+// waitDeployment waits until the Deployment name has rolled out every
 // replica of its newest template and ok holds, and returns it.
-func waitDeployment(t *testing.T, s *kubetest.Stack, what string, ok func(*appsv1.Deployment) bool) *appsv1.Deployment {
+func waitDeployment(t *testing.T, s *kubetest.Stack, name, what string, ok func(*appsv1.Deployment) bool) *appsv1.Deployment {
 	t.Helper()
 	var d *appsv1.Deployment
 	err := s.Poll(t.Context(), 3*time.Minute, func() (bool, error) {
 		var err error
-		if d, err = s.Client.AppsV1().Deployments("default").Get(t.Context(), "web", metav1.GetOptions{}); err != nil {
+		if d, err = s.Client.AppsV1().Deployments("default").Get(t.Context(), name, metav1.GetOptions{}); err != nil {
 			return false, err
 		}
 		want := int32(1)
@@ -236,12 +356,29 @@ func waitDeployment(t *testing.T, s *kubetest.Stack, what string, ok func(*appsv
 	return d
 }
 
-// waitReady waits until Flux's Kustomization name is Ready.
-func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, name string) {
+// waitJob waits until the Job name has succeeded, and returns it.
+func waitJob(t *testing.T, s *kubetest.Stack, name string) *batchv1.Job {
+	t.Helper()
+	var j *batchv1.Job
+	err := s.Poll(t.Context(), 3*time.Minute, func() (bool, error) {
+		var err error
+		if j, err = s.Client.BatchV1().Jobs("default").Get(t.Context(), name, metav1.GetOptions{}); err != nil {
+			return false, err
+		}
+		return j.Status.Succeeded > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("Job %s: %v; last status %+v", name, err, j.Status)
+	}
+	return j
+}
+
+// waitReady waits until Flux's Kustomization name in namespace is Ready.
+func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, namespace, name string) {
 	t.Helper()
 	var last *unstructured.Unstructured
 	err := s.Poll(t.Context(), 3*time.Minute, func() (bool, error) {
-		k, err := dyn.Resource(watch.Kustomizations).Namespace("flux-system").Get(t.Context(), name, metav1.GetOptions{})
+		k, err := dyn.Resource(watch.Kustomizations).Namespace(namespace).Get(t.Context(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
