@@ -11,10 +11,12 @@
 package adopt_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/kubeorch"
@@ -58,16 +61,22 @@ const kubeorchManager = "kubeorch-core"
 // apiKey is the value KubeOrch supplied at run time for Orders' API_KEY.
 const apiKey = "not-a-real-key"
 
-// handOver is the step docs/kubeorch.md gives to run before Flux first
-// applies an adopted namespace: the fields KubeOrch set on its workloads
-// become Flux's (kustomize-controller's, as an apply), so that Flux's
-// apply removes what the workflow no longer draws, such as an
-// environment value now read from a Secret.
+// handOver is the step docs/kubeorch.md gives for an adopted namespace:
+// the fields KubeOrch set on its workloads become Flux's
+// (kustomize-controller's, as an apply; merged into the fields it owns
+// already, where it applied the object before), so that Flux's apply
+// removes what the workflow no longer draws, such as an environment value
+// now read from a Secret.
 const handOver = `set -eu -o pipefail
 kubectl get deployments,statefulsets,daemonsets,cronjobs -n default -l managed-by=kubeorch -o name |
 while read -r o; do
   kubectl get -n default "$o" -o json --show-managed-fields |
-    jq '.metadata.managedFields |= map(if .manager == "kubeorch-core" then .manager = "kustomize-controller" | .operation = "Apply" else . end)' |
+    jq '.metadata.managedFields |= (
+      map(select(.manager == "kubeorch-core" or (.manager == "kustomize-controller" and .operation == "Apply"))) as $take |
+      if any($take[]; .manager == "kubeorch-core") then
+        map(select(IN($take[]) | not)) +
+        [$take[0] + {manager: "kustomize-controller", operation: "Apply", fieldsV1: (reduce $take[].fieldsV1 as $f ({}; . * $f))}]
+      else . end)' |
     kubectl replace -f -
 done
 `
@@ -161,6 +170,55 @@ func createAsKubeOrch(t *testing.T, dyn dynamic.Interface, path string) []create
 	return out
 }
 
+// kubeorchRan creates KubeOrch's objects as KubeOrch does, waits until
+// its workloads rolled out and its Job ran, and supplies the workflow's
+// environment Secret as an operator does, one key per workload and
+// variable (docs/secrets.md).
+func kubeorchRan(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface) []created {
+	t.Helper()
+	made := createAsKubeOrch(t, dyn, kubeorchObjects)
+	waitDeployment(t, s, "web", "KubeOrch's web rolled out", func(d *appsv1.Deployment) bool { return true })
+	waitDeployment(t, s, "orders", "KubeOrch's orders rolled out", func(d *appsv1.Deployment) bool { return true })
+	waitJob(t, s, "orders-migrate")
+	env := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: workflow.EnvSecretName("orders"), Namespace: "default"},
+		StringData: map[string]string{workflow.EnvSecretKey("orders", "API_KEY"): apiKey}}
+	if _, err := s.Client.CoreV1().Secrets("default").Create(t.Context(), env, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return made
+}
+
+// handOverToFlux runs the hand-over of docs/kubeorch.md with the stack's
+// kubectl.
+func handOverToFlux(t *testing.T, s *kubetest.Stack) {
+	t.Helper()
+	bin, err := filepath.Abs(binDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "bash", "-c", handOver)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("handing KubeOrch's fields to Flux: %v\n%s", err, out)
+	}
+}
+
+// connectFlux imports the workflows into a repository of the stack's git
+// server and connects Flux to it as an operator does, with compiler
+// bootstrap's objects. It returns the import's report.
+func connectFlux(t *testing.T, s *kubetest.Stack, gitRoot string, opts compiler.Options) *kubeorch.Report {
+	t.Helper()
+	report := importInto(t, filepath.Join(gitRoot, "shop.git"))
+	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: "default", URL: s.GitURL("shop.git"), Branch: "deploy", Interval: time.Minute}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(t.Context(), bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	return report
+}
+
 func TestAdoptKubeOrch(t *testing.T) {
 	s, gitRoot := kubetest.ForTest(t, binDir, true)
 	ctx := t.Context()
@@ -168,42 +226,20 @@ func TestAdoptKubeOrch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	made := createAsKubeOrch(t, dyn, kubeorchObjects)
-	before := waitDeployment(t, s, "web", "KubeOrch's web rolled out", func(d *appsv1.Deployment) bool { return true })
-	waitDeployment(t, s, "orders", "KubeOrch's orders rolled out", func(d *appsv1.Deployment) bool { return true })
-	ranBefore := waitJob(t, s, "orders-migrate")
-
-	// The operator supplies the values KubeOrch supplied at run time, one
-	// key per workload and variable (docs/secrets.md), and hands
-	// KubeOrch's fields to Flux (docs/kubeorch.md).
-	env := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: workflow.EnvSecretName("orders"), Namespace: "default"},
-		StringData: map[string]string{workflow.EnvSecretKey("orders", "API_KEY"): apiKey}}
-	if _, err := s.Client.CoreV1().Secrets("default").Create(ctx, env, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	bin, err := filepath.Abs(binDir)
+	made := kubeorchRan(t, s, dyn)
+	before, err := s.Client.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, "bash", "-c", handOver)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("handing KubeOrch's fields to Flux: %v\n%s", err, out)
+	ranBefore, err := s.Client.BatchV1().Jobs("default").Get(ctx, "orders-migrate", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	report := importInto(t, filepath.Join(gitRoot, "shop.git"))
-	// Connected as an operator connects Flux: compiler bootstrap's objects.
+	handOverToFlux(t, s)
 	opts := compiler.DefaultOptions()
-	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: "default", URL: s.GitURL("shop.git"), Branch: "deploy", Interval: time.Minute}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Apply(ctx, bootstrap); err != nil {
-		t.Fatal(err)
-	}
-	waitReady(t, s, dyn, opts.SourceRefNamespace, "shop-front")
-	waitReady(t, s, dyn, opts.SourceRefNamespace, "orders")
+	report := connectFlux(t, s, gitRoot, opts)
+	waitReady(t, s, dyn, opts.SourceRefNamespace, "shop-front", "")
+	waitReady(t, s, dyn, opts.SourceRefNamespace, "orders", "")
 
 	after := waitDeployment(t, s, "web", "Slipway's web rolled out", func(d *appsv1.Deployment) bool {
 		return d.Spec.Template.Labels[workflow.LabelPartOf] == "shop-front"
@@ -211,18 +247,7 @@ func TestAdoptKubeOrch(t *testing.T) {
 	orders := waitDeployment(t, s, "orders", "Slipway's orders rolled out", func(d *appsv1.Deployment) bool {
 		return d.Spec.Template.Labels[workflow.LabelPartOf] == "orders"
 	})
-	t.Run("every object is the one KubeOrch made", func(t *testing.T) {
-		for _, o := range made {
-			got, err := dyn.Resource(o.resource).Namespace("default").Get(ctx, o.name, metav1.GetOptions{})
-			if err != nil {
-				t.Errorf("%s %s: %v", o.kind, o.name, err)
-				continue
-			}
-			if got.GetUID() != o.uid {
-				t.Errorf("%s %s: UID %s, KubeOrch's was %s: Flux replaced it", o.kind, o.name, got.GetUID(), o.uid)
-			}
-		}
-	})
+	t.Run("every object is the one KubeOrch made", func(t *testing.T) { checkSame(t, dyn, made) })
 	t.Run("the Deployment is updated in place and keeps KubeOrch's selector", func(t *testing.T) {
 		if got := after.Spec.Selector.MatchLabels; len(got) != 1 || got["app"] != "web" {
 			t.Errorf("selector %v, want KubeOrch's {app: web}", got)
@@ -241,22 +266,8 @@ func TestAdoptKubeOrch(t *testing.T) {
 		}
 	})
 	t.Run("the environment value is read from the Secret and no field is KubeOrch's", func(t *testing.T) {
-		want := []corev1.EnvVar{{Name: "API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: "orders-env"}, Key: "orders.API_KEY"}}}}
-		if got := orders.Spec.Template.Spec.Containers[0].Env; len(got) != 1 || got[0].Value != "" || got[0].ValueFrom == nil ||
-			got[0].ValueFrom.SecretKeyRef == nil || *got[0].ValueFrom.SecretKeyRef != *want[0].ValueFrom.SecretKeyRef {
-			t.Errorf("env %+v, want %+v", got, want)
-		}
-		for _, d := range []*appsv1.Deployment{after, orders} {
-			for _, m := range d.ManagedFields {
-				if m.Manager == kubeorchManager {
-					t.Errorf("%s: %s still owns fields", d.Name, m.Manager)
-				}
-			}
-			if _, ok := d.Spec.Template.Labels["version"]; ok {
-				t.Errorf("%s: pod labels %v keep KubeOrch's version, which the workflow does not draw", d.Name, d.Spec.Template.Labels)
-			}
-		}
+		checkTakenOver(t, orders, true)
+		checkTakenOver(t, after, false)
 	})
 	t.Run("the pods are replaced once", func(t *testing.T) {
 		for _, name := range []string{"web", "orders"} {
@@ -295,7 +306,7 @@ func TestAdoptKubeOrch(t *testing.T) {
 			t.Fatal(err)
 		}
 		if job.Status.Succeeded != 1 || job.Status.StartTime == nil || !job.Status.StartTime.Equal(ranBefore.Status.StartTime) {
-			t.Errorf("status %+v, KubeOrch's run was %+v", job.Status, ranBefore.Status)
+			t.Errorf("started at %v, %d succeeded; KubeOrch's run started at %v", job.Status.StartTime, job.Status.Succeeded, ranBefore.Status.StartTime)
 		}
 		if _, ok := job.Labels[workflow.LabelPartOf]; ok {
 			t.Errorf("labels %v: Flux changed the Job", job.Labels)
@@ -331,6 +342,46 @@ func TestAdoptKubeOrch(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkSame checks that the objects KubeOrch made are still there, the
+// same objects.
+func checkSame(t *testing.T, dyn dynamic.Interface, made []created) {
+	t.Helper()
+	for _, o := range made {
+		got, err := dyn.Resource(o.resource).Namespace("default").Get(t.Context(), o.name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s %s: %v", o.kind, o.name, err)
+			continue
+		}
+		if got.GetUID() != o.uid {
+			t.Errorf("%s %s: UID %s, KubeOrch's was %s: Flux replaced it", o.kind, o.name, got.GetUID(), o.uid)
+		}
+	}
+}
+
+// checkTakenOver checks that Flux owns every field KubeOrch set on d:
+// none is left to KubeOrch's field manager, its version label, which the
+// workflow does not draw, is gone and, with env, the value KubeOrch set
+// for API_KEY is read from the workflow's Secret.
+func checkTakenOver(t *testing.T, d *appsv1.Deployment, env bool) {
+	t.Helper()
+	for _, m := range d.ManagedFields {
+		if m.Manager == kubeorchManager {
+			t.Errorf("%s: %s still owns fields", d.Name, m.Manager)
+		}
+	}
+	if _, ok := d.Spec.Template.Labels["version"]; ok {
+		t.Errorf("%s: pod labels %v keep KubeOrch's version", d.Name, d.Spec.Template.Labels)
+	}
+	if !env {
+		return
+	}
+	want := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: workflow.EnvSecretName("orders")}, Key: workflow.EnvSecretKey("orders", "API_KEY")}
+	if got := d.Spec.Template.Spec.Containers[0].Env; len(got) != 1 || got[0].Name != "API_KEY" || got[0].Value != "" || got[0].ValueFrom == nil ||
+		got[0].ValueFrom.SecretKeyRef == nil || *got[0].ValueFrom.SecretKeyRef != want {
+		t.Errorf("%s: env %+v, want API_KEY from %+v only", d.Name, got, want)
+	}
 }
 
 // waitDeployment waits until the Deployment name has rolled out every
@@ -373,10 +424,23 @@ func waitJob(t *testing.T, s *kubetest.Stack, name string) *batchv1.Job {
 	return j
 }
 
-// waitReady waits until Flux's Kustomization name in namespace is Ready.
-func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, namespace, name string) {
+// waitReady waits until Flux's Kustomization name in namespace is Ready
+// and, unless handled is empty, has handled the reconciliation requested
+// as handled.
+func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, namespace, name, handled string) {
+	t.Helper()
+	waitKustomization(t, s, dyn, namespace, name, "Ready", func(k *unstructured.Unstructured, ready map[string]any) bool {
+		got, _, _ := unstructured.NestedString(k.Object, "status", "lastHandledReconcileAt")
+		return ready["status"] == "True" && got == handled
+	})
+}
+
+// waitKustomization waits until ok holds for Flux's Kustomization name in
+// namespace and its Ready condition, and returns that condition's message.
+func waitKustomization(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, namespace, name, what string, ok func(k *unstructured.Unstructured, ready map[string]any) bool) string {
 	t.Helper()
 	var last *unstructured.Unstructured
+	var msg string
 	err := s.Poll(t.Context(), 3*time.Minute, func() (bool, error) {
 		k, err := dyn.Resource(watch.Kustomizations).Namespace(namespace).Get(t.Context(), name, metav1.GetOptions{})
 		if err != nil {
@@ -385,9 +449,9 @@ func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, namespace
 		last = k
 		conds, _, _ := unstructured.NestedSlice(k.Object, "status", "conditions")
 		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Ready" && m["status"] == "True" {
-				return true, nil
+			if m, _ := c.(map[string]any); m["type"] == "Ready" {
+				msg, _ = m["message"].(string)
+				return ok(k, m), nil
 			}
 		}
 		return false, nil
@@ -397,6 +461,73 @@ func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, namespace
 		if last != nil {
 			conds, _, _ = unstructured.NestedSlice(last.Object, "status", "conditions")
 		}
-		t.Fatalf("Kustomization %s Ready: %v; conditions %v", name, err, conds)
+		t.Fatalf("Kustomization %s %s: %v; conditions %v", name, what, err, conds)
 	}
+	return msg
+}
+
+// TestAdoptAfterFailedApply connects Flux before the hand-over: Flux's
+// dry-run refuses the Deployment whose environment value KubeOrch owns,
+// and applies nothing of that workflow; the hand-over then merges
+// KubeOrch's fields into those Flux owns on the objects it applied
+// meanwhile, and Flux's next reconciliation adopts everything.
+func TestAdoptAfterFailedApply(t *testing.T) {
+	s, gitRoot := kubetest.ForTest(t, binDir, true)
+	ctx := t.Context()
+	dyn, err := dynamic.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := kubeorchRan(t, s, dyn)
+	opts := compiler.DefaultOptions()
+	connectFlux(t, s, gitRoot, opts)
+	ns := opts.SourceRefNamespace
+	waitReady(t, s, dyn, ns, "shop-front", "")
+	msg := waitKustomization(t, s, dyn, ns, "orders", "failed", func(_ *unstructured.Unstructured, ready map[string]any) bool {
+		return ready["status"] == "False" && ready["reason"] == "ReconciliationFailed"
+	})
+	t.Run("Flux refuses an environment value KubeOrch owns", func(t *testing.T) {
+		if !strings.Contains(msg, "Deployment/default/orders dry-run failed") || !strings.Contains(msg, "may not be specified when `value` is not empty") {
+			t.Errorf("Ready message %q", msg)
+		}
+		d, err := s.Client.AppsV1().Deployments("default").Get(ctx, "orders", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := d.Labels[workflow.LabelPartOf]; ok {
+			t.Errorf("labels %v: Flux applied part of the workflow", d.Labels)
+		}
+	})
+
+	handOverToFlux(t, s)
+	token := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, name := range []string{"shop-front", "orders"} {
+		patch := fmt.Appendf(nil, `{"metadata": {"annotations": {%q: %q}}}`, hooks.RequestedAtAnnotation, token)
+		if _, err := dyn.Resource(watch.Kustomizations).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReady(t, s, dyn, ns, "orders", token)
+	waitReady(t, s, dyn, ns, "shop-front", token)
+	orders := waitDeployment(t, s, "orders", "Slipway's orders rolled out", func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Labels[workflow.LabelPartOf] == "orders"
+	})
+	web := waitDeployment(t, s, "web", "web without KubeOrch's fields", func(d *appsv1.Deployment) bool {
+		_, ok := d.Spec.Template.Labels["version"]
+		return !ok
+	})
+	t.Run("every object is the one KubeOrch made", func(t *testing.T) { checkSame(t, dyn, made) })
+	t.Run("Flux owns what KubeOrch set", func(t *testing.T) {
+		checkTakenOver(t, orders, true)
+		checkTakenOver(t, web, false)
+		applies := 0
+		for _, m := range web.ManagedFields {
+			if m.Manager == "kustomize-controller" && m.Operation == metav1.ManagedFieldsOperationApply {
+				applies++
+			}
+		}
+		if applies != 1 {
+			t.Errorf("web: %d apply entries of kustomize-controller, want them merged into 1", applies)
+		}
+	})
 }
