@@ -68,9 +68,9 @@ const apiKey = "not-a-real-key"
 // removes what the workflow no longer draws, such as an environment value
 // now read from a Secret.
 const handOver = `set -eu -o pipefail
-kubectl get deployments,statefulsets,daemonsets,cronjobs -n default -l managed-by=kubeorch -o name |
+kubectl get deployments,statefulsets,daemonsets,cronjobs -n "$NS" -l managed-by=kubeorch -o name |
 while read -r o; do
-  kubectl get -n default "$o" -o json --show-managed-fields |
+  kubectl get -n "$NS" "$o" -o json --show-managed-fields |
     jq '.metadata.managedFields |= (
       map(select(.manager == "kubeorch-core" or (.manager == "kustomize-controller" and .operation == "Apply"))) as $take |
       if any($take[]; .manager == "kubeorch-core") then
@@ -188,8 +188,8 @@ func kubeorchRan(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface) []creat
 	return made
 }
 
-// handOverToFlux runs the hand-over of docs/kubeorch.md with the stack's
-// kubectl.
+// handOverToFlux runs the hand-over of docs/kubeorch.md in the namespace
+// default with the stack's kubectl.
 func handOverToFlux(t *testing.T, s *kubetest.Stack) {
 	t.Helper()
 	bin, err := filepath.Abs(binDir)
@@ -197,7 +197,7 @@ func handOverToFlux(t *testing.T, s *kubetest.Stack) {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(t.Context(), "bash", "-c", handOver)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "NS=default", "KUBECONFIG="+s.Kubeconfig, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("handing KubeOrch's fields to Flux: %v\n%s", err, out)
 	}
