@@ -34,14 +34,13 @@ func noteAdoption(name string, data []byte, r *Report) {
 		var changes []string
 		switch d := n.Spec.(type) {
 		case *workflow.DeploymentData:
-			kind, changes = "Deployment", workloadChanges(wf, valid, n, &d.Container, false)
+			kind, changes = "Deployment", workloadChanges(wf, valid, n, &d.Container, rolled, false)
 		case *workflow.StatefulSetData:
-			kind, changes = "StatefulSet", workloadChanges(wf, valid, n, &d.Container, false)
+			kind, changes = "StatefulSet", workloadChanges(wf, valid, n, &d.Container, rolled, false)
 		case *workflow.DaemonSetData:
-			kind, changes = "DaemonSet", workloadChanges(wf, valid, n, &d.Container, true)
+			kind, changes = "DaemonSet", workloadChanges(wf, valid, n, &d.Container, rolled, true)
 		case *workflow.CronJobData:
-			kind, changes = "CronJob", workloadChanges(wf, valid, n, &d.Container, true)
-			changes[0] = "the Jobs it starts from now on run Slipway's pod template"
+			kind, changes = "CronJob", workloadChanges(wf, valid, n, &d.Container, "the Jobs it starts from now on run Slipway's pod template", true)
 		case *workflow.JobData:
 			kind = "Job"
 			changes = []string{"left as KubeOrch ran it: Flux creates the Job only when it is missing, so it does not run again (delete it to run the workflow's version)"}
@@ -62,12 +61,16 @@ func noteAdoption(name string, data []byte, r *Report) {
 	}
 }
 
-// workloadChanges lists what changes for a workload's pods; rawResources
-// says KubeOrch's template left the kind's requests and limits out (its
-// DaemonSet, Job and CronJob templates read them by other names than its
-// editor saves).
-func workloadChanges(wf *workflow.Workflow, valid *workflow.Valid, n *workflow.Node, c *workflow.Container, rawResources bool) []string {
-	changes := []string{"its pods are replaced once: their template gains Slipway's labels"}
+// rolled is what changes for the pods of a Deployment, StatefulSet or
+// DaemonSet that Flux takes over.
+const rolled = "its pods are replaced once: their template gains Slipway's labels"
+
+// workloadChanges lists what changes for a workload's pods, first how
+// they are replaced; rawResources says KubeOrch's template left the
+// kind's requests and limits out (its DaemonSet, Job and CronJob
+// templates read them by other names than its editor saves).
+func workloadChanges(wf *workflow.Workflow, valid *workflow.Valid, n *workflow.Node, c *workflow.Container, replaced string, rawResources bool) []string {
+	changes := []string{replaced}
 	var env, keys []string
 	for _, e := range c.EnvKeys {
 		if e.SecretKeyRef != nil && e.SecretKeyRef.Name == workflow.EnvSecretName(wf.Name) {
