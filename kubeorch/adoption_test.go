@@ -1,6 +1,7 @@
 package kubeorch
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -60,5 +61,28 @@ func TestImportReportsAdoption(t *testing.T) {
 				t.Errorf("changes on adoption (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestReportWriteTextAdoption checks that the text report ends with the
+// changes on adoption, one line per object, after the fields.
+func TestReportWriteTextAdoption(t *testing.T) {
+	t.Parallel()
+	r := &Report{
+		Entries:  []Entry{{Workflow: "w", File: "w.json", Pointer: "/status", Status: Mapped, Detail: "status"}},
+		Adoption: []Change{{"w", "Deployment/api", "its pods are replaced once"}, {"w", "Job/migrate", "left as KubeOrch ran it"}},
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `workflow w:
+  mapped  w.json#/status  status
+changes on adoption (a cluster with "adopt": "kubeorch"):
+  w  Deployment/api  its pods are replaced once
+  w  Job/migrate     left as KubeOrch ran it
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
