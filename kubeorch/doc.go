@@ -28,6 +28,7 @@
 //     more commit.
 //
 // Every field met is recorded in a Report as mapped, approximated or
-// dropped, with the reason. Problems are *workflow.Error values naming the
+// dropped, with the reason; the Report also lists each object whose
+// behaviour changes when a cluster adopts what KubeOrch deployed. Problems are *workflow.Error values naming the
 // input file and the JSON pointer of the offending value.
 package kubeorch
