@@ -36,6 +36,7 @@ func commands() []command {
 		{"import", "import Docker Compose files as a workflow", "import compose FILE... | --git URL [--ref REF] [--path DIR]", runImport},
 		{"bootstrap", "print the Flux objects that apply a cluster's deploy directory", "bootstrap --cluster NAME --url URL [--branch deploy]", runBootstrap},
 		{"diff", "review the deploy-branch change between two revisions", diffUsage, runDiff},
+		{"handover", "hand the fields KubeOrch owns on its workloads to Flux, before Flux adopts them", handoverUsage, runHandover},
 	}
 }
 
