@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -134,7 +136,7 @@ type fieldsPatch struct {
 // conflict, and says whether there was anything to hand over.
 func handOverObject(ctx context.Context, objects dynamic.ResourceInterface, obj *unstructured.Unstructured, dryRun bool) (bool, error) {
 	handed := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(conflictBackoff(), func() error {
 		fields, ok, err := HandOverFields(obj.GetManagedFields())
 		if err != nil || !ok || dryRun {
 			handed = ok
@@ -163,6 +165,14 @@ func handOverObject(ctx context.Context, objects dynamic.ResourceInterface, obj 
 		return err
 	})
 	return handed, err
+}
+
+// conflictBackoff is how often, and after how long, handOverObject tries
+// again after a conflict: a workload's controller writes its status
+// several times a second while it rolls out, so it backs off, for up to
+// some ten seconds.
+func conflictBackoff() wait.Backoff {
+	return wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 2, Jitter: 0.1}
 }
 
 // HandOverFields returns an object's managedFields with KubeOrch's
