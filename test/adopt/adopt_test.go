@@ -4,13 +4,15 @@
 // creates them (field manager kubeorch-core, the environment value it
 // supplies at run time, a Job that ran, a NetworkPolicy whose rule is
 // empty); the operator supplies the workflow's environment Secret and
-// hands KubeOrch's fields to Flux as docs/kubeorch.md says; then the
+// hands KubeOrch's fields to Flux with compiler handover, as
+// docs/kubeorch.md says; then the
 // workflows imported from KubeOrch's documents are applied through Flux.
 // Every object keeps its UID, the Job does not run again, the pods are
 // replaced once, by a rolling update, and read the value from the Secret.
 package adopt_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,32 +56,8 @@ var documents = []string{
 // kubeorchObjects are the objects KubeOrch's templates render for them.
 const kubeorchObjects = "../../fixtures/kubeorch/adopt/kubeorch-objects.yaml"
 
-// kubeorchManager is the field manager of KubeOrch's objects: its
-// dynamic client's default, the name of its binary.
-const kubeorchManager = "kubeorch-core"
-
 // apiKey is the value KubeOrch supplied at run time for Orders' API_KEY.
 const apiKey = "not-a-real-key"
-
-// handOver is the step docs/kubeorch.md gives for an adopted namespace:
-// the fields KubeOrch set on its workloads become Flux's
-// (kustomize-controller's, as an apply; merged into the fields it owns
-// already, where it applied the object before), so that Flux's apply
-// removes what the workflow no longer draws, such as an environment value
-// now read from a Secret.
-const handOver = `set -eu -o pipefail
-kubectl get deployments,statefulsets,daemonsets,cronjobs -n "$NS" -l managed-by=kubeorch -o name |
-while read -r o; do
-  kubectl get -n "$NS" "$o" -o json --show-managed-fields |
-    jq '.metadata.managedFields |= (
-      map(select(.manager == "kubeorch-core" or (.manager == "kustomize-controller" and .operation == "Apply"))) as $take |
-      if any($take[]; .manager == "kubeorch-core") then
-        map(select(IN($take[]) | not)) +
-        [$take[0] + {manager: "kustomize-controller", operation: "Apply", fieldsV1: (reduce $take[].fieldsV1 as $f ({}; . * $f))}]
-      else . end)' |
-    kubectl replace -f -
-done
-`
 
 // adoptingCluster is the repository's one cluster, which adopts
 // KubeOrch's objects.
@@ -161,7 +139,7 @@ func createAsKubeOrch(t *testing.T, dyn dynamic.Interface, path string) []create
 	var out []created
 	for _, o := range objs {
 		gvr, _ := meta.UnsafeGuessKindToResource(o.GroupVersionKind())
-		got, err := dyn.Resource(gvr).Namespace("default").Create(t.Context(), o, metav1.CreateOptions{FieldManager: kubeorchManager})
+		got, err := dyn.Resource(gvr).Namespace("default").Create(t.Context(), o, metav1.CreateOptions{FieldManager: kubeorch.FieldManager})
 		if err != nil {
 			t.Fatalf("%s/%s: %v", o.GetKind(), o.GetName(), err)
 		}
@@ -188,19 +166,61 @@ func kubeorchRan(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface) []creat
 	return made
 }
 
-// handOverToFlux runs the hand-over of docs/kubeorch.md in the namespace
-// default with the stack's kubectl.
-func handOverToFlux(t *testing.T, s *kubetest.Stack) {
+// buildCompiler builds cmd/compiler, for the test to run as an operator
+// does.
+func buildCompiler(t *testing.T) string {
 	t.Helper()
-	bin, err := filepath.Abs(binDir)
+	bin := filepath.Join(t.TempDir(), "compiler")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/compiler")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/compiler: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// handOver runs compiler handover in the namespace default with the
+// stack's kubeconfig and args added, and returns what it printed.
+func handOver(t *testing.T, s *kubetest.Stack, bin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"handover", "--kubeconfig", s.Kubeconfig, "--namespace", "default"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compiler handover %v: %v\n%s%s", args, err, out.String(), errOut.String())
+	}
+	return out.String(), errOut.String()
+}
+
+// handedOver is what compiler handover prints for KubeOrch's
+// Deployments in default.
+const handedOver = `default Deployment/orders: handed kubeorch-core's fields to kustomize-controller
+default Deployment/web: handed kubeorch-core's fields to kustomize-controller
+`
+
+// handOverToFlux hands KubeOrch's fields to Flux as docs/kubeorch.md
+// says, with compiler handover in the namespace default: it names each of
+// KubeOrch's workloads, and a second run changes nothing and says so.
+func handOverToFlux(t *testing.T, s *kubetest.Stack, bin string) {
+	t.Helper()
+	if out, _ := handOver(t, s, bin); out != handedOver {
+		t.Errorf("compiler handover printed\n%s\nwant\n%s", out, handedOver)
+	}
+	out, errOut := handOver(t, s, bin)
+	if out != "" || errOut != "nothing to hand over in default: kubeorch-core owns no fields of KubeOrch's workloads there\n" {
+		t.Errorf("a second compiler handover printed\n%s%s", out, errOut)
+	}
+}
+
+// ownsFields says whether manager owns fields of the Deployment name
+// itself (not of a subresource).
+func ownsFields(t *testing.T, s *kubetest.Stack, name, manager string) bool {
+	t.Helper()
+	d, err := s.Client.AppsV1().Deployments("default").Get(t.Context(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), "bash", "-c", handOver)
-	cmd.Env = append(os.Environ(), "NS=default", "KUBECONFIG="+s.Kubeconfig, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("handing KubeOrch's fields to Flux: %v\n%s", err, out)
-	}
+	return slices.ContainsFunc(d.ManagedFields, func(m metav1.ManagedFieldsEntry) bool { return m.Manager == manager && m.Subresource == "" })
 }
 
 // connectFlux imports the workflows into a repository of the stack's git
@@ -235,7 +255,19 @@ func TestAdoptKubeOrch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handOverToFlux(t, s)
+	bin := buildCompiler(t)
+	t.Run("a dry run of the hand-over writes nothing", func(t *testing.T) {
+		out, errOut := handOver(t, s, bin, "--dry-run")
+		if want := strings.ReplaceAll(handedOver, "handed", "would hand"); out != want || errOut != "dry run: would hand over 2 objects in default; nothing written\n" {
+			t.Errorf("printed\n%s%s\nwant\n%s", out, errOut, want)
+		}
+		for _, name := range []string{"web", "orders"} {
+			if !ownsFields(t, s, name, kubeorch.FieldManager) || ownsFields(t, s, name, kubeorch.FluxManager) {
+				t.Errorf("%s: the dry run handed KubeOrch's fields over", name)
+			}
+		}
+	})
+	handOverToFlux(t, s, bin)
 	opts := compiler.DefaultOptions()
 	report := connectFlux(t, s, gitRoot, opts)
 	waitReady(t, s, dyn, opts.SourceRefNamespace, "shop-front", "")
@@ -367,7 +399,7 @@ func checkSame(t *testing.T, dyn dynamic.Interface, made []created) {
 func checkTakenOver(t *testing.T, d *appsv1.Deployment, env bool) {
 	t.Helper()
 	for _, m := range d.ManagedFields {
-		if m.Manager == kubeorchManager {
+		if m.Manager == kubeorch.FieldManager {
 			t.Errorf("%s: %s still owns fields", d.Name, m.Manager)
 		}
 	}
@@ -499,7 +531,7 @@ func TestAdoptAfterFailedApply(t *testing.T) {
 		}
 	})
 
-	handOverToFlux(t, s)
+	handOverToFlux(t, s, buildCompiler(t))
 	token := time.Now().UTC().Format(time.RFC3339Nano)
 	for _, name := range []string{"shop-front", "orders"} {
 		patch := fmt.Appendf(nil, `{"metadata": {"annotations": {%q: %q}}}`, hooks.RequestedAtAnnotation, token)
@@ -530,4 +562,81 @@ func TestAdoptAfterFailedApply(t *testing.T) {
 			t.Errorf("web: %d apply entries of kustomize-controller, want them merged into 1", applies)
 		}
 	})
+}
+
+// racingClient is a dynamic client before whose first patch of each
+// object another writer changes that object, as an operator or a
+// controller may between the hand-over's read and its write.
+type racingClient struct {
+	dynamic.Interface
+	patches map[string]int
+}
+
+func (c racingClient) Resource(gvr schema.GroupVersionResource) dynamic.NamespaceableResourceInterface {
+	return racingResource{c.Interface.Resource(gvr), c}
+}
+
+// racingResource is a resource of a racingClient.
+type racingResource struct {
+	dynamic.NamespaceableResourceInterface
+	c racingClient
+}
+
+func (r racingResource) Namespace(ns string) dynamic.ResourceInterface {
+	return racingObjects{r.NamespaceableResourceInterface.Namespace(ns), r.c}
+}
+
+// racingObjects are the objects of a racingResource in a namespace.
+type racingObjects struct {
+	dynamic.ResourceInterface
+	c racingClient
+}
+
+// raced is the annotation the other writer sets.
+const raced = "example.com/raced"
+
+func (o racingObjects) Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*unstructured.Unstructured, error) {
+	o.c.patches[name]++
+	if o.c.patches[name] == 1 {
+		race := fmt.Appendf(nil, `{"metadata": {"annotations": {%q: "true"}}}`, raced)
+		if _, err := o.ResourceInterface.Patch(ctx, name, types.MergePatchType, race, metav1.PatchOptions{FieldManager: "operator"}); err != nil {
+			return nil, err
+		}
+	}
+	return o.ResourceInterface.Patch(ctx, name, pt, data, opts, sub...)
+}
+
+// TestHandOverRetriesOnConflict changes each of KubeOrch's objects
+// between the hand-over's read and its patch: the patch, made on the
+// resourceVersion read, meets a conflict, and the hand-over reads the
+// object again and hands its fields over without undoing the other
+// writer's change.
+func TestHandOverRetriesOnConflict(t *testing.T) {
+	s, _ := kubetest.ForTest(t, binDir, false)
+	dyn, err := dynamic.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createAsKubeOrch(t, dyn, kubeorchObjects)
+	c := racingClient{Interface: dyn, patches: map[string]int{}}
+	var handed []string
+	n, err := kubeorch.HandOver(t.Context(), c, kubeorch.HandOverOptions{Namespace: "default", Handed: func(o string) { handed = append(handed, o) }})
+	if err != nil || n != 2 || !slices.Equal(handed, []string{"Deployment/orders", "Deployment/web"}) {
+		t.Fatalf("handed over %d objects %v, error %v", n, handed, err)
+	}
+	for _, name := range []string{"web", "orders"} {
+		if c.patches[name] < 2 {
+			t.Errorf("%s: patched %d times, want once on the conflict and again after", name, c.patches[name])
+		}
+		d, err := s.Client.AppsV1().Deployments("default").Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Annotations[raced] != "true" || !ownsFields(t, s, name, "operator") {
+			t.Errorf("%s: the other writer's annotation is gone: %v", name, d.Annotations)
+		}
+		if ownsFields(t, s, name, kubeorch.FieldManager) || !ownsFields(t, s, name, kubeorch.FluxManager) {
+			t.Errorf("%s: KubeOrch's fields are not Flux's: %+v", name, d.ManagedFields)
+		}
+	}
 }
