@@ -78,7 +78,7 @@ func workloadChanges(wf *workflow.Workflow, valid *workflow.Valid, n *workflow.N
 		}
 	}
 	if len(env) > 0 {
-		changes = append(changes, fmt.Sprintf("the values KubeOrch set for %s come from the Secret %s (%s), which must hold them before Flux applies; hand KubeOrch's fields to Flux first (docs/kubeorch.md)",
+		changes = append(changes, fmt.Sprintf("the values KubeOrch set for %s come from the Secret %s (%s), which must hold them before Flux applies; run `compiler handover` first (docs/kubeorch.md)",
 			strings.Join(env, ", "), workflow.EnvSecretName(wf.Name), strings.Join(keys, ", ")))
 	}
 	if rawResources && c.Resources != nil {

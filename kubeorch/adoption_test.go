@@ -28,7 +28,7 @@ func TestImportReportsAdoption(t *testing.T) {
 	}{
 		{"a deployment's pods roll once", deploy + `}}`, noEdges, []Change{{"w", "Deployment/api", roll}}},
 		{"env values move to the workflow's Secret", deploy + `, "envKeys": [{"name": "DATABASE_URL"}, {"name": "LOG_LEVEL", "value": "debug"}]}}`, noEdges,
-			[]Change{{"w", "Deployment/api", roll + "; the values KubeOrch set for DATABASE_URL come from the Secret w-env (api.DATABASE_URL), which must hold them before Flux applies; hand KubeOrch's fields to Flux first (docs/kubeorch.md)"}}},
+			[]Change{{"w", "Deployment/api", roll + "; the values KubeOrch set for DATABASE_URL come from the Secret w-env (api.DATABASE_URL), which must hold them before Flux applies; run `compiler handover` first (docs/kubeorch.md)"}}},
 		{"a mounted secret is narrowed to its keys", deploy + `}}, ` + secret, `{"id": "e", "source": "s", "target": "d"}]`,
 			[]Change{{"w", "Deployment/api", roll + "; the volume of Secret api-keys holds its declared keys stripe, mail only: KubeOrch mounted every key"}}},
 		{"a pull secret is not refreshed", deploy + `}}, ` + pull, `{"id": "e", "source": "p", "target": "d"}]`,
