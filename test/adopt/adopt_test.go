@@ -23,14 +23,17 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
@@ -606,18 +609,55 @@ func (o racingObjects) Patch(ctx context.Context, name string, pt types.PatchTyp
 	return o.ResourceInterface.Patch(ctx, name, pt, data, opts, sub...)
 }
 
-// TestHandOverRetriesOnConflict changes each of KubeOrch's objects
-// between the hand-over's read and its patch: the patch, made on the
-// resourceVersion read, meets a conflict, and the hand-over reads the
-// object again and hands its fields over without undoing the other
-// writer's change.
-func TestHandOverRetriesOnConflict(t *testing.T) {
-	s, _ := kubetest.ForTest(t, binDir, false)
-	dyn, err := dynamic.NewForConfig(s.Config)
+// handOverAccount returns a client configuration of a ServiceAccount in
+// default that may do what compiler handover says it needs, and nothing
+// else: get, list and patch on kubeorch.HandOverResources.
+func handOverAccount(t *testing.T, s *kubetest.Stack) *rest.Config {
+	t.Helper()
+	ctx := t.Context()
+	const name = "slipway-handover"
+	meta := metav1.ObjectMeta{Name: name, Namespace: "default"}
+	role := &rbacv1.Role{ObjectMeta: meta}
+	for _, r := range kubeorch.HandOverResources() {
+		role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{r.Group}, Resources: []string{r.Resource}, Verbs: []string{"get", "list", "patch"}})
+	}
+	if _, err := s.Client.RbacV1().Roles("default").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: meta, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: "default"}}}
+	if _, err := s.Client.RbacV1().RoleBindings("default").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Client.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	createAsKubeOrch(t, dyn, kubeorchObjects)
+	cfg := rest.AnonymousClientConfig(s.Config)
+	cfg.BearerToken = tok.Status.Token
+	return cfg
+}
+
+// TestHandOverRetriesOnConflict hands KubeOrch's fields over as an
+// account that may do only what compiler handover says it needs, and
+// changes each of KubeOrch's objects between the hand-over's read and its
+// patch: the patch, made on the resourceVersion read, meets a conflict,
+// and the hand-over reads the object again and hands its fields over
+// without undoing the other writer's change.
+func TestHandOverRetriesOnConflict(t *testing.T) {
+	s, _ := kubetest.ForTest(t, binDir, false)
+	admin, err := dynamic.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createAsKubeOrch(t, admin, kubeorchObjects)
+	dyn, err := dynamic.NewForConfig(handOverAccount(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := racingClient{Interface: dyn, patches: map[string]int{}}
 	var handed []string
 	n, err := kubeorch.HandOver(t.Context(), c, kubeorch.HandOverOptions{Namespace: "default", Handed: func(o string) { handed = append(handed, o) }})
