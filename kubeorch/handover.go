@@ -169,8 +169,8 @@ func handOverObject(ctx context.Context, objects dynamic.ResourceInterface, obj 
 
 // conflictBackoff is how often, and after how long, handOverObject tries
 // again after a conflict: a workload's controller writes its status
-// several times a second while it rolls out, so it backs off, for up to
-// some ten seconds.
+// several times a second while it rolls out, so it backs off, ten tries
+// in some five seconds.
 func conflictBackoff() wait.Backoff {
 	return wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 2, Jitter: 0.1}
 }
