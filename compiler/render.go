@@ -89,7 +89,7 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options, f
 			errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID, Message: err.Error()})
 			continue
 		}
-		adoptSelectors(wf, cl, objs)
+		adopt(wf, cl, objs)
 		for _, o := range objs {
 			name := o.fileName()
 			if prev, dup := byFile[name]; dup {

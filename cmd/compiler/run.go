@@ -37,6 +37,7 @@ func commands() []command {
 		{"bootstrap", "print the Flux objects that apply a cluster's deploy directory", "bootstrap --cluster NAME --url URL [--branch deploy]", runBootstrap},
 		{"diff", "review the deploy-branch change between two revisions", diffUsage, runDiff},
 		{"secret", "encrypt a secret node's values into its SOPS file", secretUsage, secretCommand{os.Stdin}.run},
+		{"handover", "hand the fields KubeOrch owns on its workloads to Flux, before Flux adopts them", handoverUsage, runHandover},
 	}
 }
 
