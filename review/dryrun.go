@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/english"
 )
 
 // Bounds of a dry-run, so that a slow or large cluster cannot hold a
@@ -193,10 +194,7 @@ func (d DryRun) describe() string {
 	for _, o := range d.Objects {
 		n[o.Outcome]++
 	}
-	s := fmt.Sprintf("%d objects", len(d.Objects))
-	if len(d.Objects) == 1 {
-		s = "1 object"
-	}
+	s := english.Plural(len(d.Objects), "object")
 	sep := ": "
 	for _, k := range []Outcome{Refused, Recreated, NotAllowed, Created, Changed, Unchanged, Skipped} {
 		if n[k] > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,12 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
+	"github.com/slipway-gitops/slipway/internal/english"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -104,7 +105,7 @@ func matches(selector string, set map[string]string) bool {
 
 // cluster is one cluster's API, as a dry-run uses it.
 type cluster struct {
-	mapper *restmapper.DeferredDiscoveryRESTMapper
+	mapper meta.RESTMapper
 	dyn    dynamic.Interface
 	owner  func(appliedObject) kustomization
 	// creating holds the namespaces this dry-run creates.
@@ -116,8 +117,6 @@ func dryRunCluster(ctx context.Context, cfg *rest.Config, name string, objs []ap
 	out := DryRun{Cluster: name}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	cfg = rest.CopyConfig(cfg)
-	cfg.Timeout = opts.Timeout // discovery takes no context
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		out.Note = fmt.Sprintf("not dry-run: %v", err)
@@ -128,24 +127,34 @@ func dryRunCluster(ctx context.Context, cfg *rest.Config, name string, objs []ap
 		out.Note = fmt.Sprintf("not dry-run: %v", err)
 		return out
 	}
-	c := &cluster{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn, owner: owner, creating: map[string]bool{}}
+	groups, err := restmapper.GetAPIGroupResourcesWithContext(ctx, dc)
+	if err != nil {
+		out.Note = unreachable(ctx, len(objs), opts.Timeout, err)
+		return out
+	}
+	c := &cluster{mapper: restmapper.NewDiscoveryRESTMapper(groups), dyn: dyn, owner: owner, creating: map[string]bool{}}
 	for i, o := range objs {
 		if i == opts.MaxObjects {
-			out.Note = fmt.Sprintf("%d more objects not dry-run: at most %d a cluster", len(objs)-i, opts.MaxObjects)
+			out.Note = fmt.Sprintf("%s more not dry-run: at most %d a cluster", english.Plural(len(objs)-i, "object"), opts.MaxObjects)
 			break
 		}
 		res, err := c.dryRun(ctx, o)
 		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				out.Note = fmt.Sprintf("stopped after %s: %d objects not dry-run", opts.Timeout, len(objs)-i)
-			} else {
-				out.Note = fmt.Sprintf("cluster unreachable, %d objects not dry-run: %v", len(objs)-i, err)
-			}
+			out.Note = unreachable(ctx, len(objs)-i, opts.Timeout, err)
 			break
 		}
 		out.Objects = append(out.Objects, res)
 	}
 	return out
+}
+
+// unreachable is the note of a cluster that did not answer, with left
+// objects not dry-run.
+func unreachable(ctx context.Context, left int, timeout time.Duration, err error) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("stopped after %s: %s not dry-run", timeout, english.Plural(left, "object"))
+	}
+	return fmt.Sprintf("cluster unreachable, %s not dry-run: %v", english.Plural(left, "object"), err)
 }
 
 // dryRun dry-runs one object. Its error means the cluster did not answer;
@@ -233,6 +242,9 @@ func answered(res DryRunObject, err error) (DryRunObject, error) {
 	return res, nil
 }
 
+// maxMessage bounds a quoted message of the API server, in runes.
+const maxMessage = 2000
+
 // apiMessage is the API server's message in err, on one line.
 func apiMessage(err error) string {
 	msg := err.Error()
@@ -240,7 +252,11 @@ func apiMessage(err error) string {
 	if errors.As(err, &status) && status.Status().Message != "" {
 		msg = status.Status().Message
 	}
-	return strings.Join(strings.Fields(msg), " ")
+	msg = strings.Join(strings.Fields(msg), " ")
+	if r := []rune(msg); len(r) > maxMessage {
+		msg = string(r[:maxMessage-1]) + "…"
+	}
+	return msg
 }
 
 // immutable reports whether an apply failed on a field that cannot

@@ -17,6 +17,10 @@ func writeDryRunsMarkdown(b *strings.Builder, dryRuns []DryRun) {
 	}
 	b.WriteString("\n" + dryRunHeading + "\n")
 	for _, d := range dryRuns {
+		if len(d.Objects) == 0 && d.Note != "" {
+			fmt.Fprintf(b, "\n**%s**: %s\n", d.Cluster, d.Note)
+			continue
+		}
 		fmt.Fprintf(b, "\n**%s**: %s\n", d.Cluster, d.describe())
 		if d.Note != "" {
 			fmt.Fprintf(b, "\n_%s_\n", d.Note)
@@ -44,6 +48,10 @@ func writeDryRunsText(b *strings.Builder, dryRuns []DryRun) {
 	}
 	b.WriteString("\nDry-run against the clusters:\n")
 	for _, d := range dryRuns {
+		if len(d.Objects) == 0 && d.Note != "" {
+			fmt.Fprintf(b, "  %s: %s\n", d.Cluster, d.Note)
+			continue
+		}
 		fmt.Fprintf(b, "  %s: %s\n", d.Cluster, d.describe())
 		if d.Note != "" {
 			fmt.Fprintf(b, "    %s\n", d.Note)

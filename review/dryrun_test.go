@@ -1,0 +1,140 @@
+package review
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-gitops/slipway/internal/testutil"
+)
+
+// readObject reads an object of testdata/dryrun as the API server
+// returned it.
+func readObject(t *testing.T, name string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "dryrun", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := unstructuredOf(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Object
+}
+
+// TestLiveChanges compares live objects with the API server's answers to
+// their dry-runs: only the fields a change changes are listed, not the
+// metadata the server sets on each write, nor the status, nor the fields
+// Flux leaves to the cluster; a Secret's values never show.
+func TestLiveChanges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		live, dry  string
+		ignore     []kustomizev1.IgnoreRule
+		want       []string
+		hiddenText []string
+	}{
+		{
+			name: "deployment scaled and upgraded",
+			live: "deployment-live.yaml", dry: "deployment-dryrun.yaml",
+			want: []string{
+				"spec.replicas: 2 → 3",
+				`spec.template.spec.containers[name=web].image: "nginx:1.27" → "nginx:1.28"`,
+			},
+		},
+		{
+			name: "replicas left to an HPA",
+			live: "deployment-live.yaml", dry: "deployment-dryrun.yaml",
+			ignore: []kustomizev1.IgnoreRule{
+				{Paths: []string{"/spec/replicas"}, Target: &kustomize.Selector{Group: "apps", Version: "v1", Kind: "Deployment", Name: "web"}},
+				{Paths: []string{"/spec/template"}, Target: &kustomize.Selector{Kind: "StatefulSet"}},
+			},
+			want: []string{`spec.template.spec.containers[name=web].image: "nginx:1.27" → "nginx:1.28"`},
+		},
+		{
+			name: "unchanged",
+			live: "deployment-live.yaml", dry: "deployment-live.yaml",
+		},
+		{
+			name: "secret values masked",
+			live: "secret-live.yaml", dry: "secret-dryrun.yaml",
+			want: []string{"data.old removed", "data.password changed", "data.token added"},
+			// the values, base64 and plain
+			hiddenText: []string{"aHVudGVyMg", "hunter2", "Y29ycmVjdC1ob3JzZQ", "correct-horse", "c2VjcmV0LXRva2Vu", "b2xkLXZhbHVl"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			live, dry := readObject(t, tc.live), readObject(t, tc.dry)
+			k := kustomization{ignore: tc.ignore}
+			desired, err := unstructuredOf(string(testutil.Marshal(t, dry)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			changes := liveChanges(live, dry, k.ignored(desired), desired.GetKind() == "Secret")
+			var got []string
+			for _, c := range changes {
+				got = append(got, c.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+			j, err := json.Marshal(changes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.hiddenText {
+				if strings.Contains(string(j), s) || strings.Contains(strings.Join(got, "\n"), s) {
+					t.Errorf("a secret value shows: %s", j)
+				}
+			}
+		})
+	}
+}
+
+// TestDryRunWithoutCluster dry-runs a review of the fixture repository
+// against clusters the service cannot use: one it has no context for,
+// and one that refuses connections. Each gets a note; nothing fails.
+func TestDryRunWithoutCluster(t *testing.T) {
+	t.Parallel()
+	base, head := fixtureSource(t), fixtureSource(t)
+	patched(t, head, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 4))
+	r, err := Compare(t.Context(), newCompiler(t), "base", "head", base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		clusters map[string]*rest.Config
+		want     string
+	}{
+		{"no context", nil, "prod: not dry-run: the service has no kubeconfig context for this cluster"},
+		{"refused connections", map[string]*rest.Config{"prod": {Host: "https://127.0.0.1:1"}}, "prod: cluster unreachable, 1 object not dry-run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := r.DryRun(t.Context(), DryRunOptions{Clusters: tc.clusters, FluxNamespace: "flux-system"}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range r.DryRuns {
+				note, _, _ := strings.Cut(d.Note, ": Get ")
+				got = append(got, d.Cluster+": "+note)
+			}
+			if diff := cmp.Diff([]string{tc.want}, got); diff != "" {
+				t.Errorf("notes (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if err := r.DryRun(t.Context(), DryRunOptions{}); err == nil || !strings.Contains(err.Error(), "the Flux namespace is required") {
+		t.Errorf("options without the Flux namespace: %v", err)
+	}
+}
