@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,10 +136,11 @@ func dryRunCluster(ctx context.Context, cfg *rest.Config, name string, objs []ap
 	c := &cluster{mapper: restmapper.NewDiscoveryRESTMapper(groups), dyn: dyn, owner: owner, creating: map[string]bool{}}
 	for i, o := range objs {
 		if i == opts.MaxObjects {
-			out.Note = fmt.Sprintf("%s more not dry-run: at most %d a cluster", english.Plural(len(objs)-i, "object"), opts.MaxObjects)
+			out.Note = fmt.Sprintf("%s not dry-run: at most %d are, a cluster", english.Plural(len(objs)-i, "object"), opts.MaxObjects)
 			break
 		}
 		res, err := c.dryRun(ctx, o)
+		res.Message = hideValues(res.Message, o)
 		if err != nil {
 			out.Note = unreachable(ctx, len(objs)-i, opts.Timeout, err)
 			break
@@ -241,6 +243,40 @@ func answered(res DryRunObject, err error) (DryRunObject, error) {
 	}
 	return res, nil
 }
+
+// hideValues replaces in msg, an API server's answer about o, each of
+// o's Secret values, as they are and base64-encoded or decoded, with
+// workflow.Redacted: an answer may quote the value it refuses. A value
+// too short to replace without garbling the answer withholds it whole.
+func hideValues(msg string, o appliedObject) string {
+	if msg == "" || o.id.Kind != "Secret" || o.id.APIVersion != "v1" {
+		return msg
+	}
+	for _, field := range secretData {
+		values, _ := o.values[field].(map[string]any)
+		for _, v := range values {
+			s := fmt.Sprint(v)
+			forms := []string{s, base64.StdEncoding.EncodeToString([]byte(s))}
+			if plain, err := base64.StdEncoding.DecodeString(s); err == nil {
+				forms = append(forms, string(plain))
+			}
+			for _, f := range forms {
+				switch {
+				case f == "" || !strings.Contains(msg, f):
+				case len(f) < minHidden:
+					return "the API server's answer is withheld: it may quote a value of the Secret"
+				default:
+					msg = strings.ReplaceAll(msg, f, workflow.Redacted)
+				}
+			}
+		}
+	}
+	return msg
+}
+
+// minHidden is the shortest Secret value hideValues replaces in a
+// message; a shorter one found in it withholds the message.
+const minHidden = 6
 
 // maxMessage bounds a quoted message of the API server, in runes.
 const maxMessage = 2000

@@ -138,3 +138,32 @@ func TestDryRunWithoutCluster(t *testing.T) {
 		t.Errorf("options without the Flux namespace: %v", err)
 	}
 }
+
+// TestHideValues hides a Secret's values in the API server's answers
+// about it, and withholds an answer that holds a value too short to hide.
+func TestHideValues(t *testing.T) {
+	t.Parallel()
+	secret := appliedObject{id: ObjectID{APIVersion: "v1", Kind: "Secret", Name: "auth"}, values: map[string]any{
+		"data":       map[string]any{"password": "aHVudGVyMjI="}, // hunter22
+		"stringData": map[string]any{"pin": "1234", "token": "s3cr3t-token"},
+	}}
+	for _, tc := range []struct{ name, msg, want string }{
+		{"plain", `Secret "auth" is invalid: data[password]: Invalid value: "hunter22"`, `Secret "auth" is invalid: data[password]: Invalid value: "[redacted]"`},
+		{"base64", `Invalid value: "aHVudGVyMjI=" and "czNjcjN0LXRva2Vu"`, `Invalid value: "[redacted]" and "[redacted]"`},
+		{"string data", `stringData[token]: "s3cr3t-token"`, `stringData[token]: "[redacted]"`},
+		{"too short to hide", `pin: Invalid value: "1234"`, "the API server's answer is withheld: it may quote a value of the Secret"},
+		{"no value", `secrets "auth" is forbidden`, `secrets "auth" is forbidden`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := hideValues(tc.msg, secret); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	configMap := secret
+	configMap.id.Kind = "ConfigMap"
+	if msg := `Invalid value: "hunter22"`; hideValues(msg, configMap) != msg {
+		t.Errorf("a ConfigMap's answer changed")
+	}
+}
