@@ -136,7 +136,7 @@ func dryRunCluster(ctx context.Context, cfg *rest.Config, name string, objs []ap
 	c := &cluster{mapper: restmapper.NewDiscoveryRESTMapper(groups), dyn: dyn, owner: owner, creating: map[string]bool{}}
 	for i, o := range objs {
 		if i == opts.MaxObjects {
-			out.Note = fmt.Sprintf("%s not dry-run: at most %d are, a cluster", english.Plural(len(objs)-i, "object"), opts.MaxObjects)
+			out.Note = fmt.Sprintf("%s not dry-run: a cluster's dry-run stops after %s", english.Plural(len(objs)-i, "object"), english.Plural(opts.MaxObjects, "object"))
 			break
 		}
 		res, err := c.dryRun(ctx, o)
@@ -278,8 +278,10 @@ func hideValues(msg string, o appliedObject) string {
 // message; a shorter one found in it withholds the message.
 const minHidden = 6
 
-// maxMessage bounds a quoted message of the API server, in runes.
-const maxMessage = 2000
+// maxMessage bounds a quoted message of the API server, in runes: a
+// longer one keeps its start, which names the object and the field, and
+// its end, which says what is wrong with it ("field is immutable").
+const maxMessage = 1500
 
 // apiMessage is the API server's message in err, on one line.
 func apiMessage(err error) string {
@@ -290,7 +292,7 @@ func apiMessage(err error) string {
 	}
 	msg = strings.Join(strings.Fields(msg), " ")
 	if r := []rune(msg); len(r) > maxMessage {
-		msg = string(r[:maxMessage-1]) + "…"
+		msg = string(r[:maxMessage*2/3]) + " … " + string(r[len(r)-maxMessage/3:])
 	}
 	return msg
 }

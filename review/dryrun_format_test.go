@@ -17,7 +17,7 @@ func TestDryRunMarkdown(t *testing.T) {
 		return ObjectID{Cluster: "prod", APIVersion: "v1", Kind: kind, Namespace: "shop", Name: name}
 	}
 	dryRuns := []DryRun{
-		{Cluster: "prod", Note: "1 object more not dry-run: at most 6 a cluster", Objects: []DryRunObject{
+		{Cluster: "prod", Note: "1 object not dry-run: a cluster's dry-run stops after 6 objects", Objects: []DryRunObject{
 			{ObjectID: id("StatefulSet", "db"), NodeID: "db", Outcome: Refused, Message: `StatefulSet.apps "db" is invalid: spec.volumeClaimTemplates: Invalid value: [...]: field is immutable`},
 			{ObjectID: id("Job", "migrate"), NodeID: "migrate", Outcome: Recreated, Message: `Job.batch "migrate" is invalid: spec.template: Invalid value: ...: field is immutable`},
 			{ObjectID: id("Role", "reader"), Outcome: NotAllowed, Message: `roles.rbac.authorization.k8s.io "reader" is forbidden: User "review" cannot patch resource "roles"`},
@@ -32,7 +32,7 @@ func TestDryRunMarkdown(t *testing.T) {
 	writeDryRunsMarkdown(&b, dryRuns)
 	want := "\n#### Dry-run against the clusters\n" +
 		"\n**prod**: 7 objects: 1 refused, 1 recreated, 1 not-allowed, 1 created, 2 changed, 1 unchanged\n" +
-		"\n_1 object more not dry-run: at most 6 a cluster_\n\n" +
+		"\n_1 object not dry-run: a cluster's dry-run stops after 6 objects_\n\n" +
 		"- `prod StatefulSet shop/db` (node `db`): refused by the API server — Flux's apply fails the same way and stops applying its Kustomization\n" +
 		"  - `StatefulSet.apps \"db\" is invalid: spec.volumeClaimTemplates: Invalid value: [...]: field is immutable`\n" +
 		"- `prod Job shop/migrate` (node `migrate`): a field cannot change in place — Flux deletes the object and creates it again (force)\n" +

@@ -10,6 +10,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/internal/testutil"
@@ -165,5 +166,30 @@ func TestHideValues(t *testing.T) {
 	configMap.id.Kind = "ConfigMap"
 	if msg := `Invalid value: "hunter22"`; hideValues(msg, configMap) != msg {
 		t.Errorf("a ConfigMap's answer changed")
+	}
+}
+
+// TestAPIMessage quotes the API server's answer on one line, and keeps
+// of a long one its start and its end, which says what is wrong.
+func TestAPIMessage(t *testing.T) {
+	t.Parallel()
+	long := `Job.batch "migrate" is invalid: spec.template: Invalid value: ` + strings.Repeat(`{"Name":"x"}`, 500) + `: field is immutable`
+	for _, tc := range []struct {
+		name string
+		err  error
+		want func(string) bool
+	}{
+		{"one line", apierrors.NewBadRequest("a\n  b\tc"), func(s string) bool { return s == "a b c" }},
+		{"long", apierrors.NewBadRequest(long), func(s string) bool {
+			return len([]rune(s)) <= maxMessage+3 && strings.HasPrefix(s, `Job.batch "migrate" is invalid: spec.template`) &&
+				strings.HasSuffix(s, ": field is immutable") && strings.Contains(s, " … ")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := apiMessage(tc.err); !tc.want(got) {
+				t.Errorf("got %q", got)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ const (
 	root   = "../.."
 )
 
-// shop is the workflow: a StatefulSet db with a claim template, and a
-// 2-replica Deployment web whose GREETING is hello.
+// shop is the workflow: a StatefulSet db with a claim template, a
+// 2-replica Deployment web whose GREETING is hello, and a Job migrate.
 func shop(t *testing.T, patches ...testutil.Patch) []byte {
 	t.Helper()
 	nodes := []any{
@@ -48,6 +49,8 @@ func shop(t *testing.T, patches ...testutil.Patch) []byte {
 		map[string]any{"id": "web", "type": "deployment", "position": map[string]any{"x": 0, "y": 0}, "data": map[string]any{
 			"name": "web", "image": "nginx:1.27", "replicas": 2, "port": 8080, "env": map[string]any{"GREETING": "hello"},
 			"resources": map[string]any{"requests": map[string]any{"cpu": "50m"}}}},
+		map[string]any{"id": "migrate", "type": "job", "position": map[string]any{"x": 0, "y": 0}, "data": map[string]any{
+			"name": "migrate", "image": "busybox:1.36", "resources": map[string]any{"requests": map[string]any{"cpu": "50m"}}}},
 	}
 	doc := map[string]any{"name": "shop", "namespace": "shop", "status": "published", "nodes": nodes, "edges": []any{}}
 	return testutil.Marshal(t, testutil.Apply(t, doc, patches...))
@@ -92,7 +95,8 @@ func (f *fixture) head(t *testing.T, branch string, b []byte) string {
 
 // review reviews pull request job with a service that reads the cluster
 // through cfg, and returns the comment it posted and the commit status.
-func (f *fixture) review(t *testing.T, job hooks.ReviewJob, cfg *rest.Config) (comment string, status []string) {
+// maxObjects, if given, caps the objects dry-run.
+func (f *fixture) review(t *testing.T, job hooks.ReviewJob, cfg *rest.Config, maxObjects ...int) (comment string, status []string) {
 	t.Helper()
 	gh := githubtest.New(t, root)
 	r, err := hooks.NewReviewer(hooks.ReviewerConfig{
@@ -100,7 +104,7 @@ func (f *fixture) review(t *testing.T, job hooks.ReviewJob, cfg *rest.Config) (c
 		Clusters: func(clusters []string) (map[string]*rest.Config, error) {
 			return map[string]*rest.Config{"default": cfg}, nil
 		},
-		DryRun: review.DryRunOptions{FluxNamespace: compiler.DefaultOptions().SourceRefNamespace, Timeout: time.Minute},
+		DryRun: review.DryRunOptions{FluxNamespace: compiler.DefaultOptions().SourceRefNamespace, Timeout: time.Minute, MaxObjects: slices.Max(append(maxObjects, 0))},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +163,8 @@ func TestDryRun(t *testing.T) {
 	if err := s.Poll(ctx, 3*time.Minute, func() (bool, error) {
 		_, errDB := s.Client.AppsV1().StatefulSets("shop").Get(ctx, "db", metav1.GetOptions{})
 		_, errWeb := s.Client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
-		return errDB == nil && errWeb == nil, nil
+		_, errJob := s.Client.BatchV1().Jobs("shop").Get(ctx, "migrate", metav1.GetOptions{})
+		return errDB == nil && errWeb == nil && errJob == nil, nil
 	}); err != nil {
 		t.Fatalf("Flux applied shop: %v", err)
 	}
@@ -170,6 +175,7 @@ func TestDryRun(t *testing.T) {
 	if f.repo, err = gitrepo.Open(ctx, f.work, gitrepo.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	rerun := f.head(t, "rerun", shop(t, testutil.Set("/nodes/2/data/image", "busybox:1.37")))
 	admin := s.Config
 
 	t.Run("a claim template change quotes the API server's refusal", func(t *testing.T) {
@@ -202,6 +208,28 @@ func TestDryRun(t *testing.T) {
 		comment, _ := f.review(t, pullRequest(t, 2, f.base, scale), admin)
 		if got := dryRunSection(t, comment); got != scaled {
 			t.Errorf("dry-run section:\n%s\nwant:\n%s", got, scaled)
+		}
+	})
+
+	t.Run("a Job's new template: Flux recreates it", func(t *testing.T) {
+		comment, _ := f.review(t, pullRequest(t, 3, f.base, rerun), admin)
+		section := dryRunSection(t, comment)
+		for _, want := range []string{
+			"**default**: 1 object: 1 recreated\n",
+			"- `default Job shop/migrate` (node `migrate`): a field cannot change in place — Flux deletes the object and creates it again (force)\n",
+			"field is immutable`\n",
+		} {
+			if !strings.Contains(section, want) {
+				t.Errorf("the dry-run lacks %q:\n%s", want, section)
+			}
+		}
+	})
+
+	t.Run("objects past the cap are counted", func(t *testing.T) {
+		comment, _ := f.review(t, pullRequest(t, 2, f.base, scale), admin, 1)
+		want := "\n**default**: 1 object: 1 created\n\n_1 object not dry-run: a cluster's dry-run stops after 1 object_\n\n- `default ConfigMap shop/extra` (node `extra`): created\n"
+		if got := dryRunSection(t, comment); got != want {
+			t.Errorf("dry-run section:\n%s\nwant:\n%s", got, want)
 		}
 	})
 
@@ -247,7 +275,13 @@ func grant(t *testing.T, s *kubetest.Stack, user string) {
 	t.Helper()
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: user},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"get", "create", "patch"}}},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{"", "apps", "batch", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io", "kustomize.toolkit.fluxcd.io"},
+			Resources: []string{"namespaces", "services", "configmaps", "persistentvolumeclaims", "serviceaccounts",
+				"deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "horizontalpodautoscalers",
+				"ingresses", "networkpolicies", "roles", "rolebindings", "kustomizations"},
+			Verbs: []string{"get", "create", "patch"},
+		}},
 	}
 	if _, err := s.Client.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
