@@ -157,16 +157,23 @@ func (r *Review) DryRun(ctx context.Context, opts DryRunOptions) error {
 }
 
 // owners returns, for an object of cluster, the Kustomization Flux
-// applies it with: the workflow's, or the cluster's for the objects of
-// the cluster directory.
+// applies it with: the workflow's, as the head renders it in the cluster
+// directory (its namespace, force and ignore rules), or the cluster's
+// for the objects of the cluster directory.
 func (r *Review) owners(cluster, fluxNamespace string) func(appliedObject) kustomization {
+	rendered := map[string]appliedObject{}
+	for id, o := range r.head {
+		if id.Cluster == cluster && o.clusterDir && id.APIVersion == kustomizationAPIVersion && id.Kind == "Kustomization" {
+			rendered[id.Name] = o
+		}
+	}
 	return func(o appliedObject) kustomization {
 		if o.clusterDir {
 			return kustomization{name: compiler.ClusterKustomizationName(cluster), namespace: fluxNamespace}
 		}
 		k := kustomization{name: o.workflow, namespace: fluxNamespace}
-		id := ObjectID{Cluster: cluster, APIVersion: kustomizationAPIVersion, Kind: "Kustomization", Namespace: fluxNamespace, Name: o.workflow}
-		if spec, ok := r.head[id]; ok {
+		if spec, ok := rendered[o.workflow]; ok {
+			k.namespace = spec.id.Namespace
 			k.readSpec(spec.values)
 		}
 		return k

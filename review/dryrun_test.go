@@ -193,3 +193,47 @@ func TestAPIMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunOwners names the Kustomization that applies each object of a
+// review, as the dry-run labels it: the workflow's, with its force and
+// ignore rules, or the cluster's for the objects of a cluster directory.
+func TestDryRunOwners(t *testing.T) {
+	t.Parallel()
+	base, head := fixtureSource(t), fixtureSource(t)
+	patched(t, head, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 4))
+	r, err := Compare(t.Context(), newCompiler(t), "base", "head", base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := r.owners("prod", "slipway")
+	for _, tc := range []struct {
+		id      ObjectID
+		want    string
+		ignored []string
+	}{
+		// the workflow's Kustomization as rendered, in the compiler's namespace
+		{ObjectID{Cluster: "prod", APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "api"}, "flux-system/shop", []string{"/spec/replicas"}},
+		{ObjectID{Cluster: "prod", APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}, "flux-system/shop", nil},
+		{ObjectID{Cluster: "prod", APIVersion: "v1", Kind: "Namespace", Name: "shop"}, "slipway/slipway-prod", nil},
+		{ObjectID{Cluster: "prod", APIVersion: kustomizationAPIVersion, Kind: "Kustomization", Namespace: "flux-system", Name: "shop"}, "slipway/slipway-prod", nil},
+	} {
+		t.Run(tc.id.String(), func(t *testing.T) {
+			t.Parallel()
+			o, ok := r.head[tc.id]
+			if !ok {
+				t.Fatalf("%s is not in the head", tc.id)
+			}
+			k := owner(o)
+			desired, err := unstructuredOf(o.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := k.namespace + "/" + k.name; got != tc.want {
+				t.Errorf("owner %s, want %s", got, tc.want)
+			}
+			if diff := cmp.Diff(tc.ignored, k.ignored(desired)); diff != "" {
+				t.Errorf("ignored (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
