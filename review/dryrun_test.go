@@ -103,23 +103,36 @@ func TestLiveChanges(t *testing.T) {
 }
 
 // TestDryRunWithoutCluster dry-runs a review of the fixture repository
-// against clusters the service cannot use: one it has no context for,
-// and one that refuses connections. Each gets a note; nothing fails.
+// (a change on prod and one on staging, dry-run side by side) against
+// clusters the service cannot use: one it has no context for, and one
+// that refuses connections. Each gets a note; nothing fails.
 func TestDryRunWithoutCluster(t *testing.T) {
 	t.Parallel()
 	base, head := fixtureSource(t), fixtureSource(t)
 	patched(t, head, "workflows/shop.json", testutil.Set("/nodes/3/data/replicas", 4))
+	patched(t, head, "workflows/batch.json", testutil.Set("/nodes/2/data/image", "busybox:1.37"))
 	r, err := Compare(t.Context(), newCompiler(t), "base", "head", base, head)
 	if err != nil {
 		t.Fatal(err)
 	}
+	refused := &rest.Config{Host: "https://127.0.0.1:1"}
 	for _, tc := range []struct {
 		name     string
 		clusters map[string]*rest.Config
-		want     string
+		want     []string
 	}{
-		{"no context", nil, "prod: not dry-run: the service has no kubeconfig context for this cluster"},
-		{"refused connections", map[string]*rest.Config{"prod": {Host: "https://127.0.0.1:1"}}, "prod: cluster unreachable, 1 object not dry-run"},
+		{"no context", nil, []string{
+			"prod: not dry-run: the service has no kubeconfig context for this cluster",
+			"staging: not dry-run: the service has no kubeconfig context for this cluster",
+		}},
+		{"refused connections", map[string]*rest.Config{"prod": refused, "staging": refused}, []string{
+			"prod: cluster unreachable, 1 object not dry-run",
+			"staging: cluster unreachable, 1 object not dry-run",
+		}},
+		{"one of each", map[string]*rest.Config{"staging": refused}, []string{
+			"prod: not dry-run: the service has no kubeconfig context for this cluster",
+			"staging: cluster unreachable, 1 object not dry-run",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := r.DryRun(t.Context(), DryRunOptions{Clusters: tc.clusters, FluxNamespace: "flux-system"}); err != nil {
@@ -130,7 +143,7 @@ func TestDryRunWithoutCluster(t *testing.T) {
 				note, _, _ := strings.Cut(d.Note, ": Get ")
 				got = append(got, d.Cluster+": "+note)
 			}
-			if diff := cmp.Diff([]string{tc.want}, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("notes (-want +got):\n%s", diff)
 			}
 		})
