@@ -178,8 +178,8 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 }
 
 // dryRunReview adds the dry-run of the changed objects against the
-// clusters the service can read. A kubeconfig that cannot be read leaves
-// the dry-run out with a note: the review posts without it.
+// clusters the service can read. A kubeconfig that cannot be read gives
+// each cluster of the change a note; the review posts either way.
 func (r *Reviewer) dryRunReview(ctx context.Context, rv *review.Review) {
 	if r.clusters == nil || len(rv.Problems) > 0 {
 		return
