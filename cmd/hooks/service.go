@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/review"
 	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
 )
 
 // service is the webhook service's parts, each built by its package's
@@ -48,7 +51,8 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	c, err := compiler.New(compiler.DefaultOptions())
+	compilerOpts := compiler.DefaultOptions()
+	c, err := compiler.New(compilerOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +79,14 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	metrics.Registry.MustRegister(s.status.api)
 	var reviewer *hooks.Reviewer
 	if cfg.GitHubToken != "" {
-		reviewer, err = hooks.NewReviewer(hooks.ReviewerConfig{Source: source, Compiler: c, GitHubToken: cfg.GitHubToken, GitHubAPIURL: cfg.GitHubAPIURL})
+		rc := hooks.ReviewerConfig{Source: source, Compiler: c, GitHubToken: cfg.GitHubToken, GitHubAPIURL: cfg.GitHubAPIURL}
+		if cfg.Kubeconfig != "" {
+			rc.Clusters = func(clusters []string) (map[string]*rest.Config, error) {
+				return watch.Contexts(cfg.Kubeconfig, clusters)
+			}
+			rc.DryRun = review.DryRunOptions{FluxNamespace: compilerOpts.SourceRefNamespace}
+		}
+		reviewer, err = hooks.NewReviewer(rc)
 		if err != nil {
 			return nil, err
 		}
