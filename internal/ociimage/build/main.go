@@ -1,5 +1,5 @@
 // Command build makes Slipway's container image without a container
-// runtime: it cross-compiles cmd/hooks and cmd/compiler for each platform
+// runtime: it cross-compiles the service, cmd/hooks, for each platform
 // (static, trimmed paths, no build ID) and writes the multi-platform index
 // as an OCI image layout archive. The image's digest is printed and
 // written beside the archive; a rebuild of the same commit gives the same
@@ -25,7 +25,9 @@ import (
 )
 
 // programs are the commands the image holds; the first is its entrypoint.
-var programs = []string{"hooks", "compiler"}
+// The compiler's command is left out: the service links the compiler
+// package, and the command's SOPS key services would double the image.
+var programs = []string{"hooks"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
