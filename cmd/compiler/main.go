@@ -12,10 +12,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	// In the image, which has no certificate store, remote repositories'
-	// TLS certificates are checked against Mozilla's roots built in.
-	_ "golang.org/x/crypto/x509roots/fallback"
-
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
