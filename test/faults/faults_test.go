@@ -143,19 +143,22 @@ func (c *cluster) leader(t *testing.T) int {
 // delivery is one push delivery sent.
 type delivery struct {
 	id, sha string
-	at      time.Time
-	status  int
-	result  string
+	// at is when the commit was pushed and the delivery sent; took is how
+	// long the reply took.
+	at     time.Time
+	took   time.Duration
+	status int
+	result string
 }
 
-// traffic pushes a commit and sends its delivery to the replicas in turn
-// until stopped.
+// traffic pushes a commit every pushEvery and sends its delivery to the
+// replicas in turn, without waiting for the reply, until stopped.
 type traffic struct {
 	stop chan struct{}
 	done chan struct{}
 
 	mu         sync.Mutex
-	deliveries []delivery
+	deliveries []*delivery
 	err        error
 }
 
@@ -164,6 +167,8 @@ func (c *cluster) send(t *testing.T) *traffic {
 	tr := &traffic{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(tr.done)
+		var replies sync.WaitGroup
+		defer replies.Wait()
 		for n := 0; ; n++ {
 			select {
 			case <-tr.stop:
@@ -177,11 +182,17 @@ func (c *cluster) send(t *testing.T) *traffic {
 				tr.mu.Unlock()
 				return
 			}
-			d := delivery{id: fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), n), sha: sha, at: time.Now()}
-			d.status, d.result = deliver(c.replicas[n%len(c.replicas)].url(), d.id, c.payload(sha))
+			d := &delivery{id: fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), n), sha: sha, at: time.Now()}
 			tr.mu.Lock()
 			tr.deliveries = append(tr.deliveries, d)
 			tr.mu.Unlock()
+			to := c.replicas[n%len(c.replicas)].url()
+			replies.Go(func() {
+				status, result := deliver(to, d.id, c.payload(d.sha))
+				tr.mu.Lock()
+				defer tr.mu.Unlock()
+				d.status, d.result, d.took = status, result, time.Since(d.at)
+			})
 		}
 	}()
 	return tr
@@ -203,8 +214,9 @@ func (c *cluster) push(ctx context.Context, n int) (string, error) {
 	return gittest.GitE(ctx, c.work, "rev-parse", "HEAD")
 }
 
-// end stops the pushes and returns the deliveries sent.
-func (tr *traffic) end(t *testing.T) []delivery {
+// end stops the pushes, waits for the replies and returns the
+// deliveries sent.
+func (tr *traffic) end(t *testing.T) []*delivery {
 	t.Helper()
 	close(tr.stop)
 	<-tr.done
@@ -216,8 +228,9 @@ func (tr *traffic) end(t *testing.T) []delivery {
 
 // refused counts the deliveries sent after since: all, those a replica
 // answered with other than 2xx, and those no replica answered (the one
-// sent to was down, or held the request past requestTimeout).
-func (tr *traffic) refused(since time.Time) (total, answered, unanswered int) {
+// sent to was down, or held the request past requestTimeout); and the
+// longest wait for a 2xx.
+func (tr *traffic) refused(since time.Time) (total, answered, unanswered int, slowest time.Duration) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, d := range tr.deliveries {
@@ -225,6 +238,9 @@ func (tr *traffic) refused(since time.Time) (total, answered, unanswered int) {
 			continue
 		}
 		total++
+		if d.status/100 == 2 {
+			slowest = max(slowest, d.took)
+		}
 		switch {
 		case d.status == 0:
 			unanswered++
@@ -232,7 +248,7 @@ func (tr *traffic) refused(since time.Time) (total, answered, unanswered int) {
 			answered++
 		}
 	}
-	return total, answered, unanswered
+	return total, answered, unanswered, slowest
 }
 
 // pushedAfter reports whether sha was pushed after since.
@@ -270,13 +286,7 @@ func (c *cluster) sample() *pageSamples {
 				return
 			case <-time.After(sampleEvery):
 			}
-			lit := false
-			for _, r := range c.replicas {
-				if code, _ := get(r.url() + "/api/status"); code == http.StatusOK {
-					lit = true
-					break
-				}
-			}
+			lit := c.anyServes()
 			s.rounds++
 			switch {
 			case lit && !darkSince.IsZero():
@@ -291,6 +301,24 @@ func (c *cluster) sample() *pageSamples {
 		}
 	}()
 	return s
+}
+
+// anyServes asks every replica for /api/status at once and reports
+// whether one answers 200, without waiting for the others.
+func (c *cluster) anyServes() bool {
+	codes := make(chan int, len(c.replicas))
+	for _, r := range c.replicas {
+		go func() {
+			code, _ := get(r.url() + "/api/status")
+			codes <- code
+		}()
+	}
+	for range c.replicas {
+		if <-codes == http.StatusOK {
+			return true
+		}
+	}
+	return false
 }
 
 // end stops the sampling.
@@ -331,6 +359,9 @@ func TestFaults(t *testing.T) {
 			i := c.etcd.leader(t)
 			t.Logf("killing etcd member %s, the leader", c.etcd.members[i].name)
 			c.etcd.kill(i)
+			killed := time.Now()
+			c.etcd.leader(t)
+			t.Logf("etcd elected a new leader %s after the kill", time.Since(killed).Round(time.Millisecond))
 			return func() { c.etcd.start(t, i) }
 		}},
 		{name: "partition the leading replica from etcd", fault: func(t *testing.T, c *cluster) func() {
@@ -388,15 +419,15 @@ func runScenario(t *testing.T, bin string, sc scenario) {
 	c.etcd.waitHealthy(t)
 	time.Sleep(faultHeld)
 	deliveries := tr.end(t)
-	total, refused, unanswered := tr.refused(faulted)
+	total, refused, unanswered, slowest := tr.refused(faulted)
 	last := deliveries[len(deliveries)-1].sha
 	waitFor(t, "the deploy branch to converge to the last push", func() bool { return c.deployed(t.Context()) == last })
 	converged := time.Since(faulted)
 	page.end()
 
-	t.Logf("FAULT %q: first deploy %s after the fault, converged %s after it; deliveries from the fault to the end of the pushes refused %s, unanswered %s; "+
+	t.Logf("FAULT %q: first deploy %s after the fault, converged %s after it; deliveries from the fault to the end of the pushes refused %s, unanswered %s, slowest 2xx %s; "+
 		"status API dark in %s sampling rounds, longest %s; replicas restarted after exiting: %d",
-		sc.name, failover.Round(time.Millisecond), converged.Round(time.Millisecond), fmtRate(refused, total), fmtRate(unanswered, total),
+		sc.name, failover.Round(time.Millisecond), converged.Round(time.Millisecond), fmtRate(refused, total), fmtRate(unanswered, total), slowest.Round(time.Millisecond),
 		fmtRate(page.dark, page.rounds), page.longestDark.Round(time.Millisecond), c.restarts())
 
 	if page.dark > 0 && !sc.pageDark {
@@ -430,7 +461,7 @@ func checkDeployedOnce(t *testing.T, c *cluster, last string) {
 // every replica: each must answer that it was handled before, which
 // shows that its record, written with the deploy signal, outlived the
 // fault.
-func checkRecorded(t *testing.T, c *cluster, deliveries []delivery) {
+func checkRecorded(t *testing.T, c *cluster, deliveries []*delivery) {
 	t.Helper()
 	acked := 0
 	for _, d := range deliveries {
