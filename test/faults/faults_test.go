@@ -420,12 +420,12 @@ func runScenario(t *testing.T, bin string, sc scenario) {
 	time.Sleep(faultHeld)
 	deliveries := tr.end(t)
 	total, refused, unanswered, slowest := tr.refused(faulted)
-	last := deliveries[len(deliveries)-1].sha
-	waitFor(t, "the deploy branch to converge to the last push", func() bool { return c.deployed(t.Context()) == last })
-	converged := time.Since(faulted)
+	last := deliveries[len(deliveries)-1]
+	waitFor(t, "the deploy branch to converge to the last push", func() bool { return c.deployed(t.Context()) == last.sha })
+	converged := time.Since(last.at)
 	page.end()
 
-	t.Logf("FAULT %q: first deploy %s after the fault, converged %s after it; deliveries from the fault to the end of the pushes refused %s, unanswered %s, slowest 2xx %s; "+
+	t.Logf("FAULT %q: first deploy %s after the fault; converged %s after the last push; deliveries from the fault to the end of the pushes refused %s, unanswered %s, slowest 2xx %s; "+
 		"status API dark in %s sampling rounds, longest %s; replicas restarted after exiting: %d",
 		sc.name, failover.Round(time.Millisecond), converged.Round(time.Millisecond), fmtRate(refused, total), fmtRate(unanswered, total), slowest.Round(time.Millisecond),
 		fmtRate(page.dark, page.rounds), page.longestDark.Round(time.Millisecond), c.restarts())
@@ -433,7 +433,7 @@ func runScenario(t *testing.T, bin string, sc scenario) {
 	if page.dark > 0 && !sc.pageDark {
 		t.Errorf("no replica answered /api/status with 200 in %s sampling rounds (longest %s)", fmtRate(page.dark, page.rounds), page.longestDark)
 	}
-	checkDeployedOnce(t, c, last)
+	checkDeployedOnce(t, c, last.sha)
 	checkRecorded(t, c, deliveries)
 }
 
