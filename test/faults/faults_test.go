@@ -265,13 +265,15 @@ func (tr *traffic) pushedAfter(sha string, since time.Time) bool {
 
 // pageSamples reads the status API of every replica until stopped and
 // counts the rounds in which none answered 200, and the longest run of
-// them.
+// them; and the slowest first 200 of a round.
 type pageSamples struct {
 	stop chan struct{}
 	done chan struct{}
 
 	rounds, dark int
 	longestDark  time.Duration
+	// slowest is the longest a lit round waited for its first 200.
+	slowest time.Duration
 }
 
 // sample starts sampling the status API.
@@ -286,7 +288,11 @@ func (c *cluster) sample() *pageSamples {
 				return
 			case <-time.After(sampleEvery):
 			}
+			asked := time.Now()
 			lit := c.anyServes()
+			if lit {
+				s.slowest = max(s.slowest, time.Since(asked))
+			}
 			s.rounds++
 			switch {
 			case lit && !darkSince.IsZero():
@@ -426,9 +432,9 @@ func runScenario(t *testing.T, bin string, sc scenario) {
 	page.end()
 
 	t.Logf("FAULT %q: first deploy %s after the fault; converged %s after the last push; deliveries from the fault to the end of the pushes refused %s, unanswered %s, slowest 2xx %s; "+
-		"status API dark in %s sampling rounds, longest %s; replicas restarted after exiting: %d",
+		"status API dark in %s sampling rounds, longest %s, slowest 200 %s; replicas restarted after exiting: %d",
 		sc.name, failover.Round(time.Millisecond), converged.Round(time.Millisecond), fmtRate(refused, total), fmtRate(unanswered, total), slowest.Round(time.Millisecond),
-		fmtRate(page.dark, page.rounds), page.longestDark.Round(time.Millisecond), c.restarts())
+		fmtRate(page.dark, page.rounds), page.longestDark.Round(time.Millisecond), page.slowest.Round(time.Millisecond), c.restarts())
 
 	if page.dark > 0 && !sc.pageDark {
 		t.Errorf("no replica answered /api/status with 200 in %s sampling rounds (longest %s)", fmtRate(page.dark, page.rounds), page.longestDark)
