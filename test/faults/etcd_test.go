@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -34,9 +35,10 @@ type etcdCluster struct {
 	members []*member
 }
 
-// startEtcd starts an n-member etcd cluster under dir and waits until
-// every member answers; the members are killed when the test ends.
-func startEtcd(t *testing.T, dir string, n int) *etcdCluster {
+// startEtcd starts an n-member etcd cluster under dir, on addresses from
+// ports, and waits until every member answers; the members are killed
+// when the test ends.
+func startEtcd(t *testing.T, dir string, n int, ports *ports) *etcdCluster {
 	t.Helper()
 	bin, _ := filepath.Abs(filepath.Join(etcdBin, "etcd"))
 	if _, err := os.Stat(bin); err != nil {
@@ -50,7 +52,7 @@ func startEtcd(t *testing.T, dir string, n int) *etcdCluster {
 	var peers []string
 	for i := range n {
 		m := &member{name: fmt.Sprintf("m%d", i), dir: filepath.Join(dir, fmt.Sprintf("etcd%d", i)),
-			clientURL: "http://" + freeAddr(t), peerURL: "http://" + freeAddr(t)}
+			clientURL: "http://" + ports.addr(t), peerURL: "http://" + ports.addr(t)}
 		c.members = append(c.members, m)
 		peers = append(peers, m.name+"="+m.peerURL)
 	}
@@ -59,8 +61,12 @@ func startEtcd(t *testing.T, dir string, n int) *etcdCluster {
 		c.start(t, i)
 	}
 	t.Cleanup(func() {
-		for i := range c.members {
+		for i, m := range c.members {
 			c.kill(i)
+			if t.Failed() {
+				b, _ := os.ReadFile(m.dir + ".log")
+				t.Logf("etcd member %s log, last 4 KB:\n%s", m.name, b[max(0, len(b)-4096):])
+			}
 		}
 	})
 	c.waitHealthy(t)
@@ -141,10 +147,22 @@ func (c *etcdCluster) status(ctx context.Context) (leader int, all bool) {
 	return leader, all
 }
 
-// waitHealthy waits until every running member answers and one leads.
+// waitHealthy waits until every running member answers and one leads;
+// a member that exits fails the test.
 func (c *etcdCluster) waitHealthy(t *testing.T) {
 	t.Helper()
 	waitFor(t, "etcd to elect a leader with every running member answering", func() bool {
+		for _, m := range c.members {
+			if m.cmd == nil {
+				continue
+			}
+			select {
+			case <-m.exited:
+				b, _ := os.ReadFile(m.dir + ".log")
+				t.Fatalf("etcd member %s exited: %v\n%s", m.name, m.cmd.ProcessState, b[max(0, len(b)-4096):])
+			default:
+			}
+		}
 		leader, all := c.status(t.Context())
 		return leader >= 0 && all
 	})
@@ -161,13 +179,37 @@ func (c *etcdCluster) leader(t *testing.T) int {
 	return leader
 }
 
-// freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// ports hands out distinct free loopback addresses below the kernel's
+// range of ephemeral ports, from which every listener on port 0 and every
+// outgoing connection of this machine takes its port: a process killed
+// here is started again on the same address, which must stay free while
+// it is down.
+type ports struct {
+	next, end int
+}
+
+// newPorts starts handing out ports at a random place of the range, so
+// that two tests running at once are unlikely to meet.
+func newPorts() *ports {
+	end := 32768 // Linux's default start of the ephemeral range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &end)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	const from = 10000
+	return &ports{next: from + rand.IntN(max(end-from-1000, 1)), end: end}
+}
+
+// addr returns the next free address.
+func (p *ports) addr(t *testing.T) string {
+	t.Helper()
+	for ; p.next < p.end; p.next++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.next))
+		if err == nil {
+			ln.Close()
+			p.next++
+			return ln.Addr().String()
+		}
+	}
+	t.Fatalf("no free loopback port below %d", p.end)
+	return ""
 }

@@ -55,7 +55,8 @@ type cluster struct {
 func newCluster(t *testing.T, bin string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
-	c := &cluster{etcd: startEtcd(t, dir, 3), payload: pushPayload(t)}
+	ports := newPorts()
+	c := &cluster{etcd: startEtcd(t, dir, 3, ports), payload: pushPayload(t)}
 	gitRoot := filepath.Join(dir, "git")
 	if err := os.Mkdir(gitRoot, 0o755); err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func newCluster(t *testing.T, bin string) *cluster {
 			eps = append(eps, "http://"+p.addr())
 		}
 		c.proxies = append(c.proxies, ps)
-		c.replicas = append(c.replicas, newReplica(t, fmt.Sprintf("r%d", i), bin, dir, source, eps))
+		c.replicas = append(c.replicas, newReplica(t, fmt.Sprintf("r%d", i), bin, dir, ports.addr(t), source, eps))
 	}
 	for _, r := range c.replicas {
 		r.start(t)

@@ -49,11 +49,12 @@ type replica struct {
 	restarts int
 }
 
-// newReplica prepares a replica under dir that reaches etcd at endpoints
-// and the workflows repository at source; start runs it.
-func newReplica(t *testing.T, name, bin, dir, source string, endpoints []string) *replica {
+// newReplica prepares a replica under dir that listens on addr and
+// reaches etcd at endpoints and the workflows repository at source; start
+// runs it.
+func newReplica(t *testing.T, name, bin, dir, addr, source string, endpoints []string) *replica {
 	t.Helper()
-	r := &replica{name: name, bin: bin, addr: freeAddr(t), dir: filepath.Join(dir, name)}
+	r := &replica{name: name, bin: bin, addr: addr, dir: filepath.Join(dir, name)}
 	r.env = append(os.Environ(),
 		"HOOKS_ADDR="+r.addr, "HOOKS_DATA_DIR="+filepath.Join(r.dir, "data"),
 		"HOOKS_SOURCE_REPO="+source, "HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
