@@ -35,10 +35,9 @@ type etcdCluster struct {
 	members []*member
 }
 
-// startEtcd starts an n-member etcd cluster under dir, on addresses from
-// ports, and waits until every member answers; the members are killed
-// when the test ends.
-func startEtcd(t *testing.T, dir string, n int, ports *ports) *etcdCluster {
+// etcdBinary returns the path of etcd. Without it the test is skipped
+// loudly, and fails in CI, which must run it.
+func etcdBinary(t *testing.T) string {
 	t.Helper()
 	bin, _ := filepath.Abs(filepath.Join(etcdBin, "etcd"))
 	if _, err := os.Stat(bin); err != nil {
@@ -48,6 +47,14 @@ func startEtcd(t *testing.T, dir string, n int, ports *ports) *etcdCluster {
 		}
 		t.Skip(msg)
 	}
+	return bin
+}
+
+// startEtcd starts an n-member etcd cluster of the binary bin under dir,
+// on addresses from ports, and waits until every member answers; the
+// members are killed when the test ends.
+func startEtcd(t *testing.T, bin, dir string, n int, ports *ports) *etcdCluster {
+	t.Helper()
 	c := &etcdCluster{bin: bin}
 	var peers []string
 	for i := range n {

@@ -39,6 +39,11 @@ const (
 	faultHeld = 3 * time.Second
 )
 
+// binaries are the programs a cluster runs.
+type binaries struct {
+	etcd, hooks string
+}
+
 // cluster is one scenario's parts.
 type cluster struct {
 	etcd     *etcdCluster
@@ -52,11 +57,11 @@ type cluster struct {
 
 // newCluster starts etcd, the git server and three replicas, and waits
 // until the deploy branch holds the first source commit.
-func newCluster(t *testing.T, bin string) *cluster {
+func newCluster(t *testing.T, bins binaries) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	ports := newPorts()
-	c := &cluster{etcd: startEtcd(t, dir, 3, ports), payload: pushPayload(t)}
+	c := &cluster{etcd: startEtcd(t, bins.etcd, dir, 3, ports), payload: pushPayload(t)}
 	gitRoot := filepath.Join(dir, "git")
 	if err := os.Mkdir(gitRoot, 0o755); err != nil {
 		t.Fatal(err)
@@ -80,7 +85,7 @@ func newCluster(t *testing.T, bin string) *cluster {
 			eps = append(eps, "http://"+p.addr())
 		}
 		c.proxies = append(c.proxies, ps)
-		c.replicas = append(c.replicas, newReplica(t, fmt.Sprintf("r%d", i), bin, dir, ports.addr(t), source, eps))
+		c.replicas = append(c.replicas, newReplica(t, fmt.Sprintf("r%d", i), bins.hooks, dir, ports.addr(t), source, eps))
 	}
 	for _, r := range c.replicas {
 		r.start(t)
@@ -348,7 +353,8 @@ type scenario struct {
 // deploy branch then converges to the last commit pushed.
 func TestFaults(t *testing.T) {
 	t.Parallel()
-	bin := buildHooks(t, t.TempDir())
+	bins := binaries{etcd: etcdBinary(t)}
+	bins.hooks = buildHooks(t, t.TempDir())
 	for _, sc := range []scenario{
 		{name: "kill the leading replica", fault: func(t *testing.T, c *cluster) func() {
 			r := c.replicas[c.leader(t)]
@@ -402,13 +408,13 @@ func TestFaults(t *testing.T) {
 			return func() {}
 		}},
 	} {
-		t.Run(sc.name, func(t *testing.T) { runScenario(t, bin, sc) })
+		t.Run(sc.name, func(t *testing.T) { runScenario(t, bins, sc) })
 	}
 }
 
 // runScenario runs one scenario and checks what it must keep.
-func runScenario(t *testing.T, bin string, sc scenario) {
-	c := newCluster(t, bin)
+func runScenario(t *testing.T, bins binaries, sc scenario) {
+	c := newCluster(t, bins)
 	page := c.sample()
 	tr := c.send(t)
 	began := time.Now()
