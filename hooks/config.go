@@ -61,7 +61,7 @@ type Config struct {
 	StatusMinWrite time.Duration `env:"HOOKS_STATUS_MIN_WRITE, default=1s"`
 	// FluxSource is the namespace/name of Flux's GitRepository of the
 	// deploy branch, asked to reconcile after each deploy commit.
-	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=flux-system/slipway"`
+	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=slipway/slipway"`
 
 	// JobTimeout bounds one attempt of a queued job (a pull-request
 	// review), its GitHub calls and fetches included.
