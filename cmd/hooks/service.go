@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -48,9 +49,12 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	c, err := compiler.New(compiler.DefaultOptions())
+	opts := compiler.DefaultOptions()
+	opts.SourceRefNamespace, opts.SourceRefName, _ = strings.Cut(cfg.FluxSource, "/")
+	opts.MoveFrom = cfg.FluxMoveFrom
+	c, err := compiler.New(opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("HOOKS_FLUX_SOURCE, HOOKS_FLUX_MOVE_FROM: %w", err)
 	}
 	dep, err := deployer.New(source, target, c, deployer.Options{SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: author})
 	if err != nil {

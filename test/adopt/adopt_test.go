@@ -241,7 +241,7 @@ func waitReady(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, name stri
 	t.Helper()
 	var last *unstructured.Unstructured
 	err := s.Poll(t.Context(), 3*time.Minute, func() (bool, error) {
-		k, err := dyn.Resource(watch.Kustomizations).Namespace("flux-system").Get(t.Context(), name, metav1.GetOptions{})
+		k, err := dyn.Resource(watch.Kustomizations).Namespace("slipway").Get(t.Context(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
