@@ -204,7 +204,7 @@ const reservedPrefix = "slipway-"
 // when it may.
 func ReservedName(name string) string {
 	if strings.HasPrefix(name, reservedPrefix) {
-		return "names starting with slipway- are the cluster Kustomizations that apply clusters/<cluster> (see compiler bootstrap)"
+		return "names starting with slipway- are the cluster Kustomizations that apply clusters/<cluster>, which compiler bootstrap renders"
 	}
 	return ""
 }
