@@ -3,10 +3,14 @@ package compiler
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	notifyv1 "github.com/fluxcd/notification-controller/api/v1"
+	notifyv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
+	fluxmeta "github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/validate/content"
@@ -29,6 +33,23 @@ type BootstrapOptions struct {
 	// Interval is how often Flux fetches the branch and applies the
 	// cluster directory.
 	Interval time.Duration
+	// ReceiverSecret, when set, names the Secret (key token) of a
+	// notification Receiver for GitHub's push events, which has Flux fetch
+	// the deploy branch as soon as it moves; empty for no Receiver.
+	ReceiverSecret string
+	// AlertURL, when set, is where a notification Provider of type
+	// generic-hmac posts Flux's events about the deploy source and the
+	// Kustomizations, signed with the key in the Secret AlertSecret (key
+	// token).
+	AlertURL, AlertSecret string
+	// ServiceUser, when set, is the user name of the webhook service's
+	// kubeconfig (system:serviceaccount:<namespace>:<name> for an
+	// account), given the rights its reconcile request needs.
+	ServiceUser string
+	// MoveFrom, when set, is the namespace the Flux objects move from
+	// (Options.MoveFrom): the cluster Kustomization is given the rights to
+	// release and then prune the workflows' Kustomizations there.
+	MoveFrom string
 	// Tenancy gives the cluster Kustomization the rights to apply the
 	// account of each workflow that a cluster file's flux.tenancy renders:
 	// ServiceAccounts in the Flux namespace and RoleBindings to admin.
@@ -52,6 +73,29 @@ func (o BootstrapOptions) Validate() error {
 			errs = append(errs, fmt.Errorf("secret %q: %v", o.SecretRef, msgs))
 		}
 	}
+	for _, f := range []struct{ name, value string }{
+		{"receiver secret", o.ReceiverSecret}, {"alert secret", o.AlertSecret},
+	} {
+		if f.value == "" {
+			continue
+		}
+		if msgs := content.IsDNS1123Subdomain(f.value); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s %q: %v", f.name, f.value, msgs))
+		}
+	}
+	if o.AlertURL != "" {
+		if u, err := url.Parse(o.AlertURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("alert URL %q is not an http or https URL", o.AlertURL))
+		}
+	}
+	if (o.AlertURL == "") != (o.AlertSecret == "") {
+		errs = append(errs, errors.New("an alert needs both its URL and its secret"))
+	}
+	if o.MoveFrom != "" {
+		if msgs := content.IsDNS1123Label(o.MoveFrom); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("namespace to move from %q: %v", o.MoveFrom, msgs))
+		}
+	}
 	if o.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("interval must be positive, not %s", o.Interval))
 	}
@@ -69,15 +113,17 @@ func ClusterKustomizationName(cluster string) string { return "slipway-" + clust
 func ClusterServiceAccountName(cluster string) string { return "slipway-cluster-" + cluster }
 
 // Bootstrap renders what connects Flux to the deploy branch for one
-// cluster: the GitRepository opts names; a Kustomization on
-// clusters/<cluster> with prune, which applies the cluster's Namespaces and
-// its workflows' Kustomizations and deletes those of removed workflows;
-// and the account that Kustomization applies as, with the least rights
-// that needs (see clusterAccount). With the account set, the cluster
-// Kustomization works under Flux's multi-tenancy lockdown
+// cluster: the namespace of Slipway's Flux objects; the GitRepository opts
+// names; a Kustomization on clusters/<cluster> with prune, which applies
+// the cluster's Namespaces and its workflows' Kustomizations and deletes
+// those of removed workflows; the account that Kustomization applies as,
+// with the least rights that needs (see clusterAccount); and, as b asks,
+// the webhook service's rights, a Receiver for GitHub's pushes and an
+// Alert that posts Flux's events to the service. With the account set,
+// the cluster Kustomization works under Flux's multi-tenancy lockdown
 // (kustomize-controller's --no-cross-namespace-refs=true and
 // --default-service-account=default), where a Kustomization that names no
-// account applies as the Flux namespace's default account, which may do
+// account applies as its namespace's default account, which may do
 // nothing.
 func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 	if err := b.Validate(); err != nil {
@@ -85,6 +131,13 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compiler options: %w", err)
+	}
+	if b.MoveFrom == opts.SourceRefNamespace {
+		return nil, fmt.Errorf("bootstrap options: namespace to move from %q is the Flux namespace itself", b.MoveFrom)
+	}
+	ns := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: opts.SourceRefNamespace, Labels: map[string]string{workflow.LabelManagedBy: workflow.ManagedBy}},
 	}
 	spec := map[string]any{
 		"interval": b.Interval.String(),
@@ -100,7 +153,6 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 		"metadata":   map[string]any{"name": opts.SourceRefName, "namespace": opts.SourceRefNamespace},
 		"spec":       spec,
 	}
-	account := clusterAccount(b, opts)
 	k := &kustomizev1.Kustomization{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: metav1.ObjectMeta{Name: ClusterKustomizationName(b.Cluster), Namespace: opts.SourceRefNamespace},
@@ -115,10 +167,123 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 			SourceRef:          kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
 		},
 	}
-	// The account and its rights come before the Kustomization that uses
-	// them, so that applied in order they are in place when Flux first
-	// reconciles it.
-	return marshalAll("compiler bootstrap --cluster "+b.Cluster, append(append([]any{repo}, account...), k)...)
+	// The namespace comes first, and the account and its rights before
+	// the Kustomization that uses them, so that applied in order they are
+	// in place when Flux first reconciles it.
+	objs := append([]any{ns, repo}, clusterAccount(b, opts)...)
+	objs = append(objs, moveAccess(b, opts)...)
+	objs = append(objs, k)
+	objs = append(objs, serviceAccess(b, opts)...)
+	objs = append(objs, notifications(b, opts)...)
+	return marshalAll("compiler bootstrap --cluster "+b.Cluster, objs...)
+}
+
+// rbacTypeMeta is the TypeMeta of an RBAC object of kind.
+func rbacTypeMeta(kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind}
+}
+
+// slipwayMeta is the metadata of an object bootstrap renders.
+func slipwayMeta(name, namespace string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{workflow.LabelManagedBy: workflow.ManagedBy}}
+}
+
+// moveAccess renders, while the Flux objects move from b.MoveFrom, the
+// rights the cluster Kustomization needs there: to release the workflows'
+// Kustomizations (suspend them, set deletionPolicy Orphan) and, once a
+// deploy no longer renders them, to prune them. The Role and RoleBinding
+// take the names of the old layout's, so applying them also takes those
+// rights from the old cluster Kustomization's account.
+func moveAccess(b BootstrapOptions, opts Options) []any {
+	if b.MoveFrom == "" {
+		return nil
+	}
+	name := ClusterServiceAccountName(b.Cluster)
+	return []any{
+		&rbacv1.Role{TypeMeta: rbacTypeMeta("Role"), ObjectMeta: slipwayMeta(name, b.MoveFrom), Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{kustomizev1.GroupVersion.Group}, Resources: []string{"kustomizations"},
+			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+		}}},
+		&rbacv1.RoleBinding{TypeMeta: rbacTypeMeta("RoleBinding"), ObjectMeta: slipwayMeta(name, b.MoveFrom),
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: opts.SourceRefNamespace}},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}},
+	}
+}
+
+// ServiceRoleName is the Role that lets the webhook service ask Flux to
+// reconcile the deploy source and the Kustomizations at once.
+const ServiceRoleName = "slipway-service"
+
+// serviceAccess renders the rights of the webhook service's user
+// b.ServiceUser in the namespace of the Flux objects: reading the
+// GitRepository and the Kustomizations, and patching them, which is how
+// it sets reconcile.fluxcd.io/requestedAt after a deploy commit.
+func serviceAccess(b BootstrapOptions, opts Options) []any {
+	if b.ServiceUser == "" {
+		return nil
+	}
+	meta := slipwayMeta(ServiceRoleName, opts.SourceRefNamespace)
+	return []any{
+		&rbacv1.Role{TypeMeta: rbacTypeMeta("Role"), ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"source.toolkit.fluxcd.io"}, Resources: []string{"gitrepositories"}, Verbs: []string{"get", "list", "watch", "patch"}},
+			{APIGroups: []string{kustomizev1.GroupVersion.Group}, Resources: []string{"kustomizations"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		}},
+		&rbacv1.RoleBinding{TypeMeta: rbacTypeMeta("RoleBinding"), ObjectMeta: meta,
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: b.ServiceUser}},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ServiceRoleName}},
+	}
+}
+
+// NotificationName is the name of the Receiver, Provider and Alert
+// bootstrap renders.
+const NotificationName = "slipway"
+
+// notifications renders, as b asks, a Receiver that has Flux fetch the
+// deploy branch when GitHub delivers a push event (GitHub is given the
+// Receiver's status.webhookPath, and the token in b.ReceiverSecret as the
+// webhook's secret), and a Provider of type generic-hmac with an Alert
+// that posts Flux's events about the deploy source and every
+// Kustomization in the namespace to b.AlertURL.
+func notifications(b BootstrapOptions, opts Options) []any {
+	var objs []any
+	meta := func() metav1.ObjectMeta { return slipwayMeta(NotificationName, opts.SourceRefNamespace) }
+	if b.ReceiverSecret != "" {
+		objs = append(objs, &notifyv1.Receiver{
+			TypeMeta:   metav1.TypeMeta{APIVersion: notifyv1.GroupVersion.String(), Kind: notifyv1.ReceiverKind},
+			ObjectMeta: meta(),
+			Spec: notifyv1.ReceiverSpec{
+				Type:      notifyv1.GitHubReceiver,
+				Events:    []string{"push"},
+				Resources: []notifyv1.ReceiverResource{{CrossNamespaceObjectReference: notifyv1.CrossNamespaceObjectReference{Kind: "GitRepository", Name: opts.SourceRefName}}},
+				SecretRef: &fluxmeta.LocalObjectReference{Name: b.ReceiverSecret},
+			},
+		})
+	}
+	if b.AlertURL != "" {
+		objs = append(objs,
+			&notifyv1beta3.Provider{
+				TypeMeta:   metav1.TypeMeta{APIVersion: notifyv1beta3.GroupVersion.String(), Kind: notifyv1beta3.ProviderKind},
+				ObjectMeta: meta(),
+				Spec: notifyv1beta3.ProviderSpec{
+					Type:      notifyv1beta3.GenericHMACProvider,
+					Address:   b.AlertURL,
+					SecretRef: &fluxmeta.LocalObjectReference{Name: b.AlertSecret},
+				},
+			},
+			&notifyv1beta3.Alert{
+				TypeMeta:   metav1.TypeMeta{APIVersion: notifyv1beta3.GroupVersion.String(), Kind: notifyv1beta3.AlertKind},
+				ObjectMeta: meta(),
+				Spec: notifyv1beta3.AlertSpec{
+					ProviderRef:   fluxmeta.LocalObjectReference{Name: NotificationName},
+					EventSeverity: "info",
+					EventSources: []notifyv1.CrossNamespaceObjectReference{
+						{Kind: "GitRepository", Name: opts.SourceRefName},
+						{Kind: kustomizev1.KustomizationKind, Name: "*"},
+					},
+				},
+			})
+	}
+	return objs
 }
 
 // clusterAccount renders the account the cluster Kustomization applies
@@ -157,20 +322,14 @@ func clusterAccount(b BootstrapOptions, opts Options) []any {
 			rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"}, ResourceNames: []string{tenantRole}, Verbs: []string{"bind"}},
 		)
 	}
-	meta := func(namespace string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{workflow.LabelManagedBy: workflow.ManagedBy}}
-	}
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}}
-	typeMeta := func(kind string) metav1.TypeMeta {
-		return metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind}
-	}
 	return []any{
-		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(ns)},
-		&rbacv1.Role{TypeMeta: typeMeta("Role"), ObjectMeta: meta(ns), Rules: local},
-		&rbacv1.RoleBinding{TypeMeta: typeMeta("RoleBinding"), ObjectMeta: meta(ns), Subjects: subjects,
+		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: slipwayMeta(name, ns)},
+		&rbacv1.Role{TypeMeta: rbacTypeMeta("Role"), ObjectMeta: slipwayMeta(name, ns), Rules: local},
+		&rbacv1.RoleBinding{TypeMeta: rbacTypeMeta("RoleBinding"), ObjectMeta: slipwayMeta(name, ns), Subjects: subjects,
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}},
-		&rbacv1.ClusterRole{TypeMeta: typeMeta("ClusterRole"), ObjectMeta: meta(""), Rules: global},
-		&rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("ClusterRoleBinding"), ObjectMeta: meta(""), Subjects: subjects,
+		&rbacv1.ClusterRole{TypeMeta: rbacTypeMeta("ClusterRole"), ObjectMeta: slipwayMeta(name, ""), Rules: global},
+		&rbacv1.ClusterRoleBinding{TypeMeta: rbacTypeMeta("ClusterRoleBinding"), ObjectMeta: slipwayMeta(name, ""), Subjects: subjects,
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}},
 	}
 }

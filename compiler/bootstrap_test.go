@@ -10,7 +10,8 @@ import (
 )
 
 // TestBootstrapGolden compares what Bootstrap prints, with and without
-// tenancy, with testdata/bootstrap-*.yaml. Run with -update to rewrite
+// tenancy, and with everything a cluster may ask for (a Receiver, an
+// Alert, the service's rights, a move), with testdata/bootstrap-*.yaml. Run with -update to rewrite
 // them.
 func TestBootstrapGolden(t *testing.T) {
 	t.Parallel()
@@ -20,6 +21,9 @@ func TestBootstrapGolden(t *testing.T) {
 	}{
 		{"bootstrap.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", SecretRef: "git-auth", Interval: time.Minute}},
 		{"bootstrap-tenancy.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", Interval: 10 * time.Minute, Tenancy: true}},
+		{"bootstrap-complete.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", Interval: time.Minute,
+			ReceiverSecret: "slipway-receiver", AlertURL: "https://events.example.com/flux", AlertSecret: "slipway-alert",
+			ServiceUser: "system:serviceaccount:slipway:hooks", MoveFrom: "flux-system"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

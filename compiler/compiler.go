@@ -253,18 +253,26 @@ func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]
 	return res, nil
 }
 
-// checkFluxNamespace refuses published workflows that deploy into the
-// namespace of the Flux objects, whatever its name: their Kustomizations
-// would prune and relabel in Flux's own namespace.
+// checkFluxNamespace refuses published workflows that would break the
+// namespace of the Flux objects: deploying into it, whatever its name,
+// their Kustomizations would prune and relabel there; named like Flux's
+// own Kustomization when that namespace is Flux's own (the old layout,
+// --flux-namespace flux-system), their Kustomization would replace it.
 func (c *Compiler) checkFluxNamespace(workflows []*workflow.Workflow) error {
 	var errs workflow.Errors
 	for _, w := range workflows {
-		if w.Status != workflow.StatusPublished || w.TargetNamespace() != c.opts.SourceRefNamespace {
+		if w.Status != workflow.StatusPublished {
 			continue
 		}
-		ptr, node := w.NamespacePointer()
-		errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: ptr, NodeID: node,
-			Message: fmt.Sprintf("namespace %q holds the Flux objects; a workflow cannot deploy into it (set namespace)", w.TargetNamespace())})
+		if w.TargetNamespace() == c.opts.SourceRefNamespace {
+			ptr, node := w.NamespacePointer()
+			errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: ptr, NodeID: node,
+				Message: fmt.Sprintf("namespace %q holds the Flux objects; a workflow cannot deploy into it (set namespace)", w.TargetNamespace())})
+		}
+		if c.opts.SourceRefNamespace == fluxOwnNamespace && w.Name == fluxOwnName {
+			errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: "/name",
+				Message: fmt.Sprintf("%q is reserved in %s, where --flux-namespace puts the workflows' Kustomizations: Flux's own Kustomization; rename the file, or give Slipway's Flux objects a namespace of their own", w.Name, fluxOwnNamespace)})
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -162,8 +162,9 @@ func (s kustomizationSettings) objects(wf *workflow.Workflow, opts Options) []an
 			Decryption:         s.decryption,
 		},
 	}
+	objs := append([]any{k}, opts.released(k)...)
 	if !s.tenancy {
-		return []any{k}
+		return objs
 	}
 	kept := func() map[string]string { return map[string]string{AnnotationFluxPrune: PruneDisabled} }
 	sa := &corev1.ServiceAccount{
@@ -176,5 +177,5 @@ func (s kustomizationSettings) objects(wf *workflow.Workflow, opts Options) []an
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: tenantRole},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: s.serviceAccount, Namespace: opts.SourceRefNamespace}},
 	}
-	return []any{k, sa, rb}
+	return append(objs, sa, rb)
 }

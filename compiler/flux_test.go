@@ -20,7 +20,7 @@ func TestFluxSettingsFromRepository(t *testing.T) {
 	src := source.Files{
 		"clusters/prod.json": []byte(`{"name": "prod", "default": true, "flux": {"interval": "5m", "timeout": "3m", "retryInterval": "30s",
 			"serviceAccountName": "slipway-apply", "dependsOn": [{"name": "cert-manager"}, {"name": "secrets", "namespace": "ops"}]}}`),
-		"workflows/slow.json": []byte(`{"name": "slow", "status": "published", "flux": {"timeout": "15m", "dependsOn": [{"name": "ingress-nginx", "namespace": "flux-system"}]},
+		"workflows/slow.json": []byte(`{"name": "slow", "status": "published", "flux": {"timeout": "15m", "dependsOn": [{"name": "ingress-nginx", "namespace": "slipway"}]},
 			"dependsOn": ["plain"], "nodes": [{"id": "c", "type": "configmap", "position": {"x": 0, "y": 0}, "data": {"name": "c", "data": {"a": "b"}}}], "edges": []}`),
 		"workflows/plain.json": []byte(`{"name": "plain", "status": "published", "nodes": [{"id": "c", "type": "configmap", "position": {"x": 0, "y": 0}, "data": {"name": "c", "data": {"a": "b"}}}], "edges": []}`),
 	}
@@ -189,13 +189,13 @@ func TestFluxAccount(t *testing.T) {
 						t.Errorf("spec.serviceAccountName %q, want %q", o.Spec.ServiceAccountName, tt.account)
 					}
 				case "ServiceAccount":
-					if o.Metadata.Name != tt.account || o.Metadata.Namespace != "flux-system" {
-						t.Errorf("ServiceAccount %s/%s, want flux-system/%s: Flux impersonates an account of the Kustomization's namespace", o.Metadata.Namespace, o.Metadata.Name, tt.account)
+					if o.Metadata.Name != tt.account || o.Metadata.Namespace != DefaultFluxNamespace {
+						t.Errorf("ServiceAccount %s/%s, want slipway/%s: Flux impersonates an account of the Kustomization's namespace", o.Metadata.Namespace, o.Metadata.Name, tt.account)
 					}
 				case "RoleBinding":
-					want := []struct{ Kind, Name, Namespace string }{{"ServiceAccount", tt.account, "flux-system"}}
+					want := []struct{ Kind, Name, Namespace string }{{"ServiceAccount", tt.account, DefaultFluxNamespace}}
 					if o.Metadata.Namespace != "team-a" || o.RoleRef != (struct{ Kind, Name string }{"ClusterRole", "admin"}) || !cmp.Equal(o.Subjects, want) {
-						t.Errorf("RoleBinding in %q binds %v to %v; want admin in team-a only, to flux-system/%s", o.Metadata.Namespace, o.Subjects, o.RoleRef, tt.account)
+						t.Errorf("RoleBinding in %q binds %v to %v; want admin in team-a only, to slipway/%s", o.Metadata.Namespace, o.Subjects, o.RoleRef, tt.account)
 					}
 				}
 			}

@@ -14,8 +14,15 @@ type Options struct {
 	// SourceRefName is the GitRepository that serves the deploy branch.
 	SourceRefName string
 	// SourceRefNamespace is the namespace of that GitRepository and of the
-	// generated Flux Kustomizations.
+	// generated Flux Kustomizations: Slipway's own, apart from the
+	// operator's Flux objects, so that no workflow's Kustomization can take
+	// the name of one of theirs.
 	SourceRefNamespace string
+	// MoveFrom, when set, is the namespace the workflows' Kustomizations
+	// move from (see released): each is rendered there too, suspended and
+	// with deletionPolicy Orphan, so that pruning it later deletes none of
+	// the objects it applied.
+	MoveFrom string
 	// Interval is how often Flux reconciles each workflow, unless the
 	// workflow or its cluster file says (flux.interval).
 	Interval time.Duration
@@ -30,11 +37,20 @@ type Options struct {
 	WaitImage string
 }
 
+// DefaultFluxNamespace is the namespace of Slipway's Flux objects unless
+// told otherwise: not Flux's own (flux-system), where the operator's
+// Kustomizations live.
+const DefaultFluxNamespace = "slipway"
+
+// fluxOwnNamespace and fluxOwnName are where Flux's own GitRepository and
+// Kustomization live when Flux was installed by flux bootstrap.
+const fluxOwnNamespace, fluxOwnName = "flux-system", "flux-system"
+
 // DefaultOptions returns the options the command line starts from.
 func DefaultOptions() Options {
 	return Options{
 		SourceRefName:      "slipway",
-		SourceRefNamespace: "flux-system",
+		SourceRefNamespace: DefaultFluxNamespace,
 		Interval:           10 * time.Minute,
 		RetryInterval:      time.Minute,
 		Timeout:            5 * time.Minute,
@@ -51,6 +67,13 @@ func (o Options) Validate() error {
 	} {
 		if msgs := content.IsDNS1123Label(f.value); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("%s %q: %v", f.name, f.value, msgs))
+		}
+	}
+	if o.MoveFrom != "" {
+		if msgs := content.IsDNS1123Label(o.MoveFrom); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("namespace to move from %q: %v", o.MoveFrom, msgs))
+		} else if o.MoveFrom == o.SourceRefNamespace {
+			errs = append(errs, fmt.Errorf("namespace to move from %q is the Flux namespace itself", o.MoveFrom))
 		}
 	}
 	if o.WaitImage == "" {
@@ -71,6 +94,7 @@ func (o Options) Validate() error {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.SourceRefName, "source-ref", o.SourceRefName, "name of the Flux GitRepository that serves the deploy branch")
 	fs.StringVar(&o.SourceRefNamespace, "flux-namespace", o.SourceRefNamespace, "namespace of that GitRepository and of the generated Flux Kustomizations")
+	fs.StringVar(&o.MoveFrom, "move-from-namespace", o.MoveFrom, "while moving Slipway's Flux objects to --flux-namespace: the namespace they were in, where each workflow's Kustomization is released (suspended, deletionPolicy Orphan) until a deploy without this flag prunes it and leaves its objects alone")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often Flux reconciles each workflow, unless the workflow or its cluster sets flux.interval")
 	fs.DurationVar(&o.RetryInterval, "retry-interval", o.RetryInterval, "how soon Flux retries a failed reconciliation, unless the repository sets flux.retryInterval")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long Flux waits for a workflow to become healthy, unless the repository sets flux.timeout")

@@ -60,8 +60,13 @@ type Config struct {
 	// record.
 	StatusMinWrite time.Duration `env:"HOOKS_STATUS_MIN_WRITE, default=1s"`
 	// FluxSource is the namespace/name of Flux's GitRepository of the
-	// deploy branch, asked to reconcile after each deploy commit.
-	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=flux-system/slipway"`
+	// deploy branch, asked to reconcile after each deploy commit; its
+	// namespace is where the compiler puts the workflows' Kustomizations.
+	FluxSource string `env:"HOOKS_FLUX_SOURCE, default=slipway/slipway"`
+	// FluxMoveFrom, while Slipway's Flux objects move to FluxSource's
+	// namespace, is the namespace they leave (the compiler's
+	// --move-from-namespace).
+	FluxMoveFrom string `env:"HOOKS_FLUX_MOVE_FROM"`
 
 	// JobTimeout bounds one attempt of a queued job (a pull-request
 	// review), its GitHub calls and fetches included.

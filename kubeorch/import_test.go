@@ -206,8 +206,8 @@ func TestImportErrors(t *testing.T) {
 		{"same file name", []string{`[` + wf("1", "Shop Front") + `,` + wf("2", "shop-front") + `]`}, `f0.json: /1/name: "shop-front" becomes workflow "shop-front", as "Shop Front" (f0.json#/0) does`},
 		{"version twice", []string{wf("1", "a"), `{"versions": [{"workflow_id": "1", "version": 1, "nodes": []}, {"workflow_id": "1", "version": 1, "nodes": []}]}`}, `f1.json: /versions/1/version: version 1 of "a" is given twice (also f1.json#/versions/0)`},
 		{"unknown workflow", []string{wf("1", "a"), `{"workflow_id": "2", "version": 1, "nodes": []}`}, `f1.json: /workflow_id: names workflow "2", which is not among the inputs`},
-		{"reserved name", []string{wf("1", "Apps")}, `f0.json: /name: "Apps" becomes workflow "apps", a reserved name (the name Flux's repository layout gives the operator's apps Kustomization); rename it in KubeOrch`},
-		{"reserved prefix", []string{`[` + wf("1", "Flux Demo") + `,` + wf("2", "shop") + `]`}, `f0.json: /0/name: "Flux Demo" becomes workflow "flux-demo", a reserved name`},
+		{"reserved name", []string{wf("1", "Slipway Prod")}, `f0.json: /name: "Slipway Prod" becomes workflow "slipway-prod", a reserved name (names starting with slipway- are the cluster Kustomizations that apply clusters/<cluster>, which compiler bootstrap renders); rename it in KubeOrch`},
+		{"reserved prefix", []string{`[` + wf("1", "Slipway Demo") + `,` + wf("2", "shop") + `]`}, `f0.json: /0/name: "Slipway Demo" becomes workflow "slipway-demo", a reserved name`},
 		{"versions alone", []string{`{"workflow_id": "2", "version": 1, "nodes": []}`}, `f0.json: no KubeOrch workflow among the inputs`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -106,7 +106,7 @@ func TestConsequences(t *testing.T) {
 				delete(head, batch)
 			},
 			want: []string{
-				"prune batch   : kustomization batch: leaves the deploy branch — Flux deletes it from namespace flux-system",
+				"prune batch   : kustomization batch: leaves the deploy branch — Flux deletes it from namespace slipway",
 				"immutable reports agent spec.selector /nodes/2: daemonset log-agent: selector changed — immutable; Flux will stop applying workflow reports until this is reverted",
 				"job-rerun reports migrate spec.template /nodes/0: job migrate: pod template changed — immutable, so Flux deletes and re-creates the Job (kustomize.toolkit.fluxcd.io/force: enabled) and it runs again",
 			},
@@ -192,7 +192,7 @@ func TestConsequences(t *testing.T) {
 				"prune batch report  /status: cronjob nightly-report: leaves the deploy branch — Flux deletes it from namespace batch-jobs",
 				"prune batch agent  /status: daemonset log-agent: leaves the deploy branch — Flux deletes it from namespace batch-jobs",
 				"prune batch migrate  /status: job migrate: leaves the deploy branch — Flux deletes it from namespace batch-jobs",
-				"prune batch   /status: kustomization batch: leaves the deploy branch — Flux deletes it from namespace flux-system",
+				"prune batch   /status: kustomization batch: leaves the deploy branch — Flux deletes it from namespace slipway",
 				"kept batch   /status: namespace batch-jobs: leaves the deploy branch; Flux keeps it in the cluster (prune disabled) — delete it by hand when it is no longer needed",
 				"prune batch np-batch  /status: networkpolicy batch-deny-ingress: leaves the deploy branch — Flux deletes it from namespace batch-jobs",
 				"kept batch pvc-work  /status: persistentvolumeclaim migrate-work: leaves the deploy branch; Flux keeps it in namespace batch-jobs (prune disabled) — delete it by hand when it is no longer needed",

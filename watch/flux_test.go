@@ -34,7 +34,7 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: jobs
-  namespace: flux-system
+  namespace: slipway
   generation: 2
   labels: {app.kubernetes.io/managed-by: slipway, app.kubernetes.io/part-of: jobs}
 spec:
@@ -88,11 +88,11 @@ func TestFluxStates(t *testing.T) {
 		{"ready: synced and healthy", kustomization(t, "", aaa, aaa, ready, healthy), same,
 			Result{Healthy, ""}, Sync{State: Synced, Live: live}},
 		{"a dependency not at the source's revision yet: waiting for its workflow", kustomization(t, "", aaa, aaa,
-			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'flux-system/web' revision is not up to date", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`, healthy), same,
+			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'slipway/web' revision is not up to date", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`, healthy), same,
 			Result{Progressing, "Flux: waiting for workflow web (DependencyNotReady)"},
 			Sync{State: Waiting, Live: live, Reason: "DependencyNotReady", Message: "waiting for workflow web (DependencyNotReady)"}},
 		{"a dependency not ready", kustomization(t, "", aaa, aaa,
-			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'flux-system/web' is not ready", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), same,
+			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'slipway/web' is not ready", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), same,
 			Result{Progressing, "Flux: waiting for workflow web (DependencyNotReady)"},
 			Sync{State: Waiting, Live: live, Reason: "DependencyNotReady", Message: "waiting for workflow web (DependencyNotReady)"}},
 		{"the source's artifact not there yet", kustomization(t, "", aaa, aaa,
@@ -133,15 +133,15 @@ func TestFluxStates(t *testing.T) {
 			Result{Degraded, "Flux: failed: HealthCheckFailed: health check failed after 30s: timeout waiting for: [Deployment/jobs/api status: 'InProgress']"},
 			Sync{State: Failed, Live: next, Unhealthy: true, Reason: "HealthCheckFailed", Message: "applied, unhealthy: health check failed after 30s: timeout waiting for: [Deployment/jobs/api status: 'InProgress']"}},
 		{"ready, its source failing to fetch: failed with the source's words", withSource(t, kustomization(t, "", aaa, aaa, ready, healthy), sourceFetchFailed), same,
-			Result{Degraded, "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"},
-			Sync{State: Failed, Live: live, Reason: "GitOperationFailed", Message: "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"}},
+			Result{Degraded, "source slipway/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"},
+			Sync{State: Failed, Live: live, Reason: "GitOperationFailed", Message: "source slipway/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"}},
 		{"a new head its source fails to fetch: out of sync, saying why", withSource(t, kustomization(t, "", aaa, aaa, ready, healthy), sourceFetchFailed), r,
-			Result{Degraded, "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"},
-			Sync{State: OutOfSync, Live: live, Head: next, Reason: "GitOperationFailed", Message: "deploy commit bbb changes this workflow and is not applied; source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"}},
+			Result{Degraded, "source slipway/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"},
+			Sync{State: OutOfSync, Live: live, Head: next, Reason: "GitOperationFailed", Message: "deploy commit bbb changes this workflow and is not applied; source slipway/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused"}},
 		{"ready, its source ready: synced", withSource(t, kustomization(t, "", aaa, aaa, ready, healthy), sourceReady), same,
 			Result{Healthy, ""}, Sync{State: Synced, Live: live}},
 		{"waiting on a dependency with a new head: Flux is on it, still waiting", kustomization(t, "", aaa, aaa,
-			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'flux-system/web' revision is not up to date", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), r,
+			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'slipway/web' revision is not up to date", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), r,
 			Result{Progressing, "Flux: waiting for workflow web (DependencyNotReady)"},
 			Sync{State: Waiting, Live: live, Reason: "DependencyNotReady", Message: "waiting for workflow web (DependencyNotReady)"}},
 	}
@@ -172,14 +172,14 @@ func withSource(t *testing.T, snap Snapshot, ready string) Snapshot {
 	src := object(t, `
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: slipway, namespace: flux-system, generation: 1}
+metadata: {name: slipway, namespace: slipway, generation: 1}
 spec: {interval: 10m, url: "http://127.0.0.1:9/deploy.git", ref: {branch: deploy}}
 status:
   observedGeneration: 1
   artifact: {revision: "deploy@sha1:aaa"}
   conditions:
   - `+ready)
-	snap.GitRepositories = map[string]*unstructured.Unstructured{"flux-system/slipway": src}
+	snap.GitRepositories = map[string]*unstructured.Unstructured{"slipway/slipway": src}
 	return snap
 }
 
@@ -219,7 +219,7 @@ func TestClusterSource(t *testing.T) {
 	snap.ClusterKustomization = object(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: slipway-default, namespace: flux-system}
+metadata: {name: slipway-default, namespace: slipway}
 spec: {interval: 10m, path: ./clusters/default, prune: true, sourceRef: {kind: GitRepository, name: other}}
 status:
   lastAppliedRevision: "deploy@sha1:aaa"
@@ -230,13 +230,13 @@ status:
 		t.Errorf("cluster source %v, want none: the cluster Kustomization names one the cluster lacks", got.GetName())
 	}
 	k := ReadinessOf(snap.ClusterKustomization)
-	want := &Readiness{Kind: "Kustomization", Namespace: "flux-system", Name: "slipway-default", FluxReason: "ArtifactFailed", Revision: "deploy@sha1:aaa",
+	want := &Readiness{Kind: "Kustomization", Namespace: "slipway", Name: "slipway-default", FluxReason: "ArtifactFailed", Revision: "deploy@sha1:aaa",
 		Result: Result{Progressing, "waiting for the source's artifact: Source artifact not found, retrying in 30s (ArtifactFailed)"}}
 	if !reflect.DeepEqual(k, want) || k.Stops() {
 		t.Errorf("cluster Kustomization %+v (stops %t), want %+v", k, k.Stops(), want)
 	}
-	src := ReadinessOf(snap.GitRepositories["flux-system/slipway"])
-	if src.Named().Reason != "source flux-system/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused" || !src.Stops() {
+	src := ReadinessOf(snap.GitRepositories["slipway/slipway"])
+	if src.Named().Reason != "source slipway/slipway: fetch failed (GitOperationFailed): failed to checkout and determine revision: connection refused" || !src.Stops() {
 		t.Errorf("source %+v", src)
 	}
 }

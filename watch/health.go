@@ -280,7 +280,7 @@ func waitingFor(ready Condition) string {
 }
 
 // dependency returns the name of the Kustomization kustomize-controller's
-// DependencyNotReady message names ("dependency 'flux-system/web' revision
+// DependencyNotReady message names ("dependency 'slipway/web' revision
 // is not up to date"): a workflow's Kustomization is named after it.
 func dependency(message string) string {
 	_, rest, ok := strings.Cut(message, "dependency '")

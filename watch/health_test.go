@@ -156,18 +156,18 @@ metadata: {name: settings, deletionTimestamp: "2026-11-29T10:00:00Z"}`, Result{P
 		{"git repository ready", `
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: slipway, namespace: flux-system}
+metadata: {name: slipway, namespace: slipway}
 status: {conditions: [{type: Ready, status: "True", reason: Succeeded, message: "stored artifact for revision 'deploy@sha1:aaa'"}]}`, Result{Healthy, ""}},
 		{"git repository failing to fetch", `
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: slipway, namespace: flux-system}
+metadata: {name: slipway, namespace: slipway}
 status: {conditions: [{type: Ready, status: "False", reason: GitOperationFailed, message: "failed to checkout and determine revision"}]}`,
 			Result{Degraded, "fetch failed (GitOperationFailed): failed to checkout and determine revision"}},
 		{"git repository suspended", `
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: slipway, namespace: flux-system}
+metadata: {name: slipway, namespace: slipway}
 spec: {suspend: true}
 status: {conditions: [{type: Ready, status: "True", reason: Succeeded}]}`, Result{Suspended, "suspended: Flux applies nothing until it is resumed"}},
 	}

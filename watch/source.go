@@ -47,7 +47,7 @@ func ReadinessOf(u *unstructured.Unstructured) *Readiness {
 }
 
 // Named returns the readiness as a part of a rollup: its result, with a
-// reason that names the object ("source flux-system/slipway: fetch
+// reason that names the object ("source slipway/slipway: fetch
 // failed …").
 func (r *Readiness) Named() Result {
 	what := "Kustomization "

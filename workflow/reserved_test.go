@@ -5,24 +5,24 @@ import (
 	"testing"
 )
 
-// TestReservedNames checks that workflows cannot take the names of Flux's
-// objects or the operator's usual Kustomizations, which their generated
-// Kustomizations would replace.
+// TestReservedNames checks that workflows cannot take the names of the
+// cluster Kustomizations, which share the namespace of Slipway's Flux
+// objects, nor deploy into Kubernetes' or Flux's namespaces, while names
+// that only the operator's Flux objects elsewhere have are free.
 func TestReservedNames(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		want string // empty: accepted
 	}{
-		{"flux-system", `workflows/flux-system.json: /name: "flux-system" is reserved: Flux's own Kustomization and GitRepository`},
-		{"apps", `workflows/apps.json: /name: "apps" is reserved: the name Flux's repository layout gives`},
-		{"infrastructure", `/name: "infrastructure" is reserved`},
-		{"slipway", `/name: "slipway" is reserved: the deploy branch's GitRepository`},
-		{"slipway-prod", `/name: "slipway-prod" is reserved: names starting with slipway- are the cluster Kustomizations`},
-		{"flux-monitoring", `/name: "flux-monitoring" is reserved: names starting with flux- are Flux's`},
+		{"slipway-prod", `workflows/slipway-prod.json: /name: "slipway-prod" is reserved: names starting with slipway- are the cluster Kustomizations`},
 		{"kube-system", `/name: namespace "kube-system" belongs to Kubernetes or Flux`},
+		{"flux-system", `/name: namespace "flux-system" belongs to Kubernetes or Flux`},
 		{"shop", ""},
-		{"fluxapp", ""},
+		{"apps", ""},
+		{"infrastructure", ""},
+		{"flux-monitoring", ""},
+		{"slipway", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

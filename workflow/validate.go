@@ -190,37 +190,21 @@ var ReservedNamespaces = map[string]bool{
 	"kube-system": true, "kube-public": true, "kube-node-lease": true, "flux-system": true,
 }
 
-// reservedNames are Flux object names that workflows may not have: each
-// workflow renders a Flux Kustomization of its name in Flux's namespace,
-// where these already live. flux-system is Flux's own; apps and the infra
-// names are those Flux's documented repository layout gives the operator's
-// Kustomizations; slipway is the GitRepository of the deploy branch.
-var reservedNames = map[string]string{
-	"flux-system":       "Flux's own Kustomization and GitRepository",
-	"flux":              "a name of Flux's",
-	"apps":              "the name Flux's repository layout gives the operator's apps Kustomization",
-	"infrastructure":    "the name Flux's repository layout gives the operator's infrastructure Kustomization",
-	"infra-controllers": "the name Flux's repository layout gives the operator's controllers Kustomization",
-	"infra-configs":     "the name Flux's repository layout gives the operator's configs Kustomization",
-	"slipway":           "the deploy branch's GitRepository",
-}
-
-// reservedPrefixes start names that workflows may not have.
-var reservedPrefixes = map[string]string{
-	"flux-":    "names starting with flux- are Flux's",
-	"slipway-": "names starting with slipway- are the cluster Kustomizations that apply clusters/<cluster> (see compiler bootstrap)",
-}
+// reservedPrefix starts the names of the Flux objects Slipway renders for
+// itself beside the workflows' Kustomizations, in the namespace of
+// Slipway's Flux objects: the cluster Kustomizations slipway-<cluster> and
+// the accounts slipway-cluster-<cluster> and slipway-workflow-<workflow>.
+// A workflow so named would replace a cluster Kustomization. Other names
+// are free: that namespace is Slipway's own, so no name there can be the
+// operator's (the compiler refuses to render into Flux's own namespace a
+// workflow named like Flux's own Kustomization).
+const reservedPrefix = "slipway-"
 
 // ReservedName says why a workflow may not be called name, or returns ""
 // when it may.
 func ReservedName(name string) string {
-	if why, ok := reservedNames[name]; ok {
-		return why
-	}
-	for _, p := range sortedKeys(reservedPrefixes) {
-		if strings.HasPrefix(name, p) {
-			return reservedPrefixes[p]
-		}
+	if strings.HasPrefix(name, reservedPrefix) {
+		return "names starting with slipway- are the cluster Kustomizations that apply clusters/<cluster>, which compiler bootstrap renders"
 	}
 	return ""
 }

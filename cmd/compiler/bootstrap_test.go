@@ -16,12 +16,26 @@ func TestBootstrap(t *testing.T) {
 		lack []string
 	}{
 		{"objects", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--secret-ref", "git-auth"}, 0, []string{
-			"kind: GitRepository\nmetadata:\n  name: slipway\n  namespace: flux-system\n",
+			"kind: Namespace\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway\n",
+			"kind: GitRepository\nmetadata:\n  name: slipway\n  namespace: slipway\n",
 			"  ref:\n    branch: deploy\n  secretRef:\n    name: git-auth\n  url: https://git.example.com/workflows.git\n",
-			"kind: Kustomization\nmetadata:\n  name: slipway-prod\n  namespace: flux-system\n",
+			"kind: Kustomization\nmetadata:\n  name: slipway-prod\n  namespace: slipway\n",
+			"kind: Receiver\n",
+			"  resources:\n  - kind: GitRepository\n    name: slipway\n  secretRef:\n    name: slipway-receiver\n  type: github\n",
+			"subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: slipway-service\n",
 			"  path: ./clusters/prod\n  prune: true\n  retryInterval: 1m0s\n  serviceAccountName: slipway-cluster-prod\n",
 			"kind: ClusterRole\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway-cluster-prod\nrules:\n- apiGroups:\n  - \"\"\n  resources:\n  - namespaces\n",
-		}, []string{"rolebindings", "bind"}},
+		}, []string{"rolebindings", "bind", "flux-system", "kind: Alert", "kind: Provider"}},
+		{"alert", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--alert-url", "https://events.example.com/flux", "--alert-secret", "slipway-alert", "--receiver-secret", "", "--service-user", ""}, 0, []string{
+			"kind: Provider\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway\n  namespace: slipway\nspec:\n  address: https://events.example.com/flux\n  secretRef:\n    name: slipway-alert\n  type: generic-hmac\n",
+			"kind: Alert\n",
+		}, []string{"kind: Receiver", "slipway-service"}},
+		{"move", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--move-from-namespace", "flux-system"}, 0, []string{
+			"kind: Role\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway-cluster-prod\n  namespace: flux-system\n",
+			"subjects:\n- kind: ServiceAccount\n  name: slipway-cluster-prod\n  namespace: slipway\n",
+		}, nil},
+		{"alert without secret", []string{"bootstrap", "--cluster", "prod", "--url", "x", "--alert-url", "https://events.example.com/flux"}, 2, []string{"an alert needs both its URL and its secret"}, nil},
+		{"move from itself", []string{"bootstrap", "--cluster", "prod", "--url", "x", "--move-from-namespace", "slipway"}, 2, []string{`namespace to move from "slipway" is the Flux namespace itself`}, nil},
 		{"tenancy", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--tenancy"}, 0, []string{
 			"  resources:\n  - serviceaccounts\n",
 			"  resources:\n  - rolebindings\n",

@@ -149,7 +149,7 @@ func TestImportComposeReservedName(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "compose.yaml")
-	if err := os.WriteFile(file, []byte("name: apps\nservices:\n  web:\n    image: nginx\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("name: slipway-apps\nservices:\n  web:\n    image: nginx\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{file}, {file, "--name", "slipway-x"}} {

@@ -198,12 +198,12 @@ func TestImportKubeOrchOut(t *testing.T) {
 func TestImportKubeOrchReservedName(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "apps.json"), filepath.Join(dir, "out.json")
-	if err := os.WriteFile(in, []byte(`{"id": "1", "name": "Apps", "nodes": [], "edges": []}`), 0o644); err != nil {
+	in, out := filepath.Join(dir, "slipway-prod.json"), filepath.Join(dir, "out.json")
+	if err := os.WriteFile(in, []byte(`{"id": "1", "name": "Slipway Prod", "nodes": [], "edges": []}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCmd(t, "import", "kubeorch", in, "-o", out)
-	if code != 1 || !strings.Contains(stderr, in+`: /name: "Apps" becomes workflow "apps", a reserved name`) {
+	if code != 1 || !strings.Contains(stderr, in+`: /name: "Slipway Prod" becomes workflow "slipway-prod", a reserved name`) {
 		t.Errorf("-o: exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(out); err == nil {

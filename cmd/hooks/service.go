@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -51,10 +52,12 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	compilerOpts := compiler.DefaultOptions()
-	c, err := compiler.New(compilerOpts)
+	opts := compiler.DefaultOptions()
+	opts.SourceRefNamespace, opts.SourceRefName, _ = strings.Cut(cfg.FluxSource, "/")
+	opts.MoveFrom = cfg.FluxMoveFrom
+	c, err := compiler.New(opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("HOOKS_FLUX_SOURCE, HOOKS_FLUX_MOVE_FROM: %w", err)
 	}
 	dep, err := deployer.New(source, target, c, deployer.Options{SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: author})
 	if err != nil {
@@ -84,7 +87,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 			rc.Clusters = func(clusters []string) (map[string]*rest.Config, error) {
 				return watch.Contexts(cfg.Kubeconfig, clusters)
 			}
-			rc.DryRun = review.DryRunOptions{FluxNamespace: compilerOpts.SourceRefNamespace}
+			rc.DryRun = review.DryRunOptions{FluxNamespace: opts.SourceRefNamespace}
 		}
 		reviewer, err = hooks.NewReviewer(rc)
 		if err != nil {

@@ -213,17 +213,17 @@ func TestSyncStates(t *testing.T) {
 func TestClusterFlux(t *testing.T) {
 	t.Parallel()
 	s := serve(t, hooks.ReadAccess{}, true)
-	src := &watch.Readiness{Kind: "GitRepository", Namespace: "flux-system", Name: "slipway", FluxReason: "GitOperationFailed",
+	src := &watch.Readiness{Kind: "GitRepository", Namespace: "slipway", Name: "slipway", FluxReason: "GitOperationFailed",
 		Result: watch.Result{Health: watch.Degraded, Reason: "fetch failed (GitOperationFailed): connection refused"}}
-	k := &watch.Readiness{Kind: "Kustomization", Namespace: "flux-system", Name: "slipway-prod", Result: watch.Result{Health: watch.Healthy}}
+	k := &watch.Readiness{Kind: "Kustomization", Namespace: "slipway", Name: "slipway-prod", Result: watch.Result{Health: watch.Healthy}}
 	b, _ := json.Marshal(hooks.ClusterStatus{Name: "prod", Watched: true, Result: src.Named(), Source: src, Kustomization: k, Workflows: []string{}})
 	if _, err := s.store.PutStatus(t.Context(), "clusters/prod", b); err != nil {
 		t.Fatal(err)
 	}
 	_, body := fetch(t, s.url+"/")
 	for _, want := range []string{
-		`<td data-field="source"><span class="health health-Degraded" title="GitRepository flux-system/slipway: fetch failed (GitOperationFailed): connection refused">`,
-		`<td data-field="kustomization"><span class="health health-Healthy" title="Kustomization flux-system/slipway-prod">`,
+		`<td data-field="source"><span class="health health-Degraded" title="GitRepository slipway/slipway: fetch failed (GitOperationFailed): connection refused">`,
+		`<td data-field="kustomization"><span class="health health-Healthy" title="Kustomization slipway/slipway-prod">`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("GET / lacks %q", want)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -45,30 +44,36 @@ func newFluxEnv(t *testing.T, s *Stack, repo, sourceRef string) *fluxEnv {
 	t.Helper()
 	opts := compiler.DefaultOptions()
 	opts.SourceRefName, opts.SourceRefNamespace = sourceRef, fluxNamespace
-	e := &fluxEnv{t: t, s: s, opts: opts, repo: repo, work: gittest.Init(t)}
+	e := &fluxEnv{t: t, s: s, repo: repo, work: gittest.Init(t)}
 	gittest.Commit(t, e.work, "Start the workflows repository", nil)
 	gittest.InitBare(t, e.bare())
 	gittest.Git(t, e.work, "push", "-q", e.bare(), "main")
-	r, err := gitrepo.Open(t.Context(), e.bare(), gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.d, err = deployer.New(r, r, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	if e.dyn, err = dynamic.NewForConfig(s.Config); err != nil {
 		t.Fatal(err)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opts.SourceRefNamespace}}
-	if _, err := s.Client.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
+	return e.with(opts)
+}
+
+// with returns e deploying with the compiler options opts, into the same
+// repository.
+func (e *fluxEnv) with(opts compiler.Options) *fluxEnv {
+	e.t.Helper()
+	c := *e
+	c.opts = opts
+	r, err := gitrepo.Open(e.t.Context(), e.bare(), gitrepo.Options{})
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return e
+	comp, err := compiler.New(opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.d, err = deployer.New(r, r, comp, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &c
 }
 
 // in returns e for a subtest t, so that its failures end t.
@@ -108,10 +113,15 @@ func (e *fluxEnv) deploy() (string, error) {
 	return res.DeployCommit, nil
 }
 
-// bootstrap applies what compiler bootstrap prints for cluster.
-func (e *fluxEnv) bootstrap(cluster string) {
+// bootstrap applies what compiler bootstrap prints for cluster, with the
+// changes of each of with.
+func (e *fluxEnv) bootstrap(cluster string, with ...func(*compiler.BootstrapOptions)) {
 	e.t.Helper()
-	y, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: cluster, URL: e.s.GitURL(e.repo + ".git"), Branch: "deploy", Interval: 10 * time.Second}, e.opts)
+	b := compiler.BootstrapOptions{Cluster: cluster, URL: e.s.GitURL(e.repo + ".git"), Branch: "deploy", Interval: 10 * time.Second}
+	for _, f := range with {
+		f(&b)
+	}
+	y, err := compiler.Bootstrap(b, e.opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

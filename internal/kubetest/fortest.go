@@ -15,7 +15,15 @@ import (
 // stack stops when the test ends; its logs are kept when the test failed.
 func ForTest(t testing.TB, binDir string, flux bool) (*Stack, string) {
 	t.Helper()
-	bin, _ := filepath.Abs(binDir)
+	return ForTestWith(t, Options{BinDir: binDir, Flux: flux})
+}
+
+// ForTestWith is ForTest for a stack of opts (kustomize-controller's
+// flags, extra CRDs), whose BinDir may be relative and whose GitRoot is
+// a temporary directory.
+func ForTestWith(t testing.TB, opts Options) (*Stack, string) {
+	t.Helper()
+	bin, _ := filepath.Abs(opts.BinDir)
 	if missing := MissingBinaries(bin); len(missing) > 0 {
 		msg := fmt.Sprintf("SKIPPED LOUDLY: the kube stack's binaries %v are missing from %s: run make kube-tools", missing, bin)
 		if os.Getenv("CI") == "true" {
@@ -23,10 +31,10 @@ func ForTest(t testing.TB, binDir string, flux bool) (*Stack, string) {
 		}
 		t.Skip(msg)
 	}
-	gitRoot := t.TempDir()
+	opts.BinDir, opts.GitRoot = bin, t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{BinDir: bin, GitRoot: gitRoot, Flux: flux})
+	s, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,5 +46,5 @@ func ForTest(t testing.TB, binDir string, flux bool) (*Stack, string) {
 		}
 		os.RemoveAll(s.Dir)
 	})
-	return s, gitRoot
+	return s, opts.GitRoot
 }

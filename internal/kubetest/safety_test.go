@@ -2,14 +2,11 @@ package kubetest
 
 import (
 	"bytes"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/slipway-gitops/slipway/compiler"
@@ -180,58 +177,6 @@ func keptAndGone(t *testing.T, s *Stack, ns string) {
 	svcs, err := s.Client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
 	if err != nil || len(svcs.Items) != 0 {
 		t.Errorf("services left in %s: %d (%v)", ns, len(svcs.Items), err)
-	}
-}
-
-// TestReservedNameNeverReachesTheDeployBranch tries to deploy a workflow
-// named flux-system: the deploy fails with a located error, the deploy
-// branch does not move, and Flux's own Kustomization is untouched.
-func TestReservedNameNeverReachesTheDeployBranch(t *testing.T) {
-	s := needStack(t)
-	t.Parallel()
-	ctx := t.Context()
-	e := newFluxEnv(t, s, "reserved", "reserved")
-	own := []byte(`apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: flux-system, namespace: flux-system}
-spec:
-  interval: 10m
-  path: ./clusters/my-cluster
-  prune: true
-  suspend: true
-  sourceRef: {kind: GitRepository, name: flux-system}
-`)
-	if err := s.Apply(ctx, own); err != nil {
-		t.Fatal(err)
-	}
-	// The controller writes status and a finalizer; the spec is what the
-	// operator owns.
-	get := func() (int64, map[string]any) {
-		k, err := e.dyn.Resource(kustomizations).Namespace("flux-system").Get(ctx, "flux-system", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec, _, _ := unstructured.NestedMap(k.Object, "spec")
-		return k.GetGeneration(), spec
-	}
-	gen, spec := get()
-	wf, err := os.ReadFile(statefulSource + "/workflows/store.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf = bytes.Replace(wf, []byte(`"name": "store"`), []byte(`"name": "flux-system"`), 1)
-	wf = bytes.Replace(wf, []byte(`"status": "published",`), []byte(`"status": "published",
-  "namespace": "store-reserved",`), 1)
-	e.commit("Add a workflow named like Flux's own Kustomization", map[string][]byte{"workflows/flux-system.json": wf})
-	_, err = e.deploy()
-	if err == nil || !strings.Contains(err.Error(), `workflows/flux-system.json: /name: "flux-system" is reserved`) {
-		t.Fatalf("deploy: %v; want the located refusal", err)
-	}
-	if out, err := gittest.GitE(ctx, e.bare(), "rev-parse", "--verify", "-q", "refs/heads/deploy"); err == nil {
-		t.Errorf("the deploy branch exists (%s)", out)
-	}
-	if gen2, spec2 := get(); gen2 != gen || !reflect.DeepEqual(spec, spec2) {
-		t.Errorf("Flux's Kustomization changed: generation %d → %d, spec %v → %v", gen, gen2, spec, spec2)
 	}
 }
 

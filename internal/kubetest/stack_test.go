@@ -183,9 +183,13 @@ func TestFluxAppliesWorkflows(t *testing.T) {
 	}
 
 	// Flux's bootstrap: one GitRepository, one Kustomization per cluster.
-	bootstrap := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+	bootstrap := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: slipway}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: slipway, namespace: flux-system}
+metadata: {name: slipway, namespace: slipway}
 spec:
   interval: 1m
   url: %s
@@ -193,7 +197,7 @@ spec:
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: cluster-default, namespace: flux-system}
+metadata: {name: cluster-default, namespace: slipway}
 spec:
   interval: 1m
   path: ./clusters/default
@@ -211,7 +215,7 @@ spec:
 	want := map[string]bool{"cluster-default": true, "web": true, "jobs": true}
 	var last string
 	err = s.Poll(ctx, 4*time.Minute, func() (bool, error) {
-		list, err := dyn.Resource(kustomizations).Namespace("flux-system").List(ctx, metav1.ListOptions{})
+		list, err := dyn.Resource(kustomizations).Namespace("slipway").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -231,7 +235,7 @@ spec:
 		return true, nil
 	})
 	if err != nil {
-		gr, _ := dyn.Resource(gitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+		gr, _ := dyn.Resource(gitRepositories).Namespace("slipway").Get(ctx, "slipway", metav1.GetOptions{})
 		_, grMsg := condition(gr, "Ready")
 		t.Fatalf("Flux Kustomizations not Ready: %v\nlast: %s\nGitRepository: %s", err, last, grMsg)
 	}

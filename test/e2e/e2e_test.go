@@ -282,7 +282,6 @@ func TestEndToEnd(t *testing.T) {
 		"HOOKS_GITHUB_TOKEN=e2e-github-token",
 		"HOOKS_GITHUB_API_URL="+gh.URL,
 		"HOOKS_KUBECONFIG="+s.Kubeconfig,
-		"HOOKS_FLUX_SOURCE=flux-system/slipway",
 	)
 
 	// Flux, bootstrapped as the README says, with an interval long enough

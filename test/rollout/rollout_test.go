@@ -82,12 +82,12 @@ func (f *fixture) commit(message string, b []byte) {
 		f.t.Fatal(err)
 	}
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, hooks.RequestedAtAnnotation, time.Now().UTC().Format(time.RFC3339Nano))
-	if _, err := f.dyn.Resource(watch.GitRepositories).Namespace("flux-system").Patch(f.t.Context(), compiler.DefaultOptions().SourceRefName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := f.dyn.Resource(watch.GitRepositories).Namespace("slipway").Patch(f.t.Context(), compiler.DefaultOptions().SourceRefName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		f.t.Fatal(err)
 	}
 	var last *unstructured.Unstructured
 	err = f.s.Poll(f.t.Context(), 3*time.Minute, func() (bool, error) {
-		k, err := f.dyn.Resource(watch.Kustomizations).Namespace("flux-system").Get(f.t.Context(), "shop", metav1.GetOptions{})
+		k, err := f.dyn.Resource(watch.Kustomizations).Namespace("slipway").Get(f.t.Context(), "shop", metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}

@@ -138,7 +138,6 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 		"HOOKS_SOURCE_REPO="+remote,
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
 		"HOOKS_KUBECONFIG="+s.Kubeconfig,
-		"HOOKS_FLUX_SOURCE=flux-system/slipway",
 		"HOOKS_STATUS_MIN_WRITE="+minWrite.String(),
 	)
 	// Flux starts once the service has written the deploy branch.

@@ -67,7 +67,7 @@ func (f *fluxStack) addConfigMap(t *testing.T, workflow, name string) map[string
 func (f *fluxStack) setSuspend(t *testing.T, name string, suspend bool) {
 	t.Helper()
 	patch := fmt.Appendf(nil, `{"spec":{"suspend":%t}}`, suspend)
-	if _, err := f.dyn.Resource(watch.Kustomizations).Namespace("flux-system").Patch(t.Context(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := f.dyn.Resource(watch.Kustomizations).Namespace("slipway").Patch(t.Context(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,13 +94,13 @@ func clusterRecord(t *testing.T, st *store.Store) *hooks.ClusterStatus {
 func (f *fluxStack) setSourceURL(t *testing.T, url string) string {
 	t.Helper()
 	ctx := t.Context()
-	gr, err := f.dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+	gr, err := f.dyn.Resource(watch.GitRepositories).Namespace("slipway").Get(ctx, "slipway", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	was, _, _ := unstructured.NestedString(gr.Object, "spec", "url")
 	patch := fmt.Appendf(nil, `{"spec":{"url":%q}}`, url)
-	if _, err := f.dyn.Resource(watch.GitRepositories).Namespace("flux-system").Patch(ctx, "slipway", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := f.dyn.Resource(watch.GitRepositories).Namespace("slipway").Patch(ctx, "slipway", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return was
@@ -244,21 +244,21 @@ func TestFluxStates(t *testing.T) {
 		cs := waitCluster(t, "the cluster's source failing", func(cs *hooks.ClusterStatus) bool {
 			return cs.Source != nil && cs.Source.Health == watch.Degraded
 		})
-		if cs.Health != watch.Degraded || !strings.Contains(cs.Reason, "source flux-system/slipway: fetch failed") {
+		if cs.Health != watch.Degraded || !strings.Contains(cs.Reason, "source slipway/slipway: fetch failed") {
 			t.Errorf("the cluster reads %+v; source %+v", cs.Result, cs.Source)
 		}
 		for _, wf := range []string{"web", "jobs"} {
 			ws := waitRecord(t, f.Stack, f.st, wf, wf+" says its source fails", func(ws *watch.WorkflowStatus) bool {
 				return ws.Sync.State == watch.Failed
 			})
-			if ws.Health == watch.Healthy || !strings.Contains(ws.Sync.Message, "source flux-system/slipway: fetch failed") || ws.Sync.Reason != cs.Source.FluxReason {
+			if ws.Health == watch.Healthy || !strings.Contains(ws.Sync.Message, "source slipway/slipway: fetch failed") || ws.Sync.Reason != cs.Source.FluxReason {
 				t.Errorf("%s: health %+v, sync %+v", wf, ws.Result, ws.Sync)
 			}
 		}
 
 		f.setSourceURL(t, url)
 		waitCluster(t, "the cluster's source ready again", func(cs *hooks.ClusterStatus) bool {
-			return ready(cs.Source, "GitRepository", "slipway") && !strings.Contains(cs.Reason, "source flux-system/slipway")
+			return ready(cs.Source, "GitRepository", "slipway") && !strings.Contains(cs.Reason, "source slipway/slipway")
 		})
 		waitRecord(t, f.Stack, f.st, "jobs", "jobs Synced again", func(ws *watch.WorkflowStatus) bool {
 			return ws.Sync.State == watch.Synced && ws.Health == watch.Healthy
@@ -273,7 +273,7 @@ func TestFluxStates(t *testing.T) {
 		f.push(t, "Check web's health for 20s", map[string][]byte{p: k})
 		reconcileNow(t, f.dyn, "slipway-default")
 		err := f.Poll(ctx, 2*time.Minute, func() (bool, error) {
-			k, err := f.dyn.Resource(watch.Kustomizations).Namespace("flux-system").Get(ctx, "web", metav1.GetOptions{})
+			k, err := f.dyn.Resource(watch.Kustomizations).Namespace("slipway").Get(ctx, "web", metav1.GetOptions{})
 			if err != nil {
 				return false, err
 			}

@@ -71,7 +71,7 @@ func waitRecord(t *testing.T, s *kubetest.Stack, st *store.Store, name, what str
 func reconcileNow(t *testing.T, dyn dynamic.Interface, name string) {
 	t.Helper()
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, hooks.RequestedAtAnnotation, time.Now().UTC().Format(time.RFC3339Nano))
-	if _, err := dyn.Resource(watch.Kustomizations).Namespace("flux-system").Patch(t.Context(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := dyn.Resource(watch.Kustomizations).Namespace("slipway").Patch(t.Context(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -99,9 +99,13 @@ func startFlux(t *testing.T) *fluxStack {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	repo, res := deploytest.Deploy(t, "../../fixtures/e2e", filepath.Join(gitRoot, "e2e.git"))
-	bootstrap := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+	bootstrap := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: slipway}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: slipway, namespace: flux-system}
+metadata: {name: slipway, namespace: slipway}
 spec:
   interval: 10m
   url: %s
@@ -109,7 +113,7 @@ spec:
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: slipway-default, namespace: flux-system}
+metadata: {name: slipway-default, namespace: slipway}
 spec:
   interval: 10m
   path: ./clusters/default
@@ -154,7 +158,7 @@ func (f *fluxStack) push(t *testing.T, message string, changes map[string][]byte
 	commit := gittest.Commit(t, clone, message, changes)
 	gittest.Git(t, clone, "push", "-q", "origin", "deploy")
 	src, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return f.contexts(nil) },
-		Namespace: "flux-system", Name: "slipway", Log: f.log})
+		Namespace: "slipway", Name: "slipway", Log: f.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +166,7 @@ func (f *fluxStack) push(t *testing.T, message string, changes map[string][]byte
 		t.Fatal(err)
 	}
 	err = f.Poll(ctx, 2*time.Minute, func() (bool, error) {
-		gr, err := f.dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+		gr, err := f.dyn.Resource(watch.GitRepositories).Namespace("slipway").Get(ctx, "slipway", metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -270,14 +274,14 @@ func TestLiveStatus(t *testing.T) {
 		})
 	})
 	t.Run("the reconcile request reaches Flux", func(t *testing.T) {
-		src, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "flux-system", Name: "slipway", Log: log})
+		src, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return contexts(nil) }, Namespace: "slipway", Name: "slipway", Log: log})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := src.RequestReconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
-		gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+		gr, err := dyn.Resource(watch.GitRepositories).Namespace("slipway").Get(ctx, "slipway", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +290,7 @@ func TestLiveStatus(t *testing.T) {
 			t.Fatal("no requestedAt annotation")
 		}
 		err = s.Poll(ctx, time.Minute, func() (bool, error) {
-			gr, err := dyn.Resource(watch.GitRepositories).Namespace("flux-system").Get(ctx, "slipway", metav1.GetOptions{})
+			gr, err := dyn.Resource(watch.GitRepositories).Namespace("slipway").Get(ctx, "slipway", metav1.GetOptions{})
 			if err != nil {
 				return false, err
 			}

@@ -187,7 +187,7 @@ func startHooks(dir, kubeconfig string, d demoConfig) (*hooksProcess, error) {
 	p.cmd = exec.Command(d.hooks)
 	p.cmd.Env = append(os.Environ(),
 		"HOOKS_ADDR="+d.addr, "HOOKS_SOURCE_REPO="+d.repo, "HOOKS_GITHUB_WEBHOOK_SECRET="+d.secret, "HOOKS_API_TOKENS="+d.token,
-		"HOOKS_DATA_DIR="+filepath.Join(dir, "hooks"), "HOOKS_KUBECONFIG="+kubeconfig, "HOOKS_FLUX_SOURCE=flux-system/slipway")
+		"HOOKS_DATA_DIR="+filepath.Join(dir, "hooks"), "HOOKS_KUBECONFIG="+kubeconfig)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
