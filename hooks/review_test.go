@@ -95,7 +95,7 @@ func TestReviewDryRunNotes(t *testing.T) {
 			repo := must(gitrepo.Open(t.Context(), work, gitrepo.Options{}))(t)
 			c := must(compiler.New(compiler.DefaultOptions()))(t)
 			r := must(NewReviewer(ReviewerConfig{Source: repo, Compiler: c, GitHubToken: "test-token", GitHubAPIURL: f.URL,
-				Clusters: tc.clusters, DryRun: review.DryRunOptions{FluxNamespace: "flux-system"}}))(t)
+				Clusters: tc.clusters, DryRun: review.DryRunOptions{FluxNamespace: "slipway"}}))(t)
 			if err := r.Review(t.Context(), ReviewJob{Repo: "octo/shop", Number: 7, BaseCommit: base, HeadCommit: head}); err != nil {
 				t.Fatal(err)
 			}

@@ -135,7 +135,7 @@ func TestDryRunWithoutCluster(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := r.DryRun(t.Context(), DryRunOptions{Clusters: tc.clusters, FluxNamespace: "flux-system"}); err != nil {
+			if err := r.DryRun(t.Context(), DryRunOptions{Clusters: tc.clusters, FluxNamespace: "slipway"}); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
@@ -225,10 +225,10 @@ func TestDryRunOwners(t *testing.T) {
 		ignored []string
 	}{
 		// the workflow's Kustomization as rendered, in the compiler's namespace
-		{ObjectID{Cluster: "prod", APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "api"}, "flux-system/shop", []string{"/spec/replicas"}},
-		{ObjectID{Cluster: "prod", APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}, "flux-system/shop", nil},
+		{ObjectID{Cluster: "prod", APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "api"}, "slipway/shop", []string{"/spec/replicas"}},
+		{ObjectID{Cluster: "prod", APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}, "slipway/shop", nil},
 		{ObjectID{Cluster: "prod", APIVersion: "v1", Kind: "Namespace", Name: "shop"}, "slipway/slipway-prod", nil},
-		{ObjectID{Cluster: "prod", APIVersion: kustomizationAPIVersion, Kind: "Kustomization", Namespace: "flux-system", Name: "shop"}, "slipway/slipway-prod", nil},
+		{ObjectID{Cluster: "prod", APIVersion: kustomizationAPIVersion, Kind: "Kustomization", Namespace: "slipway", Name: "shop"}, "slipway/slipway-prod", nil},
 	} {
 		t.Run(tc.id.String(), func(t *testing.T) {
 			t.Parallel()
