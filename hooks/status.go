@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -153,7 +154,9 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 	}
 	changed := make(chan struct{}, 1)
 	// The deploy branch head tells OutOfSync from Synced.
-	resolver := watch.WithDeployHead(newGitResolver(p.Deploy, p.Source), p.Deploy, p.DeployBranch)
+	git := newGitResolver(p.Deploy, p.Source)
+	resolver := watch.WithDeployHead(git, p.Deploy, p.DeployBranch)
+	drift := watch.NewFieldDrift(git)
 	refresh := time.NewTicker(p.Refresh)
 	defer refresh.Stop()
 	var retry <-chan time.Time
@@ -166,7 +169,7 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 				p.Log.Warn("read the deploy branch", slog.String("error", err.Error()))
 			}
 		}
-		wait := p.round(ctx, st, resolver)
+		wait := p.round(ctx, st, resolver, drift)
 		retry = nil
 		if wait > 0 {
 			retry = time.After(wait)
@@ -254,7 +257,7 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 // was written less than MinWrite ago and reached no new milestone; it
 // returns how long to wait for the earliest such held-back write (0 for
 // none).
-func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.Resolver) time.Duration {
+func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.Resolver, drift *watch.FieldDrift) time.Duration {
 	want := map[string][]byte{}
 	marks := map[string]string{}
 	for cl, wfs := range st.layout {
@@ -271,6 +274,7 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 			ws := watch.NotWatchedStatus(wf, cl)
 			if w != nil {
 				ws = watch.StatusOf(ctx, snap, wf, r)
+				drift.Apply(ctx, &ws, snap.Kustomization(wf))
 			}
 			results = append(results, ws.Result)
 			want[statusWorkflows+wf] = mustJSON(ws)
@@ -430,6 +434,35 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 		}
 		return refs, nil
 	})
+}
+
+// Rendered returns the object of a workflow's base at deployCommit with
+// ref's group, kind and name, or nil when there is none. It is read when
+// an object holds fields another manager set, which is seldom, and not
+// remembered: watch.FieldDrift remembers what it needs of it.
+func (g *gitResolver) Rendered(_ context.Context, deployCommit, wf string, ref watch.Ref) (map[string]any, error) {
+	c, err := g.deploy.Resolve(deployCommit)
+	if err != nil {
+		return nil, err
+	}
+	files, err := g.deploy.Dir(c, "workflows/"+wf+"/base")
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range files {
+		if name == "kustomization.yaml" {
+			continue
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(b, &obj); err != nil {
+			return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
+		}
+		u := unstructured.Unstructured{Object: obj}
+		if gvk := u.GroupVersionKind(); gvk.Group == ref.Group && gvk.Kind == ref.Kind && u.GetName() == ref.Name {
+			return obj, nil
+		}
+	}
+	return nil, nil
 }
 
 // maxMemo bounds a memo; a full one starts again empty.
