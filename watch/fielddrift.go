@@ -29,15 +29,17 @@ const fluxOwnerLabel = "kustomize.toolkit.fluxcd.io/name"
 type FieldChange struct {
 	// Field is the field's path, as in "spec.replicas" or
 	// "spec.template.spec.containers[name=web].image".
-	Field   string    `json:"field"`
-	Manager string    `json:"manager"`
-	Time    time.Time `json:"time,omitzero"`
+	Field   string `json:"field"`
+	Manager string `json:"manager"`
+	// Time is that of the manager's managedFields entry; the API server
+	// records none for an update through the scale subresource.
+	Time time.Time `json:"time,omitzero"`
 
 	path []pathElem
 }
 
-// String says what changed, by whom and when, as in "spec.replicas
-// changed by kubectl-scale at 12:03".
+// String says what changed, by whom and, when known, when, as in
+// "spec.replicas changed by kubectl-edit at 12:03".
 func (c FieldChange) String() string {
 	s := c.Field + " changed by " + c.Manager
 	if !c.Time.IsZero() {
