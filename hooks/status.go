@@ -13,12 +13,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+	gitobject "github.com/go-git/go-git/v5/plumbing/object"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
@@ -69,6 +73,15 @@ type StatusPublisherConfig struct {
 	// Refresh is how often the deploy branch is fetched for new clusters
 	// and workflows.
 	Refresh time.Duration
+	// Compiler, with SourceBranch, compiles the source branch's head as
+	// the deployer does: a workflow that the head renders as the live
+	// deploy commit holds it is live at the head's version, though a
+	// commit that changed only its description made no deploy commit.
+	// Without it, the live version is the one a deploy commit's
+	// Source-Commit names. The deployer's Compiler serves, and builds
+	// little it has not built already.
+	Compiler     *compiler.Compiler
+	SourceBranch string
 }
 
 // StatusPublisher watches the clusters while its replica leads the
@@ -87,6 +100,9 @@ type StatusPublisher struct {
 func NewStatusPublisher(cfg StatusPublisherConfig) (*StatusPublisher, error) {
 	if cfg.Store == nil || cfg.Deploy == nil || cfg.Source == nil || cfg.DeployBranch == "" || cfg.Contexts == nil || cfg.ID == "" || cfg.Log == nil || cfg.Refresh <= 0 {
 		return nil, errors.New("status publisher: a store, the repositories, the deploy branch, contexts, an id, a log and a refresh interval are required")
+	}
+	if cfg.Compiler != nil && cfg.SourceBranch == "" {
+		return nil, errors.New("status publisher: a compiler needs the source branch it compiles")
 	}
 	return &StatusPublisher{cfg}, nil
 }
@@ -140,6 +156,8 @@ type publishState struct {
 	clusters   map[string]*watch.Cluster
 	layout     map[string][]string // cluster → workflows
 	head       string
+	// source is the source branch's head, read with the deploy branch.
+	source plumbing.Hash
 }
 
 func (p *StatusPublisher) publish(ctx context.Context) error {
@@ -153,7 +171,14 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 	}
 	changed := make(chan struct{}, 1)
 	// The deploy branch head tells OutOfSync from Synced.
-	resolver := watch.WithDeployHead(newGitResolver(p.Deploy, p.Source), p.Deploy, p.DeployBranch)
+	git := newGitResolver(p.Deploy, p.Source)
+	var base watch.Resolver = git
+	live := &liveSource{gitResolver: git, compiler: p.Compiler, log: p.Log}
+	if p.Compiler != nil {
+		base = live
+	}
+	resolver := watch.WithDeployHead(base, p.Deploy, p.DeployBranch)
+	drift := watch.NewFieldDrift(git)
 	refresh := time.NewTicker(p.Refresh)
 	defer refresh.Stop()
 	var retry <-chan time.Time
@@ -166,7 +191,8 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 				p.Log.Warn("read the deploy branch", slog.String("error", err.Error()))
 			}
 		}
-		wait := p.round(ctx, st, resolver)
+		live.head = st.source
+		wait := p.round(ctx, st, resolver, drift)
 		retry = nil
 		if wait > 0 {
 			retry = time.After(wait)
@@ -183,11 +209,26 @@ func (p *StatusPublisher) publish(ctx context.Context) error {
 	}
 }
 
-// readLayout reads which workflows each cluster runs from the deploy
-// branch head, and starts watching clusters that have a context.
+// readLayout reads the source branch's head and, from the deploy branch
+// head, which workflows each cluster runs, and starts watching clusters
+// that have a context.
 func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, changed chan struct{}) error {
 	if err := p.Deploy.Fetch(ctx); err != nil {
 		return err
+	}
+	// A source commit that renders nothing new moves the source branch
+	// alone.
+	if p.Source != p.Deploy {
+		if err := p.Source.Fetch(ctx); err != nil {
+			return err
+		}
+	}
+	if p.Compiler != nil {
+		src, err := p.Source.Branch(p.SourceBranch)
+		if err != nil {
+			return err
+		}
+		st.source = src
 	}
 	head, err := p.Deploy.Branch(p.DeployBranch)
 	if err != nil || head.IsZero() || head.String() == st.head {
@@ -196,11 +237,6 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 	c, err := p.Deploy.Resolve(head.String())
 	if err != nil {
 		return err
-	}
-	if p.Source != p.Deploy {
-		if err := p.Source.Fetch(ctx); err != nil {
-			return err
-		}
 	}
 	names, err := p.Deploy.Subdirs(c, "clusters")
 	if err != nil {
@@ -254,7 +290,7 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 // was written less than MinWrite ago and reached no new milestone; it
 // returns how long to wait for the earliest such held-back write (0 for
 // none).
-func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.Resolver) time.Duration {
+func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.Resolver, drift *watch.FieldDrift) time.Duration {
 	want := map[string][]byte{}
 	marks := map[string]string{}
 	for cl, wfs := range st.layout {
@@ -271,6 +307,7 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 			ws := watch.NotWatchedStatus(wf, cl)
 			if w != nil {
 				ws = watch.StatusOf(ctx, snap, wf, r)
+				drift.Apply(ctx, &ws, snap.Kustomization(wf))
 			}
 			results = append(results, ws.Result)
 			want[statusWorkflows+wf] = mustJSON(ws)
@@ -345,11 +382,11 @@ func (st *publishState) holdBack(key string, v []byte, mark string, now time.Tim
 }
 
 // milestone is what of a workflow's status a reader waits for: its sync
-// state and the deploy commit that is live.
+// state and the deploy and source commits that are live.
 func milestone(ws watch.WorkflowStatus) string {
 	m := ws.Sync.State
 	if ws.Sync.Live != nil {
-		m += " " + ws.Sync.Live.DeployCommit
+		m += " " + ws.Sync.Live.DeployCommit + " " + ws.Sync.Live.SourceCommit
 	}
 	return m
 }
@@ -430,6 +467,174 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 		}
 		return refs, nil
 	})
+}
+
+// Rendered returns the object of a workflow's base at deployCommit with
+// ref's group, kind and name, or nil when there is none. It is read when
+// an object holds fields another manager set, which is seldom, and not
+// remembered: watch.FieldDrift remembers what it needs of it.
+func (g *gitResolver) Rendered(_ context.Context, deployCommit, wf string, ref watch.Ref) (map[string]any, error) {
+	c, err := g.deploy.Resolve(deployCommit)
+	if err != nil {
+		return nil, err
+	}
+	files, err := g.deploy.Dir(c, "workflows/"+wf+"/base")
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range files {
+		if name == "kustomization.yaml" {
+			continue
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(b, &obj); err != nil {
+			return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)
+		}
+		u := unstructured.Unstructured{Object: obj}
+		if gvk := u.GroupVersionKind(); gvk.Group == ref.Group && gvk.Kind == ref.Kind && u.GetName() == ref.Name {
+			return obj, nil
+		}
+	}
+	return nil, nil
+}
+
+// liveSource is a gitResolver that also finds the source branch's head
+// live. A commit that changes a workflow's file and not what it renders
+// (its description) makes no deploy commit, so no Source-Commit names it;
+// yet when the head renders a workflow as a deploy commit holds it (its
+// workflows/<name>/ tree and its Flux Kustomizations), what runs from that
+// deploy commit is the head's version of it.
+type liveSource struct {
+	*gitResolver
+	compiler *compiler.Compiler
+	log      *slog.Logger
+	// head is the source head to compare with, set before each round.
+	head plumbing.Hash
+
+	// built holds the blob hashes of the deploy tree compiled from
+	// builtFrom (not the files: at a hundred workflows they are
+	// megabytes), or buildErr why it could not be compiled.
+	builtFrom plumbing.Hash
+	built     map[string]plumbing.Hash
+	buildErr  error
+	// atHead holds, by source head, deploy commit and workflow, the
+	// revision that is live.
+	atHead memo[watch.Revision]
+}
+
+// Resolve resolves deployCommit as gitResolver does, then names the
+// source head and its version when the head renders workflow as
+// deployCommit holds it. When the head does not compile or cannot be
+// read, what the deploy commit names stays live, as the deployer leaves
+// it.
+func (l *liveSource) Resolve(ctx context.Context, deployCommit, wf string) (watch.Revision, error) {
+	r, err := l.gitResolver.Resolve(ctx, deployCommit, wf)
+	head := l.head
+	if err != nil || head.IsZero() || r.SourceCommit == "" || r.SourceCommit == head.String() {
+		return r, err
+	}
+	at, err := l.atHead.get(head.String()+"/"+r.DeployCommit+"/"+wf, func() (watch.Revision, error) {
+		same, err := l.rendersAs(ctx, head, r.DeployCommit, wf)
+		if err != nil || !same {
+			return r, err
+		}
+		vs, err := l.source.Versions(ctx, head.String(), wf)
+		if err != nil {
+			return r, err
+		}
+		return watch.Revision{DeployCommit: r.DeployCommit, SourceCommit: head.String(), Version: len(vs)}, nil
+	})
+	if err != nil {
+		return r, nil
+	}
+	return at, nil
+}
+
+// rendersAs compiles the source commit src, once, and reports whether its
+// files of workflow wf are those of deployCommit.
+func (l *liveSource) rendersAs(ctx context.Context, src plumbing.Hash, deployCommit, wf string) (bool, error) {
+	if l.builtFrom != src {
+		l.builtFrom, l.built, l.buildErr = src, nil, nil
+		c, err := l.source.Commit(src)
+		if err == nil {
+			var files source.Files
+			if files, err = l.source.Source(c); err == nil {
+				var res *compiler.Result
+				if res, err = l.compiler.Build(ctx, files); err == nil {
+					l.built = make(map[string]plumbing.Hash, len(res.Tree))
+					for p, b := range res.Tree {
+						l.built[p] = plumbing.ComputeHash(plumbing.BlobObject, b)
+					}
+				}
+			}
+		}
+		if err != nil {
+			l.log.Debug("the source head does not compile; only deploy commits' versions are live", slog.String("source", gitrepo.ShortID(src.String())), slog.String("error", err.Error()))
+			l.buildErr = fmt.Errorf("compile source %s: %w", gitrepo.ShortID(src.String()), err)
+		}
+	}
+	if l.buildErr != nil {
+		return false, l.buildErr
+	}
+	have, err := l.renders(deployCommit, wf)
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for p, h := range l.built {
+		if !ownedBy(p, wf) {
+			continue
+		}
+		if have[p] != h {
+			return false, nil
+		}
+		n++
+	}
+	return n == len(have), nil
+}
+
+// renders returns the blob hashes of the files of deployCommit that
+// render workflow wf (see ownedBy), reading only their directories.
+func (l *liveSource) renders(deployCommit, wf string) (map[string]plumbing.Hash, error) {
+	c, err := l.deploy.Resolve(deployCommit)
+	if err != nil {
+		return nil, err
+	}
+	root, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("deploy commit %s: %w", gitrepo.ShortID(deployCommit), err)
+	}
+	out := map[string]plumbing.Hash{}
+	dir := "workflows/" + wf
+	if t, err := root.Tree(dir); err == nil {
+		err := t.Files().ForEach(func(f *gitobject.File) error {
+			out[dir+"/"+f.Name] = f.Hash
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("deploy commit %s: %s: %w", gitrepo.ShortID(deployCommit), dir, err)
+		}
+	}
+	if clusters, err := root.Tree("clusters"); err == nil {
+		for _, e := range clusters.Entries {
+			p := "clusters/" + e.Name + "/" + wf + ".yaml"
+			if f, err := root.File(p); err == nil {
+				out[p] = f.Hash
+			}
+		}
+	}
+	return out, nil
+}
+
+// ownedBy reports whether path p of a deploy tree renders workflow wf:
+// its workflows/<wf>/ files and its Flux Kustomization in each cluster,
+// clusters/<cluster>/<wf>.yaml.
+func ownedBy(p, wf string) bool {
+	if strings.HasPrefix(p, "workflows/"+wf+"/") {
+		return true
+	}
+	parts := strings.Split(p, "/")
+	return len(parts) == 3 && parts[0] == "clusters" && parts[2] == wf+".yaml"
 }
 
 // maxMemo bounds a memo; a full one starts again empty.

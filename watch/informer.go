@@ -116,6 +116,7 @@ type judgement struct {
 	ready      int
 	result     Result
 	conditions []Condition
+	changes    []FieldChange
 }
 
 // Option configures a Cluster.
@@ -378,7 +379,7 @@ func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]b
 }
 
 // strip drops what status never reads before an object is cached: managed
-// fields, the values of ConfigMaps, which thus never sit in this
+// fields but those field drift reads (keepForeignFields), the values of ConfigMaps, which thus never sit in this
 // process's memory, workloads' pod templates (health reads their
 // replicas, strategy and status) and the inventory of everything a Flux
 // Kustomization applied (status reads its revisions and conditions). At
@@ -388,7 +389,7 @@ func strip(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	u.SetManagedFields(nil)
+	keepForeignFields(u)
 	ann := u.GetAnnotations()
 	if _, ok := ann[corev1.LastAppliedConfigAnnotation]; ok {
 		delete(ann, corev1.LastAppliedConfigAnnotation)
@@ -468,7 +469,7 @@ func (c *Cluster) Snapshot() Snapshot {
 			uid, version := u.GetUID(), u.GetResourceVersion()
 			j, ok := c.judged[uid]
 			if !ok || uid == "" || j.version != version || j.ready != n {
-				j = judgement{version: version, ready: n, conditions: Conditions(u)}
+				j = judgement{version: version, ready: n, conditions: Conditions(u), changes: foreignChanges(u)}
 				if n >= 0 {
 					j.result = ServiceHealth(u, n)
 				} else {
@@ -518,7 +519,7 @@ func objectOf(u *unstructured.Unstructured, j judgement, warn map[string][]Event
 	o := Object{
 		Kind: gvk.Kind, Group: gvk.Group, Namespace: u.GetNamespace(), Name: u.GetName(),
 		Workflow: u.GetLabels()[workflow.LabelPartOf], Node: u.GetAnnotations()[workflow.AnnotationNodeID],
-		Owned: metav1.GetControllerOfNoCopy(u) != nil, Result: j.result, Conditions: j.conditions,
+		Owned: metav1.GetControllerOfNoCopy(u) != nil, Result: j.result, Conditions: j.conditions, Changes: j.changes,
 	}
 	o.Events = warn[gvk.Kind+"/"+o.Namespace+"/"+o.Name]
 	// A workload's pods are not watched: their warnings are the workload's.

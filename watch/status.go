@@ -22,6 +22,9 @@ type Object struct {
 	Owned bool `json:"-"`
 	Result
 	Conditions []Condition `json:"conditions,omitempty"`
+	// Changes are fields the deploy tree sets that a manager other than
+	// Flux set last (see FieldDrift).
+	Changes []FieldChange `json:"changes,omitempty"`
 	// Events are the object's recent warning events, newest first.
 	Events []Event `json:"events,omitempty"`
 }

@@ -76,7 +76,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	}
 	// The status routes go first, so that their read guard covers the
 	// other /api routes too.
-	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, log); err != nil {
+	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, c, log); err != nil {
 		return nil, err
 	}
 	metrics.Registry.MustRegister(s.status.api)

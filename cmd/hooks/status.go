@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"k8s.io/client-go/rest"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/hooks/ui"
@@ -26,8 +27,9 @@ type statusParts struct {
 
 // mountStatus adds the status API and page to app (before the other /api
 // routes, so that the read guard covers them) and prepares the publisher
-// and the Flux reconcile requests.
-func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, log *slog.Logger) (*statusParts, error) {
+// and the Flux reconcile requests. The publisher compiles the source
+// head with c, the deployer's compiler.
+func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, c *compiler.Compiler, log *slog.Logger) (*statusParts, error) {
 	contexts := func(clusters []string) (map[string]*rest.Config, error) {
 		return watch.Contexts(cfg.Kubeconfig, clusters)
 	}
@@ -54,7 +56,8 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 		return nil, err
 	}
 	publisher, err := hooks.NewStatusPublisher(hooks.StatusPublisherConfig{Store: st, Deploy: target, DeployBranch: cfg.DeployBranch, Source: source,
-		Contexts: contexts, ID: replicaID(), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second})
+		Contexts: contexts, ID: replicaID(), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second,
+		Compiler: c, SourceBranch: cfg.SourceBranch})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
@@ -132,8 +133,12 @@ spec:
 	contexts := func([]string) (map[string]*rest.Config, error) {
 		return map[string]*rest.Config{"default": s.Config}, nil
 	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
 	pub, err := hooks.NewStatusPublisher(hooks.StatusPublisherConfig{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo, Contexts: contexts,
-		ID: "test", Log: log, MinWrite: 200 * time.Millisecond, Refresh: time.Second})
+		ID: "test", Log: log, MinWrite: 200 * time.Millisecond, Refresh: time.Second, Compiler: c, SourceBranch: "main"})
 	if err != nil {
 		t.Fatal(err)
 	}
