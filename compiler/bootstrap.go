@@ -42,9 +42,9 @@ type BootstrapOptions struct {
 	// Kustomizations, signed with the key in the Secret AlertSecret (key
 	// token).
 	AlertURL, AlertSecret string
-	// ServiceUser, when set, is the user name of the webhook service's
-	// kubeconfig (system:serviceaccount:<namespace>:<name> for an
-	// account), given the rights its reconcile request needs.
+	// ServiceUser, when set, is the user name of a kubeconfig the webhook
+	// service reads the cluster with, other than a token of the account
+	// StatusReaderName: it is given the same rights (StatusReaderRules).
 	ServiceUser string
 	// MoveFrom, when set, is the namespace the Flux objects move from
 	// (Options.MoveFrom): the cluster Kustomization is given the rights to
@@ -173,7 +173,7 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 	objs := append([]any{ns, repo}, clusterAccount(b, opts)...)
 	objs = append(objs, moveAccess(b, opts)...)
 	objs = append(objs, k)
-	objs = append(objs, serviceAccess(b, opts)...)
+	objs = append(objs, statusReader(opts, b.ServiceUser)...)
 	objs = append(objs, notifications(b, opts)...)
 	return marshalAll("compiler bootstrap --cluster "+b.Cluster, objs...)
 }
@@ -207,30 +207,6 @@ func moveAccess(b BootstrapOptions, opts Options) []any {
 		&rbacv1.RoleBinding{TypeMeta: rbacTypeMeta("RoleBinding"), ObjectMeta: slipwayMeta(name, b.MoveFrom),
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: opts.SourceRefNamespace}},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}},
-	}
-}
-
-// ServiceRoleName is the Role that lets the webhook service ask Flux to
-// reconcile the deploy source and the Kustomizations at once.
-const ServiceRoleName = "slipway-service"
-
-// serviceAccess renders the rights of the webhook service's user
-// b.ServiceUser in the namespace of the Flux objects: reading the
-// GitRepository and the Kustomizations, and patching them, which is how
-// it sets reconcile.fluxcd.io/requestedAt after a deploy commit.
-func serviceAccess(b BootstrapOptions, opts Options) []any {
-	if b.ServiceUser == "" {
-		return nil
-	}
-	meta := slipwayMeta(ServiceRoleName, opts.SourceRefNamespace)
-	return []any{
-		&rbacv1.Role{TypeMeta: rbacTypeMeta("Role"), ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"source.toolkit.fluxcd.io"}, Resources: []string{"gitrepositories"}, Verbs: []string{"get", "list", "watch", "patch"}},
-			{APIGroups: []string{kustomizev1.GroupVersion.Group}, Resources: []string{"kustomizations"}, Verbs: []string{"get", "list", "watch", "patch"}},
-		}},
-		&rbacv1.RoleBinding{TypeMeta: rbacTypeMeta("RoleBinding"), ObjectMeta: meta,
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: b.ServiceUser}},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ServiceRoleName}},
 	}
 }
 

@@ -44,23 +44,31 @@ func StatusReaderRules(sourceRef string) []rbacv1.PolicyRule {
 // StatusReader renders the account the webhook service reads a cluster
 // as: a ServiceAccount in the Flux namespace, bound cluster-wide to a
 // ClusterRole of StatusReaderRules. A kubeconfig for HOOKS_KUBECONFIG
-// takes a token of that account (kubectl create token).
+// takes a token of that account (kubectl create token). Bootstrap prints
+// it too.
 func StatusReader(opts Options) ([]byte, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("compiler options: %w", err)
 	}
+	return marshalAll("compiler bootstrap", statusReader(opts, "")...)
+}
+
+// statusReader renders StatusReader's objects; user, when set, is bound to
+// the ClusterRole beside the account.
+func statusReader(opts Options, user string) []any {
 	meta := func(namespace string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: StatusReaderName, Namespace: namespace, Labels: map[string]string{workflow.LabelManagedBy: workflow.ManagedBy}}
 	}
-	typeMeta := func(kind string) metav1.TypeMeta {
-		return metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind}
-	}
 	ns := opts.SourceRefNamespace
-	return marshalAll("compiler bootstrap",
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: StatusReaderName, Namespace: ns}}
+	if user != "" {
+		subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user})
+	}
+	return []any{
 		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(ns)},
-		&rbacv1.ClusterRole{TypeMeta: typeMeta("ClusterRole"), ObjectMeta: meta(""), Rules: StatusReaderRules(opts.SourceRefName)},
-		&rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("ClusterRoleBinding"), ObjectMeta: meta(""),
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: StatusReaderName, Namespace: ns}},
+		&rbacv1.ClusterRole{TypeMeta: rbacTypeMeta("ClusterRole"), ObjectMeta: meta(""), Rules: StatusReaderRules(opts.SourceRefName)},
+		&rbacv1.ClusterRoleBinding{TypeMeta: rbacTypeMeta("ClusterRoleBinding"), ObjectMeta: meta(""),
+			Subjects: subjects,
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: StatusReaderName}},
-	)
+	}
 }

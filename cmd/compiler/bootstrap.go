@@ -11,7 +11,7 @@ import (
 func runBootstrap(_ context.Context, args []string, stdout, _ io.Writer) error {
 	const usage = "bootstrap --cluster NAME --url URL [--branch deploy] [--secret-ref NAME] [--sync-interval 1m] [--tenancy] [--receiver-secret slipway-receiver] [--alert-url URL --alert-secret NAME] [--service-user slipway-service] [--move-from-namespace NS] [--source-ref slipway] [--flux-namespace slipway]"
 	fs := newFlagSet("bootstrap", usage, stdout)
-	b := compiler.BootstrapOptions{Branch: "deploy", Interval: time.Minute, ReceiverSecret: "slipway-receiver", ServiceUser: "slipway-service"}
+	b := compiler.BootstrapOptions{Branch: "deploy", Interval: time.Minute, ReceiverSecret: "slipway-receiver"}
 	fs.StringVar(&b.Cluster, "cluster", "", "the cluster whose directory Flux applies (a clusters/NAME.json, or default)")
 	fs.StringVar(&b.URL, "url", "", "the git repository that holds the deploy branch, as Flux reaches it")
 	fs.StringVar(&b.Branch, "branch", b.Branch, "the deploy branch")
@@ -21,7 +21,7 @@ func runBootstrap(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs.StringVar(&b.ReceiverSecret, "receiver-secret", b.ReceiverSecret, "a Secret in the Flux namespace whose key token is the GitHub webhook's secret of a Receiver for push events; empty for no Receiver")
 	fs.StringVar(&b.AlertURL, "alert-url", "", "where a generic-hmac Provider posts Flux's events (the service's Flux events URL); empty for no Alert")
 	fs.StringVar(&b.AlertSecret, "alert-secret", "", "a Secret in the Flux namespace whose key token signs the alerts; required with --alert-url")
-	fs.StringVar(&b.ServiceUser, "service-user", b.ServiceUser, "the user of the webhook service's kubeconfig (system:serviceaccount:NS:NAME for an account), allowed to ask Flux to reconcile; empty for none")
+	fs.StringVar(&b.ServiceUser, "service-user", b.ServiceUser, "a user the webhook service's kubeconfig names instead of a token of the account slipway-status-reader (system:serviceaccount:NS:NAME for another account), given the same rights: read what Slipway renders and Flux's objects, never Secrets, and ask Flux to reconcile")
 	fs.StringVar(&b.MoveFrom, "move-from-namespace", "", "the namespace Slipway's Flux objects move from: the cluster Kustomization may release and prune the workflows' Kustomizations there")
 	opts := compiler.DefaultOptions()
 	fs.StringVar(&opts.SourceRefName, "source-ref", opts.SourceRefName, "name of the GitRepository; the same as given to build and deploy")

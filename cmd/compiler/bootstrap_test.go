@@ -22,14 +22,15 @@ func TestBootstrap(t *testing.T) {
 			"kind: Kustomization\nmetadata:\n  name: slipway-prod\n  namespace: slipway\n",
 			"kind: Receiver\n",
 			"  resources:\n  - kind: GitRepository\n    name: slipway\n  secretRef:\n    name: slipway-receiver\n  type: github\n",
-			"subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: slipway-service\n",
+			"kind: ClusterRoleBinding\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway-status-reader\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: slipway-status-reader\nsubjects:\n- kind: ServiceAccount\n  name: slipway-status-reader\n  namespace: slipway\n---\n",
 			"  path: ./clusters/prod\n  prune: true\n  retryInterval: 1m0s\n  serviceAccountName: slipway-cluster-prod\n",
 			"kind: ClusterRole\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway-cluster-prod\nrules:\n- apiGroups:\n  - \"\"\n  resources:\n  - namespaces\n",
 		}, []string{"rolebindings", "bind", "flux-system", "kind: Alert", "kind: Provider"}},
-		{"alert", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--alert-url", "https://events.example.com/flux", "--alert-secret", "slipway-alert", "--receiver-secret", "", "--service-user", ""}, 0, []string{
+		{"alert", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--alert-url", "https://events.example.com/flux", "--alert-secret", "slipway-alert", "--receiver-secret", "", "--service-user", "system:serviceaccount:ops:hooks"}, 0, []string{
 			"kind: Provider\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway\n  namespace: slipway\nspec:\n  address: https://events.example.com/flux\n  secretRef:\n    name: slipway-alert\n  type: generic-hmac\n",
 			"kind: Alert\n",
-		}, []string{"kind: Receiver", "slipway-service"}},
+			"subjects:\n- kind: ServiceAccount\n  name: slipway-status-reader\n  namespace: slipway\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: system:serviceaccount:ops:hooks\n",
+		}, []string{"kind: Receiver"}},
 		{"move", []string{"bootstrap", "--cluster", "prod", "--url", "https://git.example.com/workflows.git", "--move-from-namespace", "flux-system"}, 0, []string{
 			"kind: Role\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: slipway\n  name: slipway-cluster-prod\n  namespace: flux-system\n",
 			"subjects:\n- kind: ServiceAccount\n  name: slipway-cluster-prod\n  namespace: slipway\n",

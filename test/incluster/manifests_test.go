@@ -11,10 +11,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 )
 
@@ -44,16 +47,13 @@ func TestManifestsRunOnAServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 
-	// What a cluster has before the service: Flux's namespace of
-	// Slipway's objects (compiler bootstrap makes it), and the service's
-	// namespace with the Secret an operator creates by hand.
-	for _, ns := range []string{"slipway", "slipway-system"} {
-		_, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-		require.NoError(t, err)
-	}
+	// What a cluster has before the service: its namespace, with the
+	// Secret an operator creates by hand.
+	_, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "slipway-system"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
 	require.NoError(t, s.DryRun(ctx, manifests), "server-side dry-run of config/default")
 
-	_, err := s.Client.CoreV1().Secrets("slipway-system").Create(ctx, &corev1.Secret{
+	_, err = s.Client.CoreV1().Secrets("slipway-system").Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "slipway-hooks"},
 		StringData: map[string]string{"HOOKS_GITHUB_WEBHOOK_SECRET": "test", "HOOKS_API_TOKENS": "test"},
 	}, metav1.CreateOptions{})
@@ -104,3 +104,22 @@ func events(ctx context.Context, s *kubetest.Stack) fmt.Stringer {
 type stringer func() string
 
 func (f stringer) String() string { return f() }
+
+// TestManifestsGrantWhatBootstrapGrants keeps the service's ClusterRole
+// in config/base the rules compiler bootstrap gives the status reader.
+func TestManifestsGrantWhatBootstrapGrants(t *testing.T) {
+	t.Parallel()
+	objs, err := kubetest.Objects(build(t, "../../config/base"))
+	require.NoError(t, err)
+	for _, o := range objs {
+		if o.GetKind() != "ClusterRole" {
+			continue
+		}
+		var role rbacv1.ClusterRole
+		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &role))
+		opts := compiler.DefaultOptions()
+		require.Equal(t, compiler.StatusReaderRules(opts.SourceRefName), role.Rules)
+		return
+	}
+	t.Fatal("config/base has no ClusterRole")
+}

@@ -157,7 +157,7 @@ func TestTenancyUnderLockdown(t *testing.T) {
 	// each cluster: the stack runs no notification-controller.
 	for _, cluster := range []string{"prod", "staging"} {
 		y, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: cluster, URL: s.GitURL("fixtures.git"), Branch: "deploy", Interval: 10 * time.Second,
-			Tenancy: true, ServiceUser: "slipway-service"}, compiler.DefaultOptions())
+			Tenancy: true}, compiler.DefaultOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
