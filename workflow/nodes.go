@@ -121,6 +121,12 @@ type HTTPGetProbe struct {
 
 // BuildSpec is where and how an image is built.
 type BuildSpec struct {
+	// RepoURL is the git repository built from; the service builds a node
+	// only when it is set (docs/builds.md).
+	RepoURL string `json:"repoUrl,omitempty"`
+	// Branch is the branch of RepoURL whose pushes are built (default
+	// main).
+	Branch string `json:"branch,omitempty"`
 	// Context is the build context: a directory of the repository or a URL.
 	Context string `json:"context"`
 	// Dockerfile is the Dockerfile's path within the context.

@@ -140,8 +140,8 @@ func (nv *nodeValidator) container(c *Container) {
 	nv.oneOf(nv.at("imagePullPolicy"), id, c.ImagePullPolicy, "Always", "IfNotPresent", "Never")
 	nv.probe("livenessProbe", c.LivenessProbe)
 	nv.probe("readinessProbe", c.ReadinessProbe)
-	if c.Build != nil && c.Build.Context == "" {
-		nv.add(nv.at("build", "context"), "is required")
+	if c.Build != nil {
+		nv.build(c.Build)
 	}
 	nv.securityContext(c.SecurityContext)
 	nv.podSecurityContext(c.PodSecurityContext)
@@ -152,6 +152,21 @@ func (nv *nodeValidator) container(c *Container) {
 
 // capabilityRE compiles on first use: most workflows set no capabilities.
 var capabilityRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Z_]*$`) })
+
+// build checks where an image is built from: the repository URL carries
+// no password (credentials come from the cluster, never from git), and
+// the branch is a branch name.
+func (nv *nodeValidator) build(b *BuildSpec) {
+	if b.Context == "" {
+		nv.add(nv.at("build", "context"), "is required")
+	}
+	if urlPassword(b.RepoURL) {
+		nv.add(nv.at("build", "repoUrl"), "carries a password; give the build's git credentials to the cluster, not to git")
+	}
+	if b.Branch != "" && (strings.ContainsAny(b.Branch, " ~^:?*[\\") || strings.HasPrefix(b.Branch, "-") || strings.Contains(b.Branch, "..")) {
+		nv.add(nv.at("build", "branch"), "%q is not a branch name", b.Branch)
+	}
+}
 
 func (nv *nodeValidator) securityContext(sc *SecurityContext) {
 	if sc == nil {
