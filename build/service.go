@@ -137,10 +137,15 @@ func (s *Service) Start(ctx context.Context, req Request) (*Record, bool, error)
 
 // Pushed starts a build of every node, of the source branch's workflows
 // that are not archived, that builds from the pushed repository and
-// branch, and returns them.
+// branch, and returns them. A push to the workflows' own source branch
+// builds nothing: write-backs are such pushes.
 func (s *Service) Pushed(ctx context.Context, p Push) ([]*Record, error) {
 	if !isCommit(p.Commit) {
 		return nil, fmt.Errorf("commit %q is not a commit id", p.Commit)
+	}
+	if p.Branch == s.cfg.SourceBranch && sameRepository(s.cfg.Source.URL(), p.URLs) {
+		// Each write-back is a push there: building on it would never end.
+		return nil, nil
 	}
 	head, files, err := s.workflows(ctx)
 	if err != nil {
@@ -258,7 +263,7 @@ func (s *Service) cancelOthers(ctx context.Context, r *Record) error {
 	var errs []error
 	for _, o := range all {
 		if o.ID != r.ID && o.Workflow == r.Workflow && o.Node == r.Node && !o.Status.Done() {
-			if _, err := s.Cancel(ctx, o.ID, "superseded by build "+r.ID+" of commit "+r.Commit); err != nil {
+			if _, _, err := s.Cancel(ctx, o.ID, "superseded by build "+r.ID+" of commit "+r.Commit); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -303,21 +308,23 @@ func (s *Service) List(ctx context.Context) ([]*Record, error) {
 }
 
 // Cancel cancels a build that has not ended, recording why, and returns
-// it; its Job is deleted by the running builds' loop.
-func (s *Service) Cancel(ctx context.Context, id, reason string) (*Record, error) {
+// it with whether it cancelled it; its Job is deleted by the running
+// builds' loop.
+func (s *Service) Cancel(ctx context.Context, id, reason string) (*Record, bool, error) {
+	cancelled := false
 	r, err := s.update(ctx, id, func(r *Record) bool {
 		if r.Status.Done() {
 			return false
 		}
 		r.finish(Cancelled, time.Now().UTC())
-		r.Error = reason
+		r.Error, cancelled = reason, true
 		return true
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s.wake(id)
-	return r, nil
+	return r, cancelled, nil
 }
 
 // update changes a build's record by compare-and-swap: change is called

@@ -128,8 +128,8 @@ func TestNewerCommitCancelsOlder(t *testing.T) {
 		t.Errorf("older build = %+v, %v; want cancelled by %s", got, err, newer.ID)
 	}
 	// A cancelled build stays cancelled: cancelling again changes nothing.
-	if again, err := f.svc.Cancel(t.Context(), old.ID, "again"); err != nil || again.Error != got.Error {
-		t.Errorf("cancel again: %+v, %v", again, err)
+	if again, cancelled, err := f.svc.Cancel(t.Context(), old.ID, "again"); err != nil || cancelled || again.Error != got.Error {
+		t.Errorf("cancel again: %+v, %t, %v", again, cancelled, err)
 	}
 }
 
