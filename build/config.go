@@ -35,6 +35,8 @@ type Config struct {
 	// PushImage pushes the archive and writes the pushed reference, with
 	// its digest, to the container's termination message.
 	PushImage string `env:"HOOKS_BUILD_PUSH_IMAGE, default=gcr.io/go-containerregistry/crane:v0.20.6"`
+	// NodeSelector picks the nodes build pods run on ("key:value,…").
+	NodeSelector map[string]string `env:"HOOKS_BUILD_NODE_SELECTOR"`
 	// CPU and Memory are the builder's requests and limits.
 	CPU    string `env:"HOOKS_BUILD_CPU, default=1"`
 	Memory string `env:"HOOKS_BUILD_MEMORY, default=2Gi"`
@@ -73,6 +75,11 @@ func (c *Config) Validate() []error {
 	for name, image := range map[string]string{"HOOKS_BUILD_CLONE_IMAGE": c.CloneImage, "HOOKS_BUILD_BUILDER_IMAGE": c.BuilderImage, "HOOKS_BUILD_PUSH_IMAGE": c.PushImage} {
 		if _, err := reference.ParseNormalizedNamed(image); err != nil {
 			bad(name, "%q is not an image reference: %v", image, err)
+		}
+	}
+	for k, v := range c.NodeSelector {
+		if msgs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...); len(msgs) > 0 {
+			bad("HOOKS_BUILD_NODE_SELECTOR", "%s:%s is not a label: %s", k, v, strings.Join(msgs, "; "))
 		}
 	}
 	for name, q := range map[string]string{"HOOKS_BUILD_CPU": c.CPU, "HOOKS_BUILD_MEMORY": c.Memory} {

@@ -119,6 +119,7 @@ func newJob(r *Record, cfg *Config) *batchv1.Job {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: meta.Annotations},
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
+					NodeSelector:                 maps.Clone(cfg.NodeSelector),
 					AutomountServiceAccountToken: ptr.To(false),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsUser: ptr.To(int64(1000)), RunAsGroup: ptr.To(int64(1000)), FSGroup: ptr.To(int64(1000)),

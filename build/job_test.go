@@ -14,10 +14,14 @@ func TestNewJob(t *testing.T) {
 		Args: map[string]string{"B": "2", "A": "1"}, Target: "run", Registry: "reg.example.com/team", ImageName: "example/api", ImageTag: "111111111111"}
 	cfg := testConfig("reg.example.com/team")
 	cfg.RegistrySecret = "push-creds"
+	cfg.NodeSelector = map[string]string{"pool": "builders"}
 	job := newJob(r, &cfg)
 	spec := job.Spec.Template.Spec
 	if job.Name != "slipway-build-abc" || job.Namespace != "builds" || job.Labels[LabelBuild] != "abc" || job.Spec.Template.Labels[LabelBuild] != "abc" {
 		t.Errorf("job meta = %+v", job.ObjectMeta)
+	}
+	if spec.NodeSelector["pool"] != "builders" {
+		t.Errorf("node selector = %v", spec.NodeSelector)
 	}
 	if *job.Spec.ActiveDeadlineSeconds != 1800 || *job.Spec.BackoffLimit != 1 || spec.RestartPolicy != "Never" || *spec.AutomountServiceAccountToken {
 		t.Errorf("job spec: deadline %d, backoff %d, restart %s", *job.Spec.ActiveDeadlineSeconds, *job.Spec.BackoffLimit, spec.RestartPolicy)

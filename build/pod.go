@@ -16,9 +16,11 @@ const maxLogTail = 2048
 // observation is what a build's Job and pods say of it.
 type observation struct {
 	status Status
-	// pushed is the push step's termination message once it succeeded:
-	// the reference pushed, with its digest.
-	pushed string
+	// pushed says the push step succeeded; reported is its termination
+	// message, the reference pushed with its digest, when the pusher
+	// wrote one.
+	pushed   bool
+	reported string
 	// err and logTail say why the build failed.
 	err, logTail string
 }
@@ -50,7 +52,8 @@ func observe(job *batchv1.Job, pods []corev1.Pod) observation {
 	if newest == nil {
 		return observation{status: Pending}
 	}
-	return observation{status: step(newest), pushed: pushed(newest)}
+	ok, reported := pushed(newest)
+	return observation{status: step(newest), pushed: ok, reported: reported}
 }
 
 // step returns the step a pod runs: the first container that has not
@@ -68,14 +71,14 @@ func step(p *corev1.Pod) Status {
 	return Pushing
 }
 
-// pushed returns the push container's termination message once it
-// succeeded.
-func pushed(p *corev1.Pod) string {
+// pushed reports whether a pod's push container succeeded, and its
+// termination message.
+func pushed(p *corev1.Pod) (bool, string) {
 	st := containerStatus(p, containerPush)
 	if st == nil || st.State.Terminated == nil || st.State.Terminated.ExitCode != 0 {
-		return ""
+		return false, ""
 	}
-	return strings.TrimSpace(st.State.Terminated.Message)
+	return true, strings.TrimSpace(st.State.Terminated.Message)
 }
 
 // failedContainer returns the first container of a pod that ended with

@@ -197,8 +197,8 @@ func (s *Service) reconcile(ctx context.Context, id string, jobs batchlisters.Jo
 		})
 		s.cfg.Log.Info("build failed", slog.String("build", id), slog.String("error", o.err))
 		return err
-	case o.pushed != "":
-		return s.complete(ctx, r, o.pushed)
+	case o.pushed:
+		return s.complete(ctx, r, o.reported)
 	}
 	_, err = s.update(ctx, id, func(r *Record) bool {
 		if r.Status.Done() || progress[o.status] <= r.Progress {
