@@ -33,6 +33,8 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/slipway-gitops/slipway/build"
+	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
@@ -140,7 +142,7 @@ func (e *env) start() {
 	svc, err := build.NewService(build.ServiceConfig{
 		Config: e.cfg, Records: e.records, Sessions: e.records.Store, ID: e.t.Name(), Kube: e.stack.Client,
 		Source: e.repo, SourceBranch: "main", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
-		Deploy: func(context.Context) error { e.deploys.Add(1); return nil },
+		Deploy: e.deploy,
 		Log:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -151,6 +153,24 @@ func (e *env) start() {
 	go func() { defer close(done); svc.Run(ctx) }()
 	e.svc = svc
 	e.stopping = func() { cancel(); <-done }
+}
+
+// deploy deploys the workflows repository's main to its deploy branch,
+// as the service's worker does on the deploy signal.
+func (e *env) deploy(ctx context.Context) error {
+	e.deploys.Add(1)
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	d, err := deployer.New(e.repo, e.repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"}})
+	if err != nil {
+		return err
+	}
+	if _, err = d.Deploy(ctx); err != nil {
+		e.t.Errorf("deploy after a write-back: %v", err)
+	}
+	return err
 }
 
 // stop stops the build service, as a killed replica stops.
@@ -332,8 +352,20 @@ func TestBuildsOnTheStack(t *testing.T) {
 			t.Errorf("completed build = %+v; want the image %s written back", done, want)
 		}
 		e.checkWriteBack(done, before, want)
+		// The deploy that follows compiles the write-back: the api
+		// Deployment runs the image by digest.
+		var compiled string
+		if err := stack.Poll(t.Context(), time.Minute, func() (bool, error) {
+			compiled, _ = gittest.GitE(t.Context(), e.dir, "log", "-1", "--format=%(trailers:key=Source-Commit,valueonly)", "deploy")
+			return strings.TrimSpace(compiled) == done.WriteBack, nil
+		}); err != nil {
+			t.Fatalf("the deploy branch compiles %q, want the write-back %s: %v", compiled, done.WriteBack, err)
+		}
 		if n := e.deploys.Load(); n != 1 {
-			t.Errorf("%d deploys asked for after the write-back, want 1", n)
+			t.Errorf("%d deploys after the write-back, want 1", n)
+		}
+		if got := gittest.Git(t, e.dir, "grep", "-l", "image: "+want, "deploy", "--", "workflows/shop/base"); !strings.Contains(got, "deployment-api") {
+			t.Errorf("the deploy branch's api Deployment lacks %s: %q", want, got)
 		}
 		// A replayed push starts nothing: one Job.
 		if rs, err := e.svc.Pushed(t.Context(), build.Push{URLs: []string{apiRepo}, Branch: "main", Commit: commit('a')}); err != nil || len(rs) != 0 {
@@ -388,6 +420,24 @@ func TestBuildsOnTheStack(t *testing.T) {
 		failed := e.waitStatus(r.ID, build.Failed)
 		if failed.Error != "step push failed with exit code 1" || failed.LogTail != "UNAUTHORIZED: authentication required" {
 			t.Errorf("failed build = %+v", failed)
+		}
+
+		// A failure at the clone and at the build step: the Job gives up,
+		// the build fails with the step's log tail.
+		for _, step := range []struct {
+			commit         byte
+			clone, builder corev1.ContainerState
+			err, log       string
+		}{
+			{'7', exited(128, "fatal: remote error: upload-pack: not our ref"), waiting, "step clone failed with exit code 128", "fatal: remote error: upload-pack: not our ref"},
+			{'8', exited(0, ""), exited(1, "ERROR: failed to solve: process \"/bin/sh -c go build\" did not complete successfully: exit code: 2"),
+				"step build failed with exit code 1", "ERROR: failed to solve: process \"/bin/sh -c go build\" did not complete successfully: exit code: 2"},
+		} {
+			r := e.started(step.commit)
+			e.setPod(r.ID, corev1.PodFailed, step.clone, step.builder, waiting)
+			if got := e.waitStatus(r.ID, build.Failed); got.Error != step.err || got.LogTail != step.log {
+				t.Errorf("failed build = %+v; want %q with the log tail", got, step.err)
+			}
 		}
 
 		// A newer commit cancels the older build, and its Job goes.
