@@ -168,6 +168,11 @@ func (s *Service) Pushed(ctx context.Context, p Push) ([]*Record, error) {
 				continue
 			}
 			r, created, err := s.start(ctx, name, &wf.Nodes[i], p.Commit, head)
+			if errors.Is(err, ErrNotBuildable) {
+				// Trying again would not mend the node: say so, and go on.
+				s.cfg.Log.Warn("a push cannot build a node", slog.String("workflow", name), slog.String("node", wf.Nodes[i].ID), slog.String("error", err.Error()))
+				continue
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -148,4 +150,41 @@ func TestSetImage(t *testing.T) {
 	if _, err := setImage(doc, "c", "z"); err == nil || !strings.Contains(err.Error(), `node "c" is gone`) {
 		t.Errorf("missing node: %v", err)
 	}
+}
+
+// FuzzSetImage checks that setImage, whatever the file, either refuses it
+// or changes the node's image and nothing else.
+func FuzzSetImage(f *testing.F) {
+	f.Add([]byte(`{"nodes":[{"id":"a","data":{"image":"x:1"}}]}`), "a", "reg/x:1@sha256:00")
+	f.Add([]byte("{\"nodes\": [{\"id\": \"b\", \"data\": {\"image\" : \"y\\u003a2\"}}, {\"id\": \"a\", \"data\": {\"image\": \"\"}}]}"), "a", "q\"uote")
+	f.Add([]byte(`{"nodes":[{"id":"a","data":{}}]}`), "a", "x")
+	f.Add([]byte(`{"nodes":[{"id":"a","id":"b","data":{"image":1}}]}`), "b", "x")
+	f.Fuzz(func(t *testing.T, content []byte, id, image string) {
+		out, err := setImage(content, id, image)
+		if err != nil {
+			return
+		}
+		var before, after struct {
+			Nodes []map[string]any `json:"nodes"`
+		}
+		if err := json.Unmarshal(content, &before); err != nil {
+			t.Fatalf("setImage accepted a file encoding/json refuses: %v", err)
+		}
+		if err := json.Unmarshal(out, &after); err != nil {
+			t.Fatalf("setImage made a file that does not decode: %v\n%s", err, out)
+		}
+		i, err := nodeIndex(out, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := after.Nodes[i]["data"].(map[string]any)
+		if data["image"] != image {
+			t.Errorf("image = %v, want %q", data["image"], image)
+		}
+		// Everything else is as it was.
+		before.Nodes[i]["data"].(map[string]any)["image"] = image
+		if !reflect.DeepEqual(before, after) {
+			t.Errorf("setImage changed more than the image:\n%s\n%s", content, out)
+		}
+	})
 }
