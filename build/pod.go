@@ -49,11 +49,13 @@ func observe(job *batchv1.Job, pods []corev1.Pod) observation {
 		}
 		return o
 	}
+	complete := jobCondition(job, batchv1.JobComplete) != nil
 	if newest == nil {
-		return observation{status: Pending}
+		// A complete Job whose pods are gone pushed all the same.
+		return observation{status: Pending, pushed: complete}
 	}
 	ok, reported := pushed(newest)
-	return observation{status: step(newest), pushed: ok, reported: reported}
+	return observation{status: step(newest), pushed: ok || complete, reported: reported}
 }
 
 // step returns the step a pod runs: the first container that has not

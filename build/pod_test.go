@@ -63,6 +63,8 @@ func TestObserve(t *testing.T) {
 			observation{status: Pushing, pushed: true, reported: pushedRef}},
 		{"pushed, without a message", job, []corev1.Pod{buildPod(corev1.PodSucceeded, finished, finished, exited(0, ""))},
 			observation{status: Pushing, pushed: true}},
+		{"complete, its pods gone", &batchv1.Job{Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}}, nil,
+			observation{status: Pending, pushed: true}},
 		{"a failed attempt, retried", job, []corev1.Pod{buildPod(corev1.PodFailed, finished, exited(1, "boom"), waiting)}, observation{status: Building}},
 		{"failed at the build", failedJob(batchv1.JobReasonBackoffLimitExceeded),
 			[]corev1.Pod{buildPod(corev1.PodFailed, finished, exited(1, "#5 ERROR: process \"/bin/sh -c make\" did not complete"), waiting)},
