@@ -44,6 +44,9 @@ type Config struct {
 	Timeout time.Duration `env:"HOOKS_BUILD_TIMEOUT, default=30m"`
 	// Retries is how many times a failed build pod is run again.
 	Retries int32 `env:"HOOKS_BUILD_RETRIES, default=1"`
+	// PolicyInterval is how often image policies are followed without a
+	// registry's webhook.
+	PolicyInterval time.Duration `env:"HOOKS_BUILD_POLICY_INTERVAL, default=5m"`
 	// Resync is how often builds in progress are checked without a change
 	// of their Job, and a failed step of the service retried.
 	Resync time.Duration `env:"HOOKS_BUILD_RESYNC, default=10s"`
@@ -92,6 +95,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.Retries < 0 || c.Retries > 10 {
 		bad("HOOKS_BUILD_RETRIES", "%d is not between 0 and 10", c.Retries)
+	}
+	if c.PolicyInterval < 10*time.Second || c.PolicyInterval > 24*time.Hour {
+		bad("HOOKS_BUILD_POLICY_INTERVAL", "%s is not between 10s and 24h", c.PolicyInterval)
 	}
 	if c.Resync < 100*time.Millisecond || c.Resync > time.Hour {
 		bad("HOOKS_BUILD_RESYNC", "%s is not between 100ms and 1h", c.Resync)

@@ -69,7 +69,8 @@ func (s *Service) lead(ctx context.Context) error {
 
 // follow watches the builds' Jobs and pods and reconciles each build
 // whose Job or pod changed, that Start or Cancel named, and every build in
-// progress every Resync.
+// progress every Resync; and it follows the image policies every
+// PolicyInterval.
 func (s *Service) follow(ctx context.Context) error {
 	ns := s.cfg.Config.Namespace
 	factory := informers.NewSharedInformerFactoryWithOptions(s.cfg.Kube, 0, informers.WithNamespace(ns),
@@ -117,12 +118,18 @@ func (s *Service) follow(ctx context.Context) error {
 	s.resync(ctx, queue)
 	tick := time.NewTicker(s.cfg.Config.Resync)
 	defer tick.Stop()
+	policies := time.NewTicker(s.cfg.Config.PolicyInterval)
+	defer policies.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
 			s.resync(ctx, queue)
+		case <-policies.C:
+			if _, err := s.ScanImages(ctx); err != nil {
+				s.cfg.Log.Warn("follow the image policies", slog.String("error", err.Error()))
+			}
 		case id := <-s.nudge:
 			queue.Add(id)
 		}

@@ -87,7 +87,7 @@ func testConfig(registry string) Config {
 	return Config{
 		Registry: registry, RegistryInsecure: true, Namespace: "builds",
 		CloneImage: "alpine/git:v2.47.2", BuilderImage: "moby/buildkit:v0.23.2-rootless", PushImage: "gcr.io/go-containerregistry/crane:v0.20.6",
-		CPU: "1", Memory: "2Gi", Timeout: 30 * time.Minute, Retries: 1, Resync: 10 * time.Second,
+		CPU: "1", Memory: "2Gi", Timeout: 30 * time.Minute, Retries: 1, Resync: 10 * time.Second, PolicyInterval: 5 * time.Minute,
 	}
 }
 

@@ -123,32 +123,40 @@ type errSkip struct{ reason string }
 
 func (e *errSkip) Error() string { return e.reason }
 
-// writeBack commits image as the node's image in its workflow file on
-// the source branch, and returns the commit; or, when a person changed
-// the node since the build started, or the file is gone, commits nothing
-// and returns why. An image already in place (a write-back done before a
-// restart) is not written again.
+// writeBack commits image as the build's node's image in its workflow
+// file on the source branch, and returns the commit; or, when a person
+// changed the node since the build started, or the file is gone, commits
+// nothing and returns why.
 func (s *Service) writeBack(ctx context.Context, r *Record, image string) (commit, skipped string, err error) {
-	file := workflow.WorkflowFile(r.Workflow)
-	base, err := s.nodeAt(r.SourceCommit, r.Workflow, r.Node)
+	msg := fmt.Sprintf("Build %s of %s: image %s\n\nBuilt %s at %s (%s).\n\n%s: %s\n%s: %s\n",
+		r.Node, r.Workflow, r.ImageName+":"+r.ImageTag, r.RepoURL, r.Commit, r.Branch, BuildTrailer, r.ID, gitrepo.WorkflowTrailer, r.Workflow)
+	return s.setNodeImage(ctx, r.Workflow, r.Node, r.SourceCommit, image, msg)
+}
+
+// setNodeImage commits, with message, image as a node's image in its
+// workflow file on the source branch, unless the node changed since the
+// commit base, and returns the commit or why there is none. An image
+// already in place (a write-back done before a restart) is not written
+// again.
+func (s *Service) setNodeImage(ctx context.Context, wf, node, base, image, message string) (commit, skipped string, err error) {
+	file := workflow.WorkflowFile(wf)
+	was, err := s.nodeAt(base, wf, node)
 	if err != nil {
 		return "", "", err
 	}
-	msg := fmt.Sprintf("Build %s of %s: image %s\n\nBuilt %s at %s (%s).\n\n%s: %s\n%s: %s\n",
-		r.Node, r.Workflow, r.ImageName+":"+r.ImageTag, r.RepoURL, r.Commit, r.Branch, BuildTrailer, r.ID, gitrepo.WorkflowTrailer, r.Workflow)
-	c, err := s.cfg.Source.EditFile(ctx, s.cfg.SourceBranch, file, s.cfg.Author, msg, func(head *object.Commit, content []byte) ([]byte, error) {
+	c, err := s.cfg.Source.EditFile(ctx, s.cfg.SourceBranch, file, s.cfg.Author, message, func(head *object.Commit, content []byte) ([]byte, error) {
 		if content == nil {
 			return nil, &errSkip{fmt.Sprintf("%s is gone from %s at %s", file, s.cfg.SourceBranch, gitrepo.ShortID(head.Hash.String()))}
 		}
-		cur, err := nodeData(content, r.Node)
+		cur, err := nodeData(content, node)
 		if err != nil {
 			return nil, &errSkip{fmt.Sprintf("%s at %s: %v", file, gitrepo.ShortID(head.Hash.String()), err)}
 		}
-		if !sameJSON(cur, base) {
-			return nil, &errSkip{fmt.Sprintf("node %s was changed on %s since the build started (%s → %s); the image was not written back",
-				r.Node, s.cfg.SourceBranch, gitrepo.ShortID(r.SourceCommit), gitrepo.ShortID(head.Hash.String()))}
+		if !sameJSON(cur, was) {
+			return nil, &errSkip{fmt.Sprintf("node %s was changed on %s after %s (now at %s); the image was not written back",
+				node, s.cfg.SourceBranch, gitrepo.ShortID(base), gitrepo.ShortID(head.Hash.String()))}
 		}
-		return setImage(content, r.Node, image)
+		return setImage(content, node, image)
 	})
 	var skip *errSkip
 	switch {

@@ -26,6 +26,7 @@ type Builds interface {
 	Get(ctx context.Context, id string) (*build.Record, int64, error)
 	List(ctx context.Context) ([]*build.Record, error)
 	Cancel(ctx context.Context, id, reason string) (*build.Record, bool, error)
+	ScanImages(ctx context.Context) ([]string, error)
 }
 
 var _ Builds = (*build.Service)(nil)
@@ -37,13 +38,15 @@ type BuildList struct {
 }
 
 // MountBuilds adds the build routes to an app: reads for anyone who may
-// read the API, starts and cancels for callers with a token.
+// read the API; starts, cancels and image policy scans (a registry's
+// webhook) for callers with a token.
 func (a *API) MountBuilds(app *fiber.App, b Builds) {
 	h := buildRoutes{b}
 	app.Get("/api/builds", h.list)
 	app.Get("/api/builds/:id", h.get)
 	app.Post("/api/builds", a.authorized, h.start)
 	app.Delete("/api/builds/:id", a.authorized, h.cancel)
+	app.Post("/api/images/scan", a.authorized, h.scan)
 }
 
 type buildRoutes struct{ builds Builds }
@@ -98,6 +101,27 @@ func (h buildRoutes) cancel(c *fiber.Ctx) error {
 		return c.Status(http.StatusConflict).JSON(fiber.Map{"error": fmt.Sprintf("build %s ended %s already", r.ID, r.Status), "build": r})
 	}
 	return c.JSON(r)
+}
+
+// ScanReply is the answer of POST /api/images/scan.
+type ScanReply struct {
+	// Commits are the image policies' write-backs.
+	Commits []string `json:"commits"`
+	// Error says which policies could not be followed.
+	Error string `json:"error,omitempty"`
+}
+
+// scan follows the image policies now, as a registry's webhook asks.
+func (h buildRoutes) scan(c *fiber.Ctx) error {
+	commits, err := h.builds.ScanImages(c.UserContext())
+	if err != nil && len(commits) == 0 {
+		return apiError(c, err)
+	}
+	reply := ScanReply{Commits: append([]string{}, commits...)}
+	if err != nil {
+		reply.Error = err.Error()
+	}
+	return c.JSON(reply)
 }
 
 // buildError maps the builds' errors to statuses.

@@ -97,7 +97,7 @@ func TestBuildRoutes(t *testing.T) {
 	kube := must(kubernetes.NewForConfig(&rest.Config{Host: "http://127.0.0.1:1"}))(t)
 	svc := must(build.NewService(build.ServiceConfig{
 		Config: build.Config{Registry: "registry.example.com/team", Namespace: "builds", CloneImage: "git", BuilderImage: "buildkit", PushImage: "crane",
-			CPU: "1", Memory: "1Gi", Timeout: time.Minute, Resync: time.Second},
+			CPU: "1", Memory: "1Gi", Timeout: time.Minute, Resync: time.Second, PolicyInterval: time.Minute},
 		Records: s, Sessions: s, ID: "test", Kube: kube, Source: repo, SourceBranch: "main",
 		Deploy: func(context.Context) error { return nil }, Log: slog.New(slog.DiscardHandler),
 	}))(t)
@@ -161,6 +161,12 @@ func TestBuildRoutes(t *testing.T) {
 	}
 	if code, got := do("DELETE", "/api/builds/"+id, token, ""); code != http.StatusOK || got["status"] != "cancelled" {
 		t.Errorf("cancel: %d %v", code, got)
+	}
+	if code, _ := do("POST", "/api/images/scan", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("scan without a token: %d", code)
+	}
+	if code, got := do("POST", "/api/images/scan", token, ""); code != http.StatusOK || len(got["commits"].([]any)) != 0 {
+		t.Errorf("scan with no image policy: %d %v", code, got)
 	}
 	if code, got := do("DELETE", "/api/builds/"+id, token, ""); code != http.StatusConflict || !strings.Contains(got["error"].(string), "ended cancelled already") {
 		t.Errorf("cancel again: %d %v", code, got)

@@ -40,3 +40,30 @@ func TestBuildSpec(t *testing.T) {
 		})
 	}
 }
+
+// TestImagePolicy checks that a node follows its image's tags by one
+// version range or one regular expression.
+func TestImagePolicy(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		policy map[string]any
+		want   string
+	}{
+		{"semver", map[string]any{"semver": ">=1.2 <2"}, ""},
+		{"pattern", map[string]any{"pattern": `^main-[0-9a-f]{7}$`}, ""},
+		{"both", map[string]any{"semver": "^1", "pattern": ".*"}, "/nodes/3/data/imagePolicy: needs exactly one of semver and pattern"},
+		{"neither", map[string]any{}, "/nodes/3/data/imagePolicy: needs exactly one of semver and pattern"},
+		{"not a range", map[string]any{"semver": "one-ish"}, `/nodes/3/data/imagePolicy/semver: "one-ish" is not a version range`},
+		{"not a regexp", map[string]any{"pattern": "v(1"}, `/nodes/3/data/imagePolicy/pattern: "v(1" is not a regular expression`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc := testutil.Apply(t, testutil.LoadJSON(t, "../fixtures/kubeorch/workflows/storefront.json"), testutil.Set("/nodes/3/data/imagePolicy", tt.policy))
+			_, err := Decode("workflows/storefront.json", testutil.Marshal(t, doc))
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("got %v\nwant %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/distribution/reference"
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -143,6 +144,9 @@ func (nv *nodeValidator) container(c *Container) {
 	if c.Build != nil {
 		nv.build(c.Build)
 	}
+	if c.ImagePolicy != nil {
+		nv.imagePolicy(c.ImagePolicy)
+	}
 	nv.securityContext(c.SecurityContext)
 	nv.podSecurityContext(c.PodSecurityContext)
 	if c.ServiceAccountName != "" {
@@ -165,6 +169,23 @@ func (nv *nodeValidator) build(b *BuildSpec) {
 	}
 	if b.Branch != "" && (strings.ContainsAny(b.Branch, " ~^:?*[\\") || strings.HasPrefix(b.Branch, "-") || strings.Contains(b.Branch, "..")) {
 		nv.add(nv.at("build", "branch"), "%q is not a branch name", b.Branch)
+	}
+}
+
+// imagePolicy checks that a policy is one semver range or one regular
+// expression.
+func (nv *nodeValidator) imagePolicy(p *ImagePolicy) {
+	switch {
+	case (p.Semver == "") == (p.Pattern == ""):
+		nv.add(nv.at("imagePolicy"), "needs exactly one of semver and pattern")
+	case p.Semver != "":
+		if _, err := semver.NewConstraint(p.Semver); err != nil {
+			nv.add(nv.at("imagePolicy", "semver"), "%q is not a version range: %v", p.Semver, err)
+		}
+	default:
+		if _, err := regexp.Compile(p.Pattern); err != nil {
+			nv.add(nv.at("imagePolicy", "pattern"), "%q is not a regular expression: %v", p.Pattern, err)
+		}
 	}
 }
 

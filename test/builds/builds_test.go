@@ -126,7 +126,7 @@ func newEnv(t *testing.T, stack *kubetest.Stack, registryHost, namespace string,
 	e.cfg = build.Config{
 		Registry: registryHost + "/team", RegistryInsecure: true, Namespace: namespace,
 		CloneImage: "alpine/git:v2.47.2", BuilderImage: "moby/buildkit:v0.23.2-rootless", PushImage: "gcr.io/go-containerregistry/crane:v0.20.6",
-		CPU: "100m", Memory: "128Mi", Timeout: 10 * time.Minute, Retries: 0, Resync: time.Second,
+		CPU: "100m", Memory: "128Mi", Timeout: 10 * time.Minute, Retries: 0, Resync: time.Second, PolicyInterval: time.Hour,
 	}
 	if edit != nil {
 		edit(&e.cfg)
