@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: chromium render all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e
+.PHONY: chromium render all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e image faults
 
 all: lint test build
 
@@ -19,6 +19,19 @@ all: lint test build
 ## loader to start, about a tenth of a short command's CPU time)
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/...
+
+## faults: the fault suite alone, verbose: three service replicas on a
+## three-member etcd (make kube-tools) losing one machine at a time under
+## continuous deliveries; it logs failover times and refused deliveries
+faults: kube-tools
+	$(GO) test -count=1 -v -run '^TestFaults$$' ./test/faults
+
+## image: the service's container image for linux/amd64 and linux/arm64, built
+## without a container runtime, as an OCI layout archive
+## (bin/slipway-image.tar); prints its digest, the same for the same commit
+image:
+	$(GO) run ./internal/ociimage/build -o bin/slipway-image.tar -ref slipway:$$(git rev-parse --short HEAD) \
+		-created $$(git log -1 --format=%ct) -revision $$(git rev-parse HEAD)
 
 ## run: the webhook service on embedded defaults: a local git repository made
 ## from fixtures/repo in .demo/workflows, an embedded etcd in .demo/data
@@ -121,7 +134,8 @@ FUZZ_TARGETS := FuzzDecode:./workflow FuzzDecodeCluster:./workflow FuzzDiff:./wo
 	FuzzParse:./workflow/plugins FuzzCompile:./compiler FuzzImport:./compose \
 	FuzzReceiveBody:./hooks FuzzImportGenerated:./compose FuzzLoadErrorsLocated:./compose FuzzConfine:./compose \
 	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch \
-	FuzzRedact:./workflow FuzzRedactCredentials:./gitrepo FuzzParseAuthors:./kubeorch
+	FuzzRedact:./workflow FuzzRedactCredentials:./gitrepo FuzzParseAuthors:./kubeorch \
+	FuzzParse:./sopsfile FuzzHandOverFields:./kubeorch FuzzLiveChanges:./review
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \

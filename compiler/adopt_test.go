@@ -11,13 +11,15 @@ import (
 
 // TestAdoptKubeOrch renders the same workflow on a cluster that adopts
 // KubeOrch's objects and on one that does not: only the workloads'
-// selectors, their pod labels and the Service's selector differ.
+// selectors, their pod labels, the Service's selector and how Flux
+// applies a Job differ.
 func TestAdoptKubeOrch(t *testing.T) {
 	t.Parallel()
 	wf := `{"name": "k", "status": "published", "nodes": [` + dep + `,
 		{"id": "st", "type": "statefulset", "position": {"x": 0, "y": 0}, "data": {"name": "db", "image": "postgres:17", "serviceName": "db"}},
 		{"id": "ds", "type": "daemonset", "position": {"x": 0, "y": 0}, "data": {"name": "agent", "image": "busybox:1.37"}},
 		{"id": "s", "type": "service", "position": {"x": 0, "y": 0}, "data": {"name": "app", "port": 80}},
+		{"id": "j", "type": "job", "position": {"x": 0, "y": 0}, "data": {"name": "migrate", "image": "busybox:1.37"}},
 		{"id": "o", "type": "service", "position": {"x": 0, "y": 0}, "data": {"name": "other", "port": 80, "selector": {"role": "x"}}}
 	], "edges": [{"id": "e", "source": "s", "target": "d"}]}`
 	build := func(t *testing.T, cluster string) Tree {
@@ -48,6 +50,8 @@ func TestAdoptKubeOrch(t *testing.T) {
 		{"service-app.yaml", "spec.selector", slipway, map[string]any{"app": "app"}},
 		{"service-other.yaml", "spec.selector", map[string]any{"role": "x"}, map[string]any{"role": "x"}},
 		{"service-db.yaml", "spec.selector", nil, map[string]any{"app": "db"}},
+		// A Job that exists is left as it is, not recreated to run again.
+		{"job-migrate.yaml", "metadata.annotations", map[string]any{"slipway.dev/node-id": "j", AnnotationFluxForce: "enabled"}, map[string]any{"slipway.dev/node-id": "j", AnnotationFluxSSA: "IfNotPresent"}},
 	} {
 		t.Run(tc.file+" "+tc.path, func(t *testing.T) {
 			for _, side := range []struct {
@@ -85,10 +89,10 @@ func TestAdoptKubeOrch(t *testing.T) {
 				same++
 			}
 		}
-		// The Deployment, StatefulSet, DaemonSet, the drawn Service and
-		// the StatefulSet's governing Service differ.
-		if same != len(plain)-5 {
-			t.Errorf("%d of %d files differ, want 5", len(plain)-same, len(plain))
+		// The Deployment, StatefulSet, DaemonSet, Job, the drawn Service
+		// and the StatefulSet's governing Service differ.
+		if same != len(plain)-6 {
+			t.Errorf("%d of %d files differ, want 6", len(plain)-same, len(plain))
 		}
 	})
 }

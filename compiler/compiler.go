@@ -156,7 +156,7 @@ func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]
 	var rendered atomic.Int64
 	err = parallel.For(ctx, len(units), func(i int) {
 		u := units[i]
-		key := clusterKey(u.wf.Cluster())
+		key := clusterKey(u.wf.Cluster()) + sopsKey(u.wf, src)
 		if !selected(u) || (u.tree != nil && u.cluster == key) {
 			return
 		}
@@ -165,7 +165,7 @@ func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]
 			renderErrs[i] = fmt.Errorf("%s: not validated", sourceFile(u.wf))
 			return
 		}
-		tree, objects, err := renderWorkflow(valid, clusterByName[u.wf.Cluster()], c.opts)
+		tree, objects, err := renderWorkflow(valid, clusterByName[u.wf.Cluster()], c.opts, src)
 		if err == nil {
 			_, err = tree.Build(overlayDir(u.wf.Name, u.wf.Cluster()))
 		}

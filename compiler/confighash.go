@@ -34,6 +34,9 @@ type configInput struct {
 	// Sources are the objects of the workflow that supply a Secret's
 	// values (an ExternalSecret: where the values come from, not them).
 	Sources []any `json:"sources,omitempty"`
+	// Encrypted is the SHA-256 of a Secret's SOPS-encrypted file, which
+	// changes with its values.
+	Encrypted string `json:"encrypted,omitempty"`
 }
 
 // podAnnotations returns the annotations of the pod template of workload
@@ -116,6 +119,9 @@ func (rc *renderContext) configInput(n *workflow.Node) (configInput, error) {
 			return configInput{}, err
 		}
 		in.Sources = sources
+		if d.SopsFile != "" {
+			in.Encrypted = fmt.Sprintf("%x", sha256.Sum256(rc.files[d.SopsFile]))
+		}
 	}
 	return in, nil
 }

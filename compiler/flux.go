@@ -43,6 +43,8 @@ type kustomizationSettings struct {
 	// tenancy: serviceAccount is the workflow's own, rendered with it.
 	tenancy bool
 	deps    []meta.DependencyReference
+	// decryption decrypts the workflow's SOPS-encrypted Secrets.
+	decryption *kustomizev1.Decryption
 }
 
 // resolveFlux resolves the settings of workflow wf's Kustomization on its
@@ -78,6 +80,7 @@ func resolveFlux(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) kust
 	if wf.Flux != nil {
 		layer(wf.Flux, "/flux/timeout")
 	}
+	s.decryption = sopsDecryption(wf, cl)
 	s.deps = slices.SortedFunc(maps.Keys(deps), func(a, b meta.DependencyReference) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
@@ -156,6 +159,7 @@ func (s kustomizationSettings) objects(wf *workflow.Workflow, opts Options) []an
 			ServiceAccountName: s.serviceAccount,
 			SourceRef:          kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
 			Ignore:             replicasIgnored(wf.Validated()),
+			Decryption:         s.decryption,
 		},
 	}
 	if !s.tenancy {

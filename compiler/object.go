@@ -24,6 +24,9 @@ type object struct {
 	nodeID string
 	// value is the typed API value, TypeMeta and ObjectMeta set.
 	value any
+	// raw, when set, is the object's file as it is written, in place of
+	// value: an encrypted Secret's ciphertext, which must stay unchanged.
+	raw []byte
 }
 
 // fileName is the object's file in the base directory.

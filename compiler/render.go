@@ -7,6 +7,7 @@ import (
 
 	"sigs.k8s.io/kustomize/api/types"
 
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -33,11 +34,13 @@ var renderers = map[workflow.Kind]renderFunc{
 }
 
 // renderContext is what renderers may read: the workflow being rendered,
-// its links and the options.
+// its links, the options and the repository's files (for the encrypted
+// Secrets of secret nodes).
 type renderContext struct {
 	wf    *workflow.Workflow
 	valid *workflow.Valid
 	opts  Options
+	files source.Files
 }
 
 // Paths of the deploy tree.
@@ -64,11 +67,12 @@ func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.
 // renderWorkflow renders one published, validated workflow: its base, its
 // overlay for its cluster cl (nil for the implicit default cluster) and
 // its Flux Kustomization, with the account it applies as on a cluster with
-// tenancy. It returns the files and the number of objects in the base.
-func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (Tree, int, error) {
+// tenancy; files are the repository's. It returns the files and the
+// number of objects in the base.
+func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options, files source.Files) (Tree, int, error) {
 	wf := valid.Workflow()
 	src := sourceFile(wf)
-	rc := &renderContext{wf: wf, valid: valid, opts: opts}
+	rc := &renderContext{wf: wf, valid: valid, opts: opts, files: files}
 	tree := Tree{}
 	var resources []string
 	byFile := map[string]string{}
@@ -85,7 +89,7 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (
 			errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID, Message: err.Error()})
 			continue
 		}
-		adoptSelectors(wf, cl, objs)
+		adopt(wf, cl, objs)
 		for _, o := range objs {
 			name := o.fileName()
 			if prev, dup := byFile[name]; dup {
@@ -94,7 +98,10 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options) (
 				continue
 			}
 			byFile[name] = o.nodeID
-			b, err := marshal(src, o.value)
+			b, err := o.raw, error(nil)
+			if b == nil {
+				b, err = marshal(src, o.value)
+			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: node %q: %w", src, n.ID, err)
 			}

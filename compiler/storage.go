@@ -23,8 +23,20 @@ func renderConfigMap(rc *renderContext, n *workflow.Node) ([]object, error) {
 
 // renderSecret renders nothing: a Secret's values never live in git. The
 // workloads that use it reference it by name and list its key names, and
-// the Secret itself is supplied in the cluster (see docs/secrets.md).
-func renderSecret(*renderContext, *workflow.Node) ([]object, error) { return nil, nil }
+// the Secret itself is supplied in the cluster (see docs/secrets.md). A
+// node with a sopsFile renders that file, its ciphertext as it is, which
+// Flux decrypts when it applies it (see sopsDecryption).
+func renderSecret(rc *renderContext, n *workflow.Node) ([]object, error) {
+	d := n.Spec.(*workflow.SecretData)
+	if d.SopsFile == "" {
+		return nil, nil
+	}
+	b, ok := rc.files[d.SopsFile]
+	if !ok {
+		return nil, fmt.Errorf("%s does not exist", d.SopsFile)
+	}
+	return []object{{kind: "Secret", name: d.Name, nodeID: n.ID, raw: b}}, nil
+}
 
 func renderPVC(rc *renderContext, n *workflow.Node) ([]object, error) {
 	d := n.Spec.(*workflow.PersistentVolumeClaimData)

@@ -75,11 +75,68 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (source.Files, error) {
 			src[dir+"/"+e.Name] = b
 		}
 	}
+	secrets, err := r.secretsOf(tree, c, seen, src)
+	if err != nil {
+		return nil, err
+	}
+	links = append(links, secrets...)
 	if links != nil {
 		return nil, links
 	}
 	r.blobs = seen
 	return src, nil
+}
+
+// secretsOf reads into src the encrypted Secret files of tree,
+// secrets/<workflow>/<secret>.sops.yaml, as SourceAt reads the others,
+// and returns the links it refused. r.mu is held.
+func (r *Repo) secretsOf(tree *object.Tree, c *object.Commit, seen map[plumbing.Hash][]byte, src source.Files) (workflow.Errors, error) {
+	if e, err := tree.FindEntry(workflow.SecretsDir); err == nil && e.Mode == filemode.Symlink {
+		return workflow.Errors{source.SymlinkError(workflow.SecretsDir)}, nil
+	}
+	secrets, err := tree.Tree(workflow.SecretsDir)
+	if errors.Is(err, object.ErrDirectoryNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s of %s: %w", workflow.SecretsDir, c.Hash, err)
+	}
+	var links workflow.Errors
+	for _, d := range secrets.Entries {
+		dir := workflow.SecretsDir + "/" + d.Name
+		if d.Mode == filemode.Symlink {
+			links = append(links, source.SymlinkError(dir))
+			continue
+		}
+		if d.Mode != filemode.Dir {
+			continue
+		}
+		sub, err := secrets.Tree(d.Name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s of %s: %w", dir, c.Hash, err)
+		}
+		for _, e := range sub.Entries {
+			p := dir + "/" + e.Name
+			switch {
+			case !workflow.IsSopsFile(p):
+				continue
+			case e.Mode == filemode.Symlink:
+				links = append(links, source.SymlinkError(p))
+				continue
+			case !e.Mode.IsFile():
+				continue
+			}
+			b, ok := r.blobs[e.Hash]
+			if !ok {
+				if b, err = r.readBlob(e.Hash); err != nil {
+					return nil, fmt.Errorf("read %s of %s: %w", p, c.Hash, err)
+				}
+			}
+			seen[e.Hash] = b
+			src[p] = b
+		}
+	}
+	return links, nil
 }
 
 func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {

@@ -92,6 +92,16 @@ func Open(ctx context.Context, source string, opts Options) (*Repo, error) {
 	sum := sha256.Sum256([]byte(source))
 	dir := filepath.Join(cache, hex.EncodeToString(sum[:8])+".git")
 	r, err := git.PlainOpen(dir)
+	if err == nil && cacheIntact(r) != nil {
+		// A process killed while it fetched can leave a ref file empty, as
+		// go-git truncates it before it writes it. The cache is a copy of
+		// the remote: it is cloned again rather than refused at every
+		// start.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("remove the damaged cache of %s: %w", RedactCredentials(source), err)
+		}
+		r, err = nil, git.ErrRepositoryNotExists
+	}
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		if err := os.MkdirAll(cache, 0o755); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -112,6 +122,12 @@ func Open(ctx context.Context, source string, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	return repo, repo.Fetch(ctx)
+}
+
+// cacheIntact reports an error when a ref of the cache does not read.
+func cacheIntact(r *git.Repository) error {
+	_, err := r.References() // reads every ref
+	return err
 }
 
 // initCache creates the cache of an empty remote repository.

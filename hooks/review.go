@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
@@ -40,6 +43,14 @@ type ReviewerConfig struct {
 	GitHubAPIURL string
 	// Timeout bounds each call to GitHub's API (default GitHubTimeout).
 	Timeout time.Duration
+	// Clusters, when set, returns the client configurations of the
+	// clusters the service can read (HOOKS_KUBECONFIG's contexts), by
+	// cluster name; the review then adds a server-side dry-run of the
+	// changed objects against each (see review.Review.DryRun).
+	Clusters func(clusters []string) (map[string]*rest.Config, error)
+	// DryRun bounds the dry-runs and names the Flux namespace; its
+	// Clusters are those Clusters returns.
+	DryRun review.DryRunOptions
 }
 
 // GitHubTimeout bounds each call to GitHub's API, so that a call that
@@ -52,6 +63,8 @@ type Reviewer struct {
 	source   *gitrepo.Repo
 	github   *github.Client
 	compiler *compiler.Compiler
+	clusters func([]string) (map[string]*rest.Config, error)
+	dryRun   review.DryRunOptions
 
 	mu sync.Mutex
 	// reviewing holds, by pull request, a channel closed when its review
@@ -67,13 +80,18 @@ func NewReviewer(cfg ReviewerConfig) (*Reviewer, error) {
 	if cfg.Timeout < 0 {
 		return nil, errors.New("reviewer: the timeout must not be negative")
 	}
+	if cfg.Clusters != nil {
+		if err := cfg.DryRun.Validate(); err != nil {
+			return nil, fmt.Errorf("reviewer: %w", err)
+		}
+	}
 	gh := github.NewClient(&http.Client{Timeout: cmp.Or(cfg.Timeout, GitHubTimeout)}).WithAuthToken(cfg.GitHubToken)
 	base, err := url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/")
 	if err != nil {
 		return nil, fmt.Errorf("reviewer: GitHub API URL: %w", err)
 	}
 	gh.BaseURL = base
-	return &Reviewer{source: cfg.Source, github: gh, compiler: cfg.Compiler, reviewing: map[string]chan struct{}{}}, nil
+	return &Reviewer{source: cfg.Source, github: gh, compiler: cfg.Compiler, clusters: cfg.Clusters, dryRun: cfg.DryRun, reviewing: map[string]chan struct{}{}}, nil
 }
 
 // lock waits until no other review of the pull request runs, or ctx
@@ -137,6 +155,7 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 	if err != nil {
 		return err
 	}
+	r.dryRunReview(ctx, rv)
 	var body bytes.Buffer
 	body.WriteString(reviewMarker + "\n")
 	if err := rv.WriteMarkdown(&body, review.MarkdownBudget-len(reviewMarker)-1); err != nil {
@@ -156,6 +175,39 @@ func (r *Reviewer) Review(ctx context.Context, job ReviewJob) error {
 		return fmt.Errorf("review: status: %w", err)
 	}
 	return nil
+}
+
+// dryRunReview adds the dry-run of the changed objects against the
+// clusters the service can read. A kubeconfig that cannot be read gives
+// each cluster of the change a note; the review posts either way.
+func (r *Reviewer) dryRunReview(ctx context.Context, rv *review.Review) {
+	if r.clusters == nil || len(rv.Problems) > 0 {
+		return
+	}
+	names := map[string]bool{}
+	for _, w := range rv.Workflows {
+		for _, o := range w.Objects {
+			names[o.Cluster] = true
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	clusters := slices.Sorted(maps.Keys(names))
+	opts := r.dryRun
+	var err error
+	if opts.Clusters, err = r.clusters(clusters); err == nil && len(opts.Clusters) == 0 {
+		return // the service reads none of these clusters
+	}
+	if err == nil {
+		err = rv.DryRun(ctx, opts)
+	}
+	if err != nil {
+		rv.DryRuns = nil
+		for _, cl := range clusters {
+			rv.DryRuns = append(rv.DryRuns, review.DryRun{Cluster: cl, Note: fmt.Sprintf("not dry-run: %v", err)})
+		}
+	}
 }
 
 // reviewJobs runs review jobs with a Reviewer; without one, they fail at

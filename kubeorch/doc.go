@@ -28,6 +28,13 @@
 //     more commit.
 //
 // Every field met is recorded in a Report as mapped, approximated or
-// dropped, with the reason. Problems are *workflow.Error values naming the
+// dropped, with the reason; the Report also lists each object whose
+// behaviour changes when a cluster adopts what KubeOrch deployed. Problems are *workflow.Error values naming the
 // input file and the JSON pointer of the offending value.
+//
+// Before Flux adopts what KubeOrch deployed in a namespace, HandOver hands
+// the fields KubeOrch's field manager owns on its workloads to Flux's
+// (HandOverFields on each object's managedFields), so that Flux's first
+// apply removes what the workflow no longer draws instead of failing on
+// it.
 package kubeorch

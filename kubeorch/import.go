@@ -240,6 +240,7 @@ func importWorkflow(name, cluster string, w *Workflow, vs []*Version, opts Optio
 		return nil, err
 	}
 	noteWarnings(name, w.at, cur, r)
+	noteAdoption(name, cur, r)
 	if !bytes.Equal(cur, prev) {
 		when := w.UpdatedAt
 		if when.IsZero() {

@@ -34,9 +34,13 @@ type Entry struct {
 	Detail string `json:"detail"`
 }
 
-// Report lists every field an import met, in input order.
+// Report lists every field an import met, in input order, and what
+// changes when a cluster adopts the objects KubeOrch deployed.
 type Report struct {
 	Entries []Entry `json:"entries"`
+	// Adoption lists, one per object, what behaves differently once Flux
+	// has taken it over from KubeOrch, in workflow and node order.
+	Adoption []Change `json:"changesOnAdoption"`
 }
 
 func (r *Report) add(wf string, l location, s Status, format string, args ...any) {
@@ -66,6 +70,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			last = e.Workflow
 		}
 		fmt.Fprintf(tw, "  %s\t%s#%s\t%s\n", e.Status, e.File, e.Pointer, e.Detail)
+	}
+	if len(r.Adoption) > 0 {
+		fmt.Fprintf(tw, "changes on adoption (a cluster with \"adopt\": \"kubeorch\"):\n")
+	}
+	for _, c := range r.Adoption {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Workflow, c.Object, c.Detail)
 	}
 	return tw.Flush()
 }

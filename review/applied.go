@@ -62,6 +62,9 @@ type appliedObject struct {
 	// kept: Flux leaves the object in the cluster when it leaves the
 	// tree (kustomize.toolkit.fluxcd.io/prune: disabled).
 	kept bool
+	// clusterDir: the object is in a cluster directory, which the
+	// cluster's Kustomization applies, not the workflow's.
+	clusterDir bool
 }
 
 // applied returns the objects Flux applies from a deploy tree: each
@@ -118,7 +121,8 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 	if err != nil {
 		return appliedObject{}, err
 	}
-	if wf == "" {
+	clusterDir := wf == ""
+	if clusterDir {
 		wf = clustersGroup
 		if name := meta.Labels[partOf]; name != "" {
 			wf = name
@@ -142,13 +146,14 @@ func newApplied(cluster, wf string, n *yaml.RNode) (appliedObject, error) {
 		return appliedObject{}, err
 	}
 	return appliedObject{
-		id:       ObjectID{Cluster: cluster, APIVersion: meta.APIVersion, Kind: meta.Kind, Namespace: meta.Namespace, Name: meta.Name},
-		workflow: wf,
-		raw:      raw,
-		values:   values,
-		yaml:     s,
-		fields:   shown,
-		kept:     meta.Annotations[pruneAnnotation] == "disabled",
+		id:         ObjectID{Cluster: cluster, APIVersion: meta.APIVersion, Kind: meta.Kind, Namespace: meta.Namespace, Name: meta.Name},
+		workflow:   wf,
+		raw:        raw,
+		values:     values,
+		yaml:       s,
+		fields:     shown,
+		kept:       meta.Annotations[pruneAnnotation] == "disabled",
+		clusterDir: clusterDir,
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -42,8 +43,9 @@ const (
 	ConfigNoRollout ConsequenceKind = "config-no-rollout"
 	// Prune: an object leaves the deploy branch and Flux deletes it.
 	Prune ConsequenceKind = "prune"
-	// Kept: an object leaves the deploy branch and Flux keeps it by design
-	// (prune disabled: a Namespace, a claim).
+	// Kept: Flux keeps an object as it is by design: one that leaves the
+	// deploy branch with prune disabled (a Namespace, a claim), or an
+	// adopted Job whose template changes (Flux creates it only if missing).
 	Kept ConsequenceKind = "kept"
 )
 
@@ -178,13 +180,17 @@ func modified(a, b appliedObject, base, head map[ObjectID]appliedObject) []Conse
 			if !slices.Contains(immutableJob, k) {
 				continue
 			}
-			if lookup(b.values, "metadata", "annotations", forceAnnotation) != "enabled" {
-				out = append(out, immutable(k))
-				continue
-			}
 			what := k
 			if k == "template" {
 				what = "pod template"
+			}
+			if lookup(b.values, "metadata", "annotations", ssaAnnotation) == "IfNotPresent" {
+				out = append(out, newConsequence(Kept, b, "spec."+k, "%s changed — Flux creates this Job only where it is missing (%s: IfNotPresent), so the Job that exists stays as it ran; delete it to run the new one", what, ssaAnnotation))
+				continue
+			}
+			if lookup(b.values, "metadata", "annotations", forceAnnotation) != "enabled" {
+				out = append(out, immutable(k))
+				continue
 			}
 			out = append(out, newConsequence(JobRerun, b, "spec."+k, "%s changed — immutable, so Flux deletes and re-creates the Job (%s: enabled) and it runs again", what, forceAnnotation))
 		}
@@ -197,6 +203,10 @@ func modified(a, b appliedObject, base, head map[ObjectID]appliedObject) []Conse
 // forceAnnotation makes Flux re-create an object whose change is refused
 // as immutable.
 const forceAnnotation = "kustomize.toolkit.fluxcd.io/force"
+
+// ssaAnnotation says how Flux applies an object; a Job on a cluster that
+// adopts what another tool made carries IfNotPresent.
+const ssaAnnotation = compiler.AnnotationFluxSSA
 
 // toHPA reports a workload whose replicas an HPA takes over: the applied
 // object loses spec.replicas, which Kubernetes then defaults to 1.

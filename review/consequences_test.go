@@ -121,6 +121,19 @@ func TestConsequences(t *testing.T) {
 			},
 		},
 		{
+			// On a cluster that adopts KubeOrch's objects a Job is applied
+			// only if missing: the one that ran is not run again.
+			name: "job pod template on an adopting cluster",
+			edit: func(t *testing.T, base, head source.Files) {
+				patched(t, base, "clusters/staging.json", testutil.Set("/adopt", "kubeorch"))
+				patched(t, head, "clusters/staging.json", testutil.Set("/adopt", "kubeorch"))
+				patched(t, head, batch, testutil.Set("/nodes/0/data/image", "busybox:1.37"))
+			},
+			want: []string{
+				"kept batch migrate spec.template /nodes/0/data/image: job migrate: pod template changed — Flux creates this Job only where it is missing (kustomize.toolkit.fluxcd.io/ssa: IfNotPresent), so the Job that exists stays as it ran; delete it to run the new one",
+			},
+		},
+		{
 			// The compiler keeps the count and the Kustomization leaves it
 			// to the HPA: nothing scales to 1.
 			name: "replicas to a drawn hpa",

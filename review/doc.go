@@ -7,4 +7,9 @@
 // changed object as Flux will apply it (its overlay built with kustomize,
 // namespace included): its changed field paths (spec.replicas: 1 → 3) and
 // a unified diff. It writes text, Markdown within a size budget, or JSON.
+//
+// Review.DryRun adds what the clusters' API servers say of the change: a
+// server-side dry-run of each added and modified object, applied as
+// Flux's kustomize-controller applies it, with the API server's refusal
+// quoted or the live fields that change, a Secret's values masked.
 package review

@@ -19,10 +19,23 @@ type FieldChange struct {
 	// Old and New are absent for an added and a removed field.
 	Old any `json:"old,omitempty"`
 	New any `json:"new,omitempty"`
+	// Masked is set on a change to a Secret's value, which is never
+	// shown: Old and New are then true when the value is there.
+	Masked bool `json:"masked,omitempty"`
 }
 
-// String describes the change: "spec.replicas: 1 → 3".
+// String describes the change: "spec.replicas: 1 → 3", or, masked,
+// "data.password changed".
 func (c FieldChange) String() string {
+	if c.Masked {
+		switch {
+		case c.Old == nil:
+			return c.Path + " added"
+		case c.New == nil:
+			return c.Path + " removed"
+		}
+		return c.Path + " changed"
+	}
 	return fmt.Sprintf("%s: %s → %s", c.Path, value(c.Old), value(c.New))
 }
 

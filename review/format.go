@@ -50,6 +50,7 @@ func (r *Review) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s [%s]\n", c.Message, c.Kind)
 		}
 	}
+	writeDryRunsText(&b, r.DryRuns)
 	for _, wr := range r.Workflows {
 		fmt.Fprintf(&b, "\n== %s (%s)\n", wr.Name, wr.Change)
 		for _, l := range append(fieldLines(wr.Fields), GraphLines(wr.Graph)...) {
@@ -89,6 +90,7 @@ func (r *Review) WriteMarkdown(w io.Writer, budget int) error {
 			fmt.Fprintf(&b, "- %s (%s)\n", c.Message, code(string(c.Kind)))
 		}, func(left int) { fmt.Fprintf(&b, "- …and %d more: run `compiler diff` for all of them\n", left) })
 	}
+	writeDryRunsMarkdown(&b, r.DryRuns)
 	if len(r.Workflows) > 0 {
 		b.WriteString("\n| workflow | change | nodes (+ − ~ moved) | edges (+ − ~) | objects (+ − ~) |\n|---|---|---|---|---|\n")
 		writeAtMost(len(r.Workflows), maxTableRows, func(i int) {

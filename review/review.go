@@ -41,6 +41,12 @@ type Review struct {
 	// Problems holds the head's validation errors; a head with problems
 	// renders nothing, and the review shows only them.
 	Problems workflow.Errors `json:"problems,omitempty"`
+	// DryRuns are the server-side dry-runs of the changed objects, one
+	// per cluster, when the review was dry-run (see DryRun).
+	DryRuns []DryRun `json:"dry_runs,omitempty"`
+
+	// head holds the objects Flux applies at the head, for DryRun.
+	head map[ObjectID]appliedObject
 }
 
 // Summary counts the changes of a review.
@@ -100,6 +106,7 @@ func Compare(ctx context.Context, c *compiler.Compiler, baseName, headName strin
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", headName, err)
 	}
+	r.head = headObjs
 	baseObjs := map[ObjectID]appliedObject{}
 	if baseRes, err := c.BuildWorkflows(ctx, base, changed); err == nil {
 		if objs, err := applied(baseRes.Tree); err == nil {

@@ -184,6 +184,8 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 		{"missing image", []testutil.Patch{testutil.Del("/nodes/3/data/image")}, true},
 		{"secret values", []testutil.Patch{testutil.Set("/nodes/7/data/data", map[string]any{"k": "v"})}, true},
 		{"secret key value", []testutil.Patch{testutil.Set("/nodes/7/data/keys/0/value", "v")}, true},
+		{"sopsFile outside secrets", []testutil.Patch{testutil.Set("/nodes/7/data/sopsFile", "workflows/shop.json")}, true},
+		{"sopsFile of another secret", []testutil.Patch{testutil.Set("/nodes/7/data/sopsFile", "secrets/shop/other.sops.yaml")}, false},
 		{"bad service type", []testutil.Patch{testutil.Set("/nodes/1/data/serviceType", "External")}, true},
 		{"service name not DNS-1035", []testutil.Patch{testutil.Set("/nodes/1/data/name", "1web")}, true},
 		{"bad path type", []testutil.Patch{testutil.Set("/nodes/0/data/paths/0/pathType", "Regex")}, true},
@@ -234,6 +236,10 @@ func TestClusterSchemaAgreesWithDecode(t *testing.T) {
 		{"allowed namespaces not a list", []testutil.Patch{testutil.Set("/allowedNamespaces", "shop")}, true},
 		{"malformed namespace pattern", []testutil.Patch{testutil.Set("/allowedNamespaces", []any{"team-[a"})}, false},
 		{"tenancy and one account", []testutil.Patch{testutil.Set("/flux", map[string]any{"tenancy": true, "serviceAccountName": "apply"})}, false},
+		{"sops without a key secret", []testutil.Patch{testutil.Set("/sops", map[string]any{"age": []any{testAgeKey}})}, true},
+		{"sops without age keys", []testutil.Patch{testutil.Set("/sops", map[string]any{"age": []any{}, "keySecret": "sops-age"})}, true},
+		{"sops age key malformed", []testutil.Patch{testutil.Set("/sops", map[string]any{"age": []any{"age1short"}, "keySecret": "sops-age"})}, true},
+		{"sops key secret not a name", []testutil.Patch{testutil.Set("/sops", map[string]any{"age": []any{testAgeKey}, "keySecret": "Sops_Age"})}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,3 +259,6 @@ func TestClusterSchemaAgreesWithDecode(t *testing.T) {
 		})
 	}
 }
+
+// testAgeKey is an age public key, as age-keygen -y prints one.
+const testAgeKey = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/slipway-gitops/slipway/internal/parallel"
+	"github.com/slipway-gitops/slipway/sopsfile"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -30,7 +31,8 @@ type Repository struct {
 	// were unchanged since the Loader's previous load and reused.
 	Decoded int
 
-	// checked is workflow.CheckSet's verdict on Workflows and Clusters.
+	// checked is the verdict of workflow.CheckSet on Workflows and
+	// Clusters, and of sopsfile.Check on the encrypted Secret files.
 	checked error
 }
 
@@ -83,7 +85,8 @@ type decoded struct {
 // Load builds the plugin catalog from the plugin files of files (the
 // built-in plugins with the repository's), decodes every workflow and
 // cluster file with it, in parallel, and runs the repository-wide checks
-// over those that decoded. A workflow is decoded again when its file or
+// over those that decoded, the encrypted Secret files' included
+// (sopsfile.Check). A workflow is decoded again when its file or
 // any plugin file changed. Problems in the files, plugin files
 // included, are the Repository's (see Repository.Err), not Load's: Load
 // fails only when ctx ends.
@@ -147,6 +150,13 @@ func (l *Loader) Load(ctx context.Context, files Files) (*Repository, error) {
 		}
 	}
 	l.cache = next
-	repo.checked = workflow.CheckSet(repo.Workflows, repo.Clusters)
+	problems := workflow.AsErrors(workflow.CheckSet(repo.Workflows, repo.Clusters))
+	if secrets := sopsfile.Check(files, repo.Workflows, repo.Clusters); secrets != nil {
+		problems = append(problems, secrets...)
+		problems.Sort()
+	}
+	if problems != nil {
+		repo.checked = problems
+	}
 	return repo, nil
 }

@@ -167,3 +167,118 @@ func TestDirectorySymlinks(t *testing.T) {
 		})
 	}
 }
+
+// sourceOfCommit reads the files of the head of main of the repository
+// checked out in dir, as the service reads them.
+func sourceOfCommit(t *testing.T, dir string) (source.Files, error) {
+	t.Helper()
+	r, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := r.Resolve("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Source(head)
+}
+
+// TestSecretFiles: the encrypted Secrets of secret nodes,
+// secrets/<workflow>/<secret>.sops.yaml, are read from a checkout and
+// from a commit alike, and nothing else under secrets/.
+func TestSecretFiles(t *testing.T) {
+	t.Parallel()
+	repo := gittest.FixtureRepo(t, "../fixtures/repo")
+	gittest.Commit(t, repo, "Add secrets", map[string][]byte{
+		"secrets/shop/api-keys.sops.yaml":       []byte("kind: Secret\n"),
+		"secrets/shop/notes.txt":                []byte("notes"),
+		"secrets/shop/old/api-keys.sops.yaml":   []byte("too deep"),
+		"secrets/api-keys.sops.yaml":            []byte("too shallow"),
+		"workflows/shop/api-keys.sops.yaml":     []byte("not under secrets"),
+		"secrets/batch/.sops.yaml":              []byte("no name"),
+		"secrets/batch/db-password.sops.yaml":   []byte("kind: Secret\n"),
+		"secrets/batch/db-password.sops.yaml~":  []byte("a backup"),
+		"secrets/batch/db-password.sops.yml":    []byte("another suffix"),
+		"secrets/shop/api-keys.sops.yaml.orig":  []byte("another suffix"),
+		"secrets/shop/api-keys.enc.sops.yaml":   []byte("kind: Secret\n"),
+		"secrets/shop/api-keys.sops.yaml.d/x":   []byte("a directory"),
+		"secrets/batch/nested/x/y.sops.yaml":    []byte("too deep"),
+		"secrets/batch/db-password.sops.yaml.1": []byte("another suffix"),
+	})
+	want := []string{"secrets/batch/db-password.sops.yaml", "secrets/shop/api-keys.enc.sops.yaml", "secrets/shop/api-keys.sops.yaml"}
+	secrets := func(files source.Files) []string {
+		var got []string
+		for p := range files {
+			if strings.HasPrefix(p, "secrets/") {
+				got = append(got, p)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	checkout, err := source.ReadDir(os.DirFS(repo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, err := sourceOfCommit(t, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, files := range map[string]source.Files{"checkout": checkout, "commit": commit} {
+		if got := secrets(files); !slices.Equal(got, want) {
+			t.Errorf("%s: read %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestSecretSymlinks: secrets/, a workflow's directory under it or an
+// encrypted Secret that is a symbolic link is refused with its path, from
+// a checkout and from a commit, and nothing outside is read.
+func TestSecretSymlinks(t *testing.T) {
+	t.Parallel()
+	for _, link := range []string{"secrets", "secrets/shop", "secrets/shop/api-keys.sops.yaml"} {
+		t.Run(link, func(t *testing.T) {
+			t.Parallel()
+			outside := t.TempDir()
+			const secret = "outside-the-repository"
+			target := filepath.Join(outside, "shop", "api-keys.sops.yaml")
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(target, []byte(secret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			repo := gittest.FixtureRepo(t, "../fixtures/repo")
+			if err := os.MkdirAll(filepath.Join(repo, filepath.Dir(link)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			to := outside
+			for range strings.Count(link, "/") {
+				to = filepath.Join(to, "shop")
+			}
+			if link == "secrets/shop/api-keys.sops.yaml" {
+				to = target
+			}
+			if err := os.Symlink(to, filepath.Join(repo, link)); err != nil {
+				t.Fatal(err)
+			}
+			gittest.Git(t, repo, "add", "-A")
+			gittest.Git(t, repo, "commit", "-q", "-m", "Link "+link+" outside")
+			want := source.SymlinkError(link).Error()
+			for name, read := range map[string]func() (source.Files, error){
+				"checkout": func() (source.Files, error) { return source.ReadDir(os.DirFS(repo)) },
+				"commit":   func() (source.Files, error) { return sourceOfCommit(t, repo) },
+			} {
+				files, err := read()
+				if err == nil || err.Error() != want {
+					t.Errorf("%s: got %v, want %s", name, err, want)
+				}
+				for p, b := range files {
+					if strings.Contains(string(b), secret) {
+						t.Errorf("%s: read %s from outside the repository", name, p)
+					}
+				}
+			}
+		})
+	}
+}

@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // Files is the content of a workflows repository: file contents by
-// slash-separated path. Only the files of Dirs matter.
+// slash-separated path. Only the files of Dirs and the encrypted Secrets
+// under workflow.SecretsDir (workflow.IsSopsFile) matter.
 type Files map[string][]byte
 
 // Dirs returns the directories of a repository that hold its files, each
@@ -81,10 +83,51 @@ func ReadDir(fsys fs.FS) (Files, error) {
 			files[p] = b
 		}
 	}
+	secrets, err := readSecrets(fsys, files)
+	if err != nil {
+		return nil, err
+	}
+	links = append(links, secrets...)
 	if links != nil {
 		return nil, links
 	}
 	return files, nil
+}
+
+// readSecrets reads into files the encrypted Secret files of fsys,
+// secrets/<workflow>/<secret>.sops.yaml, and returns the links it
+// refused.
+func readSecrets(fsys fs.FS, files Files) (workflow.Errors, error) {
+	fi, err := fs.Lstat(fsys, workflow.SecretsDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read source: %w", err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return workflow.Errors{SymlinkError(workflow.SecretsDir)}, nil
+	}
+	var links workflow.Errors
+	err = fs.WalkDir(fsys, workflow.SecretsDir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.Type()&fs.ModeSymlink != 0:
+			links = append(links, SymlinkError(p))
+			return nil
+		case d.IsDir() && strings.Count(p, "/") > 1:
+			return fs.SkipDir
+		case !d.Type().IsRegular() || !workflow.IsSopsFile(p):
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		files[p] = b
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read source: %w", err)
+	}
+	return links, nil
 }
 
 // SymlinkError is the problem of a workflow, cluster or plugin file at p,

@@ -47,9 +47,16 @@ type Cluster struct {
 	// Adopt names the system whose live objects the cluster's workflows
 	// take over. AdoptKubeOrch keeps the selector labels KubeOrch gave its
 	// workloads, which Kubernetes does not let change in place, so that
-	// Flux updates the objects KubeOrch made instead of failing on them.
-	// Empty: Slipway's own selector labels.
+	// Flux updates the objects KubeOrch made instead of failing on them,
+	// and gives Jobs kustomize.toolkit.fluxcd.io/ssa: IfNotPresent instead
+	// of Flux's force annotation, so that Flux creates a missing Job and
+	// leaves one KubeOrch ran as it is, never running it again.
+	// Empty: Slipway's own selector labels and forced Jobs.
 	Adopt string `json:"adopt,omitempty"`
+	// Sops holds the age keys that encrypt the Secrets of the cluster's
+	// secret nodes that set sopsFile, and the Secret Flux decrypts them
+	// with; nil when the cluster has none.
+	Sops *ClusterSops `json:"sops,omitempty"`
 }
 
 // ClusterMetadata describes a cluster.
@@ -98,6 +105,7 @@ func DecodeCluster(file string, data []byte) (*Cluster, error) {
 	v.oneOf("/podSecurity", "", cl.PodSecurity, "privileged", "baseline", "restricted")
 	v.oneOf("/adopt", "", cl.Adopt, AdoptKubeOrch)
 	v.clusterFlux("/flux", cl.Flux)
+	v.clusterSops("/sops", cl.Sops)
 	for i, p := range cl.AllowedNamespaces {
 		if _, err := path.Match(p, ""); err != nil || p == "" {
 			v.c.add(pointer("/allowedNamespaces", i), "", "%q is not a namespace pattern (like team-a-* or shop)", p)

@@ -339,6 +339,10 @@ type SecretData struct {
 	Keys []SecretKey `json:"keys"`
 	// MountPath is where linked workloads mount it (default /etc/secrets).
 	MountPath string `json:"mountPath,omitempty"`
+	// SopsFile, when set, is the Secret's SOPS-encrypted manifest in the
+	// repository, SopsFile(workflow, name): the compiler copies it into
+	// the base as it is, and Flux decrypts it in the cluster.
+	SopsFile string `json:"sopsFile,omitempty"`
 }
 
 // VolumeClaimTemplate is a per-pod volume of a StatefulSet.

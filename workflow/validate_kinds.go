@@ -673,6 +673,7 @@ func (nv *nodeValidator) secret(d *SecretData) {
 	if d.MountPath != "" {
 		nv.absPath(nv.at("mountPath"), nv.node.ID, d.MountPath)
 	}
+	nv.sopsFile(d)
 }
 
 func (nv *nodeValidator) hpa(d *HPAData) {

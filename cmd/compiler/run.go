@@ -36,6 +36,8 @@ func commands() []command {
 		{"import", "import Docker Compose files as a workflow", "import compose FILE... | --git URL [--ref REF] [--path DIR]", runImport},
 		{"bootstrap", "print the Flux objects that apply a cluster's deploy directory", "bootstrap --cluster NAME --url URL [--branch deploy]", runBootstrap},
 		{"diff", "review the deploy-branch change between two revisions", diffUsage, runDiff},
+		{"secret", "encrypt a secret node's values into its SOPS file", secretUsage, secretCommand{os.Stdin}.run},
+		{"handover", "hand the fields KubeOrch owns on its workloads to Flux, before Flux adopts them", handoverUsage, runHandover},
 	}
 }
 

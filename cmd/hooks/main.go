@@ -13,6 +13,10 @@ import (
 	"syscall"
 
 	"github.com/sethvargo/go-envconfig"
+	// The image has no certificate store: GitHub's and registries' TLS
+	// certificates are checked against Mozilla's roots built in, used only
+	// where the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/slipway-gitops/slipway/hooks"
 )

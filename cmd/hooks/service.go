@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/slipway-gitops/slipway/build"
@@ -18,7 +19,9 @@ import (
 	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/review"
 	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
 )
 
 // service is the webhook service's parts, each built by its package's
@@ -53,7 +56,8 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	c, err := compiler.New(compiler.DefaultOptions())
+	compilerOpts := compiler.DefaultOptions()
+	c, err := compiler.New(compilerOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +90,14 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	metrics.Registry.MustRegister(s.status.api)
 	var reviewer *hooks.Reviewer
 	if cfg.GitHubToken != "" {
-		reviewer, err = hooks.NewReviewer(hooks.ReviewerConfig{Source: source, Compiler: c, GitHubToken: cfg.GitHubToken, GitHubAPIURL: cfg.GitHubAPIURL})
+		rc := hooks.ReviewerConfig{Source: source, Compiler: c, GitHubToken: cfg.GitHubToken, GitHubAPIURL: cfg.GitHubAPIURL}
+		if cfg.Kubeconfig != "" {
+			rc.Clusters = func(clusters []string) (map[string]*rest.Config, error) {
+				return watch.Contexts(cfg.Kubeconfig, clusters)
+			}
+			rc.DryRun = review.DryRunOptions{FluxNamespace: compilerOpts.SourceRefNamespace}
+		}
+		reviewer, err = hooks.NewReviewer(rc)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,239 @@
+package faults_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slipway-gitops/slipway/internal/githubtest"
+	"github.com/slipway-gitops/slipway/internal/testutil"
+)
+
+// webhookSecret signs the deliveries.
+const webhookSecret = "faults-webhook-secret-0123456789"
+
+// buildHooks builds cmd/hooks into dir and returns the binary's path.
+func buildHooks(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "hooks")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/hooks")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/hooks: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// replica is one cmd/hooks process, killed with SIGKILL and started again
+// on the same data directory and address.
+type replica struct {
+	name, bin, addr, dir string
+	env                  []string
+	cmd                  *exec.Cmd
+	exited               chan struct{}
+	// restarts counts the times the replica exited on its own and was
+	// started again.
+	restarts int
+}
+
+// newReplica prepares a replica under dir that listens on addr and
+// reaches etcd at endpoints and the workflows repository at source; start
+// runs it.
+func newReplica(t *testing.T, name, bin, dir, addr, source string, endpoints []string) *replica {
+	t.Helper()
+	r := &replica{name: name, bin: bin, addr: addr, dir: filepath.Join(dir, name)}
+	r.env = append(os.Environ(),
+		"HOOKS_ADDR="+r.addr, "HOOKS_DATA_DIR="+filepath.Join(r.dir, "data"),
+		"HOOKS_SOURCE_REPO="+source, "HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
+		"HOOKS_ETCD_ENDPOINTS="+strings.Join(endpoints, ","))
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(r.logPath())
+			t.Logf("%s log (%s), last 4 KB:\n%s", r.name, r.logPath(), b[max(0, len(b)-4096):])
+		}
+	})
+	return r
+}
+
+func (r *replica) url() string     { return "http://" + r.addr }
+func (r *replica) logPath() string { return filepath.Join(r.dir, "hooks.log") }
+
+// start runs the replica without waiting for it.
+func (r *replica) start(t *testing.T) {
+	t.Helper()
+	log, err := os.OpenFile(r.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd = exec.Command(r.bin)
+	r.cmd.Env = r.env
+	r.cmd.Stdout, r.cmd.Stderr = log, log
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		log.Close()
+		close(exited)
+	}(r.cmd, r.exited)
+}
+
+// kill kills the replica with SIGKILL, if it runs, and waits until it is
+// gone.
+func (r *replica) kill() {
+	if r.cmd == nil {
+		return
+	}
+	r.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.exited
+	r.cmd = nil
+}
+
+// running reports whether the replica's process has not exited.
+func (r *replica) running() bool {
+	if r.cmd == nil {
+		return false
+	}
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// revive starts the replica again if it exited on its own, as a
+// Deployment's kubelet would, and counts it; a replica the test killed
+// stays down.
+func (r *replica) revive(t *testing.T) {
+	t.Helper()
+	if r.cmd != nil && !r.running() {
+		r.start(t)
+		r.restarts++
+	}
+}
+
+// waitReady waits until the replica answers /readyz with 200, reviving it
+// whenever it exits.
+func (r *replica) waitReady(t *testing.T) {
+	t.Helper()
+	waitFor(t, r.name+" to be ready", func() bool {
+		r.revive(t)
+		code, _ := get(r.url() + "/readyz")
+		return code == http.StatusOK
+	})
+}
+
+// leading reports whether the replica's worker leads, as its metrics say.
+func (r *replica) leading() bool {
+	code, body := get(r.url() + "/metrics")
+	if code != http.StatusOK {
+		return false
+	}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		if sc.Text() == "slipway_worker_leading 1" {
+			return true
+		}
+	}
+	return false
+}
+
+// requestTimeout bounds each request of the test: a replica cut off from
+// etcd may hold a request for long, which counts as a refusal.
+const requestTimeout = 10 * time.Second
+
+// get returns the status and body of a GET, or 0 when it failed.
+func get(url string) (int, string) {
+	resp, err := (&http.Client{Timeout: requestTimeout}).Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(b)
+}
+
+// pushPayload returns a function that makes GitHub's example push payload
+// for a push of sha to main.
+func pushPayload(t *testing.T) func(sha string) []byte {
+	t.Helper()
+	for _, raw := range githubtest.Examples(t, root, "push") {
+		var p map[string]any
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		if ref, _ := p["ref"].(string); strings.HasPrefix(ref, "refs/heads/") {
+			return func(sha string) []byte {
+				q := testutil.Apply(t, p, testutil.Set("/ref", "refs/heads/main"), testutil.Set("/after", sha))
+				return testutil.Marshal(t, q)
+			}
+		}
+	}
+	t.Fatal("no push example pushes a branch")
+	return nil
+}
+
+// deliver posts a push delivery signed as GitHub signs it and returns the
+// reply's status (0 when the request failed) and result.
+func deliver(url, id string, body []byte) (int, string) {
+	mac := hmac.New(sha256.New, []byte(webhookSecret))
+	mac.Write(body)
+	req, err := http.NewRequest(http.MethodPost, url+"/hooks/github", bytes.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", id)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := (&http.Client{Timeout: requestTimeout}).Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var reply struct {
+		Result string `json:"result"`
+	}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&reply)
+	return resp.StatusCode, reply.Result
+}
+
+// waitBound bounds every wait: generous, since the machine may be busy.
+const waitBound = 4 * time.Minute
+
+// waitFor polls cond until it holds, and fails the test after waitBound.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(waitBound); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", waitBound, what)
+		}
+	}
+}
+
+// fmtRate formats n of total.
+func fmtRate(n, total int) string {
+	if total == 0 {
+		return "0/0"
+	}
+	return fmt.Sprintf("%d/%d (%.0f%%)", n, total, 100*float64(n)/float64(total))
+}
