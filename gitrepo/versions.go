@@ -260,65 +260,20 @@ func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*work
 	return workflow.Diff(a, b), nil
 }
 
-// ErrUnchanged means a restore would not change the workflow.
-var ErrUnchanged = errors.New("content is unchanged")
-
 // Restore writes version n of workflow name as a new commit on branch,
-// "Restore <name> to version <n>", and returns it. After an import from
-// KubeOrch, n is KubeOrch's number of the version. When branch is checked
-// out in a local repository, its working tree must be clean and is updated.
+// "Restore <name> to version <n>", and returns it; ErrUnchanged when the
+// branch has that content already. After an import from KubeOrch, n is
+// KubeOrch's number of the version. When branch is checked out in a local
+// repository, its working tree must be clean and is updated.
 func (r *Repo) Restore(ctx context.Context, branch, name string, n int, sig Signature) (*object.Commit, error) {
 	content, _, err := r.Show(ctx, branch, name, n)
 	if err != nil {
 		return nil, err
 	}
-	worktree, err := r.checkedOut(branch)
+	c, err := r.EditFile(ctx, branch, workflow.WorkflowFile(name), sig, fmt.Sprintf("Restore %s to version %d\n", name, n),
+		func(*object.Commit, []byte) ([]byte, error) { return content, nil })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore %s to version %d: %w", name, n, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		if err := r.Fetch(ctx); err != nil {
-			return nil, err
-		}
-		head, err := r.Resolve(branch)
-		if err != nil {
-			return nil, err
-		}
-		tree, err := head.Tree()
-		if err != nil {
-			return nil, err
-		}
-		blob, err := r.storeBlob(content)
-		if err != nil {
-			return nil, err
-		}
-		if cur, err := fileAt(head, workflow.WorkflowFile(name)); err != nil {
-			return nil, err
-		} else if cur == blob {
-			return nil, fmt.Errorf("restore %s to version %d: %w", name, n, ErrUnchanged)
-		}
-		root, err := r.setFile(tree, workflow.WorkflowFile(name), blob)
-		if err != nil {
-			return nil, err
-		}
-		h, err := r.storeCommit(root, head.Hash, sig, fmt.Sprintf("Restore %s to version %d\n", name, n))
-		if err != nil {
-			return nil, err
-		}
-		err = r.setBranch(ctx, branch, head.Hash, h)
-		if errors.Is(err, ErrConflict) && attempt < MaxAttempts {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("restore %s to version %d: %w", name, n, err)
-		}
-		if worktree {
-			if err := r.resetWorktree(h); err != nil {
-				return nil, err
-			}
-		}
-		return r.commit(h)
-	}
+	return c, nil
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/slipway-gitops/slipway/build"
 )
 
 // Config is the service's configuration, read from the environment. Every
@@ -76,6 +78,8 @@ type Config struct {
 	JobConcurrency int `env:"HOOKS_JOB_CONCURRENCY, default=4"`
 	// Events bounds the event streams (HOOKS_EVENTS_*).
 	Events EventsConfig
+	// Builds says where and how images are built (HOOKS_BUILD_*).
+	Builds build.Config
 }
 
 // LoadConfig reads the configuration from lookup (the environment when
@@ -193,6 +197,10 @@ func (c *Config) Validate() error {
 		bad("HOOKS_JOB_CONCURRENCY", "%d is not between 1 and 64", c.JobConcurrency)
 	}
 	errs = append(errs, c.Events.validate()...)
+	errs = append(errs, c.Builds.Validate()...)
+	if c.Builds.Enabled() && c.Kubeconfig == "" {
+		bad("HOOKS_BUILD_REGISTRY", "builds run as Kubernetes Jobs: HOOKS_KUBECONFIG is required")
+	}
 	return errors.Join(errs...)
 }
 

@@ -21,6 +21,9 @@ func TestLoadConfig(t *testing.T) {
 	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" || c.DeployInterval != 100*time.Millisecond || c.ResyncInterval != time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
+	if b := c.Builds; b.Enabled() || b.Namespace != "slipway-builds" || b.Timeout != 30*time.Minute || b.Retries != 1 || !strings.Contains(b.BuilderImage, "rootless") {
+		t.Errorf("build defaults: %+v", b)
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -43,6 +46,12 @@ func TestLoadConfig(t *testing.T) {
 		{"short read token", map[string]string{"HOOKS_READ_TOKENS": "short"}, []string{"HOOKS_READ_TOKENS: token 1 is shorter"}},
 		{"bad identity header", map[string]string{"HOOKS_READ_IDENTITY_HEADER": "Authorization"}, []string{"HOOKS_READ_IDENTITY_HEADER"}},
 		{"missing kubeconfig", map[string]string{"HOOKS_KUBECONFIG": "/nonexistent/kubeconfig"}, []string{"HOOKS_KUBECONFIG: stat /nonexistent/kubeconfig"}},
+		{"builds without a cluster", map[string]string{"HOOKS_BUILD_REGISTRY": "registry.example.com/team"}, []string{"HOOKS_BUILD_REGISTRY: builds run as Kubernetes Jobs: HOOKS_KUBECONFIG is required"}},
+		{"registry URL", map[string]string{"HOOKS_BUILD_REGISTRY": "https://registry.example.com"}, []string{`HOOKS_BUILD_REGISTRY: "https://registry.example.com" is not a registry host and path`}},
+		{"build timeout", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_TIMEOUT": "1s"}, []string{"HOOKS_BUILD_TIMEOUT: 1s is not between 10s and 24h"}},
+		{"build retries", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_RETRIES": "many"}, []string{"HOOKS_BUILD_RETRIES"}},
+		{"build memory", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_MEMORY": "lots"}, []string{`HOOKS_BUILD_MEMORY: "lots" is not a quantity`}},
+		{"build namespace", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_NAMESPACE": "Builds"}, []string{`HOOKS_BUILD_NAMESPACE: "Builds" is not a namespace name`}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}
 	for _, tt := range tests {

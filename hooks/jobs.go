@@ -30,7 +30,8 @@ type JobHandler interface {
 // kind not in it fails at once.
 func jobHandlers(cfg WorkerConfig) map[store.JobKind]JobHandler {
 	return map[store.JobKind]JobHandler{
-		JobReview: reviewJobs{cfg.Reviewer},
+		JobReview:    reviewJobs{cfg.Reviewer},
+		JobBuildPush: buildJobs{cfg.Builds},
 	}
 }
 

@@ -56,6 +56,9 @@ type ReceiverConfig struct {
 	SourceBranch string
 	Log          *slog.Logger
 	Metrics      *Metrics
+	// Builds queues a build-push job for every push, to any repository
+	// and branch, that some node may build from.
+	Builds bool
 }
 
 // Receiver verifies GitHub deliveries and queues the work they ask for.
@@ -67,6 +70,7 @@ type Receiver struct {
 	log          *slog.Logger
 	metrics      *Metrics
 	bodies       *bodyBudget
+	builds       bool
 }
 
 // NewReceiver returns a Receiver.
@@ -74,7 +78,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Secret == "" || cfg.Queue == nil || cfg.SourceBranch == "" || cfg.Log == nil || cfg.Metrics == nil {
 		return nil, errors.New("receiver: a secret, a queue, a source branch, a log and metrics are required")
 	}
-	return &Receiver{secret: []byte(cfg.Secret), queue: cfg.Queue, sourceBranch: cfg.SourceBranch, log: cfg.Log, metrics: cfg.Metrics, bodies: newBodyBudget()}, nil
+	return &Receiver{secret: []byte(cfg.Secret), queue: cfg.Queue, sourceBranch: cfg.SourceBranch, log: cfg.Log, metrics: cfg.Metrics, bodies: newBodyBudget(), builds: cfg.Builds}, nil
 }
 
 // Delivery is one webhook request. Its strings must not change after
@@ -150,7 +154,12 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	var queued bool
 	switch d.Event {
 	case "push":
+		build, err := r.queueBuilds(ctx, d.ID, e)
 		switch {
+		case err != nil:
+			return Reply{Status: http.StatusServiceUnavailable, Result: "error", Message: "the queue is unavailable; GitHub may redeliver"}
+		case build.Status != 0 && e.Ref != "refs/heads/"+r.sourceBranch:
+			return build
 		case e.Ref != "refs/heads/"+r.sourceBranch:
 			return Reply{Status: http.StatusAccepted, Result: "ignored", Message: fmt.Sprintf("push to %s, not to the source branch %s", e.Ref, r.sourceBranch)}
 		case e.Deleted:
@@ -261,6 +270,10 @@ type event struct {
 	} `json:"pull_request"`
 	Repository struct {
 		FullName string `json:"full_name"`
+		// CloneURL, HTMLURL and SSHURL name the repository a push builds.
+		CloneURL string `json:"clone_url"`
+		HTMLURL  string `json:"html_url"`
+		SSHURL   string `json:"ssh_url"`
 	} `json:"repository"`
 }
 

@@ -110,6 +110,8 @@ type WorkerConfig struct {
 	Deployed func(res *deployer.Result, sinceDelivery time.Duration)
 	// Reviewer handles review jobs; without one they fail at once.
 	Reviewer *Reviewer
+	// Builds handles build-push jobs; without it they fail at once.
+	Builds Builds
 }
 
 // Worker does the leading replica's work. Deploying is level-triggered,

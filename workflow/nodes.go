@@ -121,6 +121,12 @@ type HTTPGetProbe struct {
 
 // BuildSpec is where and how an image is built.
 type BuildSpec struct {
+	// RepoURL is the git repository built from; the service builds a node
+	// only when it is set (docs/builds.md).
+	RepoURL string `json:"repoUrl,omitempty"`
+	// Branch is the branch of RepoURL whose pushes are built (default
+	// main).
+	Branch string `json:"branch,omitempty"`
 	// Context is the build context: a directory of the repository or a URL.
 	Context string `json:"context"`
 	// Dockerfile is the Dockerfile's path within the context.
@@ -129,6 +135,18 @@ type BuildSpec struct {
 	Args map[string]string `json:"args,omitempty"`
 	// Target is the stage of a multi-stage build.
 	Target string `json:"target,omitempty"`
+}
+
+// ImagePolicy makes a node follow its image's tags: the newest tag of
+// the image's repository that the policy admits is written back to the
+// node, by digest. Exactly one of Semver and Pattern is set.
+type ImagePolicy struct {
+	// Semver admits the tags that are versions in this range (">=1.2 <2",
+	// "^1", "~1.4"); the highest version is the newest.
+	Semver string `json:"semver,omitempty"`
+	// Pattern admits the tags this regular expression matches whole; the
+	// last in alphabetical order is the newest.
+	Pattern string `json:"pattern,omitempty"`
 }
 
 // Container holds the fields of the single container of a workload.
@@ -157,6 +175,8 @@ type Container struct {
 	// the build's result. Nodes imported from compose services with a
 	// build section carry it.
 	Build *BuildSpec `json:"build,omitempty"`
+	// ImagePolicy, when set, follows the image's tags.
+	ImagePolicy *ImagePolicy `json:"imagePolicy,omitempty"`
 	// LivenessProbe restarts the container when it fails.
 	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
 	// ReadinessProbe removes the pod from Services while it fails.

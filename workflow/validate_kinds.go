@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/distribution/reference"
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -140,8 +141,11 @@ func (nv *nodeValidator) container(c *Container) {
 	nv.oneOf(nv.at("imagePullPolicy"), id, c.ImagePullPolicy, "Always", "IfNotPresent", "Never")
 	nv.probe("livenessProbe", c.LivenessProbe)
 	nv.probe("readinessProbe", c.ReadinessProbe)
-	if c.Build != nil && c.Build.Context == "" {
-		nv.add(nv.at("build", "context"), "is required")
+	if c.Build != nil {
+		nv.build(c.Build)
+	}
+	if c.ImagePolicy != nil {
+		nv.imagePolicy(c.ImagePolicy)
 	}
 	nv.securityContext(c.SecurityContext)
 	nv.podSecurityContext(c.PodSecurityContext)
@@ -152,6 +156,38 @@ func (nv *nodeValidator) container(c *Container) {
 
 // capabilityRE compiles on first use: most workflows set no capabilities.
 var capabilityRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Z_]*$`) })
+
+// build checks where an image is built from: the repository URL carries
+// no password (credentials come from the cluster, never from git), and
+// the branch is a branch name.
+func (nv *nodeValidator) build(b *BuildSpec) {
+	if b.Context == "" {
+		nv.add(nv.at("build", "context"), "is required")
+	}
+	if urlPassword(b.RepoURL) {
+		nv.add(nv.at("build", "repoUrl"), "carries a password; give the build's git credentials to the cluster, not to git")
+	}
+	if b.Branch != "" && (strings.ContainsAny(b.Branch, " ~^:?*[\\") || strings.HasPrefix(b.Branch, "-") || strings.Contains(b.Branch, "..")) {
+		nv.add(nv.at("build", "branch"), "%q is not a branch name", b.Branch)
+	}
+}
+
+// imagePolicy checks that a policy is one semver range or one regular
+// expression.
+func (nv *nodeValidator) imagePolicy(p *ImagePolicy) {
+	switch {
+	case (p.Semver == "") == (p.Pattern == ""):
+		nv.add(nv.at("imagePolicy"), "needs exactly one of semver and pattern")
+	case p.Semver != "":
+		if _, err := semver.NewConstraint(p.Semver); err != nil {
+			nv.add(nv.at("imagePolicy", "semver"), "%q is not a version range: %v", p.Semver, err)
+		}
+	default:
+		if _, err := regexp.Compile(p.Pattern); err != nil {
+			nv.add(nv.at("imagePolicy", "pattern"), "%q is not a regular expression: %v", p.Pattern, err)
+		}
+	}
+}
 
 func (nv *nodeValidator) securityContext(sc *SecurityContext) {
 	if sc == nil {

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/slipway-gitops/slipway/build"
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
@@ -31,6 +34,8 @@ type service struct {
 	app    *fiber.App
 	worker *hooks.Worker
 	status *statusParts
+	// builds is nil unless HOOKS_BUILD_REGISTRY is set.
+	builds *build.Service
 }
 
 // newService opens the store and the repositories and builds the parts of
@@ -67,7 +72,13 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	receiver, err := hooks.NewReceiver(hooks.ReceiverConfig{Secret: cfg.WebhookSecret, Queue: st.Queue(), SourceBranch: cfg.SourceBranch, Log: log, Metrics: metrics})
+	if cfg.Builds.Enabled() {
+		if s.builds, err = newBuilds(cfg, st, source, author, log); err != nil {
+			return nil, err
+		}
+	}
+	receiver, err := hooks.NewReceiver(hooks.ReceiverConfig{Secret: cfg.WebhookSecret, Queue: st.Queue(), SourceBranch: cfg.SourceBranch, Log: log, Metrics: metrics,
+		Builds: s.builds != nil})
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +105,12 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 			return nil, err
 		}
 	}
+	var builds hooks.Builds
+	if s.builds != nil {
+		builds = s.builds
+	}
 	s.worker, err = hooks.NewWorker(hooks.WorkerConfig{
+		Builds:   builds,
 		Sessions: st, Queue: st.Queue(), Deployer: dep, ID: replicaID(), Log: log,
 		DeployInterval: cfg.DeployInterval, ResyncInterval: cfg.ResyncInterval, Reviewer: reviewer,
 		JobTimeout: cfg.JobTimeout, JobConcurrency: cfg.JobConcurrency,
@@ -129,7 +145,29 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 		return nil, err
 	}
 	api.Mount(s.app)
+	if s.builds != nil {
+		api.MountBuilds(s.app, s.builds)
+	}
 	return s, nil
+}
+
+// newBuilds returns the builds, run in HOOKS_BUILD_CLUSTER's context of
+// HOOKS_KUBECONFIG; a write-back raises the deploy signal.
+func newBuilds(cfg *hooks.Config, st *store.Store, source *gitrepo.Repo, author gitrepo.Signature, log *slog.Logger) (*build.Service, error) {
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: cfg.Kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: cfg.Builds.Cluster}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("builds: cluster %q of %s: %w", cfg.Builds.Cluster, cfg.Kubeconfig, err)
+	}
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("builds: %w", err)
+	}
+	return build.NewService(build.ServiceConfig{
+		Config: cfg.Builds, Records: st, Sessions: st, ID: replicaID(), Kube: kube,
+		Source: source, SourceBranch: cfg.SourceBranch, Author: author, Log: log,
+		Deploy: func(ctx context.Context) error { return st.Queue().Signal(ctx, hooks.SignalDeploy) },
+	})
 }
 
 // openRepos opens the source repository, and the deploy repository when
@@ -164,6 +202,11 @@ func (s *service) serve(ctx context.Context) error {
 	worked, published, listened := make(chan error, 1), make(chan error, 1), make(chan error, 1)
 	go func() { worked <- s.worker.Run(runCtx) }()
 	go func() { published <- s.status.publisher.Run(runCtx) }()
+	var built chan error
+	if s.builds != nil {
+		built = make(chan error, 1)
+		go func() { built <- s.builds.Run(runCtx) }()
+	}
 	go func() { listened <- s.app.Listen(s.cfg.Addr) }()
 	s.log.Info("hooks listening", slog.String("addr", s.cfg.Addr), slog.String("source", gitrepo.RedactCredentials(s.cfg.SourceRepo)),
 		slog.String("deploy_repo", gitrepo.RedactCredentials(s.cfg.DeployRepo)), slog.String("deploy_branch", s.cfg.DeployBranch))
@@ -176,10 +219,12 @@ func (s *service) serve(ctx context.Context) error {
 		failed, worked = fmt.Errorf("deploy worker: %w", err), nil
 	case err := <-published:
 		failed, published = fmt.Errorf("status publisher: %w", err), nil
+	case err := <-built:
+		failed, built = fmt.Errorf("builds: %w", err), nil
 	}
 	cancel()
 	err := s.app.ShutdownWithContext(context.WithoutCancel(ctx))
-	for _, c := range []chan error{worked, published} {
+	for _, c := range []chan error{worked, published, built} {
 		if c != nil {
 			if e := <-c; e != nil && !errors.Is(e, context.Canceled) {
 				err = errors.Join(err, e)

@@ -1,0 +1,195 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/testutil"
+	"github.com/slipway-gitops/slipway/store"
+)
+
+const (
+	fixtureRepo = "../fixtures/repo"
+	// apiRepo is where the fixture's api node is built from.
+	apiRepo = "https://github.com/example/shop-api.git"
+	commitA = "1111111111111111111111111111111111111111"
+	commitB = "2222222222222222222222222222222222222222"
+)
+
+// fixture is a Service on a real etcd, a real workflows repository and,
+// when registry is set, a real OCI registry on loopback; the cluster is
+// never reached.
+type fixture struct {
+	svc      *Service
+	store    *store.Store
+	dir      string // the workflows repository
+	repo     *gitrepo.Repo
+	registry string // host:port of the registry
+	deploys  atomic.Int32
+}
+
+// newFixture starts a Service whose shop workflow builds node api from
+// apiRepo.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{}
+	f.dir = gittest.FixtureRepo(t, fixtureRepo)
+	gittest.Commit(t, f.dir, "Build the api", map[string][]byte{
+		"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json",
+			testutil.Set("/nodes/4/data/build", map[string]any{"repoUrl": apiRepo, "context": "api", "args": map[string]any{"GO": "1.26"}})),
+	})
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.store = st
+	if f.repo, err = gitrepo.Open(t.Context(), f.dir, gitrepo.Options{CacheDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	f.registry = strings.TrimPrefix(reg.URL, "http://")
+	// The cluster's address refuses connections: these tests never reach it.
+	kube, err := kubernetes.NewForConfig(&rest.Config{Host: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc, err = NewService(ServiceConfig{
+		Config:  testConfig(f.registry + "/team"),
+		Records: st, Sessions: st, ID: "test", Kube: kube,
+		Source: f.repo, SourceBranch: "main", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@localhost"},
+		Deploy: func(ctx context.Context) error { f.deploys.Add(1); return nil },
+		Log:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// testConfig is the defaults of Config, pushing to registry over HTTP.
+func testConfig(registry string) Config {
+	return Config{
+		Registry: registry, RegistryInsecure: true, Namespace: "builds",
+		CloneImage: "alpine/git:v2.47.2", BuilderImage: "moby/buildkit:v0.23.2-rootless", PushImage: "gcr.io/go-containerregistry/crane:v0.20.6",
+		CPU: "1", Memory: "2Gi", Timeout: 30 * time.Minute, Retries: 1, Resync: 10 * time.Second, PolicyInterval: 5 * time.Minute,
+	}
+}
+
+func TestStartOncePerNodeAndCommit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r, created, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
+	if err != nil || !created {
+		t.Fatalf("start: %t, %v", created, err)
+	}
+	if r.Status != Pending || r.RepoURL != apiRepo || r.Branch != "main" || r.Context != "api" || r.Args["GO"] != "1.26" ||
+		r.Registry != f.registry+"/team" || r.ImageName != "example/shop-api" || r.ImageTag != commitA[:12] {
+		t.Errorf("record = %+v", r)
+	}
+	again, created, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
+	if err != nil || created || again.ID != r.ID {
+		t.Errorf("second start: %+v, %t, %v; want the first build, not created", again, created, err)
+	}
+	all, err := f.svc.List(t.Context())
+	if err != nil || len(all) != 1 {
+		t.Errorf("builds = %d, %v; want 1", len(all), err)
+	}
+}
+
+func TestNewerCommitCancelsOlder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	old, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := f.svc.Get(t.Context(), old.ID)
+	if err != nil || got.Status != Cancelled || !strings.Contains(got.Error, newer.ID) || got.CompletedAt == nil {
+		t.Errorf("older build = %+v, %v; want cancelled by %s", got, err, newer.ID)
+	}
+	// A cancelled build stays cancelled: cancelling again changes nothing.
+	if again, cancelled, err := f.svc.Cancel(t.Context(), old.ID, "again"); err != nil || cancelled || again.Error != got.Error {
+		t.Errorf("cancel again: %+v, %t, %v", again, cancelled, err)
+	}
+}
+
+func TestStartRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name string
+		req  Request
+		want error
+	}{
+		{"unknown workflow", Request{Workflow: "nope", Node: "api", Commit: commitA}, ErrNotFound},
+		{"unknown node", Request{Workflow: "shop", Node: "nope", Commit: commitA}, ErrNotFound},
+		{"node without a build", Request{Workflow: "shop", Node: "web", Commit: commitA}, ErrNotBuildable},
+		{"not a commit", Request{Workflow: "shop", Node: "api", Commit: "main"}, ErrNotBuildable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := f.svc.Start(t.Context(), tt.req); !errors.Is(err, tt.want) {
+				t.Errorf("start: %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPushedBuildsTheNodesOfThatRepositoryAndBranch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name string
+		push Push
+		want int
+	}{
+		{"other branch", Push{URLs: []string{apiRepo}, Branch: "dev", Commit: commitA}, 0},
+		{"other repository", Push{URLs: []string{"https://github.com/example/shop-web.git"}, Branch: "main", Commit: commitA}, 0},
+		{"its SSH URL", Push{URLs: []string{"git@github.com:example/shop-api.git"}, Branch: "main", Commit: commitA}, 1},
+		{"the same commit again", Push{URLs: []string{"https://github.com/example/shop-api"}, Branch: "main", Commit: commitA}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			started, err := f.svc.Pushed(t.Context(), tt.push)
+			if err != nil || len(started) != tt.want {
+				t.Errorf("started %d builds, %v; want %d", len(started), err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRepositoryKey(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"https://github.com/Example/shop-api.git", "https://GitHub.com/Example/shop-api/", "git@github.com:Example/shop-api.git",
+		"ssh://git@github.com/Example/shop-api", "https://bot@github.com/Example/shop-api",
+	} {
+		if got := repositoryKey(u); got != "github.com/Example/shop-api" {
+			t.Errorf("repositoryKey(%q) = %q", u, got)
+		}
+	}
+}
+
+// readFile returns a file of the workflows repository's main branch.
+func readFile(t *testing.T, dir, p string) string {
+	t.Helper()
+	return gittest.Git(t, dir, "show", "main:"+p)
+}

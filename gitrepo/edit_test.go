@@ -1,0 +1,45 @@
+package gitrepo
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/slipway-gitops/slipway/internal/gittest"
+)
+
+// TestEditFileRereadsAMovedBranch checks the compare-and-swap: when the
+// branch moves while an edit is decided, the edit is decided again on
+// the new head, and keeps what the other commit wrote.
+func TestEditFileRereadsAMovedBranch(t *testing.T) {
+	t.Parallel()
+	dir := gittest.FixtureRepo(t, fixtureRepo)
+	r := open(t, dir)
+	var heads []string
+	c, err := r.EditFile(t.Context(), "main", "notes.txt", author, "Add a note\n", func(head *object.Commit, content []byte) ([]byte, error) {
+		heads = append(heads, head.Hash.String())
+		if len(heads) == 1 {
+			// Someone else commits the same file first.
+			gittest.Commit(t, dir, "Their note", map[string][]byte{"notes.txt": []byte("theirs\n")})
+		}
+		return append(bytes.Clone(content), "ours\n"...), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != 2 || heads[0] == heads[1] {
+		t.Fatalf("edit saw heads %v, want two different ones", heads)
+	}
+	if got := gittest.Git(t, dir, "show", "main:notes.txt"); got != "theirs\nours" {
+		t.Errorf("notes.txt = %q", got)
+	}
+	if c.Message != "Add a note\n" || c.ParentHashes[0].String() != heads[1] {
+		t.Errorf("commit %q on %v", c.Message, c.ParentHashes)
+	}
+	_, err = r.EditFile(t.Context(), "main", "notes.txt", author, "Again\n", func(_ *object.Commit, content []byte) ([]byte, error) { return content, nil })
+	if !errors.Is(err, ErrUnchanged) {
+		t.Errorf("unchanged edit: %v, want ErrUnchanged", err)
+	}
+}
