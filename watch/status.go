@@ -22,6 +22,9 @@ type Object struct {
 	Owned bool `json:"-"`
 	Result
 	Conditions []Condition `json:"conditions,omitempty"`
+	// Figures are the object's counts and addresses, for the kinds that
+	// have them.
+	Figures *Figures `json:"figures,omitempty"`
 	// Events are the object's recent warning events, newest first.
 	Events []Event `json:"events,omitempty"`
 }
