@@ -1,6 +1,9 @@
 package watch
 
 import (
+	"fmt"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -114,4 +117,56 @@ func count(obj map[string]any, def int64, fields ...string) *int64 {
 		n = def
 	}
 	return &n
+}
+
+// Summary says the figures in a few words, as the status page shows them
+// on a node: "2/3 ready", "10.96.0.10 :30080 · 2 ready endpoints",
+// "10Gi Bound"; "" for none.
+func (f *Figures) Summary() string {
+	if f == nil {
+		return ""
+	}
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
+	switch {
+	case f.ReadyReplicas != nil && f.DesiredReplicas != nil:
+		add("%d/%d ready", *f.ReadyReplicas, *f.DesiredReplicas)
+	case f.CurrentReplicas != nil && f.DesiredReplicas != nil:
+		add("%d → %d replicas", *f.CurrentReplicas, *f.DesiredReplicas)
+	}
+	if f.ClusterIP != "" {
+		ip := f.ClusterIP
+		for _, p := range f.NodePorts {
+			ip += fmt.Sprintf(" :%d", p)
+		}
+		parts = append(parts, ip)
+	}
+	if len(f.ExternalIPs) > 0 {
+		add("external %s", strings.Join(f.ExternalIPs, ", "))
+	}
+	if f.ReadyEndpoints != nil {
+		add("%d ready endpoints", *f.ReadyEndpoints)
+	}
+	if len(f.Addresses) > 0 {
+		add("at %s", strings.Join(f.Addresses, ", "))
+	}
+	if s := strings.TrimSpace(f.Capacity + " " + f.Phase); s != "" {
+		parts = append(parts, s)
+	}
+	if f.Succeeded != nil && f.Failed != nil {
+		add("%d succeeded, %d failed", *f.Succeeded, *f.Failed)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Figures returns the summaries of the node's objects' figures, joined;
+// "" when none has any.
+func (n Node) Figures() string {
+	var parts []string
+	for _, o := range n.Objects {
+		if s := o.Figures.Summary(); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " · ")
 }

@@ -283,28 +283,30 @@ func TestFiguresOf(t *testing.T) {
 		doc   string
 		ready int
 		want  *Figures
+		// summary is what the status page shows.
+		summary string
 	}{
 		{"deployment", `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec: {replicas: 3}
-status: {replicas: 3, readyReplicas: 2}`, -1, &Figures{ReadyReplicas: n(2), DesiredReplicas: n(3)}},
+status: {replicas: 3, readyReplicas: 2}`, -1, &Figures{ReadyReplicas: n(2), DesiredReplicas: n(3)}, "2/3 ready"},
 		{"deployment without replicas or status", `
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web}`, -1, &Figures{ReadyReplicas: n(0), DesiredReplicas: n(1)}},
+metadata: {name: web}`, -1, &Figures{ReadyReplicas: n(0), DesiredReplicas: n(1)}, "0/1 ready"},
 		{"daemonset", `
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
-status: {desiredNumberScheduled: 4, numberReady: 3}`, -1, &Figures{ReadyReplicas: n(3), DesiredReplicas: n(4)}},
+status: {desiredNumberScheduled: 4, numberReady: 3}`, -1, &Figures{ReadyReplicas: n(3), DesiredReplicas: n(4)}, "3/4 ready"},
 		{"hpa", `
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: api}
 spec: {minReplicas: 2, maxReplicas: 10}
-status: {currentReplicas: 2, desiredReplicas: 5}`, -1, &Figures{CurrentReplicas: n(2), DesiredReplicas: n(5)}},
+status: {currentReplicas: 2, desiredReplicas: 5}`, -1, &Figures{CurrentReplicas: n(2), DesiredReplicas: n(5)}, "2 → 5 replicas"},
 		{"node port service", `
 apiVersion: v1
 kind: Service
@@ -314,55 +316,59 @@ spec:
   clusterIP: 10.96.0.10
   selector: {app: web}
   ports: [{port: 80, nodePort: 30080}, {port: 443, nodePort: 30443}]`, 2,
-			&Figures{ClusterIP: "10.96.0.10", NodePorts: []int64{30080, 30443}, ReadyEndpoints: n(2)}},
+			&Figures{ClusterIP: "10.96.0.10", NodePorts: []int64{30080, 30443}, ReadyEndpoints: n(2)}, "10.96.0.10 :30080 :30443 · 2 ready endpoints"},
 		{"load balancer service", `
 apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec: {type: LoadBalancer, clusterIP: 10.96.0.11, externalIPs: [192.0.2.7], selector: {app: web}, ports: [{port: 80, nodePort: 31000}]}
 status: {loadBalancer: {ingress: [{ip: 203.0.113.5}, {hostname: lb.example.com}]}}`, 0,
-			&Figures{ClusterIP: "10.96.0.11", NodePorts: []int64{31000}, ExternalIPs: []string{"192.0.2.7", "203.0.113.5", "lb.example.com"}, ReadyEndpoints: n(0)}},
+			&Figures{ClusterIP: "10.96.0.11", NodePorts: []int64{31000}, ExternalIPs: []string{"192.0.2.7", "203.0.113.5", "lb.example.com"}, ReadyEndpoints: n(0)}, "10.96.0.11 :31000 · external 192.0.2.7, 203.0.113.5, lb.example.com · 0 ready endpoints"},
 		{"external name service", `
 apiVersion: v1
 kind: Service
 metadata: {name: db}
-spec: {type: ExternalName, externalName: db.example.com}`, 0, &Figures{}},
+spec: {type: ExternalName, externalName: db.example.com}`, 0, &Figures{}, ""},
 		{"ingress", `
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web}
-status: {loadBalancer: {ingress: [{ip: 10.0.0.1}]}}`, -1, &Figures{Addresses: []string{"10.0.0.1"}}},
+status: {loadBalancer: {ingress: [{ip: 10.0.0.1}]}}`, -1, &Figures{Addresses: []string{"10.0.0.1"}}, "at 10.0.0.1"},
 		{"ingress without address", `
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web}
-status: {loadBalancer: {}}`, -1, nil},
+status: {loadBalancer: {}}`, -1, nil, ""},
 		{"pvc", `
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
 spec: {resources: {requests: {storage: 10Gi}}}
-status: {phase: Bound, capacity: {storage: 10Gi}}`, -1, &Figures{Capacity: "10Gi", Phase: "Bound"}},
+status: {phase: Bound, capacity: {storage: 10Gi}}`, -1, &Figures{Capacity: "10Gi", Phase: "Bound"}, "10Gi Bound"},
 		{"job", `
 apiVersion: batch/v1
 kind: Job
 metadata: {name: migrate}
-status: {succeeded: 1, failed: 2}`, -1, &Figures{Succeeded: n(1), Failed: n(2)}},
+status: {succeeded: 1, failed: 2}`, -1, &Figures{Succeeded: n(1), Failed: n(2)}, "1 succeeded, 2 failed"},
 		{"configmap", `
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: settings}`, -1, nil},
+metadata: {name: settings}`, -1, nil, ""},
 		{"knative service", `
 apiVersion: serving.knative.dev/v1
 kind: Service
 metadata: {name: web}
-status: {url: http://web.shop.example.com}`, -1, nil},
+status: {url: http://web.shop.example.com}`, -1, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := FiguresOf(object(t, tc.doc), tc.ready); !reflect.DeepEqual(got, tc.want) {
+			got := FiguresOf(object(t, tc.doc), tc.ready)
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("FiguresOf = %s, want %s", figuresJSON(t, got), figuresJSON(t, tc.want))
+			}
+			if s := got.Summary(); s != tc.summary {
+				t.Errorf("Summary = %q, want %q", s, tc.summary)
 			}
 		})
 	}

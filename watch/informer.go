@@ -334,7 +334,7 @@ func pluginKind(gvk schema.GroupVersionKind) bool {
 
 // informerSet is one generation of a cluster's informers.
 type informerSet struct {
-	served    map[schema.GroupVersionResource]bool
+	served map[schema.GroupVersionResource]bool
 	// plugins are the plugin kinds among served, by resource type.
 	plugins   map[schema.GroupVersionResource]schema.GroupKind
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
