@@ -79,7 +79,7 @@ func (s *site) putShop(t *testing.T, h watch.Health, reason string) {
 		Nodes: []watch.Node{
 			{ID: "web", Result: watch.Result{Health: h, Reason: reason}, Objects: []watch.Object{{Kind: "Deployment", Namespace: "shop", Name: "web", Result: watch.Result{Health: h, Reason: reason},
 				Figures: &watch.Figures{ReadyReplicas: &ready, DesiredReplicas: &desired},
-				Events: []watch.Event{{Time: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC), Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3}}}}},
+				Events:  []watch.Event{{Time: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC), Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3}}}}},
 			{ID: "svc-web", Result: watch.Result{Health: watch.Healthy}},
 		}}
 	b, _ := json.Marshal(ws)
