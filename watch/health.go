@@ -137,17 +137,21 @@ func words(summary, reason, message string) string {
 }
 
 // hpaHealth reads an autoscaler's AbleToScale and ScalingActive
-// conditions, which kstatus does not: a false one (no metrics, no target)
-// means it does not scale.
+// conditions, which kstatus does not. One that cannot read or set its
+// target's scale (AbleToScale=False: no such target) fails. One without
+// metrics (ScalingActive=False: a new rollout's pods not yet measured, or
+// no metrics server) keeps the replicas it has, which is no failure of
+// what runs: it is Healthy, and its reason says it does not scale.
 func hpaHealth(u *unstructured.Unstructured) Result {
-	for _, typ := range []string{"AbleToScale", "ScalingActive"} {
-		c, ok := condition(u, typ)
-		if !ok {
-			return Result{Progressing, "the autoscaler has not reported " + typ + " yet"}
-		}
-		if c.Status == "False" {
-			return Result{Degraded, words(typ+" is false", c.Reason, c.Message)}
-		}
+	able, ok := condition(u, "AbleToScale")
+	if !ok {
+		return Result{Progressing, "the autoscaler has not reported AbleToScale yet"}
+	}
+	if able.Status == "False" {
+		return Result{Degraded, words("AbleToScale is false", able.Reason, able.Message)}
+	}
+	if active, ok := condition(u, "ScalingActive"); ok && active.Status == "False" {
+		return Result{Healthy, words("not scaling", active.Reason, active.Message)}
 	}
 	return Result{Healthy, ""}
 }

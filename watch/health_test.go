@@ -59,15 +59,26 @@ status:
   conditions:
   - {type: AbleToScale, status: "True", reason: SucceededRescale}
   - {type: ScalingActive, status: "True", reason: ValidMetricFound}`, Result{Healthy, ""}},
+		// Right after a rollout, or without a metrics server, an
+		// autoscaler has no metrics: it keeps the replicas there are.
 		{"hpa without metrics", `
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: api}
 status:
   conditions:
-  - {type: AbleToScale, status: "True"}
+  - {type: AbleToScale, status: "True", reason: SucceededGetScale}
   - {type: ScalingActive, status: "False", reason: FailedGetResourceMetric, message: no metrics returned}`,
-			Result{Degraded, "ScalingActive is false: FailedGetResourceMetric: no metrics returned"}},
+			Result{Healthy, "not scaling: FailedGetResourceMetric: no metrics returned"}},
+		{"hpa without a target", `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api}
+status:
+  conditions:
+  - {type: AbleToScale, status: "False", reason: FailedGetScale, message: deployments/scale.apps "api" not found}
+  - {type: ScalingActive, status: "False", reason: ScalingDisabled}`,
+			Result{Degraded, "AbleToScale is false: FailedGetScale: deployments/scale.apps \"api\" not found"}},
 		{"hpa not reported", `
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
