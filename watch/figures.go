@@ -38,6 +38,11 @@ type Figures struct {
 	// Succeeded and Failed count a Job's pods.
 	Succeeded *int64 `json:"succeeded,omitempty"`
 	Failed    *int64 `json:"failed,omitempty"`
+	// LastSchedule and LastSuccess are when a CronJob last started a
+	// Job and when one last succeeded (RFC 3339), as Kubernetes wrote
+	// them; its Jobs are its own and not shown.
+	LastSchedule string `json:"last_schedule,omitempty"`
+	LastSuccess  string `json:"last_success,omitempty"`
 }
 
 // FiguresOf returns an object's figures, nil for a kind without any.
@@ -66,6 +71,13 @@ func FiguresOf(u *unstructured.Unstructured, readyEndpoints int) *Figures {
 		return f
 	case "Job.batch":
 		return &Figures{Succeeded: count(obj, 0, "status", "succeeded"), Failed: count(obj, 0, "status", "failed")}
+	case "CronJob.batch":
+		f := &Figures{}
+		f.LastSchedule, _, _ = unstructured.NestedString(obj, "status", "lastScheduleTime")
+		f.LastSuccess, _, _ = unstructured.NestedString(obj, "status", "lastSuccessfulTime")
+		if f.LastSchedule != "" || f.LastSuccess != "" {
+			return f
+		}
 	}
 	return nil
 }
@@ -155,6 +167,12 @@ func (f *Figures) Summary() string {
 	}
 	if f.Succeeded != nil && f.Failed != nil {
 		add("%d succeeded, %d failed", *f.Succeeded, *f.Failed)
+	}
+	if f.LastSchedule != "" {
+		add("last scheduled %s", f.LastSchedule)
+	}
+	if f.LastSuccess != "" {
+		add("last succeeded %s", f.LastSuccess)
 	}
 	return strings.Join(parts, " · ")
 }

@@ -361,6 +361,19 @@ apiVersion: batch/v1
 kind: Job
 metadata: {name: migrate}
 status: {succeeded: 1, failed: 2}`, -1, &Figures{Succeeded: n(1), Failed: n(2)}, "1 succeeded, 2 failed"},
+		{"cronjob that ran", `
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec: {schedule: "0 2 * * *"}
+status: {lastScheduleTime: "2026-11-29T02:00:00Z", lastSuccessfulTime: "2026-11-29T02:00:05Z"}`, -1,
+			&Figures{LastSchedule: "2026-11-29T02:00:00Z", LastSuccess: "2026-11-29T02:00:05Z"},
+			"last scheduled 2026-11-29T02:00:00Z · last succeeded 2026-11-29T02:00:05Z"},
+		{"cronjob never scheduled", `
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec: {schedule: "0 2 * * *"}`, -1, nil, ""},
 		{"configmap", `
 apiVersion: v1
 kind: ConfigMap

@@ -171,8 +171,12 @@ func TestHealth(t *testing.T) {
 		if l := runs.Items[0].Labels; l["app.kubernetes.io/part-of"] != "jobs" {
 			t.Fatalf("the run's labels %v lack the workflow's", l)
 		}
+		// A record that shows the run's success was computed with the
+		// run's Job in the cluster.
 		ws := waitRecord(t, f.Stack, f.st, "jobs", "jobs Synced on the new schedule after a run", func(ws *watch.WorkflowStatus) bool {
-			return ws.Sync.State == watch.Synced && ws.Sync.Live != nil && ws.Sync.Live.DeployCommit == commit
+			cj := object(ws, "report", "batch", "CronJob")
+			return ws.Sync.State == watch.Synced && ws.Sync.Live != nil && ws.Sync.Live.DeployCommit == commit &&
+				cj != nil && cj.Figures != nil && cj.Figures.LastSuccess != ""
 		})
 		if !ws.Drift.Empty() || ws.Health != watch.Healthy {
 			t.Errorf("after a run: %s %q, drift %+v", ws.Health, ws.Reason, ws.Drift)

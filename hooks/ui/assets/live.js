@@ -60,6 +60,8 @@
     const pvc = ((f.capacity || "") + " " + (f.phase || "")).trim();
     if (pvc) parts.push(pvc);
     if (has(f.succeeded) && has(f.failed)) parts.push(f.succeeded + " succeeded, " + f.failed + " failed");
+    if (f.last_schedule) parts.push("last scheduled " + f.last_schedule);
+    if (f.last_success) parts.push("last succeeded " + f.last_success);
     return parts.join(" · ");
   }
   function nodeFigures(n) {
