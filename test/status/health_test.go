@@ -219,7 +219,9 @@ spec:
 `),
 			dir + "kustomization.yaml": bytes.Replace(k, []byte("resources:\n"), []byte("resources:\n- service-kn.yaml\n"), 1),
 		})
-		kn := func(ws *watch.WorkflowStatus) *watch.Object { return object(ws, "kn", knativeServices.Group, "Service") }
+		kn := func(ws *watch.WorkflowStatus) *watch.Object {
+			return object(ws, "kn", knativeServices.Group, "Service")
+		}
 		ws := waitRecord(t, f.Stack, f.st, "web", "the Knative Service watched", func(ws *watch.WorkflowStatus) bool {
 			return ws.Sync.Live != nil && ws.Sync.Live.DeployCommit == commit && kn(ws) != nil
 		})
