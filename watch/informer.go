@@ -334,9 +334,7 @@ func pluginKind(gvk schema.GroupVersionKind) bool {
 
 // informerSet is one generation of a cluster's informers.
 type informerSet struct {
-	served map[schema.GroupVersionResource]bool
-	// plugins are the plugin kinds among served, by resource type.
-	plugins   map[schema.GroupVersionResource]schema.GroupKind
+	served    map[schema.GroupVersionResource]bool
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
 	bootstrap cache.SharedIndexInformer
 	factories []dynamicinformer.DynamicSharedInformerFactory
@@ -363,7 +361,7 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 		func(o *metav1.ListOptions) { o.FieldSelector = "type=" + corev1.EventTypeWarning })
 	epSlices := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.client, 10*time.Minute, metav1.NamespaceAll,
 		func(o *metav1.ListOptions) { o.LabelSelector = "kubernetes.io/service-name" })
-	set := &informerSet{served: served, plugins: plugins, informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
+	set := &informerSet{served: served, informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
 		factories: []dynamicinformer.DynamicSharedInformerFactory{selected, all, warnings, epSlices}, cancel: cancel}
 	watchOf := func(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource) cache.SharedIndexInformer {
 		inf := f.ForResource(gvr).Informer()
