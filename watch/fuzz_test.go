@@ -24,10 +24,39 @@ func FuzzCompute(f *testing.F) {
 		if err := u.UnmarshalJSON(doc); err != nil {
 			return
 		}
-		for _, r := range []Result{Compute(u), ServiceHealth(u, 0)} {
-			if _, ok := rank[r.Health]; !ok {
-				t.Fatalf("unknown health %q for %s", r.Health, doc)
+		if r := Compute(u); !known(r.Health) {
+			t.Fatalf("unknown health %q for %s", r.Health, doc)
+		}
+		FiguresOf(u, 0)
+	})
+}
+
+// FuzzInventory: whatever a Kustomization's status.inventory holds, it
+// reads without a panic, and every entry it keeps names an object.
+func FuzzInventory(f *testing.F) {
+	for _, seed := range []string{
+		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","status":{"inventory":{"entries":[{"id":"shop_web_apps_Deployment","v":"v1"},{"id":"_tls_cert-manager.io_ClusterIssuer","v":"v1"}]}}}`,
+		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","status":{"inventory":{"entries":[{"id":"shop_web__Service"},{"id":"a_b_c"},{"id":7},"x"]}}}`,
+		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","status":{"inventory":{}}}`,
+		`{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","status":{"inventory":{"entries":"no"}}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(doc); err != nil {
+			return
+		}
+		entries, _ := Inventory(u)
+		for _, e := range entries {
+			if e.Name == "" || e.Kind == "" {
+				t.Fatalf("entry %+v without a name or kind from %s", e, doc)
 			}
 		}
 	})
+}
+
+func known(h Health) bool {
+	_, ok := rank[h]
+	return ok
 }

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -76,27 +75,25 @@ func condition(u *unstructured.Unstructured, typ string) (Condition, bool) {
 	return Condition{}, false
 }
 
-// Compute returns an object's health. Kinds kstatus does not judge well get
-// their own rules; a Service needs its ready endpoint count, which
-// ServiceHealth takes. Compute is pure: the object is all it reads.
+// Compute returns an object's health: kstatus's verdict for every kind
+// kstatus knows (workloads, Services, PVCs, Jobs, and any custom resource
+// by its Ready, Reconciling and Stalled conditions), so that a rollout
+// is Progressing until the Deployment's progress deadline passes, never
+// Degraded for being unavailable on the way. Own rules only where
+// kstatus has none: an HPA's scaling conditions, a suspended Job, and
+// Flux's objects (see kustomizationHealth). Compute is pure: the object is
+// all it reads.
 func Compute(u *unstructured.Unstructured) Result {
 	if ts := u.GetDeletionTimestamp(); ts != nil {
 		return Result{Progressing, "being deleted"}
 	}
 	switch u.GroupVersionKind().GroupKind().String() {
-	case "Ingress.networking.k8s.io":
-		return ingressHealth(u)
 	case "HorizontalPodAutoscaler.autoscaling":
 		return hpaHealth(u)
-	case "CronJob.batch":
-		return cronJobHealth(u)
 	case "Job.batch":
-		return jobHealth(u)
-	case "PersistentVolumeClaim":
-		return pvcHealth(u)
-	case "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps":
-		if c, ok := condition(u, "Available"); ok && c.Status == "False" {
-			return Result{Degraded, words("not available", c.Reason, c.Message)}
+		if s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); s {
+			// kstatus waits for a start that a suspended Job never makes.
+			return Result{Healthy, "suspended"}
 		}
 	case "Kustomization.kustomize.toolkit.fluxcd.io":
 		return kustomizationHealth(u)
@@ -139,75 +136,24 @@ func words(summary, reason, message string) string {
 	return summary + ": " + strings.Join(parts, ": ")
 }
 
-func ingressHealth(u *unstructured.Unstructured) Result {
-	lb, _, _ := unstructured.NestedSlice(u.Object, "status", "loadBalancer", "ingress")
-	if len(lb) == 0 {
-		return Result{Progressing, "no address assigned yet"}
-	}
-	return Result{Healthy, ""}
-}
-
+// hpaHealth reads an autoscaler's AbleToScale and ScalingActive
+// conditions, which kstatus does not. One that cannot read or set its
+// target's scale (AbleToScale=False: no such target) fails. One without
+// metrics (ScalingActive=False: a new rollout's pods not yet measured, or
+// no metrics server) keeps the replicas it has, which is no failure of
+// what runs: it is Healthy, and its reason says it does not scale.
 func hpaHealth(u *unstructured.Unstructured) Result {
-	for _, typ := range []string{"AbleToScale", "ScalingActive"} {
-		c, ok := condition(u, typ)
-		if !ok {
-			return Result{Progressing, "the autoscaler has not reported " + typ + " yet"}
-		}
-		if c.Status == "False" {
-			return Result{Degraded, words(typ+" is false", c.Reason, c.Message)}
-		}
+	able, ok := condition(u, "AbleToScale")
+	if !ok {
+		return Result{Progressing, "the autoscaler has not reported AbleToScale yet"}
+	}
+	if able.Status == "False" {
+		return Result{Degraded, words("AbleToScale is false", able.Reason, able.Message)}
+	}
+	if active, ok := condition(u, "ScalingActive"); ok && active.Status == "False" {
+		return Result{Healthy, words("not scaling", active.Reason, active.Message)}
 	}
 	return Result{Healthy, ""}
-}
-
-func jobHealth(u *unstructured.Unstructured) Result {
-	for _, c := range Conditions(u) {
-		switch {
-		case c.Type == "Complete" && c.Status == "True":
-			return Result{Healthy, "succeeded"}
-		case c.Type == "Failed" && c.Status == "True":
-			return Result{Degraded, words("failed", c.Reason, c.Message)}
-		}
-	}
-	active, _, _ := unstructured.NestedInt64(u.Object, "status", "active")
-	failed, _, _ := unstructured.NestedInt64(u.Object, "status", "failed")
-	if failed > 0 {
-		return Result{Progressing, fmt.Sprintf("running, %d failed attempts", failed)}
-	}
-	if active > 0 {
-		return Result{Progressing, "running"}
-	}
-	return Result{Progressing, "not started yet"}
-}
-
-func cronJobHealth(u *unstructured.Unstructured) Result {
-	if s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); s {
-		return Result{Healthy, "suspended"}
-	}
-	last, _, _ := unstructured.NestedString(u.Object, "status", "lastScheduleTime")
-	if last == "" {
-		return Result{Healthy, "not scheduled yet"}
-	}
-	if active, _, _ := unstructured.NestedSlice(u.Object, "status", "active"); len(active) > 0 {
-		return Result{Healthy, "running, scheduled " + last}
-	}
-	ok, _, _ := unstructured.NestedString(u.Object, "status", "lastSuccessfulTime")
-	// RFC 3339 times in UTC compare as strings.
-	if ok < last {
-		return Result{Degraded, "the job scheduled " + last + " did not succeed"}
-	}
-	return Result{Healthy, "last run succeeded " + ok}
-}
-
-func pvcHealth(u *unstructured.Unstructured) Result {
-	switch phase, _, _ := unstructured.NestedString(u.Object, "status", "phase"); phase {
-	case "Bound":
-		return Result{Healthy, ""}
-	case "Lost":
-		return Result{Degraded, "its volume is lost"}
-	default:
-		return Result{Progressing, "not bound yet"}
-	}
 }
 
 // suspendedResult is the health of a Flux object with spec.suspend set.
@@ -301,21 +247,4 @@ func dependency(message string) string {
 func suspended(u *unstructured.Unstructured) bool {
 	s, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend")
 	return s
-}
-
-// ServiceHealth judges a Service by its ready endpoints: one without a
-// selector or of type ExternalName is healthy as it is.
-func ServiceHealth(svc *unstructured.Unstructured, readyEndpoints int) Result {
-	if r := kstatusHealth(svc); r.Health != Healthy {
-		return r
-	}
-	typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type")
-	sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
-	if typ == "ExternalName" || len(sel) == 0 {
-		return Result{Healthy, ""}
-	}
-	if readyEndpoints == 0 {
-		return Result{Degraded, "no ready endpoints for its selector"}
-	}
-	return Result{Healthy, ""}
 }

@@ -52,6 +52,16 @@ var (
 	events          = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 )
 
+// builtin are the resource types every Cluster watches; others are
+// plugin kinds (see pluginKind).
+var builtin = func() map[schema.GroupVersionResource]bool {
+	m := map[schema.GroupVersionResource]bool{Kustomizations: true, GitRepositories: true, endpointSlices: true, events: true}
+	for _, gvr := range Managed {
+		m[gvr] = true
+	}
+	return m
+}()
+
 // managedSelector selects what Slipway rendered.
 var managedSelector = workflow.LabelManagedBy + "=" + workflow.ManagedBy
 
@@ -82,6 +92,12 @@ const (
 // the caches are current as soon as the server is, not a backoff later. Discovery is
 // re-read now and then, and resource types served since (Flux's CRDs
 // installed after the start) are watched from then on.
+//
+// Plugin kinds, the custom resources of plugin nodes, are watched as
+// Flux applies them: a kind that a workflow Kustomization's inventory
+// names for the first time has the informers built again with it within
+// a probe interval, if the cluster serves it and lets this process list
+// it. A plugin kind stays watched until the process ends.
 type Cluster struct {
 	name          string
 	log           *slog.Logger
@@ -101,6 +117,12 @@ type Cluster struct {
 	synced    bool
 	err       error
 	since     time.Time
+	// plugins are the plugin kinds the inventories named, and
+	// newPlugins is set when one is new since the informers were built.
+	plugins    map[schema.GroupVersionKind]bool
+	newPlugins bool
+	// watchedPlugins are the plugin kinds the current informers watch.
+	watchedPlugins map[schema.GroupKind]bool
 
 	// judged remembers each object's health by UID between snapshots.
 	judgedMu sync.Mutex
@@ -117,6 +139,7 @@ type judgement struct {
 	result     Result
 	conditions []Condition
 	changes    []FieldChange
+	figures    *Figures
 }
 
 // Option configures a Cluster.
@@ -200,8 +223,8 @@ func (c *Cluster) Run(ctx context.Context) {
 			c.unreachable(err)
 		case err != nil:
 			// One slow answer from a loaded server is not an outage.
-		case cur == nil || c.isUnreachable() || time.Since(discovered) >= c.discoverEvery:
-			served, err := c.served(ctx)
+		case cur == nil || c.isUnreachable() || time.Since(discovered) >= c.discoverEvery || c.takeNewPlugins():
+			served, plugins, err := c.served(ctx)
 			if err != nil {
 				c.unreachable(err)
 				break
@@ -210,7 +233,7 @@ func (c *Cluster) Run(ctx context.Context) {
 			if cur != nil && !c.isUnreachable() && maps.Equal(served, cur.served) {
 				break
 			}
-			if next := c.start(ctx, served); next != nil {
+			if next := c.start(ctx, served, plugins); next != nil {
 				if cur != nil {
 					cur.stop()
 				}
@@ -257,6 +280,59 @@ func (c *Cluster) isUnreachable() bool {
 	return c.err != nil
 }
 
+// takeNewPlugins reports whether an inventory named a plugin kind that
+// is not watched yet, and forgets it was told.
+func (c *Cluster) takeNewPlugins() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.newPlugins
+	c.newPlugins = false
+	return n
+}
+
+// seeInventory notes the plugin kinds a workflow Kustomization's
+// inventory names.
+func (c *Cluster) seeInventory(obj any) {
+	k, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	entries, _ := Inventory(k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range entries {
+		gvk := e.GroupVersionKind()
+		if !pluginKind(gvk) || c.plugins[gvk] {
+			continue
+		}
+		if c.plugins == nil {
+			c.plugins = map[schema.GroupVersionKind]bool{}
+		}
+		c.plugins[gvk] = true
+		c.newPlugins = true
+	}
+}
+
+// pluginKind reports whether a kind a workflow applied is a plugin's:
+// one in an API group of its own, not watched otherwise. The core group
+// (Secrets, ServiceAccounts, Namespaces) and RBAC's, whose objects the
+// compiler renders for accounts and tenancy and status does not judge,
+// are never watched.
+func pluginKind(gvk schema.GroupVersionKind) bool {
+	switch gvk.Group {
+	case "", "rbac.authorization.k8s.io":
+		return false
+	}
+	if _, ok := watchedGroup(gvk.Group, gvk.Kind, nil); ok {
+		return false
+	}
+	switch gvk.GroupKind().String() {
+	case "Kustomization." + Kustomizations.Group, "GitRepository." + GitRepositories.Group:
+		return false
+	}
+	return true
+}
+
 // informerSet is one generation of a cluster's informers.
 type informerSet struct {
 	served    map[schema.GroupVersionResource]bool
@@ -277,7 +353,7 @@ func (s *informerSet) stop() {
 // they have listed; then they replace the cluster's earlier ones and the
 // cluster is reachable again. It returns nil, having stopped them, when
 // they do not list within syncTimeout or ctx ends.
-func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResource]bool) *informerSet {
+func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResource]bool, plugins map[schema.GroupVersionResource]schema.GroupKind) *informerSet {
 	ictx, cancel := context.WithCancel(ctx)
 	selected := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.client, 10*time.Minute, metav1.NamespaceAll,
 		func(o *metav1.ListOptions) { o.LabelSelector = managedSelector })
@@ -309,7 +385,16 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 	for _, gvr := range Managed {
 		add(selected, gvr)
 	}
+	for gvr := range plugins {
+		add(selected, gvr)
+	}
 	add(selected, Kustomizations)
+	if inf := set.informers[Kustomizations]; inf != nil {
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.seeInventory,
+			UpdateFunc: func(_, obj any) { c.seeInventory(obj) },
+		})
+	}
 	add(all, GitRepositories)
 	add(warnings, events)
 	add(epSlices, endpointSlices)
@@ -343,29 +428,45 @@ func (c *Cluster) start(ctx context.Context, served map[schema.GroupVersionResou
 		c.log.Info("cluster reachable again", slog.Duration("after", time.Since(c.since).Round(time.Millisecond)))
 	}
 	c.informers, c.bootstrap, c.synced, c.err, c.since = set.informers, set.bootstrap, true, nil, time.Time{}
+	c.watchedPlugins = map[schema.GroupKind]bool{}
+	for _, gk := range plugins {
+		c.watchedPlugins[gk] = true
+	}
 	c.mu.Unlock()
 	c.notify()
 	return set
 }
 
-// served returns which of the watched resource types the cluster serves.
-func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]bool, error) {
-	want := append(slices.Clone(Managed), Kustomizations, GitRepositories, endpointSlices, events)
+// served returns which of the watched resource types the cluster serves,
+// and of the plugin kinds the inventories named, the resource types of
+// those it serves and lets this process list.
+func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]bool, map[schema.GroupVersionResource]schema.GroupKind, error) {
+	c.mu.Lock()
+	kinds := slices.Collect(maps.Keys(c.plugins))
+	c.mu.Unlock()
 	out := map[schema.GroupVersionResource]bool{}
+	plugins := map[schema.GroupVersionResource]schema.GroupKind{}
 	byGV := map[schema.GroupVersion][]schema.GroupVersionResource{}
-	for _, gvr := range want {
+	for gvr := range builtin {
 		byGV[gvr.GroupVersion()] = append(byGV[gvr.GroupVersion()], gvr)
+	}
+	kindsByGV := map[schema.GroupVersion][]string{}
+	for _, gvk := range kinds {
+		kindsByGV[gvk.GroupVersion()] = append(kindsByGV[gvk.GroupVersion()], gvk.Kind)
+		if byGV[gvk.GroupVersion()] == nil {
+			byGV[gvk.GroupVersion()] = []schema.GroupVersionResource{}
+		}
 	}
 	for gv, gvrs := range byGV {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		list, err := c.disco.ServerResourcesForGroupVersion(gv.String())
 		if err != nil {
 			if apierrors.IsNotFound(err) {
-				continue // e.g. Flux is not installed
+				continue // e.g. Flux is not installed, or a plugin's CRD
 			}
-			return nil, fmt.Errorf("discover %s: %w", gv, err)
+			return nil, nil, fmt.Errorf("discover %s: %w", gv, err)
 		}
 		for _, r := range list.APIResources {
 			for _, gvr := range gvrs {
@@ -373,17 +474,36 @@ func (c *Cluster) served(ctx context.Context) (map[schema.GroupVersionResource]b
 					out[gvr] = true
 				}
 			}
+			if strings.Contains(r.Name, "/") || !slices.Contains(kindsByGV[gv], r.Kind) {
+				continue
+			}
+			gvr := gv.WithResource(r.Name)
+			if err := c.canList(ctx, gvr); err != nil {
+				c.log.Warn("plugin kind not watched", slog.String("resource", gvr.String()), slog.String("error", err.Error()))
+				continue
+			}
+			out[gvr] = true
+			plugins[gvr] = schema.GroupKind{Group: gv.Group, Kind: r.Kind}
 		}
 	}
-	return out, nil
+	return out, plugins, nil
+}
+
+// canList lists one object of a plugin's resource type, as its informer
+// would: an informer that may not list never syncs, and would hold up
+// every other.
+func (c *Cluster) canList(ctx context.Context, gvr schema.GroupVersionResource) error {
+	_, err := c.client.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: managedSelector, Limit: 1})
+	return err
 }
 
 // strip drops what status never reads before an object is cached: managed
-// fields but those field drift reads (keepForeignFields), the values of ConfigMaps, which thus never sit in this
-// process's memory, workloads' pod templates (health reads their
-// replicas, strategy and status) and the inventory of everything a Flux
-// Kustomization applied (status reads its revisions and conditions). At
-// thousands of objects the templates were most of the cache.
+// fields but those field drift reads (keepForeignFields), the values of
+// ConfigMaps, which thus never sit in this process's memory, and workloads'
+// pod templates (health reads their replicas, strategy and status). At
+// thousands of objects the templates were most of the cache. A Flux
+// Kustomization's inventory is kept: it names what the workflow expects
+// (see StatusOf) and the plugin kinds to watch.
 func strip(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
@@ -403,8 +523,6 @@ func strip(obj any) (any, error) {
 		unstructured.RemoveNestedField(u.Object, "spec", "template")
 	case "CronJob":
 		unstructured.RemoveNestedField(u.Object, "spec", "jobTemplate")
-	case "Kustomization":
-		unstructured.RemoveNestedField(u.Object, "status", "inventory")
 	}
 	return u, nil
 }
@@ -418,9 +536,11 @@ type Snapshot struct {
 	// when; what the informers saw before is kept meanwhile.
 	Error string    `json:"error,omitempty"`
 	Since time.Time `json:"since,omitzero"`
-	// Objects are the managed objects, with health, conditions and
-	// warning events.
+	// Objects are the managed objects, with health, conditions, figures
+	// and warning events.
 	Objects []Object `json:"objects"`
+	// Plugins are the plugin kinds watched (see Cluster).
+	Plugins map[schema.GroupKind]bool `json:"-"`
 	// Kustomizations are the managed Flux Kustomizations by workflow.
 	Kustomizations map[string]*unstructured.Unstructured `json:"-"`
 	// GitRepositories are Flux's sources by namespace/name.
@@ -435,9 +555,9 @@ type Snapshot struct {
 // Snapshot reads the informers' caches.
 func (c *Cluster) Snapshot() Snapshot {
 	c.mu.Lock()
-	infs, bootstrap, synced, err, since := c.informers, c.bootstrap, c.synced, c.err, c.since
+	infs, bootstrap, synced, err, since, plugins := c.informers, c.bootstrap, c.synced, c.err, c.since, c.watchedPlugins
 	c.mu.Unlock()
-	s := Snapshot{Cluster: c.name, Synced: synced, Kustomizations: map[string]*unstructured.Unstructured{}, GitRepositories: map[string]*unstructured.Unstructured{}}
+	s := Snapshot{Cluster: c.name, Synced: synced, Plugins: plugins, Kustomizations: map[string]*unstructured.Unstructured{}, GitRepositories: map[string]*unstructured.Unstructured{}}
 	if err != nil {
 		s.Error, s.Since = err.Error(), since
 	}
@@ -460,21 +580,24 @@ func (c *Cluster) Snapshot() Snapshot {
 	// the judgement of the last snapshot.
 	c.judgedMu.Lock()
 	judged := make(map[types.UID]judgement, len(c.judged))
-	for _, gvr := range Managed {
+	// Managed first, then the plugins' by name: the same objects always
+	// come in the same order.
+	watched := slices.Clone(Managed)
+	for _, gvr := range slices.SortedFunc(maps.Keys(infs), func(a, b schema.GroupVersionResource) int { return strings.Compare(a.String(), b.String()) }) {
+		if !builtin[gvr] {
+			watched = append(watched, gvr)
+		}
+	}
+	for _, gvr := range watched {
 		for _, u := range list(gvr) {
 			n := -1
-			if gvr.Resource == "services" {
+			if gvr.Resource == "services" && gvr.Group == "" {
 				n = ready[u.GetNamespace()+"/"+u.GetName()]
 			}
 			uid, version := u.GetUID(), u.GetResourceVersion()
 			j, ok := c.judged[uid]
 			if !ok || uid == "" || j.version != version || j.ready != n {
-				j = judgement{version: version, ready: n, conditions: Conditions(u), changes: foreignChanges(u)}
-				if n >= 0 {
-					j.result = ServiceHealth(u, n)
-				} else {
-					j.result = Compute(u)
-				}
+				j = judgement{version: version, ready: n, conditions: Conditions(u), result: Compute(u), figures: FiguresOf(u, n), changes: foreignChanges(u)}
 			}
 			if uid != "" {
 				judged[uid] = j
@@ -519,7 +642,7 @@ func objectOf(u *unstructured.Unstructured, j judgement, warn map[string][]Event
 	o := Object{
 		Kind: gvk.Kind, Group: gvk.Group, Namespace: u.GetNamespace(), Name: u.GetName(),
 		Workflow: u.GetLabels()[workflow.LabelPartOf], Node: u.GetAnnotations()[workflow.AnnotationNodeID],
-		Owned: metav1.GetControllerOfNoCopy(u) != nil, Result: j.result, Conditions: j.conditions, Changes: j.changes,
+		Owned: metav1.GetControllerOfNoCopy(u) != nil, Result: j.result, Conditions: j.conditions, Changes: j.changes, Figures: j.figures,
 	}
 	o.Events = warn[gvk.Kind+"/"+o.Namespace+"/"+o.Name]
 	// A workload's pods are not watched: their warnings are the workload's.

@@ -7,13 +7,15 @@ import (
 )
 
 // TestStrip: what is dropped before caching never changes an object's
-// health or conditions, and what must not be kept is gone.
+// health or conditions, what must not be kept is gone, and what status
+// reads (a Kustomization's inventory) is kept.
 func TestStrip(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		doc  string
 		gone [][]string
+		kept [][]string
 	}{
 		{"deployment", `
 apiVersion: apps/v1
@@ -28,7 +30,7 @@ status:
   updatedReplicas: 2
   readyReplicas: 2
   availableReplicas: 2
-  conditions: [{type: Available, status: "True"}]`, [][]string{{"spec", "template"}, {"metadata", "managedFields"}}},
+  conditions: [{type: Available, status: "True"}]`, [][]string{{"spec", "template"}, {"metadata", "managedFields"}}, nil},
 		{"statefulset rolling out", `
 apiVersion: apps/v1
 kind: StatefulSet
@@ -37,13 +39,13 @@ spec:
   replicas: 3
   updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 1}}
   template: {spec: {containers: [{name: db, image: postgres}]}}
-status: {observedGeneration: 3, replicas: 3, readyReplicas: 2, currentReplicas: 2, updatedReplicas: 1}`, [][]string{{"spec", "template"}}},
+status: {observedGeneration: 3, replicas: 3, readyReplicas: 2, currentReplicas: 2, updatedReplicas: 1}`, [][]string{{"spec", "template"}}, nil},
 		{"cronjob", `
 apiVersion: batch/v1
 kind: CronJob
 metadata: {name: report}
 spec: {schedule: "0 2 * * *", jobTemplate: {spec: {template: {spec: {containers: [{name: r, image: busybox}]}}}}}
-status: {lastScheduleTime: "2026-12-01T02:00:00Z", lastSuccessfulTime: "2026-12-01T02:00:09Z"}`, [][]string{{"spec", "jobTemplate"}}},
+status: {lastScheduleTime: "2026-12-01T02:00:00Z", lastSuccessfulTime: "2026-12-01T02:00:09Z"}`, [][]string{{"spec", "jobTemplate"}}, nil},
 		{"flux kustomization", `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -53,7 +55,7 @@ status:
   observedGeneration: 1
   lastAppliedRevision: deploy@sha1:abc
   inventory: {entries: [{id: web_web_apps_Deployment, v: v1}]}
-  conditions: [{type: Ready, status: "True", reason: ReconciliationSucceeded}]`, [][]string{{"status", "inventory"}}},
+  conditions: [{type: Ready, status: "True", reason: ReconciliationSucceeded}]`, nil, [][]string{{"status", "inventory", "entries"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +76,11 @@ status:
 			for _, path := range tc.gone {
 				if _, found, _ := unstructured.NestedFieldNoCopy(s.Object, path...); found {
 					t.Errorf("%v is still cached", path)
+				}
+			}
+			for _, path := range tc.kept {
+				if _, found, _ := unstructured.NestedFieldNoCopy(s.Object, path...); !found {
+					t.Errorf("%v is not cached", path)
 				}
 			}
 		})

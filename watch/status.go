@@ -25,6 +25,9 @@ type Object struct {
 	// Changes are fields the deploy tree sets that a manager other than
 	// Flux set last (see FieldDrift).
 	Changes []FieldChange `json:"changes,omitempty"`
+	// Figures are the object's counts and addresses, for the kinds that
+	// have them.
+	Figures *Figures `json:"figures,omitempty"`
 	// Events are the object's recent warning events, newest first.
 	Events []Event `json:"events,omitempty"`
 }

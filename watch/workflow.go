@@ -9,6 +9,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 )
@@ -95,11 +96,15 @@ type WorkflowStatus struct {
 
 // Expected is an object a deploy tree holds for a workflow, with the id of
 // the node it was rendered from. Without a Namespace it is in the
-// Kustomization's target namespace; without a Group, in the group of the
-// watched kind of that name (a base file read for its kind alone).
+// Kustomization's target namespace, unless Exact; without a Group, in the
+// group of the watched kind of that name (a base file read for its kind
+// alone).
 type Expected struct {
 	Ref
 	Node string
+	// Exact is set when Ref is the object's own, as Flux's inventory
+	// names it: an empty Namespace is then a cluster-wide object's.
+	Exact bool
 }
 
 // Resolver maps deploy commits to source commits and versions, and says
@@ -156,18 +161,25 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 		sourceFails(&ws.Sync, srcState)
 	}
 	var want []Expected
-	if ws.Sync.Live != nil && r != nil {
-		if exp, err := r.Expected(ctx, ws.Sync.Live.DeployCommit, name); err == nil {
-			want = exp
-		}
+	if ws.Sync.Live != nil {
+		want = expected(ctx, k, ws.Sync.Live.DeployCommit, name, r)
 	}
 	var missing []Expected
-	ws.Drift, missing = driftOf(want, objs, targetNamespace(k))
+	ws.Drift, missing = driftOf(want, objs, targetNamespace(k), snap.Plugins)
 	// A missing object is shown on the node that renders it, so that the
 	// node reads Missing rather than vanishing from the graph.
 	for _, w := range missing {
 		objs = append(objs, Object{Kind: w.Kind, Group: w.Group, Namespace: w.Namespace, Name: w.Name, Workflow: name, Node: w.Node,
 			Result: Result{Missing, "in the deploy tree, not in the cluster"}})
+	}
+	// Flux waited its timeout for what it applied to become ready: what
+	// still is not will not be, as kstatus's Failed after a deadline.
+	if ws.Sync.Unhealthy {
+		for i, o := range objs {
+			if o.Health == Progressing {
+				objs[i].Result = Result{Degraded, words("not ready within the Kustomization's timeout", "", o.Reason)}
+			}
+		}
 	}
 	ws.Nodes = Nodes(objs)
 	parts := []Result{Rollup(objs)}
@@ -193,6 +205,33 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 		ws.Result = Worst(parts...)
 	}
 	return ws
+}
+
+// expected returns the objects the live revision holds for a workflow:
+// those Flux's inventory of its Kustomization says it applied, each on
+// the node the deploy tree at live renders it from; without an inventory
+// (Flux has applied nothing yet), the deploy tree's objects. nil when
+// neither can be told: then there is no drift.
+func expected(ctx context.Context, k *unstructured.Unstructured, live, name string, r Resolver) []Expected {
+	var tree []Expected
+	if r != nil {
+		if exp, err := r.Expected(ctx, live, name); err == nil {
+			tree = exp
+		}
+	}
+	inv, ok := Inventory(k)
+	if !ok {
+		return tree
+	}
+	nodes := make(map[Ref]string, len(tree))
+	for _, e := range tree {
+		nodes[Ref{Group: e.Group, Kind: e.Kind, Name: e.Name}] = e.Node
+	}
+	out := make([]Expected, 0, len(inv))
+	for _, e := range inv {
+		out = append(out, Expected{Ref: e.Ref, Node: nodes[Ref{Group: e.Group, Kind: e.Kind, Name: e.Name}], Exact: true})
+	}
+	return out
 }
 
 // Unreadable says why and since when the cluster cannot be read, as in
@@ -323,8 +362,9 @@ func targetNamespace(k *unstructured.Unstructured) string {
 // by group, kind, namespace and name, and returns the expected objects
 // that are missing. Only kinds this package watches are compared; without
 // a tree to compare with there is no drift. An expected object without a
-// namespace is in namespace, or in any when that is "" too.
-func driftOf(want []Expected, live []Object, namespace string) (Drift, []Expected) {
+// namespace, unless Exact, is in namespace, or in any when that is "" too.
+// plugins are the plugin kinds watched.
+func driftOf(want []Expected, live []Object, namespace string, plugins map[schema.GroupKind]bool) (Drift, []Expected) {
 	if want == nil {
 		return Drift{}, nil
 	}
@@ -340,17 +380,17 @@ func driftOf(want []Expected, live []Object, namespace string) (Drift, []Expecte
 	var d Drift
 	var missing []Expected
 	for _, w := range want {
-		group, ok := watchedGroup(w.Group, w.Kind)
+		group, ok := watchedGroup(w.Group, w.Kind, plugins)
 		if !ok {
 			continue
 		}
 		w.Group = group
-		if w.Namespace == "" {
+		if w.Namespace == "" && !w.Exact {
 			w.Namespace = namespace
 		}
 		wanted[w.Ref] = true
 		found := have[w.Ref]
-		if w.Namespace == "" {
+		if w.Namespace == "" && !w.Exact {
 			found = haveAnyNS[w.Ref]
 		}
 		if !found {
@@ -376,10 +416,14 @@ func compareRefs(a, b Ref) int {
 }
 
 // watchedGroup returns the API group of a watched kind: group itself when
-// this package watches the kind in it, and when group is "" and the kind
-// is not a core one, the group it is watched in. ok is false for a kind
-// that is not watched.
-func watchedGroup(group, kind string) (string, bool) {
+// this package watches the kind in it (among Managed or plugins), and when
+// group is "" and the kind is not a core one, the group of Managed it is
+// watched in. ok is false for a kind that is not watched: a plugin kind
+// named like a core one (Knative's Service) is never taken for it.
+func watchedGroup(group, kind string, plugins map[schema.GroupKind]bool) (string, bool) {
+	if plugins[schema.GroupKind{Group: group, Kind: kind}] {
+		return group, true
+	}
 	res := resourceOf(kind)
 	for _, gvr := range Managed {
 		if gvr.Resource == res && gvr.Group == group {

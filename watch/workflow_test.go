@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // treeResolver answers from fixed maps, as a deploy branch would.
@@ -41,10 +42,10 @@ func TestStatusOf(t *testing.T) {
 		// namespace, as hooks reads them; a plugin kind named like a core
 		// one is not watched.
 		expected: map[string][]Expected{"aaa": {
-			{Ref{Kind: "Deployment", Name: "web"}, "web"},
-			{Ref{Kind: "Service", Name: "web"}, "svc"},
-			{Ref{Group: "serving.knative.dev", Kind: "Service", Name: "web"}, "knative"},
-			{Ref{Kind: "Certificate", Name: "tls"}, "tls"},
+			{Ref: Ref{Kind: "Deployment", Name: "web"}, Node: "web"},
+			{Ref: Ref{Kind: "Service", Name: "web"}, Node: "svc"},
+			{Ref: Ref{Group: "serving.knative.dev", Kind: "Service", Name: "web"}, Node: "knative"},
+			{Ref: Ref{Kind: "Certificate", Name: "tls"}, Node: "tls"},
 		}},
 	}
 	web := Object{Kind: "Deployment", Group: "apps", Namespace: "shop", Name: "web", Workflow: "shop", Node: "web", Result: Result{Healthy, ""}}
@@ -55,6 +56,9 @@ func TestStatusOf(t *testing.T) {
 	// A CronJob's Job carries the CronJob's labels; it is not drift, and its
 	// failure is the CronJob's to report.
 	run := Object{Kind: "Job", Group: "batch", Namespace: "shop", Name: "report-29000000", Workflow: "shop", Owned: true, Result: Result{Degraded, "failed"}}
+	issuer := Object{Kind: "ClusterIssuer", Group: "cert-manager.io", Name: "letsencrypt", Workflow: "shop", Node: "issuer", Result: Result{Healthy, ""}}
+	rolling := web
+	rolling.Result = Result{Progressing, "Available: 0/2"}
 	other := Object{Kind: "Deployment", Group: "apps", Namespace: "database", Name: "db", Workflow: "database", Result: Result{Degraded, "x"}}
 	ks := func(t *testing.T, doc string) map[string]*unstructured.Unstructured {
 		return map[string]*unstructured.Unstructured{"shop": object(t, doc)}
@@ -132,6 +136,40 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, stat
 				Missing: []Ref{{Kind: "Service", Namespace: "shop", Name: "web"}, {Group: "apps", Kind: "Deployment", Namespace: "shop", Name: "web"}},
 				Extra:   []Ref{{Kind: "ConfigMap", Namespace: "shop", Name: "old"}, {Group: "apps", Kind: "Deployment", Namespace: "other", Name: "web"}},
 			}, []string{"gone=Healthy", "svc=Missing", "web=Missing"}},
+		// Flux's inventory names each object exactly: its group tells
+		// Knative's Service from the core one, and a cluster-wide plugin
+		// object has no namespace; kinds not watched (the Namespace) are
+		// not compared.
+		{"expected objects from Flux's inventory", func(t *testing.T) Snapshot {
+			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, issuer},
+				Plugins: map[schema.GroupKind]bool{{Group: "serving.knative.dev", Kind: "Service"}: true, {Group: "cert-manager.io", Kind: "ClusterIssuer"}: true},
+				Kustomizations: ks(t, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: shop}
+spec: {targetNamespace: shop}
+status:
+  lastAppliedRevision: "deploy@sha1:aaa"
+  conditions: [{type: Ready, status: "True"}]
+  inventory:
+    entries:
+    - {id: _shop__Namespace, v: v1}
+    - {id: shop_web_apps_Deployment, v: v1}
+    - {id: shop_web__Service, v: v1}
+    - {id: shop_web_serving.knative.dev_Service, v: v1}
+    - {id: _letsencrypt_cert-manager.io_ClusterIssuer, v: v1}`)}
+		}, Missing, "Service web: in the deploy tree, not in the cluster",
+			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}},
+			Drift{Missing: []Ref{{Group: "serving.knative.dev", Kind: "Service", Namespace: "shop", Name: "web"}}},
+			[]string{"issuer=Healthy", "knative=Missing", "svc=Healthy", "web=Healthy"}},
+		// Flux gave up waiting: what is still progressing will not be
+		// ready, as a Deployment past its progress deadline.
+		{"after a failed health check what still progresses is degraded", func(t *testing.T) Snapshot {
+			snap := nextRevision(`{type: Ready, status: "False", reason: HealthCheckFailed, message: "` + healthFailed + `"}`)(t)
+			snap.Objects = []Object{rolling, svc}
+			return snap
+		}, Degraded, "Deployment web: not ready within the Kustomization's timeout: Available: 0/2",
+			Sync{State: Failed, Live: &Revision{"bbb", "s2", 4}, Unhealthy: true, Reason: "HealthCheckFailed", Message: "applied, unhealthy: " + healthFailed}, Drift{}, []string{"svc=Healthy", "web=Degraded"}},
 		{"not deployed", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true}
 		}, Unknown, "not deployed to cluster prod yet", Sync{State: NotDeployed}, Drift{}, nil},

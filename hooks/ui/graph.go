@@ -35,6 +35,9 @@ type GraphNode struct {
 	X, Y           float64
 	watch.Result
 	Objects []watch.Object
+	// Figures are the node's objects' figures in words (see
+	// watch.Figures.Summary).
+	Figures string
 }
 
 // GraphEdge is one edge line from the centre of a node's box to another's.
@@ -70,7 +73,7 @@ func NewGraph(wf *workflow.Workflow, ws *watch.WorkflowStatus) *Graph {
 			gn.Result = ws.Result
 		}
 		if ln, ok := live[n.ID]; ok {
-			gn.Result, gn.Objects = ln.Result, ln.Objects
+			gn.Result, gn.Objects, gn.Figures = ln.Result, ln.Objects, ln.Figures()
 		}
 		if gn.Name == "" {
 			gn.Name = n.ID

@@ -66,14 +66,20 @@ func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 }
 
 // shopStatus is a status record of the fixture workflow shop, with web's
-// node at health h.
+// node at health h, its Deployment with 2 pods ready of 2 when healthy,
+// else 1.
 func (s *site) putShop(t *testing.T, h watch.Health, reason string) {
 	t.Helper()
+	ready, desired := int64(1), int64(2)
+	if h == watch.Healthy {
+		ready = 2
+	}
 	ws := watch.WorkflowStatus{Name: "shop", Cluster: "prod", Result: watch.Result{Health: h, Reason: "Deployment web: " + reason},
 		Sync: watch.Sync{State: watch.Synced, Live: &watch.Revision{DeployCommit: strings.Repeat("d", 40), SourceCommit: strings.Repeat("5", 40), Version: 1}},
 		Nodes: []watch.Node{
 			{ID: "web", Result: watch.Result{Health: h, Reason: reason}, Objects: []watch.Object{{Kind: "Deployment", Namespace: "shop", Name: "web", Result: watch.Result{Health: h, Reason: reason},
-				Events: []watch.Event{{Time: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC), Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3}}}}},
+				Figures: &watch.Figures{ReadyReplicas: &ready, DesiredReplicas: &desired},
+				Events:  []watch.Event{{Time: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC), Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3}}}}},
 			{ID: "svc-web", Result: watch.Result{Health: watch.Healthy}},
 		}}
 	b, _ := json.Marshal(ws)
@@ -120,6 +126,7 @@ func TestPages(t *testing.T) {
 		for _, want := range []string{
 			`<g class="node health-Degraded" data-node="web" data-health="Degraded"`,
 			`data-field="node-health">✕ Degraded</text>`,
+			`data-field="node-figures">1/2 ready</text>`, "<td>1/2 ready</td>",
 			`<g class="node health-Healthy" data-node="svc-web"`,
 			`<g class="node health-Unknown" data-node="api"`,
 			`class="edge edge-routes"`, `class="edge edge-mounts"`,
@@ -244,7 +251,7 @@ func TestPageNeedsCredentials(t *testing.T) {
 
 // readNodes is each SVG node's id, health and label, as a reader sees them.
 const readNodes = `Array.from(document.querySelectorAll("svg.graph g.node")).map(g =>
-	g.dataset.node + "=" + g.dataset.health + " " + g.getAttribute("class") + " [" + g.querySelector(".node-health").textContent + "]").join("\n")`
+	g.dataset.node + "=" + g.dataset.health + " " + g.getAttribute("class") + " [" + g.querySelector(".node-health").textContent + "] {" + g.querySelector(".node-figures").textContent + "}").join("\n")`
 
 func TestBrowser(t *testing.T) {
 	t.Parallel()
@@ -259,7 +266,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(nodes, "web=Progressing node health-Progressing [… Progressing]") || !strings.Contains(nodes, "svc-web=Healthy node health-Healthy [✓ Healthy]") {
+	if !strings.Contains(nodes, "web=Progressing node health-Progressing [… Progressing] {1/2 ready}") || !strings.Contains(nodes, "svc-web=Healthy node health-Healthy [✓ Healthy] {}") {
 		t.Fatalf("nodes as loaded:\n%s", nodes)
 	}
 	poll := func(ctx context.Context, expr string) error {
@@ -273,14 +280,14 @@ func TestBrowser(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
 			t.Fatal(err)
 		}
-		s.putShop(t, watch.Degraded, "not available")
-		if err := poll(ctx, `document.querySelector('g[data-node="web"]').dataset.health === "Degraded" && window.notReloaded === true`); err != nil {
+		s.putShop(t, watch.Healthy, "")
+		if err := poll(ctx, `document.querySelector('g[data-node="web"]').dataset.health === "Healthy" && window.notReloaded === true`); err != nil {
 			t.Fatalf("no update: %v", err)
 		}
 		if nodes, err = chromedp.Run(ctx, chromedp.Evaluate[string](readNodes)); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(nodes, "web=Degraded node health-Degraded [✕ Degraded]") {
+		if !strings.Contains(nodes, "web=Healthy node health-Healthy [✓ Healthy] {2/2 ready}") {
 			t.Errorf("nodes after the update:\n%s", nodes)
 		}
 	})

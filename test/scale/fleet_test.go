@@ -386,7 +386,8 @@ type change struct {
 }
 
 // seenIn reports whether a workflow event shows the change: the
-// workflow's ingress node with the health the change gives it.
+// workflow's Ingress with an address when the change gives it one, and
+// without when it takes it away.
 func (c change) seenIn(e event) (bool, error) {
 	if e.kind != "workflow" || !strings.Contains(e.data, `"name":"`+c.workflow+`"`) {
 		return false, nil
@@ -395,13 +396,11 @@ func (c change) seenIn(e event) (bool, error) {
 	if err := json.Unmarshal([]byte(e.data), &ws); err != nil {
 		return false, fmt.Errorf("event data: %w", err)
 	}
-	want := watch.Progressing
-	if c.on {
-		want = watch.Healthy
-	}
 	for _, n := range ws.Nodes {
-		if n.ID == "ing" {
-			return ws.Name == c.workflow && n.Health == want, nil
+		for _, o := range n.Objects {
+			if n.ID == "ing" && o.Kind == "Ingress" {
+				return ws.Name == c.workflow && (o.Figures != nil && len(o.Figures.Addresses) > 0) == c.on, nil
+			}
 		}
 	}
 	return false, nil

@@ -45,6 +45,29 @@
     return m.length + " missing, " + x.length + " extra";
   }
 
+  // figures says an object's figures in words, as watch.Figures.Summary
+  // does on the server.
+  function figures(f) {
+    if (!f) return "";
+    const parts = [];
+    const has = function (v) { return v !== undefined && v !== null; };
+    if (has(f.ready_replicas) && has(f.desired_replicas)) parts.push(f.ready_replicas + "/" + f.desired_replicas + " ready");
+    else if (has(f.current_replicas) && has(f.desired_replicas)) parts.push(f.current_replicas + " → " + f.desired_replicas + " replicas");
+    if (f.cluster_ip) parts.push(f.cluster_ip + (f.node_ports || []).map(function (p) { return " :" + p; }).join(""));
+    if (f.external_ips && f.external_ips.length) parts.push("external " + f.external_ips.join(", "));
+    if (has(f.ready_endpoints)) parts.push(f.ready_endpoints + " ready endpoints");
+    if (f.addresses && f.addresses.length) parts.push("at " + f.addresses.join(", "));
+    const pvc = ((f.capacity || "") + " " + (f.phase || "")).trim();
+    if (pvc) parts.push(pvc);
+    if (has(f.succeeded) && has(f.failed)) parts.push(f.succeeded + " succeeded, " + f.failed + " failed");
+    if (f.last_schedule) parts.push("last scheduled " + f.last_schedule);
+    if (f.last_success) parts.push("last succeeded " + f.last_success);
+    return parts.join(" · ");
+  }
+  function nodeFigures(n) {
+    return (n.objects || []).map(function (o) { return figures(o.figures); }).filter(Boolean).join(" · ");
+  }
+
   function onWorkflow(ws) {
     document.querySelectorAll('[data-workflow="' + CSS.escape(ws.name) + '"]').forEach(function (row) {
       setHealth(field(row, "health"), ws);
@@ -67,11 +90,13 @@
       g.setAttribute("class", "node health-" + n.health);
       g.dataset.health = n.health;
       setText(g.querySelector('[data-field="node-health"]'), (symbols[n.health] || "–") + " " + n.health);
+      setText(g.querySelector('[data-field="node-figures"]'), nodeFigures(n));
       setText(g.querySelector("title"), g.dataset.node + ": " + n.health + (n.reason ? " — " + n.reason : ""));
       const d = document.querySelector('[data-node-detail="' + CSS.escape(g.dataset.node) + '"]');
       if (d) {
         setHealth(field(d, "node-health"), n);
         setText(field(d, "node-reason"), n.reason || "");
+        setText(field(d, "node-figures"), nodeFigures(n));
       }
     });
   }
