@@ -135,7 +135,8 @@ FUZZ_TARGETS := FuzzDecode:./workflow FuzzDecodeCluster:./workflow FuzzDiff:./wo
 	FuzzReceiveBody:./hooks FuzzImportGenerated:./compose FuzzLoadErrorsLocated:./compose FuzzConfine:./compose \
 	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch \
 	FuzzRedact:./workflow FuzzRedactCredentials:./gitrepo FuzzParseAuthors:./kubeorch \
-	FuzzParse:./sopsfile FuzzHandOverFields:./kubeorch FuzzLiveChanges:./review
+	FuzzParse:./sopsfile FuzzHandOverFields:./kubeorch FuzzLiveChanges:./review \
+	FuzzFieldsV1:./watch FuzzInventory:./watch FuzzSetImage:./build
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \
