@@ -144,7 +144,7 @@ func TestLayoutLoadsIntoARegistry(t *testing.T) {
 
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/slipway:dev", name.Insecure)
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/slipway:dev", name.Insecure)
 	require.NoError(t, err)
 	require.NoError(t, remote.WriteIndex(ref, loaded, remote.WithContext(t.Context())))
 	desc, err := remote.Get(ref, remote.WithContext(t.Context()))
