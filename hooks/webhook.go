@@ -154,7 +154,10 @@ func (r *Receiver) receive(ctx context.Context, d Delivery) Reply {
 	var queued bool
 	switch d.Event {
 	case "push":
-		build, err := r.queueBuilds(ctx, d.ID, e)
+		// err is the one the reply below reads: a queue that failed must
+		// answer 503, never "handled before".
+		var build Reply
+		build, err = r.queueBuilds(ctx, d.ID, e)
 		switch {
 		case err != nil:
 			return Reply{Status: http.StatusServiceUnavailable, Result: "error", Message: "the queue is unavailable; GitHub may redeliver"}

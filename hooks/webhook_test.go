@@ -3,6 +3,7 @@ package hooks
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -356,5 +357,31 @@ func TestMetricsAfterBadDeliveries(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s:\n%s", want, body)
 		}
+	}
+}
+
+// TestQueueUnavailable: a push the queue could not record is answered 503,
+// so that GitHub may redeliver it, never as handled before; and its
+// redelivery, once the queue answers, is queued.
+func TestQueueUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m := must(NewMetrics(MetricsConfig{Depth: s.Queue().Depth}))(t)
+	r := must(NewReceiver(ReceiverConfig{Secret: secret, Queue: s.Queue(), SourceBranch: "main", Log: slog.New(slog.DiscardHandler), Metrics: m}))(t)
+	body := pushes(t)(strings.Repeat("a", 40))
+	delivery := func() Delivery {
+		return Delivery{Event: "push", ID: "unavailable-1", Signature: sign(body), ContentType: "application/json", Length: int64(len(body)), Body: bytes.NewReader(body)}
+	}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if got := r.Receive(gone, delivery()); got.Status != http.StatusServiceUnavailable || got.Result != "error" {
+		t.Errorf("with the queue unavailable: %d %s, want 503 error", got.Status, got.Result)
+	}
+	if got := r.Receive(t.Context(), delivery()); got.Status != http.StatusAccepted || got.Result != "queued" {
+		t.Errorf("redelivered: %d %s, want 202 queued", got.Status, got.Result)
 	}
 }
