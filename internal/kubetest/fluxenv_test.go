@@ -176,7 +176,7 @@ func (e *fluxEnv) waitGone(what string, get func() error) {
 	}
 }
 
-// persistentVolumes makes n hostPath volumes of class class for claims to
+// persistentVolumes makes n new hostPath volumes of class class for claims to
 // bind to: the stack has no provisioner.
 func persistentVolumes(t *testing.T, s *Stack, class string, n int) {
 	t.Helper()

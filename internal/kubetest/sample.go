@@ -55,15 +55,17 @@ spec:
             x-kubernetes-preserve-unknown-fields: true
 `)
 
-// PersistentVolumes makes n hostPath volumes of a storage class ("" for
-// claims that name none) for claims to bind to: the stack has no
-// provisioner. Volumes that exist already are kept.
+// PersistentVolumes makes n new hostPath volumes of a storage class (""
+// for claims that name none) for claims to bind to: the stack has no
+// provisioner. Each call adds its own, so tests that share a stack do not
+// take each other's volumes.
 func (s *Stack) PersistentVolumes(ctx context.Context, class string, n int) error {
-	for i := range n {
-		name := fmt.Sprintf("pv-%s-%d", class, i)
-		if class == "" {
-			name = fmt.Sprintf("pv-classless-%d", i)
-		}
+	prefix := "pv-" + class + "-"
+	if class == "" {
+		prefix = "pv-classless-"
+	}
+	for i, made := 0, 0; made < n; i++ {
+		name := fmt.Sprintf("%s%d", prefix, i)
 		pv := &corev1.PersistentVolume{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec: corev1.PersistentVolumeSpec{
@@ -74,9 +76,14 @@ func (s *Stack) PersistentVolumes(ctx context.Context, class string, n int) erro
 				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + name}},
 			},
 		}
-		if _, err := s.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		_, err := s.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			continue
+		case err != nil:
 			return fmt.Errorf("kube stack: persistent volume %s: %w", name, err)
 		}
+		made++
 	}
 	return nil
 }

@@ -109,6 +109,12 @@ func TestServerSideDryRun(t *testing.T) {
 	s := needStack(t)
 	res := buildFixtures(t)
 	dirs, _ := filepath.Glob("../../fixtures/repo/workflows/*.json")
+	// Slipway's Flux namespace exists before any deploy tree is applied:
+	// compiler bootstrap makes it.
+	flux := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: compiler.DefaultOptions().SourceRefNamespace}}
+	if _, err := s.Client.CoreV1().Namespaces().Create(t.Context(), flux, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
 	checked := 0
 	for _, p := range res.Tree.Paths() {
 		// Cluster directories first (Paths sorts them first): they hold
