@@ -30,7 +30,8 @@ import (
 func (f *fluxStack) statusReader(t *testing.T) *rest.Config {
 	t.Helper()
 	ctx := t.Context()
-	manifests, err := compiler.StatusReader(compiler.DefaultOptions())
+	opts := compiler.DefaultOptions()
+	manifests, err := compiler.StatusReader(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func (f *fluxStack) statusReader(t *testing.T) *rest.Config {
 		t.Fatal(err)
 	}
 	ttl := int64(3600)
-	tok, err := f.Client.CoreV1().ServiceAccounts("flux-system").CreateToken(ctx, compiler.StatusReaderName,
+	tok, err := f.Client.CoreV1().ServiceAccounts(opts.SourceRefNamespace).CreateToken(ctx, compiler.StatusReaderName,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &ttl}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func TestDrift(t *testing.T) {
 		})
 		// The reconcile request is the one write, and it is allowed.
 		src, err := hooks.NewFluxSource(hooks.FluxSourceConfig{Contexts: func() (map[string]*rest.Config, error) { return map[string]*rest.Config{"default": cfg}, nil },
-			Namespace: "flux-system", Name: "slipway", Log: f.log})
+			Namespace: compiler.DefaultOptions().SourceRefNamespace, Name: compiler.DefaultOptions().SourceRefName, Log: f.log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +121,7 @@ func TestDrift(t *testing.T) {
 		if _, err := client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("list secrets as the status reader: %v, want Forbidden", err)
 		}
-		if _, err := client.CoreV1().Secrets("flux-system").Get(ctx, "any", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		if _, err := client.CoreV1().Secrets(compiler.DefaultOptions().SourceRefNamespace).Get(ctx, "any", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("get a secret as the status reader: %v, want Forbidden", err)
 		}
 	})
