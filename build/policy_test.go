@@ -4,35 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/registrytest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/workflow"
 )
-
-// pushTag pushes a random image as repo:tag and returns its digest.
-func pushTag(t *testing.T, repo, tag string) string {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(repo + ":" + tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithContext(t.Context())); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
 
 // TestImagePolicyFollowsTheNewestTag checks, on a real registry, that a
 // new tag the policy admits becomes one write-back commit and a deploy,
@@ -41,7 +17,7 @@ func TestImagePolicyFollowsTheNewestTag(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	repo := f.registry + "/team/web"
-	pushTag(t, repo, "1.0.0")
+	registrytest.Push(t, repo+":1.0.0")
 	gittest.Commit(t, f.dir, "Follow web's 1.x", map[string][]byte{
 		"workflows/shop.json": gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json",
 			testutil.Set("/nodes/3/data/image", repo+":1.0.0"), testutil.Set("/nodes/3/data/imagePolicy", map[string]any{"semver": "^1.0"})),
@@ -67,10 +43,10 @@ func TestImagePolicyFollowsTheNewestTag(t *testing.T) {
 	if got := image(); !strings.HasPrefix(got, repo+":1.0.0@sha256:") {
 		t.Errorf("image %s after the first scan", got)
 	}
-	pushTag(t, repo, "1.2.0")
-	pushTag(t, repo, "2.0.0")
-	pushTag(t, repo, "latest")
-	d120 := pushTag(t, repo, "1.2.0")
+	registrytest.Push(t, repo+":1.2.0")
+	registrytest.Push(t, repo+":2.0.0")
+	registrytest.Push(t, repo+":latest")
+	d120 := registrytest.Push(t, repo+":1.2.0")
 	commits := scan(1)
 	if got, want := image(), repo+":1.2.0@"+d120; got != want {
 		t.Errorf("image %s, want %s", got, want)
@@ -84,7 +60,7 @@ func TestImagePolicyFollowsTheNewestTag(t *testing.T) {
 	}
 	// Nothing new, and a tag out of range: no commit.
 	scan(0)
-	pushTag(t, repo, "3.1.0")
+	registrytest.Push(t, repo+":3.1.0")
 	scan(0)
 	if n := f.deploys.Load(); n != 2 {
 		t.Errorf("%d deploys, want one per write-back, 2", n)

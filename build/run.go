@@ -17,6 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/slipway-gitops/slipway/store"
 )
 
 // sessionTTL is how long the builds' lead outlives a replica that stopped
@@ -43,28 +45,10 @@ func (s *Service) Run(ctx context.Context) error {
 
 // lead campaigns, then follows the builds until ctx or the session ends.
 func (s *Service) lead(ctx context.Context) error {
-	sess, err := s.cfg.Sessions.NewSession(ctx, sessionTTL)
-	if err != nil {
-		return err
-	}
-	defer sess.Close(context.WithoutCancel(ctx))
-	if _, err := sess.Campaign(ctx, "builds", s.cfg.ID); err != nil {
-		return err
-	}
-	lead, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel()
-		case <-lead.Done():
-		}
-	}()
-	s.cfg.Log.Info("leading the builds", slog.String("replica", s.cfg.ID))
-	if err := s.follow(lead); err != nil && ctx.Err() == nil {
-		return err
-	}
-	return errors.New("the session ended")
+	return s.cfg.Sessions.Lead(ctx, sessionTTL, "builds", s.cfg.ID, func(lead context.Context, _ *store.Session) error {
+		s.cfg.Log.Info("leading the builds", slog.String("replica", s.cfg.ID))
+		return s.follow(lead)
+	})
 }
 
 // follow watches the builds' Jobs and pods and reconciles each build

@@ -37,10 +37,9 @@ type Records interface {
 	Builds(ctx context.Context) ([]store.BuildRecord, error)
 }
 
-// Sessions starts the store sessions a Service leads the builds with
-// (*store.Store).
+// Sessions leads the builds on a store session (*store.Store).
 type Sessions interface {
-	NewSession(ctx context.Context, ttl time.Duration) (*store.Session, error)
+	Lead(ctx context.Context, ttl time.Duration, name, id string, follow func(ctx context.Context, sess *store.Session) error) error
 }
 
 var (

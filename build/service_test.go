@@ -3,21 +3,18 @@ package build
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/registrytest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/store"
 )
@@ -61,9 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if f.repo, err = gitrepo.Open(t.Context(), f.dir, gitrepo.Options{CacheDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	f.registry = strings.TrimPrefix(reg.URL, "http://")
+	f.registry = registrytest.Serve(t)
 	// The cluster's address refuses connections: these tests never reach it.
 	kube, err := kubernetes.NewForConfig(&rest.Config{Host: "http://127.0.0.1:1"})
 	if err != nil {
@@ -80,6 +75,30 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// startAPI starts the build of the shop's api at commitA.
+func (f *fixture) startAPI(t *testing.T) *Record {
+	t.Helper()
+	r, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// complete completes r, whose builder reported the image reported ("" for
+// none), and returns its record then.
+func (f *fixture) complete(t *testing.T, r *Record, reported string) *Record {
+	t.Helper()
+	if err := f.svc.complete(t.Context(), r, reported); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := f.svc.Get(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // testConfig is the defaults of Config, pushing to registry over HTTP.
@@ -115,10 +134,7 @@ func TestStartOncePerNodeAndCommit(t *testing.T) {
 func TestNewerCommitCancelsOlder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	old, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := f.startAPI(t)
 	newer, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitB})
 	if err != nil {
 		t.Fatal(err)

@@ -6,52 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/registrytest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 )
-
-// pushImage pushes a random image where a build of r pushes, as its
-// builder would, and returns its digest.
-func pushImage(t *testing.T, r *Record) string {
-	t.Helper()
-	img, err := random.Image(512, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(r.destination(), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithContext(t.Context())); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
 
 func TestCompleteWritesTheImageBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	r, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.startAPI(t)
 	before := readFile(t, f.dir, "workflows/shop.json")
-	digest := pushImage(t, r)
-	if err := f.svc.complete(t.Context(), r, ""); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err := f.svc.Get(t.Context(), r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := registrytest.Push(t, r.destination())
+	got := f.complete(t, r, "")
 	want := f.registry + "/team/example/shop-api:" + commitA[:12] + "@" + digest
 	if got.Status != Completed || got.Progress != 100 || got.FinalImageRef != want || got.WriteBack == "" || got.WriteBackSkipped != "" {
 		t.Fatalf("record = %+v; want completed as %s with a write-back", got, want)
@@ -74,23 +40,14 @@ func TestCompleteWritesTheImageBack(t *testing.T) {
 func TestWriteBackSkipsANodeAPersonChanged(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	r, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushImage(t, r)
+	r := f.startAPI(t)
+	registrytest.Push(t, r.destination())
 	// Meanwhile someone scales the api by hand.
 	edited := gittest.FixtureFile(t, fixtureRepo, "workflows/shop.json",
 		testutil.Set("/nodes/4/data/build", map[string]any{"repoUrl": apiRepo, "context": "api", "args": map[string]any{"GO": "1.26"}}),
 		testutil.Set("/nodes/4/data/replicas", 7))
 	theirs := gittest.Commit(t, f.dir, "Scale the api", map[string][]byte{"workflows/shop.json": edited})
-	if err := f.svc.complete(t.Context(), r, ""); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err := f.svc.Get(t.Context(), r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := f.complete(t, r, "")
 	if got.Status != Completed || got.WriteBack != "" || !strings.Contains(got.WriteBackSkipped, "node api was changed on main") {
 		t.Errorf("record = %+v; want completed, the write-back skipped", got)
 	}
@@ -105,28 +62,18 @@ func TestWriteBackSkipsANodeAPersonChanged(t *testing.T) {
 func TestCompleteRefusesADigestTheRegistryDoesNotHave(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	r, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushImage(t, r)
+	r := f.startAPI(t)
+	registrytest.Push(t, r.destination())
 	reported := r.destination() + "@sha256:" + strings.Repeat("ab", 32)
-	if err := f.svc.complete(t.Context(), r, reported); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err := f.svc.Get(t.Context(), r.ID)
-	if err != nil || got.Status != Failed || !strings.Contains(got.Error, "but the builder pushed sha256:abab") {
-		t.Errorf("record = %+v, %v; want failed on the digest", got, err)
+	if got := f.complete(t, r, reported); got.Status != Failed || !strings.Contains(got.Error, "but the builder pushed sha256:abab") {
+		t.Errorf("record = %+v; want failed on the digest", got)
 	}
 }
 
 func TestCompleteWaitsForTheRegistry(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	r, _, err := f.svc.Start(t.Context(), Request{Workflow: "shop", Node: "api", Commit: commitA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.startAPI(t)
 	// Nothing was pushed: the build is not completed, and is tried again.
 	if err := f.svc.complete(t.Context(), r, ""); err == nil {
 		t.Fatal("complete without an image in the registry succeeded")

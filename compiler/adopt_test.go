@@ -24,14 +24,8 @@ func TestAdoptKubeOrch(t *testing.T) {
 	], "edges": [{"id": "e", "source": "s", "target": "d"}]}`
 	build := func(t *testing.T, cluster string) Tree {
 		t.Helper()
-		c, err := New(DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := c.Build(t.Context(), source.Files{"workflows/k.json": []byte(wf), "clusters/c.json": []byte(cluster)})
-		if err != nil {
-			t.Fatalf("build: %v", err)
-		}
+		c := newCompiler(t)
+		res := build(t, c, source.Files{"workflows/k.json": []byte(wf), "clusters/c.json": []byte(cluster)})
 		return res.Tree
 	}
 	plain := build(t, `{"name": "c", "default": true}`)
@@ -100,11 +94,8 @@ func TestAdoptKubeOrch(t *testing.T) {
 // TestAdoptRefusesUnknown checks that adopt takes only known systems.
 func TestAdoptRefusesUnknown(t *testing.T) {
 	t.Parallel()
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Build(t.Context(), source.Files{"workflows/k.json": []byte(`{"name": "k", "status": "published", "nodes": [` + dep + `], "edges": []}`),
+	c := newCompiler(t)
+	_, err := c.Build(t.Context(), source.Files{"workflows/k.json": []byte(`{"name": "k", "status": "published", "nodes": [` + dep + `], "edges": []}`),
 		"clusters/c.json": []byte(`{"name": "c", "default": true, "adopt": "helm"}`)})
 	if err == nil || err.Error() != `clusters/c.json: /adopt: "helm" must be one of kubeorch` {
 		t.Errorf("got %v", err)

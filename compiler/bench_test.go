@@ -13,14 +13,7 @@ import (
 
 func TestBenchWorkflowIsValid(t *testing.T) {
 	t.Parallel()
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Build(t.Context(), source.Files(sample.Repo(3)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := buildSource(t, source.Files(sample.Repo(3)))
 	if got := strings.Count(string(sample.Workflow(0, 1)), `"position"`); got != 20 {
 		t.Errorf("generated workflow has %d nodes, want 20", got)
 	}
@@ -37,10 +30,7 @@ func BenchmarkCompile(b *testing.B) {
 	dir := b.TempDir()
 	b.ResetTimer()
 	for b.Loop() {
-		c, err := New(DefaultOptions())
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := newCompiler(b)
 		res, err := c.Build(b.Context(), src)
 		if err != nil {
 			b.Fatal(err)
@@ -55,10 +45,7 @@ func BenchmarkCompile(b *testing.B) {
 // one workflow changed, on a compiler that built it before.
 func BenchmarkCompileOneChanged(b *testing.B) {
 	src := source.Files(sample.Repo(500))
-	c, err := New(DefaultOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := newCompiler(b)
 	if _, err := c.Build(b.Context(), src); err != nil {
 		b.Fatal(err)
 	}

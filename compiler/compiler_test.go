@@ -42,13 +42,25 @@ func buildFixtures(t *testing.T) *Result {
 
 func buildSource(t *testing.T, src source.Files) *Result {
 	t.Helper()
+	return build(t, newCompiler(t), src)
+}
+
+// newCompiler returns a compiler with the default options.
+func newCompiler(t testing.TB) *Compiler {
+	t.Helper()
 	c, err := New(DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// build builds src with c.
+func build(t *testing.T, c *Compiler, src source.Files) *Result {
+	t.Helper()
 	res, err := c.Build(t.Context(), src)
 	if err != nil {
-		t.Fatalf("build fixtures: %v", err)
+		t.Fatalf("build: %v", err)
 	}
 	return res
 }
@@ -170,21 +182,12 @@ func TestNoSecretObjects(t *testing.T) {
 func TestIncremental(t *testing.T) {
 	t.Parallel()
 	src := fixtureSource(t)
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCompiler(t)
+	first := build(t, c, src)
 	if first.Decoded != 5 || first.Rendered != 3 {
 		t.Errorf("first build decoded %d and rendered %d, want 5 and 3", first.Decoded, first.Rendered)
 	}
-	again, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := build(t, c, src)
 	if again.Decoded != 0 || again.Rendered != 0 {
 		t.Errorf("unchanged build decoded %d and rendered %d, want 0 and 0", again.Decoded, again.Rendered)
 	}
@@ -194,10 +197,7 @@ func TestIncremental(t *testing.T) {
 	}
 	changed["workflows/database.json"] = []byte(strings.Replace(string(src["workflows/database.json"]), `"replicas": 1`, `"replicas": 2`, 1))
 	delete(changed, "workflows/legacy.json")
-	next, err := c.Build(t.Context(), changed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := build(t, c, changed)
 	if next.Decoded != 1 || next.Rendered != 1 {
 		t.Errorf("build after one change decoded %d and rendered %d, want 1 and 1", next.Decoded, next.Rendered)
 	}
@@ -343,10 +343,7 @@ func TestBuildInvalidRepository(t *testing.T) {
 			for p, b := range tt.files {
 				s[p] = b
 			}
-			c, err := New(DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newCompiler(t)
 			res, err := c.Build(t.Context(), s)
 			if err == nil {
 				t.Fatalf("build succeeded with %d files", len(res.Tree))

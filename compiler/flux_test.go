@@ -49,10 +49,7 @@ func TestFluxSettingsFromRepository(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := c.Build(t.Context(), src)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := build(t, c, src)
 		trees = append(trees, res.Tree)
 	}
 	if diff := cmp.Diff(trees[0], trees[1]); diff != "" {
@@ -126,11 +123,8 @@ func TestJobDeadlineWithinTimeout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cluster := `{"name": "prod", "default": true` + tt.cluster + `}`
-			c, err := New(DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Build(t.Context(), source.Files{"clusters/prod.json": []byte(cluster), "workflows/batch.json": []byte(tt.workflow)})
+			c := newCompiler(t)
+			_, err := c.Build(t.Context(), source.Files{"clusters/prod.json": []byte(cluster), "workflows/batch.json": []byte(tt.workflow)})
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("build: %v", err)
@@ -162,14 +156,8 @@ func TestFluxAccount(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := New(DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := c.Build(t.Context(), source.Files{"clusters/prod.json": []byte(tt.cluster), "workflows/web.json": []byte(wf)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newCompiler(t)
+			res := build(t, c, source.Files{"clusters/prod.json": []byte(tt.cluster), "workflows/web.json": []byte(wf)})
 			var kinds []string
 			for _, doc := range strings.Split(string(res.Tree["clusters/prod/web.yaml"]), "\n---\n") {
 				var o struct {

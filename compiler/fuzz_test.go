@@ -37,10 +37,7 @@ func FuzzCompile(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	c, err := New(DefaultOptions())
-	if err != nil {
-		f.Fatal(err)
-	}
+	c := newCompiler(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := c.Build(t.Context(), source.Files{"workflows/w.json": data})
 		if err != nil {

@@ -63,14 +63,8 @@ func normal(t *testing.T, v any) any {
 func compileOne(t *testing.T, nodes, edges string) Tree {
 	t.Helper()
 	wf := `{"name": "k", "status": "published", "nodes": [` + nodes + `], "edges": [` + edges + `]}`
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Build(t.Context(), source.Files{"workflows/k.json": []byte(wf)})
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
+	c := newCompiler(t)
+	res := build(t, c, source.Files{"workflows/k.json": []byte(wf)})
 	return res.Tree
 }
 

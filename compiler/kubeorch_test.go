@@ -84,10 +84,7 @@ func TestRepositoryPlugins(t *testing.T) {
 		t.Errorf("the repository's definition of pg-cluster is not used:\n%s", got)
 	}
 	src["plugins/broken.json"] = []byte(`{"id":"other","nodeTypes":[]}`)
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCompiler(t)
 	if _, err := c.Build(t.Context(), src); err == nil || !strings.Contains(err.Error(), `plugins/broken.json: /id: "other" must equal the file name "broken"`) {
 		t.Errorf("got %v", err)
 	}
@@ -127,10 +124,7 @@ func TestDraftNeverStopsTheBuild(t *testing.T) {
 
 	doc := testutil.Apply(t, testutil.LoadJSON(t, "../fixtures/kubeorch/workflows/half-drawn.json"), testutil.Set("/status", "published"))
 	src["workflows/half-drawn.json"] = testutil.Marshal(t, doc)
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCompiler(t)
 	if _, err := c.Build(t.Context(), src); err == nil || !strings.Contains(err.Error(), want[0]) {
 		t.Errorf("published with the same problems: got %v, want the build to fail with them", err)
 	}

@@ -28,10 +28,7 @@ func TestMoveReleasesOldKustomizations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := c.Build(t.Context(), src)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := build(t, c, src)
 		var ks []kustomizev1.Kustomization
 		for _, doc := range strings.Split(string(res.Tree["clusters/default/web.yaml"]), "\n---\n") {
 			var k kustomizev1.Kustomization

@@ -68,14 +68,8 @@ func sopsFixture(t *testing.T) source.Files {
 func TestSopsSecret(t *testing.T) {
 	t.Parallel()
 	src := sopsFixture(t)
-	c, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCompiler(t)
+	first := build(t, c, src)
 	const base = "workflows/shop/base/secret-api-keys.yaml"
 	if got := first.Tree[base]; !bytes.Equal(got, src["secrets/shop/api-keys.sops.yaml"]) {
 		t.Errorf("%s is not the encrypted file:\n%s", base, got)
@@ -90,10 +84,7 @@ func TestSopsSecret(t *testing.T) {
 	}
 
 	src["secrets/shop/api-keys.sops.yaml"] = sopsSecret("cm90YXRlZA==")
-	next, err := c.Build(t.Context(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := build(t, c, src)
 	if next.Rendered != 1 || !bytes.Equal(next.Tree[base], src["secrets/shop/api-keys.sops.yaml"]) {
 		t.Errorf("after the ciphertext changed: rendered %d workflows, base Secret current: %t", next.Rendered, bytes.Equal(next.Tree[base], src["secrets/shop/api-keys.sops.yaml"]))
 	}

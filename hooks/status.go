@@ -435,19 +435,12 @@ func (g *gitResolver) Resolve(ctx context.Context, deployCommit, wf string) (wat
 
 func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Expected, error) {
 	return g.expected.get(deployCommit+"/"+wf, func() ([]watch.Expected, error) {
-		c, err := g.deploy.Resolve(deployCommit)
-		if err != nil {
-			return nil, err
-		}
-		files, err := g.deploy.Dir(c, "workflows/"+wf+"/base")
+		files, err := g.base(deployCommit, wf)
 		if err != nil {
 			return nil, err
 		}
 		refs := []watch.Expected{}
 		for name, b := range files {
-			if name == "kustomization.yaml" {
-				continue
-			}
 			var head struct {
 				APIVersion string `json:"apiVersion"`
 				Kind       string `json:"kind"`
@@ -469,11 +462,9 @@ func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]wa
 	})
 }
 
-// Rendered returns the object of a workflow's base at deployCommit with
-// ref's group, kind and name, or nil when there is none. It is read when
-// an object holds fields another manager set, which is seldom, and not
-// remembered: watch.FieldDrift remembers what it needs of it.
-func (g *gitResolver) Rendered(_ context.Context, deployCommit, wf string, ref watch.Ref) (map[string]any, error) {
+// base returns the objects' files of a workflow's base at deployCommit,
+// by name: all but its kustomization.yaml.
+func (g *gitResolver) base(deployCommit, wf string) (map[string][]byte, error) {
 	c, err := g.deploy.Resolve(deployCommit)
 	if err != nil {
 		return nil, err
@@ -482,10 +473,20 @@ func (g *gitResolver) Rendered(_ context.Context, deployCommit, wf string, ref w
 	if err != nil {
 		return nil, err
 	}
+	delete(files, "kustomization.yaml")
+	return files, nil
+}
+
+// Rendered returns the object of a workflow's base at deployCommit with
+// ref's group, kind and name, or nil when there is none. It is read when
+// an object holds fields another manager set, which is seldom, and not
+// remembered: watch.FieldDrift remembers what it needs of it.
+func (g *gitResolver) Rendered(_ context.Context, deployCommit, wf string, ref watch.Ref) (map[string]any, error) {
+	files, err := g.base(deployCommit, wf)
+	if err != nil {
+		return nil, err
+	}
 	for name, b := range files {
-		if name == "kustomization.yaml" {
-			continue
-		}
 		var obj map[string]any
 		if err := yaml.Unmarshal(b, &obj); err != nil {
 			return nil, fmt.Errorf("workflows/%s/base/%s at %s: %w", wf, name, deployCommit, err)

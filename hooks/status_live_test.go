@@ -11,7 +11,6 @@ import (
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
-	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/deploytest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 )
@@ -25,11 +24,8 @@ func TestLiveSource(t *testing.T) {
 	ctx := t.Context()
 	bare := filepath.Join(t.TempDir(), "e2e.git")
 	repo, first := deploytest.Deploy(t, "../fixtures/e2e", bare)
+	d := deploytest.Deployer(t, repo)
 	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,10 +48,10 @@ type Deployer interface {
 	Deploy(ctx context.Context) (*deployer.Result, error)
 }
 
-// Sessions is what the worker needs of the store (*store.Store): a
-// session, which its claims, lock and leadership live with.
+// Sessions is what the worker needs of the store (*store.Store): to lead
+// on a session, which its claims, lock and leadership live with.
 type Sessions interface {
-	NewSession(ctx context.Context, ttl time.Duration) (*store.Session, error)
+	Lead(ctx context.Context, ttl time.Duration, name, id string, follow func(ctx context.Context, sess *store.Session) error) error
 }
 
 // WorkQueue is what the worker needs of the queue (*store.Queue): the
@@ -202,31 +202,16 @@ func (w *Worker) Run(ctx context.Context) error {
 // lead campaigns, then converges and runs jobs until ctx ends or the
 // session does.
 func (w *Worker) lead(ctx context.Context) error {
-	sess, err := w.cfg.Sessions.NewSession(ctx, sessionTTL)
-	if err != nil {
-		return err
-	}
-	defer sess.Close(context.WithoutCancel(ctx))
-	if _, err := sess.Campaign(ctx, "worker", w.cfg.ID); err != nil {
-		return err
-	}
-	lead, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel()
-		case <-lead.Done():
-		}
-	}()
-	w.cfg.Log.Info("leading the job queue", slog.String("worker", w.cfg.ID))
-	w.setStatus(func(s *DeployStatus) { s.Leading = true })
-	defer w.setStatus(func(s *DeployStatus) { *s = DeployStatus{} })
-	var wg sync.WaitGroup
-	wg.Go(func() { w.converge(lead, sess) })
-	w.runJobs(lead, sess)
-	wg.Wait()
-	return errors.New("the session ended")
+	return w.cfg.Sessions.Lead(ctx, sessionTTL, "worker", w.cfg.ID, func(lead context.Context, sess *store.Session) error {
+		w.cfg.Log.Info("leading the job queue", slog.String("worker", w.cfg.ID))
+		w.setStatus(func(s *DeployStatus) { s.Leading = true })
+		defer w.setStatus(func(s *DeployStatus) { *s = DeployStatus{} })
+		var wg sync.WaitGroup
+		wg.Go(func() { w.converge(lead, sess) })
+		w.runJobs(lead, sess)
+		wg.Wait()
+		return nil
+	})
 }
 
 // converge keeps the deploy branch at the compiled source head until ctx

@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/deployer"
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/deploytest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/sample"
 )
@@ -27,15 +28,7 @@ func newDeployer(t *testing.T, dir string) (*gitrepo.Repo, *deployer.Deployer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo, d
+	return repo, deploytest.Deployer(t, repo)
 }
 
 // TestPushDeploys sends signed push deliveries for commits to a

@@ -17,13 +17,10 @@ func writeDryRunsMarkdown(b *strings.Builder, dryRuns []DryRun) {
 	}
 	b.WriteString("\n" + dryRunHeading + "\n")
 	for _, d := range dryRuns {
-		if len(d.Objects) == 0 && d.Note != "" {
-			fmt.Fprintf(b, "\n**%s**: %s\n", d.Cluster, d.Note)
-			continue
-		}
-		fmt.Fprintf(b, "\n**%s**: %s\n", d.Cluster, d.describe())
-		if d.Note != "" {
-			fmt.Fprintf(b, "\n_%s_\n", d.Note)
+		line, note := d.summary()
+		fmt.Fprintf(b, "\n**%s**: %s\n", d.Cluster, line)
+		if note != "" {
+			fmt.Fprintf(b, "\n_%s_\n", note)
 		}
 		shown := shownDryRuns(d.Objects)
 		if len(shown) > 0 {
@@ -32,8 +29,8 @@ func writeDryRunsMarkdown(b *strings.Builder, dryRuns []DryRun) {
 		writeAtMost(len(shown), maxTableRows, func(i int) {
 			o := shown[i]
 			fmt.Fprintf(b, "- %s\n", o.headline(code))
-			if o.Message != "" && o.Outcome != NotAllowed {
-				fmt.Fprintf(b, "  - %s\n", code(o.Message))
+			if m := o.detail(); m != "" {
+				fmt.Fprintf(b, "  - %s\n", code(m))
 			}
 			writeAtMost(len(o.Fields), maxFieldLines, func(i int) { fmt.Fprintf(b, "  - %s\n", code(o.Fields[i].String())) },
 				func(left int) { fmt.Fprintf(b, "  - …and %d more fields\n", left) })
@@ -48,24 +45,39 @@ func writeDryRunsText(b *strings.Builder, dryRuns []DryRun) {
 	}
 	b.WriteString("\nDry-run against the clusters:\n")
 	for _, d := range dryRuns {
-		if len(d.Objects) == 0 && d.Note != "" {
-			fmt.Fprintf(b, "  %s: %s\n", d.Cluster, d.Note)
-			continue
-		}
-		fmt.Fprintf(b, "  %s: %s\n", d.Cluster, d.describe())
-		if d.Note != "" {
-			fmt.Fprintf(b, "    %s\n", d.Note)
+		line, note := d.summary()
+		fmt.Fprintf(b, "  %s: %s\n", d.Cluster, line)
+		if note != "" {
+			fmt.Fprintf(b, "    %s\n", note)
 		}
 		for _, o := range shownDryRuns(d.Objects) {
 			fmt.Fprintf(b, "    %s\n", o.headline(func(s string) string { return s }))
-			if o.Message != "" && o.Outcome != NotAllowed {
-				fmt.Fprintf(b, "      %s\n", o.Message)
+			if m := o.detail(); m != "" {
+				fmt.Fprintf(b, "      %s\n", m)
 			}
 			for _, f := range o.Fields {
 				fmt.Fprintf(b, "      %s\n", f)
 			}
 		}
 	}
+}
+
+// summary is what a cluster's line says, and the note shown under it: a
+// cluster without objects that has a note is said by the note alone.
+func (d DryRun) summary() (line, note string) {
+	if len(d.Objects) == 0 && d.Note != "" {
+		return d.Note, ""
+	}
+	return d.describe(), d.Note
+}
+
+// detail is the API server's message on the object, unless its headline
+// quotes it already; "" when there is none.
+func (o DryRunObject) detail() string {
+	if o.Outcome == NotAllowed {
+		return ""
+	}
+	return o.Message
 }
 
 // shownDryRuns leaves out the objects that stay as they are.

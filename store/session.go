@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -71,4 +72,33 @@ func (s *Store) Leader(ctx context.Context, name string) (string, error) {
 		return "", nil
 	}
 	return string(resp.Kvs[0].Value), nil
+}
+
+// Lead starts a session of ttl, waits until it leads the named election
+// as id, and then calls follow with a context that ends when ctx ends or
+// the session does (its lease lost). The session is closed when follow
+// returns. Lead returns follow's error while ctx is live, and otherwise
+// an error saying the session ended, so a caller campaigns again.
+func (s *Store) Lead(ctx context.Context, ttl time.Duration, name, id string, follow func(ctx context.Context, sess *Session) error) error {
+	sess, err := s.NewSession(ctx, ttl)
+	if err != nil {
+		return err
+	}
+	defer sess.Close(context.WithoutCancel(ctx))
+	if _, err := sess.Campaign(ctx, name, id); err != nil {
+		return err
+	}
+	lead, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-lead.Done():
+		}
+	}()
+	if err := follow(lead, sess); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return errors.New("the session ended")
 }

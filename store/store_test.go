@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -147,5 +148,50 @@ func TestEnqueueOnceConcurrent(t *testing.T) {
 	}
 	if d, _ := s.Queue().Depth(t.Context()); d != 100 {
 		t.Errorf("depth %d, want 100", d)
+	}
+}
+
+// TestLead follows as the election's leader, returns what follow
+// returns, and ends follow's context when the session ends.
+func TestLead(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	errFollow := errors.New("follow failed")
+	tests := []struct {
+		name   string
+		follow func(ctx context.Context, sess *Session) error
+		want   string
+	}{
+		{
+			name:   "follow fails",
+			follow: func(context.Context, *Session) error { return errFollow },
+			want:   errFollow.Error(),
+		},
+		{
+			name: "session ends",
+			follow: func(ctx context.Context, sess *Session) error {
+				if err := sess.Close(ctx); err != nil {
+					return err
+				}
+				<-ctx.Done()
+				return nil
+			},
+			want: "the session ended",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			election := "lead-" + tt.name
+			err := s.Lead(t.Context(), 2*time.Second, election, "replica-a", func(ctx context.Context, sess *Session) error {
+				if l, err := s.Leader(ctx, election); err != nil || l != "replica-a" {
+					t.Errorf("leader %q (%v) while following, want replica-a", l, err)
+				}
+				return tt.follow(ctx, sess)
+			})
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Lead: %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -133,24 +133,21 @@ func TestFieldDrift(t *testing.T) {
 	live := object(t, liveDeployment)
 	keepForeignFields(live)
 	tree := object(t, renderedDeployment).Object
-	hpaIgnore := object(t, `
+	// ignoreReplicas is a Kustomization whose Flux ignores the replicas of
+	// the objects target selects.
+	ignoreReplicas := func(target string) *unstructured.Unstructured {
+		return object(t, `
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: web}
 spec:
   ignore:
   - paths: [/spec/replicas]
-    target: {group: apps, kind: Deployment, name: web}
+    target: `+target+`
 `)
-	otherIgnore := object(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: web}
-spec:
-  ignore:
-  - paths: [/spec/replicas]
-    target: {kind: Deployment, name: api}
-`)
+	}
+	hpaIgnore := ignoreReplicas("{group: apps, kind: Deployment, name: web}")
+	otherIgnore := ignoreReplicas("{kind: Deployment, name: api}")
 	at := func(s string) time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -60,18 +60,20 @@ func TestStatusOf(t *testing.T) {
 	rolling := web
 	rolling.Result = Result{Progressing, "Available: 0/2"}
 	other := Object{Kind: "Deployment", Group: "apps", Namespace: "database", Name: "db", Workflow: "database", Result: Result{Degraded, "x"}}
-	ks := func(t *testing.T, doc string) map[string]*unstructured.Unstructured {
-		return map[string]*unstructured.Unstructured{"shop": object(t, doc)}
+	// ks is Flux's Kustomization shop, in status.
+	ks := func(t *testing.T, status string) map[string]*unstructured.Unstructured {
+		return map[string]*unstructured.Unstructured{"shop": object(t, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: shop}
+spec: {targetNamespace: shop}
+`+status)}
 	}
 	// nextRevision is Flux on its way from revision aaa to bbb, its
 	// conditions as given.
 	nextRevision := func(conditions ...string) func(t *testing.T) Snapshot {
 		return func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Kustomizations: ks(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-spec: {targetNamespace: shop}
 status:
   lastAppliedRevision: "deploy@sha1:aaa"
   lastAttemptedRevision: "deploy@sha1:bbb"
@@ -91,18 +93,10 @@ status:
 	}{
 		{"synced and healthy, other workflows ignored", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, other, run}, Kustomizations: ks(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Healthy, "", Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"a failed apply keeps the previous version live", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Kustomizations: ks(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:bbb", conditions: [{type: Ready, status: "False", reason: ReconciliationFailed, message: "Deployment/web dry-run failed"}]}`)}
 		}, Degraded, "Flux: failed: ReconciliationFailed: Deployment/web dry-run failed",
 			Sync{State: Failed, Live: &Revision{"aaa", "s1", 3}, Attempted: &Revision{"bbb", "s2", 4}, Reason: "ReconciliationFailed", Message: "Deployment/web dry-run failed"}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
@@ -125,10 +119,6 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@
 			Sync{State: Failed, Live: &Revision{"bbb", "s2", 4}, Unhealthy: true, Reason: "HealthCheckFailed", Message: "applied, unhealthy: " + healthFailed}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
 		{"drift both ways; unwatched kinds are not compared", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{elsewhere, old, run}, Kustomizations: ks(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Missing, "Deployment web: in the deploy tree, not in the cluster",
 			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}},
@@ -144,10 +134,6 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, stat
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, issuer},
 				Plugins: map[schema.GroupKind]bool{{Group: "serving.knative.dev", Kind: "Service"}: true, {Group: "cert-manager.io", Kind: "ClusterIssuer"}: true},
 				Kustomizations: ks(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-spec: {targetNamespace: shop}
 status:
   lastAppliedRevision: "deploy@sha1:aaa"
   conditions: [{type: Ready, status: "True"}]
@@ -179,10 +165,6 @@ status:
 		{"unreachable after it was read: what was seen stays, the reason says since when", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Error: "connection refused",
 				Since: time.Date(2026, 12, 4, 14, 5, 1, 0, time.UTC), Kustomizations: ks(t, `
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: shop}
-spec: {targetNamespace: shop}
 status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Unknown, "cluster prod unreachable since 2026-12-04T14:05:01Z: connection refused",
 			Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},

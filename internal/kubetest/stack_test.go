@@ -20,9 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/slipway-gitops/slipway/compiler"
-	"github.com/slipway-gitops/slipway/deployer"
-	"github.com/slipway-gitops/slipway/gitrepo"
-	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/deploytest"
 	"github.com/slipway-gitops/slipway/source"
 )
 
@@ -166,27 +164,7 @@ func TestFluxAppliesWorkflows(t *testing.T) {
 	ctx := t.Context()
 
 	// The workflows repository, deployed into a bare repository Flux pulls.
-	work := gittest.Init(t)
-	gittest.Commit(t, work, "Add the end-to-end workflows", gittest.CopyDir(t, "../../fixtures/e2e", work, ""))
-	bare := filepath.Join(gitRoot, "e2e.git")
-	gittest.InitBare(t, bare)
-	gittest.Git(t, work, "push", "-q", bare, "main")
-	repo, err := gitrepo.Open(ctx, bare, gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.Deploy(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, res := deploytest.Deploy(t, "../../fixtures/e2e", filepath.Join(gitRoot, "e2e.git"))
 
 	// Flux's bootstrap: one GitRepository, one Kustomization per cluster.
 	bootstrap := fmt.Sprintf(`apiVersion: v1

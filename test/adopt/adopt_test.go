@@ -151,6 +151,19 @@ func createAsKubeOrch(t *testing.T, dyn dynamic.Interface, path string) []create
 	return out
 }
 
+// kubeorchStack starts a stack with Flux on which KubeOrch ran
+// (kubeorchRan). It returns the stack, its git root, a client of it and
+// what KubeOrch made.
+func kubeorchStack(t *testing.T) (s *kubetest.Stack, gitRoot string, dyn dynamic.Interface, made []created) {
+	t.Helper()
+	s, gitRoot = kubetest.ForTest(t, binDir, true)
+	dyn, err := dynamic.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, gitRoot, dyn, kubeorchRan(t, s, dyn)
+}
+
 // kubeorchRan creates KubeOrch's objects as KubeOrch does, waits until
 // its workloads rolled out and its Job ran, and supplies the workflow's
 // environment Secret as an operator does, one key per workload and
@@ -243,13 +256,8 @@ func connectFlux(t *testing.T, s *kubetest.Stack, gitRoot string, opts compiler.
 }
 
 func TestAdoptKubeOrch(t *testing.T) {
-	s, gitRoot := kubetest.ForTest(t, binDir, true)
+	s, gitRoot, dyn, made := kubeorchStack(t)
 	ctx := t.Context()
-	dyn, err := dynamic.NewForConfig(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	made := kubeorchRan(t, s, dyn)
 	before, err := s.Client.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -507,13 +515,8 @@ func waitKustomization(t *testing.T, s *kubetest.Stack, dyn dynamic.Interface, n
 // KubeOrch's fields into those Flux owns on the objects it applied
 // meanwhile, and Flux's next reconciliation adopts everything.
 func TestAdoptAfterFailedApply(t *testing.T) {
-	s, gitRoot := kubetest.ForTest(t, binDir, true)
+	s, gitRoot, dyn, made := kubeorchStack(t)
 	ctx := t.Context()
-	dyn, err := dynamic.NewForConfig(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	made := kubeorchRan(t, s, dyn)
 	opts := compiler.DefaultOptions()
 	connectFlux(t, s, gitRoot, opts)
 	ns := opts.SourceRefNamespace

@@ -12,10 +12,7 @@ package builds_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -23,10 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +31,7 @@ import (
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
+	"github.com/slipway-gitops/slipway/internal/registrytest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/store"
 )
@@ -287,28 +281,6 @@ func (e *env) jobs() int {
 	return len(list.Items)
 }
 
-// pushImage plays the builder: it pushes a random image where the build
-// pushes, and returns its digest.
-func pushImage(t *testing.T, r *build.Record) string {
-	t.Helper()
-	img, err := random.Image(1024, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(r.Registry+"/"+r.ImageName+":"+r.ImageTag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithContext(t.Context())); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
-
 // workflowAt returns the shop workflow file on main.
 func (e *env) workflowAt() string {
 	e.t.Helper()
@@ -335,9 +307,7 @@ func (e *env) checkWriteBack(r *build.Record, before, image string) {
 
 func TestBuildsOnTheStack(t *testing.T) {
 	stack, _ := kubetest.ForTest(t, binDir, false)
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := registrytest.Serve(t)
 
 	t.Run("kwok runs the pod; the registry's digest is written back", func(t *testing.T) {
 		t.Parallel()
@@ -345,7 +315,7 @@ func TestBuildsOnTheStack(t *testing.T) {
 		before := e.workflowAt()
 		r := e.started('a')
 		e.pod(r.ID)
-		digest := pushImage(t, r)
+		digest := registrytest.Push(t, r.Registry+"/"+r.ImageName+":"+r.ImageTag)
 		done := e.waitStatus(r.ID, build.Completed)
 		want := host + "/team/example/shop-api:" + commit('a')[:12] + "@" + digest
 		if done.FinalImageRef != want || done.Progress != 100 || done.WriteBackSkipped != "" {
@@ -392,7 +362,7 @@ func TestBuildsOnTheStack(t *testing.T) {
 		e.waitStatus(r.ID, build.Building)
 		e.setPod(r.ID, corev1.PodRunning, exited(0, ""), exited(0, ""), running)
 		e.waitStatus(r.ID, build.Pushing)
-		digest := pushImage(t, r)
+		digest := registrytest.Push(t, r.Registry+"/"+r.ImageName+":"+r.ImageTag)
 		ref := r.Registry + "/" + r.ImageName + ":" + r.ImageTag + "@" + digest
 		e.setPod(r.ID, corev1.PodSucceeded, exited(0, ""), exited(0, ""), exited(0, ref+"\n"))
 		done := e.waitStatus(r.ID, build.Completed)

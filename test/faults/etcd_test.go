@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +23,7 @@ const etcdBin = root + "/.tools/kube/bin"
 // again on the same data directory and ports.
 type member struct {
 	name, dir, clientURL, peerURL string
-	cmd                           *exec.Cmd
-	exited                        chan struct{}
+	process
 }
 
 // etcdCluster is a cluster of etcd member processes on loopback.
@@ -85,37 +83,15 @@ func startEtcd(t *testing.T, bin, dir string, n int, ports *ports) *etcdCluster 
 func (c *etcdCluster) start(t *testing.T, i int) {
 	t.Helper()
 	m := c.members[i]
-	log, err := os.OpenFile(m.dir+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.cmd = exec.Command(c.bin, "--name", m.name, "--data-dir", m.dir,
+	m.run(t, exec.Command(c.bin, "--name", m.name, "--data-dir", m.dir,
 		"--listen-client-urls", m.clientURL, "--advertise-client-urls", m.clientURL,
 		"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
 		"--initial-cluster", c.cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "faults",
-		"--log-level", "warn")
-	m.cmd.Stdout, m.cmd.Stderr = log, log
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) {
-		cmd.Wait()
-		log.Close()
-		close(exited)
-	}(m.cmd, m.exited)
+		"--log-level", "warn"), m.dir+".log")
 }
 
 // kill kills member i with SIGKILL, if it runs, and waits until it is gone.
-func (c *etcdCluster) kill(i int) {
-	m := c.members[i]
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.exited
-	m.cmd = nil
-}
+func (c *etcdCluster) kill(i int) { c.members[i].kill() }
 
 // endpoints are the members' client URLs.
 func (c *etcdCluster) endpoints() []string {

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,8 +41,7 @@ func buildHooks(t *testing.T, dir string) string {
 type replica struct {
 	name, bin, addr, dir string
 	env                  []string
-	cmd                  *exec.Cmd
-	exited               chan struct{}
+	process
 	// restarts counts the times the replica exited on its own and was
 	// started again.
 	restarts int
@@ -78,46 +76,9 @@ func (r *replica) logPath() string { return filepath.Join(r.dir, "hooks.log") }
 // start runs the replica without waiting for it.
 func (r *replica) start(t *testing.T) {
 	t.Helper()
-	log, err := os.OpenFile(r.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(r.bin)
-	r.cmd.Env = r.env
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) {
-		cmd.Wait()
-		log.Close()
-		close(exited)
-	}(r.cmd, r.exited)
-}
-
-// kill kills the replica with SIGKILL, if it runs, and waits until it is
-// gone.
-func (r *replica) kill() {
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.exited
-	r.cmd = nil
-}
-
-// running reports whether the replica's process has not exited.
-func (r *replica) running() bool {
-	if r.cmd == nil {
-		return false
-	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
+	cmd := exec.Command(r.bin)
+	cmd.Env = r.env
+	r.run(t, cmd, r.logPath())
 }
 
 // revive starts the replica again if it exited on its own, as a

@@ -27,8 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway-gitops/slipway/compiler"
-	"github.com/slipway-gitops/slipway/deployer"
-	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/internal/deploytest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/watch"
@@ -138,25 +137,7 @@ func TestSopsSecret(t *testing.T) {
 	t.Logf("compiler secret set: %s", logs)
 	gittest.Commit(t, work, "Add vault with its encrypted credentials", nil)
 	bare := filepath.Join(gitRoot, "vault.git")
-	gittest.InitBare(t, bare)
-	gittest.Git(t, work, "push", "-q", bare, "main")
-
-	repo, err := gitrepo.Open(ctx, bare, gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compiler.New(compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := deployer.New(repo, repo, c, deployer.Options{SourceBranch: "main", Branch: "deploy", Author: gitrepo.Signature{Name: "Slipway", Email: "slipway@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.Deploy(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, res := deploytest.DeployWork(t, work, bare)
 
 	// The key Secret goes where the workflow's Kustomization is, as the
 	// compiler renders it.
