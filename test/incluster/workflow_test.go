@@ -80,9 +80,10 @@ func (m manifest) configMapData(t *testing.T, name string) map[string]string {
 // onlyInBase are the objects of config/base that the workflow does not
 // render, and why.
 var onlyInBase = map[string]string{
-	"ClusterRole/slipway-hooks": "a workflow grants no cluster-wide rights: the account Flux applies " +
-		"a workflow as may not create ClusterRoles or ClusterRoleBindings (docs/flux.md), so the " +
-		"watches' rights are compiler bootstrap's slipway-status-reader ClusterRole, bound by the operator",
+	"ClusterRole/slipway-hooks": "a plugin node's fields go under spec, and a ClusterRole's rules are top-level; " +
+		"nor should a workflow grant cluster-wide rights, which under tenancy the account Flux applies it as " +
+		"cannot (docs/flux.md): the watches' rights are compiler bootstrap's slipway-status-reader ClusterRole, " +
+		"which the operator binds to the workflow's ServiceAccount",
 	"ClusterRoleBinding/slipway-hooks": "as the ClusterRole",
 }
 
