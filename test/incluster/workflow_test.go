@@ -1,6 +1,7 @@
 package incluster
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
+	"github.com/slipway-gitops/slipway/schemas"
 	"github.com/slipway-gitops/slipway/source"
 )
 
@@ -44,6 +47,35 @@ func renderSelf(t *testing.T) []byte {
 	ns, err := os.ReadFile(filepath.Join(out, "clusters", "default", "namespaces", "slipway-system.yaml"))
 	require.NoError(t, err)
 	return append(append(ns, "---\n"...), build(t, filepath.Join(out, "workflows", "slipway", "clusters", "default"))...)
+}
+
+// TestWorkflowMatchesSchemas: the files of config/workflow pass the JSON
+// Schemas they name, which editors check them with.
+func TestWorkflowMatchesSchemas(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		file, id string
+		schema   []byte
+	}{
+		{"workflows/slipway.json", schemas.WorkflowID, schemas.Workflow},
+		{"clusters/default.json", schemas.ClusterID, schemas.Cluster},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(tt.schema))
+			require.NoError(t, err)
+			c := jsonschema.NewCompiler()
+			c.DefaultDraft(jsonschema.Draft2020)
+			require.NoError(t, c.AddResource(tt.id, doc))
+			s, err := c.Compile(tt.id)
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(selfRepo, tt.file))
+			require.NoError(t, err)
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+			require.NoError(t, err)
+			require.NoError(t, s.Validate(v))
+		})
+	}
 }
 
 // manifest is the objects of a rendering, by kind and name.
