@@ -109,6 +109,8 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "plugin number field as a word", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/revisionHistoryLimit", "two")}, want: []string{`/nodes/6/data/revisionHistoryLimit: must be a number, not a string`}},
 		{name: "plugin undeclared value", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/spec", map[string]any{})}, want: []string{`/nodes/6/data/spec: unknown field "spec"`}},
 		{name: "plugin renders a Secret", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/6/data/kind", "Secret"), testutil.Set("/nodes/6/data/apiVersion", "v1")}, want: []string{`/nodes/6/data/kind: a plugin cannot render a Secret`}},
+		{name: "plugin name twice for one kind", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/-", map[string]any{"id": "cert2", "type": "plugin", "position": map[string]any{"x": 0, "y": 0},
+			"data": map[string]any{"name": "batch-tls", "apiVersion": "cert-manager.io/v1", "kind": "Certificate"}})}, want: []string{`/nodes/8/data/name: Certificate name "batch-tls" is already used by node "cert"`}},
 		{name: "workload names clash across kinds", base: "batch", patches: []testutil.Patch{testutil.Set("/nodes/2/data/name", "migrate")}, want: []string{`/nodes/2/data/name: workload name "migrate" is already used by job node "migrate"`}},
 		{name: "wait for a workload without a service", base: "batch", patches: []testutil.Patch{testutil.Set("/edges/-", map[string]any{"id": "w", "source": "migrate", "target": "report"})}, want: []string{`/edges/5: job "migrate" waits for cronjob "nightly-report", which has no service with a port to wait on`}},
 		{name: "workloads waiting in a cycle", patches: []testutil.Patch{testutil.Set("/edges/-", map[string]any{"id": "w1", "source": "web", "target": "api"}), testutil.Set("/edges/-", map[string]any{"id": "w2", "source": "api", "target": "web"})}, want: []string{`workloads wait for each other in a cycle; none would start`}},
@@ -162,6 +164,19 @@ func TestDecodeInvalid(t *testing.T) {
 				t.Errorf("error reveals the secret value %q:\n%s", tt.secret, msg)
 			}
 		})
+	}
+}
+
+// TestDecodePluginNamesPerKind: plugin nodes of different kinds may share
+// a name, as their objects do (a Certificate and its Issuer, a
+// ServiceAccount and a PodDisruptionBudget).
+func TestDecodePluginNamesPerKind(t *testing.T) {
+	t.Parallel()
+	doc := testutil.LoadJSON(t, "../fixtures/repo/workflows/batch.json")
+	doc = testutil.Apply(t, doc, testutil.Set("/nodes/-", map[string]any{"id": "issuer", "type": "plugin", "position": map[string]any{"x": 0, "y": 0},
+		"data": map[string]any{"name": "batch-tls", "apiVersion": "cert-manager.io/v1", "kind": "Issuer"}}))
+	if _, err := Decode("workflows/batch.json", testutil.Marshal(t, doc)); err != nil {
+		t.Fatalf("a Certificate and an Issuer named alike: %v", err)
 	}
 }
 

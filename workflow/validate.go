@@ -212,9 +212,13 @@ func ReservedName(name string) string {
 // validateNodes checks ids, kinds, names and each node's data.
 func (v *validator) validateNodes() {
 	v.byID = make(map[string]int, len(v.wf.Nodes))
+	// Names are unique per kind of object: plugin nodes of different
+	// kinds (a ServiceAccount and a PodDisruptionBudget, a Certificate and
+	// its Issuer) may share a name, as their objects do.
 	type kindName struct {
-		kind Kind
-		name string
+		kind   Kind
+		plugin string
+		name   string
 	}
 	names := map[kindName]string{}
 	podOwners := map[string]*Node{}
@@ -249,9 +253,12 @@ func (v *validator) validateNodes() {
 		if name == "" {
 			continue
 		}
-		key := kindName{n.Type, name}
+		key, what := kindName{kind: n.Type, name: name}, string(n.Type)
+		if p, ok := n.Spec.(*PluginData); ok {
+			key.plugin, what = p.Kind, p.Kind
+		}
 		if prev, dup := names[key]; dup {
-			v.c.add(pointer(base, "data", "name"), n.ID, "%s name %q is already used by node %q", n.Type, name, prev)
+			v.c.add(pointer(base, "data", "name"), n.ID, "%s name %q is already used by node %q", what, name, prev)
 		} else {
 			names[key] = n.ID
 		}
