@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: chromium render all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e image faults
+.PHONY: chromium render render-self all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e image faults
 
 all: lint test build
 
@@ -75,6 +75,11 @@ demo-push:
 ## render: render the sample repository into ./deploy
 render:
 	$(GO) run ./cmd/compiler build --source fixtures/repo --out deploy
+
+## render-self: Slipway's own deployment, rendered by its compiler from
+## config/workflow into bin/self (docs/running-in-a-cluster.md)
+render-self:
+	$(GO) run ./cmd/compiler build --source config/workflow --out bin/self
 
 ## test: vet and run every test with the race detector
 test: tools vet
