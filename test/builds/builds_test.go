@@ -235,18 +235,25 @@ func (e *env) end(id, step string, code int, message string) {
 }
 
 // runTo runs a build through its steps, each one once the service saw it,
-// up to the step given (clone, build or push), which it leaves running.
+// up to the step given (clone, build or push), which it leaves running,
+// and logs how long each step took to be reported after the previous one
+// ended.
 func (e *env) runTo(id, last string) {
 	e.t.Helper()
+	var ended time.Time
 	for _, st := range []struct {
 		step   string
 		status build.Status
 	}{{"clone", build.Cloning}, {"build", build.Building}, {"push", build.Pushing}} {
 		e.waitStatus(id, st.status)
+		if !ended.IsZero() {
+			e.t.Logf("build %s: %s reported %s after the previous step ended", id, st.status, time.Since(ended).Round(10*time.Millisecond))
+		}
 		if st.step == last {
 			return
 		}
 		e.end(id, st.step, 0, "")
+		ended = time.Now()
 	}
 }
 
@@ -294,10 +301,7 @@ func (e *env) checkWriteBack(r *build.Record, before, image string) {
 	if got := gittest.Git(e.t, e.dir, "rev-parse", "main"); got != r.WriteBack {
 		e.t.Errorf("main is at %s, want the write-back %s", got, r.WriteBack)
 	}
-	after := e.workflowAt()
-	if strings.Count(before, `"`+apiImage+`"`) != 1 || strings.Replace(before, `"`+apiImage+`"`, `"`+image+`"`, 1) != after {
-		e.t.Errorf("the write-back changed more or less than the api image to %s:\nbefore %s\nafter  %s", image, before, after)
-	}
+	checkOnlyImage(e.t, before, e.workflowAt(), apiImage, image)
 	msg := gittest.Git(e.t, e.dir, "log", "-1", "--format=%B", r.WriteBack)
 	if !strings.Contains(msg, "Build-Id: "+r.ID) {
 		e.t.Errorf("write-back message lacks the build's trailer:\n%s", msg)
@@ -436,4 +440,13 @@ func TestBuildsOnTheStack(t *testing.T) {
 		}
 		e.checkSequence(r.ID, build.Pending, build.Cloning, build.Failed)
 	})
+}
+
+// checkOnlyImage checks that a workflow file changed from before to after
+// in one image only, from old to image, byte for byte.
+func checkOnlyImage(t *testing.T, before, after, old, image string) {
+	t.Helper()
+	if strings.Count(before, `"`+old+`"`) != 1 || strings.Replace(before, `"`+old+`"`, `"`+image+`"`, 1) != after {
+		t.Errorf("the write-back changed more or less than the image %s to %s:\nbefore %s\nafter  %s", old, image, before, after)
+	}
 }
