@@ -4,7 +4,11 @@
 package hookstest
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -134,6 +140,53 @@ func (s *Service) signal(sig syscall.Signal) {
 		<-s.exited
 	}
 	s.cmd = nil
+}
+
+// Deliver posts a GitHub webhook delivery signed with secret, as GitHub
+// signs it, and returns the reply's status and result.
+func (s *Service) Deliver(secret, event, id string, body []byte) (int, string, error) {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodPost, s.URL+"/hooks/github", bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", id)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var reply struct {
+		Result string `json:"result"`
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&reply)
+	return resp.StatusCode, reply.Result, err
+}
+
+// Metric returns the value of a metric without labels from /metrics,
+// and whether the service reports it.
+func (s *Service) Metric(name string) (float64, bool) {
+	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodGet, s.URL+"/metrics", nil)
+	if err != nil {
+		return 0, false
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // Call sends a request with body (JSON, when not nil) and a bearer token

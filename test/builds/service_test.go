@@ -1,6 +1,7 @@
 package builds_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -8,10 +9,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-gitops/slipway/build"
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/hookstest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
@@ -21,6 +24,8 @@ import (
 )
 
 const (
+	// webhookSecret signs the deliveries.
+	webhookSecret = "builds-webhook-secret-0123456789"
 	// apiToken authorises the build and scan requests.
 	apiToken = "builds-api-token-0123456789"
 	// buildNamespace is where the service runs build Jobs.
@@ -143,6 +148,24 @@ func (s *shop) scan() []string {
 	return reply.Commits
 }
 
+// pushBody returns GitHub's example push payload for a push of sha to
+// the api's repository's main.
+func pushBody(t *testing.T, sha string) []byte {
+	t.Helper()
+	for _, raw := range githubtest.Examples(t, "../..", "push") {
+		var p map[string]any
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		if ref, _ := p["ref"].(string); strings.HasPrefix(ref, "refs/heads/") {
+			return testutil.Marshal(t, testutil.Apply(t, p, testutil.Set("/ref", "refs/heads/main"), testutil.Set("/after", sha),
+				testutil.Set("/repository/clone_url", apiRepo)))
+		}
+	}
+	t.Fatal("no push example pushes a branch")
+	return nil
+}
+
 // TestBuildServiceOnTheStack runs cmd/hooks as a process with builds on,
 // against the stack with Flux: a build killed mid-step with SIGKILL and
 // recovered from its Job, its write-back and the deploy Flux applies, and
@@ -163,7 +186,7 @@ func TestBuildServiceOnTheStack(t *testing.T) {
 	}
 	s.hooks = hookstest.Start(t, hookstest.Build(t, "../.."),
 		"HOOKS_SOURCE_REPO="+s.remote,
-		"HOOKS_GITHUB_WEBHOOK_SECRET=builds-webhook-secret-0123456789",
+		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
 		"HOOKS_API_TOKENS="+apiToken,
 		"HOOKS_KUBECONFIG="+stack.Kubeconfig,
 		"HOOKS_BUILD_REGISTRY="+host+"/team",
@@ -223,6 +246,49 @@ func TestBuildServiceOnTheStack(t *testing.T) {
 		}
 		checkOnlyImage(t, before, s.workflow(), "ghcr.io/example/shop-api:1.0", want)
 		s.runs("api", want)
+	})
+
+	t.Run("a push delivery builds once, however often it comes; a cancel deletes the Job", func(t *testing.T) {
+		s.t = t
+		body := pushBody(t, commit('b'))
+		for _, id := range []string{"push-b", "push-b", "push-b-again"} {
+			if code, result, err := s.hooks.Deliver(webhookSecret, "push", id, body); code/100 != 2 || err != nil {
+				t.Fatalf("delivery %s: %d %s %v", id, code, result, err)
+			}
+		}
+		if err := stack.Poll(t.Context(), 2*time.Minute, func() (bool, error) {
+			depth, ok := s.hooks.Metric("slipway_queue_depth")
+			return ok && depth == 0, nil
+		}); err != nil {
+			t.Fatalf("the deliveries' jobs did not run: %v", err)
+		}
+		var list struct{ Builds []build.Record }
+		if code, err := s.hooks.Call(http.MethodGet, "/api/builds", "", nil, &list); code != http.StatusOK || err != nil {
+			t.Fatalf("GET /api/builds: %d %v", code, err)
+		}
+		var ids []string
+		for _, r := range list.Builds {
+			if r.Commit == commit('b') {
+				ids = append(ids, r.ID)
+			}
+		}
+		if len(ids) != 1 {
+			t.Fatalf("builds of the pushed commit: %v, want one", ids)
+		}
+		s.waitBuild(ids[0], build.Cloning)
+		if jobs, err := stack.Client.BatchV1().Jobs(buildNamespace).List(t.Context(), metav1.ListOptions{}); err != nil || len(jobs.Items) != 2 {
+			t.Errorf("%d Jobs, %v; want the first build's and this one's", len(jobs.Items), err)
+		}
+		var cancelled build.Record
+		if code, err := s.hooks.Call(http.MethodDelete, "/api/builds/"+ids[0], apiToken, nil, &cancelled); code != http.StatusOK || err != nil || cancelled.Status != build.Cancelled {
+			t.Fatalf("DELETE /api/builds/%s: %d %v %+v", ids[0], code, err, cancelled)
+		}
+		if err := stack.Poll(t.Context(), 2*time.Minute, func() (bool, error) {
+			_, err := stack.Client.BatchV1().Jobs(buildNamespace).Get(t.Context(), build.JobName(ids[0]), metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		}); err != nil {
+			t.Errorf("the cancelled build's Job remains: %v", err)
+		}
 	})
 
 	t.Run("a matching tag becomes one write-back and a deploy; another does nothing", func(t *testing.T) {
