@@ -34,9 +34,9 @@ const (
 	storeFile = "workflows/store.json"
 )
 
-// shop is cmd/hooks with builds on, its workflows repository on the
+// hooksEnv is cmd/hooks with builds on, its workflows repository on the
 // stack's git server and Flux deploying the deploy branch.
-type shop struct {
+type hooksEnv struct {
 	t      *testing.T
 	stack  *kubetest.Stack
 	hooks  *hookstest.Service
@@ -45,7 +45,7 @@ type shop struct {
 }
 
 // workflow returns the store workflow file on the remote's main.
-func (s *shop) workflow() string {
+func (s *hooksEnv) workflow() string {
 	s.t.Helper()
 	gittest.Git(s.t, s.work, "fetch", "-q", s.remote, "main")
 	return gittest.Git(s.t, s.work, "show", "FETCH_HEAD:"+storeFile)
@@ -53,7 +53,7 @@ func (s *shop) workflow() string {
 
 // oneCommitSince checks that the remote's main moved by one commit since
 // head, and returns it.
-func (s *shop) oneCommitSince(head string) string {
+func (s *hooksEnv) oneCommitSince(head string) string {
 	s.t.Helper()
 	now := s.head()
 	gittest.Git(s.t, s.work, "fetch", "-q", s.remote, "main")
@@ -64,13 +64,13 @@ func (s *shop) oneCommitSince(head string) string {
 }
 
 // head returns the remote's main.
-func (s *shop) head() string {
+func (s *hooksEnv) head() string {
 	s.t.Helper()
 	return strings.Fields(gittest.Git(s.t, s.work, "ls-remote", s.remote, "refs/heads/main"))[0]
 }
 
 // build returns a build as the service reports it.
-func (s *shop) build(id string) *build.Record {
+func (s *hooksEnv) build(id string) *build.Record {
 	s.t.Helper()
 	var r build.Record
 	if code, err := s.hooks.Call(http.MethodGet, "/api/builds/"+id, "", nil, &r); code != http.StatusOK || err != nil {
@@ -80,7 +80,7 @@ func (s *shop) build(id string) *build.Record {
 }
 
 // waitBuild waits until the service reports the build in a status.
-func (s *shop) waitBuild(id string, want build.Status) *build.Record {
+func (s *hooksEnv) waitBuild(id string, want build.Status) *build.Record {
 	s.t.Helper()
 	var last *build.Record
 	if err := s.stack.Poll(s.t.Context(), 3*time.Minute, func() (bool, error) {
@@ -93,7 +93,7 @@ func (s *shop) waitBuild(id string, want build.Status) *build.Record {
 }
 
 // buildPod waits for the build's pod in a step, as kwok runs it.
-func (s *shop) buildPod(id string) *corev1.Pod {
+func (s *hooksEnv) buildPod(id string) *corev1.Pod {
 	s.t.Helper()
 	var pod *corev1.Pod
 	err := s.stack.Poll(s.t.Context(), 2*time.Minute, func() (bool, error) {
@@ -111,7 +111,7 @@ func (s *shop) buildPod(id string) *corev1.Pod {
 }
 
 // end ends the build pod's step, as its container would.
-func (s *shop) end(id, step string, code int) {
+func (s *hooksEnv) end(id, step string, code int) {
 	s.t.Helper()
 	if err := s.stack.EndBuildStep(s.t.Context(), buildNamespace, s.buildPod(id).Name, step, code, ""); err != nil {
 		s.t.Fatal(err)
@@ -120,7 +120,7 @@ func (s *shop) end(id, step string, code int) {
 
 // runs waits until the cluster's Deployment of a node runs image, as
 // Flux applied it.
-func (s *shop) runs(node, image string) {
+func (s *hooksEnv) runs(node, image string) {
 	s.t.Helper()
 	var got string
 	if err := s.stack.Poll(s.t.Context(), 4*time.Minute, func() (bool, error) {
@@ -136,7 +136,7 @@ func (s *shop) runs(node, image string) {
 
 // scan asks the service to follow the image policies, as a registry's
 // webhook does, and returns the commits it made.
-func (s *shop) scan() []string {
+func (s *hooksEnv) scan() []string {
 	s.t.Helper()
 	var reply struct {
 		Commits []string `json:"commits"`
@@ -177,7 +177,7 @@ func TestBuildServiceOnTheStack(t *testing.T) {
 	web140 := webRepo + ":1.4.0@" + registrytest.Push(t, webRepo+":1.4.0")
 
 	gittest.InitBare(t, filepath.Join(gitRoot, "workflows.git"))
-	s := &shop{t: t, stack: stack, remote: stack.GitURL("workflows.git"), work: gittest.Init(t)}
+	s := &hooksEnv{t: t, stack: stack, remote: stack.GitURL("workflows.git"), work: gittest.Init(t)}
 	doc := testutil.Apply(t, testutil.LoadJSON(t, "testdata/"+storeFile), testutil.Set("/nodes/1/data/image", web140))
 	gittest.Commit(t, s.work, "Add the store", map[string][]byte{storeFile: testutil.Marshal(t, doc)})
 	gittest.Git(t, s.work, "push", "-q", s.remote, "main")
