@@ -26,8 +26,12 @@ const (
 // its fake node.
 func (s *Stack) startKwok(ctx context.Context, port int) error {
 	s.logf("starting kwok")
+	builds, err := s.writeBuildStages()
+	if err != nil {
+		return err
+	}
 	if err := s.start("kwok", nil, "--kubeconfig", s.Kubeconfig, "--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "-c", filepath.Join(s.opts.BinDir, kwokStages),
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "-c", filepath.Join(s.opts.BinDir, kwokStages), "-c", builds,
 		// The node's heartbeat is a Lease, as a kubelet's is: without one kwok
 		// does not renew the node's status, the node lifecycle controller marks
 		// it NotReady every node-monitor-grace-period (50 s), and the pods
@@ -43,7 +47,7 @@ func (s *Stack) startKwok(ctx context.Context, port int) error {
 	// kwok marks its node Ready; the default service account, which pods
 	// need, comes from the controller-manager. Wait for both so that tests
 	// need not.
-	err := poll(ctx, 60*time.Second, func() (bool, error) {
+	err = poll(ctx, 60*time.Second, func() (bool, error) {
 		n, err := s.Client.CoreV1().Nodes().Get(ctx, fakeNode().Name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil

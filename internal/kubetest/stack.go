@@ -1,7 +1,8 @@
 // Package kubetest runs a real Kubernetes control plane with fake nodes
 // and real Flux controllers on loopback, for tests and for people: etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler, kwok (pods run
-// and Jobs complete on fake nodes), Flux's source-controller and
+// and Jobs complete on fake nodes; build pods step by step, as a test
+// ends each step), Flux's source-controller and
 // kustomize-controller, and a smart-HTTP git server they pull from. The
 // binaries are built from the Go module proxy by `make kube-tools`.
 package kubetest

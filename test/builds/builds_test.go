@@ -1,17 +1,17 @@
 // Package builds_test runs builds on the real stack: the service makes
 // each build's Job with client-go, follows the build pod's containers,
 // resolves the pushed digest from a real OCI registry on loopback and
-// writes it back to the node through git. The test plays the builder: it
-// pushes a real image where the Job pushes. Where kwok's fast stages run
-// the pod (every init container done at once), the build is followed from
-// start to write-back; to see each step, and failures, a cancel and a
-// restart at a chosen step, the pod is kept off kwok's node and the test
-// writes its container states as a kubelet would.
+// writes it back to the node through git. kwok's build stages run the
+// pod's clone, build and push containers one after the other; the test
+// ends each step as the step's container would (an exit code, a
+// message), and plays the pusher: it pushes a real image where the Job
+// pushes.
 package builds_test
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -23,7 +23,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/slipway-gitops/slipway/build"
 	"github.com/slipway-gitops/slipway/compiler"
@@ -226,36 +225,43 @@ func (e *env) pod(id string) *corev1.Pod {
 	return pod
 }
 
-// Container states a kubelet reports.
-var (
-	waiting = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}
-	running = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
-)
-
-func exited(code int32, message string) corev1.ContainerState {
-	return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Message: message, Reason: "Completed", StartedAt: metav1.Now(), FinishedAt: metav1.Now()}}
+// end ends the build pod's step with an exit code, as its container
+// would; kwok's build stages play the rest.
+func (e *env) end(id, step string, code int, message string) {
+	e.t.Helper()
+	if err := e.stack.EndBuildStep(e.t.Context(), e.cfg.Namespace, e.pod(id).Name, step, code, message); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
-// setPod writes the build pod's status as the kubelet would: the phase
-// and the clone, build and push containers' states.
-func (e *env) setPod(id string, phase corev1.PodPhase, clone, builder, push corev1.ContainerState) {
+// runTo runs a build through its steps, each one once the service saw it,
+// up to the step given (clone, build or push), which it leaves running,
+// and logs how long each step took to be reported after the previous one
+// ended.
+func (e *env) runTo(id, last string) {
 	e.t.Helper()
-	name := e.pod(id).Name
-	pods := e.stack.Client.CoreV1().Pods(e.cfg.Namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		p, err := pods.Get(e.t.Context(), name, metav1.GetOptions{})
-		if err != nil {
-			return err
+	var ended time.Time
+	for _, st := range []struct {
+		step   string
+		status build.Status
+	}{{"clone", build.Cloning}, {"build", build.Building}, {"push", build.Pushing}} {
+		e.waitStatus(id, st.status)
+		if !ended.IsZero() {
+			e.t.Logf("build %s: %s reported %s after the previous step ended", id, st.status, time.Since(ended).Round(10*time.Millisecond))
 		}
-		p.Status.Phase = phase
-		p.Status.InitContainerStatuses = []corev1.ContainerStatus{
-			{Name: "clone", Image: e.cfg.CloneImage, State: clone}, {Name: "build", Image: e.cfg.BuilderImage, State: builder}}
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "push", Image: e.cfg.PushImage, State: push}}
-		_, err = pods.UpdateStatus(e.t.Context(), p, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
-		e.t.Fatalf("set the status of pod %s: %v", name, err)
+		if st.step == last {
+			return
+		}
+		e.end(id, st.step, 0, "")
+		ended = time.Now()
+	}
+}
+
+// checkSequence checks the statuses a build's record was written with.
+func (e *env) checkSequence(id string, want ...build.Status) {
+	e.t.Helper()
+	if got := e.records.of(id); !slices.Equal(got, want) {
+		e.t.Errorf("build %s went through %v, want %v", id, got, want)
 	}
 }
 
@@ -295,10 +301,7 @@ func (e *env) checkWriteBack(r *build.Record, before, image string) {
 	if got := gittest.Git(e.t, e.dir, "rev-parse", "main"); got != r.WriteBack {
 		e.t.Errorf("main is at %s, want the write-back %s", got, r.WriteBack)
 	}
-	after := e.workflowAt()
-	if strings.Count(before, `"`+apiImage+`"`) != 1 || strings.Replace(before, `"`+apiImage+`"`, `"`+image+`"`, 1) != after {
-		e.t.Errorf("the write-back changed more or less than the api image to %s:\nbefore %s\nafter  %s", image, before, after)
-	}
+	checkOnlyImage(e.t, before, e.workflowAt(), apiImage, image)
 	msg := gittest.Git(e.t, e.dir, "log", "-1", "--format=%B", r.WriteBack)
 	if !strings.Contains(msg, "Build-Id: "+r.ID) {
 		e.t.Errorf("write-back message lacks the build's trailer:\n%s", msg)
@@ -309,14 +312,19 @@ func TestBuildsOnTheStack(t *testing.T) {
 	stack, _ := kubetest.ForTest(t, binDir, false)
 	host := registrytest.Serve(t)
 
-	t.Run("kwok runs the pod; the registry's digest is written back", func(t *testing.T) {
+	t.Run("kwok runs each step; the registry's digest is written back", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, stack, host, "builds-kwok", nil)
 		before := e.workflowAt()
 		r := e.started('a')
-		e.pod(r.ID)
+		e.runTo(r.ID, "push")
+		// The test is the pusher: a real image where the Job pushes. The
+		// push step reports nothing, so the digest can only come from
+		// the registry.
 		digest := registrytest.Push(t, r.Registry+"/"+r.ImageName+":"+r.ImageTag)
+		e.end(r.ID, "push", 0, "")
 		done := e.waitStatus(r.ID, build.Completed)
+		e.checkSequence(r.ID, build.Pending, build.Cloning, build.Building, build.Pushing, build.Completed)
 		want := host + "/team/example/shop-api:" + commit('a')[:12] + "@" + digest
 		if done.FinalImageRef != want || done.Progress != 100 || done.WriteBackSkipped != "" {
 			t.Errorf("completed build = %+v; want the image %s written back", done, want)
@@ -344,120 +352,101 @@ func TestBuildsOnTheStack(t *testing.T) {
 		if n := e.jobs(); n != 1 {
 			t.Errorf("%d Jobs, want 1", n)
 		}
-		checkOrder(t, e.records.of(r.ID))
 	})
 
-	t.Run("steps, a restart, failure, supersession and cancel", func(t *testing.T) {
+	t.Run("failure at each step", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, stack, host, "builds-steps", func(c *build.Config) {
-			// No node has this label: the pod waits for the test, which
-			// plays its kubelet.
-			c.NodeSelector = map[string]string{"slipway.io/builder": "the-test"}
-		})
-		before := e.workflowAt()
-		r := e.started('b')
-		e.setPod(r.ID, corev1.PodPending, running, waiting, waiting)
-		e.waitStatus(r.ID, build.Cloning)
-		e.setPod(r.ID, corev1.PodPending, exited(0, ""), running, waiting)
-		e.waitStatus(r.ID, build.Building)
-		e.setPod(r.ID, corev1.PodRunning, exited(0, ""), exited(0, ""), running)
-		e.waitStatus(r.ID, build.Pushing)
-		digest := registrytest.Push(t, r.Registry+"/"+r.ImageName+":"+r.ImageTag)
-		ref := r.Registry + "/" + r.ImageName + ":" + r.ImageTag + "@" + digest
-		e.setPod(r.ID, corev1.PodSucceeded, exited(0, ""), exited(0, ""), exited(0, ref+"\n"))
-		done := e.waitStatus(r.ID, build.Completed)
-		if got, want := e.records.of(r.ID), []build.Status{build.Pending, build.Cloning, build.Building, build.Pushing, build.Completed}; !slices.Equal(got, want) {
-			t.Errorf("status sequence %v, want %v", got, want)
-		}
-		e.checkWriteBack(done, before, ref)
-
-		// Killed mid-build, the service reads the step from the Job after
-		// its restart: the build is neither lost nor run again.
-		r = e.started('c')
-		e.setPod(r.ID, corev1.PodPending, exited(0, ""), running, waiting)
-		e.waitStatus(r.ID, build.Building)
-		uid := e.pod(r.ID).UID
-		e.stop()
-		e.setPod(r.ID, corev1.PodRunning, exited(0, ""), exited(0, ""), running)
-		e.start()
-		e.waitStatus(r.ID, build.Pushing)
-		if e.pod(r.ID).UID != uid || e.jobs() != 2 {
-			t.Errorf("the restart made another pod or Job")
-		}
-		// The push fails; without retries the Job gives up, and the build
-		// fails with the step's log tail.
-		e.setPod(r.ID, corev1.PodFailed, exited(0, ""), exited(0, ""), exited(1, "UNAUTHORIZED: authentication required"))
-		failed := e.waitStatus(r.ID, build.Failed)
-		if failed.Error != "step push failed with exit code 1" || failed.LogTail != "UNAUTHORIZED: authentication required" {
-			t.Errorf("failed build = %+v", failed)
-		}
-
-		// A failure at the clone and at the build step: the Job gives up,
-		// the build fails with the step's log tail.
+		e := newEnv(t, stack, host, "builds-fail", nil)
 		for _, step := range []struct {
-			commit         byte
-			clone, builder corev1.ContainerState
-			err, log       string
+			commit   byte
+			step     string
+			code     int
+			log      string
+			sequence []build.Status
 		}{
-			{'7', exited(128, "fatal: remote error: upload-pack: not our ref"), waiting, "step clone failed with exit code 128", "fatal: remote error: upload-pack: not our ref"},
-			{'8', exited(0, ""), exited(1, "ERROR: failed to solve: process \"/bin/sh -c go build\" did not complete successfully: exit code: 2"),
-				"step build failed with exit code 1", "ERROR: failed to solve: process \"/bin/sh -c go build\" did not complete successfully: exit code: 2"},
+			{'1', "clone", 128, "fatal: remote error: upload-pack: not our ref",
+				[]build.Status{build.Pending, build.Cloning, build.Failed}},
+			{'2', "build", 1, "ERROR: failed to solve: process \"/bin/sh -c go build\" did not complete successfully: exit code: 2",
+				[]build.Status{build.Pending, build.Cloning, build.Building, build.Failed}},
+			{'3', "push", 1, "UNAUTHORIZED: authentication required",
+				[]build.Status{build.Pending, build.Cloning, build.Building, build.Pushing, build.Failed}},
 		} {
 			r := e.started(step.commit)
-			e.setPod(r.ID, corev1.PodFailed, step.clone, step.builder, waiting)
-			if got := e.waitStatus(r.ID, build.Failed); got.Error != step.err || got.LogTail != step.log {
-				t.Errorf("failed build = %+v; want %q with the log tail", got, step.err)
+			e.runTo(r.ID, step.step)
+			e.end(r.ID, step.step, step.code, step.log)
+			got := e.waitStatus(r.ID, build.Failed)
+			if want := fmt.Sprintf("step %s failed with exit code %d", step.step, step.code); got.Error != want || got.LogTail != step.log {
+				t.Errorf("failed build = %+v; want %q with the log tail", got, want)
 			}
+			e.checkSequence(r.ID, step.sequence...)
 		}
+		if n := e.deploys.Load(); n != 0 {
+			t.Errorf("%d deploys asked for, want none: failed builds write nothing back", n)
+		}
+	})
+
+	t.Run("a restart, supersession and cancel", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, stack, host, "builds-steps", nil)
+		before := e.workflowAt()
+		// Stopped mid-build, the service reads the step from the Job after
+		// its restart: the build is neither lost nor run again.
+		r := e.started('c')
+		e.runTo(r.ID, "build")
+		uid := e.pod(r.ID).UID
+		e.stop()
+		e.end(r.ID, "build", 0, "")
+		e.start()
+		e.waitStatus(r.ID, build.Pushing)
+		if e.pod(r.ID).UID != uid || e.jobs() != 1 {
+			t.Errorf("the restart made another pod or Job")
+		}
+		digest := registrytest.Push(t, r.Registry+"/"+r.ImageName+":"+r.ImageTag)
+		ref := r.Registry + "/" + r.ImageName + ":" + r.ImageTag + "@" + digest
+		e.end(r.ID, "push", 0, ref)
+		e.checkWriteBack(e.waitStatus(r.ID, build.Completed), before, ref)
+		e.checkSequence(r.ID, build.Pending, build.Cloning, build.Building, build.Pushing, build.Completed)
 
 		// A newer commit cancels the older build, and its Job goes.
 		older := e.started('d')
-		e.pod(older.ID)
+		e.runTo(older.ID, "build")
 		newer := e.started('e')
 		if got := e.waitStatus(older.ID, build.Cancelled); !strings.Contains(got.Error, newer.ID) {
 			t.Errorf("superseded build = %+v", got)
 		}
 		e.jobGone(older.ID)
+		e.checkSequence(older.ID, build.Pending, build.Cloning, build.Building, build.Cancelled)
 		// Cancelling deletes the Job.
-		e.pod(newer.ID)
+		e.runTo(newer.ID, "push")
 		if _, cancelled, err := e.svc.Cancel(t.Context(), newer.ID, "cancelled by the test"); err != nil || !cancelled {
 			t.Fatalf("cancel: %t, %v", cancelled, err)
 		}
 		e.jobGone(newer.ID)
+		e.checkSequence(newer.ID, build.Pending, build.Cloning, build.Building, build.Pushing, build.Cancelled)
 		if n := e.deploys.Load(); n != 1 {
-			t.Errorf("%d deploys asked for, want 1: failed and cancelled builds write nothing back", n)
+			t.Errorf("%d deploys asked for, want 1: cancelled builds write nothing back", n)
 		}
 	})
 
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, stack, host, "builds-timeout", func(c *build.Config) {
-			c.NodeSelector = map[string]string{"slipway.io/builder": "none"}
-			c.Timeout = 10 * time.Second
-		})
+		e := newEnv(t, stack, host, "builds-timeout", func(c *build.Config) { c.Timeout = 20 * time.Second })
 		r := e.started('f')
+		// The clone never ends.
+		e.runTo(r.ID, "clone")
 		got := e.waitStatus(r.ID, build.Failed)
-		if !strings.Contains(got.Error, "timed out after 10s") {
+		if !strings.Contains(got.Error, "timed out after 20s") {
 			t.Errorf("timed-out build = %+v", got)
 		}
+		e.checkSequence(r.ID, build.Pending, build.Cloning, build.Failed)
 	})
 }
 
-// checkOrder checks that a status sequence runs forward: pending, then
-// steps in their order, then completed.
-func checkOrder(t *testing.T, seq []build.Status) {
+// checkOnlyImage checks that a workflow file changed from before to after
+// in one image only, from old to image, byte for byte.
+func checkOnlyImage(t *testing.T, before, after, old, image string) {
 	t.Helper()
-	order := []build.Status{build.Pending, build.Cloning, build.Building, build.Pushing, build.Completed}
-	at := 0
-	for _, s := range seq {
-		i := slices.Index(order, s)
-		if i < at {
-			t.Errorf("status sequence %v goes back", seq)
-			return
-		}
-		at = i
-	}
-	if seq[len(seq)-1] != build.Completed {
-		t.Errorf("status sequence %v does not end completed", seq)
+	if strings.Count(before, `"`+old+`"`) != 1 || strings.Replace(before, `"`+old+`"`, `"`+image+`"`, 1) != after {
+		t.Errorf("the write-back changed more or less than the image %s to %s:\nbefore %s\nafter  %s", old, image, before, after)
 	}
 }
