@@ -5,12 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	fiberrecover "github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -65,6 +67,16 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 			return c.Status(code).JSON(Reply{Result: "error", Message: err.Error()})
 		},
 	})
+	// A handler's panic answers its request with a 500 and is logged with
+	// its stack; it never takes the process, and every other client, down.
+	app.Use(fiberrecover.New(fiberrecover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			r.log.LogAttrs(c.UserContext(), slog.LevelError, "handler panicked",
+				slog.String("method", c.Method()), slog.String("path", c.Path()),
+				slog.Any("panic", e), slog.String("stack", string(debug.Stack())))
+		},
+	}))
 	app.Use(closeUnread)
 	// Server-Timing tells GitHub's delivery log, and the load benchmark,
 	// how long the service took without the network.

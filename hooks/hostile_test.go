@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/slipway-gitops/slipway/store"
 )
 
 // rawRequest is the head of a signed-looking push delivery whose body is
@@ -321,4 +326,40 @@ func FuzzReceiveBody(f *testing.F) {
 			t.Errorf("verified %q with %q (length %d)", body, signature, length)
 		}
 	})
+}
+
+// TestHandlerPanic: a handler that panics answers its own request with a
+// 500 and a logged stack; the service goes on serving everyone else.
+func TestHandlerPanic(t *testing.T) {
+	t.Parallel()
+	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	logs := &bytes.Buffer{}
+	m := must(NewMetrics(MetricsConfig{Depth: s.Queue().Depth, Extra: s.Metrics()}))(t)
+	r := must(NewReceiver(ReceiverConfig{Secret: secret, Queue: s.Queue(), SourceBranch: "main", Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: m}))(t)
+	app := must(NewApp(AppConfig{Receiver: r, Metrics: m}))(t)
+	app.Get("/panics", func(*fiber.Ctx) error { panic("a bug in a handler") })
+
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/panics", http.StatusInternalServerError},
+		{"/healthz", http.StatusOK},
+	} {
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, tc.path, nil), -1)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tc.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: status %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	if got := logs.String(); !strings.Contains(got, `"msg":"handler panicked"`) || !strings.Contains(got, "a bug in a handler") {
+		t.Errorf("the panic is not logged with its value:\n%s", got)
+	}
 }
