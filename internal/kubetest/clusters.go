@@ -28,6 +28,9 @@ type ClustersOptions struct {
 	// Flux starts Flux's controllers on each cluster and installs their
 	// CRDs.
 	Flux bool
+	// KustomizeControllerArgs are added to each kustomize-controller's
+	// command line, as Options.KustomizeControllerArgs are.
+	KustomizeControllerArgs []string
 	// Log receives progress lines; nil for none.
 	Log io.Writer
 }
@@ -94,7 +97,7 @@ func StartClusters(ctx context.Context, opts ClustersOptions) (_ *Clusters, err 
 	// its own: on a busy machine, one after another would take minutes.
 	pkis := make([]*pki, len(opts.Names))
 	for i, name := range opts.Names {
-		s := &Stack{opts: Options{BinDir: opts.BinDir, Flux: opts.Flux, Log: opts.Log}, Dir: filepath.Join(c.Dir, name)}
+		s := &Stack{opts: Options{BinDir: opts.BinDir, Flux: opts.Flux, KustomizeControllerArgs: opts.KustomizeControllerArgs, Log: opts.Log}, Dir: filepath.Join(c.Dir, name)}
 		c.Stacks[name] = s
 		if err := os.MkdirAll(filepath.Join(s.Dir, "logs"), 0o755); err != nil {
 			return nil, err

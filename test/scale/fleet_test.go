@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -189,6 +190,8 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
 		"HOOKS_KUBECONFIG="+f.kubeconfig,
 		"HOOKS_STATUS_MIN_WRITE="+minWrite.String(),
+		// Each garbage collection logs the heap it left live (liveHeap).
+		"GODEBUG=gctrace=1",
 	)
 	if !bootstrapped {
 		f.bootstrap(tb)
@@ -352,7 +355,28 @@ func (f *fleet) memory(tb testing.TB) (peak, current int64) {
 type service struct {
 	url    string
 	pid    int
+	log    string
 	client *http.Client
+}
+
+// gcTrace matches the heap sizes of a garbage collection's line that
+// GODEBUG=gctrace=1 writes: at its start, at its end, and marked live.
+var gcTrace = regexp.MustCompile(`(?m)^gc \d+ @.* (\d+)->(\d+)->(\d+) MB`)
+
+// liveHeap returns the heap the service's last garbage collection found
+// live, in bytes, from its log; it fails when there was none.
+func (s *service) liveHeap(tb testing.TB) int64 {
+	tb.Helper()
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	all := gcTrace.FindAllSubmatch(b, -1)
+	if len(all) == 0 {
+		tb.Fatalf("%s has no garbage collection trace (GODEBUG=gctrace=1)", s.log)
+	}
+	mb, _ := strconv.ParseInt(string(all[len(all)-1][3]), 10, 64)
+	return mb << 20
 }
 
 // startHooks builds cmd/hooks and runs it with env added to its
@@ -398,7 +422,7 @@ func startHooks(tb testing.TB, env ...string) *service {
 			tb.Logf("hooks log (%s), last 4 KB:\n%s", logPath, b[max(0, len(b)-4096):])
 		}
 	})
-	s := &service{url: "http://" + addr, pid: cmd.Process.Pid, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &service{url: "http://" + addr, pid: cmd.Process.Pid, log: logPath, client: &http.Client{Timeout: 30 * time.Second}}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		select {
 		case err := <-exited:
