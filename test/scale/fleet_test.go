@@ -225,7 +225,7 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 		tb.Fatalf("the fleet did not turn healthy: %v; last: %s", err, last)
 	}
 	f.synced = time.Since(began)
-	tb.Logf("%d workflows on %d clusters, %d objects live and healthy on /api/status after %s", n, len(f.clusters), f.objects, f.synced.Round(time.Second))
+	tb.Logf("%d workflows, %d objects live and healthy on /api/status after %s", n, f.objects, f.synced.Round(time.Second))
 }
 
 // bootstrap applies Flux's bootstrap to each cluster once the service has
