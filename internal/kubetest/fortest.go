@@ -23,7 +23,22 @@ func ForTest(t testing.TB, binDir string, flux bool) (*Stack, string) {
 // a temporary directory.
 func ForTestWith(t testing.TB, opts Options) (*Stack, string) {
 	t.Helper()
-	bin, _ := filepath.Abs(opts.BinDir)
+	opts.BinDir, opts.GitRoot = requireBinaries(t, opts.BinDir), t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopWhenDone(t, s.Dir, s.Stop)
+	return s, opts.GitRoot
+}
+
+// requireBinaries returns binDir made absolute, skipping the test loudly
+// when it lacks a binary, and failing it in CI, which must run it.
+func requireBinaries(t testing.TB, binDir string) string {
+	t.Helper()
+	bin, _ := filepath.Abs(binDir)
 	if missing := MissingBinaries(bin); len(missing) > 0 {
 		msg := fmt.Sprintf("SKIPPED LOUDLY: the kube stack's binaries %v are missing from %s: run make kube-tools", missing, bin)
 		if os.Getenv("CI") == "true" {
@@ -31,20 +46,18 @@ func ForTestWith(t testing.TB, opts Options) (*Stack, string) {
 		}
 		t.Skip(msg)
 	}
-	opts.BinDir, opts.GitRoot = bin, t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return bin
+}
+
+// stopWhenDone stops what runs in dir when the test ends, and removes dir
+// unless the test failed: then its logs are kept.
+func stopWhenDone(t testing.TB, dir string, stop func()) {
 	t.Cleanup(func() {
-		s.Stop()
+		stop()
 		if t.Failed() {
-			t.Logf("kube stack logs kept in %s", s.Dir)
+			t.Logf("kube stack logs kept in %s", dir)
 			return
 		}
-		os.RemoveAll(s.Dir)
+		os.RemoveAll(dir)
 	})
-	return s, opts.GitRoot
 }

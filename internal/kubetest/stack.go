@@ -131,37 +131,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
 	s.logf("starting etcd on %s", etcdURL)
-	if err := s.start("etcd", nil, "--data-dir", filepath.Join(s.Dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL, "--name", "default",
-		"--unsafe-no-fsync"); err != nil {
-		return nil, err
-	}
-	if err := s.waitServing(ctx, "etcd", http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
+	if err := s.startEtcd(ctx, etcdURL, peerURL); err != nil {
 		return nil, err
 	}
 
 	s.logf("starting kube-apiserver on 127.0.0.1:%d", apiPort)
-	if err := s.start("kube-apiserver", nil, "--etcd-servers", etcdURL, "--secure-port", fmt.Sprint(apiPort), "--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
-		"--tls-cert-file", p.serverCert, "--tls-private-key-file", p.serverKey, "--client-ca-file", p.caCert,
-		"--service-account-key-file", p.saPub, "--service-account-signing-key-file", p.saKey,
-		"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
-		"--authorization-mode", "RBAC", "--allow-privileged"); err != nil {
+	if err := s.startAPIServer(p, etcdURL, "", apiPort); err != nil {
 		return nil, err
 	}
-	host := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-	if err := s.waitServing(ctx, "kube-apiserver", adminHTTPClient(p), host+"/readyz", 3*time.Minute); err != nil {
-		return nil, err
-	}
-	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
-	if err := writeKubeconfig(s.Kubeconfig, host, p); err != nil {
-		return nil, err
-	}
-	if s.Config, err = clientcmd.BuildConfigFromFlags("", s.Kubeconfig); err != nil {
-		return nil, err
-	}
-	s.Config.QPS, s.Config.Burst = 100, 200
-	if s.Client, err = kubernetes.NewForConfig(s.Config); err != nil {
+	if err := s.waitAPIServer(ctx, p, apiPort); err != nil {
 		return nil, err
 	}
 
@@ -192,6 +170,52 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.logf("stack ready: KUBECONFIG=%s", s.Kubeconfig)
 	return s, nil
+}
+
+// startEtcd starts a single-member etcd serving clients on clientURL and
+// waits until it is healthy.
+func (s *Stack) startEtcd(ctx context.Context, clientURL, peerURL string) error {
+	if err := s.start("etcd", nil, "--data-dir", filepath.Join(s.Dir, "etcd"), "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL, "--name", "default",
+		"--unsafe-no-fsync"); err != nil {
+		return err
+	}
+	return s.waitServing(ctx, "etcd", http.DefaultClient, clientURL+"/health", 30*time.Second)
+}
+
+// startAPIServer starts kube-apiserver on port with the certificates of
+// p, storing in the etcd at etcdURL under prefix (the default, /registry,
+// if empty).
+func (s *Stack) startAPIServer(p *pki, etcdURL, prefix string, port int) error {
+	args := []string{"--etcd-servers", etcdURL, "--secure-port", fmt.Sprint(port), "--bind-address", "127.0.0.1",
+		"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
+		"--tls-cert-file", p.serverCert, "--tls-private-key-file", p.serverKey, "--client-ca-file", p.caCert,
+		"--service-account-key-file", p.saPub, "--service-account-signing-key-file", p.saKey,
+		"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
+		"--authorization-mode", "RBAC", "--allow-privileged"}
+	if prefix != "" {
+		args = append(args, "--etcd-prefix", prefix)
+	}
+	return s.start("kube-apiserver", nil, args...)
+}
+
+// waitAPIServer waits until the API server on port is ready, then writes
+// the stack's admin kubeconfig and makes its clients.
+func (s *Stack) waitAPIServer(ctx context.Context, p *pki, port int) (err error) {
+	host := fmt.Sprintf("https://127.0.0.1:%d", port)
+	if err := s.waitServing(ctx, "kube-apiserver", adminHTTPClient(p), host+"/readyz", 3*time.Minute); err != nil {
+		return err
+	}
+	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
+	if err := writeKubeconfig(s.Kubeconfig, host, p); err != nil {
+		return err
+	}
+	if s.Config, err = clientcmd.BuildConfigFromFlags("", s.Kubeconfig); err != nil {
+		return err
+	}
+	s.Config.QPS, s.Config.Burst = 100, 200
+	s.Client, err = kubernetes.NewForConfig(s.Config)
+	return err
 }
 
 func (s *Stack) logf(format string, args ...any) {

@@ -15,14 +15,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/hooks"
@@ -51,9 +56,9 @@ const webhookSecret = "scale-webhook-secret-0123456789"
 // limit never holds an event back.
 const minWrite = time.Second
 
-// scaleWorkflow returns workflow w<i>: an Ingress routing to the first
-// tier's Service, and the tiers.
-func scaleWorkflow(i int) []byte {
+// scaleWorkflow returns workflow w<i> on cluster: an Ingress routing to
+// the first tier's Service, and the tiers.
+func scaleWorkflow(i int, cluster string) []byte {
 	type obj = map[string]any
 	node := func(id, typ string, x, y int, data obj) obj {
 		return obj{"id": id, "type": typ, "position": obj{"x": x, "y": y}, "data": data}
@@ -85,7 +90,7 @@ func scaleWorkflow(i int) []byte {
 			edges = append(edges, edge(id, d, ""))
 		}
 	}
-	b, err := json.MarshalIndent(obj{"name": workflowName(i), "status": "published", "nodes": nodes, "edges": edges}, "", " ")
+	b, err := json.MarshalIndent(obj{"name": workflowName(i), "cluster_id": cluster, "status": "published", "nodes": nodes, "edges": edges}, "", " ")
 	if err != nil {
 		panic(err) // maps of plain values always marshal
 	}
@@ -94,18 +99,36 @@ func scaleWorkflow(i int) []byte {
 
 func workflowName(i int) string { return fmt.Sprintf("w%03d", i) }
 
-// fleet is a stack running generated workflows that cmd/hooks watches.
+// fleet is generated workflows running on clusters that cmd/hooks
+// watches.
 type fleet struct {
-	stack     *kubetest.Stack
-	hooks     *service
-	workflows int
-	// synced is how long it took from the stack's start until every
+	// clusters run the workflows: workflow i runs on cluster i modulo
+	// their number.
+	clusters []cluster
+	// kubeconfig has a context for each cluster, named as it.
+	kubeconfig string
+	// bare is the repository on the git server, at remote; work is its
+	// working copy.
+	bare, remote, work string
+	hooks              *service
+	workflows          int
+	// synced is how long it took from the start given to grow until every
 	// workflow was live and healthy on /api/status.
 	synced time.Duration
 	// objects is how many managed objects /api/status showed then.
 	objects int
 	// revision is the store revision /api/status was read at then.
 	revision int64
+}
+
+// cluster is one cluster of a fleet.
+type cluster struct {
+	name  string
+	stack *kubetest.Stack
+	// standIn is set for a cluster that runs no controllers: the fleet
+	// sets its Deployments' status, as the controller-manager and a
+	// kubelet would once the pods run.
+	standIn bool
 }
 
 // startFleet starts the stack, commits n generated workflows to a
@@ -117,49 +140,69 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 	tb.Helper()
 	began := time.Now()
 	s, gitRoot := kubetest.ForTest(tb, filepath.Join(root, ".tools/kube/bin"), true)
-	ctx := tb.Context()
+	f := newFleet(tb, gitRoot, s.GitURL, s.Kubeconfig, []cluster{{name: workflow.DefaultCluster, stack: s}})
+	f.grow(tb, n, timeout, began)
+	return f
+}
 
-	bare := filepath.Join(gitRoot, "workflows.git")
-	gittest.InitBare(tb, bare)
-	remote := s.GitURL("workflows.git")
-	work := gittest.Init(tb)
+// newFleet makes the fleet's repository, workflows.git under gitRoot,
+// served at gitURL("workflows.git"), with a file for each cluster, the
+// first the default one. It has no workflows yet.
+func newFleet(tb testing.TB, gitRoot string, gitURL func(string) string, kubeconfig string, clusters []cluster) *fleet {
+	tb.Helper()
+	f := &fleet{clusters: clusters, kubeconfig: kubeconfig, bare: filepath.Join(gitRoot, "workflows.git"), remote: gitURL("workflows.git"), work: gittest.Init(tb)}
+	gittest.InitBare(tb, f.bare)
 	// Flux applies each workflow once within the hour: no periodic
 	// re-apply of a hundred Kustomizations runs while the fleet is
 	// measured.
-	files := map[string][]byte{"clusters/" + workflow.DefaultCluster + ".json": []byte(`{"name": "default", "default": true, "flux": {"interval": "1h"}}`)}
-	for i := range n {
-		files["workflows/"+workflowName(i)+".json"] = scaleWorkflow(i)
+	files := map[string][]byte{}
+	for i, c := range clusters {
+		files["clusters/"+c.name+".json"] = fmt.Appendf(nil, `{"name": %q, "default": %t, "flux": {"interval": "1h"}}`, c.name, i == 0)
 	}
-	gittest.Commit(tb, work, fmt.Sprintf("Add %d generated workflows", n), files)
-	gittest.Git(tb, work, "push", "-q", remote, "main")
+	gittest.Commit(tb, f.work, "Add the clusters", files)
+	return f
+}
 
-	f := &fleet{stack: s, workflows: n}
+// clusterOf is the cluster workflow i runs on.
+func (f *fleet) clusterOf(i int) cluster { return f.clusters[i%len(f.clusters)] }
+
+// grow commits generated workflows until there are n, runs cmd/hooks on
+// the repository (a new process, for the test or benchmark tb), bootstraps
+// Flux on each cluster on the deploy branch the service writes if it is
+// not yet, assigns every Ingress an address as an ingress controller
+// would, and waits until /api/status shows every workflow Synced and
+// Healthy with all its objects; synced is measured from began.
+func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Time) {
+	tb.Helper()
+	ctx := tb.Context()
+	files := map[string][]byte{}
+	for i := f.workflows; i < n; i++ {
+		files["workflows/"+workflowName(i)+".json"] = scaleWorkflow(i, f.clusterOf(i).name)
+	}
+	gittest.Commit(tb, f.work, fmt.Sprintf("Add %d generated workflows", n-f.workflows), files)
+	gittest.Git(tb, f.work, "push", "-q", f.remote, "main")
+	f.workflows = n
+	_, err := gittest.GitE(ctx, f.bare, "rev-parse", "--verify", "-q", "refs/heads/deploy")
+	bootstrapped := err == nil
+
 	f.hooks = startHooks(tb,
-		"HOOKS_SOURCE_REPO="+remote,
+		"HOOKS_SOURCE_REPO="+f.remote,
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
-		"HOOKS_KUBECONFIG="+s.Kubeconfig,
+		"HOOKS_KUBECONFIG="+f.kubeconfig,
 		"HOOKS_STATUS_MIN_WRITE="+minWrite.String(),
+		// Each garbage collection logs the heap it left live (liveHeap).
+		"GODEBUG=gctrace=1",
 	)
-	// Flux starts once the service has written the deploy branch.
-	err := s.Poll(ctx, 2*time.Minute, func() (bool, error) {
-		_, err := gittest.GitE(ctx, bare, "rev-parse", "--verify", "-q", "refs/heads/deploy")
-		return err == nil, nil
-	})
-	if err != nil {
-		tb.Fatalf("no deploy branch: %v", err)
-	}
-	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: workflow.DefaultCluster, URL: remote, Branch: "deploy", Interval: 10 * time.Minute}, compiler.DefaultOptions())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := s.Apply(ctx, bootstrap); err != nil {
-		tb.Fatal(err)
+	if !bootstrapped {
+		f.bootstrap(tb)
 	}
 
 	var last string
-	err = s.Poll(ctx, timeout, func() (bool, error) {
-		if err := f.assignAddresses(ctx); err != nil {
-			return false, err
+	err = f.clusters[0].stack.Poll(ctx, timeout, func() (bool, error) {
+		// An API server that times out on a busy machine is asked again.
+		if err := f.standIn(ctx); err != nil {
+			last = err.Error()
+			return false, nil
 		}
 		var o hooks.Overview
 		if _, err := f.hooks.get(ctx, "/api/status", &o); err != nil {
@@ -183,7 +226,76 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 	}
 	f.synced = time.Since(began)
 	tb.Logf("%d workflows, %d objects live and healthy on /api/status after %s", n, f.objects, f.synced.Round(time.Second))
-	return f
+}
+
+// bootstrap applies Flux's bootstrap to each cluster once the service has
+// written the deploy branch.
+func (f *fleet) bootstrap(tb testing.TB) {
+	tb.Helper()
+	ctx := tb.Context()
+	err := f.clusters[0].stack.Poll(ctx, 2*time.Minute, func() (bool, error) {
+		_, err := gittest.GitE(ctx, f.bare, "rev-parse", "--verify", "-q", "refs/heads/deploy")
+		return err == nil, nil
+	})
+	if err != nil {
+		tb.Fatalf("no deploy branch: %v", err)
+	}
+	for _, c := range f.clusters {
+		bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: c.name, URL: f.remote, Branch: "deploy", Interval: 10 * time.Minute}, compiler.DefaultOptions())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := c.stack.Apply(ctx, bootstrap); err != nil {
+			tb.Fatalf("cluster %s: %v", c.name, err)
+		}
+	}
+}
+
+// standIn does on each cluster what its controllers would: assigns every
+// Ingress an address, and, on a cluster without controllers, reports
+// every Deployment's pods ready.
+func (f *fleet) standIn(ctx context.Context) error {
+	for _, c := range f.clusters {
+		if err := c.assignAddresses(ctx); err != nil {
+			return fmt.Errorf("cluster %s: %w", c.name, err)
+		}
+		if !c.standIn {
+			continue
+		}
+		if err := c.runDeployments(ctx); err != nil {
+			return fmt.Errorf("cluster %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// runDeployments sets the status of every managed Deployment whose status
+// is not current to what the controller-manager writes once its pods are
+// ready. A conflict is left for the next call.
+func (c cluster) runDeployments(ctx context.Context) error {
+	deployments := c.stack.Client.AppsV1().Deployments(metav1.NamespaceAll)
+	list, err := deployments.List(ctx, metav1.ListOptions{LabelSelector: workflow.LabelManagedBy + "=" + workflow.ManagedBy})
+	if err != nil {
+		return err
+	}
+	for _, d := range list.Items {
+		replicas := ptr.Deref(d.Spec.Replicas, 1)
+		if d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == replicas {
+			continue
+		}
+		now := metav1.Now()
+		d.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas,
+			Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastUpdateTime: now, LastTransitionTime: now},
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: now, LastTransitionTime: now},
+			},
+		}
+		if _, err := c.stack.Client.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, &d, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // ingressAddress is what an ingress controller would report.
@@ -193,14 +305,14 @@ var ingressAddress = []byte(`{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.
 var noAddress = []byte(`{"status":{"loadBalancer":{"ingress":null}}}`)
 
 // assignAddresses gives every managed Ingress that has none an address.
-func (f *fleet) assignAddresses(ctx context.Context) error {
-	list, err := f.stack.Client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: workflow.LabelManagedBy + "=" + workflow.ManagedBy})
+func (c cluster) assignAddresses(ctx context.Context) error {
+	list, err := c.stack.Client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: workflow.LabelManagedBy + "=" + workflow.ManagedBy})
 	if err != nil {
 		return err
 	}
 	for _, ing := range list.Items {
 		if len(ing.Status.LoadBalancer.Ingress) == 0 {
-			if err := f.setAddress(ctx, ing.Namespace, true); err != nil {
+			if err := c.setAddress(ctx, ing.Namespace, true); err != nil {
 				return err
 			}
 		}
@@ -210,12 +322,12 @@ func (f *fleet) assignAddresses(ctx context.Context) error {
 
 // setAddress gives the Ingress of workflow wf an address, or takes it
 // away, through the API server's status subresource.
-func (f *fleet) setAddress(ctx context.Context, wf string, on bool) error {
+func (c cluster) setAddress(ctx context.Context, wf string, on bool) error {
 	patch := noAddress
 	if on {
 		patch = ingressAddress
 	}
-	_, err := f.stack.Client.NetworkingV1().Ingresses(wf).Patch(ctx, "web", types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	_, err := c.stack.Client.NetworkingV1().Ingresses(wf).Patch(ctx, "web", types.MergePatchType, patch, metav1.PatchOptions{}, "status")
 	return err
 }
 
@@ -245,7 +357,28 @@ func (f *fleet) memory(tb testing.TB) (peak, current int64) {
 type service struct {
 	url    string
 	pid    int
+	log    string
 	client *http.Client
+}
+
+// gcTrace matches the heap sizes of a garbage collection's line that
+// GODEBUG=gctrace=1 writes: at its start, at its end, and marked live.
+var gcTrace = regexp.MustCompile(`(?m)^gc \d+ @.* (\d+)->(\d+)->(\d+) MB`)
+
+// liveHeap returns the heap the service's last garbage collection found
+// live, in bytes, from its log; it fails when there was none.
+func (s *service) liveHeap(tb testing.TB) int64 {
+	tb.Helper()
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	all := gcTrace.FindAllSubmatch(b, -1)
+	if len(all) == 0 {
+		tb.Fatalf("%s has no garbage collection trace (GODEBUG=gctrace=1)", s.log)
+	}
+	mb, _ := strconv.ParseInt(string(all[len(all)-1][3]), 10, 64)
+	return mb << 20
 }
 
 // startHooks builds cmd/hooks and runs it with env added to its
@@ -291,7 +424,7 @@ func startHooks(tb testing.TB, env ...string) *service {
 			tb.Logf("hooks log (%s), last 4 KB:\n%s", logPath, b[max(0, len(b)-4096):])
 		}
 	})
-	s := &service{url: "http://" + addr, pid: cmd.Process.Pid, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &service{url: "http://" + addr, pid: cmd.Process.Pid, log: logPath, client: &http.Client{Timeout: 30 * time.Second}}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		select {
 		case err := <-exited:
@@ -431,14 +564,23 @@ func (f *fleet) toggler(tb testing.TB) *toggler {
 // the stream shows the change.
 func (t *toggler) toggle(tb testing.TB) time.Duration {
 	tb.Helper()
-	wf := workflowName(t.next % t.f.workflows)
+	i := t.next % t.f.workflows
 	t.next++
+	return t.toggleWorkflow(tb, i)
+}
+
+// toggleWorkflow takes workflow i's Ingress address away, or gives it
+// back, and returns the time from the request to the API server until
+// the stream shows the change.
+func (t *toggler) toggleWorkflow(tb testing.TB, i int) time.Duration {
+	tb.Helper()
+	wf := workflowName(i)
 	// Not sooner than the status rate limit allows a write.
 	if wait := minWrite + 100*time.Millisecond - time.Since(t.last[wf]); wait > 0 {
 		time.Sleep(wait)
 	}
 	c := change{workflow: wf, on: !t.on[wf], sent: time.Now()}
-	if err := t.f.setAddress(tb.Context(), wf, c.on); err != nil {
+	if err := t.f.clusterOf(i).setAddress(tb.Context(), wf, c.on); err != nil {
 		tb.Fatal(err)
 	}
 	t.on[wf], t.last[wf] = c.on, c.sent

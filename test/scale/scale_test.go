@@ -80,7 +80,8 @@ func TestScale(t *testing.T) {
 	t.Logf("hooks: peak %d MB, now %d MB resident", peak>>20, rss>>20)
 }
 
-// reportMemory reports the service's peak and current resident memory.
+// reportMemory reports the service's peak and current resident memory,
+// and the heap its last garbage collection found live.
 func (f *fleet) reportMemory(b *testing.B) {
 	var peak, rss int64
 	for b.Loop() {
@@ -88,6 +89,7 @@ func (f *fleet) reportMemory(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
 	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
+	b.ReportMetric(float64(f.hooks.liveHeap(b))/(1<<20), "heap-MB")
 	b.ReportMetric(float64(f.objects), "objects")
 	b.ReportMetric(f.synced.Seconds(), "sync-s")
 }
