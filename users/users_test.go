@@ -18,7 +18,7 @@ const password = "correct horse battery staple"
 // clock is a settable time.
 type clock struct{ at atomic.Int64 }
 
-func (c *clock) now() time.Time           { return time.Unix(0, c.at.Load()) }
+func (c *clock) now() time.Time          { return time.Unix(0, c.at.Load()) }
 func (c *clock) advance(d time.Duration) { c.at.Add(int64(d)) }
 
 func newStore(t *testing.T) (*users.Store, *store.Store, *clock) {
