@@ -42,7 +42,10 @@ type fixture struct {
 	token string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the options changed by opts.
+func newFixtureWith(t *testing.T, opts func(*canvas.Options)) *fixture {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -61,7 +64,11 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := accounts.Add(t.Context(), email, "Ada Lovelace", "admin", password); err != nil {
 		t.Fatal(err)
 	}
-	s, err := canvas.New(canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: st, Signals: st.Queue()})
+	o := canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: st, Signals: st.Queue()}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := canvas.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,19 +96,28 @@ func newFixture(t *testing.T) *fixture {
 type answer struct {
 	status int
 	body   []byte
+	header http.Header
 }
 
 // do sends a request to the API with a bearer token (none when empty).
 func (f *fixture) do(method, path, token, body string) answer {
 	f.t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return f.doHeader(method, path, h, body)
+}
+
+// doHeader sends a request to the API with headers.
+func (f *fixture) doHeader(method, path string, h http.Header, body string) answer {
+	f.t.Helper()
 	req, err := http.NewRequestWithContext(f.t.Context(), method, f.url+"/v1/api"+path, strings.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	req.Header = h.Clone()
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
@@ -111,7 +127,7 @@ func (f *fixture) do(method, path, token, body string) answer {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return answer{status: resp.StatusCode, body: b}
+	return answer{status: resp.StatusCode, body: b, header: resp.Header}
 }
 
 // expect checks an answer's status, checks its body against the

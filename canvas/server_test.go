@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/slipway-gitops/slipway/canvas"
+	"github.com/slipway-gitops/slipway/users"
 )
 
 func TestAuth(t *testing.T) {
@@ -363,4 +365,52 @@ func TestCatalog(t *testing.T) {
 		f.expect(f.do("GET", "/plugins", f.token, ""), http.StatusOK, "plugins", nil)
 		f.expect(f.do("GET", "/plugins/enabled", f.token, ""), http.StatusOK, "plugins", nil)
 	})
+}
+
+// TestProxyHeader signs in the user an authenticating proxy names, only
+// when the request comes from the proxy's address.
+func TestProxyHeader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		status  int
+	}{
+		{"from the proxy", "127.0.0.1/32", http.StatusOK},
+		{"from elsewhere", "10.0.0.0/8", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixtureWith(t, func(o *canvas.Options) {
+				o.ProxyHeader, o.TrustedProxies = "X-Forwarded-Email", []netip.Prefix{netip.MustParsePrefix(tc.trusted)}
+			})
+			h := http.Header{"X-Forwarded-Email": {"grace@example.com"}}
+			var got struct{ User users.User }
+			f.expect(f.doHeader("GET", "/profile", h, ""), tc.status, "", &got)
+			if tc.status == http.StatusOK && (got.User.Email != "grace@example.com" || got.User.AuthProvider != "proxy") {
+				t.Errorf("user %+v", got.User)
+			}
+		})
+	}
+}
+
+// TestCORS lets the editor's origin call the API from a browser, and no
+// other origin.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, func(o *canvas.Options) { o.Origins = []string{"http://127.0.0.1:3000"} })
+	for _, tc := range []struct {
+		origin, want string
+	}{
+		{"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		{"http://evil.example", ""},
+	} {
+		t.Run(tc.origin, func(t *testing.T) {
+			h := http.Header{"Origin": {tc.origin}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type"}}
+			a := f.doHeader("OPTIONS", "/workflows/shop/save", h, "")
+			if got := a.header.Get("Access-Control-Allow-Origin"); got != tc.want {
+				t.Errorf("preflight: allowed origin %q, want %q (status %d)", got, tc.want, a.status)
+			}
+		})
+	}
 }
