@@ -144,7 +144,7 @@ func TestWorkflows(t *testing.T) {
 				t.Errorf("the file keeps %s:\n%s", runtime, file)
 			}
 		}
-		for _, kept := range []string{`"replicas": 3`, `"_linkedDeployment": "node-1"`, `"description": "Drawn on the canvas"`} {
+		for _, kept := range []string{`"replicas": 3`, `"_linkedDeployment": "node-1"`, `"description": "Checkout Service\n\nDrawn on the canvas"`} {
 			if !strings.Contains(file, kept) {
 				t.Errorf("the file lost %s:\n%s", kept, file)
 			}

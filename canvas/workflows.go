@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/kubeorch"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -190,9 +191,14 @@ func (s *Server) createWorkflow(c *fiber.Ctx) error {
 	if err := readJSON(c, &req); err != nil {
 		return s.fail(c, err)
 	}
-	id := slug(req.Name)
-	if id == "" {
-		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: "request body: /name: a workflow needs a name of letters or digits"})
+	if strings.TrimSpace(req.Name) == "" {
+		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: "request body: /name: a workflow needs a name"})
+	}
+	// The file is named as an import from KubeOrch names it, with the
+	// display name as the description's first line when they differ.
+	id := kubeorch.DNSName(req.Name)
+	if id != req.Name {
+		req.Description = strings.TrimSpace(req.Name + "\n\n" + req.Description)
 	}
 	if why := workflow.ReservedName(id); why != "" {
 		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: fmt.Sprintf("request body: /name: %q is reserved: %s", id, why)})
@@ -230,28 +236,6 @@ func (s *Server) createWorkflow(c *fiber.Ctx) error {
 		return s.fail(c, err)
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"id": id, "message": "Workflow created successfully", "workflow": w})
-}
-
-// slug makes a workflow name of a display name: lower case letters,
-// digits and dashes, at most 63.
-func slug(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case b.Len() > 0 && !dash:
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	out := strings.TrimRight(b.String(), "-")
-	if len(out) > 63 {
-		out = strings.TrimRight(out[:63], "-")
-	}
-	return out
 }
 
 // quote returns s as a JSON string.
