@@ -69,6 +69,7 @@ func TestAuth(t *testing.T) {
 		{"served, not bearer", "GET", "/workflows", "", http.StatusUnauthorized},
 		{"write, no token", "POST", "/workflows/shop/save", "", http.StatusUnauthorized},
 		{"not served, no token", "GET", "/dashboard/stats", "", http.StatusNotFound},
+		{"served beside one not served, no token", "GET", "/dashboard/recent-workflows", "", http.StatusUnauthorized},
 		{"not served, token", "GET", "/alerts/overview", f.token, http.StatusNotFound},
 		{"not served write, no token", "DELETE", "/workflows/shop", "", http.StatusNotFound},
 		{"unknown path", "GET", "/no/such/route", f.token, http.StatusNotFound},
@@ -103,6 +104,13 @@ func TestWorkflows(t *testing.T) {
 		}
 		if !strings.Contains(strings.Join(ids, " "), "batch database legacy shop sketch") {
 			t.Errorf("listed %v", ids)
+		}
+	})
+	t.Run("recent", func(t *testing.T) {
+		var got struct{ Workflows []canvas.Workflow }
+		f.expect(f.do("GET", "/dashboard/recent-workflows", f.token, ""), http.StatusOK, "workflow-list", &got)
+		if len(got.Workflows) != 5 {
+			t.Errorf("%d recent workflows, want 5", len(got.Workflows))
 		}
 	})
 	t.Run("get", func(t *testing.T) {

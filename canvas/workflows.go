@@ -81,6 +81,7 @@ func workflowID(c *fiber.Ctx) (string, error) {
 // registerWorkflows adds the workflow routes.
 func (s *Server) registerWorkflows(r fiber.Router) {
 	r.Get("/workflows", s.requireUser, s.listWorkflows)
+	r.Get("/dashboard/recent-workflows", s.requireUser, s.recentWorkflows)
 	r.Post("/workflows", s.requireUser, s.createWorkflow)
 	r.Get("/workflows/:id", s.requireUser, s.getWorkflow)
 	r.Post("/workflows/:id/save", s.requireUser, s.saveWorkflow)
@@ -96,14 +97,36 @@ func (s *Server) head(ctx context.Context) (*object.Commit, error) {
 }
 
 func (s *Server) listWorkflows(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	head, err := s.head(ctx)
+	ws, err := s.workflows(c.UserContext())
 	if err != nil {
 		return s.fail(c, err)
 	}
-	files, err := s.opts.Source.Source(head)
+	return c.JSON(fiber.Map{"workflows": ws})
+}
+
+// recentWorkflows is the dashboard's list: the workflows changed last,
+// newest first.
+func (s *Server) recentWorkflows(c *fiber.Ctx) error {
+	ws, err := s.workflows(c.UserContext())
 	if err != nil {
 		return s.fail(c, err)
+	}
+	slices.SortStableFunc(ws, func(a, b Workflow) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	return c.JSON(fiber.Map{"workflows": ws[:min(len(ws), recentWorkflows)]})
+}
+
+// recentWorkflows is how many workflows the dashboard lists.
+const recentWorkflows = 5
+
+// workflows returns every workflow of the source branch's head, by id.
+func (s *Server) workflows(ctx context.Context) ([]Workflow, error) {
+	head, err := s.head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return nil, err
 	}
 	out := []Workflow{}
 	for p, data := range files {
@@ -112,12 +135,12 @@ func (s *Server) listWorkflows(c *fiber.Ctx) error {
 		}
 		w, err := s.workflowAt(ctx, head, strings.TrimSuffix(strings.TrimPrefix(p, workflow.WorkflowsDir+"/"), ".json"), data)
 		if err != nil {
-			return s.fail(c, err)
+			return nil, err
 		}
 		out = append(out, *w)
 	}
 	slices.SortFunc(out, func(a, b Workflow) int { return strings.Compare(a.ID, b.ID) })
-	return c.JSON(fiber.Map{"workflows": out})
+	return out, nil
 }
 
 func (s *Server) getWorkflow(c *fiber.Ctx) error {
