@@ -36,16 +36,16 @@ const (
 // fixture is a canvas API served on loopback, on a real etcd and a real
 // git repository of the fixture workflows.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	dir   string
 	token string
 }
 
-func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
 
 // newFixtureWith is newFixture with the options changed by opts.
-func newFixtureWith(t *testing.T, opts func(*canvas.Options)) *fixture {
+func newFixtureWith(t testing.TB, opts func(*canvas.Options)) *fixture {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -156,7 +156,7 @@ func (f *fixture) git(args ...string) string {
 	return gittest.Git(f.t, f.dir, args...)
 }
 
-func decode(t *testing.T, b []byte) any {
+func decode(t testing.TB, b []byte) any {
 	t.Helper()
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
@@ -173,7 +173,7 @@ var (
 
 // contract returns the compiled schema <name>.schema.json of the
 // contract fixtures.
-func contract(t *testing.T, name string) *jsonschema.Schema {
+func contract(t testing.TB, name string) *jsonschema.Schema {
 	t.Helper()
 	schemasOnce.Do(func() {
 		paths, err := filepath.Glob(filepath.Join(contractDir, "*.schema.json"))
@@ -209,7 +209,7 @@ func contract(t *testing.T, name string) *jsonschema.Schema {
 }
 
 // request returns a request fixture of the contract.
-func request(t *testing.T, name string) string {
+func request(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(contractDir, name+".request.json"))
 	if err != nil {
