@@ -21,12 +21,14 @@ var ErrUnchanged = errors.New("content is unchanged")
 // what it overwrites. When branch is checked out in a local repository,
 // its working tree must be clean and is updated.
 func (r *Repo) EditFile(ctx context.Context, branch, path string, sig Signature, message string, edit func(head *object.Commit, content []byte) ([]byte, error)) (*object.Commit, error) {
+	// The working tree is looked at under the lock: another edit's update
+	// of it would look like changes.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	worktree, err := r.checkedOut(branch)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if err := r.Fetch(ctx); err != nil {
 			return nil, err

@@ -36,7 +36,14 @@ type AppConfig struct {
 	Receiver *Receiver
 	// Metrics count refused requests, and are served on /metrics.
 	Metrics *Metrics
+	// Canvas, when set, serves the API of KubeOrch's canvas editor under
+	// CanvasPrefix (*canvas.Server).
+	Canvas interface{ Register(r fiber.Router) }
 }
+
+// CanvasPrefix is where the canvas editor's API is served: the editor is
+// built with NEXT_PUBLIC_API_URL set to the service's URL and this path.
+const CanvasPrefix = "/v1/api"
 
 // NewApp returns the fiber application: thin adapters over the Receiver.
 // Request bodies are streamed, not buffered by the server, so that the
@@ -94,10 +101,13 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 			Body:        body,
 		})
 		if body.done {
-			c.Locals(bodyRead{}, true)
+			MarkBodyRead(c)
 		}
 		return c.Status(reply.Status).JSON(reply)
 	})
+	if cfg.Canvas != nil {
+		cfg.Canvas.Register(app.Group(CanvasPrefix))
+	}
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(m.Gatherer, promhttp.HandlerOpts{})))
 	return app, nil
@@ -106,6 +116,10 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 // bodyRead is the key of the local that says a handler read its request
 // body to the end.
 type bodyRead struct{}
+
+// MarkBodyRead tells the app that a handler read its request's body to
+// the end, so that the connection may serve the next request.
+func MarkBodyRead(c *fiber.Ctx) { c.Locals(bodyRead{}, true) }
 
 // closeUnread closes the connection after a request whose body was not
 // read to the end (refused, or a route that takes none): with streamed
