@@ -19,7 +19,7 @@ type BuildRecord struct {
 	Revision int64
 }
 
-func (s *Store) buildKey(id string) string { return s.prefix + "builds/" + id }
+func (s *Store) buildKey(id string) string { return s.prefix + StreamBuilds + id }
 
 // CreateBuild writes a build record unless one with its id exists, and
 // reports whether it wrote.
