@@ -51,6 +51,7 @@ func TestLoadConfig(t *testing.T) {
 		{"build timeout", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_TIMEOUT": "1s"}, []string{"HOOKS_BUILD_TIMEOUT: 1s is not between 10s and 24h"}},
 		{"build retries", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_RETRIES": "many"}, []string{"HOOKS_BUILD_RETRIES"}},
 		{"build memory", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_MEMORY": "lots"}, []string{`HOOKS_BUILD_MEMORY: "lots" is not a quantity`}},
+		{"builds kept", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_KEEP": "-1"}, []string{"HOOKS_BUILD_KEEP: -1 is not between 0 (keep every build) and 10000"}},
 		{"build namespace", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_NAMESPACE": "Builds"}, []string{`HOOKS_BUILD_NAMESPACE: "Builds" is not a namespace name`}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}

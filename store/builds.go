@@ -74,3 +74,18 @@ func (s *Store) Builds(ctx context.Context) ([]BuildRecord, error) {
 	}
 	return out, nil
 }
+
+// DeleteBuild removes a build record if it is still at revision, and
+// reports whether it did: false means another writer came between, or the
+// record is gone.
+func (s *Store) DeleteBuild(ctx context.Context, id string, revision int64) (bool, error) {
+	k := s.buildKey(id)
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(k), "=", revision)).
+		Then(clientv3.OpDelete(k)).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: delete build %s: %w", id, err)
+	}
+	return resp.Succeeded, nil
+}
