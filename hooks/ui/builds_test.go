@@ -253,7 +253,8 @@ const readBuilds = `Array.from(document.querySelectorAll("tr[data-build]")).map(
 // TestBrowserBuildProgress: a build's row appears on the open workflow
 // page and moves, in place and without reload, through each step the
 // build's pod reports, to its image by digest and its write-back; a
-// failed build shows why; and without JavaScript the page reads the same.
+// failed build shows why; without JavaScript the page reads the same; and
+// a deleted build's row goes.
 func TestBrowserBuildProgress(t *testing.T) {
 	t.Parallel()
 	ctx := browsertest.Start(t, 4*time.Minute)
@@ -345,4 +346,15 @@ func TestBrowserBuildProgress(t *testing.T) {
 	if static != live {
 		t.Errorf("without JavaScript:\n%s\nwith, live:\n%s", static, live)
 	}
+
+	// A pruned build leaves the open page too.
+	rec, err := bs.store.Build(t.Context(), failed.ID)
+	if err != nil || rec == nil {
+		t.Fatalf("build %s = %+v, %v", failed.ID, rec, err)
+	}
+	if ok, err := bs.store.DeleteBuild(t.Context(), failed.ID, rec.Revision); !ok || err != nil {
+		t.Fatalf("DeleteBuild = %t, %v", ok, err)
+	}
+	poll("the deleted build's row", `document.querySelectorAll('[data-build-node="api"] tr[data-build]').length === 1 &&
+		document.querySelector('[data-build-node="api"] tr[data-build]') === window.row && window.notReloaded === true`)
 }

@@ -159,6 +159,14 @@
     setText(field(tr, "build-note"), buildNote(b));
   }
 
+  // onDeleted takes a deleted build's row off the page, as the next load
+  // would not show it.
+  function onDeleted(d) {
+    const id = (d.key || "").startsWith("builds/") ? d.key.slice("builds/".length) : "";
+    if (!id) return;
+    document.querySelectorAll('tr[data-build="' + CSS.escape(id) + '"]').forEach(function (tr) { tr.remove(); });
+  }
+
   // The browser reconnects by itself after a dropped stream, with the last
   // event's id. A refused one (503: the service holds as many streams as it
   // may) closes the EventSource for good, so the page opens a new one, after
@@ -180,6 +188,7 @@
     es.addEventListener("workflow", on(onWorkflow));
     es.addEventListener("cluster", on(onCluster));
     es.addEventListener("build", on(onBuild));
+    es.addEventListener("deleted", on(onDeleted));
   }
   follow();
 })();
