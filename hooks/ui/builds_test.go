@@ -17,6 +17,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -227,13 +228,18 @@ func (bs *buildSite) pod(t *testing.T, id, running string, msg string, ended ...
 }
 
 // failJob marks a build's Job failed, as the Job controller does when no
-// retries are left.
+// retries are left, once the service made the Job.
 func (bs *buildSite) failJob(t *testing.T, id string) {
 	t.Helper()
 	jobs := bs.kube.BatchV1().Jobs(buildNamespace)
-	j, err := jobs.Get(t.Context(), build.JobName(id), metav1.GetOptions{})
+	var j *batchv1.Job
+	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		j, err = jobs.Get(ctx, build.JobName(id), metav1.GetOptions{})
+		return err == nil, nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no Job for build %s: %v", id, err)
 	}
 	j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue,
 		Reason: batchv1.JobReasonBackoffLimitExceeded, Message: "Job has reached the specified backoff limit"})
@@ -308,11 +314,11 @@ func TestBrowserBuildProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasSuffix(done.FinalImageRef, "@"+digest) || len(done.WriteBack) != 40 {
+		t.Fatalf("build %+v, want the pushed digest %s and a write-back", done, digest)
+	}
 	poll("the image and write-back", fmt.Sprintf(`window.row.querySelector('[data-field="build-image"]').textContent === %q &&
 		window.row.querySelector('[data-field="build-note"]').textContent === %q`, done.FinalImageRef, "written back in "+done.WriteBack[:12]))
-	if !strings.HasSuffix(done.FinalImageRef, "@"+digest) {
-		t.Errorf("image %s, want the pushed digest %s", done.FinalImageRef, digest)
-	}
 
 	failed, _, err := bs.svc.Start(t.Context(), build.Request{Workflow: "shop", Node: "api", Commit: commitB})
 	if err != nil {
