@@ -115,3 +115,36 @@ func BenchmarkStatusWrites(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "retained-heap-MB")
 }
+
+// BenchmarkEnqueueWhileStreamed enqueues jobs with and without a
+// WatchStream open: its one watch spans the queue's keys and passes them
+// over, and this is what that costs the queue.
+func BenchmarkEnqueueWhileStreamed(b *testing.B) {
+	for _, watching := range []bool{false, true} {
+		b.Run(fmt.Sprintf("watching=%t", watching), func(b *testing.B) {
+			s := open(b, b.TempDir())
+			defer s.Close()
+			ctx := b.Context()
+			if watching {
+				_, rev, err := s.StreamRecords(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				wctx, cancel := context.WithCancel(ctx)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = s.WatchStream(wctx, rev, func(StatusRecord) error { return nil })
+				}()
+				defer func() { cancel(); <-done }()
+			}
+			i := 0
+			for b.Loop() {
+				if _, _, err := s.Queue().EnqueueOnce(ctx, fmt.Sprintf("d%d", i), time.Hour, "deploy", fmt.Sprintf("k%d", i), map[string]string{"ref": "refs/heads/main"}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
