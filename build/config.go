@@ -50,6 +50,9 @@ type Config struct {
 	// Resync is how often builds in progress are checked without a change
 	// of their Job, and a failed step of the service retried.
 	Resync time.Duration `env:"HOOKS_BUILD_RESYNC, default=10s"`
+	// Keep is how many builds of each node are kept: older ones that
+	// ended are deleted at each Resync. Zero keeps every build.
+	Keep int `env:"HOOKS_BUILD_KEEP, default=50"`
 }
 
 // Enabled reports whether builds are configured.
@@ -101,6 +104,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.Resync < 100*time.Millisecond || c.Resync > time.Hour {
 		bad("HOOKS_BUILD_RESYNC", "%s is not between 100ms and 1h", c.Resync)
+	}
+	if c.Keep < 0 || c.Keep > 10000 {
+		bad("HOOKS_BUILD_KEEP", "%d is not between 0 (keep every build) and 10000", c.Keep)
 	}
 	return errs
 }

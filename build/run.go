@@ -110,6 +110,9 @@ func (s *Service) follow(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 			s.resync(ctx, queue)
+			if err := s.prune(ctx, jobLeft(jobs.Lister(), ns)); err != nil {
+				s.cfg.Log.Warn("prune the builds", slog.String("error", err.Error()))
+			}
 		case <-policies.C:
 			if _, err := s.ScanImages(ctx); err != nil {
 				s.cfg.Log.Warn("follow the image policies", slog.String("error", err.Error()))

@@ -35,6 +35,7 @@ type Records interface {
 	UpdateBuild(ctx context.Context, id string, value []byte, revision int64) (bool, error)
 	Build(ctx context.Context, id string) (*store.BuildRecord, error)
 	Builds(ctx context.Context) ([]store.BuildRecord, error)
+	DeleteBuild(ctx context.Context, id string, revision int64) (bool, error)
 }
 
 // Sessions leads the builds on a store session (*store.Store).
@@ -305,9 +306,7 @@ func (s *Service) List(ctx context.Context) ([]*Record, error) {
 		}
 		out = append(out, &r)
 	}
-	slices.SortFunc(out, func(a, b *Record) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, newestFirst)
 	return out, nil
 }
 

@@ -54,6 +54,7 @@ func TestLoadConfig(t *testing.T) {
 		{"build timeout", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_TIMEOUT": "1s"}, []string{"HOOKS_BUILD_TIMEOUT: 1s is not between 10s and 24h"}},
 		{"build retries", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_RETRIES": "many"}, []string{"HOOKS_BUILD_RETRIES"}},
 		{"build memory", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_MEMORY": "lots"}, []string{`HOOKS_BUILD_MEMORY: "lots" is not a quantity`}},
+		{"builds kept", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_KEEP": "-1"}, []string{"HOOKS_BUILD_KEEP: -1 is not between 0 (keep every build) and 10000"}},
 		{"build namespace", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_NAMESPACE": "Builds"}, []string{`HOOKS_BUILD_NAMESPACE: "Builds" is not a namespace name`}},
 		{"canvas origin with a path", map[string]string{"HOOKS_CANVAS_ORIGINS": "http://127.0.0.1:3000/app"}, []string{`HOOKS_CANVAS_ORIGINS: "http://127.0.0.1:3000/app" is not an origin`}},
 		{"canvas token TTL", map[string]string{"HOOKS_CANVAS_TOKEN_TTL": "1s"}, []string{"HOOKS_CANVAS_TOKEN_TTL: 1s is not between 1m and 720h"}},

@@ -22,15 +22,15 @@ const defaultBacklog = 4 << 20
 // again after etcd failed it.
 const hubRetry = time.Second
 
-// frame is one status change encoded once as a Server-Sent Event, and
-// written as is to every stream.
+// frame is one change of a status or build record encoded once as a
+// Server-Sent Event, and written as is to every stream.
 type frame struct {
 	rev  int64
 	data []byte
 }
 
-// eventHub keeps one watch of the status records for every stream of a
-// replica: it reads the records once, follows their changes, and keeps
+// eventHub keeps one watch of the status and build records for every
+// stream of a replica: it reads the records once, follows their changes, and keeps
 // the current record of each key and the recent changes as frames that
 // streams share. A stream holds no copy of its own; it follows the hub
 // by revision.
@@ -66,7 +66,7 @@ func (h *eventHub) run(ctx context.Context) {
 	after := int64(-1)
 	for ctx.Err() == nil {
 		if after < 0 {
-			recs, rev, err := h.reader.Statuses(ctx, "")
+			recs, rev, err := h.reader.StreamRecords(ctx)
 			if err != nil {
 				sleep(ctx, hubRetry)
 				continue
@@ -74,7 +74,7 @@ func (h *eventHub) run(ctx context.Context) {
 			h.reset(recs, rev)
 			after = rev
 		}
-		err := h.reader.WatchStatus(ctx, after, func(r store.StatusRecord) error {
+		err := h.reader.WatchStream(ctx, after, func(r store.StatusRecord) error {
 			h.add(r)
 			after = r.Revision
 			return nil
@@ -185,19 +185,24 @@ func (h *eventHub) since(after int64, start bool) (catchUp, error) {
 	return catchUp{frames: h.byRev, upTo: h.rev, wake: h.wake, served: true}, nil
 }
 
-// encodeFrame encodes a record as an event: "workflow" or "cluster", or
-// "deleted" with the key; other records are not streamed.
+// encodeFrame encodes a record, keyed as store.StreamRecords keys it, as
+// an event: "workflow", "cluster" or "build", or "deleted" with the key
+// ("workflows/shop", "builds/<id>"); other records are not streamed.
 func encodeFrame(r store.StatusRecord) (frame, bool) {
+	key, status := strings.CutPrefix(r.Key, store.StreamStatus)
 	kind, data := "", r.Value
 	switch {
-	case r.Deleted:
-		kind, data = "deleted", mustJSON(map[string]string{"key": r.Key})
-	case strings.HasPrefix(r.Key, statusWorkflows):
+	case status && strings.HasPrefix(key, statusWorkflows):
 		kind = "workflow"
-	case strings.HasPrefix(r.Key, statusClusters):
+	case status && strings.HasPrefix(key, statusClusters):
 		kind = "cluster"
+	case !status && strings.HasPrefix(key, store.StreamBuilds):
+		kind = "build"
 	default:
 		return frame{}, false
+	}
+	if r.Deleted {
+		kind, data = "deleted", mustJSON(map[string]string{"key": key})
 	}
 	return frame{rev: r.Revision, data: fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", r.Revision, kind, data)}, true
 }

@@ -43,14 +43,14 @@ type countingReader struct {
 	reads, watches atomic.Int64
 }
 
-func (c *countingReader) Statuses(ctx context.Context, keyPrefix string) ([]store.StatusRecord, int64, error) {
+func (c *countingReader) StreamRecords(ctx context.Context) ([]store.StatusRecord, int64, error) {
 	c.reads.Add(1)
-	return c.StatusReader.Statuses(ctx, keyPrefix)
+	return c.StatusReader.StreamRecords(ctx)
 }
 
-func (c *countingReader) WatchStatus(ctx context.Context, after int64, fn func(store.StatusRecord) error) error {
+func (c *countingReader) WatchStream(ctx context.Context, after int64, fn func(store.StatusRecord) error) error {
 	c.watches.Add(1)
-	return c.StatusReader.WatchStatus(ctx, after, fn)
+	return c.StatusReader.WatchStream(ctx, after, fn)
 }
 
 // serveEvents serves the service's HTTP parts with the status API
@@ -361,8 +361,8 @@ func TestEventHubSince(t *testing.T) {
 	if c, err := h.since(-1, true); err != nil || c.served || len(c.frames) != 0 {
 		t.Fatalf("before the hub read the records: %+v %v", c, err)
 	}
-	h.reset([]store.StatusRecord{rec("clusters/prod", 2, false), rec("workflows/shop", 5, false), rec("workflows/blog", 3, false)}, 10)
-	for _, r := range []store.StatusRecord{rec("workflows/shop", 11, false), rec("workflows/blog", 12, true), rec("workflows/shop", 13, false), rec("workflows/new", 14, false), rec("other/x", 15, false)} {
+	h.reset([]store.StatusRecord{rec("status/clusters/prod", 2, false), rec("status/workflows/shop", 5, false), rec("status/workflows/blog", 3, false)}, 10)
+	for _, r := range []store.StatusRecord{rec("status/workflows/shop", 11, false), rec("status/workflows/blog", 12, true), rec("status/workflows/shop", 13, false), rec("status/workflows/new", 14, false), rec("status/other/x", 15, false)} {
 		h.add(r)
 	}
 	tests := []struct {
@@ -405,4 +405,40 @@ func TestEventHubSince(t *testing.T) {
 			t.Errorf("%q", got)
 		}
 	})
+}
+
+// TestEventStreamSendsBuilds: a build record's changes reach the stream
+// as "build" events, in one order with the status changes, and the
+// queue's writes between them are not streamed.
+func TestEventStreamSendsBuilds(t *testing.T) {
+	t.Parallel()
+	svc := serveEvents(t, StatusAPIConfig{})
+	ctx := t.Context()
+	if _, err := svc.store.CreateBuild(ctx, "b1", []byte(`{"id":"b1","status":"pending"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ev := openEvents(t, svc.url+"/api/events")
+	if e := ev.next(t); e.kind != "build" || e.data != `{"id":"b1","status":"pending"}` {
+		t.Fatalf("first event %+v, want the build as it is", e)
+	}
+	put(t, svc.store, "workflows/shop", `{"name":"shop","health":"Progressing"}`)
+	if _, _, err := svc.store.Queue().EnqueueOnce(ctx, "d1", time.Hour, JobBuildPush, "build:x", map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := svc.store.Build(ctx, "b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := svc.store.UpdateBuild(ctx, "b1", []byte(`{"id":"b1","status":"cloning"}`), b.Revision); !ok || err != nil {
+		t.Fatalf("UpdateBuild = %t, %v", ok, err)
+	}
+	var got []string
+	for range 2 {
+		e := ev.next(t)
+		got = append(got, e.kind+" "+e.data)
+	}
+	want := []string{`workflow {"name":"shop","health":"Progressing"}`, `build {"id":"b1","status":"cloning"}`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
 }

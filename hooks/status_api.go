@@ -74,11 +74,13 @@ func ServerTiming(c *fiber.Ctx) error {
 	return err
 }
 
-// StatusReader reads the status records every replica serves.
+// StatusReader reads the status records every replica serves, and
+// follows them, with the build records, for the event streams.
 type StatusReader interface {
 	Statuses(ctx context.Context, keyPrefix string) ([]store.StatusRecord, int64, error)
 	Status(ctx context.Context, key string) (*store.StatusRecord, error)
-	WatchStatus(ctx context.Context, after int64, fn func(store.StatusRecord) error) error
+	StreamRecords(ctx context.Context) ([]store.StatusRecord, int64, error)
+	WatchStream(ctx context.Context, after int64, fn func(store.StatusRecord) error) error
 }
 
 var _ StatusReader = (*store.Store)(nil)

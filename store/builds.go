@@ -19,7 +19,7 @@ type BuildRecord struct {
 	Revision int64
 }
 
-func (s *Store) buildKey(id string) string { return s.prefix + "builds/" + id }
+func (s *Store) buildKey(id string) string { return s.prefix + StreamBuilds + id }
 
 // CreateBuild writes a build record unless one with its id exists, and
 // reports whether it wrote.
@@ -73,4 +73,19 @@ func (s *Store) Builds(ctx context.Context) ([]BuildRecord, error) {
 		out = append(out, BuildRecord{ID: strings.TrimPrefix(string(kv.Key), prefix), Value: kv.Value, Revision: kv.ModRevision})
 	}
 	return out, nil
+}
+
+// DeleteBuild removes a build record if it is still at revision, and
+// reports whether it did: false means another writer came between, or the
+// record is gone.
+func (s *Store) DeleteBuild(ctx context.Context, id string, revision int64) (bool, error) {
+	k := s.buildKey(id)
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(k), "=", revision)).
+		Then(clientv3.OpDelete(k)).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: delete build %s: %w", id, err)
+	}
+	return resp.Succeeded, nil
 }

@@ -39,4 +39,14 @@ func TestBuildRecords(t *testing.T) {
 	if rec, err := s.Build(ctx, "none"); err != nil || rec != nil {
 		t.Fatalf("missing build = %+v, %v", rec, err)
 	}
+	// A delete by a reader from before the last write deletes nothing.
+	if ok, err := s.DeleteBuild(ctx, "b1", rec.Revision); err != nil || ok {
+		t.Fatalf("stale delete: %t, %v; want false", ok, err)
+	}
+	if ok, err := s.DeleteBuild(ctx, "b1", all[1].Revision); err != nil || !ok {
+		t.Fatalf("delete: %t, %v", ok, err)
+	}
+	if rec, err := s.Build(ctx, "b1"); err != nil || rec != nil {
+		t.Fatalf("deleted build = %+v, %v", rec, err)
+	}
 }

@@ -3,21 +3,18 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// ErrCompacted says a status watch asked for history etcd no longer
-// keeps: the caller reads the current records instead.
-var ErrCompacted = errors.New("store: the status history asked for is compacted")
-
-// StatusRecord is one stored status record, such as a workflow's.
+// StatusRecord is one stored status record, such as a workflow's, or, from
+// StreamRecords and WatchStream, a status or build record.
 type StatusRecord struct {
-	// Key names the record within the status prefix ("workflows/shop").
+	// Key names the record within the status prefix ("workflows/shop"),
+	// or, from StreamRecords and WatchStream, within the store's
+	// ("status/workflows/shop", "builds/<id>").
 	Key string
 	// Value is the record as the writer encoded it; nil when deleted.
 	Value []byte
@@ -28,7 +25,7 @@ type StatusRecord struct {
 	Deleted bool
 }
 
-func (s *Store) statusPrefix() string { return s.prefix + "status/" }
+func (s *Store) statusPrefix() string { return s.prefix + StreamStatus }
 
 // PutStatus writes a status record unless it holds value already, and
 // reports whether it wrote. Equal writes thus cost etcd no revision.
@@ -96,34 +93,4 @@ func (s *Store) Status(ctx context.Context, key string) (*StatusRecord, error) {
 	}
 	kv := resp.Kvs[0]
 	return &StatusRecord{Key: key, Value: kv.Value, Revision: kv.ModRevision}, nil
-}
-
-// WatchStatus calls fn with every change of a status record after
-// revision after, in order, until ctx ends or fn returns an error. When
-// that history is compacted it returns ErrCompacted. etcd's watch resumes
-// by itself across a lost connection.
-func (s *Store) WatchStatus(ctx context.Context, after int64, fn func(StatusRecord) error) error {
-	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	wc := s.client.Watch(ctx, s.statusPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
-	for resp := range wc {
-		if err := resp.Err(); err != nil {
-			if resp.CompactRevision != 0 || errors.Is(err, rpctypes.ErrCompacted) {
-				return ErrCompacted
-			}
-			return fmt.Errorf("store: watch statuses: %w", err)
-		}
-		for _, ev := range resp.Events {
-			r := StatusRecord{Key: strings.TrimPrefix(string(ev.Kv.Key), s.statusPrefix()), Revision: ev.Kv.ModRevision}
-			if ev.Type == clientv3.EventTypeDelete {
-				r.Deleted = true
-			} else {
-				r.Value = bytes.Clone(ev.Kv.Value)
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-	}
-	return ctx.Err()
 }

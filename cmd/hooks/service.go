@@ -91,9 +91,13 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if s.app, err = hooks.NewApp(appCfg); err != nil {
 		return nil, err
 	}
+	var builds hooks.Builds
+	if s.builds != nil {
+		builds = s.builds
+	}
 	// The status routes go first, so that their read guard covers the
 	// other /api routes too.
-	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, c, log); err != nil {
+	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, c, builds, log); err != nil {
 		return nil, err
 	}
 	metrics.Registry.MustRegister(s.status.api)
@@ -110,10 +114,6 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 		if err != nil {
 			return nil, err
 		}
-	}
-	var builds hooks.Builds
-	if s.builds != nil {
-		builds = s.builds
 	}
 	s.worker, err = hooks.NewWorker(hooks.WorkerConfig{
 		Builds:   builds,

@@ -28,8 +28,10 @@ type statusParts struct {
 // mountStatus adds the status API and page to app (before the other /api
 // routes, so that the read guard covers them) and prepares the publisher
 // and the Flux reconcile requests. The publisher compiles the source
-// head with c, the deployer's compiler.
-func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, c *compiler.Compiler, log *slog.Logger) (*statusParts, error) {
+// head with c, the deployer's compiler; the page shows builds, when on
+// (not nil).
+func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, c *compiler.Compiler,
+	builds hooks.Builds, log *slog.Logger) (*statusParts, error) {
 	contexts := func(clusters []string) (map[string]*rest.Config, error) {
 		return watch.Contexts(cfg.Kubeconfig, clusters)
 	}
@@ -40,7 +42,7 @@ func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *sto
 	}
 	api.Mount(app)
 	page, err := ui.New(ui.Config{Status: st, Source: source, SourceBranch: cfg.SourceBranch, Deploy: target, DeployBranch: cfg.DeployBranch,
-		Access: access, Kubeconfig: cfg.Kubeconfig != "", Log: log})
+		Access: access, Kubeconfig: cfg.Kubeconfig != "", Builds: builds, Log: log})
 	if err != nil {
 		return nil, err
 	}

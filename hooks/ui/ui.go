@@ -1,10 +1,10 @@
 // Package ui is the read-only status page: clusters and workflows with
 // their live version, sync and health, and per workflow its graph as
 // server-rendered SVG, its nodes' objects, conditions and warning events,
-// its version and deploy history. Templates, CSS and a small script are
-// embedded; no route changes anything. With JavaScript the page follows
-// the status stream (/api/events); without, it is complete and current at
-// load time.
+// its version and deploy history, and its nodes' current and recent
+// builds. Templates, CSS and a small script are embedded; no route
+// changes anything. With JavaScript the page follows the status stream
+// (/api/events); without, it is complete and current at load time.
 package ui
 
 import (
@@ -52,7 +52,9 @@ type Config struct {
 	// Kubeconfig is false when no HOOKS_KUBECONFIG is set, which the page
 	// says plainly.
 	Kubeconfig bool
-	Log        *slog.Logger
+	// Builds, when builds are on, are shown on the workflow pages.
+	Builds Builds
+	Log    *slog.Logger
 }
 
 // Page serves the status page.
@@ -182,7 +184,9 @@ type workflowData struct {
 	Graph    *Graph
 	Versions []gitrepo.Version
 	Deploys  []gitrepo.DeployRecord
-	Problem  string
+	// Builds is nil when builds are off.
+	Builds  *buildsData
+	Problem string
 }
 
 func (p *Page) workflow(c *fiber.Ctx) error {
@@ -220,6 +224,13 @@ func (p *Page) workflow(c *fiber.Ctx) error {
 		for i, j := 0, len(d.Versions)-1; i < j; i, j = i+1, j-1 {
 			d.Versions[i], d.Versions[j] = d.Versions[j], d.Versions[i]
 		}
+	}
+	if wf != nil && p.cfg.Builds != nil {
+		all, err := p.cfg.Builds.List(ctx)
+		if err != nil {
+			d.Problem = err.Error()
+		}
+		d.Builds = workflowBuilds(wf, name, all)
 	}
 	if h, err := p.cfg.Deploy.History(p.cfg.DeployBranch, 20); err == nil {
 		d.Deploys = h
@@ -270,15 +281,20 @@ func (p *Page) compare(c *fiber.Ctx) error {
 	return p.render(c, http.StatusOK, "compare.html", compareData{Name: name, V1: v1, V2: v2, Diff: d})
 }
 
+// short returns the first 12 characters of an id, as commits are shown.
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{
-	"short": func(s string) string {
-		if len(s) > 12 {
-			return s[:12]
-		}
-		return s
-	},
-	"prev": func(n int) int { return n - 1 },
+	"short":         short,
+	"buildDuration": buildDuration,
+	"buildNote":     buildNote,
+	"prev":          func(n int) int { return n - 1 },
 	"symbol": func(h watch.Health) string {
 		switch h {
 		case watch.Healthy:

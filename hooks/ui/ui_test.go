@@ -33,6 +33,13 @@ type site struct {
 
 func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 	t.Helper()
+	return serveWith(t, access, kubeconfig, nil)
+}
+
+// serveWith is serve, with the builds that builds, when set, makes of the
+// workflows' working copy and the store.
+func serveWith(t *testing.T, access hooks.ReadAccess, kubeconfig bool, builds func(work string, s *store.Store) Builds) *site {
+	t.Helper()
 	work := gittest.Init(t)
 	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../../fixtures/repo", work, ""))
 	gittest.Git(t, work, "branch", "deploy")
@@ -44,6 +51,11 @@ func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
+	var b Builds
+	if builds != nil {
+		b = builds(work, s)
+	}
 	done := make(chan struct{})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: s, Access: access, Heartbeat: time.Second, Done: done})
@@ -52,14 +64,13 @@ func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 	}
 	api.Mount(app)
 	p, err := New(Config{Status: s, Source: repo, SourceBranch: "main", Deploy: repo, DeployBranch: "deploy", Access: access,
-		Kubeconfig: kubeconfig, Log: slog.New(slog.DiscardHandler)})
+		Kubeconfig: kubeconfig, Builds: b, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Mount(app)
 	// A route mounted later, as /readyz is, must not be guarded.
 	app.Get("/later", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	t.Cleanup(func() { _ = s.Close() })
 	url := testutil.ServeApp(t, app)
 	t.Cleanup(func() { close(done) })
 	return &site{store: s, url: url}

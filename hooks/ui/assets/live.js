@@ -110,6 +110,63 @@
     });
   }
 
+  // duration and buildNote say a build's time and note as the server's
+  // buildDuration and buildNote do.
+  function duration(b) {
+    if (!b.completedAt) return "–";
+    let s = Math.round((b.duration || 0) / 1000);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    s %= 60;
+    return (h ? h + "h" : "") + (h || m ? m + "m" : "") + s + "s";
+  }
+  function buildNote(b) {
+    if (b.status === "failed" || b.status === "cancelled") return b.error || "";
+    if (b.writeBackSkipped) return "write-back skipped: " + b.writeBackSkipped;
+    if (b.writeBack) return "written back in " + short(b.writeBack);
+    return "";
+  }
+  // onBuild updates a build's row of its node's builds, or adds it on
+  // top, from the empty row the server rendered, keeping as many builds
+  // as the server shows.
+  function onBuild(b) {
+    if (body.dataset.workflowPage !== b.workflow) return;
+    const sec = document.querySelector('[data-build-node="' + CSS.escape(b.node) + '"]');
+    const empty = document.querySelector('template[data-field="build-row"]');
+    if (!sec || !empty) return;
+    let tr = sec.querySelector('tr[data-build="' + CSS.escape(b.id) + '"]');
+    if (!tr) {
+      const tbody = sec.querySelector("tbody");
+      tr = empty.content.firstElementChild.cloneNode(true);
+      tbody.insertBefore(tr, tbody.firstChild);
+      const none = field(tbody, "no-builds");
+      if (none) none.remove();
+      const rows = tbody.querySelectorAll("tr[data-build]");
+      for (let i = Number(empty.dataset.keep); i < rows.length; i++) rows[i].remove();
+    }
+    tr.dataset.build = b.id;
+    tr.className = "build build-" + b.status;
+    setText(field(tr, "build-id"), b.id);
+    const commit = field(tr, "build-commit");
+    setText(commit, short(b.commit));
+    commit.title = (b.repoUrl || "") + " " + (b.branch || "");
+    const step = field(tr, "build-step");
+    step.className = "step step-" + b.status;
+    setText(step, b.status);
+    field(tr, "build-progress").value = b.progress || 0;
+    setText(field(tr, "build-percent"), (b.progress || 0) + "%");
+    setText(field(tr, "build-image"), b.finalImageRef || "–");
+    setText(field(tr, "build-duration"), duration(b));
+    setText(field(tr, "build-note"), buildNote(b));
+  }
+
+  // onDeleted takes a deleted build's row off the page, as the next load
+  // would not show it.
+  function onDeleted(d) {
+    const id = (d.key || "").startsWith("builds/") ? d.key.slice("builds/".length) : "";
+    if (!id) return;
+    document.querySelectorAll('tr[data-build="' + CSS.escape(id) + '"]').forEach(function (tr) { tr.remove(); });
+  }
+
   // The browser reconnects by itself after a dropped stream, with the last
   // event's id. A refused one (503: the service holds as many streams as it
   // may) closes the EventSource for good, so the page opens a new one, after
@@ -130,6 +187,8 @@
     }
     es.addEventListener("workflow", on(onWorkflow));
     es.addEventListener("cluster", on(onCluster));
+    es.addEventListener("build", on(onBuild));
+    es.addEventListener("deleted", on(onDeleted));
   }
   follow();
 })();
