@@ -2,6 +2,7 @@ package canvas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -201,45 +202,55 @@ func (s *Server) run(c *fiber.Ctx) error {
 // author, and returns the source branch's head that the deploy builds.
 // The workflow must be published: drafts are never deployed.
 func (s *Server) commitRun(ctx context.Context, name string, author gitrepo.Signature, secrets map[string]map[string]string) (*object.Commit, []string, error) {
-	head, err := s.head(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	files, err := s.opts.Source.Source(head)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.runnable(ctx, files, name); err != nil {
-		return nil, nil, err
-	}
-	if len(secrets) == 0 {
-		return head, nil, nil
-	}
-	var logs []string
-	message := fmt.Sprintf("Run %s: set the values of its secrets\n", name)
-	c, err := s.opts.Source.EditFiles(ctx, s.opts.SourceBranch, author, message, func(head *object.Commit, read func(string) ([]byte, error)) (map[string][]byte, error) {
+	for attempt := 0; ; attempt++ {
+		head, err := s.head(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		// The files are read before the edit: the repository is locked
+		// while an edit decides.
 		files, err := s.opts.Source.Source(head)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out, err := sealSecrets(ctx, &s.loader, files, read, name, secrets)
-		logs = out.logs
-		return out.files, err
-	})
-	if err != nil {
-		return nil, nil, err
+		// A loader of its own: the workflows a loader returns are its
+		// own, changed by its next load, and another request's load
+		// must not change them while the run reads them.
+		var loader source.Loader
+		if err := runnable(ctx, &loader, files, name); err != nil {
+			return nil, nil, err
+		}
+		if len(secrets) == 0 {
+			return head, nil, nil
+		}
+		var logs []string
+		message := fmt.Sprintf("Run %s: set the values of its secrets\n", name)
+		c, err := s.opts.Source.EditFiles(ctx, s.opts.SourceBranch, author, message, func(at *object.Commit, read func(string) ([]byte, error)) (map[string][]byte, error) {
+			if at.Hash != head.Hash {
+				return nil, fmt.Errorf("%w: %s moved while the run was prepared", gitrepo.ErrConflict, s.opts.SourceBranch)
+			}
+			out, err := sealSecrets(ctx, &loader, files, read, name, secrets)
+			logs = out.logs
+			return out.files, err
+		})
+		if errors.Is(err, gitrepo.ErrConflict) && attempt < gitrepo.MaxAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, logs, nil
 	}
-	return c, logs, nil
 }
 
-// runnable says why the workflow name of files cannot run, if it cannot:
-// it does not exist, or is not published.
-func (s *Server) runnable(ctx context.Context, files source.Files, name string) error {
+// runnable says why the workflow name of files, decoded with loader,
+// cannot run, if it cannot: it does not exist, or is not published.
+func runnable(ctx context.Context, loader *source.Loader, files source.Files, name string) error {
 	path := workflow.WorkflowFile(name)
 	if _, ok := files[path]; !ok {
 		return fmt.Errorf("%s: %w", path, errNoWorkflow)
 	}
-	repo, err := s.loader.Load(ctx, files)
+	repo, err := loader.Load(ctx, files)
 	if err != nil {
 		return err
 	}
