@@ -1,4 +1,4 @@
-package canvas
+package canvas_test
 
 import (
 	"bufio"
@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"filippo.io/age"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/slipway-gitops/slipway/canvas"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/internal/gittest"
@@ -73,7 +76,7 @@ func serveRun(t *testing.T, events hooks.EventsConfig) *runService {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: status, Signals: st.Queue(),
+	srv, err := canvas.New(canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: status, Signals: st.Queue(),
 		Origins: []string{"http://127.0.0.1:3000"}})
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +117,24 @@ func (s *runService) signalled(t *testing.T) int64 {
 	return rev
 }
 
-// secretValues are what the tests' runs carry; no commit may hold them.
-var secretValues = map[string]string{"stripe": "sk_live_Qx7pQ2zR9wL4mN6t", "sendgrid": "SG.h3Kd9-Vq2Lw8Zr5T"}
+// secretValues are what the editor's run of the contract carries
+// (run.request.json); no commit may hold them.
+var secretValues = map[string]string{"stripe": "sk_test_contract", "sendgrid": "SG.contract"}
+
+// runRequest is the editor's run of the contract.
+func runRequest(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(contractDir, "run.request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range secretValues {
+		if !bytes.Contains(b, []byte(v)) {
+			t.Fatalf("run.request.json does not carry the value of %s the test looks for", k)
+		}
+	}
+	return string(b)
+}
 
 // noPlaintext fails when any object of the repository in dir, of any
 // branch or none, holds a secret value as it is or in base64.
@@ -163,9 +182,7 @@ func TestRun(t *testing.T) {
 		{"nothing to set", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{},"envVars":{}}}`,
 			http.StatusOK, `"status":"running"`, false},
 		{"no body", "/workflows/shop/run", "token", ``, http.StatusOK, `"status":"running"`, false},
-		{"secret values", "/workflows/shop/run", "token",
-			`{"trigger_data":{"secrets":{"secret-api":{"stripe":"` + secretValues["stripe"] + `","sendgrid":"` + secretValues["sendgrid"] + `"}},"envVars":{}}}`,
-			http.StatusOK, "encrypted for 1 age key(s) of cluster prod into secrets/shop/api-keys.sops.yaml", true},
+		{"secret values", "/workflows/shop/run", "token", runRequest(t), http.StatusOK, "encrypted for 1 age key(s) of cluster prod into secrets/shop/api-keys.sops.yaml", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, signal := head(), svc.signalled(t)
@@ -174,6 +191,11 @@ func TestRun(t *testing.T) {
 			if code != tc.code || !strings.Contains(body, tc.want) {
 				t.Fatalf("POST %s = %d %s, want %d with %s", tc.path, code, body, tc.code, tc.want)
 			}
+			schema := "error"
+			if code == http.StatusOK {
+				schema = "run"
+			}
+			meets(t, schema, body)
 			for _, v := range secretValues {
 				if strings.Contains(body, v) {
 					t.Errorf("the answer holds a secret value: %s", body)
@@ -186,7 +208,7 @@ func TestRun(t *testing.T) {
 				t.Errorf("deploy signalled: %v, want %v", deployed, code == http.StatusOK)
 			}
 			if code == http.StatusOK {
-				var r RunResponse
+				var r canvas.RunResponse
 				if err := json.Unmarshal([]byte(body), &r); err != nil || r.RunID != head() || len(r.Logs) == 0 {
 					t.Errorf("answer %s: run_id is not main's head %s (%v)", body, head(), err)
 				}
@@ -215,7 +237,7 @@ func TestRun(t *testing.T) {
 func TestRunConcurrent(t *testing.T) {
 	t.Parallel()
 	svc := serveRun(t, hooks.EventsConfig{})
-	body := `{"trigger_data":{"secrets":{"secret-api":{"stripe":"` + secretValues["stripe"] + `","sendgrid":"` + secretValues["sendgrid"] + `"}}}}`
+	body := runRequest(t)
 	const runs = 4
 	codes := make(chan int, runs)
 	for range runs {

@@ -1,4 +1,4 @@
-package canvas
+package canvas_test
 
 import (
 	"context"
@@ -28,6 +28,14 @@ func (s *runService) putStatus(t *testing.T, health watch.Health, ready int64) {
 	}
 	if _, err := s.store.PutStatus(t.Context(), "workflows/shop", b); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// meets fails when the JSON data does not meet the contract's schema.
+func meets(t *testing.T, schema, data string) {
+	t.Helper()
+	if err := contract(t, schema).Validate(decode(t, []byte(data))); err != nil {
+		t.Errorf("%s does not meet the contract %s: %v", data, schema, err)
 	}
 }
 
@@ -77,6 +85,7 @@ func TestStatusStream(t *testing.T) {
 	if err := json.Unmarshal([]byte(meta.data), &doc); meta.event != "metadata" || err != nil || doc.ID != "shop" {
 		t.Fatalf("first event %s %s (%v), want the workflow's metadata", meta.event, meta.data, err)
 	}
+	meets(t, "stream-metadata", meta.data)
 	for _, n := range doc.Nodes {
 		st, _ := n.Data["_status"].(map[string]any)
 		switch {
@@ -88,14 +97,17 @@ func TestStatusStream(t *testing.T) {
 	}
 	want := func(event, data string) {
 		t.Helper()
-		if e := readEvent(t, r); e.event != event || e.data != data || e.id == "" {
+		e := readEvent(t, r)
+		if e.event != event || e.data != data || e.id == "" {
 			t.Fatalf("event %+v, want %s %s with an id", e, event, data)
 		}
+		meets(t, "stream-"+strings.ReplaceAll(event, "_", "-"), e.data)
 	}
 	want("workflow_sync", `{"type":"workflow","stream_key":"workflow:shop","event_type":"workflow_sync","data":{"nodes":[{"id":"web","data":{"_status":{"state":"partial","replicas":2,"readyReplicas":0}}}]}}`)
 	svc.putStatus(t, watch.Healthy, 2)
 	want("node_update", `{"type":"workflow","stream_key":"workflow:shop","event_type":"node_update","data":{"node_id":"web","status":{"state":"healthy","replicas":2,"readyReplicas":2}}}`)
 	code, body := svc.call(t, http.MethodGet, "/workflows/shop/status", svc.token, "")
+	meets(t, "status", body)
 	if code != http.StatusOK || !strings.Contains(body, `"state":"healthy","health":"Healthy"`) ||
 		!strings.Contains(body, `"nodes":[{"id":"web","data":{"_status":{"state":"healthy","replicas":2,"readyReplicas":2}}}]`) {
 		t.Errorf("GET status = %d %s", code, body)
