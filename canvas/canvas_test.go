@@ -37,13 +37,16 @@ const (
 // fixture is a canvas API served on loopback, on a real etcd and a real
 // git repository of the fixture workflows.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	dir   string
 	token string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the options changed by opts.
+func newFixtureWith(t testing.TB, opts func(*canvas.Options)) *fixture {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -68,7 +71,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := canvas.New(canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: status, Signals: st.Queue()})
+	o := canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: status, Signals: st.Queue()}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := canvas.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,19 +103,28 @@ func newFixture(t *testing.T) *fixture {
 type answer struct {
 	status int
 	body   []byte
+	header http.Header
 }
 
 // do sends a request to the API with a bearer token (none when empty).
 func (f *fixture) do(method, path, token, body string) answer {
 	f.t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return f.doHeader(method, path, h, body)
+}
+
+// doHeader sends a request to the API with headers.
+func (f *fixture) doHeader(method, path string, h http.Header, body string) answer {
+	f.t.Helper()
 	req, err := http.NewRequestWithContext(f.t.Context(), method, f.url+"/v1/api"+path, strings.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	req.Header = h.Clone()
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
@@ -118,7 +134,7 @@ func (f *fixture) do(method, path, token, body string) answer {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return answer{status: resp.StatusCode, body: b}
+	return answer{status: resp.StatusCode, body: b, header: resp.Header}
 }
 
 // expect checks an answer's status, checks its body against the
@@ -147,7 +163,7 @@ func (f *fixture) git(args ...string) string {
 	return gittest.Git(f.t, f.dir, args...)
 }
 
-func decode(t *testing.T, b []byte) any {
+func decode(t testing.TB, b []byte) any {
 	t.Helper()
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
@@ -164,7 +180,7 @@ var (
 
 // contract returns the compiled schema <name>.schema.json of the
 // contract fixtures.
-func contract(t *testing.T, name string) *jsonschema.Schema {
+func contract(t testing.TB, name string) *jsonschema.Schema {
 	t.Helper()
 	schemasOnce.Do(func() {
 		paths, err := filepath.Glob(filepath.Join(contractDir, "*.schema.json"))
@@ -200,7 +216,7 @@ func contract(t *testing.T, name string) *jsonschema.Schema {
 }
 
 // request returns a request fixture of the contract.
-func request(t *testing.T, name string) string {
+func request(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(contractDir, name+".request.json"))
 	if err != nil {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/slipway-gitops/slipway/canvas"
+	"github.com/slipway-gitops/slipway/users"
 )
 
 func TestAuth(t *testing.T) {
@@ -67,6 +69,7 @@ func TestAuth(t *testing.T) {
 		{"served, not bearer", "GET", "/workflows", "", http.StatusUnauthorized},
 		{"write, no token", "POST", "/workflows/shop/save", "", http.StatusUnauthorized},
 		{"not served, no token", "GET", "/dashboard/stats", "", http.StatusNotFound},
+		{"served beside one not served, no token", "GET", "/dashboard/recent-workflows", "", http.StatusUnauthorized},
 		{"not served, token", "GET", "/alerts/overview", f.token, http.StatusNotFound},
 		{"not served write, no token", "DELETE", "/workflows/shop", "", http.StatusNotFound},
 		{"unknown path", "GET", "/no/such/route", f.token, http.StatusNotFound},
@@ -101,6 +104,13 @@ func TestWorkflows(t *testing.T) {
 		}
 		if !strings.Contains(strings.Join(ids, " "), "batch database legacy shop sketch") {
 			t.Errorf("listed %v", ids)
+		}
+	})
+	t.Run("recent", func(t *testing.T) {
+		var got struct{ Workflows []canvas.Workflow }
+		f.expect(f.do("GET", "/dashboard/recent-workflows", f.token, ""), http.StatusOK, "workflow-list", &got)
+		if len(got.Workflows) != 5 {
+			t.Errorf("%d recent workflows, want 5", len(got.Workflows))
 		}
 	})
 	t.Run("get", func(t *testing.T) {
@@ -142,7 +152,7 @@ func TestWorkflows(t *testing.T) {
 				t.Errorf("the file keeps %s:\n%s", runtime, file)
 			}
 		}
-		for _, kept := range []string{`"replicas": 3`, `"_linkedDeployment": "node-1"`, `"description": "Drawn on the canvas"`} {
+		for _, kept := range []string{`"replicas": 3`, `"_linkedDeployment": "node-1"`, `"description": "Checkout Service\n\nDrawn on the canvas"`} {
 			if !strings.Contains(file, kept) {
 				t.Errorf("the file lost %s:\n%s", kept, file)
 			}
@@ -363,4 +373,61 @@ func TestCatalog(t *testing.T) {
 		f.expect(f.do("GET", "/plugins", f.token, ""), http.StatusOK, "plugins", nil)
 		f.expect(f.do("GET", "/plugins/enabled", f.token, ""), http.StatusOK, "plugins", nil)
 	})
+}
+
+// TestProxyHeader signs in the user an authenticating proxy names, only
+// when the request comes from the proxy's address.
+func TestProxyHeader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		status  int
+	}{
+		{"from the proxy", "127.0.0.1/32", http.StatusOK},
+		{"from elsewhere", "10.0.0.0/8", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixtureWith(t, func(o *canvas.Options) {
+				o.ProxyHeader, o.TrustedProxies = "X-Forwarded-Email", []netip.Prefix{netip.MustParsePrefix(tc.trusted)}
+			})
+			h := http.Header{"X-Forwarded-Email": {"grace@example.com"}}
+			var got struct{ User users.User }
+			f.expect(f.doHeader("GET", "/profile", h, ""), tc.status, "", &got)
+			if tc.status == http.StatusOK && (got.User.Email != "grace@example.com" || got.User.AuthProvider != "proxy") {
+				t.Errorf("user %+v", got.User)
+			}
+			// The editor signs in before it shows a page: through the
+			// proxy, a login answers the proxy's user whatever the
+			// password; elsewhere it checks the password.
+			login := f.doHeader("POST", "/auth/login", h, `{"email":"grace@example.com","password":"anything at all"}`)
+			if tc.status == http.StatusOK {
+				f.expect(login, http.StatusOK, "", nil)
+			} else {
+				f.expect(login, http.StatusUnauthorized, "error", nil)
+			}
+		})
+	}
+}
+
+// TestCORS lets the editor's origin call the API from a browser, and no
+// other origin.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, func(o *canvas.Options) { o.Origins = []string{"http://127.0.0.1:3000"} })
+	for _, tc := range []struct {
+		origin, want string
+	}{
+		{"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		{"http://evil.example", ""},
+	} {
+		t.Run(tc.origin, func(t *testing.T) {
+			h := http.Header{"Origin": {tc.origin}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type"}}
+			a := f.doHeader("OPTIONS", "/workflows/shop/save", h, "")
+			if got := a.header.Get("Access-Control-Allow-Origin"); got != tc.want {
+				t.Errorf("preflight: allowed origin %q, want %q (status %d)", got, tc.want, a.status)
+			}
+		})
+	}
 }

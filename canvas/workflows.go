@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/kubeorch"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -80,6 +81,7 @@ func workflowID(c *fiber.Ctx) (string, error) {
 // registerWorkflows adds the workflow routes.
 func (s *Server) registerWorkflows(r fiber.Router) {
 	r.Get("/workflows", s.requireUser, s.listWorkflows)
+	r.Get("/dashboard/recent-workflows", s.requireUser, s.recentWorkflows)
 	r.Post("/workflows", s.requireUser, s.createWorkflow)
 	r.Get("/workflows/:id", s.requireUser, s.getWorkflow)
 	r.Post("/workflows/:id/save", s.requireUser, s.saveWorkflow)
@@ -95,14 +97,36 @@ func (s *Server) head(ctx context.Context) (*object.Commit, error) {
 }
 
 func (s *Server) listWorkflows(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	head, err := s.head(ctx)
+	ws, err := s.workflows(c.UserContext())
 	if err != nil {
 		return s.fail(c, err)
 	}
-	files, err := s.opts.Source.Source(head)
+	return c.JSON(fiber.Map{"workflows": ws})
+}
+
+// recentWorkflows is the dashboard's list: the workflows changed last,
+// newest first.
+func (s *Server) recentWorkflows(c *fiber.Ctx) error {
+	ws, err := s.workflows(c.UserContext())
 	if err != nil {
 		return s.fail(c, err)
+	}
+	slices.SortStableFunc(ws, func(a, b Workflow) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	return c.JSON(fiber.Map{"workflows": ws[:min(len(ws), recentWorkflows)]})
+}
+
+// recentWorkflows is how many workflows the dashboard lists.
+const recentWorkflows = 5
+
+// workflows returns every workflow of the source branch's head, by id.
+func (s *Server) workflows(ctx context.Context) ([]Workflow, error) {
+	head, err := s.head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return nil, err
 	}
 	out := []Workflow{}
 	for p, data := range files {
@@ -111,12 +135,12 @@ func (s *Server) listWorkflows(c *fiber.Ctx) error {
 		}
 		w, err := s.workflowAt(ctx, head, strings.TrimSuffix(strings.TrimPrefix(p, workflow.WorkflowsDir+"/"), ".json"), data)
 		if err != nil {
-			return s.fail(c, err)
+			return nil, err
 		}
 		out = append(out, *w)
 	}
 	slices.SortFunc(out, func(a, b Workflow) int { return strings.Compare(a.ID, b.ID) })
-	return c.JSON(fiber.Map{"workflows": out})
+	return out, nil
 }
 
 func (s *Server) getWorkflow(c *fiber.Ctx) error {
@@ -190,9 +214,14 @@ func (s *Server) createWorkflow(c *fiber.Ctx) error {
 	if err := readJSON(c, &req); err != nil {
 		return s.fail(c, err)
 	}
-	id := slug(req.Name)
-	if id == "" {
-		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: "request body: /name: a workflow needs a name of letters or digits"})
+	if strings.TrimSpace(req.Name) == "" {
+		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: "request body: /name: a workflow needs a name"})
+	}
+	// The file is named as an import from KubeOrch names it, with the
+	// display name as the description's first line when they differ.
+	id := kubeorch.DNSName(req.Name)
+	if id != req.Name {
+		req.Description = strings.TrimSpace(req.Name + "\n\n" + req.Description)
 	}
 	if why := workflow.ReservedName(id); why != "" {
 		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: fmt.Sprintf("request body: /name: %q is reserved: %s", id, why)})
@@ -230,28 +259,6 @@ func (s *Server) createWorkflow(c *fiber.Ctx) error {
 		return s.fail(c, err)
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"id": id, "message": "Workflow created successfully", "workflow": w})
-}
-
-// slug makes a workflow name of a display name: lower case letters,
-// digits and dashes, at most 63.
-func slug(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case b.Len() > 0 && !dash:
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	out := strings.TrimRight(b.String(), "-")
-	if len(out) > 63 {
-		out = strings.TrimRight(out[:63], "-")
-	}
-	return out
 }
 
 // quote returns s as a JSON string.

@@ -21,6 +21,9 @@ func TestLoadConfig(t *testing.T) {
 	if c.Addr != ":8080" || c.SourceBranch != "main" || c.DeployBranch != "deploy" || c.DeployRepo != c.SourceRepo || c.GitHubAPIURL != "https://api.github.com/" || c.DataDir == "" || c.DeployInterval != 100*time.Millisecond || c.ResyncInterval != time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
+	if cv := c.Canvas; cv.Enabled || cv.TokenTTL != 24*time.Hour {
+		t.Errorf("canvas defaults: %+v", cv)
+	}
 	if b := c.Builds; b.Enabled() || b.Namespace != "slipway-builds" || b.Timeout != 30*time.Minute || b.Retries != 1 || !strings.Contains(b.BuilderImage, "rootless") {
 		t.Errorf("build defaults: %+v", b)
 	}
@@ -52,6 +55,12 @@ func TestLoadConfig(t *testing.T) {
 		{"build retries", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_RETRIES": "many"}, []string{"HOOKS_BUILD_RETRIES"}},
 		{"build memory", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_MEMORY": "lots"}, []string{`HOOKS_BUILD_MEMORY: "lots" is not a quantity`}},
 		{"build namespace", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_NAMESPACE": "Builds"}, []string{`HOOKS_BUILD_NAMESPACE: "Builds" is not a namespace name`}},
+		{"canvas origin with a path", map[string]string{"HOOKS_CANVAS_ORIGINS": "http://127.0.0.1:3000/app"}, []string{`HOOKS_CANVAS_ORIGINS: "http://127.0.0.1:3000/app" is not an origin`}},
+		{"canvas token TTL", map[string]string{"HOOKS_CANVAS_TOKEN_TTL": "1s"}, []string{"HOOKS_CANVAS_TOKEN_TTL: 1s is not between 1m and 720h"}},
+		{"canvas admin without password", map[string]string{"HOOKS_CANVAS_ADMIN_EMAIL": "ada@example.com"}, []string{"HOOKS_CANVAS_ADMIN_PASSWORD: HOOKS_CANVAS_ADMIN_EMAIL and HOOKS_CANVAS_ADMIN_PASSWORD go together"}},
+		{"canvas proxy header untrusted", map[string]string{"HOOKS_CANVAS_PROXY_HEADER": "X-Forwarded-Email"}, []string{"HOOKS_CANVAS_TRUSTED_PROXIES: is required"}},
+		{"canvas proxy header Authorization", map[string]string{"HOOKS_CANVAS_PROXY_HEADER": "authorization", "HOOKS_CANVAS_TRUSTED_PROXIES": "10.0.0.1"}, []string{"HOOKS_CANVAS_PROXY_HEADER"}},
+		{"canvas bad proxy", map[string]string{"HOOKS_CANVAS_PROXY_HEADER": "X-Email", "HOOKS_CANVAS_TRUSTED_PROXIES": "10.0.0.0/33"}, []string{`HOOKS_CANVAS_TRUSTED_PROXIES: "10.0.0.0/33" is not an address or CIDR prefix`}},
 		{"several at once", map[string]string{"HOOKS_SOURCE_REPO": "", "HOOKS_ADDR": "x"}, []string{"HOOKS_SOURCE_REPO", "HOOKS_ADDR"}},
 	}
 	for _, tt := range tests {

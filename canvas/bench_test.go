@@ -1,0 +1,34 @@
+package canvas_test
+
+import (
+	"net/http"
+	"testing"
+)
+
+// BenchmarkWorkflowList reads the editor's workflow list of the fixture
+// repository (five workflows, each with its history) over loopback HTTP.
+func BenchmarkWorkflowList(b *testing.B) {
+	f := newFixture(b)
+	for b.Loop() {
+		if a := f.do("GET", "/workflows", f.token, ""); a.status != http.StatusOK {
+			b.Fatalf("status %d: %s", a.status, a.body)
+		}
+	}
+}
+
+// BenchmarkSave saves a workflow's canvas, alternating two canvases so
+// that each save is a commit.
+func BenchmarkSave(b *testing.B) {
+	f := newFixture(b)
+	bodies := [2]string{
+		`{"nodes":[{"id":"n","type":"configmap","position":{"x":0,"y":0},"data":{"name":"c","data":{"k":"a"}}}],"edges":[]}`,
+		`{"nodes":[{"id":"n","type":"configmap","position":{"x":0,"y":0},"data":{"name":"c","data":{"k":"b"}}}],"edges":[]}`,
+	}
+	i := 0
+	for b.Loop() {
+		if a := f.do("POST", "/workflows/sketch/save", f.token, bodies[i%2]); a.status != http.StatusOK {
+			b.Fatalf("status %d: %s", a.status, a.body)
+		}
+		i++
+	}
+}
