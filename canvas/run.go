@@ -92,6 +92,11 @@ func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files,
 			}
 			values[k] = []byte(secrets[id][k])
 		}
+		// The service holds no private key: a file is written anew, with
+		// every key the node lists, or the build refuses it.
+		if missing := slices.DeleteFunc(slices.Clone(t.Keys), func(k string) bool { _, ok := values[k]; return ok }); len(missing) > 0 {
+			return out, &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: a run sets every key of secret node %q at once; %s missing", ptr, id, strings.Join(missing, ", "))}
+		}
 		if t.File == "" {
 			t.File = workflow.SopsFile(name, t.Name)
 			unnamed = append(unnamed, id)

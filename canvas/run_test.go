@@ -24,6 +24,7 @@ import (
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/sopsfile"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/users"
 )
@@ -174,6 +175,8 @@ func TestRun(t *testing.T) {
 		{"a draft", "/workflows/sketch/run", "token", `{}`, http.StatusBadRequest, "must be published to run", false},
 		{"a key the node does not list", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{"secret-api":{"twilio":"x"}}}}`,
 			http.StatusBadRequest, `"pointer":"/trigger_data/secrets/secret-api/twilio"`, false},
+		{"a key of the node left out", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{"secret-api":{"stripe":"x"}}}}`,
+			http.StatusBadRequest, "sendgrid missing", false},
 		{"a node that is no secret node", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{"web":{"stripe":"x"}}}}`,
 			http.StatusBadRequest, `"pointer":"/trigger_data/secrets/web"`, false},
 		{"environment values", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"api":{"API_KEY":"x"}}}}`,
@@ -228,6 +231,21 @@ func TestRun(t *testing.T) {
 	}
 	if wf := gittest.Git(t, svc.dir, "show", "main:workflows/shop.json"); !strings.Contains(wf, `"sopsFile": "secrets/shop/api-keys.sops.yaml"`) {
 		t.Errorf("the secret node does not name its file:\n%s", wf)
+	}
+	// What the run committed passes the build's check of encrypted files:
+	// the node names its file, which holds exactly its keys, for the
+	// cluster's key.
+	files := source.Files{"secrets/shop/api-keys.sops.yaml": file}
+	for _, p := range []string{"workflows/shop.json", "clusters/prod.json", "clusters/staging.json"} {
+		files[p] = []byte(gittest.Git(t, svc.dir, "show", "main:"+p))
+	}
+	var loader source.Loader
+	repo, err := loader.Load(t.Context(), files)
+	if err != nil || len(repo.Invalid) > 0 {
+		t.Fatalf("load: %v %v", err, repo.Invalid)
+	}
+	if problems := sopsfile.Check(files, repo.Workflows, repo.Clusters); problems != nil {
+		t.Errorf("the build refuses what the run committed: %v", problems)
 	}
 	noPlaintext(t, svc.dir)
 }
