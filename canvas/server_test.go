@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/slipway-gitops/slipway/canvas"
+	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/users"
 )
 
@@ -429,5 +430,22 @@ func TestCORS(t *testing.T) {
 				t.Errorf("preflight: allowed origin %q, want %q (status %d)", got, tc.want, a.status)
 			}
 		})
+	}
+}
+
+// TestSaveOfABrokenFile refuses to save over a workflow file that is no
+// JSON object, naming the file, and commits nothing.
+func TestSaveOfABrokenFile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	gittest.Commit(t, f.dir, "Break sketch", map[string][]byte{"workflows/sketch.json": []byte(`{"name": "sketch", "name": "again"}`)})
+	before := f.git("rev-parse", "HEAD")
+	var got canvas.Problems
+	f.expect(f.do("POST", "/workflows/sketch/save", f.token, `{"nodes":[],"edges":[]}`), http.StatusUnprocessableEntity, "error", &got)
+	if len(got.Problems) != 1 || got.Problems[0].File != "workflows/sketch.json" {
+		t.Errorf("problems %+v", got.Problems)
+	}
+	if f.git("rev-parse", "HEAD") != before {
+		t.Error("a refused save committed")
 	}
 }

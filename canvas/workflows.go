@@ -367,7 +367,7 @@ func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.
 			}
 			ms, err := readMembers(content)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", file, err)
+				return nil, &problemsError{problems: workflow.Errors{{File: file, Message: fmt.Sprintf("the file is no JSON object Slipway can edit: %v; fix it in git", err)}}}
 			}
 			fresh := map[string]bool{}
 			for name, v := range set {
