@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/crypto/bcrypt"
@@ -64,7 +65,13 @@ func newFixtureWith(t testing.TB, opts func(*canvas.Options)) *fixture {
 	if _, err := accounts.Add(t.Context(), email, "Ada Lovelace", "admin", password); err != nil {
 		t.Fatal(err)
 	}
-	o := canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: st, Signals: st.Queue()}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	status, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Heartbeat: time.Minute, Done: done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: status, Signals: st.Queue()}
 	if opts != nil {
 		opts(&o)
 	}

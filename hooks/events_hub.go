@@ -23,10 +23,15 @@ const defaultBacklog = 4 << 20
 const hubRetry = time.Second
 
 // frame is one change of a status or build record encoded once as a
-// Server-Sent Event, and written as is to every stream.
+// Server-Sent Event, and written as is to every stream of /api/events.
+// Key and value are the record's (the key as the deleted event names it;
+// value a part of data, nil once deleted), for streams that send events
+// of their own.
 type frame struct {
-	rev  int64
-	data []byte
+	rev   int64
+	data  []byte
+	key   string
+	value []byte
 }
 
 // eventHub keeps one watch of the status and build records for every
@@ -204,5 +209,12 @@ func encodeFrame(r store.StatusRecord) (frame, bool) {
 	if r.Deleted {
 		kind, data = "deleted", mustJSON(map[string]string{"key": key})
 	}
-	return frame{rev: r.Revision, data: fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", r.Revision, kind, data)}, true
+	f := frame{rev: r.Revision, key: key}
+	f.data = fmt.Appendf(nil, "id: %d\nevent: %s\ndata: ", r.Revision, kind)
+	start, end := len(f.data), len(f.data)+len(data)
+	f.data = append(append(f.data, data...), "\n\n"...)
+	if !r.Deleted {
+		f.value = f.data[start:end:end]
+	}
+	return f, true
 }
