@@ -106,6 +106,9 @@ type fleet struct {
 	objects int
 	// revision is the store revision /api/status was read at then.
 	revision int64
+	// work is the clone the workflows are committed in, and remote the
+	// repository on the stack's git server it pushes to.
+	work, remote string
 }
 
 // startFleet starts the stack, commits n generated workflows to a
@@ -114,6 +117,13 @@ type fleet struct {
 // as an ingress controller would, and waits until /api/status shows every
 // workflow Synced and Healthy with all its objects.
 func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
+	tb.Helper()
+	return startFleetOf(tb, n, scaleWorkflow, objectsPerWorkflow, timeout)
+}
+
+// startFleetOf is startFleet with workflow gen(i), of objects managed
+// objects each, as workflow i.
+func startFleetOf(tb testing.TB, n int, gen func(i int) []byte, objects int, timeout time.Duration) *fleet {
 	tb.Helper()
 	began := time.Now()
 	s, gitRoot := kubetest.ForTest(tb, filepath.Join(root, ".tools/kube/bin"), true)
@@ -128,12 +138,12 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 	// measured.
 	files := map[string][]byte{"clusters/" + workflow.DefaultCluster + ".json": []byte(`{"name": "default", "default": true, "flux": {"interval": "1h"}}`)}
 	for i := range n {
-		files["workflows/"+workflowName(i)+".json"] = scaleWorkflow(i)
+		files["workflows/"+workflowName(i)+".json"] = gen(i)
 	}
 	gittest.Commit(tb, work, fmt.Sprintf("Add %d generated workflows", n), files)
 	gittest.Git(tb, work, "push", "-q", remote, "main")
 
-	f := &fleet{stack: s, workflows: n}
+	f := &fleet{stack: s, workflows: n, work: work, remote: remote}
 	f.hooks = startHooks(tb,
 		"HOOKS_SOURCE_REPO="+remote,
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
@@ -165,18 +175,18 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 		if _, err := f.hooks.get(ctx, "/api/status", &o); err != nil {
 			return false, err
 		}
-		healthy, objects := 0, 0
+		healthy, seen := 0, 0
 		for _, ws := range o.Workflows {
 			if ws.Health == watch.Healthy && ws.Sync.State == watch.Synced {
 				healthy++
 			}
 			for _, nd := range ws.Nodes {
-				objects += len(nd.Objects)
+				seen += len(nd.Objects)
 			}
 		}
-		last = fmt.Sprintf("%d of %d workflows Synced and Healthy, %d objects", healthy, n, objects)
-		f.objects, f.revision = objects, o.Revision
-		return healthy == n && objects == n*objectsPerWorkflow, nil
+		last = fmt.Sprintf("%d of %d workflows Synced and Healthy, %d objects", healthy, n, seen)
+		f.objects, f.revision = seen, o.Revision
+		return healthy == n && seen == n*objects, nil
 	})
 	if err != nil {
 		tb.Fatalf("the fleet did not turn healthy: %v; last: %s", err, last)
