@@ -118,13 +118,26 @@ type fleet struct {
 // workflow Synced and Healthy with all its objects.
 func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 	tb.Helper()
-	return startFleetOf(tb, n, scaleWorkflow, objectsPerWorkflow, timeout)
+	return startFleetOf(tb, fleetSpec{workflows: n, gen: scaleWorkflow, objects: objectsPerWorkflow, timeout: timeout})
 }
 
-// startFleetOf is startFleet with workflow gen(i), of objects managed
-// objects each, as workflow i.
-func startFleetOf(tb testing.TB, n int, gen func(i int) []byte, objects int, timeout time.Duration) *fleet {
+// fleetSpec says what startFleetOf runs.
+type fleetSpec struct {
+	workflows int
+	// gen returns workflow i, which has objects managed objects.
+	gen     func(i int) []byte
+	objects int
+	// workflowSources gives each workflow a GitRepository of its own
+	// (HOOKS_FLUX_WORKFLOW_SOURCES, bootstrap's WorkflowSources).
+	workflowSources bool
+	// timeout bounds the wait for every workflow to be healthy.
+	timeout time.Duration
+}
+
+// startFleetOf is startFleet as spec says.
+func startFleetOf(tb testing.TB, spec fleetSpec) *fleet {
 	tb.Helper()
+	n, objects, timeout := spec.workflows, spec.objects, spec.timeout
 	began := time.Now()
 	s, gitRoot := kubetest.ForTest(tb, filepath.Join(root, ".tools/kube/bin"), true)
 	ctx := tb.Context()
@@ -138,7 +151,7 @@ func startFleetOf(tb testing.TB, n int, gen func(i int) []byte, objects int, tim
 	// measured.
 	files := map[string][]byte{"clusters/" + workflow.DefaultCluster + ".json": []byte(`{"name": "default", "default": true, "flux": {"interval": "1h"}}`)}
 	for i := range n {
-		files["workflows/"+workflowName(i)+".json"] = gen(i)
+		files["workflows/"+workflowName(i)+".json"] = spec.gen(i)
 	}
 	gittest.Commit(tb, work, fmt.Sprintf("Add %d generated workflows", n), files)
 	gittest.Git(tb, work, "push", "-q", remote, "main")
@@ -149,6 +162,7 @@ func startFleetOf(tb testing.TB, n int, gen func(i int) []byte, objects int, tim
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
 		"HOOKS_KUBECONFIG="+s.Kubeconfig,
 		"HOOKS_STATUS_MIN_WRITE="+minWrite.String(),
+		"HOOKS_FLUX_WORKFLOW_SOURCES="+strconv.FormatBool(spec.workflowSources),
 	)
 	// Flux starts once the service has written the deploy branch.
 	err := s.Poll(ctx, 2*time.Minute, func() (bool, error) {
@@ -158,7 +172,8 @@ func startFleetOf(tb testing.TB, n int, gen func(i int) []byte, objects int, tim
 	if err != nil {
 		tb.Fatalf("no deploy branch: %v", err)
 	}
-	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: workflow.DefaultCluster, URL: remote, Branch: "deploy", Interval: 10 * time.Minute}, compiler.DefaultOptions())
+	bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: workflow.DefaultCluster, URL: remote, Branch: "deploy", Interval: 10 * time.Minute,
+		WorkflowSources: spec.workflowSources}, compiler.DefaultOptions())
 	if err != nil {
 		tb.Fatal(err)
 	}
