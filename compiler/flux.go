@@ -26,10 +26,10 @@ func WorkflowServiceAccountName(workflow string) string { return "slipway-workfl
 
 // WorkflowSourceRef is the ref of the deploy repository that workflow wf's
 // own GitRepository reads when the compiler renders one per workflow
-// (Options.WorkflowSources) for deploy branch branch: the newest commit of
-// the branch whose tree holds the workflow's tree (workflows/<wf>/) as the
-// branch's head holds it. It moves only when that tree changes, so Flux
-// reconciles the workflow only then. Branch names cannot clash in git
+// (Options.WorkflowSources) for deploy branch branch: the deploy commit
+// that last changed the workflow's tree (workflows/<wf>/), which the
+// branch's head holds as it does. It moves only when that tree changes, so
+// Flux reconciles the workflow only then. Branch names cannot clash in git
 // (no branch is both a and a/b), so neither can these refs.
 func WorkflowSourceRef(branch, wf string) string { return "refs/slipway/sources/" + branch + "/" + wf }
 
