@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -62,7 +63,7 @@ var layouts = []struct {
 // FLUX_WORKFLOWS (default 500) small ones (a Deployment and its Service),
 // deployed through Flux from the deploy branch the real cmd/hooks process
 // writes (make flux-bench), in each layout. Each iteration commits a new
-// RELEASE to one workflow, round robin, pushes it to the stack's git
+// RELEASE to one workflow, spread over them, pushes it to the stack's git
 // server and delivers the signed push webhook; it ends when the status
 // stream (/api/events) carries that workflow's record with the pushed
 // source commit live, Synced and Healthy: Flux applied the deploy commit
@@ -130,7 +131,12 @@ func smallFleet(n int, workflowSources bool, timeout time.Duration) fleetSpec {
 		workflowSources: workflowSources, timeout: timeout}
 }
 
-// pusher pushes a new release of one workflow after another and measures
+// goldenRatio spreads a sequence over an interval: the fractional parts
+// of its multiples never bunch.
+const goldenRatio = 0.6180339887498949
+
+// pusher pushes a new release of one workflow after another, spread over
+// them, and measures
 // the time to it being live.
 type pusher struct {
 	f       *fleet
@@ -172,8 +178,11 @@ func (f *fleet) pusher(tb testing.TB) *pusher {
 // applied the deploy head.
 func (p *pusher) push(tb testing.TB) (live, settled time.Duration) {
 	tb.Helper()
-	i := p.next % p.f.workflows
+	// Pushes spread over the workflows, whatever their number: Flux may
+	// reconcile the Kustomizations of one source in the order of their
+	// names, so the first would be quick in every layout.
 	p.next++
+	i := int(math.Mod(float64(p.next)*goldenRatio, 1) * float64(p.f.workflows))
 	p.release[i]++
 	wf := workflowName(i)
 	p.changed = wf
