@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notifyv1 "github.com/fluxcd/notification-controller/api/v1"
 	notifyv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	fluxmeta "github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -54,6 +56,12 @@ type BootstrapOptions struct {
 	// account of each workflow that a cluster file's flux.tenancy renders:
 	// ServiceAccounts in the Flux namespace and RoleBindings to admin.
 	Tenancy bool
+	// WorkflowSources connects the layout where each workflow reads a
+	// GitRepository of its own (Options.WorkflowSources, set to Branch):
+	// the cluster Kustomization completes those GitRepositories with URL
+	// and SecretRef and may create, change and prune them, and the webhook
+	// service may ask any GitRepository in the Flux namespace to fetch.
+	WorkflowSources bool
 }
 
 // Validate reports every invalid option.
@@ -135,6 +143,9 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 	if b.MoveFrom == opts.SourceRefNamespace {
 		return nil, fmt.Errorf("bootstrap options: namespace to move from %q is the Flux namespace itself", b.MoveFrom)
 	}
+	if b.WorkflowSources {
+		opts.WorkflowSources = b.Branch
+	}
 	ns := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: opts.SourceRefNamespace, Labels: map[string]string{workflow.LabelManagedBy: workflow.ManagedBy}},
@@ -165,6 +176,7 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 			Prune:              true,
 			ServiceAccountName: ClusterServiceAccountName(b.Cluster),
 			SourceRef:          kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: opts.SourceRefName},
+			Patches:            workflowSourcePatches(b, opts),
 		},
 	}
 	// The namespace comes first, and the account and its rights before
@@ -176,6 +188,26 @@ func Bootstrap(b BootstrapOptions, opts Options) ([]byte, error) {
 	objs = append(objs, statusReader(opts, b.ServiceUser)...)
 	objs = append(objs, notifications(b, opts)...)
 	return marshalAll("compiler bootstrap --cluster "+b.Cluster, objs...)
+}
+
+// workflowSourcePatches complete, when each workflow reads a GitRepository
+// of its own, those GitRepositories with the deploy repository's URL and
+// credentials as the cluster Kustomization applies them: the deploy tree
+// names the refs they read, not the repository, which is the cluster's
+// to know. The cluster directory holds no other GitRepository.
+func workflowSourcePatches(b BootstrapOptions, opts Options) []kustomize.Patch {
+	if opts.WorkflowSources == "" {
+		return nil
+	}
+	ops := []map[string]any{{"op": "add", "path": "/spec/url", "value": b.URL}}
+	if b.SecretRef != "" {
+		ops = append(ops, map[string]any{"op": "add", "path": "/spec/secretRef", "value": map[string]any{"name": b.SecretRef}})
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		panic(err) // maps of strings always marshal
+	}
+	return []kustomize.Patch{{Patch: string(patch), Target: &kustomize.Selector{Group: sourceGroup, Kind: "GitRepository"}}}
 }
 
 // rbacTypeMeta is the TypeMeta of an RBAC object of kind.
@@ -267,8 +299,9 @@ func notifications(b BootstrapOptions, opts Options) []any {
 // no more:
 //
 //   - in the Flux namespace (a Role): the workflows' Flux Kustomizations,
-//     to create, change and, when a workflow goes, delete; with tenancy,
-//     the workflows' ServiceAccounts, to create and change.
+//     and with per-workflow sources their GitRepositories, to create,
+//     change and, when a workflow goes, delete; with tenancy, the
+//     workflows' ServiceAccounts, to create and change.
 //   - cluster-wide (a ClusterRole): Namespaces, to create and change;
 //     with tenancy, RoleBindings, to create and change, and the right to
 //     bind the ClusterRole admin, and no other, in them (Kubernetes lets a
@@ -291,6 +324,9 @@ func clusterAccount(b BootstrapOptions, opts Options) []any {
 		Verbs: append(slices.Clone(write), "delete"),
 	}}
 	global := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: write}}
+	if opts.WorkflowSources != "" {
+		local = append(local, rbacv1.PolicyRule{APIGroups: []string{sourceGroup}, Resources: []string{"gitrepositories"}, Verbs: append(slices.Clone(write), "delete")})
+	}
 	if b.Tenancy {
 		local = append(local, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: write})
 		global = append(global,

@@ -10,8 +10,9 @@ import (
 )
 
 // TestBootstrapGolden compares what Bootstrap prints, with and without
-// tenancy, and with everything a cluster may ask for (a Receiver, an
-// Alert, the service's rights, a move), with testdata/bootstrap-*.yaml. Run with -update to rewrite
+// tenancy, with everything a cluster may ask for (a Receiver, an Alert,
+// the service's rights, a move), and with a source per workflow, with
+// testdata/bootstrap-*.yaml. Run with -update to rewrite
 // them.
 func TestBootstrapGolden(t *testing.T) {
 	t.Parallel()
@@ -24,6 +25,8 @@ func TestBootstrapGolden(t *testing.T) {
 		{"bootstrap-complete.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", Interval: time.Minute,
 			ReceiverSecret: "slipway-receiver", AlertURL: "https://events.example.com/flux", AlertSecret: "slipway-alert",
 			ServiceUser: "system:serviceaccount:slipway:hooks", MoveFrom: "flux-system"}},
+		{"bootstrap-workflow-sources.yaml", BootstrapOptions{Cluster: "prod", URL: "https://git.example.com/workflows.git", Branch: "deploy", SecretRef: "git-auth", Interval: time.Minute,
+			WorkflowSources: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -257,7 +257,9 @@ func (c *Compiler) build(ctx context.Context, src source.Files, only map[string]
 // namespace of the Flux objects: deploying into it, whatever its name,
 // their Kustomizations would prune and relabel there; named like Flux's
 // own Kustomization when that namespace is Flux's own (the old layout,
-// --flux-namespace flux-system), their Kustomization would replace it.
+// --flux-namespace flux-system), their Kustomization would replace it;
+// named like the deploy branch's GitRepository when each workflow has its
+// own (--workflow-sources), theirs would replace it.
 func (c *Compiler) checkFluxNamespace(workflows []*workflow.Workflow) error {
 	var errs workflow.Errors
 	for _, w := range workflows {
@@ -272,6 +274,10 @@ func (c *Compiler) checkFluxNamespace(workflows []*workflow.Workflow) error {
 		if c.opts.SourceRefNamespace == fluxOwnNamespace && w.Name == fluxOwnName {
 			errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: "/name",
 				Message: fmt.Sprintf("%q is reserved in %s, where --flux-namespace puts the workflows' Kustomizations: Flux's own Kustomization; rename the file, or give Slipway's Flux objects a namespace of their own", w.Name, fluxOwnNamespace)})
+		}
+		if c.opts.WorkflowSources != "" && w.Name == c.opts.SourceRefName {
+			errs = append(errs, &workflow.Error{File: sourceFile(w), Pointer: "/name",
+				Message: fmt.Sprintf("%q is the GitRepository of the deploy branch (--source-ref), and with --workflow-sources each workflow's own GitRepository takes the workflow's name; rename the file", w.Name)})
 		}
 	}
 	if len(errs) == 0 {

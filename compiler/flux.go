@@ -24,6 +24,35 @@ import (
 // Kustomization's (ClusterServiceAccountName).
 func WorkflowServiceAccountName(workflow string) string { return "slipway-workflow-" + workflow }
 
+// WorkflowSourceRef is the ref of the deploy repository that workflow wf's
+// own GitRepository reads when the compiler renders one per workflow
+// (Options.WorkflowSources) for deploy branch branch: the deploy commit
+// that last changed the workflow's tree (workflows/<wf>/), which the
+// branch's head holds as it does. It moves only when that tree changes, so
+// Flux reconciles the workflow only then. Branch names cannot clash in git
+// (no branch is both a and a/b), so neither can these refs.
+func WorkflowSourceRef(branch, wf string) string { return "refs/slipway/sources/" + branch + "/" + wf }
+
+// workflowSource renders workflow wf's own GitRepository, which reads
+// WorkflowSourceRef and keeps only the workflow's tree in its artifact.
+// The repository's URL and credentials are the cluster's: its
+// Kustomization adds them (workflowSourcePatches), so that the deploy tree
+// names no repository.
+func workflowSource(wf *workflow.Workflow, interval time.Duration, labels map[string]string, opts Options) map[string]any {
+	return map[string]any{
+		"apiVersion": sourceGroup + "/v1",
+		"kind":       "GitRepository",
+		"metadata":   map[string]any{"name": wf.Name, "namespace": opts.SourceRefNamespace, "labels": labels},
+		"spec": map[string]any{
+			"interval": interval.String(),
+			"ref":      map[string]any{"name": WorkflowSourceRef(opts.WorkflowSources, wf.Name)},
+			// Everything but workflows/<wf>/: a directory left out cannot
+			// have a part taken back in, so workflows/ is taken back first.
+			"ignore": "/*\n!/workflows/\n/workflows/*\n!/" + WorkflowDir(wf.Name) + "/\n",
+		},
+	}
+}
+
 // tenantRole is the ClusterRole a workflow's account is bound to in the
 // workflow's namespace, and only there: Kubernetes' admin, which may
 // manage every namespaced object a workflow renders but not the namespace
@@ -162,7 +191,12 @@ func (s kustomizationSettings) objects(wf *workflow.Workflow, opts Options) []an
 			Decryption:         s.decryption,
 		},
 	}
-	objs := append([]any{k}, opts.released(k)...)
+	var objs []any
+	if opts.WorkflowSources != "" {
+		k.Spec.SourceRef.Name = wf.Name
+		objs = append(objs, workflowSource(wf, s.interval, labels(), opts))
+	}
+	objs = append(append(objs, k), opts.released(k)...)
 	if !s.tenancy {
 		return objs
 	}

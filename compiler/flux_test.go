@@ -193,3 +193,76 @@ func TestFluxAccount(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkflowSources checks the layout where each workflow reads a
+// GitRepository of its own: rendered beside its Kustomization, named
+// after it, reading the workflow's ref of the deploy branch and keeping
+// only the workflow's tree, with no repository URL (the cluster's
+// Kustomization adds it); and that no workflow may take the deploy
+// branch's GitRepository's name, nor the option name a ref git refuses.
+func TestWorkflowSources(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	opts.WorkflowSources = "deploy"
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := func(name string) []byte {
+		return []byte(`{"name": "` + name + `", "status": "published", "nodes": [
+		{"id": "c", "type": "configmap", "position": {"x": 0, "y": 0}, "data": {"name": "c", "data": {"a": "b"}}}], "edges": []}`)
+	}
+	t.Run("rendered", func(t *testing.T) {
+		t.Parallel()
+		res := build(t, c, source.Files{"workflows/web.json": wf("web")})
+		type object struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string
+			Metadata   struct{ Name, Namespace string }
+			Spec       map[string]any
+		}
+		var objs []object
+		for _, doc := range strings.Split(string(res.Tree["clusters/default/web.yaml"]), "\n---\n") {
+			var o object
+			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+				t.Fatal(err)
+			}
+			objs = append(objs, o)
+		}
+		if len(objs) != 2 || objs[0].Kind != "GitRepository" || objs[1].Kind != "Kustomization" {
+			t.Fatalf("clusters/default/web.yaml holds %v; want the workflow's GitRepository, then its Kustomization", objs)
+		}
+		src, k := objs[0], objs[1]
+		wantSpec := map[string]any{
+			"interval": "10m0s",
+			"ref":      map[string]any{"name": "refs/slipway/sources/deploy/web"},
+			"ignore":   "/*\n!/workflows/\n/workflows/*\n!/workflows/web/\n",
+		}
+		if src.APIVersion != "source.toolkit.fluxcd.io/v1" || src.Metadata.Name != "web" || src.Metadata.Namespace != DefaultFluxNamespace {
+			t.Errorf("GitRepository %s %s/%s; want source.toolkit.fluxcd.io/v1 %s/web", src.APIVersion, src.Metadata.Namespace, src.Metadata.Name, DefaultFluxNamespace)
+		}
+		if diff := cmp.Diff(wantSpec, src.Spec); diff != "" {
+			t.Errorf("GitRepository spec (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]any{"kind": "GitRepository", "name": "web"}, k.Spec["sourceRef"]); diff != "" {
+			t.Errorf("Kustomization sourceRef (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("named like the deploy branch's source", func(t *testing.T) {
+		t.Parallel()
+		_, err := c.Build(t.Context(), source.Files{"workflows/slipway.json": wf("slipway")})
+		want := `workflows/slipway.json: /name: "slipway" is the GitRepository of the deploy branch (--source-ref)`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("build: %v; want %q", err, want)
+		}
+	})
+	t.Run("a branch git refuses", func(t *testing.T) {
+		t.Parallel()
+		bad := DefaultOptions()
+		bad.WorkflowSources = "deploy..x"
+		want := `workflow sources: deploy branch "deploy..x"`
+		if _, err := New(bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New: %v; want %q", err, want)
+		}
+	})
+}

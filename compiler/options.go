@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 )
 
@@ -35,6 +36,14 @@ type Options struct {
 	// WaitImage runs the init containers that make a workload wait for
 	// the workloads it depends on; it needs sh and nc.
 	WaitImage string
+	// WorkflowSources, when set, is the deploy branch whose per-workflow
+	// refs (WorkflowSourceRef) the workflows' Kustomizations read, each
+	// through a GitRepository of its own named after the workflow, which
+	// the cluster Kustomization completes with the repository's URL
+	// (BootstrapOptions.WorkflowSources). A deploy commit then has Flux
+	// reconcile only the workflows whose tree it changed, not all of them.
+	// Empty: every workflow reads the GitRepository SourceRefName.
+	WorkflowSources string
 }
 
 // DefaultFluxNamespace is the namespace of Slipway's Flux objects unless
@@ -76,6 +85,11 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("namespace to move from %q is the Flux namespace itself", o.MoveFrom))
 		}
 	}
+	if o.WorkflowSources != "" {
+		if err := plumbing.NewBranchReferenceName(o.WorkflowSources).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("workflow sources: deploy branch %q: %w", o.WorkflowSources, err))
+		}
+	}
 	if o.WaitImage == "" {
 		errs = append(errs, errors.New("wait image is required"))
 	}
@@ -98,5 +112,6 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often Flux reconciles each workflow, unless the workflow or its cluster sets flux.interval")
 	fs.DurationVar(&o.RetryInterval, "retry-interval", o.RetryInterval, "how soon Flux retries a failed reconciliation, unless the repository sets flux.retryInterval")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long Flux waits for a workflow to become healthy, unless the repository sets flux.timeout")
+	fs.StringVar(&o.WorkflowSources, "workflow-sources", o.WorkflowSources, "deploy branch whose per-workflow refs each workflow's own GitRepository reads, so that a deploy commit has Flux reconcile only the workflows it changed (bootstrap with --workflow-sources too); empty: every workflow reads the one GitRepository --source-ref")
 	fs.StringVar(&o.WaitImage, "wait-image", o.WaitImage, "image of the init containers that wait for dependencies (needs sh and nc)")
 }

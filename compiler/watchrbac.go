@@ -43,7 +43,9 @@ func StatusReaderRules(sourceRef string) []rbacv1.PolicyRule {
 
 // StatusReader renders the account the webhook service reads a cluster
 // as: a ServiceAccount in the Flux namespace, bound cluster-wide to a
-// ClusterRole of StatusReaderRules. A kubeconfig for HOOKS_KUBECONFIG
+// ClusterRole of StatusReaderRules, and, when each workflow reads a
+// GitRepository of its own (Options.WorkflowSources), bound to a Role
+// that may patch the GitRepositories in the Flux namespace. A kubeconfig for HOOKS_KUBECONFIG
 // takes a token of that account (kubectl create token). Bootstrap prints
 // it too.
 func StatusReader(opts Options) ([]byte, error) {
@@ -54,7 +56,7 @@ func StatusReader(opts Options) ([]byte, error) {
 }
 
 // statusReader renders StatusReader's objects; user, when set, is bound to
-// the ClusterRole beside the account.
+// the roles beside the account.
 func statusReader(opts Options, user string) []any {
 	meta := func(namespace string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: StatusReaderName, Namespace: namespace, Labels: map[string]string{workflow.LabelManagedBy: workflow.ManagedBy}}
@@ -64,11 +66,24 @@ func statusReader(opts Options, user string) []any {
 	if user != "" {
 		subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user})
 	}
-	return []any{
+	objs := []any{
 		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(ns)},
 		&rbacv1.ClusterRole{TypeMeta: rbacTypeMeta("ClusterRole"), ObjectMeta: meta(""), Rules: StatusReaderRules(opts.SourceRefName)},
 		&rbacv1.ClusterRoleBinding{TypeMeta: rbacTypeMeta("ClusterRoleBinding"), ObjectMeta: meta(""),
 			Subjects: subjects,
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: StatusReaderName}},
 	}
+	if opts.WorkflowSources == "" {
+		return objs
+	}
+	// Each workflow's own GitRepository is asked to fetch when its ref
+	// moves; their names come and go with the workflows, so the right
+	// covers the Flux namespace's GitRepositories, and no others.
+	return append(objs,
+		&rbacv1.Role{TypeMeta: rbacTypeMeta("Role"), ObjectMeta: meta(ns), Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{sourceGroup}, Resources: []string{"gitrepositories"}, Verbs: []string{"patch"}},
+		}},
+		&rbacv1.RoleBinding{TypeMeta: rbacTypeMeta("RoleBinding"), ObjectMeta: meta(ns), Subjects: subjects,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: StatusReaderName}},
+	)
 }

@@ -24,6 +24,12 @@ type Options struct {
 	Branch string
 	// Author signs deploy commits.
 	Author gitrepo.Signature
+	// WorkflowSources moves each workflow's source ref
+	// (compiler.WorkflowSourceRef) to the deploy head whenever the
+	// workflow's tree there differs from the one at the ref, for the
+	// layout where each workflow reads a GitRepository of its own
+	// (compiler.Options.WorkflowSources).
+	WorkflowSources bool
 }
 
 // Validate reports missing options.
@@ -73,6 +79,9 @@ type Result struct {
 	Attempts int `json:"attempts"`
 	// Build is the compiler's result.
 	Build *compiler.Result `json:"build"`
+	// Sources are the workflows whose source ref this deploy moved
+	// (Options.WorkflowSources), by name.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // Deploy compiles the head of the source branch and commits the deploy
@@ -152,6 +161,11 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*Result, error)
 		return nil, err
 	}
 	res.DeployCommit, res.Committed = h.String(), committed
+	if d.opts.WorkflowSources {
+		if res.Sources, err = d.moveSources(ctx, h); err != nil {
+			return nil, err
+		}
+	}
 	d.remember(res)
 	return res, nil
 }

@@ -29,7 +29,13 @@ func (r *Repo) setBranch(ctx context.Context, branch string, old, new plumbing.H
 	if r.url != "" {
 		return r.push(ctx, branch, old, new)
 	}
-	name := plumbing.NewBranchReferenceName(branch)
+	return r.setLocalRef(plumbing.NewBranchReferenceName(branch), branch, old, new)
+}
+
+// setLocalRef moves ref name of a local repository from old to new by
+// git's lock-file protocol, as setBranch says; branch names it in
+// messages. Callers hold r.mu.
+func (r *Repo) setLocalRef(name plumbing.ReferenceName, branch string, old, new plumbing.Hash) error {
 	file := filepath.Join(r.gitDir, filepath.FromSlash(name.String()))
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return fmt.Errorf("update %s: %w", branch, err)

@@ -69,6 +69,12 @@ type Config struct {
 	// namespace, is the namespace they leave (the compiler's
 	// --move-from-namespace).
 	FluxMoveFrom string `env:"HOOKS_FLUX_MOVE_FROM"`
+	// FluxWorkflowSources renders for each workflow a GitRepository of its
+	// own, which reads a ref of the deploy repository that the service
+	// moves only when a deploy changes the workflow's tree, so that Flux
+	// reconciles only the workflows a push changed (the compiler's
+	// --workflow-sources; bootstrap with --workflow-sources).
+	FluxWorkflowSources bool `env:"HOOKS_FLUX_WORKFLOW_SOURCES"`
 
 	// JobTimeout bounds one attempt of a queued job (a pull-request
 	// review), its GitHub calls and fetches included.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -22,7 +23,8 @@ import (
 const RequestedAtAnnotation = "reconcile.fluxcd.io/requestedAt"
 
 // FluxSource asks Flux's GitRepository of the deploy branch, in every
-// watched cluster, to fetch now, so that a deploy does not wait for Flux's
+// watched cluster, and those of the workflows a deploy changed when each
+// has its own, to fetch now, so that a deploy does not wait for Flux's
 // interval. It is the one thing the service writes to clusters, and is
 // kept apart from package watch, which only reads.
 type FluxSource struct {
@@ -52,9 +54,12 @@ func NewFluxSource(cfg FluxSourceConfig) (*FluxSource, error) {
 	return &FluxSource{contexts: cfg.Contexts, namespace: cfg.Namespace, name: cfg.Name, log: cfg.Log, now: time.Now}, nil
 }
 
-// RequestReconcile sets the requestedAt annotation in every cluster and
+// RequestReconcile sets the requestedAt annotation of the deploy branch's
+// GitRepository in every cluster, and of the GitRepositories of
+// workflows, in the layout where each workflow has its own (named after
+// it) and a deploy moved theirs, in every cluster that has them. It
 // reports every cluster where it could not.
-func (f *FluxSource) RequestReconcile(ctx context.Context) error {
+func (f *FluxSource) RequestReconcile(ctx context.Context, workflows ...string) error {
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, RequestedAtAnnotation, f.now().UTC().Format(time.RFC3339Nano))
 	contexts, err := f.contexts()
 	if err != nil {
@@ -67,12 +72,27 @@ func (f *FluxSource) RequestReconcile(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", cl, err))
 			continue
 		}
-		_, err = client.Resource(watch.GitRepositories).Namespace(f.namespace).Patch(ctx, f.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "slipway"})
+		repos := client.Resource(watch.GitRepositories).Namespace(f.namespace)
+		_, err = repos.Patch(ctx, f.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "slipway"})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: ask GitRepository %s/%s to reconcile: %w", cl, f.namespace, f.name, err))
 			continue
 		}
-		f.log.Info("asked Flux to reconcile", slog.String("cluster", cl), slog.String("gitrepository", f.namespace+"/"+f.name))
+		asked := 0
+		for _, wf := range workflows {
+			_, err := repos.Patch(ctx, wf, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "slipway"})
+			switch {
+			case apierrors.IsNotFound(err):
+				// The workflow is another cluster's, or Flux has not
+				// applied its source yet and will fetch it when it does.
+			case err != nil:
+				errs = append(errs, fmt.Errorf("cluster %s: ask GitRepository %s/%s to reconcile: %w", cl, f.namespace, wf, err))
+			default:
+				asked++
+			}
+		}
+		f.log.Info("asked Flux to reconcile", slog.String("cluster", cl), slog.String("gitrepository", f.namespace+"/"+f.name),
+			slog.Int("workflow_sources", asked))
 	}
 	return errors.Join(errs...)
 }

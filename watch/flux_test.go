@@ -78,6 +78,15 @@ func TestFluxStates(t *testing.T) {
 		behind:       map[string]string{"aaa": "bbb"},
 	}
 	same := treeResolver{revisions: r.revisions}
+	// A workflow with a GitRepository of its own (compiler.Options.
+	// WorkflowSources) reads its ref, which stays on the deploy commit
+	// that last changed its tree while the deploy head moves on.
+	const (
+		ownAAA   = "refs/slipway/sources/deploy/jobs@sha1:aaa"
+		ownBBB   = "refs/slipway/sources/deploy/jobs@sha1:bbb"
+		ownReady = `{type: Ready, status: "True", reason: ReconciliationSucceeded, message: "Applied revision: ` + ownAAA + `", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`
+	)
+	kept := headResolver{treeResolver: r.treeResolver, behind: map[string]string{}}
 	tests := []struct {
 		name   string
 		snap   Snapshot
@@ -144,6 +153,15 @@ func TestFluxStates(t *testing.T) {
 			`{type: Ready, status: "False", reason: DependencyNotReady, message: "dependency 'slipway/web' revision is not up to date", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), r,
 			Result{Progressing, "Flux: waiting for workflow web (DependencyNotReady)"},
 			Sync{State: Waiting, Live: live, Reason: "DependencyNotReady", Message: "waiting for workflow web (DependencyNotReady)"}},
+		{"its own source on an older deploy commit whose tree the head keeps: synced", kustomization(t, "", ownAAA, ownAAA, ready, healthy), kept,
+			Result{Healthy, ""}, Sync{State: Synced, Live: live}},
+		{"its own source on a deploy commit whose tree the head changes: out of sync, naming the head", kustomization(t, "", ownAAA, ownAAA, ownReady, healthy), r,
+			Result{Healthy, ""},
+			Sync{State: OutOfSync, Live: live, Head: next, Message: "deploy commit bbb changes this workflow and is not applied"}},
+		{"its own source moved, its health being checked: rolling out the new revision", kustomization(t, "", ownAAA, ownBBB, ownReady,
+			`{type: Healthy, status: "Unknown", reason: Progressing, message: "Running health checks for revision `+ownBBB+` with a timeout of 5m0s", lastTransitionTime: "2026-12-01T10:00:00Z", observedGeneration: 2}`), r,
+			Result{Healthy, ""},
+			Sync{State: RollingOut, Live: next, Message: "Running health checks for revision " + ownBBB + " with a timeout of 5m0s"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

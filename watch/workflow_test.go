@@ -195,7 +195,7 @@ status: {lastAppliedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, stat
 
 func TestCommitOf(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{"deploy@sha1:abc": "abc", "deploy/abc": "abc", "abc": "abc"} {
+	for in, want := range map[string]string{"deploy@sha1:abc": "abc", "deploy/abc": "abc", "abc": "abc", "refs/slipway/sources/deploy/web@sha1:abc": "abc"} {
 		t.Run(in, func(t *testing.T) {
 			t.Parallel()
 			if got := CommitOf(in); got != want {

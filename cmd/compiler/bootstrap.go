@@ -9,7 +9,7 @@ import (
 )
 
 func runBootstrap(_ context.Context, args []string, stdout, _ io.Writer) error {
-	const usage = "bootstrap --cluster NAME --url URL [--branch deploy] [--secret-ref NAME] [--sync-interval 1m] [--tenancy] [--receiver-secret slipway-receiver] [--alert-url URL --alert-secret NAME] [--service-user slipway-service] [--move-from-namespace NS] [--source-ref slipway] [--flux-namespace slipway]"
+	const usage = "bootstrap --cluster NAME --url URL [--branch deploy] [--secret-ref NAME] [--sync-interval 1m] [--tenancy] [--receiver-secret slipway-receiver] [--alert-url URL --alert-secret NAME] [--service-user slipway-service] [--move-from-namespace NS] [--workflow-sources] [--source-ref slipway] [--flux-namespace slipway]"
 	fs := newFlagSet("bootstrap", usage, stdout)
 	b := compiler.BootstrapOptions{Branch: "deploy", Interval: time.Minute, ReceiverSecret: "slipway-receiver"}
 	fs.StringVar(&b.Cluster, "cluster", "", "the cluster whose directory Flux applies (a clusters/NAME.json, or default)")
@@ -23,6 +23,7 @@ func runBootstrap(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs.StringVar(&b.AlertSecret, "alert-secret", "", "a Secret in the Flux namespace whose key token signs the alerts; required with --alert-url")
 	fs.StringVar(&b.ServiceUser, "service-user", b.ServiceUser, "a user the webhook service's kubeconfig names instead of a token of the account slipway-status-reader (system:serviceaccount:NS:NAME for another account), given the same rights: read what Slipway renders and Flux's objects, never Secrets, and ask Flux to reconcile")
 	fs.StringVar(&b.MoveFrom, "move-from-namespace", "", "the namespace Slipway's Flux objects move from: the cluster Kustomization may release and prune the workflows' Kustomizations there")
+	fs.BoolVar(&b.WorkflowSources, "workflow-sources", false, "each workflow reads a GitRepository of its own (build and deploy with --workflow-sources BRANCH): the cluster Kustomization completes them with --url and --secret-ref and may create and prune them, and the service may ask any GitRepository in the Flux namespace to fetch")
 	opts := compiler.DefaultOptions()
 	fs.StringVar(&opts.SourceRefName, "source-ref", opts.SourceRefName, "name of the GitRepository; the same as given to build and deploy")
 	fs.StringVar(&opts.SourceRefNamespace, "flux-namespace", opts.SourceRefNamespace, "namespace of Slipway's Flux objects; the same as given to build and deploy")

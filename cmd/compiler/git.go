@@ -194,6 +194,9 @@ func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 	if err := args(pos); err != nil {
 		return err
 	}
+	if opts.WorkflowSources != "" && opts.WorkflowSources != *branch {
+		return usagef("--workflow-sources %q: the workflows' sources follow the deploy branch, --branch %q", opts.WorkflowSources, *branch)
+	}
 	c, err := compiler.New(opts)
 	if err != nil {
 		return usagef("%v", err)
@@ -208,7 +211,8 @@ func runDeploy(ctx context.Context, argv []string, stdout, _ io.Writer) error {
 			return err
 		}
 	}
-	d, err := deployer.New(source, target, c, deployer.Options{SourceBranch: rf.ref, Branch: *branch, Author: rf.author})
+	d, err := deployer.New(source, target, c, deployer.Options{SourceBranch: rf.ref, Branch: *branch, Author: rf.author,
+		WorkflowSources: opts.WorkflowSources != ""})
 	if err != nil {
 		return usagef("%v", err)
 	}

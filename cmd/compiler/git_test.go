@@ -42,6 +42,8 @@ func TestGitCommands(t *testing.T) {
 		{name: "show bad version", args: append([]string{"show", "shop", "two"}, src...), code: 2, stderr: []string{`version "two" must be a number`}},
 		{name: "compare", args: append([]string{"compare", "shop", "1", "2"}, src...), stdout: []string{`modified node web (deployment "web"): /data/replicas: 2 → 7`}},
 		{name: "diff", args: append([]string{"diff", "--base", "main~1", "--head", "main", "--format", "markdown"}, src...), stdout: []string{"### Slipway: 1 workflow changed: 0 objects added, 0 removed, 1 modified", "-  replicas: 2", "+  replicas: 7"}},
+		{name: "deploy with sources of another branch", args: append([]string{"deploy", "--workflow-sources", "other"}, src...), code: 2,
+			stderr: []string{`--workflow-sources "other": the workflows' sources follow the deploy branch, --branch "deploy"`}},
 		{name: "deploy", args: append([]string{"deploy"}, src...), stdout: []string{"deployed main (", "on deploy: 20 objects"}},
 		{name: "deploy again", args: append([]string{"deploy"}, src...), stdout: []string{"deploy is up to date with main"}},
 		{name: "restore", args: append([]string{"restore", "shop", "1"}, src...), stdout: []string{"restored shop to version 1 as commit"}},

@@ -60,11 +60,15 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	opts := compiler.DefaultOptions()
 	opts.SourceRefNamespace, opts.SourceRefName, _ = strings.Cut(cfg.FluxSource, "/")
 	opts.MoveFrom = cfg.FluxMoveFrom
+	if cfg.FluxWorkflowSources {
+		opts.WorkflowSources = cfg.DeployBranch
+	}
 	c, err := compiler.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("HOOKS_FLUX_SOURCE, HOOKS_FLUX_MOVE_FROM: %w", err)
 	}
-	dep, err := deployer.New(source, target, c, deployer.Options{SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: author})
+	dep, err := deployer.New(source, target, c, deployer.Options{SourceBranch: cfg.SourceBranch, Branch: cfg.DeployBranch, Author: author,
+		WorkflowSources: cfg.FluxWorkflowSources})
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +129,8 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 		DeployInterval: cfg.DeployInterval, ResyncInterval: cfg.ResyncInterval, Reviewer: reviewer,
 		JobTimeout: cfg.JobTimeout, JobConcurrency: cfg.JobConcurrency,
 		Deployed: func(res *deployer.Result, sinceDelivery time.Duration) {
-			if res.Committed {
-				go s.status.requestReconcile(ctx)
+			if res.Committed || len(res.Sources) > 0 {
+				go s.status.requestReconcile(ctx, res.Sources)
 			}
 			if sinceDelivery > 0 {
 				metrics.DeployLatency.Observe(sinceDelivery.Seconds())

@@ -82,12 +82,13 @@ func deployClusters(target *gitrepo.Repo, branch string) []string {
 	return clusters
 }
 
-// requestReconcile asks Flux to fetch the deploy branch now; a failure
-// only delays the deploy until Flux's interval.
-func (s *statusParts) requestReconcile(ctx context.Context) {
+// requestReconcile asks Flux to fetch the deploy branch now, and the
+// sources of workflows, by name, when each has its own; a failure only
+// delays the deploy until Flux's interval.
+func (s *statusParts) requestReconcile(ctx context.Context, workflows []string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.flux.RequestReconcile(ctx); err != nil {
+	if err := s.flux.RequestReconcile(ctx, workflows...); err != nil {
 		s.log.Warn("Flux will pick up the deploy at its interval", slog.String("error", err.Error()))
 	}
 }

@@ -119,6 +119,13 @@ type fleet struct {
 	objects int
 	// revision is the store revision /api/status was read at then.
 	revision int64
+	// gen returns workflow i, on the named cluster, which has perWorkflow
+	// managed objects.
+	gen         func(i int, cluster string) []byte
+	perWorkflow int
+	// workflowSources gives each workflow a GitRepository of its own
+	// (HOOKS_FLUX_WORKFLOW_SOURCES, bootstrap's WorkflowSources).
+	workflowSources bool
 }
 
 // cluster is one cluster of a fleet.
@@ -138,10 +145,34 @@ type cluster struct {
 // workflow Synced and Healthy with all its objects.
 func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 	tb.Helper()
+	return startFleetOf(tb, fleetSpec{workflows: n, timeout: timeout})
+}
+
+// fleetSpec says what startFleetOf runs.
+type fleetSpec struct {
+	workflows int
+	// gen returns workflow i, which has objects managed objects; nil for
+	// scaleWorkflow.
+	gen     func(i int) []byte
+	objects int
+	// workflowSources gives each workflow a GitRepository of its own.
+	workflowSources bool
+	// timeout bounds the wait for every workflow to be healthy.
+	timeout time.Duration
+}
+
+// startFleetOf is startFleet on one cluster as spec says.
+func startFleetOf(tb testing.TB, spec fleetSpec) *fleet {
+	tb.Helper()
 	began := time.Now()
 	s, gitRoot := kubetest.ForTest(tb, filepath.Join(root, ".tools/kube/bin"), true)
 	f := newFleet(tb, gitRoot, s.GitURL, s.Kubeconfig, []cluster{{name: workflow.DefaultCluster, stack: s}})
-	f.grow(tb, n, timeout, began)
+	if spec.gen != nil {
+		f.gen = func(i int, _ string) []byte { return spec.gen(i) }
+		f.perWorkflow = spec.objects
+	}
+	f.workflowSources = spec.workflowSources
+	f.grow(tb, spec.workflows, spec.timeout, began)
 	return f
 }
 
@@ -150,7 +181,8 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 // first the default one. It has no workflows yet.
 func newFleet(tb testing.TB, gitRoot string, gitURL func(string) string, kubeconfig string, clusters []cluster) *fleet {
 	tb.Helper()
-	f := &fleet{clusters: clusters, kubeconfig: kubeconfig, bare: filepath.Join(gitRoot, "workflows.git"), remote: gitURL("workflows.git"), work: gittest.Init(tb)}
+	f := &fleet{clusters: clusters, kubeconfig: kubeconfig, bare: filepath.Join(gitRoot, "workflows.git"), remote: gitURL("workflows.git"), work: gittest.Init(tb),
+		gen: scaleWorkflow, perWorkflow: objectsPerWorkflow}
 	gittest.InitBare(tb, f.bare)
 	// Flux applies each workflow once within the hour: no periodic
 	// re-apply of a hundred Kustomizations runs while the fleet is
@@ -177,7 +209,7 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 	ctx := tb.Context()
 	files := map[string][]byte{}
 	for i := f.workflows; i < n; i++ {
-		files["workflows/"+workflowName(i)+".json"] = scaleWorkflow(i, f.clusterOf(i).name)
+		files["workflows/"+workflowName(i)+".json"] = f.gen(i, f.clusterOf(i).name)
 	}
 	gittest.Commit(tb, f.work, fmt.Sprintf("Add %d generated workflows", n-f.workflows), files)
 	gittest.Git(tb, f.work, "push", "-q", f.remote, "main")
@@ -192,6 +224,7 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 		"HOOKS_STATUS_MIN_WRITE="+minWrite.String(),
 		// Each garbage collection logs the heap it left live (liveHeap).
 		"GODEBUG=gctrace=1",
+		"HOOKS_FLUX_WORKFLOW_SOURCES="+strconv.FormatBool(f.workflowSources),
 	)
 	if !bootstrapped {
 		f.bootstrap(tb)
@@ -219,7 +252,7 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 		}
 		last = fmt.Sprintf("%d of %d workflows Synced and Healthy, %d objects", healthy, n, objects)
 		f.objects, f.revision = objects, o.Revision
-		return healthy == n && objects == n*objectsPerWorkflow, nil
+		return healthy == n && objects == n*f.perWorkflow, nil
 	})
 	if err != nil {
 		tb.Fatalf("the fleet did not turn healthy: %v; last: %s", err, last)
@@ -241,7 +274,8 @@ func (f *fleet) bootstrap(tb testing.TB) {
 		tb.Fatalf("no deploy branch: %v", err)
 	}
 	for _, c := range f.clusters {
-		bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: c.name, URL: f.remote, Branch: "deploy", Interval: 10 * time.Minute}, compiler.DefaultOptions())
+		bootstrap, err := compiler.Bootstrap(compiler.BootstrapOptions{Cluster: c.name, URL: f.remote, Branch: "deploy", Interval: 10 * time.Minute,
+			WorkflowSources: f.workflowSources}, compiler.DefaultOptions())
 		if err != nil {
 			tb.Fatal(err)
 		}
