@@ -10,14 +10,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +24,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/hookstest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
@@ -134,12 +132,13 @@ func startFleet(tb testing.TB, n int, timeout time.Duration) *fleet {
 	gittest.Git(tb, work, "push", "-q", remote, "main")
 
 	f := &fleet{stack: s, workflows: n}
-	f.hooks = startHooks(tb,
+	h := hookstest.Start(tb, root,
 		"HOOKS_SOURCE_REPO="+remote,
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
 		"HOOKS_KUBECONFIG="+s.Kubeconfig,
 		"HOOKS_STATUS_MIN_WRITE="+minWrite.String(),
 	)
+	f.hooks = &service{url: h.URL, pid: h.PID, client: &http.Client{Timeout: 30 * time.Second}}
 	// Flux starts once the service has written the deploy branch.
 	err := s.Poll(ctx, 2*time.Minute, func() (bool, error) {
 		_, err := gittest.GitE(ctx, bare, "rev-parse", "--verify", "-q", "refs/heads/deploy")
@@ -246,66 +245,6 @@ type service struct {
 	url    string
 	pid    int
 	client *http.Client
-}
-
-// startHooks builds cmd/hooks and runs it with env added to its
-// environment on a free loopback port until the test ends; it returns
-// once /readyz answers 200. Its log is shown when the test fails.
-func startHooks(tb testing.TB, env ...string) *service {
-	tb.Helper()
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "hooks")
-	build := exec.CommandContext(tb.Context(), "go", "build", "-o", bin, "./cmd/hooks")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("build cmd/hooks: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	logPath := filepath.Join(dir, "hooks.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// The test's context ends before its cleanups run: that stops the
-	// service, and its children, with SIGTERM.
-	cmd := exec.CommandContext(tb.Context(), bin)
-	cmd.Env = append(os.Environ(), append([]string{"HOOKS_ADDR=" + addr, "HOOKS_DATA_DIR=" + filepath.Join(dir, "data")}, env...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	tb.Cleanup(func() {
-		<-exited
-		if tb.Failed() {
-			b, _ := os.ReadFile(logPath)
-			tb.Logf("hooks log (%s), last 4 KB:\n%s", logPath, b[max(0, len(b)-4096):])
-		}
-	})
-	s := &service{url: "http://" + addr, pid: cmd.Process.Pid, client: &http.Client{Timeout: 30 * time.Second}}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logPath)
-			tb.Fatalf("hooks exited: %v\n%s", err, b)
-		default:
-		}
-		if code, err := s.get(tb.Context(), "/readyz", nil); err == nil && code == http.StatusOK {
-			return s
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal("hooks not ready within a minute")
-		}
-	}
 }
 
 // get fetches path and decodes its JSON into v unless v is nil.
