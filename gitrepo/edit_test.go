@@ -43,3 +43,55 @@ func TestEditFileRereadsAMovedBranch(t *testing.T) {
 		t.Errorf("unchanged edit: %v, want ErrUnchanged", err)
 	}
 }
+
+// TestEditFiles: several files change in one commit, a file the edit
+// leaves as it was is no change, and an edit that changes nothing, or
+// fails, commits nothing.
+func TestEditFiles(t *testing.T) {
+	t.Parallel()
+	dir := gittest.FixtureRepo(t, fixtureRepo)
+	r := open(t, dir)
+	before := gittest.Git(t, dir, "rev-parse", "main")
+	c, err := r.EditFiles(t.Context(), "main", author, "Two files\n", func(_ *object.Commit, read func(string) ([]byte, error)) (map[string][]byte, error) {
+		if b, err := read("a/new.txt"); b != nil || err != nil {
+			t.Errorf("read of a file the branch lacks = %q, %v; want nil, nil", b, err)
+		}
+		return map[string][]byte{"a/new.txt": []byte("new\n"), "notes.txt": []byte("both\n")}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ParentHashes[0].String() != before {
+		t.Errorf("commit's parent %v, want %s", c.ParentHashes, before)
+	}
+	for path, want := range map[string]string{"a/new.txt": "new", "notes.txt": "both"} {
+		if got := gittest.Git(t, dir, "show", "main:"+path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	head := gittest.Git(t, dir, "rev-parse", "main")
+	for _, tc := range []struct {
+		name string
+		edit func(*object.Commit, func(string) ([]byte, error)) (map[string][]byte, error)
+		want error
+	}{
+		{"unchanged", func(_ *object.Commit, read func(string) ([]byte, error)) (map[string][]byte, error) {
+			b, err := read("notes.txt")
+			return map[string][]byte{"notes.txt": b, "a/new.txt": []byte("new\n")}, err
+		}, ErrUnchanged},
+		{"refused", func(*object.Commit, func(string) ([]byte, error)) (map[string][]byte, error) {
+			return nil, errRefused
+		}, errRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := r.EditFiles(t.Context(), "main", author, "Nothing\n", tc.edit); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if got := gittest.Git(t, dir, "rev-parse", "main"); got != head {
+				t.Errorf("main moved to %s", got)
+			}
+		})
+	}
+}
+
+var errRefused = errors.New("refused")

@@ -34,7 +34,14 @@ type AppConfig struct {
 	Receiver *Receiver
 	// Metrics count refused requests, and are served on /metrics.
 	Metrics *Metrics
+	// Canvas, when set, serves the API of KubeOrch's canvas editor under
+	// CanvasPrefix (*canvas.Server).
+	Canvas interface{ Register(r fiber.Router) }
 }
+
+// CanvasPrefix is where the canvas editor's API is served: the editor is
+// built with NEXT_PUBLIC_API_URL set to the service's URL and this path.
+const CanvasPrefix = "/v1/api"
 
 // NewApp returns the fiber application: thin adapters over the Receiver.
 // Request bodies are streamed, not buffered by the server, so that the
@@ -86,6 +93,9 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 		}
 		return c.Status(reply.Status).JSON(reply)
 	})
+	if cfg.Canvas != nil {
+		cfg.Canvas.Register(app.Group(CanvasPrefix))
+	}
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(m.Gatherer, promhttp.HandlerOpts{})))
 	return app, nil

@@ -80,6 +80,9 @@ type Config struct {
 	Events EventsConfig
 	// Builds says where and how images are built (HOOKS_BUILD_*).
 	Builds build.Config
+	// Canvas configures the API of KubeOrch's canvas editor
+	// (HOOKS_CANVAS_*).
+	Canvas CanvasConfig
 }
 
 // LoadConfig reads the configuration from lookup (the environment when
@@ -198,6 +201,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Events.validate()...)
 	errs = append(errs, c.Builds.Validate()...)
+	errs = append(errs, c.Canvas.validate()...)
 	if c.Builds.Enabled() && c.Kubeconfig == "" {
 		bad("HOOKS_BUILD_REGISTRY", "builds run as Kubernetes Jobs: HOOKS_KUBECONFIG is required")
 	}

@@ -23,10 +23,14 @@ const defaultBacklog = 4 << 20
 const hubRetry = time.Second
 
 // frame is one status change encoded once as a Server-Sent Event, and
-// written as is to every stream.
+// written as is to every stream of /api/events. Key and value are the
+// record's, value a part of data (nil once deleted), for streams that
+// send events of their own.
 type frame struct {
-	rev  int64
-	data []byte
+	rev   int64
+	data  []byte
+	key   string
+	value []byte
 }
 
 // eventHub keeps one watch of the status records for every stream of a
@@ -199,5 +203,12 @@ func encodeFrame(r store.StatusRecord) (frame, bool) {
 	default:
 		return frame{}, false
 	}
-	return frame{rev: r.Revision, data: fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", r.Revision, kind, data)}, true
+	f := frame{rev: r.Revision, key: r.Key}
+	f.data = fmt.Appendf(nil, "id: %d\nevent: %s\ndata: ", r.Revision, kind)
+	start, end := len(f.data), len(f.data)+len(data)
+	f.data = append(append(f.data, data...), "\n\n"...)
+	if !r.Deleted {
+		f.value = f.data[start:end:end]
+	}
+	return f, true
 }

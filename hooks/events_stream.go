@@ -1,7 +1,9 @@
 package hooks
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slipway-gitops/slipway/watch"
 )
 
 // Event streams are written by their own goroutine straight to the
@@ -18,10 +22,10 @@ import (
 // of its own, a stream lasts as long as every write finishes in time, and
 // nothing of the server stays allocated for a held stream.
 const (
-	// streamHead is the head of a stream's response. The stream ends
-	// with the connection.
+	// streamHead is the head of a stream's response, without the empty
+	// line that ends it. The stream ends with the connection.
 	streamHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
-		"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
+		"X-Accel-Buffering: no\r\nConnection: close\r\n"
 	// streamRetry tells the browser to reconnect 2 s after a stream ends.
 	streamRetry = "retry: 2000\n\n"
 	heartbeat   = ": heartbeat\n\n"
@@ -92,21 +96,67 @@ func (s *StatusAPI) events(c *fiber.Ctx) error {
 			break
 		}
 	}
-	headOnly := c.Method() == fiber.MethodHead
+	return s.hijack(c, streamOptions{after: after, headOnly: c.Method() == fiber.MethodHead})
+}
+
+// StreamWorkflow answers c with a stream of one workflow's status
+// record, for clients that want events of their own: first, then what
+// events returns for the record (nil once deleted) and for each change of
+// it. It is held and bounded as the streams of /api/events are, and
+// counted with them; the CORS headers set on c's response are sent.
+func (s *StatusAPI) StreamWorkflow(c *fiber.Ctx, name string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error {
+	key := statusWorkflows + name
+	var head []byte
+	c.Response().Header.VisitAll(func(k, v []byte) {
+		if bytes.HasPrefix(k, []byte("Access-Control-")) || bytes.Equal(k, []byte(fiber.HeaderVary)) {
+			head = fmt.Appendf(head, "%s: %s\r\n", k, v)
+		}
+	})
+	return s.hijack(c, streamOptions{after: -1, head: head, first: first, events: func(f frame) []byte {
+		if f.key != key {
+			return nil
+		}
+		if f.value == nil {
+			return events(f.rev, nil)
+		}
+		var ws watch.WorkflowStatus
+		if err := json.Unmarshal(f.value, &ws); err != nil {
+			return nil // the leader wrote it; a record that does not decode is not news
+		}
+		return events(f.rev, &ws)
+	}})
+}
+
+// streamOptions say what a stream sends.
+type streamOptions struct {
+	// after is the revision the client has every change up to; -1 for
+	// none.
+	after    int64
+	headOnly bool
+	// head is more lines of the response's head, first what is sent
+	// before the changes.
+	head, first []byte
+	// events, when set, turns a change into what the stream sends (nil:
+	// nothing); else the change's frame is sent as is.
+	events func(frame) []byte
+}
+
+// hijack takes c's connection over for a stream.
+func (s *StatusAPI) hijack(c *fiber.Ctx, opts streamOptions) error {
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(conn net.Conn) {
 		// The raw connection writes many frames in one system call.
 		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
 			conn = u.UnsafeConn()
 		}
-		s.serveStream(conn, after, headOnly)
+		s.serveStream(conn, opts)
 	})
 	return nil
 }
 
 // serveStream holds a stream on conn, unless a limit is reached, until
 // the client goes away, falls behind or Done.
-func (s *StatusAPI) serveStream(conn net.Conn, after int64, headOnly bool) {
+func (s *StatusAPI) serveStream(conn net.Conn, opts streamOptions) {
 	client, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
 	release, err := s.limits.acquire(client)
 	if err != nil {
@@ -116,19 +166,21 @@ func (s *StatusAPI) serveStream(conn net.Conn, after int64, headOnly bool) {
 		}
 		body := mustJSON(map[string]string{"error": err.Error()})
 		s.write(conn, fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: %d\r\n"+
-			"Content-Length: %d\r\nConnection: close\r\n\r\n%s", streamRetryAfter, len(body), body))
+			"%sContent-Length: %d\r\nConnection: close\r\n\r\n%s", streamRetryAfter, opts.head, len(body), body))
 		return
 	}
 	defer release()
-	if headOnly {
-		s.write(conn, []byte(streamHead))
+	head := []byte(streamHead)
+	if opts.headOnly {
+		s.write(conn, head, opts.head, []byte("\r\n"))
 		return
 	}
-	if !s.write(conn, []byte(streamHead), []byte(streamRetry)) {
+	if !s.write(conn, head, opts.head, []byte("\r\n"+streamRetry), opts.first) {
 		return
 	}
 	beat := time.NewTicker(s.Heartbeat)
 	defer beat.Stop()
+	after := opts.after
 	for start := true; ; {
 		next, err := s.hub.since(after, start)
 		if err != nil {
@@ -139,10 +191,16 @@ func (s *StatusAPI) serveStream(conn net.Conn, after int64, headOnly bool) {
 		for frames := next.frames; len(frames) > 0; {
 			var bufs [][]byte
 			for size := 0; len(frames) > 0 && size < maxWrite; frames = frames[1:] {
-				bufs = append(bufs, frames[0].data)
-				size += len(frames[0].data)
+				data := frames[0].data
+				if opts.events != nil {
+					if data = opts.events(frames[0]); len(data) == 0 {
+						continue
+					}
+				}
+				bufs = append(bufs, data)
+				size += len(data)
 			}
-			if !s.write(conn, bufs...) {
+			if len(bufs) > 0 && !s.write(conn, bufs...) {
 				return
 			}
 		}

@@ -18,11 +18,13 @@ import (
 
 	"github.com/slipway-gitops/slipway/internal/testutil"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/watch"
 )
 
 // eventsService is the service's HTTP parts as cmd/hooks builds them
@@ -405,4 +407,58 @@ func TestEventHubSince(t *testing.T) {
 			t.Errorf("%q", got)
 		}
 	})
+}
+
+// TestStreamWorkflow: a stream of one workflow's record sends what its
+// caller makes of that record and each change of it, after the caller's
+// first event and with the CORS headers of the response, never another
+// record's change; it is held and counted like the streams of
+// /api/events, and one beyond the limit is refused.
+func TestStreamWorkflow(t *testing.T) {
+	t.Parallel()
+	svc := serveEvents(t, StatusAPIConfig{Events: EventsConfig{MaxStreams: 1, MaxStreamsPerClient: 1}})
+	put(t, svc.store, "workflows/shop", `{"name":"shop","health":"Progressing"}`)
+	put(t, svc.store, "workflows/web", `{"name":"web","health":"Healthy"}`)
+	app := fiber.New()
+	app.Get("/streams/:name", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "http://127.0.0.1:3000")
+		return svc.api.StreamWorkflow(c, c.Params("name"), []byte("event: first\ndata: {}\n\n"), func(rev int64, ws *watch.WorkflowStatus) []byte {
+			if ws == nil {
+				return fmt.Appendf(nil, "id: %d\nevent: gone\ndata: {}\n\n", rev)
+			}
+			return fmt.Appendf(nil, "id: %d\nevent: health\ndata: %s %s\n\n", rev, ws.Name, ws.Health)
+		})
+	})
+	url := testutil.ServeApp(t, app)
+	ev := openEvents(t, url+"/streams/shop")
+	if got := ev.resp.Header.Get(fiber.HeaderAccessControlAllowOrigin); got != "http://127.0.0.1:3000" {
+		t.Errorf("Access-Control-Allow-Origin %q, want the one the route set", got)
+	}
+	expect := func(want ...sseEvent) {
+		t.Helper()
+		for _, w := range want {
+			if got := ev.next(t); got.kind != w.kind || got.data != w.data || (w.kind != "first" && got.id == "") {
+				t.Fatalf("event %+v, want %+v with an id", got, w)
+			}
+		}
+	}
+	expect(sseEvent{kind: "first", data: "{}"}, sseEvent{kind: "health", data: "shop Progressing"})
+	put(t, svc.store, "workflows/web", `{"name":"web","health":"Degraded"}`)
+	put(t, svc.store, "workflows/shop", `{"name":"shop","health":"Healthy"}`)
+	expect(sseEvent{kind: "health", data: "shop Healthy"})
+	if err := svc.store.DeleteStatus(t.Context(), "workflows/shop"); err != nil {
+		t.Fatal(err)
+	}
+	expect(sseEvent{kind: "gone", data: "{}"})
+	if n := svc.metric(t, "slipway_event_streams"); n != 1 {
+		t.Errorf("slipway_event_streams = %v, want 1", n)
+	}
+	resp, err := http.Get(url + "/streams/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(fiber.HeaderAccessControlAllowOrigin) == "" {
+		t.Errorf("a stream beyond the limit: %d %v, want 503 with the CORS headers", resp.StatusCode, resp.Header)
+	}
 }

@@ -105,6 +105,11 @@ func ReadWorkflowStatus(ctx context.Context, r StatusReader, name string) (*watc
 	return &ws, nil
 }
 
+// WorkflowStatus returns a workflow's record; nil when there is none.
+func (s *StatusAPI) WorkflowStatus(ctx context.Context, name string) (*watch.WorkflowStatus, error) {
+	return ReadWorkflowStatus(ctx, s.Reader, name)
+}
+
 // StatusAPIConfig configures a StatusAPI.
 type StatusAPIConfig struct {
 	Reader StatusReader

@@ -82,7 +82,13 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
-	if s.app, err = hooks.NewApp(hooks.AppConfig{Receiver: receiver, Metrics: metrics}); err != nil {
+	appCfg := hooks.AppConfig{Receiver: receiver, Metrics: metrics}
+	if cfg.Canvas.Enabled {
+		if appCfg.Canvas, err = newCanvas(ctx, cfg, st, source, log); err != nil {
+			return nil, err
+		}
+	}
+	if s.app, err = hooks.NewApp(appCfg); err != nil {
 		return nil, err
 	}
 	// The status routes go first, so that their read guard covers the

@@ -1,0 +1,84 @@
+package hooks
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// CanvasConfig configures the API of KubeOrch's canvas editor
+// (HOOKS_CANVAS_*), served under CanvasPrefix when Enabled.
+type CanvasConfig struct {
+	// Enabled serves the canvas API.
+	Enabled bool `env:"HOOKS_CANVAS, default=false"`
+	// Origins are the editor's origins (scheme://host:port), allowed to
+	// call the API from a browser.
+	Origins []string `env:"HOOKS_CANVAS_ORIGINS"`
+	// TokenTTL is how long a login's token is valid.
+	TokenTTL time.Duration `env:"HOOKS_CANVAS_TOKEN_TTL, default=24h"`
+	// AdminEmail and AdminPassword, when set, make that account at start
+	// unless it exists (from a Secret, never on a command line).
+	AdminEmail    string `env:"HOOKS_CANVAS_ADMIN_EMAIL"`
+	AdminPassword string `env:"HOOKS_CANVAS_ADMIN_PASSWORD"`
+	// ProxyHeader names the header, holding the user's email, an
+	// authenticating proxy sets; it is believed only from TrustedProxies.
+	ProxyHeader string `env:"HOOKS_CANVAS_PROXY_HEADER"`
+	// TrustedProxies are the addresses (CIDR prefixes) of those proxies.
+	TrustedProxies []string `env:"HOOKS_CANVAS_TRUSTED_PROXIES"`
+}
+
+// Proxies returns TrustedProxies parsed; Validate has checked them.
+func (c CanvasConfig) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		if pfx, err := parsePrefix(p); err == nil {
+			out = append(out, pfx)
+		}
+	}
+	return out
+}
+
+// parsePrefix parses a CIDR prefix or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// validate reports every invalid variable.
+func (c CanvasConfig) validate() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	for _, o := range c.Origins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("HOOKS_CANVAS_ORIGINS", "%q is not an origin (scheme://host:port)", o)
+		}
+	}
+	if c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
+		bad("HOOKS_CANVAS_TOKEN_TTL", "%s is not between 1m and 720h", c.TokenTTL)
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		bad("HOOKS_CANVAS_ADMIN_PASSWORD", "HOOKS_CANVAS_ADMIN_EMAIL and HOOKS_CANVAS_ADMIN_PASSWORD go together")
+	}
+	if h := c.ProxyHeader; h != "" && (strings.ContainsAny(h, " :\t\r\n") || strings.EqualFold(h, "Authorization")) {
+		bad("HOOKS_CANVAS_PROXY_HEADER", "%q is not a header name a proxy sets", h)
+	}
+	if c.ProxyHeader != "" && len(c.TrustedProxies) == 0 {
+		bad("HOOKS_CANVAS_TRUSTED_PROXIES", "is required with HOOKS_CANVAS_PROXY_HEADER: the header is believed only from the proxies' addresses")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad("HOOKS_CANVAS_TRUSTED_PROXIES", "%q is not an address or CIDR prefix", p)
+		}
+	}
+	return errs
+}

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func (s *Store) userKey(id string) string    { return s.prefix + "users/" + id }
+func (s *Store) tokenKey(hash string) string { return s.prefix + "tokens/" + hash }
+
+// CreateUser writes a user record unless one with its id exists, and
+// reports whether it wrote.
+func (s *Store) CreateUser(ctx context.Context, id string, value []byte) (bool, error) {
+	k := s.userKey(id)
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(value))).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: create user: %w", err)
+	}
+	return resp.Succeeded, nil
+}
+
+// User returns a user record, or nil when there is none.
+func (s *Store) User(ctx context.Context, id string) ([]byte, error) {
+	return s.get(ctx, s.userKey(id), "user")
+}
+
+// PutToken writes a token record under the hash of the token, deleted by
+// etcd after ttl (rounded up to a second).
+func (s *Store) PutToken(ctx context.Context, hash string, value []byte, ttl time.Duration) error {
+	lease, err := s.client.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
+	if err != nil {
+		return fmt.Errorf("store: token lease: %w", err)
+	}
+	if _, err := s.client.Put(ctx, s.tokenKey(hash), string(value), clientv3.WithLease(lease.ID)); err != nil {
+		return fmt.Errorf("store: put token: %w", err)
+	}
+	return nil
+}
+
+// Token returns the record of a token's hash, or nil when there is none.
+func (s *Store) Token(ctx context.Context, hash string) ([]byte, error) {
+	return s.get(ctx, s.tokenKey(hash), "token")
+}
+
+// DeleteToken deletes the record of a token's hash.
+func (s *Store) DeleteToken(ctx context.Context, hash string) error {
+	if _, err := s.client.Delete(ctx, s.tokenKey(hash)); err != nil {
+		return fmt.Errorf("store: delete token: %w", err)
+	}
+	return nil
+}
+
+// get returns the value of key, or nil when there is none; what names the
+// record in errors.
+func (s *Store) get(ctx context.Context, key, what string) ([]byte, error) {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("store: read %s: %w", what, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil
+	}
+	return resp.Kvs[0].Value, nil
+}

@@ -1,0 +1,321 @@
+// Package users keeps the accounts that may sign in to the canvas API:
+// users with a slow password hash, and the opaque bearer tokens a login
+// gives them, stored only as their SHA-256, with an expiry.
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Errors of the store.
+var (
+	// ErrInvalidCredentials means an unknown email or a wrong password;
+	// which one is not told.
+	ErrInvalidCredentials = errors.New("invalid email or password")
+	// ErrInvalidToken means a token that is unknown, expired or revoked.
+	ErrInvalidToken = errors.New("invalid or expired token")
+	// ErrExists means a user with the email exists already.
+	ErrExists = errors.New("user exists")
+)
+
+// Limits of what a user gives.
+const (
+	// MinPassword is the shortest password accepted.
+	MinPassword = 12
+	// MaxPassword is the longest: bcrypt reads 72 bytes.
+	MaxPassword = 72
+	// DefaultTokenTTL is how long a token is valid unless Options say.
+	DefaultTokenTTL = 24 * time.Hour
+)
+
+// User is an account, in the shape KubeOrch's editor keeps of its user.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+	// AuthProvider is "builtin", or "proxy" for a user an authenticating
+	// proxy named.
+	AuthProvider string `json:"authProvider"`
+}
+
+// Session is what a login gives: a bearer token and its user.
+type Session struct {
+	Token     string
+	User      User
+	ExpiresAt time.Time
+}
+
+// Records keeps the user and token records (*store.Store).
+type Records interface {
+	CreateUser(ctx context.Context, id string, value []byte) (bool, error)
+	User(ctx context.Context, id string) ([]byte, error)
+	PutToken(ctx context.Context, hash string, value []byte, ttl time.Duration) error
+	Token(ctx context.Context, hash string) ([]byte, error)
+	DeleteToken(ctx context.Context, hash string) error
+}
+
+// Options configure a Store.
+type Options struct {
+	// TokenTTL is how long a token is valid (DefaultTokenTTL when zero).
+	TokenTTL time.Duration
+	// Cost is bcrypt's cost (bcrypt.DefaultCost when zero).
+	Cost int
+}
+
+// Store signs users in and checks their tokens.
+type Store struct {
+	records Records
+	ttl     time.Duration
+	cost    int
+	// hashing bounds the password hashes computed at once, so that a
+	// flood of logins queues instead of taking every core.
+	hashing chan struct{}
+	// decoy is compared against for an unknown email, so that a login
+	// takes as long whether or not the email has an account.
+	decoy []byte
+}
+
+// New returns a Store on records.
+func New(records Records, opts Options) (*Store, error) {
+	if records == nil {
+		return nil, errors.New("users: records are required")
+	}
+	if opts.TokenTTL < 0 {
+		return nil, fmt.Errorf("users: token TTL %s is negative", opts.TokenTTL)
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.Cost == 0 {
+		opts.Cost = bcrypt.DefaultCost
+	}
+	decoy, err := bcrypt.GenerateFromPassword([]byte("decoy password of no account"), opts.Cost)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	return &Store{records: records, ttl: opts.TokenTTL, cost: opts.Cost, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)), decoy: decoy}, nil
+}
+
+// record is a stored user.
+type record struct {
+	User
+	// Hash is the bcrypt hash of the password.
+	Hash []byte `json:"hash"`
+}
+
+// tokenRecord is a stored token, under the SHA-256 of the token.
+type tokenRecord struct {
+	UserID    string    `json:"user"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// IDOf returns the id of the user with email.
+func IDOf(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return hex.EncodeToString(sum[:12])
+}
+
+// CheckPassword reports why password is not accepted, or nil.
+func CheckPassword(password string) error {
+	switch {
+	case len(password) < MinPassword:
+		return fmt.Errorf("the password is shorter than %d characters", MinPassword)
+	case len(password) > MaxPassword:
+		return fmt.Errorf("the password is longer than %d bytes", MaxPassword)
+	}
+	return nil
+}
+
+// Add creates a user with a role; ErrExists when the email has an account.
+func (s *Store) Add(ctx context.Context, email, name, role, password string) (User, error) {
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != strings.TrimSpace(email) {
+		return User{}, fmt.Errorf("users: %q is not an email address", email)
+	}
+	if err := CheckPassword(password); err != nil {
+		return User{}, fmt.Errorf("users: %w", err)
+	}
+	if name == "" {
+		name, _, _ = strings.Cut(addr.Address, "@")
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{ID: IDOf(addr.Address), Email: addr.Address, Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Second), AuthProvider: "builtin"}
+	value, err := json.Marshal(record{User: u, Hash: hash})
+	if err != nil {
+		return User{}, fmt.Errorf("users: %w", err)
+	}
+	ok, err := s.records.CreateUser(ctx, u.ID, value)
+	if err != nil {
+		return User{}, fmt.Errorf("users: add %s: %w", addr.Address, err)
+	}
+	if !ok {
+		return User{}, fmt.Errorf("users: add %s: %w", addr.Address, ErrExists)
+	}
+	return u, nil
+}
+
+// Login checks a password and gives a new token; ErrInvalidCredentials
+// when the email has no account or the password is wrong, after the same
+// work either way.
+func (s *Store) Login(ctx context.Context, email, password string) (Session, error) {
+	rec, err := s.user(ctx, IDOf(email))
+	if err != nil {
+		return Session{}, err
+	}
+	hash := s.decoy
+	if rec != nil {
+		hash = rec.Hash
+	}
+	if err := s.compare(ctx, hash, password); err != nil {
+		return Session{}, err
+	}
+	if rec == nil {
+		return Session{}, ErrInvalidCredentials
+	}
+	return s.issue(ctx, rec.User)
+}
+
+// Refresh gives a new token for the user of a valid one, and revokes the
+// old one.
+func (s *Store) Refresh(ctx context.Context, token string) (Session, error) {
+	u, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return Session{}, err
+	}
+	next, err := s.issue(ctx, u)
+	if err != nil {
+		return Session{}, err
+	}
+	return next, s.Revoke(ctx, token)
+}
+
+// Authenticate returns the user of a token; ErrInvalidToken when it is
+// unknown, expired or revoked, or its user is gone. Tokens are looked up
+// by their SHA-256, so that no comparison depends on the token's bytes.
+func (s *Store) Authenticate(ctx context.Context, token string) (User, error) {
+	if token == "" {
+		return User{}, ErrInvalidToken
+	}
+	value, err := s.records.Token(ctx, tokenHash(token))
+	if err != nil {
+		return User{}, fmt.Errorf("users: %w", err)
+	}
+	if value == nil {
+		return User{}, ErrInvalidToken
+	}
+	var t tokenRecord
+	if err := json.Unmarshal(value, &t); err != nil {
+		return User{}, fmt.Errorf("users: token record: %w", err)
+	}
+	if !time.Now().Before(t.ExpiresAt) {
+		return User{}, ErrInvalidToken
+	}
+	rec, err := s.user(ctx, t.UserID)
+	if err != nil {
+		return User{}, err
+	}
+	if rec == nil {
+		return User{}, ErrInvalidToken
+	}
+	return rec.User, nil
+}
+
+// Revoke makes a token invalid.
+func (s *Store) Revoke(ctx context.Context, token string) error {
+	if err := s.records.DeleteToken(ctx, tokenHash(token)); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	return nil
+}
+
+// issue stores a new random token for u.
+func (s *Store) issue(ctx context.Context, u User) (Session, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return Session{}, fmt.Errorf("users: token: %w", err)
+	}
+	token := "slw_" + base64.RawURLEncoding.EncodeToString(raw)
+	expires := time.Now().Add(s.ttl).UTC()
+	value, err := json.Marshal(tokenRecord{UserID: u.ID, ExpiresAt: expires})
+	if err != nil {
+		return Session{}, fmt.Errorf("users: %w", err)
+	}
+	if err := s.records.PutToken(ctx, tokenHash(token), value, s.ttl); err != nil {
+		return Session{}, fmt.Errorf("users: %w", err)
+	}
+	return Session{Token: token, User: u, ExpiresAt: expires}, nil
+}
+
+// user reads a user record; nil when there is none.
+func (s *Store) user(ctx context.Context, id string) (*record, error) {
+	value, err := s.records.User(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	if value == nil {
+		return nil, nil
+	}
+	var rec record
+	if err := json.Unmarshal(value, &rec); err != nil {
+		return nil, fmt.Errorf("users: user record %s: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// hash computes a password's hash, waiting for a free slot.
+func (s *Store) hash(ctx context.Context, password string) ([]byte, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-s.hashing }()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	return h, nil
+}
+
+// compare checks a password against a hash, waiting for a free slot.
+func (s *Store) compare(ctx context.Context, hash []byte, password string) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer func() { <-s.hashing }()
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return ErrInvalidCredentials
+	}
+	return nil
+}
+
+func (s *Store) acquire(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("users: %w", ctx.Err())
+	}
+}
+
+// tokenHash returns the hex SHA-256 of a token, the key of its record.
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
