@@ -23,7 +23,9 @@ import (
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/users"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // Accounts signs users in and checks their tokens (*users.Store).
@@ -64,6 +66,9 @@ type Options struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	// loader decodes the source branch's files, remembering them between
+	// requests.
+	loader source.Loader
 }
 
 // New returns a Server.
@@ -100,6 +105,9 @@ func (s *Server) Register(r fiber.Router) {
 		}))
 	}
 	s.registerAuth(r)
+	s.registerWorkflows(r)
+	s.registerVersions(r)
+	s.registerCatalog(r)
 	r.Use(notServed)
 }
 
@@ -185,6 +193,13 @@ type Reply struct {
 	Pointer string `json:"pointer,omitempty"`
 }
 
+// Problems is the answer to a save that would not deploy: the problems of
+// the workflow file, each with its JSON pointer.
+type Problems struct {
+	Reply
+	Problems workflow.Errors `json:"problems"`
+}
+
 // reply answers status with a message; an error when status is 400 or
 // more.
 func reply(c *fiber.Ctx, status int, message string) error {
@@ -199,9 +214,12 @@ func reply(c *fiber.Ctx, status int, message string) error {
 // it is the server's own failure, which is logged instead.
 func (s *Server) fail(c *fiber.Ctx, err error) error {
 	var be *bodyError
+	var pe *problemsError
 	switch {
 	case errors.As(err, &be):
 		return c.Status(be.status).JSON(Reply{Error: be.Error(), Message: be.Error(), Pointer: be.pointer})
+	case errors.As(err, &pe):
+		return c.Status(http.StatusUnprocessableEntity).JSON(Problems{Reply: Reply{Error: pe.Error(), Message: pe.Error(), Pointer: pe.problems[0].Pointer}, Problems: pe.problems})
 	case errors.Is(err, gitrepo.ErrNotFound), errors.Is(err, errNoWorkflow):
 		return reply(c, http.StatusNotFound, err.Error())
 	case errors.Is(err, gitrepo.ErrConflict), errors.Is(err, gitrepo.ErrDirtyWorktree), errors.Is(err, errStale):

@@ -223,6 +223,15 @@ func (r *Repo) Show(ctx context.Context, rev, name string, n int) ([]byte, Versi
 	return b, v, nil
 }
 
+// Content returns the file content of a version that Versions listed.
+func (r *Repo) Content(v Version) ([]byte, error) {
+	b, err := r.readBlob(v.blob)
+	if err != nil {
+		return nil, fmt.Errorf("read version %d: %w", v.Number, err)
+	}
+	return b, nil
+}
+
 // Compare returns what changed in workflow name from version v1 to v2.
 func (r *Repo) Compare(ctx context.Context, rev, name string, v1, v2 int) (*workflow.GraphDiff, error) {
 	vs, err := r.Versions(ctx, rev, name)

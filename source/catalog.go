@@ -61,3 +61,7 @@ func pluginCatalog(files Files) *catalog {
 
 // stem returns the file name of p without its extension.
 func stem(p string) string { return strings.TrimSuffix(path.Base(p), path.Ext(p)) }
+
+// Plugins returns the plugin catalog of files: the built-in plugins with
+// those the repository's valid plugin files define.
+func Plugins(files Files) *plugins.Catalog { return pluginCatalog(files).plugins }

@@ -75,6 +75,8 @@ type Options struct {
 	TokenTTL time.Duration
 	// Cost is bcrypt's cost (bcrypt.DefaultCost when zero).
 	Cost int
+	// Now tells the time (time.Now when nil).
+	Now func() time.Time
 }
 
 // Store signs users in and checks their tokens.
@@ -82,6 +84,7 @@ type Store struct {
 	records Records
 	ttl     time.Duration
 	cost    int
+	now     func() time.Time
 	// hashing bounds the password hashes computed at once, so that a
 	// flood of logins queues instead of taking every core.
 	hashing chan struct{}
@@ -101,6 +104,9 @@ func New(records Records, opts Options) (*Store, error) {
 	if opts.TokenTTL == 0 {
 		opts.TokenTTL = DefaultTokenTTL
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.Cost == 0 {
 		opts.Cost = bcrypt.DefaultCost
 	}
@@ -108,7 +114,7 @@ func New(records Records, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
-	return &Store{records: records, ttl: opts.TokenTTL, cost: opts.Cost, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)), decoy: decoy}, nil
+	return &Store{records: records, ttl: opts.TokenTTL, cost: opts.Cost, now: opts.Now, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)), decoy: decoy}, nil
 }
 
 // record is a stored user.
@@ -157,7 +163,7 @@ func (s *Store) Add(ctx context.Context, email, name, role, password string) (Us
 	if err != nil {
 		return User{}, err
 	}
-	u := User{ID: IDOf(addr.Address), Email: addr.Address, Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Second), AuthProvider: "builtin"}
+	u := User{ID: IDOf(addr.Address), Email: addr.Address, Name: name, Role: role, CreatedAt: s.now().UTC().Truncate(time.Second), AuthProvider: "builtin"}
 	value, err := json.Marshal(record{User: u, Hash: hash})
 	if err != nil {
 		return User{}, fmt.Errorf("users: %w", err)
@@ -225,7 +231,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (User, error) {
 	if err := json.Unmarshal(value, &t); err != nil {
 		return User{}, fmt.Errorf("users: token record: %w", err)
 	}
-	if !time.Now().Before(t.ExpiresAt) {
+	if !s.now().Before(t.ExpiresAt) {
 		return User{}, ErrInvalidToken
 	}
 	rec, err := s.user(ctx, t.UserID)
@@ -253,7 +259,7 @@ func (s *Store) issue(ctx context.Context, u User) (Session, error) {
 		return Session{}, fmt.Errorf("users: token: %w", err)
 	}
 	token := "slw_" + base64.RawURLEncoding.EncodeToString(raw)
-	expires := time.Now().Add(s.ttl).UTC()
+	expires := s.now().Add(s.ttl).UTC()
 	value, err := json.Marshal(tokenRecord{UserID: u.ID, ExpiresAt: expires})
 	if err != nil {
 		return Session{}, fmt.Errorf("users: %w", err)

@@ -1,0 +1,408 @@
+package canvas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// writeTimeout bounds a write: its fetch, commit and push.
+const writeTimeout = time.Minute
+
+// Workflow is a workflow in the shape the editor loads and shows: the
+// file's fields, and its history's.
+type Workflow struct {
+	// ID is the workflow's name, the stem of its file: the editor keeps
+	// it as an opaque string.
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Status      string         `json:"status"`
+	ClusterID   string         `json:"cluster_id"`
+	Tags        []string       `json:"tags"`
+	Nodes       jsontext.Value `json:"nodes"`
+	Edges       jsontext.Value `json:"edges"`
+	OwnerID     string         `json:"owner_id"`
+	// CurrentVersion is the number of the newest version.
+	CurrentVersion int       `json:"current_version"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	// The run counts are KubeOrch's; a run in Slipway is a deploy of the
+	// branch, which the status routes follow.
+	RunCount     int `json:"run_count"`
+	SuccessCount int `json:"success_count"`
+	FailureCount int `json:"failure_count"`
+	// Commit is the commit of the newest version; a save that sends it as
+	// If-Match is refused when the workflow changed since.
+	Commit string `json:"commit"`
+}
+
+// fileFields are the workflow file's fields the editor shows.
+type fileFields struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	ClusterID   string         `json:"cluster_id"`
+	Status      string         `json:"status"`
+	Tags        []string       `json:"tags"`
+	Nodes       jsontext.Value `json:"nodes"`
+	Edges       jsontext.Value `json:"edges"`
+}
+
+// idPattern is what a workflow id may be: a workflow name, a DNS label.
+// Nothing else reaches a path in the repository.
+var idPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// workflowID returns the :id parameter, copied (fiber reuses its buffer),
+// or errNoWorkflow when it cannot name a workflow.
+func workflowID(c *fiber.Ctx) (string, error) {
+	id := c.Params("id")
+	if !idPattern.MatchString(id) {
+		return "", fmt.Errorf("%w: %q is not a workflow name", errNoWorkflow, id)
+	}
+	return strings.Clone(id), nil
+}
+
+// registerWorkflows adds the workflow routes.
+func (s *Server) registerWorkflows(r fiber.Router) {
+	r.Get("/workflows", s.requireUser, s.listWorkflows)
+	r.Post("/workflows", s.requireUser, s.createWorkflow)
+	r.Get("/workflows/:id", s.requireUser, s.getWorkflow)
+	r.Post("/workflows/:id/save", s.requireUser, s.saveWorkflow)
+	r.Put("/workflows/:id/status", s.requireUser, s.setStatus)
+}
+
+// head returns the source branch's head, fetched.
+func (s *Server) head(ctx context.Context) (*object.Commit, error) {
+	if err := s.opts.Source.Fetch(ctx); err != nil {
+		return nil, err
+	}
+	return s.opts.Source.Resolve(s.opts.SourceBranch)
+}
+
+func (s *Server) listWorkflows(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	head, err := s.head(ctx)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	out := []Workflow{}
+	for p, data := range files {
+		if !workflow.IsWorkflowFile(p) {
+			continue
+		}
+		w, err := s.workflowAt(ctx, head, strings.TrimSuffix(strings.TrimPrefix(p, workflow.WorkflowsDir+"/"), ".json"), data)
+		if err != nil {
+			return s.fail(c, err)
+		}
+		out = append(out, *w)
+	}
+	slices.SortFunc(out, func(a, b Workflow) int { return strings.Compare(a.ID, b.ID) })
+	return c.JSON(fiber.Map{"workflows": out})
+}
+
+func (s *Server) getWorkflow(c *fiber.Ctx) error {
+	id, err := workflowID(c)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	w, err := s.readWorkflow(c.UserContext(), id)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(w)
+}
+
+// readWorkflow reads workflow id at the source branch's head.
+func (s *Server) readWorkflow(ctx context.Context, id string) (*Workflow, error) {
+	head, err := s.head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return nil, err
+	}
+	data, ok := files[workflow.WorkflowFile(id)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", errNoWorkflow, id)
+	}
+	return s.workflowAt(ctx, head, id, data)
+}
+
+// workflowAt makes the editor's workflow of file content data at head.
+func (s *Server) workflowAt(ctx context.Context, head *object.Commit, id string, data []byte) (*Workflow, error) {
+	var f fileFields
+	if err := json.Unmarshal(data, &f, json.RejectUnknownMembers(false)); err != nil {
+		f = fileFields{Name: id, Status: string(workflow.StatusDraft)} // listed; check names the problem
+	}
+	vs, err := s.opts.Source.Versions(ctx, head.Hash.String(), id)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workflow{ID: id, Name: id, Description: f.Description, Status: f.Status, ClusterID: f.ClusterID, Tags: f.Tags,
+		Nodes: orEmpty(f.Nodes), Edges: orEmpty(f.Edges)}
+	if w.Tags == nil {
+		w.Tags = []string{}
+	}
+	if len(vs) > 0 {
+		first, last := vs[0], vs[len(vs)-1]
+		w.CurrentVersion, w.CreatedAt, w.UpdatedAt, w.Commit = last.Number, first.Time.UTC(), last.Time.UTC(), last.Commit
+	}
+	return w, nil
+}
+
+// orEmpty returns v, or an empty array for none.
+func orEmpty(v jsontext.Value) jsontext.Value {
+	if len(v) == 0 || v.Kind() != '[' {
+		return jsontext.Value("[]")
+	}
+	return v
+}
+
+// CreateRequest is the body of POST /workflows.
+type CreateRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	ClusterID   string `json:"cluster_id"`
+}
+
+func (s *Server) createWorkflow(c *fiber.Ctx) error {
+	var req CreateRequest
+	if err := readJSON(c, &req); err != nil {
+		return s.fail(c, err)
+	}
+	id := slug(req.Name)
+	if id == "" {
+		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: "request body: /name: a workflow needs a name of letters or digits"})
+	}
+	if why := workflow.ReservedName(id); why != "" {
+		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/name", msg: fmt.Sprintf("request body: /name: %q is reserved: %s", id, why)})
+	}
+	ms := []member{{name: "name", value: quote(id)}}
+	if req.Description != "" {
+		ms = append(ms, member{name: "description", value: quote(req.Description)})
+	}
+	if req.ClusterID != "" {
+		ms = append(ms, member{name: "cluster_id", value: quote(req.ClusterID)})
+	}
+	ms = append(ms, member{name: "status", value: quote(string(workflow.StatusDraft))},
+		member{name: "nodes", value: jsontext.Value("[]")}, member{name: "edges", value: jsontext.Value("[]")})
+	content, err := writeMembers(ms, nil)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), writeTimeout)
+	defer cancel()
+	u, _ := CurrentUser(c)
+	_, err = s.opts.Source.Append(ctx, s.opts.SourceBranch, []gitrepo.Change{{
+		Files:   map[string][]byte{workflow.WorkflowFile(id): content},
+		Author:  gitrepo.Signature{Name: u.Name, Email: u.Email},
+		When:    time.Now(),
+		Message: fmt.Sprintf("Create %s from the canvas\n", id),
+	}})
+	if errors.Is(err, gitrepo.ErrExists) {
+		return reply(c, http.StatusConflict, fmt.Sprintf("a workflow named %q exists already", id))
+	}
+	if err != nil {
+		return s.fail(c, err)
+	}
+	w, err := s.readWorkflow(ctx, id)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.Status(http.StatusCreated).JSON(fiber.Map{"id": id, "message": "Workflow created successfully", "workflow": w})
+}
+
+// slug makes a workflow name of a display name: lower case letters,
+// digits and dashes, at most 63.
+func slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.TrimRight(b.String(), "-")
+	if len(out) > 63 {
+		out = strings.TrimRight(out[:63], "-")
+	}
+	return out
+}
+
+// quote returns s as a JSON string.
+func quote(s string) jsontext.Value {
+	b, _ := jsontext.AppendQuote(nil, s) // only invalid UTF-8 errs, and it is replaced
+	return b
+}
+
+// SaveRequest is the body of POST /workflows/:id/save.
+type SaveRequest struct {
+	Nodes       []Node  `json:"nodes"`
+	Edges       []Edge  `json:"edges"`
+	Description *string `json:"description"`
+}
+
+func (s *Server) saveWorkflow(c *fiber.Ctx) error {
+	id, err := workflowID(c)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	var req SaveRequest
+	if err := readJSON(c, &req); err != nil {
+		return s.fail(c, err)
+	}
+	if req.Nodes == nil {
+		req.Nodes = []Node{}
+	}
+	if req.Edges == nil {
+		req.Edges = []Edge{}
+	}
+	nodes, err := cleanNodes(req.Nodes)
+	if err != nil {
+		return s.fail(c, &bodyError{status: http.StatusBadRequest, msg: "request body: " + err.Error()})
+	}
+	edges, err := json.Marshal(req.Edges)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	set := map[string]jsontext.Value{"nodes": nodes, "edges": edges}
+	if req.Description != nil {
+		set["description"] = quote(*req.Description)
+	}
+	return s.edit(c, id, fmt.Sprintf("Save %s from the canvas\n", id), set)
+}
+
+// StatusRequest is the body of PUT /workflows/:id/status.
+type StatusRequest struct {
+	Status workflow.Status `json:"status"`
+}
+
+// setStatus commits a workflow's status. In Slipway a draft is not
+// deployed: unpublishing one that runs makes Flux remove it, as archiving
+// does.
+func (s *Server) setStatus(c *fiber.Ctx) error {
+	id, err := workflowID(c)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	var req StatusRequest
+	if err := readJSON(c, &req); err != nil {
+		return s.fail(c, err)
+	}
+	switch req.Status {
+	case workflow.StatusDraft, workflow.StatusPublished, workflow.StatusArchived:
+	default:
+		return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: "/status", msg: fmt.Sprintf("request body: /status: %q is not draft, published or archived", req.Status)})
+	}
+	return s.edit(c, id, fmt.Sprintf("Mark %s %s from the canvas\n", id, req.Status), map[string]jsontext.Value{"status": quote(string(req.Status))})
+}
+
+// edit commits new values of members of workflow id's file, as the
+// signed-in user, and answers the workflow. With If-Match (the Commit of
+// the workflow the editor loaded), the edit is refused when the workflow
+// changed since; without it, the edit is made on the newest version, its
+// other members kept. A published workflow whose new file has problems
+// is refused with them.
+func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.Value) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), writeTimeout)
+	defer cancel()
+	ifMatch := strings.Trim(c.Get(fiber.HeaderIfMatch), `" `)
+	u, _ := CurrentUser(c)
+	file := workflow.WorkflowFile(id)
+	_, err := s.opts.Source.EditFile(ctx, s.opts.SourceBranch, file, gitrepo.Signature{Name: u.Name, Email: u.Email}, message,
+		func(head *object.Commit, content []byte) ([]byte, error) {
+			if content == nil {
+				return nil, fmt.Errorf("%w: %s", errNoWorkflow, id)
+			}
+			if ifMatch != "" {
+				vs, err := s.opts.Source.Versions(ctx, head.Hash.String(), id)
+				if err != nil {
+					return nil, err
+				}
+				if len(vs) == 0 || vs[len(vs)-1].Commit != ifMatch {
+					return nil, fmt.Errorf("%w: %s is at another version than %s; load it again", errStale, id, gitrepo.ShortID(ifMatch))
+				}
+			}
+			ms, err := readMembers(content)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			fresh := map[string]bool{}
+			for name, v := range set {
+				ms = setMember(ms, name, v)
+				fresh[name] = true
+			}
+			next, err := writeMembers(ms, fresh)
+			if err != nil {
+				return nil, err
+			}
+			return next, s.check(ctx, head, file, next)
+		})
+	if err != nil && !errors.Is(err, gitrepo.ErrUnchanged) {
+		return s.fail(c, err)
+	}
+	w, err := s.readWorkflow(ctx, id)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	return c.JSON(fiber.Map{"message": "Workflow saved successfully", "workflow": w})
+}
+
+// check returns the problems the file would have at head with content
+// next, when it is published: a published workflow with problems would
+// not deploy. A draft's problems are warnings and never stop a save.
+func (s *Server) check(ctx context.Context, head *object.Commit, file string, next []byte) error {
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return err
+	}
+	files = maps.Clone(files)
+	files[file] = next
+	repo, err := s.loader.Load(ctx, files)
+	if err != nil {
+		return err
+	}
+	var problems workflow.Errors
+	for _, e := range repo.Problems() {
+		if e.File == file {
+			problems = append(problems, e)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &problemsError{problems: problems}
+}
+
+// problemsError is a workflow file that would not deploy.
+type problemsError struct {
+	problems workflow.Errors
+}
+
+func (e *problemsError) Error() string {
+	return fmt.Sprintf("the workflow would not deploy: %v", e.problems)
+}

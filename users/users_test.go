@@ -1,0 +1,158 @@
+package users_test
+
+import (
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/slipway-gitops/slipway/store"
+	"github.com/slipway-gitops/slipway/users"
+)
+
+const password = "correct horse battery staple"
+
+// clock is a settable time.
+type clock struct{ at atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Unix(0, c.at.Load()) }
+func (c *clock) advance(d time.Duration) { c.at.Add(int64(d)) }
+
+func newStore(t *testing.T) (*users.Store, *store.Store, *clock) {
+	t.Helper()
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{}
+	c.at.Store(time.Now().UnixNano())
+	u, err := users.New(st, users.Options{Cost: bcrypt.MinCost, TokenTTL: time.Hour, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, st, c
+}
+
+func TestAccounts(t *testing.T) {
+	t.Parallel()
+	u, st, clk := newStore(t)
+	ctx := t.Context()
+	ada, err := u.Add(ctx, "ada@example.com", "Ada", "admin", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ada.ID != users.IDOf("ADA@example.com ") || ada.AuthProvider != "builtin" {
+		t.Errorf("user %+v: want the id of the email, whatever its case", ada)
+	}
+
+	t.Run("refused accounts", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, email, password string
+			want                  string
+		}{
+			{"exists", "ada@example.com", password, "user exists"},
+			{"short password", "bob@example.com", "short", "shorter than 12"},
+			{"long password", "bob@example.com", strings.Repeat("x", 73), "longer than 72"},
+			{"not an email", "bob", password, "not an email"},
+			{"display name form", "Bob <bob@example.com>", password, "not an email"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := u.Add(ctx, tc.email, "", "user", tc.password)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Add = %v, want %q", err, tc.want)
+				}
+			})
+		}
+	})
+
+	t.Run("login", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, email, password string
+			ok                    bool
+		}{
+			{"right", "ada@example.com", password, true},
+			{"email case", "Ada@Example.com", password, true},
+			{"wrong password", "ada@example.com", password + "!", false},
+			{"unknown email", "eve@example.com", password, false},
+			{"empty password", "ada@example.com", "", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sess, err := u.Login(ctx, tc.email, tc.password)
+				if !tc.ok {
+					if !errors.Is(err, users.ErrInvalidCredentials) {
+						t.Errorf("Login = %v, want ErrInvalidCredentials", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := u.Authenticate(ctx, sess.Token)
+				if err != nil || got.ID != ada.ID {
+					t.Errorf("Authenticate = %+v, %v; want ada", got, err)
+				}
+			})
+		}
+	})
+
+	t.Run("tokens are stored only as their hash", func(t *testing.T) {
+		sess, err := u.Login(ctx, "ada@example.com", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := st.Token(ctx, sess.Token); err != nil || v != nil {
+			t.Errorf("a record under the token itself: %q, %v", v, err)
+		}
+	})
+
+	t.Run("refresh revokes the old token", func(t *testing.T) {
+		old, err := u.Login(ctx, "ada@example.com", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := u.Refresh(ctx, old.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Authenticate(ctx, old.Token); !errors.Is(err, users.ErrInvalidToken) {
+			t.Errorf("old token after refresh: %v, want ErrInvalidToken", err)
+		}
+		if _, err := u.Authenticate(ctx, next.Token); err != nil {
+			t.Errorf("new token: %v", err)
+		}
+	})
+
+	t.Run("revoked and unknown tokens", func(t *testing.T) {
+		sess, err := u.Login(ctx, "ada@example.com", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Revoke(ctx, sess.Token); err != nil {
+			t.Fatal(err)
+		}
+		for _, token := range []string{sess.Token, "", "slw_" + strings.Repeat("A", 43), sess.Token[:len(sess.Token)-1]} {
+			if _, err := u.Authenticate(ctx, token); !errors.Is(err, users.ErrInvalidToken) {
+				t.Errorf("Authenticate(%q) = %v, want ErrInvalidToken", token, err)
+			}
+		}
+	})
+
+	// Last: it moves the clock.
+	t.Run("expiry", func(t *testing.T) {
+		sess, err := u.Login(ctx, "ada@example.com", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(time.Hour)
+		if _, err := u.Authenticate(ctx, sess.Token); !errors.Is(err, users.ErrInvalidToken) {
+			t.Errorf("token after its TTL: %v, want ErrInvalidToken", err)
+		}
+		if _, err := u.Refresh(ctx, sess.Token); !errors.Is(err, users.ErrInvalidToken) {
+			t.Errorf("refresh after its TTL: %v, want ErrInvalidToken", err)
+		}
+	})
+}
