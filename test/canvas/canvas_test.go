@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -132,35 +131,6 @@ func web(t *testing.T, k *kubetest.Stack) *appsv1.Deployment {
 	return d
 }
 
-// workflowID asks the canvas API, as the logged-in user, for the id of
-// the workflow named name.
-func workflowID(t *testing.T, origin, token, name string) string {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, origin+apiPrefix+"/workflows", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list struct {
-		Workflows []struct{ ID, Name string } `json:"workflows"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s/workflows: %s, %v", apiPrefix, resp.Status, err)
-	}
-	for _, w := range list.Workflows {
-		if w.Name == name {
-			return w.ID
-		}
-	}
-	t.Fatalf("GET %s/workflows lists no %s: %+v", apiPrefix, name, list.Workflows)
-	return ""
-}
-
 func TestCanvas(t *testing.T) {
 	uiDir := builtUI(t)
 	k, gitRoot := kubetest.ForTest(t, filepath.Join(root, ".tools/kube/bin"), true)
@@ -210,7 +180,7 @@ func TestCanvas(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var token, id, saved string
+	var saved string
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
@@ -224,16 +194,15 @@ func TestCanvas(t *testing.T) {
 				chromedp.Click(`button[type="submit"]`),
 			)
 			waitJS(t, page, "the dashboard after the login", `location.pathname === "/dashboard"`, `location.pathname + " " + document.body.innerText.slice(0, 300)`, time.Minute)
-			var err error
-			token, err = chromedp.Run(page, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("auth-storage")).state.token`))
+			token, err := chromedp.Run(page, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("auth-storage")).state.token`))
 			if err != nil || token == "" {
 				t.Fatalf("no token after the login: %q, %v", token, err)
 			}
 		}},
-		{"open the workflow", func(t *testing.T) {
-			id = workflowID(t, origin, token, workflowName)
+		{"open the workflow from the list", func(t *testing.T) {
 			do(t, page, "open the workflow",
-				chromedp.Navigate(origin+"/dashboard/workflow/"+url.PathEscape(id)),
+				chromedp.Navigate(origin+"/dashboard/workflow"),
+				chromedp.Click(`//*[normalize-space(text())='`+workflowName+`']`),
 				chromedp.WaitVisible(`.react-flow__node[data-id="web"]`),
 				chromedp.WaitVisible(`//button[normalize-space()='Run']`),
 			)
