@@ -65,11 +65,15 @@ func waitJS(t *testing.T, page context.Context, what, cond, show string, timeout
 	}
 }
 
-// do runs browser actions, failing the test with what they were for.
-func do(t *testing.T, page context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+// do runs browser actions for at most timeout, failing the test with
+// what they were for and where the page is.
+func do(t *testing.T, page context.Context, what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(page, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+	ctx, cancel := context.WithTimeout(page, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		shown, _ := chromedp.Run(page, chromedp.Evaluate[string](`location.pathname + ": " + document.body.innerText.slice(0, 500)`))
+		t.Fatalf("%s: %v; the page shows %q", what, err, shown)
 	}
 }
 
@@ -137,6 +141,11 @@ func TestCanvas(t *testing.T) {
 	ctx := t.Context()
 	page := browsertest.Start(t, 15*time.Minute)
 	browsertest.KeepScreenshot(t, page, "canvas")
+	// The browser starts now, on page: started on a context of one step,
+	// it would end with that step.
+	if err := chromedp.Do(page); err != nil {
+		t.Fatal(err)
+	}
 
 	// The workflows repository, with the drafted workflow.
 	src := source{bare: filepath.Join(gitRoot, "workflows.git")}
@@ -186,7 +195,7 @@ func TestCanvas(t *testing.T) {
 		run  func(t *testing.T)
 	}{
 		{"log in", func(t *testing.T) {
-			do(t, page, "log in",
+			do(t, page, "log in", time.Minute,
 				chromedp.Navigate(origin+"/login"),
 				chromedp.WaitVisible(`input[name="email"]`),
 				chromedp.SendKeys(`input[name="email"]`, email),
@@ -200,7 +209,7 @@ func TestCanvas(t *testing.T) {
 			}
 		}},
 		{"open the workflow from the list", func(t *testing.T) {
-			do(t, page, "open the workflow",
+			do(t, page, "open the workflow", time.Minute,
 				chromedp.Navigate(origin+"/dashboard/workflow"),
 				chromedp.Click(`//*[normalize-space(text())='`+workflowName+`']`),
 				chromedp.WaitVisible(`.react-flow__node[data-id="web"]`),
@@ -208,7 +217,7 @@ func TestCanvas(t *testing.T) {
 			)
 		}},
 		{"change the replica count in the settings panel", func(t *testing.T) {
-			do(t, page, "open web's settings",
+			do(t, page, "open web's settings", time.Minute,
 				chromedp.Click(`.react-flow__node[data-id="web"] button`),
 				chromedp.WaitVisible(`#replicas`),
 			)
@@ -216,7 +225,7 @@ func TestCanvas(t *testing.T) {
 			if st, err := chromedp.Run(page, chromedp.Evaluate[string](settingsStatus)); err != nil || st != "" {
 				t.Errorf("before the first run the panel shows status %q (%v), want none", st, err)
 			}
-			do(t, page, "type 3 replicas",
+			do(t, page, "type 3 replicas", time.Minute,
 				chromedp.Focus(`#replicas`),
 				chromedp.Evaluate[chromedp.Void](`document.querySelector("#replicas").select()`),
 				chromedp.SendKeys(`#replicas`, "3"),
@@ -225,7 +234,7 @@ func TestCanvas(t *testing.T) {
 				`document.querySelector("#replicas").value + " / " + document.querySelector("#replicas-web").value`, 10*time.Second)
 		}},
 		{"save: a commit by the user with that change alone", func(t *testing.T) {
-			do(t, page, "save", chromedp.Click(`//button[normalize-space()='Save' and not(@disabled)]`))
+			do(t, page, "save", time.Minute, chromedp.Click(`//button[normalize-space()='Save' and not(@disabled)]`))
 			saved = src.waitCommit(t, k, "save", first)
 			if parent := strings.TrimSpace(gittest.Git(t, src.bare, "rev-parse", saved+"^")); parent != first {
 				t.Errorf("the save %.12s follows %.12s, want the first version %.12s alone", saved, parent, first)
@@ -233,7 +242,7 @@ func TestCanvas(t *testing.T) {
 			src.checkCommit(t, saved, first, testutil.Apply(t, src.doc(t, first), testutil.Set("/nodes/0/data/replicas", 3)))
 		}},
 		{"run: Flux applies 3 replicas", func(t *testing.T) {
-			do(t, page, "run", chromedp.Click(`//button[normalize-space()='Run' and not(@disabled)]`))
+			do(t, page, "run", time.Minute, chromedp.Click(`//button[normalize-space()='Run' and not(@disabled)]`))
 			var d *appsv1.Deployment
 			err := k.Poll(ctx, 4*time.Minute, func() (bool, error) {
 				d = web(t, k)
@@ -248,7 +257,7 @@ func TestCanvas(t *testing.T) {
 		}},
 		{"restore the first version: one more commit", func(t *testing.T) {
 			before := src.head(t)
-			do(t, page, "restore version 1",
+			do(t, page, "restore version 1", time.Minute,
 				// The workflow's settings, beside its name.
 				chromedp.Click(`//h1/../following-sibling::button[1]`),
 				chromedp.Click(`//button[@role='tab' and normalize-space()='History']`),
