@@ -10,6 +10,8 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/hooks"
 )
 
 // MaxBody bounds a request body: a workflow of a thousand nodes is well
@@ -44,6 +46,7 @@ func readJSON(c *fiber.Ctx, v any) error {
 	if len(data) > MaxBody {
 		return &bodyError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", MaxBody)}
 	}
+	hooks.MarkBodyRead(c)
 	return decodeJSON(data, v)
 }
 

@@ -62,15 +62,16 @@ func readMembers(doc []byte) ([]member, error) {
 	}
 	var ms []member
 	for dec.PeekKind() != '}' {
-		name, err := dec.ReadToken()
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, err
 		}
+		name := tok.String() // before the next read voids tok
 		v, err := dec.ReadValue()
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, member{name: name.String(), value: v.Clone()})
+		ms = append(ms, member{name: name, value: v.Clone()})
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -333,7 +334,17 @@ func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.
 	ifMatch := strings.Trim(c.Get(fiber.HeaderIfMatch), `" `)
 	u, _ := CurrentUser(c)
 	file := workflow.WorkflowFile(id)
-	_, err := s.opts.Source.EditFile(ctx, s.opts.SourceBranch, file, gitrepo.Signature{Name: u.Name, Email: u.Email}, message,
+	// The other files the new one is checked with are read first: the
+	// repository is locked while the edit runs.
+	head, err := s.head(ctx)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	_, err = s.opts.Source.EditFile(ctx, s.opts.SourceBranch, file, gitrepo.Signature{Name: u.Name, Email: u.Email}, message,
 		func(head *object.Commit, content []byte) ([]byte, error) {
 			if content == nil {
 				return nil, fmt.Errorf("%w: %s", errNoWorkflow, id)
@@ -360,7 +371,7 @@ func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.
 			if err != nil {
 				return nil, err
 			}
-			return next, s.check(ctx, head, file, next)
+			return next, s.check(ctx, files, file, next)
 		})
 	if err != nil && !errors.Is(err, gitrepo.ErrUnchanged) {
 		return s.fail(c, err)
@@ -372,14 +383,10 @@ func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.
 	return c.JSON(fiber.Map{"message": "Workflow saved successfully", "workflow": w})
 }
 
-// check returns the problems the file would have at head with content
-// next, when it is published: a published workflow with problems would
+// check returns the problems file would have with content next among
+// files, when it is published: a published workflow with problems would
 // not deploy. A draft's problems are warnings and never stop a save.
-func (s *Server) check(ctx context.Context, head *object.Commit, file string, next []byte) error {
-	files, err := s.opts.Source.Source(head)
-	if err != nil {
-		return err
-	}
+func (s *Server) check(ctx context.Context, files source.Files, file string, next []byte) error {
 	files = maps.Clone(files)
 	files[file] = next
 	repo, err := s.loader.Load(ctx, files)

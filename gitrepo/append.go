@@ -42,12 +42,12 @@ func (r *Repo) Append(ctx context.Context, branch string, changes []Change) (*ob
 			return nil, fmt.Errorf("append: change %d writes no file", i)
 		}
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	worktree, err := r.checkedOutOrUnborn(branch)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err := r.Fetch(ctx); err != nil {
 		return nil, err
 	}

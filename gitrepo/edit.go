@@ -42,12 +42,14 @@ func (r *Repo) EditFile(ctx context.Context, branch, path string, sig Signature,
 // when it has none), and returns the new content of the files it
 // changes. When none of them changes, the edit stops with ErrUnchanged.
 func (r *Repo) EditFiles(ctx context.Context, branch string, sig Signature, message string, edit func(head *object.Commit, read func(path string) ([]byte, error)) (map[string][]byte, error)) (*object.Commit, error) {
+	// The working tree is looked at under the lock: another edit's update
+	// of it would look like changes.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	worktree, err := r.checkedOut(branch)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if err := r.Fetch(ctx); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -95,3 +96,30 @@ func TestEditFiles(t *testing.T) {
 }
 
 var errRefused = errors.New("refused")
+
+// TestConcurrentEditsOfACheckedOutBranch edits a checked-out branch from
+// many goroutines: each sees the working tree only between the others'
+// updates of it, never half updated, and every edit commits.
+func TestConcurrentEditsOfACheckedOutBranch(t *testing.T) {
+	t.Parallel()
+	dir := gittest.FixtureRepo(t, fixtureRepo)
+	r := open(t, dir)
+	const editors = 8
+	errs := make(chan error, editors)
+	for i := range editors {
+		go func() {
+			_, err := r.EditFile(t.Context(), "main", fmt.Sprintf("notes/%d.txt", i), author, "Add a note\n", func(*object.Commit, []byte) ([]byte, error) {
+				return bytes.Repeat([]byte("note\n"), 1000), nil
+			})
+			errs <- err
+		}()
+	}
+	for range editors {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := gittest.Git(t, dir, "rev-list", "--count", "HEAD"); got != fmt.Sprint(editors+1) {
+		t.Errorf("%s commits, want %d", got, editors+1)
+	}
+}

@@ -89,7 +89,7 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 			Body:        body,
 		})
 		if body.done {
-			c.Locals(bodyRead{}, true)
+			MarkBodyRead(c)
 		}
 		return c.Status(reply.Status).JSON(reply)
 	})
@@ -104,6 +104,10 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 // bodyRead is the key of the local that says a handler read its request
 // body to the end.
 type bodyRead struct{}
+
+// MarkBodyRead tells the app that a handler read its request's body to
+// the end, so that the connection may serve the next request.
+func MarkBodyRead(c *fiber.Ctx) { c.Locals(bodyRead{}, true) }
 
 // closeUnread closes the connection after a request whose body was not
 // read to the end (refused, or a route that takes none): with streamed
