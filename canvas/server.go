@@ -22,7 +22,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
-	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/users"
 	"github.com/slipway-gitops/slipway/workflow"
@@ -54,8 +53,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Origins may call the API from a browser (CORS): the editor's.
 	Origins []string
-	// Status reads the live status records /api/status serves.
-	Status hooks.StatusReader
+	// Status reads and streams the live status records /api/status and
+	// /api/events serve (*hooks.StatusAPI).
+	Status StatusSource
 	// Signals receives the deploy signal.
 	Signals Signaler
 	// Log receives what the API does not answer with.
@@ -108,6 +108,7 @@ func (s *Server) Register(r fiber.Router) {
 	s.registerWorkflows(r)
 	s.registerVersions(r)
 	s.registerCatalog(r)
+	s.registerRun(r)
 	r.Use(notServed)
 }
 

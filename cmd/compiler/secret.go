@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/slipway-gitops/slipway/sopsfile"
 	"github.com/slipway-gitops/slipway/sopsfile/encrypt"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
@@ -61,31 +62,25 @@ func (s secretCommand) run(ctx context.Context, args []string, stdout, _ io.Writ
 	if err != nil {
 		return err
 	}
-	if undeclared := slices.DeleteFunc(slices.Sorted(maps.Keys(values)), func(k string) bool { return slices.Contains(target.keys, k) }); len(undeclared) > 0 {
-		return fmt.Errorf("%s: node %q does not list the keys %s; add them to its keys first", workflow.WorkflowFile(*wfName), target.nodeID, strings.Join(undeclared, ", "))
+	if undeclared := slices.DeleteFunc(slices.Sorted(maps.Keys(values)), func(k string) bool { return slices.Contains(target.Keys, k) }); len(undeclared) > 0 {
+		return fmt.Errorf("%s: node %q does not list the keys %s; add them to its keys first", workflow.WorkflowFile(*wfName), target.NodeID, strings.Join(undeclared, ", "))
 	}
-	file := filepath.Join(*dir, filepath.FromSlash(target.file))
+	file := filepath.Join(*dir, filepath.FromSlash(target.File))
 	existing, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		existing = nil
 	} else if err != nil {
 		return err
 	}
-	out, err := encrypt.Set(target.file, existing, target.name, target.secretType, values, target.recipients)
+	out, err := encrypt.Set(target.File, existing, target.Name, target.Type, values, target.Recipients)
 	if err != nil {
 		return err
 	}
 	if err := writeFileAtomic(file, out); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: set %s, encrypted for %d age key(s) of cluster %q\n", target.file, strings.Join(slices.Sorted(maps.Keys(values)), ", "), len(target.recipients), target.cluster)
+	_, err = fmt.Fprintf(stdout, "%s: set %s, encrypted for %d age key(s) of cluster %q\n", target.File, strings.Join(slices.Sorted(maps.Keys(values)), ", "), len(target.Recipients), target.Cluster)
 	return err
-}
-
-// secretNode is what secret set needs of the node whose values it sets.
-type secretNode struct {
-	nodeID, name, secretType, file, cluster string
-	keys, recipients                        []string
 }
 
 // secretTarget loads the repository in dir and returns the secret node
@@ -93,52 +88,33 @@ type secretNode struct {
 // of its cluster, which must be cluster when that is set. The
 // repository's other problems do not matter here: the file secret set
 // writes may be what it lacks.
-func secretTarget(ctx context.Context, dir, wf, ref, cluster string) (secretNode, error) {
+func secretTarget(ctx context.Context, dir, wf, ref, cluster string) (sopsfile.Target, error) {
 	src, err := source.ReadDir(os.DirFS(dir))
 	if err != nil {
-		return secretNode{}, err
+		return sopsfile.Target{}, err
 	}
 	var loader source.Loader
 	repo, err := loader.Load(ctx, src)
 	if err != nil {
-		return secretNode{}, err
+		return sopsfile.Target{}, err
 	}
 	path := workflow.WorkflowFile(wf)
 	if problems := repo.Invalid[path]; problems != nil {
-		return secretNode{}, problems
+		return sopsfile.Target{}, problems
 	}
 	i := slices.IndexFunc(repo.Workflows, func(w *workflow.Workflow) bool { return w.Name == wf })
 	if i < 0 {
-		return secretNode{}, fmt.Errorf("%s does not exist in %s", path, dir)
+		return sopsfile.Target{}, fmt.Errorf("%s does not exist in %s", path, dir)
 	}
 	w := repo.Workflows[i]
-	var n *workflow.Node
-	var d *workflow.SecretData
-	for j := range w.Nodes {
-		if s, ok := w.Nodes[j].Spec.(*workflow.SecretData); ok && (w.Nodes[j].ID == ref || s.Name == ref) {
-			n, d = &w.Nodes[j], s
-			break
-		}
+	if cluster != "" && cluster != w.Cluster() {
+		return sopsfile.Target{}, fmt.Errorf("%s: the workflow is on cluster %q, not %q", path, w.Cluster(), cluster)
 	}
-	switch {
-	case d == nil:
-		return secretNode{}, fmt.Errorf("%s: no secret node has the id or name %q", path, ref)
-	case d.SopsFile == "":
-		return secretNode{}, fmt.Errorf("%s: node %q has no sopsFile; add \"sopsFile\": %q to its data", path, n.ID, workflow.SopsFile(wf, d.Name))
-	case cluster != "" && cluster != w.Cluster():
-		return secretNode{}, fmt.Errorf("%s: the workflow is on cluster %q, not %q", path, w.Cluster(), cluster)
+	t, err := sopsfile.TargetOf(w, repo.Clusters, ref)
+	if err == nil && t.File == "" {
+		err = fmt.Errorf("%s: node %q has no sopsFile; add \"sopsFile\": %q to its data", path, t.NodeID, workflow.SopsFile(wf, t.Name))
 	}
-	t := secretNode{nodeID: n.ID, name: d.Name, secretType: d.SecretType, file: d.SopsFile, cluster: w.Cluster()}
-	for _, k := range d.Keys {
-		t.keys = append(t.keys, k.Name)
-	}
-	if c := slices.IndexFunc(repo.Clusters, func(c *workflow.Cluster) bool { return c.Name == t.cluster }); c >= 0 && repo.Clusters[c].Sops != nil {
-		t.recipients = repo.Clusters[c].Sops.Age
-	}
-	if len(t.recipients) == 0 {
-		return secretNode{}, fmt.Errorf("%s: no sops settings: add \"sops\": {\"age\": [\"age1…\"], \"keySecret\": \"sops-age\"}", workflow.ClusterFile(t.cluster))
-	}
-	return t, nil
+	return t, err
 }
 
 // values returns the values to set: from the KEY=VALUE arguments pairs,

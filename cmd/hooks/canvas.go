@@ -14,7 +14,7 @@ import (
 
 // newCanvas returns the canvas editor's API on the built-in accounts,
 // making the bootstrap account of HOOKS_CANVAS_ADMIN_* unless it exists.
-func newCanvas(ctx context.Context, cfg *hooks.Config, st *store.Store, source *gitrepo.Repo, log *slog.Logger) (*canvas.Server, error) {
+func newCanvas(ctx context.Context, cfg *hooks.Config, st *store.Store, source *gitrepo.Repo, status *hooks.StatusAPI, log *slog.Logger) (*canvas.Server, error) {
 	accounts, err := users.New(st, users.Options{TokenTTL: cfg.Canvas.TokenTTL})
 	if err != nil {
 		return nil, err
@@ -32,6 +32,6 @@ func newCanvas(ctx context.Context, cfg *hooks.Config, st *store.Store, source *
 	return canvas.New(canvas.Options{
 		Source: source, SourceBranch: cfg.SourceBranch, Accounts: accounts,
 		ProxyHeader: cfg.Canvas.ProxyHeader, TrustedProxies: cfg.Canvas.Proxies(), Origins: cfg.Canvas.Origins,
-		Status: st, Signals: st.Queue(), Log: log,
+		Status: status, Signals: st.Queue(), Log: log,
 	})
 }

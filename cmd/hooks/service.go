@@ -82,9 +82,13 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	if err != nil {
 		return nil, err
 	}
+	statusAPI, err := newStatusAPI(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
 	appCfg := hooks.AppConfig{Receiver: receiver, Metrics: metrics}
 	if cfg.Canvas.Enabled {
-		if appCfg.Canvas, err = newCanvas(ctx, cfg, st, source, log); err != nil {
+		if appCfg.Canvas, err = newCanvas(ctx, cfg, st, source, statusAPI, log); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +97,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	}
 	// The status routes go first, so that their read guard covers the
 	// other /api routes too.
-	if s.status, err = mountStatus(ctx, s.app, cfg, st, source, target, c, log); err != nil {
+	if s.status, err = mountStatus(s.app, statusAPI, cfg, st, source, target, c, log); err != nil {
 		return nil, err
 	}
 	metrics.Registry.MustRegister(s.status.api)

@@ -25,19 +25,25 @@ type statusParts struct {
 	log       *slog.Logger
 }
 
+// newStatusAPI returns the status API, whose streams end with ctx.
+func newStatusAPI(ctx context.Context, cfg *hooks.Config, st *store.Store) (*hooks.StatusAPI, error) {
+	return hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Access: readAccess(cfg), Heartbeat: 15 * time.Second, Done: ctx.Done(), Events: cfg.Events})
+}
+
+// readAccess says who may read the status API and page.
+func readAccess(cfg *hooks.Config) hooks.ReadAccess {
+	return hooks.ReadAccess{Tokens: cfg.ReadTokens, IdentityHeader: cfg.ReadIdentityHeader}
+}
+
 // mountStatus adds the status API and page to app (before the other /api
 // routes, so that the read guard covers them) and prepares the publisher
 // and the Flux reconcile requests. The publisher compiles the source
 // head with c, the deployer's compiler.
-func mountStatus(ctx context.Context, app *fiber.App, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, c *compiler.Compiler, log *slog.Logger) (*statusParts, error) {
+func mountStatus(app *fiber.App, api *hooks.StatusAPI, cfg *hooks.Config, st *store.Store, source, target *gitrepo.Repo, c *compiler.Compiler, log *slog.Logger) (*statusParts, error) {
 	contexts := func(clusters []string) (map[string]*rest.Config, error) {
 		return watch.Contexts(cfg.Kubeconfig, clusters)
 	}
-	access := hooks.ReadAccess{Tokens: cfg.ReadTokens, IdentityHeader: cfg.ReadIdentityHeader}
-	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: st, Access: access, Heartbeat: 15 * time.Second, Done: ctx.Done(), Events: cfg.Events})
-	if err != nil {
-		return nil, err
-	}
+	access := readAccess(cfg)
 	api.Mount(app)
 	page, err := ui.New(ui.Config{Status: st, Source: source, SourceBranch: cfg.SourceBranch, Deploy: target, DeployBranch: cfg.DeployBranch,
 		Access: access, Kubeconfig: cfg.Kubeconfig != "", Log: log})

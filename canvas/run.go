@@ -1,0 +1,257 @@
+package canvas
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/sopsfile"
+	"github.com/slipway-gitops/slipway/sopsfile/encrypt"
+	"github.com/slipway-gitops/slipway/source"
+	"github.com/slipway-gitops/slipway/workflow"
+)
+
+// runTimeout bounds a run: its fetch, encryption, commit and push, and
+// the deploy signal.
+const runTimeout = time.Minute
+
+// runRequest is what the editor's Run sends: in trigger_data, the values
+// of secret nodes' keys and of workloads' environment variables, by node
+// id and key, which KubeOrch hands to the cluster without storing them.
+type runRequest struct {
+	TriggerData struct {
+		Secrets map[string]map[string]string `json:"secrets"`
+		EnvVars map[string]map[string]string `json:"envVars"`
+	} `json:"trigger_data"`
+}
+
+// RunResponse is the answer of POST /workflows/:id/run, as the editor
+// reads it: RunID is the source commit the deploy builds, Logs say what
+// the run did, one line each, never a value.
+type RunResponse struct {
+	Message string   `json:"message"`
+	RunID   string   `json:"run_id"`
+	Status  string   `json:"status"`
+	Logs    []string `json:"logs"`
+}
+
+// sealed is what a run commits: the files by path, and a line for each.
+type sealed struct {
+	files map[string][]byte
+	logs  []string
+}
+
+// sealSecrets returns the files a run writes on the source branch's head
+// for the secret values of the workflow name: each secret node's SOPS
+// file, encrypted for the age keys of the workflow's cluster, and the
+// workflow file with sopsFile set on the nodes that named none. files are
+// the head's workflow and cluster files, decoded with loader; read reads
+// any other file there. No value
+// is ever in what it returns but encrypted, nor in an error.
+func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files, read func(string) ([]byte, error), name string, secrets map[string]map[string]string) (sealed, error) {
+	out := sealed{files: map[string][]byte{}}
+	if len(secrets) == 0 {
+		return out, nil
+	}
+	repo, err := loader.Load(ctx, files)
+	if err != nil {
+		return out, err
+	}
+	path := workflow.WorkflowFile(name)
+	if problems := repo.Invalid[path]; problems != nil {
+		return out, &bodyError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s cannot run: %v", path, problems)}
+	}
+	i := slices.IndexFunc(repo.Workflows, func(w *workflow.Workflow) bool { return w.Name == name })
+	if i < 0 {
+		return out, fmt.Errorf("%s: %w", path, errNoWorkflow)
+	}
+	w := repo.Workflows[i]
+	var unnamed []string
+	for _, id := range slices.Sorted(maps.Keys(secrets)) {
+		ptr := "/trigger_data/secrets/" + pointerEscape(id)
+		t, err := sopsfile.TargetOf(w, repo.Clusters, id)
+		if err != nil || t.NodeID != id {
+			return out, &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: %v", ptr, cmpErr(err, fmt.Errorf("%s: no secret node has the id %q", path, id)))}
+		}
+		values := map[string][]byte{}
+		for _, k := range slices.Sorted(maps.Keys(secrets[id])) {
+			if !slices.Contains(t.Keys, k) {
+				p := ptr + "/" + pointerEscape(k)
+				return out, &bodyError{status: http.StatusBadRequest, pointer: p, msg: fmt.Sprintf("request body: %s: node %q of %s does not list the key %q", p, id, path, k)}
+			}
+			values[k] = []byte(secrets[id][k])
+		}
+		if t.File == "" {
+			t.File = workflow.SopsFile(name, t.Name)
+			unnamed = append(unnamed, id)
+		}
+		existing, err := read(t.File)
+		if err != nil {
+			return out, err
+		}
+		enc, err := encrypt.Set(t.File, existing, t.Name, t.Type, values, t.Recipients)
+		if err != nil {
+			return out, &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: %v", ptr, err)}
+		}
+		out.files[t.File] = enc
+		out.logs = append(out.logs, fmt.Sprintf("Secret %s: %s encrypted for %d age key(s) of cluster %s into %s",
+			t.Name, strings.Join(slices.Sorted(maps.Keys(values)), ", "), len(t.Recipients), t.Cluster, t.File))
+	}
+	if len(unnamed) > 0 {
+		doc, err := read(path)
+		if err != nil {
+			return out, err
+		}
+		if out.files[path], err = nameSopsFiles(doc, name, unnamed, w); err != nil {
+			return out, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return out, nil
+}
+
+// nameSopsFiles returns the workflow file doc with sopsFile set in the
+// data of the secret nodes ids of w, and every other byte as it was
+// written.
+func nameSopsFiles(doc []byte, name string, ids []string, w *workflow.Workflow) ([]byte, error) {
+	ms, err := readMembers(doc)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]jsontext.Value{}
+	for _, n := range w.Nodes {
+		if s, ok := n.Spec.(*workflow.SecretData); ok && slices.Contains(ids, n.ID) {
+			set[n.ID], _ = jsontext.AppendQuote(nil, workflow.SopsFile(name, s.Name))
+		}
+	}
+	nodes, err := setNodeData(memberValue(ms, "nodes"), "sopsFile", set)
+	if err != nil {
+		return nil, err
+	}
+	return writeMembers(setMember(ms, "nodes", nodes), map[string]bool{"nodes": true})
+}
+
+// cmpErr returns err, or def when err is nil.
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// pointerEscape escapes a JSON pointer's reference token.
+func pointerEscape(s string) string { return strings.NewReplacer("~", "~0", "/", "~1").Replace(s) }
+
+// registerRun adds the routes that deploy a workflow and follow it live.
+func (s *Server) registerRun(r fiber.Router) {
+	r.Post("/workflows/:id/run", s.requireUser, s.run)
+	r.Get("/workflows/:id/status", s.requireUser, s.status)
+	r.Get("/workflows/:id/status/stream", s.requireUser, s.stream)
+}
+
+// run answers POST /workflows/:id/run: it commits the secret values the
+// run carries, encrypted, as the secret nodes' files, with the user as
+// author, and deploys the source branch through the service's deploy
+// signal, as a push does. A run that carries no values commits nothing.
+// Deploys of one head are one: the signal coalesces, and a retry finds
+// the head deployed.
+func (s *Server) run(c *fiber.Ctx) error {
+	u, _ := CurrentUser(c)
+	var req runRequest
+	if len(c.Body()) > 0 || c.Context().RequestBodyStream() != nil {
+		if err := readJSON(c, &req); err != nil {
+			return s.fail(c, err)
+		}
+	}
+	name, err := workflowID(c)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	for _, id := range slices.Sorted(maps.Keys(req.TriggerData.EnvVars)) {
+		for _, k := range slices.Sorted(maps.Keys(req.TriggerData.EnvVars[id])) {
+			p := "/trigger_data/envVars/" + pointerEscape(id) + "/" + pointerEscape(k)
+			return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: p, msg: fmt.Sprintf(
+				"request body: %s: a run does not take environment values; the workflow reads %s from the key %s.%s of the Secret %s-env, which a secret node of that name can hold",
+				p, k, id, k, name)})
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), runTimeout)
+	defer cancel()
+	head, logs, err := s.commitRun(ctx, name, gitrepo.Signature{Name: u.Name, Email: u.Email}, req.TriggerData.Secrets)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	if err := s.opts.Signals.Signal(ctx, hooks.SignalDeploy); err != nil {
+		return s.fail(c, fmt.Errorf("queue the deploy: %w", err))
+	}
+	logs = append(logs, fmt.Sprintf("Deploy of %s (%s) queued: Flux applies it once it is built", gitrepo.ShortID(head.Hash.String()), s.opts.SourceBranch))
+	return c.JSON(RunResponse{Message: "Workflow execution started", RunID: head.Hash.String(), Status: "running", Logs: logs})
+}
+
+// commitRun commits the secret values of a run of the workflow name, as
+// author, and returns the source branch's head that the deploy builds.
+// The workflow must be published: drafts are never deployed.
+func (s *Server) commitRun(ctx context.Context, name string, author gitrepo.Signature, secrets map[string]map[string]string) (*object.Commit, []string, error) {
+	head, err := s.head(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.runnable(ctx, files, name); err != nil {
+		return nil, nil, err
+	}
+	if len(secrets) == 0 {
+		return head, nil, nil
+	}
+	var logs []string
+	message := fmt.Sprintf("Run %s: set the values of its secrets\n", name)
+	c, err := s.opts.Source.EditFiles(ctx, s.opts.SourceBranch, author, message, func(head *object.Commit, read func(string) ([]byte, error)) (map[string][]byte, error) {
+		files, err := s.opts.Source.Source(head)
+		if err != nil {
+			return nil, err
+		}
+		out, err := sealSecrets(ctx, &s.loader, files, read, name, secrets)
+		logs = out.logs
+		return out.files, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, logs, nil
+}
+
+// runnable says why the workflow name of files cannot run, if it cannot:
+// it does not exist, or is not published.
+func (s *Server) runnable(ctx context.Context, files source.Files, name string) error {
+	path := workflow.WorkflowFile(name)
+	if _, ok := files[path]; !ok {
+		return fmt.Errorf("%s: %w", path, errNoWorkflow)
+	}
+	repo, err := s.loader.Load(ctx, files)
+	if err != nil {
+		return err
+	}
+	if problems := repo.Invalid[path]; problems != nil {
+		return &bodyError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s cannot run: %v", path, problems)}
+	}
+	if _, draft := repo.Drafts[path]; draft {
+		return &bodyError{status: http.StatusBadRequest, msg: "Workflow must be published to run: " + path + " is a draft"}
+	}
+	i := slices.IndexFunc(repo.Workflows, func(w *workflow.Workflow) bool { return w.Name == name })
+	if i < 0 || repo.Workflows[i].Status != workflow.StatusPublished {
+		return &bodyError{status: http.StatusBadRequest, msg: "Workflow must be published to run: " + path + " is not"}
+	}
+	return nil
+}
