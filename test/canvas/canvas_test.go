@@ -257,7 +257,7 @@ func TestCanvas(t *testing.T) {
 			if parent := strings.TrimSpace(gittest.Git(t, src.bare, "rev-parse", saved+"^")); parent != first {
 				t.Errorf("the save %.12s follows %.12s, want the first version %.12s alone", saved, parent, first)
 			}
-			src.checkCommit(t, saved, first, testutil.Apply(t, src.doc(t, first), testutil.Set("/nodes/0/data/replicas", 3)))
+			src.checkCommit(t, saved, first, testutil.Apply(t, src.doc(t, first), testutil.Set("/nodes/0/data/replicas", 3.0)))
 		}},
 		{"run: Flux applies 3 replicas", func(t *testing.T) {
 			do(t, page, "run", time.Minute, chromedp.Click(`//button[normalize-space()='Run' and not(@disabled)]`))
