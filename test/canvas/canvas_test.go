@@ -9,6 +9,7 @@ package canvas_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -75,6 +76,22 @@ func do(t *testing.T, page context.Context, what string, timeout time.Duration, 
 		shown, _ := chromedp.Run(page, chromedp.Evaluate[string](`location.pathname + ": " + document.body.innerText.slice(0, 500)`))
 		t.Fatalf("%s: %v; the page shows %q", what, err, shown)
 	}
+}
+
+// press waits until the element of an XPath query is visible, then
+// presses and releases the main mouse button on it in the page (where a
+// click at a point of the screen could miss an element still moving).
+func press(xpath string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(xpath),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const e = document.evaluate(%q, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+			for (const type of ["pointerdown", "mousedown", "pointerup", "mouseup", "click"]) {
+				const init = {bubbles: true, cancelable: true, button: 0, view: window};
+				e.dispatchEvent(type.startsWith("pointer") ? new PointerEvent(type, init) : new MouseEvent(type, init));
+			}
+		})()`, xpath)),
+	)
 }
 
 // source reads the source repository's main branch.
@@ -275,12 +292,13 @@ func TestCanvas(t *testing.T) {
 		}},
 		{"restore the first version: one more commit", func(t *testing.T) {
 			before := src.head(t)
+			// The workflow's settings are the button beside its name; the
+			// panel slides in, so its buttons are pressed in the page.
+			do(t, page, "open the workflow's settings", time.Minute, press(`//h1[normalize-space()='`+workflowName+`']/../following-sibling::button[1]`))
+			do(t, page, "open its history", time.Minute, press(`//button[@role='tab' and normalize-space()='History']`))
 			do(t, page, "restore version 1", time.Minute,
-				// The workflow's settings, beside its name.
-				chromedp.Click(`//h1/../following-sibling::button[1]`),
-				chromedp.Click(`//button[@role='tab' and normalize-space()='History']`),
-				chromedp.Click(`//span[normalize-space()='v1']/ancestor::div[contains(@class,'rounded-lg')][1]//button[@title='Restore this version']`),
-				chromedp.Click(`//button[normalize-space()='Restore' and not(@disabled)]`),
+				press(`//span[normalize-space()='v1']/ancestor::div[contains(@class,'rounded-lg')][1]//button[@title='Restore this version']`),
+				press(`//button[normalize-space()='Restore' and not(@disabled)]`),
 			)
 			restored := src.waitCommit(t, k, "restore", before)
 			src.checkCommit(t, restored, before, src.doc(t, first))
