@@ -221,7 +221,6 @@ func TestCanvas(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var saved string
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
@@ -270,7 +269,7 @@ func TestCanvas(t *testing.T) {
 		}},
 		{"save: a commit by the user with that change alone", func(t *testing.T) {
 			do(t, page, "save", time.Minute, chromedp.Click(`//button[normalize-space()='Save' and not(@disabled)]`))
-			saved = src.waitCommit(t, k, "save", first)
+			saved := src.waitCommit(t, k, "save", first)
 			if parent := strings.TrimSpace(gittest.Git(t, src.bare, "rev-parse", saved+"^")); parent != first {
 				t.Errorf("the save %.12s follows %.12s, want the first version %.12s alone", saved, parent, first)
 			}
