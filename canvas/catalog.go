@@ -120,8 +120,14 @@ func (s *Server) clusters(c *fiber.Ctx) (*ClusterList, error) {
 	if err != nil {
 		return nil, err
 	}
+	clusters := repo.Clusters
+	if len(clusters) == 0 {
+		// A repository without cluster files deploys to the default
+		// cluster; the editor offers no workflow without a cluster.
+		clusters = []*workflow.Cluster{{Name: workflow.DefaultCluster, Default: true}}
+	}
 	out := &ClusterList{Clusters: []Cluster{}}
-	for _, cl := range repo.Clusters {
+	for _, cl := range clusters {
 		out.Clusters = append(out.Clusters, Cluster{ID: cl.Name, Name: cl.Name, DisplayName: cmp.Or(cl.DisplayName, cl.Name), Description: cl.Description,
 			Server: cl.Server, AuthType: cmp.Or(cl.AuthType, "kubeconfig"), Status: "unknown", Default: cl.Default, Metadata: cl.Metadata, Labels: cl.Labels})
 		if cl.Default {

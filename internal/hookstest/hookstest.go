@@ -120,6 +120,14 @@ func (s *Service) Restart(t testing.TB, env ...string) {
 	}
 }
 
+// PID is the process id of the running service; 0 when it is stopped.
+func (s *Service) PID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Kill kills the service with SIGKILL, as a node's failure does, and
 // waits until it is gone.
 func (s *Service) Kill() { s.signal(syscall.SIGKILL) }

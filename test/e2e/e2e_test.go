@@ -10,20 +10,13 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +28,7 @@ import (
 	"github.com/slipway-gitops/slipway/internal/browsertest"
 	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/hookstest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/watch"
@@ -56,101 +50,12 @@ const (
 	prNumber = 7
 )
 
-// service is cmd/hooks running as a process.
-type service struct {
-	url string
-	log string
-}
-
-// startHooks builds cmd/hooks and runs it with env added to its
-// environment, on a free loopback port, until the test ends; it returns
-// once /readyz answers 200.
-func startHooks(t *testing.T, env ...string) *service {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "hooks")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/hooks")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build cmd/hooks: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := &service{url: "http://" + addr, log: filepath.Join(dir, "hooks.log")}
-	logFile, err := os.Create(s.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), append([]string{"HOOKS_ADDR=" + addr, "HOOKS_DATA_DIR=" + filepath.Join(dir, "data")}, env...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(s.log)
-			t.Logf("hooks log (%s), last 4 KB:\n%s", s.log, b[max(0, len(b)-4096):])
-		}
-	})
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(s.log)
-			t.Fatalf("hooks exited:\n%s", b)
-		default:
-		}
-		if resp, err := http.Get(s.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("hooks not ready within a minute")
-		}
-	}
-}
-
 // deliver posts a webhook delivery signed as GitHub signs it.
-func (s *service) deliver(t *testing.T, event, id string, body []byte) {
+func deliver(t *testing.T, s *hookstest.Service, event, id string, body []byte) {
 	t.Helper()
-	mac := hmac.New(sha256.New, []byte(webhookSecret))
-	mac.Write(body)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/hooks/github", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", id)
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("%s delivery %s: %s %s", event, id, resp.Status, reply)
+	code, result, err := s.Deliver(webhookSecret, event, id, body)
+	if err != nil || code != http.StatusAccepted {
+		t.Fatalf("%s delivery %s: %d %s %v", event, id, code, result, err)
 	}
 }
 
@@ -275,7 +180,7 @@ func TestEndToEnd(t *testing.T) {
 	first := gittest.Commit(t, work, "Add the hello workflow", map[string][]byte{"workflows/" + workflowName + ".json": workflowFile(t)})
 	gittest.Git(t, work, "push", "-q", remote, "main")
 
-	h := startHooks(t,
+	h := hookstest.Start(t, hookstest.Build(t, root),
 		"HOOKS_SOURCE_REPO="+remote,
 		"HOOKS_GITHUB_WEBHOOK_SECRET="+webhookSecret,
 		"HOOKS_API_TOKENS="+apiToken,
@@ -293,7 +198,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := s.Apply(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}
-	openPage(t, page, h.url+"/workflows/"+workflowName)
+	openPage(t, page, h.URL+"/workflows/"+workflowName)
 	shown := waitLive(t, page, first, true, 4*time.Minute)
 	t.Logf("first version live and healthy: %s", shown)
 
@@ -307,7 +212,7 @@ func TestEndToEnd(t *testing.T) {
 			gittest.Git(t, work, "push", "-q", remote, "main")
 			body := example(t, "push", `"ref":"refs/heads/`, map[string]any{"/ref": "refs/heads/main", "/before": before, "/after": head})
 			began := time.Now()
-			h.deliver(t, "push", fmt.Sprintf("push-%d", n), body)
+			deliver(t, h, "push", fmt.Sprintf("push-%d", n), body)
 			// Live once Flux has applied it: rolling out while Flux checks
 			// its health, Synced after.
 			live := waitLive(t, page, head, false, 2*time.Minute)
@@ -318,7 +223,7 @@ func TestEndToEnd(t *testing.T) {
 			took = append(took, shown.Sub(began))
 			waitLive(t, page, head, true, 2*time.Minute)
 			healthy = append(healthy, time.Since(began))
-			tl.explain(t, h.log, n, head, began, shown, live)
+			tl.explain(t, h.Log, n, head, began, shown, live)
 			before = head
 		}
 		dep, err := s.Client.AppsV1().Deployments(workflowName).Get(ctx, "web", metav1.GetOptions{})
@@ -344,7 +249,7 @@ func TestEndToEnd(t *testing.T) {
 			"/number": prNumber, "/pull_request/number": prNumber,
 			"/pull_request/head/sha": prHead, "/pull_request/base/sha": head,
 		})
-		h.deliver(t, "pull_request", "pr-opened", body)
+		deliver(t, h, "pull_request", "pr-opened", body)
 		var comment string
 		err := s.Poll(ctx, time.Minute, func() (bool, error) {
 			for _, c := range gh.Comments() {
@@ -366,7 +271,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("a restore through the API brings the first version back live", func(t *testing.T) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url+"/api/workflows/"+workflowName+"/versions/1/restore", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL+"/api/workflows/"+workflowName+"/versions/1/restore", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,15 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +29,7 @@ import (
 	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/hookstest"
 	"github.com/slipway-gitops/slipway/internal/kubetest"
 	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
@@ -415,64 +413,12 @@ func (s *service) liveHeap(tb testing.TB) int64 {
 	return mb << 20
 }
 
-// startHooks builds cmd/hooks and runs it with env added to its
-// environment on a free loopback port until the test ends; it returns
-// once /readyz answers 200. Its log is shown when the test fails.
+// startHooks runs cmd/hooks with env added to its environment until tb
+// ends, and returns once it is ready.
 func startHooks(tb testing.TB, env ...string) *service {
 	tb.Helper()
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "hooks")
-	build := exec.CommandContext(tb.Context(), "go", "build", "-o", bin, "./cmd/hooks")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("build cmd/hooks: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	logPath := filepath.Join(dir, "hooks.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// The test's context ends before its cleanups run: that stops the
-	// service, and its children, with SIGTERM.
-	cmd := exec.CommandContext(tb.Context(), bin)
-	cmd.Env = append(os.Environ(), append([]string{"HOOKS_ADDR=" + addr, "HOOKS_DATA_DIR=" + filepath.Join(dir, "data")}, env...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	tb.Cleanup(func() {
-		<-exited
-		if tb.Failed() {
-			b, _ := os.ReadFile(logPath)
-			tb.Logf("hooks log (%s), last 4 KB:\n%s", logPath, b[max(0, len(b)-4096):])
-		}
-	})
-	s := &service{url: "http://" + addr, pid: cmd.Process.Pid, log: logPath, client: &http.Client{Timeout: 30 * time.Second}}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logPath)
-			tb.Fatalf("hooks exited: %v\n%s", err, b)
-		default:
-		}
-		if code, err := s.get(tb.Context(), "/readyz", nil); err == nil && code == http.StatusOK {
-			return s
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal("hooks not ready within a minute")
-		}
-	}
+	h := hookstest.Start(tb, hookstest.Build(tb, root), env...)
+	return &service{url: h.URL, pid: h.PID(), log: h.Log, client: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // get fetches path and decodes its JSON into v unless v is nil.
