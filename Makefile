@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 FUZZMIN   ?= 3s
 BENCHCOUNT ?= 5
 
-.PHONY: chromium render render-self clusters-bench kubeorch-ui canvas-e2e all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e image faults
+.PHONY: chromium render render-self flux-bench clusters-bench kubeorch-ui canvas-e2e all build test test-short bench compose-bench scale-bench load fuzz lint fmt vet golden tools run clean kube-tools kube-up kube-down kompose act demo demo-down demo-push e2e image faults
 
 all: lint test build
 
@@ -116,7 +116,7 @@ BENCH_TMPDIR ?= $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 ## those of make load and make scale-bench;
 ## BenchmarkImportVsKompose prints the compose import's time as a ratio of kompose's
 bench: $(TOOLS_BIN)/kompose
-	KOMPOSE=$(TOOLS_BIN)/kompose TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -skip 'BenchmarkLoad|BenchmarkScale|BenchmarkClusters' -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
+	KOMPOSE=$(TOOLS_BIN)/kompose TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench . -skip 'BenchmarkLoad|BenchmarkScale|BenchmarkClusters|BenchmarkFluxPush' -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
 
 ## compose-bench: only BenchmarkImportVsKompose: the compose import and
 ## kompose as whole processes, alternately, over fixtures/compose; kompose
@@ -138,6 +138,12 @@ scale-bench: kube-tools
 ## slopes per watched object
 clusters-bench: kube-tools
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkClusters$$' -benchtime 1x -timeout 90m ./test/scale
+
+## flux-bench: push → live of one changed workflow among FLUX_WORKFLOWS (default
+## 500) small workflows on the kube stack, one GitRepository for all and one per
+## workflow (HOOKS_FLUX_WORKFLOW_SOURCES); FLUXBENCHTIME pushes each (default 4x)
+flux-bench: kube-tools
+	FLUX_WORKFLOWS=$(or $(FLUX_WORKFLOWS),500) $(GO) test -run '^$$' -bench '^BenchmarkFluxPush$$' -benchtime $(or $(FLUXBENCHTIME),4x) -timeout 180m ./test/scale
 
 ## load: vegeta against the real cmd/hooks process: signed pushes to a
 ## 100-workflow repository while it deploys, at capacity (LOAD_CONNECTIONS
