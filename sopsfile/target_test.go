@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/sopsfile"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // TestTargetOf: a secret node is found by id or by its Secret's name,
