@@ -223,7 +223,7 @@ func (s *Service) start(ctx context.Context, wf string, n *workflow.Node, commit
 	if b == nil {
 		return nil, false, fmt.Errorf("node %q of workflow %q has no build with a repoUrl: %w", n.ID, wf, ErrNotBuildable)
 	}
-	image, err := imageName(n.Spec.(workflow.Workload).ContainerSpec().Image)
+	image, err := imageName(s.cfg.Config.Registry, n.Spec.(workflow.Workload).ContainerSpec().Image)
 	if err != nil {
 		return nil, false, fmt.Errorf("node %q of workflow %q: %w: %w", n.ID, wf, ErrNotBuildable, err)
 	}
@@ -366,11 +366,17 @@ func (s *Service) wake(id string) {
 }
 
 // imageName returns the repository path of a node's image, without its
-// registry, tag and digest: the name its builds are pushed under.
-func imageName(image string) (string, error) {
+// registry, tag and digest: the name its builds are pushed under in
+// registry. An image already under registry, as a build wrote it back,
+// keeps its path below registry, so that each build pushes to the same
+// name.
+func imageName(registry, image string) (string, error) {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", image, err)
+	}
+	if rest, ok := strings.CutPrefix(named.Name(), strings.TrimSuffix(registry, "/")+"/"); ok {
+		return rest, nil
 	}
 	return reference.Path(named), nil
 }

@@ -204,6 +204,24 @@ func TestRepositoryKey(t *testing.T) {
 	}
 }
 
+func TestImageName(t *testing.T) {
+	t.Parallel()
+	const registry = "registry.example:5000/team"
+	for _, tt := range []struct{ name, image, want string }{
+		{"elsewhere", "ghcr.io/example/shop-api:1.0", "example/shop-api"},
+		{"docker hub", "nginx:1", "library/nginx"},
+		{"written back by a build", registry + "/example/shop-api:111111111111@sha256:" + strings.Repeat("ab", 32), "example/shop-api"},
+		{"same host, another path", "registry.example:5000/other/shop-api:1.0", "other/shop-api"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got, err := imageName(registry, tt.image); got != tt.want || err != nil {
+				t.Errorf("imageName(%q) = %q, %v; want %q", tt.image, got, err, tt.want)
+			}
+		})
+	}
+}
+
 // readFile returns a file of the workflows repository's main branch.
 func readFile(t *testing.T, dir, p string) string {
 	t.Helper()

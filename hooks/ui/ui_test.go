@@ -33,13 +33,6 @@ type site struct {
 
 func serve(t *testing.T, access hooks.ReadAccess, kubeconfig bool) *site {
 	t.Helper()
-	return serveWith(t, access, kubeconfig, nil)
-}
-
-// serveWith is serve, with the builds that builds, when set, makes of the
-// workflows' working copy and the store.
-func serveWith(t *testing.T, access hooks.ReadAccess, kubeconfig bool, builds func(work string, s *store.Store) Builds) *site {
-	t.Helper()
 	work := gittest.Init(t)
 	gittest.Commit(t, work, "Add the fixture workflows", gittest.CopyDir(t, "../../fixtures/repo", work, ""))
 	gittest.Git(t, work, "branch", "deploy")
@@ -52,10 +45,6 @@ func serveWith(t *testing.T, access hooks.ReadAccess, kubeconfig bool, builds fu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	var b Builds
-	if builds != nil {
-		b = builds(work, s)
-	}
 	done := make(chan struct{})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	api, err := hooks.NewStatusAPI(hooks.StatusAPIConfig{Reader: s, Access: access, Heartbeat: time.Second, Done: done})
@@ -64,7 +53,7 @@ func serveWith(t *testing.T, access hooks.ReadAccess, kubeconfig bool, builds fu
 	}
 	api.Mount(app)
 	p, err := New(Config{Status: s, Source: repo, SourceBranch: "main", Deploy: repo, DeployBranch: "deploy", Access: access,
-		Kubeconfig: kubeconfig, Builds: b, Log: slog.New(slog.DiscardHandler)})
+		Kubeconfig: kubeconfig, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

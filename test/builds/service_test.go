@@ -2,18 +2,22 @@ package builds_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-gitops/slipway/build"
 	"github.com/slipway-gitops/slipway/compiler"
+	"github.com/slipway-gitops/slipway/internal/browsertest"
 	"github.com/slipway-gitops/slipway/internal/githubtest"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/hookstest"
@@ -148,6 +152,14 @@ func (s *hooksEnv) scan() []string {
 	return reply.Commits
 }
 
+// readBuilds is each build row as a reader sees it.
+const readBuilds = `Array.from(document.querySelectorAll("tr[data-build]")).map(tr => {
+	const f = n => tr.querySelector('[data-field="' + n + '"]');
+	return [tr.closest("[data-build-node]").dataset.buildNode, tr.dataset.build, tr.className, f("build-id").textContent, f("build-commit").textContent,
+		f("build-commit").title, f("build-step").className, f("build-step").textContent, f("build-progress").value, f("build-percent").textContent,
+		f("build-image").textContent, f("build-duration").textContent, f("build-note").textContent].join("|");
+}).join("\n")`
+
 // pushBody returns GitHub's example push payload for a push of sha to
 // the api's repository's main.
 func pushBody(t *testing.T, sha string) []byte {
@@ -169,7 +181,8 @@ func pushBody(t *testing.T, sha string) []byte {
 // TestBuildServiceOnTheStack runs cmd/hooks as a process with builds on,
 // against the stack with Flux: a build killed mid-step with SIGKILL and
 // recovered from its Job, its write-back and the deploy Flux applies, and
-// an image policy followed on the registry's webhook and at the interval.
+// an image policy followed on the registry's webhook and at the interval,
+// and the status page in headless Chromium following a build live.
 func TestBuildServiceOnTheStack(t *testing.T) {
 	stack, gitRoot := kubetest.ForTest(t, binDir, true)
 	host := registrytest.Serve(t)
@@ -194,6 +207,8 @@ func TestBuildServiceOnTheStack(t *testing.T) {
 		"HOOKS_BUILD_NAMESPACE="+buildNamespace,
 		"HOOKS_BUILD_CPU=100m", "HOOKS_BUILD_MEMORY=128Mi",
 		"HOOKS_BUILD_RESYNC=1s",
+		// A step's failure fails its build, not a retry.
+		"HOOKS_BUILD_RETRIES=0",
 		// Only the webhook follows the policies, until the interval's
 		// part of the test.
 		"HOOKS_BUILD_POLICY_INTERVAL=24h",
@@ -320,5 +335,99 @@ func TestBuildServiceOnTheStack(t *testing.T) {
 		s.runs("web", web142)
 		s.oneCommitSince(head)
 		checkOnlyImage(t, before, s.workflow(), web141, web142)
+	})
+	t.Run("the status page moves a build's row through its steps in place; a failure shows why; without JavaScript it reads the same", func(t *testing.T) {
+		s.t = t
+		page := browsertest.Start(t, 8*time.Minute)
+		browsertest.KeepScreenshot(t, page, "store-page-builds")
+		if err := chromedp.Do(page, chromedp.Navigate(s.hooks.URL+"/workflows/store")); err != nil {
+			t.Fatal(err)
+		}
+		poll := func(what, expr string) {
+			t.Helper()
+			if _, err := chromedp.Run(page, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(3*time.Minute))); err != nil {
+				rows, _ := chromedp.Run(page, chromedp.Evaluate[string](readBuilds))
+				t.Fatalf("%s: %v; the builds read:\n%s", what, err, rows)
+			}
+		}
+		poll("the api's builds", `document.querySelector('[data-build-node="api"]') !== null`)
+		poll("the stream", `document.querySelector('[data-field="live"]').textContent === "live"`)
+		// Set once: a reload would lose it.
+		if _, err := chromedp.Run(page, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
+			t.Fatal(err)
+		}
+
+		head := s.head()
+		var r build.Record
+		if code, err := s.hooks.Call(http.MethodPost, "/api/builds", apiToken, build.Request{Workflow: "store", Node: "api", Commit: commit('c')}, &r); code != http.StatusCreated || err != nil {
+			t.Fatalf("POST /api/builds: %d %v", code, err)
+		}
+		row := fmt.Sprintf(`document.querySelector('[data-build-node="api"] tr[data-build=%q]')`, r.ID)
+		poll("the new build's row", row+` !== null && window.notReloaded === true`)
+		// The row is kept: each step below must change this element.
+		if _, err := chromedp.Run(page, chromedp.Evaluate[chromedp.Void](`window.row = `+row)); err != nil {
+			t.Fatal(err)
+		}
+		step := func(status build.Status, progress int) {
+			t.Helper()
+			poll(string(status), fmt.Sprintf(`window.notReloaded === true && window.row.isConnected && window.row.className === "build build-%s" &&
+				window.row.querySelector('[data-field="build-step"]').textContent === %q &&
+				window.row.querySelector('[data-field="build-progress"]').value === %d &&
+				window.row.querySelector('[data-field="build-percent"]').textContent === "%d%%"`, status, status, progress, progress))
+		}
+		// kwok starts the clone as the pod is scheduled; each later step
+		// waits for the test to end the one before.
+		step(build.Cloning, 10)
+		s.end(r.ID, "clone", 0)
+		step(build.Building, 30)
+		s.end(r.ID, "build", 0)
+		step(build.Pushing, 80)
+		// The builder's part: the image, pushed where the Job pushes it.
+		digest := registrytest.Push(t, r.Registry+"/"+r.ImageName+":"+r.ImageTag)
+		s.end(r.ID, "push", 0)
+		step(build.Completed, 100)
+		done := s.waitBuild(r.ID, build.Completed)
+		want := host + "/team/example/shop-api:" + commit('c')[:12] + "@" + digest
+		wb := s.oneCommitSince(head)
+		if done.FinalImageRef != want || done.WriteBack != wb {
+			t.Fatalf("completed build = %+v; want %s written back as main's head %s", done, want, wb)
+		}
+		poll("the image and write-back", fmt.Sprintf(`window.row.querySelector('[data-field="build-image"]').textContent === %q &&
+			window.row.querySelector('[data-field="build-note"]').textContent === %q`, want, "written back in "+wb[:12]))
+
+		var failed build.Record
+		if code, err := s.hooks.Call(http.MethodPost, "/api/builds", apiToken, build.Request{Workflow: "store", Node: "api", Commit: commit('d')}, &failed); code != http.StatusCreated || err != nil {
+			t.Fatalf("POST /api/builds: %d %v", code, err)
+		}
+		s.waitBuild(failed.ID, build.Cloning)
+		if err := stack.EndBuildStep(t.Context(), buildNamespace, s.buildPod(failed.ID).Name, "clone", 128, "fatal: could not read from remote repository"); err != nil {
+			t.Fatal(err)
+		}
+		poll("the failed build", fmt.Sprintf(`(() => {
+			const rows = document.querySelectorAll('[data-build-node="api"] tr[data-build]');
+			return rows.length >= 2 && rows[0].dataset.build === %q && rows[0].className === "build build-failed" &&
+				rows[0].querySelector('[data-field="build-note"]').textContent === "step clone failed with exit code 128" &&
+				rows[1] === window.row && window.notReloaded === true;
+		})()`, failed.ID))
+
+		live, err := chromedp.Run(page, chromedp.Evaluate[string](readBuilds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		noJS, cancel := chromedp.NewContext(page)
+		defer cancel()
+		if _, err := chromedp.Call(noJS, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(noJS, chromedp.Navigate(s.hooks.URL+"/workflows/store")); err != nil {
+			t.Fatal(err)
+		}
+		static, err := chromedp.Run(noJS, chromedp.Evaluate[string](readBuilds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if static != live || !strings.Contains(static, r.ID) || !strings.Contains(static, failed.ID) {
+			t.Errorf("without JavaScript:\n%s\nwith, live:\n%s", static, live)
+		}
 	})
 }
