@@ -67,6 +67,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 		// A failed login is the one 401 the editor shows as it is.
 		return reply(c, http.StatusUnauthorized, "invalid email or password")
 	}
+	if errors.Is(err, users.ErrBusy) {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return reply(c, http.StatusServiceUnavailable, "too many logins at once; try again")
+	}
 	if err != nil {
 		return s.fail(c, err)
 	}

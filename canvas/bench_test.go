@@ -1,14 +1,35 @@
 package canvas_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
+
+	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/sample"
 )
 
 // BenchmarkWorkflowList reads the editor's workflow list of the fixture
 // repository (five workflows, each with its history) over loopback HTTP.
 func BenchmarkWorkflowList(b *testing.B) {
 	f := newFixture(b)
+	for b.Loop() {
+		if a := f.do("GET", "/workflows", f.token, ""); a.status != http.StatusOK {
+			b.Fatalf("status %d: %s", a.status, a.body)
+		}
+	}
+}
+
+// BenchmarkWorkflowListHistory reads the workflow list of a repository
+// of 200 workflows and 1,000 commits, each changing one of them: the
+// work of a list grows with the history, not only with the workflows.
+func BenchmarkWorkflowListHistory(b *testing.B) {
+	commits := []map[string][]byte{sample.Repo(200)}
+	for i := range 999 {
+		w := i % 200
+		commits = append(commits, map[string][]byte{fmt.Sprintf("workflows/w%03d.json", w): sample.Workflow(w, i+2)})
+	}
+	f := newFixtureOn(b, gittest.FastImport(b, commits), nil)
 	for b.Loop() {
 		if a := f.do("GET", "/workflows", f.token, ""); a.status != http.StatusOK {
 			b.Fatalf("status %d: %s", a.status, a.body)

@@ -48,12 +48,17 @@ func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
 // newFixtureWith is newFixture with the options changed by opts.
 func newFixtureWith(t testing.TB, opts func(*canvas.Options)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, gittest.FixtureRepo(t, "../fixtures/repo"), opts)
+}
+
+// newFixtureOn is newFixtureWith on the repository dir.
+func newFixtureOn(t testing.TB, dir string, opts func(*canvas.Options)) *fixture {
+	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	dir := gittest.FixtureRepo(t, "../fixtures/repo")
 	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{})
 	if err != nil {
 		t.Fatal(err)

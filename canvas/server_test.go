@@ -301,6 +301,8 @@ func TestVersions(t *testing.T) {
 			{"?page=1&limit=3", []int{4, 3, 2}},
 			{"?page=2&limit=3", []int{1}},
 			{"?page=3&limit=3", nil},
+			// (page-1)*limit overflows int: a page past the end, not a panic.
+			{"?page=4611686018427387904&limit=4", nil},
 		} {
 			t.Run(tc.query, func(t *testing.T) {
 				var got canvas.VersionList

@@ -87,8 +87,9 @@ func (s *Server) listVersions(c *fiber.Ctx) error {
 		return s.fail(c, err)
 	}
 	out := VersionList{Versions: []Version{}, Total: len(vs), Page: page, Limit: limit}
-	// Newest first: the page's first is len-1-(page-1)*limit.
-	for i := len(vs) - 1 - (page-1)*limit; i >= 0 && len(out.Versions) < limit; i-- {
+	// Newest first: the page's first is len-1-(page-1)*limit; a page
+	// past the end starts below 0 without (page-1)*limit overflowing.
+	for i := len(vs) - 1 - min(page-1, len(vs))*limit; i >= 0 && len(out.Versions) < limit; i-- {
 		v, err := s.version(id, vs[i])
 		if err != nil {
 			return s.fail(c, err)

@@ -128,16 +128,19 @@ func (s *Server) workflows(ctx context.Context) ([]Workflow, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One walk of the history for every workflow: a walk each would
+	// make a list's work the workflows times the commits.
+	versions, err := s.opts.Source.AllVersions(ctx, head.Hash.String())
+	if err != nil {
+		return nil, err
+	}
 	out := []Workflow{}
 	for p, data := range files {
 		if !workflow.IsWorkflowFile(p) {
 			continue
 		}
-		w, err := s.workflowAt(ctx, head, strings.TrimSuffix(strings.TrimPrefix(p, workflow.WorkflowsDir+"/"), ".json"), data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *w)
+		id := strings.TrimSuffix(strings.TrimPrefix(p, workflow.WorkflowsDir+"/"), ".json")
+		out = append(out, *workflowAt(id, data, versions[id]))
 	}
 	slices.SortFunc(out, func(a, b Workflow) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
@@ -169,18 +172,19 @@ func (s *Server) readWorkflow(ctx context.Context, id string) (*Workflow, error)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", errNoWorkflow, id)
 	}
-	return s.workflowAt(ctx, head, id, data)
-}
-
-// workflowAt makes the editor's workflow of file content data at head.
-func (s *Server) workflowAt(ctx context.Context, head *object.Commit, id string, data []byte) (*Workflow, error) {
-	var f fileFields
-	if err := json.Unmarshal(data, &f, json.RejectUnknownMembers(false)); err != nil {
-		f = fileFields{Name: id, Status: string(workflow.StatusDraft)} // listed; check names the problem
-	}
 	vs, err := s.opts.Source.Versions(ctx, head.Hash.String(), id)
 	if err != nil {
 		return nil, err
+	}
+	return workflowAt(id, data, vs), nil
+}
+
+// workflowAt makes the editor's workflow of file content data with its
+// versions vs, oldest first.
+func workflowAt(id string, data []byte, vs []gitrepo.Version) *Workflow {
+	var f fileFields
+	if err := json.Unmarshal(data, &f, json.RejectUnknownMembers(false)); err != nil {
+		f = fileFields{Name: id, Status: string(workflow.StatusDraft)} // listed; check names the problem
 	}
 	w := &Workflow{ID: id, Name: id, Description: f.Description, Status: f.Status, ClusterID: f.ClusterID, Tags: f.Tags,
 		Nodes: orEmpty(f.Nodes), Edges: orEmpty(f.Edges)}
@@ -191,7 +195,7 @@ func (s *Server) workflowAt(ctx context.Context, head *object.Commit, id string,
 		first, last := vs[0], vs[len(vs)-1]
 		w.CurrentVersion, w.CreatedAt, w.UpdatedAt, w.Commit = last.Number, first.Time.UTC(), last.Time.UTC(), last.Commit
 	}
-	return w, nil
+	return w
 }
 
 // orEmpty returns v, or an empty array for none.

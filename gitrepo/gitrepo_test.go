@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,26 @@ func TestVersions(t *testing.T) {
 	if _, err := r.Versions(t.Context(), "main", "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Versions of a missing workflow: %v, want ErrNotFound", err)
 	}
+	allVersionsAgree(t, r, "shop", "batch")
+}
+
+// allVersionsAgree checks that AllVersions on main has the versions of
+// Versions for each workflow it lists, and lists names among them.
+func allVersionsAgree(t *testing.T, r *Repo, names ...string) {
+	t.Helper()
+	all, err := r.AllVersions(t.Context(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]Version{}
+	for _, name := range append(slices.Collect(maps.Keys(all)), names...) {
+		if want[name], err = r.Versions(t.Context(), "main", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(want, all, cmp.AllowUnexported(Version{})); d != "" {
+		t.Errorf("AllVersions differs from Versions (-Versions +AllVersions):\n%s", d)
+	}
 }
 
 // TestVersionsImported numbers the commits an import from KubeOrch made
@@ -117,6 +139,7 @@ func TestVersionsImported(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("versions (-want +got):\n%s", d)
 	}
+	allVersionsAgree(t, r, "shop", "cart")
 	for n, content := range map[int]string{2: `{"v": 2}`, 3: `{"v": 2}`, 6: `{"v": 6}`, 8: `{"v": 2}`} {
 		b, v, err := r.Show(t.Context(), "main", "shop", n)
 		if err != nil || v.Number != n || string(b) != content+"\n" {

@@ -54,17 +54,36 @@ type Version struct {
 // did not include are skipped, and after an import, versions, Show,
 // Compare and Restore speak of KubeOrch's numbers.
 func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error) {
+	all, err := r.versionsOf(ctx, rev, func(n string) bool { return n == name })
+	if err != nil {
+		return nil, err
+	}
+	if len(all[name]) == 0 {
+		return nil, fmt.Errorf("workflow %q has no versions on %s: %w", name, rev, ErrNotFound)
+	}
+	return all[name], nil
+}
+
+// AllVersions returns the versions of every workflow with a version on
+// rev, by name, as Versions numbers them: the history is walked once for
+// all of them, not once each.
+func (r *Repo) AllVersions(ctx context.Context, rev string) (map[string][]Version, error) {
+	return r.versionsOf(ctx, rev, func(string) bool { return true })
+}
+
+// versionsOf returns the versions of the workflows whose names want
+// takes, by name, in one walk of rev's first parents.
+func (r *Repo) versionsOf(ctx context.Context, rev string, want func(name string) bool) (map[string][]Version, error) {
 	c, err := r.Resolve(rev)
 	if err != nil {
 		return nil, err
 	}
-	file := workflow.WorkflowFile(name)
-	dir, base, _ := strings.Cut(file, "/")
 	// Walking first parents, compare the workflows directory's tree first:
-	// when it is unchanged, so is the file, and the big tree is not read.
+	// when it is unchanged, so are its files, and the big tree is not read.
 	type state struct {
 		dirTree plumbing.Hash
-		blob    plumbing.Hash
+		// blobs are the workflow files' blobs by name; nil until read.
+		blobs map[string]plumbing.Hash
 	}
 	look := func(c *object.Commit) (state, error) {
 		root, err := r.repo.TreeObject(c.TreeHash)
@@ -73,14 +92,18 @@ func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error
 		}
 		var s state
 		for _, e := range root.Entries {
-			if e.Name == dir {
+			if e.Name == workflow.WorkflowsDir {
 				s.dirTree = e.Hash
 			}
 		}
 		return s, nil
 	}
 	fill := func(s *state) error {
-		if s.dirTree.IsZero() || !s.blob.IsZero() {
+		if s.blobs != nil {
+			return nil
+		}
+		s.blobs = map[string]plumbing.Hash{}
+		if s.dirTree.IsZero() {
 			return nil
 		}
 		t, err := r.repo.TreeObject(s.dirTree)
@@ -88,16 +111,16 @@ func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error
 			return err
 		}
 		for _, e := range t.Entries {
-			if e.Name == base && e.Mode.IsFile() {
-				s.blob = e.Hash
+			if n, ok := strings.CutSuffix(e.Name, ".json"); ok && e.Mode.IsFile() && want(n) {
+				s.blobs[n] = e.Hash
 			}
 		}
 		return nil
 	}
-	var newestFirst []Version
+	newestFirst := map[string][]Version{}
 	cur, err := look(c)
 	if err != nil {
-		return nil, fmt.Errorf("versions of %s: %w", name, err)
+		return nil, fmt.Errorf("versions on %s: %w", rev, err)
 	}
 	for c != nil {
 		if err := ctx.Err(); err != nil {
@@ -110,55 +133,62 @@ func (r *Repo) Versions(ctx context.Context, rev, name string) ([]Version, error
 				return nil, err
 			}
 			if prev, err = look(parent); err != nil {
-				return nil, fmt.Errorf("versions of %s: %w", name, err)
+				return nil, fmt.Errorf("versions on %s: %w", rev, err)
 			}
 		}
-		imported := importedVersion(c.Message, name)
-		if cur.dirTree != prev.dirTree || imported > 0 {
+		importedName, imported := importedVersion(c.Message)
+		changed := cur.dirTree != prev.dirTree
+		if changed || imported > 0 {
 			if err := fill(&cur); err != nil {
-				return nil, fmt.Errorf("versions of %s: %w", name, err)
+				return nil, fmt.Errorf("versions on %s: %w", rev, err)
 			}
 		}
-		if cur.dirTree != prev.dirTree {
+		if changed {
 			if err := fill(&prev); err != nil {
-				return nil, fmt.Errorf("versions of %s: %w", name, err)
+				return nil, fmt.Errorf("versions on %s: %w", rev, err)
 			}
 		} else {
-			prev.blob = cur.blob // the same tree holds the same file
+			prev.blobs = cur.blobs // the same tree holds the same files
 		}
-		if !cur.blob.IsZero() && (cur.blob != prev.blob || imported > 0) {
-			newestFirst = append(newestFirst, Version{
-				Commit: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email,
-				Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message), blob: cur.blob, kubeorch: imported,
-			})
+		if changed || imported > 0 {
+			for n, blob := range cur.blobs {
+				kubeorch := 0
+				if n == importedName {
+					kubeorch = imported
+				}
+				if (changed && blob != prev.blobs[n]) || kubeorch > 0 {
+					newestFirst[n] = append(newestFirst[n], Version{
+						Commit: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email,
+						Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message), blob: blob, kubeorch: kubeorch,
+					})
+				}
+			}
 		}
 		c, cur = parent, prev
 	}
-	if len(newestFirst) == 0 {
-		return nil, fmt.Errorf("workflow %q has no versions on %s: %w", name, rev, ErrNotFound)
-	}
-	out := make([]Version, 0, len(newestFirst))
-	n := 0
-	for _, v := range slices.Backward(newestFirst) {
-		n = max(n+1, v.kubeorch)
-		v.Number = n
-		out = append(out, v)
+	out := make(map[string][]Version, len(newestFirst))
+	for name, vs := range newestFirst {
+		numbered := make([]Version, 0, len(vs))
+		n := 0
+		for _, v := range slices.Backward(vs) {
+			n = max(n+1, v.kubeorch)
+			v.Number = n
+			numbered = append(numbered, v)
+		}
+		out[name] = numbered
 	}
 	return out, nil
 }
 
-// importedVersion returns the KubeOrch version number the trailers of
-// message give a commit of workflow name, or 0.
-func importedVersion(message, name string) int {
+// importedVersion returns the workflow and the KubeOrch version number
+// the trailers of message give a commit, or 0.
+func importedVersion(message string) (string, int) {
 	t := trailers(message)
-	if t[WorkflowTrailer] != name {
-		return 0
-	}
 	n, err := strconv.Atoi(t[KubeOrchVersionTrailer])
-	if err != nil || n < 1 {
-		return 0
+	if t[WorkflowTrailer] == "" || err != nil || n < 1 {
+		return "", 0
 	}
-	return n
+	return t[WorkflowTrailer], n
 }
 
 // trailers returns the "Key: value" lines of a commit message's last

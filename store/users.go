@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -48,10 +50,22 @@ func (s *Store) Token(ctx context.Context, hash string) ([]byte, error) {
 	return s.get(ctx, s.tokenKey(hash), "token")
 }
 
-// DeleteToken deletes the record of a token's hash.
+// DeleteToken deletes the record of a token's hash and revokes the lease
+// it was written with: a lease outlives its keys until its TTL, and a
+// refresh, which revokes a token, can be called as fast as a client
+// likes.
 func (s *Store) DeleteToken(ctx context.Context, hash string) error {
-	if _, err := s.client.Delete(ctx, s.tokenKey(hash)); err != nil {
+	resp, err := s.client.Delete(ctx, s.tokenKey(hash), clientv3.WithPrevKV())
+	if err != nil {
 		return fmt.Errorf("store: delete token: %w", err)
+	}
+	for _, kv := range resp.PrevKvs {
+		if kv.Lease == 0 {
+			continue
+		}
+		if _, err := s.client.Revoke(ctx, clientv3.LeaseID(kv.Lease)); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return fmt.Errorf("store: revoke token lease: %w", err)
+		}
 	}
 	return nil
 }

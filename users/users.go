@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -29,6 +30,9 @@ var (
 	ErrInvalidToken = errors.New("invalid or expired token")
 	// ErrExists means a user with the email exists already.
 	ErrExists = errors.New("user exists")
+	// ErrBusy means too many password checks wait already: the login is
+	// refused rather than queued.
+	ErrBusy = errors.New("too many logins at once; try again")
 )
 
 // Limits of what a user gives.
@@ -88,6 +92,12 @@ type Store struct {
 	// hashing bounds the password hashes computed at once, so that a
 	// flood of logins queues instead of taking every core.
 	hashing chan struct{}
+	// waiting counts the hashes waiting for a slot; beyond maxWaiting
+	// they are refused with ErrBusy. A login's wait is not cut when its
+	// client goes away: an unbounded queue would keep the cores busy
+	// long after a flood of logins ended.
+	waiting    atomic.Int64
+	maxWaiting int64
 	// decoy is compared against for an unknown email, so that a login
 	// takes as long whether or not the email has an account.
 	decoy []byte
@@ -114,8 +124,14 @@ func New(records Records, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
-	return &Store{records: records, ttl: opts.TokenTTL, cost: opts.Cost, now: opts.Now, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)), decoy: decoy}, nil
+	slots := runtime.GOMAXPROCS(0)
+	return &Store{records: records, ttl: opts.TokenTTL, cost: opts.Cost, now: opts.Now,
+		hashing: make(chan struct{}, slots), maxWaiting: int64(waitingPerSlot * slots), decoy: decoy}, nil
 }
+
+// waitingPerSlot is how many hashes may wait for each slot: a few
+// hundred milliseconds of work at bcrypt's default cost.
+const waitingPerSlot = 4
 
 // record is a stored user.
 type record struct {
@@ -311,7 +327,19 @@ func (s *Store) compare(ctx context.Context, hash []byte, password string) error
 	return nil
 }
 
+// acquire takes a hashing slot, waiting for one unless too many wait
+// already (ErrBusy).
 func (s *Store) acquire(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	default:
+	}
+	if s.waiting.Add(1) > s.maxWaiting {
+		s.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer s.waiting.Add(-1)
 	select {
 	case s.hashing <- struct{}{}:
 		return nil
