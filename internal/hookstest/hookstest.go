@@ -6,6 +6,7 @@ package hookstest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -153,9 +154,16 @@ func (s *Service) signal(sig syscall.Signal) {
 // Deliver posts a GitHub webhook delivery signed with secret, as GitHub
 // signs it, and returns the reply's status and result.
 func (s *Service) Deliver(secret, event, id string, body []byte) (int, string, error) {
+	return Deliver(s.t.Context(), s.URL, secret, event, id, body)
+}
+
+// Deliver posts a GitHub webhook delivery signed with secret, as GitHub
+// signs it, to the service at url, within 30 seconds or ctx's deadline,
+// and returns the reply's status (0 when no reply came) and result.
+func Deliver(ctx context.Context, url, secret, event, id string, body []byte) (int, string, error) {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
-	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodPost, s.URL+"/hooks/github", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/hooks/github", bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}

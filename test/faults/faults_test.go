@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/slipway-gitops/slipway/internal/gittest"
+	"github.com/slipway-gitops/slipway/internal/hookstest"
 	"github.com/slipway-gitops/slipway/internal/sample"
 )
 
@@ -354,7 +355,7 @@ type scenario struct {
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	bins := binaries{etcd: etcdBinary(t)}
-	bins.hooks = buildHooks(t, t.TempDir())
+	bins.hooks = hookstest.Build(t, root)
 	for _, sc := range []scenario{
 		{name: "kill the leading replica", fault: func(t *testing.T, c *cluster) func() {
 			r := c.replicas[c.leader(t)]

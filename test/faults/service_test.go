@@ -2,10 +2,7 @@ package faults_test
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,23 +15,12 @@ import (
 	"time"
 
 	"github.com/slipway-gitops/slipway/internal/githubtest"
+	"github.com/slipway-gitops/slipway/internal/hookstest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 )
 
 // webhookSecret signs the deliveries.
 const webhookSecret = "faults-webhook-secret-0123456789"
-
-// buildHooks builds cmd/hooks into dir and returns the binary's path.
-func buildHooks(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "hooks")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/hooks")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build cmd/hooks: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // replica is one cmd/hooks process, killed with SIGKILL and started again
 // on the same data directory and address.
@@ -156,26 +142,13 @@ func pushPayload(t *testing.T) func(sha string) []byte {
 // deliver posts a push delivery signed as GitHub signs it and returns the
 // reply's status (0 when the request failed) and result.
 func deliver(url, id string, body []byte) (int, string) {
-	mac := hmac.New(sha256.New, []byte(webhookSecret))
-	mac.Write(body)
-	req, err := http.NewRequest(http.MethodPost, url+"/hooks/github", bytes.NewReader(body))
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	status, result, err := hookstest.Deliver(ctx, url, webhookSecret, "push", id, body)
+	if status == 0 {
 		return 0, err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-GitHub-Delivery", id)
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := (&http.Client{Timeout: requestTimeout}).Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	var reply struct {
-		Result string `json:"result"`
-	}
-	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&reply)
-	return resp.StatusCode, reply.Result
+	return status, result
 }
 
 // waitBound bounds every wait: generous, since the machine may be busy.
