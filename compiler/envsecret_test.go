@@ -74,6 +74,25 @@ func TestEnvSecret(t *testing.T) {
 	}
 }
 
+// TestEnvSecretOfANode: a secret node named like the environment Secret
+// holds it: its file is the node's, rendered once, as the node's.
+func TestEnvSecretOfANode(t *testing.T) {
+	t.Parallel()
+	const file = "secrets/shop/shop-env.sops.yaml"
+	src := readFixtures(t, filepath.Join("testdata", "envsecret"))
+	node := `{"id": "env", "type": "secret", "position": {"x": 0, "y": 250}, "data": {"name": "shop-env", "sopsFile": "` + file + `", "keys": [
+      {"name": "api.DATABASE_URL"}, {"name": "cleanup.DATABASE_URL"}, {"name": "web.DATABASE_URL"}, {"name": "web.SESSION_KEY"}]}},
+    {"id": "api",`
+	if !bytes.Contains(src["workflows/shop.json"], []byte(`{"id": "api",`)) {
+		t.Fatal("workflows/shop.json has no node api")
+	}
+	src["workflows/shop.json"] = bytes.Replace(src["workflows/shop.json"], []byte(`{"id": "api",`), []byte(node), 1)
+	res := build(t, newCompiler(t), src)
+	if got := res.Tree["workflows/shop/base/secret-shop-env.yaml"]; !bytes.Equal(got, src[file]) {
+		t.Errorf("the node's Secret is not its file:\n%s", got)
+	}
+}
+
 // hasProblem reports whether err holds a problem of file at pointer
 // whose message holds msg.
 func hasProblem(err error, file, pointer, msg string) bool {
