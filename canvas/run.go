@@ -26,14 +26,25 @@ import (
 // the deploy signal.
 const runTimeout = time.Minute
 
-// runRequest is what the editor's Run sends: in trigger_data, the values
-// of secret nodes' keys and of workloads' environment variables, by node
-// id and key, which KubeOrch hands to the cluster without storing them.
+// runRequest is what the editor's Run sends.
 type runRequest struct {
-	TriggerData struct {
-		Secrets map[string]map[string]string `json:"secrets"`
-		EnvVars map[string]map[string]string `json:"envVars"`
-	} `json:"trigger_data"`
+	TriggerData triggerData `json:"trigger_data"`
+}
+
+// triggerData holds the values of secret nodes' keys and of workloads'
+// environment variables, by node id and key or variable name, which
+// KubeOrch hands to the cluster without storing them.
+type triggerData struct {
+	Secrets map[string]map[string]string `json:"secrets"`
+	EnvVars map[string]map[string]string `json:"envVars"`
+}
+
+// sets reports whether d sets any secret or environment value.
+func (d triggerData) sets() (secrets, env bool) {
+	for _, vs := range d.EnvVars {
+		env = env || len(vs) > 0
+	}
+	return len(d.Secrets) > 0, env
 }
 
 // RunResponse is the answer of POST /workflows/:id/run, as the editor
@@ -52,16 +63,16 @@ type sealed struct {
 	logs  []string
 }
 
-// sealSecrets returns the files a run writes on the source branch's head
-// for the secret values of the workflow name: each secret node's SOPS
-// file, encrypted for the age keys of the workflow's cluster, and the
-// workflow file with sopsFile set on the nodes that named none. files are
-// the head's workflow and cluster files, decoded with loader; read reads
-// any other file there. No value
-// is ever in what it returns but encrypted, nor in an error.
-func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files, read func(string) ([]byte, error), name string, secrets map[string]map[string]string) (sealed, error) {
+// seal returns the files a run writes on the source branch's head for
+// the values d of the workflow name: each secret node's SOPS file and
+// the environment Secret's (see sealEnv), encrypted for the age keys of
+// the workflow's cluster, and the workflow file with sopsFile set on the
+// secret nodes that named none. files are the head's workflow and
+// cluster files, decoded with loader; read reads any other file there.
+// No value is ever in what it returns but encrypted, nor in an error.
+func seal(ctx context.Context, loader *source.Loader, files source.Files, read func(string) ([]byte, error), name string, d triggerData) (sealed, error) {
 	out := sealed{files: map[string][]byte{}}
-	if len(secrets) == 0 {
+	if secrets, env := d.sets(); !secrets && !env {
 		return out, nil
 	}
 	repo, err := loader.Load(ctx, files)
@@ -77,6 +88,10 @@ func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files,
 		return out, fmt.Errorf("%s: %w", path, errNoWorkflow)
 	}
 	w := repo.Workflows[i]
+	if err := sealEnv(w, repo.Clusters, d.EnvVars, &out); err != nil {
+		return out, err
+	}
+	secrets := d.Secrets
 	var unnamed []string
 	for _, id := range slices.Sorted(maps.Keys(secrets)) {
 		ptr := "/trigger_data/secrets/" + pointerEscape(id)
@@ -94,7 +109,7 @@ func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files,
 		}
 		// The service holds no private key: a file is written anew, with
 		// every key the node lists, or the build refuses it.
-		if missing := slices.DeleteFunc(slices.Clone(t.Keys), func(k string) bool { _, ok := values[k]; return ok }); len(missing) > 0 {
+		if missing := unset(t.Keys, values); len(missing) > 0 {
 			return out, &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: a run sets every key of secret node %q at once; %s missing", ptr, id, strings.Join(missing, ", "))}
 		}
 		if t.File == "" {
@@ -109,9 +124,7 @@ func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files,
 		if err != nil {
 			return out, &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: %v", ptr, err)}
 		}
-		out.files[t.File] = enc
-		out.logs = append(out.logs, fmt.Sprintf("Secret %s: %s encrypted for %d age key(s) of cluster %s into %s",
-			t.Name, strings.Join(slices.Sorted(maps.Keys(values)), ", "), len(t.Recipients), t.Cluster, t.File))
+		out.add(t, enc)
 	}
 	if len(unnamed) > 0 {
 		doc, err := read(path)
@@ -123,6 +136,68 @@ func sealSecrets(ctx context.Context, loader *source.Loader, files source.Files,
 		}
 	}
 	return out, nil
+}
+
+// unset returns the keys that values lacks.
+func unset(keys []string, values map[string][]byte) []string {
+	return slices.DeleteFunc(slices.Clone(keys), func(k string) bool { _, ok := values[k]; return ok })
+}
+
+// add adds the encrypted file enc of the Secret of t to what a run
+// commits, with its line.
+func (s *sealed) add(t sopsfile.Target, enc []byte) {
+	s.files[t.File] = enc
+	s.logs = append(s.logs, fmt.Sprintf("Secret %s: %s encrypted for %d age key(s) of cluster %s into %s",
+		t.Name, strings.Join(slices.Sorted(slices.Values(t.Keys)), ", "), len(t.Recipients), t.Cluster, t.File))
+}
+
+// sealEnv adds to out the environment Secret file of w for the values
+// env of its workloads' variables, by node id and name, when env holds
+// any: each must be a variable its workload gives by name only, which
+// reads the key <workload>.<NAME> of that Secret. The service holds no
+// private key, so the file is written anew and the values must be all
+// the Secret's keys; keys no workload reads any more are dropped.
+func sealEnv(w *workflow.Workflow, clusters []*workflow.Cluster, env map[string]map[string]string, out *sealed) error {
+	path := workflow.WorkflowFile(w.Name)
+	values := map[string][]byte{}
+	for _, id := range slices.Sorted(maps.Keys(env)) {
+		ptr := "/trigger_data/envVars/" + pointerEscape(id)
+		for _, k := range slices.Sorted(maps.Keys(env[id])) {
+			p := ptr + "/" + pointerEscape(k)
+			key, declared := sopsfile.EnvKey(w, id, k)
+			switch {
+			case key == "":
+				return &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: no workload of %s has the id %q", ptr, path, id)}
+			case !declared:
+				return &bodyError{status: http.StatusBadRequest, pointer: p, msg: fmt.Sprintf(
+					"request body: %s: workload %q of %s does not give the variable %q by name only: a run sets the values of those only", p, id, path, k)}
+			}
+			values[key] = []byte(env[id][k])
+		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	const ptr = "/trigger_data/envVars"
+	secret := workflow.EnvSecretName(w.Name)
+	t, err := sopsfile.TargetOf(w, clusters, secret)
+	switch {
+	case err != nil:
+		return &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf("request body: %s: %v", ptr, err)}
+	case t.NodeID != "":
+		return &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf(
+			"request body: %s: the Secret %s is secret node %q's, which lists its keys: set them in /trigger_data/secrets/%s", ptr, secret, t.NodeID, pointerEscape(t.NodeID))}
+	}
+	if missing := unset(t.Keys, values); len(missing) > 0 {
+		return &bodyError{status: http.StatusBadRequest, pointer: ptr, msg: fmt.Sprintf(
+			"request body: %s: a run sets every environment value of %s at once, since the service cannot read those in git; %s missing", ptr, path, strings.Join(missing, ", "))}
+	}
+	enc, err := encrypt.Encrypt(encrypt.Secret{Name: t.Name, Data: values}, t.Recipients)
+	if err != nil {
+		return err
+	}
+	out.add(t, enc)
+	return nil
 }
 
 // nameSopsFiles returns the workflow file doc with sopsFile set in the
@@ -164,9 +239,10 @@ func (s *Server) registerRun(r fiber.Router) {
 	r.Get("/workflows/:id/status/stream", s.requireUser, s.stream)
 }
 
-// run answers POST /workflows/:id/run: it commits the secret values the
-// run carries, encrypted, as the secret nodes' files, with the user as
-// author, and deploys the source branch through the service's deploy
+// run answers POST /workflows/:id/run: it commits the secret and
+// environment values the run carries, encrypted, as the secret nodes'
+// files and the workflow's environment Secret file, in one commit with
+// the user as author, and deploys the source branch through the service's deploy
 // signal, as a push does. A run that carries no values commits nothing.
 // Deploys of one head are one: the signal coalesces, and a retry finds
 // the head deployed.
@@ -182,17 +258,9 @@ func (s *Server) run(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	for _, id := range slices.Sorted(maps.Keys(req.TriggerData.EnvVars)) {
-		for _, k := range slices.Sorted(maps.Keys(req.TriggerData.EnvVars[id])) {
-			p := "/trigger_data/envVars/" + pointerEscape(id) + "/" + pointerEscape(k)
-			return s.fail(c, &bodyError{status: http.StatusBadRequest, pointer: p, msg: fmt.Sprintf(
-				"request body: %s: a run does not take environment values; the workflow reads %s from the key %s.%s of the Secret %s-env, which a secret node of that name can hold",
-				p, k, id, k, name)})
-		}
-	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), runTimeout)
 	defer cancel()
-	head, logs, err := s.commitRun(ctx, name, gitrepo.Signature{Name: u.Name, Email: u.Email}, req.TriggerData.Secrets)
+	head, logs, err := s.commitRun(ctx, name, gitrepo.Signature{Name: u.Name, Email: u.Email}, req.TriggerData)
 	if err != nil {
 		return s.fail(c, err)
 	}
@@ -203,10 +271,20 @@ func (s *Server) run(c *fiber.Ctx) error {
 	return c.JSON(RunResponse{Message: "Workflow execution started", RunID: head.Hash.String(), Status: "running", Logs: logs})
 }
 
-// commitRun commits the secret values of a run of the workflow name, as
-// author, and returns the source branch's head that the deploy builds.
-// The workflow must be published: drafts are never deployed.
-func (s *Server) commitRun(ctx context.Context, name string, author gitrepo.Signature, secrets map[string]map[string]string) (*object.Commit, []string, error) {
+// commitRun commits the secret and environment values d of a run of the
+// workflow name, as author, in one commit, and returns the source
+// branch's head that the deploy builds. The workflow must be published:
+// drafts are never deployed.
+func (s *Server) commitRun(ctx context.Context, name string, author gitrepo.Signature, d triggerData) (*object.Commit, []string, error) {
+	secrets, env := d.sets()
+	var set []string
+	if secrets {
+		set = append(set, "the values of its secrets")
+	}
+	if env {
+		set = append(set, "the values of its environment variables")
+	}
+	message := fmt.Sprintf("Run %s: set %s\n", name, strings.Join(set, " and "))
 	for attempt := 0; ; attempt++ {
 		head, err := s.head(ctx)
 		if err != nil {
@@ -225,16 +303,15 @@ func (s *Server) commitRun(ctx context.Context, name string, author gitrepo.Sign
 		if err := runnable(ctx, &loader, files, name); err != nil {
 			return nil, nil, err
 		}
-		if len(secrets) == 0 {
+		if len(set) == 0 {
 			return head, nil, nil
 		}
 		var logs []string
-		message := fmt.Sprintf("Run %s: set the values of its secrets\n", name)
 		c, err := s.opts.Source.EditFiles(ctx, s.opts.SourceBranch, author, message, func(at *object.Commit, read func(string) ([]byte, error)) (map[string][]byte, error) {
 			if at.Hash != head.Hash {
 				return nil, fmt.Errorf("%w: %s moved while the run was prepared", gitrepo.ErrConflict, s.opts.SourceBranch)
 			}
-			out, err := sealSecrets(ctx, &loader, files, read, name, secrets)
+			out, err := seal(ctx, &loader, files, read, name, d)
 			logs = out.logs
 			return out.files, err
 		})

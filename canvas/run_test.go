@@ -6,11 +6,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +22,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/canvas"
+	"github.com/slipway-gitops/slipway/compiler"
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/testutil"
 	"github.com/slipway-gitops/slipway/sopsfile"
+	"github.com/slipway-gitops/slipway/sopsfile/encrypt"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/store"
 	"github.com/slipway-gitops/slipway/users"
@@ -31,12 +36,33 @@ import (
 
 // runService is the canvas API as the service serves it, on a git
 // repository of the fixture workflows (cluster prod with sops settings
-// for key) and an embedded etcd, on loopback.
+// for key; shop's workloads api and web with variables given by name
+// only, byName) and an embedded etcd, on loopback; log is what it logs.
 type runService struct {
 	url, dir, token string
 	store           *store.Store
 	status          *hooks.StatusAPI
 	key             *age.X25519Identity
+	log             *testutil.Buffer
+}
+
+// byName are the variables shop's workloads give by name only, by node
+// id, as KubeOrch's editor saves them.
+var byName = map[string]string{"api": "DATABASE_URL", "web": "SESSION_KEY"}
+
+// shopByName returns the fixture shop.json with the variables of byName
+// added to its workloads.
+func shopByName(t *testing.T) []byte {
+	t.Helper()
+	const fixtures, file = "../fixtures/repo", "workflows/shop.json"
+	nodes := testutil.LoadJSON(t, filepath.Join(fixtures, file)).(map[string]any)["nodes"].([]any)
+	var patches []testutil.Patch
+	for id, name := range byName {
+		i := slices.IndexFunc(nodes, func(n any) bool { return n.(map[string]any)["id"] == id })
+		keys, _ := nodes[i].(map[string]any)["data"].(map[string]any)["envKeys"].([]any)
+		patches = append(patches, testutil.Set(fmt.Sprintf("/nodes/%d/data/envKeys", i), append(keys, map[string]any{"id": "by-name", "name": name})))
+	}
+	return gittest.FixtureFile(t, fixtures, file, patches...)
 }
 
 func serveRun(t *testing.T, events hooks.EventsConfig) *runService {
@@ -50,6 +76,7 @@ func serveRun(t *testing.T, events hooks.EventsConfig) *runService {
 		"clusters/prod.json": gittest.FixtureFile(t, "../fixtures/repo", "clusters/prod.json",
 			testutil.Set("/sops", map[string]any{"age": []any{key.Recipient().String()}, "keySecret": "sops-age"})),
 		"workflows/sketch.json": gittest.FixtureFile(t, "../fixtures/repo", "workflows/sketch.json", testutil.Set("/status", "draft")),
+		"workflows/shop.json":   shopByName(t),
 	})
 	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{})
 	if err != nil {
@@ -77,14 +104,15 @@ func serveRun(t *testing.T, events hooks.EventsConfig) *runService {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &testutil.Buffer{}
 	srv, err := canvas.New(canvas.Options{Source: repo, SourceBranch: "main", Accounts: accounts, Status: status, Signals: st.Queue(),
-		Origins: []string{"http://127.0.0.1:3000"}})
+		Origins: []string{"http://127.0.0.1:3000"}, Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := fiber.New()
 	srv.Register(app.Group(hooks.CanvasPrefix))
-	return &runService{url: testutil.ServeApp(t, app) + hooks.CanvasPrefix, dir: dir, token: session.Token, store: st, status: status, key: key}
+	return &runService{url: testutil.ServeApp(t, app) + hooks.CanvasPrefix, dir: dir, token: session.Token, store: st, status: status, key: key, log: log}
 }
 
 // call sends a request with the user's token (none when token is "")
@@ -122,6 +150,31 @@ func (s *runService) signalled(t *testing.T) int64 {
 // (run.request.json); no commit may hold them.
 var secretValues = map[string]string{"stripe": "sk_test_contract", "sendgrid": "SG.contract"}
 
+// envValues are the values of byName's variables, by the key of the
+// environment Secret that holds them; no commit may hold them.
+var envValues = map[string]string{"api.DATABASE_URL": "postgres://api:Kq8-vW3-env@db/shop", "web.SESSION_KEY": "ses-Zt5-xR2-env"}
+
+// envRequest is the editor's run of the contract with the values of
+// every variable given by name only, as the editor sends them: by node
+// id and variable name.
+func envRequest(t *testing.T) string {
+	t.Helper()
+	var req map[string]map[string]any
+	if err := json.Unmarshal([]byte(runRequest(t)), &req); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]any{}
+	for id, name := range byName {
+		env[id] = map[string]string{name: envValues[id+"."+name]}
+	}
+	req["trigger_data"]["envVars"] = env
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // runRequest is the editor's run of the contract.
 func runRequest(t *testing.T) string {
 	t.Helper()
@@ -137,8 +190,23 @@ func runRequest(t *testing.T) string {
 	return string(b)
 }
 
+// plaintext returns the keys of the secret and environment values that
+// text holds, as they are or in base64.
+func plaintext(text []byte) []string {
+	var found []string
+	for _, values := range []map[string]string{secretValues, envValues} {
+		for k, v := range values {
+			if bytes.Contains(text, []byte(v)) || bytes.Contains(text, []byte(base64.StdEncoding.EncodeToString([]byte(v)))) {
+				found = append(found, k)
+			}
+		}
+	}
+	return found
+}
+
 // noPlaintext fails when any object of the repository in dir, of any
-// branch or none, holds a secret value as it is or in base64.
+// branch or none, holds a secret or environment value as it is or in
+// base64.
 func noPlaintext(t *testing.T, dir string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "git", "cat-file", "--batch-all-objects", "--batch", "--unordered")
@@ -147,10 +215,8 @@ func noPlaintext(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range secretValues {
-		if bytes.Contains(out, []byte(v)) || bytes.Contains(out, []byte(base64.StdEncoding.EncodeToString([]byte(v)))) {
-			t.Errorf("an object of the repository holds the value of %s", k)
-		}
+	if found := plaintext(out); len(found) > 0 {
+		t.Errorf("objects of the repository hold the values of %v", found)
 	}
 }
 
@@ -179,8 +245,18 @@ func TestRun(t *testing.T) {
 			http.StatusBadRequest, "sendgrid missing", false},
 		{"a node that is no secret node", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{"web":{"stripe":"x"}}}}`,
 			http.StatusBadRequest, `"pointer":"/trigger_data/secrets/web"`, false},
-		{"environment values", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"api":{"API_KEY":"x"}}}}`,
+		{"a variable the workload does not declare", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"api":{"API_KEY":"x"},"web":{"SESSION_KEY":"x"}}}}`,
 			http.StatusBadRequest, `"pointer":"/trigger_data/envVars/api/API_KEY"`, false},
+		{"a variable the workload gives a value", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"api":{"GREETING":"x"}}}}`,
+			http.StatusBadRequest, `does not give the variable \"GREETING\" by name only`, false},
+		{"a node that is no workload", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"svc-api":{"DATABASE_URL":"x"}}}}`,
+			http.StatusBadRequest, `"pointer":"/trigger_data/envVars/svc-api"`, false},
+		{"an environment value left out", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"api":{"DATABASE_URL":"x"}}}}`,
+			http.StatusBadRequest, "web.SESSION_KEY missing", false},
+		{"a bad secret with environment values", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{"secret-api":{"stripe":"x"}},"envVars":{"api":{"DATABASE_URL":"x"},"web":{"SESSION_KEY":"x"}}}}`,
+			http.StatusBadRequest, "sendgrid missing", false},
+		{"no environment values", "/workflows/shop/run", "token", `{"trigger_data":{"envVars":{"api":{}}}}`,
+			http.StatusOK, `"status":"running"`, false},
 		{"not JSON", "/workflows/shop/run", "token", `{"trigger_data":`, http.StatusBadRequest, "not JSON", false},
 		{"nothing to set", "/workflows/shop/run", "token", `{"trigger_data":{"secrets":{},"envVars":{}}}`,
 			http.StatusOK, `"status":"running"`, false},
@@ -199,10 +275,8 @@ func TestRun(t *testing.T) {
 				schema = "run"
 			}
 			meets(t, schema, body)
-			for _, v := range secretValues {
-				if strings.Contains(body, v) {
-					t.Errorf("the answer holds a secret value: %s", body)
-				}
+			if found := plaintext([]byte(body)); len(found) > 0 {
+				t.Errorf("the answer holds the values of %v: %s", found, body)
 			}
 			if moved := head() != before; moved != tc.commits {
 				t.Errorf("main moved: %v, want %v", moved, tc.commits)
@@ -248,6 +322,75 @@ func TestRun(t *testing.T) {
 		t.Errorf("the build refuses what the run committed: %v", problems)
 	}
 	noPlaintext(t, svc.dir)
+}
+
+// TestRunEnv: the values of the variables workloads give by name only
+// are committed with the secret values in one commit, by the user, only
+// encrypted, for the cluster's age key, as the workflow's environment
+// Secret, with each value under the key <workload>.<NAME> the workload
+// reads; no value reaches git, the answer or the log. It is not
+// parallel: it decrypts with the cluster's private key, which SOPS reads
+// from the environment.
+func TestRunEnv(t *testing.T) {
+	svc := serveRun(t, hooks.EventsConfig{})
+	before := gittest.Git(t, svc.dir, "rev-parse", "main")
+	code, body := svc.call(t, http.MethodPost, "/workflows/shop/run", svc.token, envRequest(t))
+	if code != http.StatusOK {
+		t.Fatalf("run: %d %s", code, body)
+	}
+	meets(t, "run", body)
+	const file = "secrets/shop/shop-env.sops.yaml"
+	if !strings.Contains(body, "Secret shop-env: api.DATABASE_URL, web.SESSION_KEY encrypted for 1 age key(s) of cluster prod into "+file) {
+		t.Errorf("the answer does not say what the run encrypted: %s", body)
+	}
+	if n := gittest.Git(t, svc.dir, "rev-list", "--count", before+"..main"); n != "1" {
+		t.Errorf("the run made %s commits, want one", n)
+	}
+	changed := gittest.Git(t, svc.dir, "show", "--format=%an", "--name-only", "main")
+	if want := "Ada Lovelace\n\n" + strings.Join([]string{"secrets/shop/api-keys.sops.yaml", file, "workflows/shop.json"}, "\n"); changed != want {
+		t.Errorf("the run's commit is\n%s\nwant\n%s", changed, want)
+	}
+	enc := []byte(gittest.Git(t, svc.dir, "show", "main:"+file))
+	t.Setenv("SOPS_AGE_KEY", svc.key.String())
+	s, err := encrypt.Decrypt(file, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "shop-env" || len(s.Data) != len(envValues) {
+		t.Errorf("the file is the Secret %q with %d keys", s.Name, len(s.Data))
+	}
+	for k, v := range envValues {
+		if string(s.Data[k]) != v {
+			t.Errorf("the Secret's %s is not the value the run gave", k)
+		}
+	}
+	// The build takes what the run committed, and reads each value where
+	// the workload's variable does.
+	src := source.Files{}
+	for _, p := range strings.Fields(gittest.Git(t, svc.dir, "ls-tree", "-r", "--name-only", "main")) {
+		src[p] = []byte(gittest.Git(t, svc.dir, "show", "main:"+p) + "\n")
+	}
+	c, err := compiler.New(compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Build(t.Context(), src)
+	if err != nil {
+		t.Fatalf("the build refuses what the run committed: %v", err)
+	}
+	if got := res.Tree["workflows/shop/base/secret-shop-env.yaml"]; !bytes.Equal(got, src[file]) {
+		t.Errorf("the base's environment Secret is not the file the run committed:\n%s", got)
+	}
+	for id, name := range byName {
+		d := string(res.Tree["workflows/shop/base/deployment-"+id+".yaml"])
+		if !strings.Contains(d, "- name: "+name+"\n          valueFrom:\n            secretKeyRef:\n              key: "+id+"."+name+"\n              name: shop-env\n") {
+			t.Errorf("%s does not read %s from shop-env:\n%s", id, name, d)
+		}
+	}
+	noPlaintext(t, svc.dir)
+	if found := plaintext([]byte(svc.log.String())); len(found) > 0 {
+		t.Errorf("the log holds the values of %v", found)
+	}
 }
 
 // TestRunConcurrent: runs at once each commit their values or are told

@@ -68,14 +68,17 @@ func build(t *testing.T, c *Compiler, src source.Files) *Result {
 // TestGolden compares the deploy trees of the fixture repositories with
 // testdata: fixtures/repo with testdata/golden, the workflows as
 // KubeOrch's editor saves them, fixtures/kubeorch, with
-// testdata/golden-kubeorch, and a cluster with tenancy, testdata/tenancy,
-// with testdata/golden-tenancy. Run with -update to rewrite them.
+// testdata/golden-kubeorch, a cluster with tenancy, testdata/tenancy,
+// with testdata/golden-tenancy, and variables given by name only whose
+// values are in the encrypted environment Secret, testdata/envsecret,
+// with testdata/golden-envsecret. Run with -update to rewrite them.
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ repo, golden string }{
 		{fixtureRepo, filepath.Join("testdata", "golden")},
 		{"../fixtures/kubeorch", filepath.Join("testdata", "golden-kubeorch")},
 		{filepath.Join("testdata", "tenancy"), filepath.Join("testdata", "golden-tenancy")},
+		{filepath.Join("testdata", "envsecret"), filepath.Join("testdata", "golden-envsecret")},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			t.Parallel()

@@ -41,8 +41,9 @@ type configInput struct {
 
 // podAnnotations returns the annotations of the pod template of workload
 // n, whose container is c: the config hash of the ConfigMap and Secret
-// nodes its pods read, through a link or an envKeys reference, or nil
-// when they read none.
+// nodes its pods read, through a link or an envKeys reference, and of the
+// environment Secret the workflow renders when they read it, or nil when
+// they read none.
 //
 // A Job's or CronJob's pods get no hash: a Job's pod template cannot
 // change, so a hash there would make Flux re-create the Job, and run it
@@ -60,19 +61,26 @@ func (rc *renderContext) podAnnotations(n *workflow.Node, c *workflow.Container)
 			read[l.From] = true
 		}
 	}
+	var inputs []configInput
+	readsEnv := false
 	for _, e := range c.EnvKeys {
 		if r := e.ConfigMapKeyRef; r != nil {
 			read[rc.node(workflow.KindConfigMap, r.Name)] = true
 		}
 		if r := e.SecretKeyRef; r != nil {
 			read[rc.node(workflow.KindSecret, r.Name)] = true
+			readsEnv = readsEnv || r.Name == workflow.EnvSecretName(rc.wf.Name)
 		}
 	}
+	// The environment Secret is no node's, but the workflow renders it
+	// when its encrypted file is in the repository.
+	if env, ok := rc.envInput(); ok && readsEnv {
+		inputs = append(inputs, env)
+	}
 	delete(read, nil) // a reference to a ConfigMap or Secret the workflow does not draw
-	if len(read) == 0 {
+	if len(read) == 0 && len(inputs) == 0 {
 		return nil, nil
 	}
-	inputs := make([]configInput, 0, len(read))
 	for src := range read {
 		in, err := rc.configInput(src)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 )
 
@@ -77,9 +78,10 @@ type kustomizationSettings struct {
 }
 
 // resolveFlux resolves the settings of workflow wf's Kustomization on its
-// cluster cl (nil for the implicit default cluster). The account comes
-// from the cluster file only.
-func resolveFlux(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) kustomizationSettings {
+// cluster cl (nil for the implicit default cluster); files are the
+// repository's, for its encrypted Secrets. The account comes from the
+// cluster file only.
+func resolveFlux(wf *workflow.Workflow, cl *workflow.Cluster, opts Options, files source.Files) kustomizationSettings {
 	s := kustomizationSettings{interval: opts.Interval, retry: opts.RetryInterval, timeout: opts.Timeout, timeoutFrom: "the compiler's --timeout"}
 	deps := map[meta.DependencyReference]bool{}
 	for _, d := range wf.DependsOn {
@@ -109,7 +111,7 @@ func resolveFlux(wf *workflow.Workflow, cl *workflow.Cluster, opts Options) kust
 	if wf.Flux != nil {
 		layer(wf.Flux, "/flux/timeout")
 	}
-	s.decryption = sopsDecryption(wf, cl)
+	s.decryption = sopsDecryption(wf, cl, files)
 	s.deps = slices.SortedFunc(maps.Keys(deps), func(a, b meta.DependencyReference) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})

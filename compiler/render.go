@@ -67,7 +67,8 @@ func sourceFile(wf *workflow.Workflow) string { return workflow.WorkflowFile(wf.
 // renderWorkflow renders one published, validated workflow: its base, its
 // overlay for its cluster cl (nil for the implicit default cluster) and
 // its Flux Kustomization, with the account it applies as on a cluster with
-// tenancy; files are the repository's. It returns the files and the
+// tenancy; files are the repository's, for the encrypted Secrets of its
+// secret nodes and its environment Secret. It returns the files and the
 // number of objects in the base.
 func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options, files source.Files) (Tree, int, error) {
 	wf := valid.Workflow()
@@ -76,8 +77,28 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options, f
 	tree := Tree{}
 	var resources []string
 	byFile := map[string]string{}
-	flux := resolveFlux(wf, cl, opts)
+	flux := resolveFlux(wf, cl, opts, files)
 	errs := flux.checkJobDeadlines(wf)
+	// place adds object o to the base, or the problem dup makes of the
+	// node that rendered its file before.
+	place := func(o object, dup func(prev string) *workflow.Error) error {
+		name := o.fileName()
+		if prev, ok := byFile[name]; ok {
+			errs = append(errs, dup(prev))
+			return nil
+		}
+		byFile[name] = o.nodeID
+		b, err := o.raw, error(nil)
+		if b == nil {
+			b, err = marshal(src, o.value)
+		}
+		if err != nil {
+			return err
+		}
+		tree[path.Join(baseDir(wf.Name), name)] = b
+		resources = append(resources, name)
+		return nil
+	}
 	for i := range wf.Nodes {
 		n := &wf.Nodes[i]
 		render, ok := renderers[n.Type]
@@ -91,22 +112,21 @@ func renderWorkflow(valid *workflow.Valid, cl *workflow.Cluster, opts Options, f
 		}
 		adopt(wf, cl, objs)
 		for _, o := range objs {
-			name := o.fileName()
-			if prev, dup := byFile[name]; dup {
-				errs = append(errs, &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID,
-					Message: fmt.Sprintf("renders %s %q, which node %q renders too", o.kind, o.name, prev)})
-				continue
-			}
-			byFile[name] = o.nodeID
-			b, err := o.raw, error(nil)
-			if b == nil {
-				b, err = marshal(src, o.value)
-			}
+			err := place(o, func(prev string) *workflow.Error {
+				return &workflow.Error{File: src, Pointer: fmt.Sprintf("/nodes/%d", i), NodeID: n.ID,
+					Message: fmt.Sprintf("renders %s %q, which node %q renders too", o.kind, o.name, prev)}
+			})
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: node %q: %w", src, n.ID, err)
 			}
-			tree[path.Join(baseDir(wf.Name), name)] = b
-			resources = append(resources, name)
+		}
+	}
+	if o, file, ok := renderEnvSecret(rc); ok {
+		err := place(o, func(prev string) *workflow.Error {
+			return &workflow.Error{File: file, Message: fmt.Sprintf("is the Secret %q, which node %q renders too", o.name, prev)}
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", file, err)
 		}
 	}
 	if len(errs) > 0 {

@@ -14,9 +14,10 @@ import (
 // that every such file is encrypted (Parse), and that each published
 // workflow's referenced file exists, names the node's Secret, holds
 // exactly the node's keys and is encrypted for one of the age keys of the
-// workflow's cluster, which must have sops settings. Workflows and
-// clusters must be valid and resolved (workflow.CheckSet). It returns
-// nil when all is well.
+// workflow's cluster, which must have sops settings; and each published
+// workflow's environment Secret file, when it has one (see checkEnv).
+// Workflows and clusters must be valid and resolved (workflow.CheckSet).
+// It returns nil when all is well.
 func Check(files map[string][]byte, workflows []*workflow.Workflow, clusters []*workflow.Cluster) workflow.Errors {
 	var errs workflow.Errors
 	parsed := map[string]*Secret{}
@@ -39,6 +40,7 @@ func Check(files map[string][]byte, workflows []*workflow.Workflow, clusters []*
 		if wf.Status != workflow.StatusPublished {
 			continue
 		}
+		errs = append(errs, checkEnv(files, parsed[EnvFile(wf.Name)], wf, byName[wf.Cluster()])...)
 		for i := range wf.Nodes {
 			n := &wf.Nodes[i]
 			d, ok := n.Spec.(*workflow.SecretData)

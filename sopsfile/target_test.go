@@ -9,8 +9,10 @@ import (
 )
 
 // TestTargetOf: a secret node is found by id or by its Secret's name,
-// with its keys, file and its cluster's age keys; a node that is not a
-// secret node, or a cluster without sops settings, is named in the error.
+// with its keys, file and its cluster's age keys, and so is the
+// workflow's environment Secret by its name, with the keys its workloads
+// read; a node that is not a secret node, or a cluster without sops
+// settings, is named in the error.
 func TestTargetOf(t *testing.T) {
 	t.Parallel()
 	sops := map[string]any{"age": []any{recipient}, "keySecret": "sops-age"}
@@ -23,6 +25,7 @@ func TestTargetOf(t *testing.T) {
 		{"by the Secret's name", "app-creds", sops, ""},
 		{"no such node", "web", sops, `workflows/vault.json: no secret node has the id or name "web"`},
 		{"no sops settings", "creds", nil, "clusters/default.json: no sops settings"},
+		{"the environment Secret", "vault-env", sops, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -40,6 +43,13 @@ func TestTargetOf(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.ref == "vault-env" {
+				if got.NodeID != "" || got.Name != "vault-env" || got.File != "secrets/vault/vault-env.sops.yaml" || got.Type != "" ||
+					strings.Join(got.Keys, ",") != "app.API_TOKEN" || strings.Join(got.Recipients, ",") != recipient {
+					t.Errorf("target %+v", got)
+				}
+				return
 			}
 			if got.NodeID != "creds" || got.Name != "app-creds" || got.File != file || got.Cluster != "default" ||
 				strings.Join(got.Keys, ",") != "password,username" || strings.Join(got.Recipients, ",") != recipient {

@@ -41,9 +41,10 @@ type ResourceList struct {
 // reference to a key of a ConfigMap or Secret. An entry with a name only
 // (as KubeOrch's editor saves envKeys, whose values it supplies at run
 // time) reads the key EnvSecretKey of its workload and name from the
-// workflow's environment Secret, EnvSecretName, which is never rendered: it is created in the cluster
-// (see docs/secrets.md), and the pod does not start until it holds the
-// key. Decode fills in that SecretKeyRef.
+// workflow's environment Secret, EnvSecretName, which the compiler
+// renders only from its SOPS-encrypted file in the repository and which
+// is otherwise created in the cluster (see docs/secrets.md); the pod does
+// not start until it holds the key. Decode fills in that SecretKeyRef.
 type EnvVarEntry struct {
 	// ID is a stable id for the editor.
 	ID string `json:"id,omitempty"`

@@ -39,7 +39,7 @@ func (s secretCommand) run(ctx context.Context, args []string, stdout, _ io.Writ
 	flags := newFlagSet("secret set", secretUsage, stdout)
 	dir := flags.String("source", "", "the workflows repository: a directory with workflows/, clusters/ and secrets/")
 	wfName := flags.String("workflow", "", "the workflow of the secret node")
-	nodeRef := flags.String("node", "", "the secret node: its id or its Secret's name")
+	nodeRef := flags.String("node", "", "the secret node: its id or its Secret's name; or NAME-env, the workflow NAME's environment Secret, whose keys are WORKLOAD.VARIABLE")
 	cluster := flags.String("cluster", "", "the workflow's cluster, whose sops.age keys the values are encrypted for (default: the workflow's)")
 	envFile := flags.String("from-env-file", "", "a file of KEY=VALUE lines (# comments and blank lines skipped; values taken as they are)")
 	pairs, err := parse(flags, args[1:])
@@ -63,6 +63,9 @@ func (s secretCommand) run(ctx context.Context, args []string, stdout, _ io.Writ
 		return err
 	}
 	if undeclared := slices.DeleteFunc(slices.Sorted(maps.Keys(values)), func(k string) bool { return slices.Contains(target.Keys, k) }); len(undeclared) > 0 {
+		if target.NodeID == "" {
+			return fmt.Errorf("%s: no workload reads the keys %s of the Secret %s: a variable given by name only, NAME of the workload WORKLOAD, is the key WORKLOAD.NAME; add it to the workload's envKeys first", workflow.WorkflowFile(*wfName), strings.Join(undeclared, ", "), target.Name)
+		}
 		return fmt.Errorf("%s: node %q does not list the keys %s; add them to its keys first", workflow.WorkflowFile(*wfName), target.NodeID, strings.Join(undeclared, ", "))
 	}
 	file := filepath.Join(*dir, filepath.FromSlash(target.File))
@@ -84,8 +87,9 @@ func (s secretCommand) run(ctx context.Context, args []string, stdout, _ io.Writ
 }
 
 // secretTarget loads the repository in dir and returns the secret node
-// ref (an id or a Secret name) of the workflow named wf and the age keys
-// of its cluster, which must be cluster when that is set. The
+// ref (an id or a Secret name), or the environment Secret, of the
+// workflow named wf and the age keys of its cluster, which must be
+// cluster when that is set (see sopsfile.TargetOf). The
 // repository's other problems do not matter here: the file secret set
 // writes may be what it lacks.
 func secretTarget(ctx context.Context, dir, wf, ref, cluster string) (sopsfile.Target, error) {

@@ -176,3 +176,44 @@ func TestSecretValues(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretSetEnv: secret set writes the values of the variables
+// workloads give by name only into the workflow's environment Secret,
+// encrypted, whose file build renders into the base; a key no workload
+// reads is refused, naming the key and never the value.
+func TestSecretSetEnv(t *testing.T) {
+	t.Parallel()
+	dir, _ := sopsRepo(t)
+	p := filepath.Join(dir, "workflows/shop.json")
+	doc := testutil.LoadJSON(t, p)
+	i := slices.IndexFunc(doc.(map[string]any)["nodes"].([]any), func(n any) bool { return n.(map[string]any)["id"] == "api" })
+	doc = testutil.Apply(t, doc, testutil.Set("/nodes/"+strconv.Itoa(i)+"/data/envKeys/-", map[string]any{"id": "e9", "name": "DATABASE_URL"}))
+	if err := os.WriteFile(p, testutil.Marshal(t, doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const value, file = "postgres://api:Hx7-pQ2-zR9@db/shop", "secrets/shop/shop-env.sops.yaml"
+
+	code, stdout, stderr := runCmd(t, "secret", "set", "--source", dir, "--workflow", "shop", "--node", "shop-env", "api.NOPE="+value)
+	if code != exitFailed || !strings.Contains(stderr, "no workload reads the keys api.NOPE of the Secret shop-env") || strings.Contains(stdout+stderr, value) {
+		t.Errorf("a key no workload reads: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr = runCmd(t, "secret", "set", "--source", dir, "--workflow", "shop", "--node", "shop-env", "api.DATABASE_URL="+value)
+	if code != exitOK || !strings.Contains(stdout, file+": set api.DATABASE_URL") || strings.Contains(stdout+stderr, value) {
+		t.Fatalf("secret set: exit %d, %s%s", code, stdout, stderr)
+	}
+	enc, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil || bytes.Contains(enc, []byte(value)) {
+		t.Fatalf("%s: %v, or it holds the value", file, err)
+	}
+	if code, _, stderr := runCmd(t, "secret", "set", "--source", dir, "--workflow", "shop", "--node", "secret-api", "stripe=a", "sendgrid=b"); code != exitOK {
+		t.Fatalf("secret set of api-keys: exit %d, %s", code, stderr)
+	}
+	out := t.TempDir()
+	if code, _, stderr := runCmd(t, "build", "--source", dir, "--out", out); code != exitOK {
+		t.Fatalf("build: exit %d, %s", code, stderr)
+	}
+	base, err := os.ReadFile(filepath.Join(out, "workflows/shop/base/secret-shop-env.yaml"))
+	if err != nil || !bytes.Equal(base, enc) {
+		t.Errorf("the base's environment Secret differs from %s (%v):\n%s", file, err, base)
+	}
+}

@@ -3,8 +3,10 @@
 // the cluster's age key, the compiler copies the ciphertext into the
 // deploy branch, and kustomize-controller, given the private key as Flux
 // documents it (a Secret with the key age.agekey beside the
-// Kustomization), decrypts it into the Kubernetes Secret. No value is in
-// plaintext anywhere in git's history or in a log.
+// Kustomization), decrypts it into the Kubernetes Secret. So it does the
+// workflow's environment Secret, whose keys the variables a workload
+// gives by name only read. No value is in plaintext anywhere in git's
+// history, in a log or in a pod's spec.
 package sops_test
 
 import (
@@ -14,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,14 +54,21 @@ var values = map[string]string{
 	"password": "Hx7-pQ2!zR9@wL4#mN6$",
 }
 
+// envValues are the environment Secret's values, by key: app's variable
+// API_TOKEN, which it gives by name only.
+var envValues = map[string]string{"app.API_TOKEN": "tok-Vq3-kL8-zP1"}
+
 // vault is the workflow: a Deployment app that reads the Secret app-creds,
-// whose values are in secrets/vault/app-creds.sops.yaml.
+// whose values are in secrets/vault/app-creds.sops.yaml, and its variable
+// API_TOKEN from the key app.API_TOKEN of the Secret vault-env, whose
+// values are in secrets/vault/vault-env.sops.yaml.
 func vault(t *testing.T) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"name": "vault", "namespace": ns, "status": "published",
 		"nodes": []any{
 			map[string]any{"id": "app", "type": "deployment", "position": map[string]any{"x": 0, "y": 0}, "data": map[string]any{
-				"name": "app", "image": "nginx:1.27", "replicas": 1, "port": 8080}},
+				"name": "app", "image": "nginx:1.27", "replicas": 1, "port": 8080,
+				"envKeys": []any{map[string]any{"id": "e1", "name": "API_TOKEN"}}}},
 			map[string]any{"id": "creds", "type": "secret", "position": map[string]any{"x": 0, "y": 0}, "data": map[string]any{
 				"name": "app-creds", "keys": []any{map[string]any{"name": "username"}, map[string]any{"name": "password"}},
 				"sopsFile": workflow.SopsFile("vault", "app-creds")}},
@@ -70,10 +81,8 @@ func vault(t *testing.T) []byte {
 	return b
 }
 
-// secretSet runs compiler secret set on the repository work for the node
-// creds, the values on standard input, and returns what it printed. It
-// runs without any age private key at hand.
-func secretSet(t *testing.T, work string) string {
+// buildCompiler builds cmd/compiler and returns the binary.
+func buildCompiler(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "compiler")
 	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/compiler")
@@ -81,27 +90,38 @@ func secretSet(t *testing.T, work string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build cmd/compiler: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// secretSet runs the compiler bin's secret set on the repository work
+// for node, with vs on standard input, and returns what it printed. It
+// runs without any age private key at hand.
+func secretSet(t *testing.T, bin, work, node string, vs map[string]string) string {
+	t.Helper()
 	var stdin strings.Builder
-	for k, v := range values {
+	for k, v := range vs {
 		stdin.WriteString(k + "=" + v + "\n")
 	}
-	cmd := exec.CommandContext(t.Context(), bin, "secret", "set", "--source", work, "--cluster", "default", "--workflow", "vault", "--node", "creds")
+	cmd := exec.CommandContext(t.Context(), bin, "secret", "set", "--source", work, "--cluster", "default", "--workflow", "vault", "--node", node)
 	cmd.Stdin = strings.NewReader(stdin.String())
 	home := t.TempDir()
 	cmd.Env = []string{"HOME=" + home, "XDG_CONFIG_HOME=" + home, "PATH=" + os.Getenv("PATH")}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("compiler secret set: %v\n%s", err, out)
+		t.Fatalf("compiler secret set --node %s: %v\n%s", node, err, out)
 	}
 	return string(out)
 }
 
-// plaintext returns the values that text holds, as they are or in base64.
+// plaintext returns the keys of the values and envValues that text
+// holds, as they are or in base64.
 func plaintext(text []byte) []string {
 	var found []string
-	for k, v := range values {
-		if bytes.Contains(text, []byte(v)) || bytes.Contains(text, []byte(base64.StdEncoding.EncodeToString([]byte(v)))) {
-			found = append(found, k)
+	for _, vs := range []map[string]string{values, envValues} {
+		for k, v := range vs {
+			if bytes.Contains(text, []byte(v)) || bytes.Contains(text, []byte(base64.StdEncoding.EncodeToString([]byte(v)))) {
+				found = append(found, k)
+			}
 		}
 	}
 	return found
@@ -133,9 +153,10 @@ func TestSopsSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logs := secretSet(t, work)
+	bin := buildCompiler(t)
+	logs := secretSet(t, bin, work, "creds", values) + secretSet(t, bin, work, "vault-env", envValues)
 	t.Logf("compiler secret set: %s", logs)
-	gittest.Commit(t, work, "Add vault with its encrypted credentials", nil)
+	gittest.Commit(t, work, "Add vault with its encrypted credentials and environment", nil)
 	bare := filepath.Join(gitRoot, "vault.git")
 	_, res := deploytest.DeployWork(t, work, bare)
 
@@ -205,6 +226,44 @@ func TestSopsSecret(t *testing.T) {
 		for k, v := range values {
 			if string(sec.Data[k]) != v {
 				t.Errorf("the Secret's %s is not the value set", k)
+			}
+		}
+	})
+
+	t.Run("Flux decrypts the environment Secret, which the container reads", func(t *testing.T) {
+		// The Kustomization is Ready: the previous subtest waited for it.
+		sec, err := s.Client.CoreV1().Secrets(ns).Get(ctx, "vault-env", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sec.Data) != len(envValues) {
+			t.Errorf("the Secret has %d keys, want %d", len(sec.Data), len(envValues))
+		}
+		for k, v := range envValues {
+			if string(sec.Data[k]) != v {
+				t.Errorf("the Secret's %s is not the value set", k)
+			}
+		}
+		var pods *corev1.PodList
+		err = s.Poll(ctx, 2*time.Minute, func() (bool, error) {
+			pods, err = s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: workflow.LabelName + "=app"})
+			return err == nil && len(pods.Items) > 0, nil
+		})
+		if err != nil {
+			t.Fatalf("no pod of app: %v", err)
+		}
+		want := corev1.EnvVar{Name: "API_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "vault-env"}, Key: "app.API_TOKEN"}}}
+		for _, p := range pods.Items {
+			if env := p.Spec.Containers[0].Env; !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return reflect.DeepEqual(e, want) }) {
+				t.Errorf("pod %s's container does not read API_TOKEN from vault-env's app.API_TOKEN: %+v", p.Name, env)
+			}
+			b, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found := plaintext(b); len(found) > 0 {
+				t.Errorf("pod %s holds the values of %v", p.Name, found)
 			}
 		}
 	})
