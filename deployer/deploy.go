@@ -26,9 +26,12 @@ type Options struct {
 	Author gitrepo.Signature
 	// WorkflowSources moves each workflow's source ref
 	// (compiler.WorkflowSourceRef) to the deploy head whenever the
-	// workflow's tree there differs from the one at the ref, for the
-	// layout where each workflow reads a GitRepository of its own
-	// (compiler.Options.WorkflowSources).
+	// workflow's tree there differs from the one at the ref, and deletes
+	// the refs of workflows the head lacks, with the deploy branch in one
+	// push, for the layout where each workflow reads a GitRepository of
+	// its own (compiler.Options.WorkflowSources). Without it a deploy
+	// deletes every such ref, as a cluster switched back to the shared
+	// source reads none.
 	WorkflowSources bool
 }
 
@@ -82,6 +85,9 @@ type Result struct {
 	// Sources are the workflows whose source ref this deploy moved
 	// (Options.WorkflowSources), by name.
 	Sources []string `json:"sources,omitempty"`
+	// RemovedSources are the workflows whose source ref this deploy
+	// deleted, as they left the deploy branch, by name.
+	RemovedSources []string `json:"removed_sources,omitempty"`
 }
 
 // Deploy compiles the head of the source branch and commits the deploy
@@ -156,16 +162,21 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*Result, error)
 		}
 		return nil
 	}
-	h, committed, err := d.target.ReplaceTree(ctx, d.opts.Branch, build.Tree, d.opts.Author, gitrepo.DeployMessage(src), refuseOlder)
+	// Listed without the layout too: a deploy without it deletes the refs
+	// deploys with it left.
+	listed, err := d.target.Refs(ctx, compiler.WorkflowSourceRef(d.opts.Branch, ""))
+	if err != nil {
+		return nil, err
+	}
+	sources := func(head *object.Commit) (moves []gitrepo.RefMove, err error) {
+		moves, res.Sources, res.RemovedSources, err = d.sourceMoves(listed, head)
+		return moves, err
+	}
+	h, committed, err := d.target.ReplaceTree(ctx, d.opts.Branch, build.Tree, d.opts.Author, gitrepo.DeployMessage(src), refuseOlder, sources)
 	if err != nil {
 		return nil, err
 	}
 	res.DeployCommit, res.Committed = h.String(), committed
-	if d.opts.WorkflowSources {
-		if res.Sources, err = d.moveSources(ctx, h); err != nil {
-			return nil, err
-		}
-	}
 	d.remember(res)
 	return res, nil
 }
