@@ -60,6 +60,10 @@ type Deployer struct {
 
 	mu   sync.Mutex
 	last *Result // the newest deploy this deployer made or found current
+	// sourcesGone is set once a deploy without Options.WorkflowSources
+	// left no source ref: nothing makes one again, so later deploys list
+	// none.
+	sourcesGone bool
 }
 
 // New returns a Deployer from source to target.
@@ -162,15 +166,9 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*Result, error)
 		}
 		return nil
 	}
-	// Listed without the layout too: a deploy without it deletes the refs
-	// deploys with it left.
-	listed, err := d.target.Refs(ctx, compiler.WorkflowSourceRef(d.opts.Branch, ""))
+	sources, err := d.sources(ctx, res)
 	if err != nil {
 		return nil, err
-	}
-	sources := func(head *object.Commit) (moves []gitrepo.RefMove, err error) {
-		moves, res.Sources, res.RemovedSources, err = d.sourceMoves(listed, head)
-		return moves, err
 	}
 	h, committed, err := d.target.ReplaceTree(ctx, d.opts.Branch, build.Tree, d.opts.Author, gitrepo.DeployMessage(src), refuseOlder, sources)
 	if err != nil {
@@ -179,6 +177,28 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*Result, error)
 	res.DeployCommit, res.Committed = h.String(), committed
 	d.remember(res)
 	return res, nil
+}
+
+// sources returns what gives the moves of the workflows' source refs
+// that go with a deploy commit (sourceMoves), recording them in res, or
+// nil when there are none to make. The refs are listed also without
+// Options.WorkflowSources, whose deploys delete those that deploys with
+// it left, until a deploy leaves none.
+func (d *Deployer) sources(ctx context.Context, res *Result) (func(head *object.Commit) ([]gitrepo.RefMove, error), error) {
+	d.mu.Lock()
+	gone := d.sourcesGone
+	d.mu.Unlock()
+	if gone {
+		return nil, nil
+	}
+	listed, err := d.target.Refs(ctx, compiler.WorkflowSourceRef(d.opts.Branch, ""))
+	if err != nil {
+		return nil, err
+	}
+	return func(head *object.Commit) (moves []gitrepo.RefMove, err error) {
+		moves, res.Sources, res.RemovedSources, err = d.sourceMoves(listed, head)
+		return moves, err
+	}, nil
 }
 
 // current returns, as an uncommitted result, the last deploy this
@@ -199,10 +219,13 @@ func (d *Deployer) current(src plumbing.Hash) *Result {
 	return &Result{SourceCommit: last.SourceCommit, DeployCommit: last.DeployCommit, Build: last.Build}
 }
 
+// remember records a deploy: the newest, and whether it left no source
+// ref without Options.WorkflowSources.
 func (d *Deployer) remember(res *Result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.last = res
+	d.sourcesGone = !d.opts.WorkflowSources
 }
 
 // newerDeployed reports whether the deploy commit prev was compiled from a
