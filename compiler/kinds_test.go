@@ -326,6 +326,27 @@ func TestKinds(t *testing.T) {
 			},
 		},
 		{
+			kind: "emptyDir volumes",
+			nodes: `{"id": "d", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "app", "image": "nginx:1.27", "port": 8080,
+				"securityContext": {"readOnlyRootFilesystem": true},
+				"volumeMounts": [
+					{"type": "emptyDir", "name": "tmp", "mountPath": "/tmp"},
+					{"type": "configMap", "name": "conf", "nodeId": "c", "mountPath": "/etc/app", "readOnly": true},
+					{"type": "emptyDir", "name": "cache", "mountPath": "/var/cache/app", "subPath": "app"}]}},
+				{"id": "c", "type": "configmap", "position": {"x": 0, "y": 0}, "data": {"name": "conf", "data": {"k": "v"}}}`,
+			edges: `{"id": "e", "source": "c", "target": "d"}`,
+			checks: []check{
+				{"deployment-app.yaml", "spec.template.spec.volumes", []any{
+					map[string]any{"name": "cache", "emptyDir": map[string]any{}},
+					map[string]any{"name": "configmap-conf", "configMap": map[string]any{"name": "conf"}},
+					map[string]any{"name": "tmp", "emptyDir": map[string]any{}}}},
+				{"deployment-app.yaml", "spec.template.spec.containers.0.volumeMounts", []any{
+					map[string]any{"name": "configmap-conf", "mountPath": "/etc/app", "readOnly": true},
+					map[string]any{"name": "tmp", "mountPath": "/tmp"},
+					map[string]any{"name": "cache", "mountPath": "/var/cache/app", "subPath": "app"}}},
+			},
+		},
+		{
 			kind: "pod security",
 			nodes: `{"id": "d", "type": "deployment", "position": {"x": 0, "y": 0}, "data": {"name": "app", "image": "nginx:1.27", "port": 8080,
 				"serviceAccountName": "app", "automountServiceAccountToken": false,

@@ -279,6 +279,8 @@ func (rc *renderContext) podTemplate(n *workflow.Node, c *workflow.Container) (c
 			})
 		}
 	}
+	scratch, mounts := emptyDirs(c)
+	volumes, ctr.VolumeMounts = append(volumes, scratch...), append(ctr.VolumeMounts, mounts...)
 	sort.Slice(volumes, func(i, j int) bool { return volumes[i].Name < volumes[j].Name })
 	sortMounts(ctr.VolumeMounts)
 	labels := rc.wf.PodLabels(n)

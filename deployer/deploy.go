@@ -26,9 +26,12 @@ type Options struct {
 	Author gitrepo.Signature
 	// WorkflowSources moves each workflow's source ref
 	// (compiler.WorkflowSourceRef) to the deploy head whenever the
-	// workflow's tree there differs from the one at the ref, for the
-	// layout where each workflow reads a GitRepository of its own
-	// (compiler.Options.WorkflowSources).
+	// workflow's tree there differs from the one at the ref, and deletes
+	// the refs of workflows the head lacks, with the deploy branch in one
+	// push, for the layout where each workflow reads a GitRepository of
+	// its own (compiler.Options.WorkflowSources). Without it a deploy
+	// deletes every such ref, as a cluster switched back to the shared
+	// source reads none.
 	WorkflowSources bool
 }
 
@@ -57,6 +60,10 @@ type Deployer struct {
 
 	mu   sync.Mutex
 	last *Result // the newest deploy this deployer made or found current
+	// sourcesGone is set once a deploy without Options.WorkflowSources
+	// left no source ref: nothing makes one again, so later deploys list
+	// none.
+	sourcesGone bool
 }
 
 // New returns a Deployer from source to target.
@@ -82,6 +89,9 @@ type Result struct {
 	// Sources are the workflows whose source ref this deploy moved
 	// (Options.WorkflowSources), by name.
 	Sources []string `json:"sources,omitempty"`
+	// RemovedSources are the workflows whose source ref this deploy
+	// deleted, as they left the deploy branch, by name.
+	RemovedSources []string `json:"removed_sources,omitempty"`
 }
 
 // Deploy compiles the head of the source branch and commits the deploy
@@ -156,18 +166,39 @@ func (d *Deployer) try(ctx context.Context, back plumbing.Hash) (*Result, error)
 		}
 		return nil
 	}
-	h, committed, err := d.target.ReplaceTree(ctx, d.opts.Branch, build.Tree, d.opts.Author, gitrepo.DeployMessage(src), refuseOlder)
+	sources, err := d.sources(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	h, committed, err := d.target.ReplaceTree(ctx, d.opts.Branch, build.Tree, d.opts.Author, gitrepo.DeployMessage(src), refuseOlder, sources)
 	if err != nil {
 		return nil, err
 	}
 	res.DeployCommit, res.Committed = h.String(), committed
-	if d.opts.WorkflowSources {
-		if res.Sources, err = d.moveSources(ctx, h); err != nil {
-			return nil, err
-		}
-	}
 	d.remember(res)
 	return res, nil
+}
+
+// sources returns what gives the moves of the workflows' source refs
+// that go with a deploy commit (sourceMoves), recording them in res, or
+// nil when there are none to make. The refs are listed also without
+// Options.WorkflowSources, whose deploys delete those that deploys with
+// it left, until a deploy leaves none.
+func (d *Deployer) sources(ctx context.Context, res *Result) (func(head *object.Commit) ([]gitrepo.RefMove, error), error) {
+	d.mu.Lock()
+	gone := d.sourcesGone
+	d.mu.Unlock()
+	if gone {
+		return nil, nil
+	}
+	listed, err := d.target.Refs(ctx, compiler.WorkflowSourceRef(d.opts.Branch, ""))
+	if err != nil {
+		return nil, err
+	}
+	return func(head *object.Commit) (moves []gitrepo.RefMove, err error) {
+		moves, res.Sources, res.RemovedSources, err = d.sourceMoves(listed, head)
+		return moves, err
+	}, nil
 }
 
 // current returns, as an uncommitted result, the last deploy this
@@ -188,10 +219,13 @@ func (d *Deployer) current(src plumbing.Hash) *Result {
 	return &Result{SourceCommit: last.SourceCommit, DeployCommit: last.DeployCommit, Build: last.Build}
 }
 
+// remember records a deploy: the newest, and whether it left no source
+// ref without Options.WorkflowSources.
 func (d *Deployer) remember(res *Result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.last = res
+	d.sourcesGone = !d.opts.WorkflowSources
 }
 
 // newerDeployed reports whether the deploy commit prev was compiled from a

@@ -1,11 +1,11 @@
 package deployer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -14,35 +14,37 @@ import (
 	"github.com/slipway-gitops/slipway/gitrepo"
 )
 
-// moveSources moves the source ref of each workflow whose tree at the
-// deploy commit head differs from its tree at the commit the ref points
-// at, or that has none, to head, and returns those workflows by name. The
-// refs are read from the deploy repository each time, so that a deploy
-// also moves the refs an interrupted one left behind. A removed
-// workflow's ref stays: it points at a commit that held the workflow, and
-// a workflow of that name with the same tree may read it again.
-func (d *Deployer) moveSources(ctx context.Context, head plumbing.Hash) ([]string, error) {
-	prefix := compiler.WorkflowSourceRef(d.opts.Branch, "")
-	refs, err := d.target.Refs(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	c, err := d.target.Commit(head)
-	if err != nil {
-		return nil, err
-	}
-	at, err := workflowTrees(c)
-	if err != nil {
-		return nil, fmt.Errorf("deploy commit %s: %w", gitrepo.ShortID(head.String()), err)
+// sourceMoves returns the moves of the workflows' source refs that go
+// with deploy commit head, given the refs as listed, with the workflows
+// whose ref moves and those whose ref goes, by name.
+//
+// The ref of each workflow whose tree at head differs from its tree at the
+// commit the ref points at, or that has none, moves to head. Listing the
+// refs each deploy, rather than remembering them, has a deploy also move
+// the refs an interrupted one left behind.
+//
+// The ref of a workflow head lacks is deleted, in the push that takes the
+// workflow out of the deploy branch. Flux needs it no more: the cluster
+// Kustomization, applying head, prunes the workflow's GitRepository and
+// Kustomization, and kustomize-controller deletes the workflow's objects
+// from the Kustomization's inventory, reading no source. Until then the
+// GitRepository fails to fetch and keeps the artifact it has. Without the
+// layout (Options.WorkflowSources) every ref goes so: the cluster
+// Kustomization, applying head, points the workflows' Kustomizations at
+// the deploy branch's GitRepository and prunes theirs.
+func (d *Deployer) sourceMoves(listed map[plumbing.ReferenceName]plumbing.Hash, head *object.Commit) (moves []gitrepo.RefMove, moved, removed []string, err error) {
+	at := map[string]plumbing.Hash{} // without the layout, no workflow keeps a ref
+	if d.opts.WorkflowSources {
+		if at, err = workflowTrees(head); err != nil {
+			return nil, nil, nil, fmt.Errorf("deploy commit %s: %w", gitrepo.ShortID(head.Hash.String()), err)
+		}
 	}
 	// The commits refs point at, read once each: most share a few.
 	seen := map[plumbing.Hash]map[string]plumbing.Hash{}
-	var moves []gitrepo.RefMove
-	var moved []string
 	for _, wf := range slices.Sorted(maps.Keys(at)) {
 		name := plumbing.ReferenceName(compiler.WorkflowSourceRef(d.opts.Branch, wf))
-		old := refs[name]
-		if old == head {
+		old := listed[name]
+		if old == head.Hash {
 			continue
 		}
 		if !old.IsZero() {
@@ -59,13 +61,20 @@ func (d *Deployer) moveSources(ctx context.Context, head plumbing.Hash) ([]strin
 				continue
 			}
 		}
-		moves = append(moves, gitrepo.RefMove{Name: name, Old: old, New: head})
+		moves = append(moves, gitrepo.RefMove{Name: name, Old: old, New: head.Hash})
 		moved = append(moved, wf)
 	}
-	if err := d.target.MoveRefs(ctx, moves); err != nil {
-		return nil, fmt.Errorf("move the sources of %d workflows: %w", len(moves), err)
+	prefix := compiler.WorkflowSourceRef(d.opts.Branch, "")
+	for _, name := range slices.Sorted(maps.Keys(listed)) {
+		wf := strings.TrimPrefix(name.String(), prefix)
+		// A name with a slash is another deploy branch's, deploy/<x>.
+		if _, ok := at[wf]; ok || strings.Contains(wf, "/") {
+			continue
+		}
+		moves = append(moves, gitrepo.RefMove{Name: name, Old: listed[name]})
+		removed = append(removed, wf)
 	}
-	return moved, nil
+	return moves, moved, removed, nil
 }
 
 // workflowTrees returns the hash of each workflow's tree, workflows/<name>,

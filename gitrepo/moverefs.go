@@ -2,20 +2,19 @@ package gitrepo
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // RefMove moves a ref that is not a branch from Old to New; a zero Old
-// creates it.
+// creates it, a zero New deletes it.
 type RefMove struct {
 	Name     plumbing.ReferenceName
 	Old, New plumbing.Hash
@@ -56,52 +55,53 @@ func (r *Repo) Refs(ctx context.Context, prefix string) (map[plumbing.ReferenceN
 	return out, nil
 }
 
-// MoveRefs moves refs by compare-and-swap, failing with ErrConflict when
-// one was not at its Old. A clone pushes them to its remote in one atomic
-// push, so that the remote moves all or none; git's push cannot require a
-// ref to be absent, so a ref created meanwhile is overwritten there. A
-// local repository moves them one after another, each under git's
-// lock-file protocol.
-func (r *Repo) MoveRefs(ctx context.Context, moves []RefMove) error {
-	if len(moves) == 0 {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.url == "" {
-		for _, m := range moves {
-			if err := r.setLocalRef(m.Name, m.Name.String(), m.Old, m.New); err != nil {
-				return err
-			}
+// moveLocalRefs moves the refs of a local repository one after another,
+// each by git's lock-file protocol (setLocalRef, deleteLocalRef). Callers
+// hold r.mu.
+func (r *Repo) moveLocalRefs(moves []RefMove) error {
+	for _, m := range moves {
+		var err error
+		if m.New.IsZero() {
+			err = r.deleteLocalRef(m.Name, m.Old)
+		} else {
+			err = r.setLocalRef(m.Name, m.Name.String(), m.Old, m.New)
 		}
-		return nil
-	}
-	// Private refs name the commits to push, as push does.
-	var id [8]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return err
-	}
-	opts := &git.PushOptions{RemoteName: "origin", Auth: r.auth, Atomic: true}
-	for i, m := range moves {
-		tmp := plumbing.ReferenceName(fmt.Sprintf("refs/slipway/push/%s-%d", hex.EncodeToString(id[:]), i))
-		if err := r.repo.Storer.SetReference(plumbing.NewHashReference(tmp, m.New)); err != nil {
-			return fmt.Errorf("push %s: %w", m.Name, err)
-		}
-		defer r.repo.Storer.RemoveReference(tmp)
-		// Forced: a ref follows the deploy branch, which a person may have
-		// rewritten; the compare-and-swap is RequireRemoteRefs'.
-		opts.RefSpecs = append(opts.RefSpecs, config.RefSpec("+"+tmp.String()+":"+m.Name.String()))
-		if !m.Old.IsZero() {
-			opts.RequireRemoteRefs = append(opts.RequireRemoteRefs, config.RefSpec(m.Old.String()+":"+m.Name.String()))
+		if err != nil {
+			return err
 		}
 	}
-	err := r.repo.PushContext(ctx, opts)
+	return nil
+}
+
+// deleteLocalRef deletes ref name of a local repository, loose or packed,
+// when it is at old, holding <ref>.lock meanwhile as git does; it fails
+// with ErrConflict when the ref moved. A ref already gone is no error.
+// Callers hold r.mu.
+func (r *Repo) deleteLocalRef(name plumbing.ReferenceName, old plumbing.Hash) error {
+	lock := filepath.Join(r.gitDir, filepath.FromSlash(name.String())) + ".lock"
+	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("delete %s: %s exists (another writer holds it; remove it if none runs): %w", name, lock, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	f.Close()
+	defer os.Remove(lock)
+	cur, err := r.repo.Storer.Reference(name)
 	switch {
-	case err == nil || errors.Is(err, git.NoErrAlreadyUpToDate):
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
 		return nil
-	case isRejected(err):
-		return remoteError(fmt.Errorf("push %d refs to %s: %w: %w", len(moves), r.url, ErrConflict, err))
-	default:
-		return remoteError(fmt.Errorf("push %d refs to %s: %w", len(moves), r.url, err))
+	case err != nil:
+		return fmt.Errorf("delete %s: %w", name, err)
+	case cur.Hash() != old:
+		return fmt.Errorf("delete %s: at %s, expected %s: %w", name, short(cur.Hash()), short(old), ErrConflict)
 	}
+	if err := r.repo.Storer.RemoveReference(name); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
 }

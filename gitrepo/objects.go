@@ -223,9 +223,15 @@ func (r *Repo) storeCommitAt(tree, parent plumbing.Hash, author, committer Signa
 // moved meanwhile). check, unless nil, is called with the branch's head
 // commit, when the branch exists, and may refuse the commit by returning
 // an error. No commit is made when the head already has this tree.
-// ReplaceTree returns the branch's head afterwards and whether it
+// refs, unless nil, is called with the commit the branch points at
+// afterwards, new or not, and returns refs to move with it: a clone pushes
+// them with the branch in one atomic push, each by compare-and-swap, so
+// that its remote moves all or none and no ref moves for a head another
+// writer replaced (when the branch stays, the push requires it at its
+// head as the remote lists it); a local repository moves the branch, then
+// the refs. ReplaceTree returns the branch's head afterwards and whether it
 // committed.
-func (r *Repo) ReplaceTree(ctx context.Context, branch string, files map[string][]byte, sig Signature, message string, check func(head *object.Commit) error) (plumbing.Hash, bool, error) {
+func (r *Repo) ReplaceTree(ctx context.Context, branch string, files map[string][]byte, sig Signature, message string, check func(head *object.Commit) error, refs func(c *object.Commit) ([]RefMove, error)) (plumbing.Hash, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	head, err := r.Branch(branch)
@@ -236,9 +242,9 @@ func (r *Repo) ReplaceTree(ctx context.Context, branch string, files map[string]
 	if err != nil {
 		return plumbing.ZeroHash, false, fmt.Errorf("write the tree of %s: %w", branch, err)
 	}
+	var prev *object.Commit
 	if !head.IsZero() {
-		prev, err := r.commit(head)
-		if err != nil {
+		if prev, err = r.commit(head); err != nil {
 			return plumbing.ZeroHash, false, err
 		}
 		if check != nil {
@@ -246,16 +252,24 @@ func (r *Repo) ReplaceTree(ctx context.Context, branch string, files map[string]
 				return plumbing.ZeroHash, false, err
 			}
 		}
-		if prev.TreeHash == tree {
-			return head, false, nil
+	}
+	h, next := head, prev
+	if prev == nil || prev.TreeHash != tree {
+		if h, err = r.storeCommit(tree, head, sig, message); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if next, err = r.commit(h); err != nil {
+			return plumbing.ZeroHash, false, err
 		}
 	}
-	h, err := r.storeCommit(tree, head, sig, message)
-	if err != nil {
+	var moves []RefMove
+	if refs != nil {
+		if moves, err = refs(next); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+	}
+	if err := r.update(ctx, branch, head, h, moves); err != nil {
 		return plumbing.ZeroHash, false, err
 	}
-	if err := r.setBranch(ctx, branch, head, h); err != nil {
-		return plumbing.ZeroHash, false, err
-	}
-	return h, true, nil
+	return h, h != head, nil
 }

@@ -26,10 +26,28 @@ const MaxAttempts = 20
 // leaves the branch at old or new. A clone pushes to its remote, whose
 // receive-pack does the same. Callers hold r.mu.
 func (r *Repo) setBranch(ctx context.Context, branch string, old, new plumbing.Hash) error {
-	if r.url != "" {
-		return r.push(ctx, branch, old, new)
+	return r.update(ctx, branch, old, new, nil)
+}
+
+// update is setBranch that also moves the refs of moves, each by
+// compare-and-swap, and leaves the branch as it is when old equals new. A
+// clone pushes the branch and the refs in one atomic push, so that its
+// remote moves all or none, and a push that leaves the branch requires it
+// at old when the remote lists its refs. A local repository moves the
+// branch, then the refs one after another. Callers hold r.mu.
+func (r *Repo) update(ctx context.Context, branch string, old, new plumbing.Hash, moves []RefMove) error {
+	if old == new && len(moves) == 0 {
+		return nil
 	}
-	return r.setLocalRef(plumbing.NewBranchReferenceName(branch), branch, old, new)
+	if r.url != "" {
+		return r.push(ctx, branch, old, new, moves)
+	}
+	if old != new {
+		if err := r.setLocalRef(plumbing.NewBranchReferenceName(branch), branch, old, new); err != nil {
+			return err
+		}
+	}
+	return r.moveLocalRefs(moves)
 }
 
 // setLocalRef moves ref name of a local repository from old to new by
@@ -79,35 +97,75 @@ func (r *Repo) setLocalRef(name plumbing.ReferenceName, branch string, old, new 
 	return nil
 }
 
-// push updates a branch of the remote of a clone from old to new.
-func (r *Repo) push(ctx context.Context, branch string, old, new plumbing.Hash) error {
-	// A private ref names the commit to push; its random name keeps
+// push updates a branch of the remote of a clone from old to new, unless
+// they are equal, and the refs of moves, in one atomic push (update).
+func (r *Repo) push(ctx context.Context, branch string, old, new plumbing.Hash, moves []RefMove) error {
+	// Private refs name the commits to push; their random names keep
 	// processes that share the cache apart.
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return err
 	}
-	tmp := plumbing.ReferenceName("refs/slipway/push/" + hex.EncodeToString(id[:]))
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(tmp, new)); err != nil {
-		return fmt.Errorf("push %s: %w", branch, err)
+	opts := &git.PushOptions{RemoteName: "origin", Auth: r.auth, Atomic: len(moves) > 0}
+	var tmps []plumbing.ReferenceName
+	defer func() {
+		for _, tmp := range tmps {
+			r.repo.Storer.RemoveReference(tmp)
+		}
+	}()
+	// add pushes dst from old to new; force lets it move to a commit that
+	// does not descend from old: the compare-and-swap is RequireRemoteRefs'.
+	add := func(dst plumbing.ReferenceName, old, new plumbing.Hash, force bool) error {
+		if !old.IsZero() {
+			opts.RequireRemoteRefs = append(opts.RequireRemoteRefs, config.RefSpec(old.String()+":"+dst.String()))
+		}
+		if new.IsZero() {
+			opts.RefSpecs = append(opts.RefSpecs, config.RefSpec(":"+dst.String()))
+			return nil
+		}
+		tmp := plumbing.ReferenceName(fmt.Sprintf("refs/slipway/push/%s-%d", hex.EncodeToString(id[:]), len(tmps)))
+		if err := r.repo.Storer.SetReference(plumbing.NewHashReference(tmp, new)); err != nil {
+			return fmt.Errorf("push %s: %w", dst, err)
+		}
+		tmps = append(tmps, tmp)
+		spec := tmp.String() + ":" + dst.String()
+		if force {
+			spec = "+" + spec
+		}
+		opts.RefSpecs = append(opts.RefSpecs, config.RefSpec(spec))
+		return nil
 	}
-	defer r.repo.Storer.RemoveReference(tmp)
-	dst := plumbing.NewBranchReferenceName(branch)
-	opts := &git.PushOptions{
-		RemoteName: "origin",
-		RefSpecs:   []config.RefSpec{config.RefSpec(tmp.String() + ":" + dst.String())},
-		Auth:       r.auth,
+	what := branch
+	switch {
+	case old == new:
+		// Only the refs move; the branch must still be where it was read.
+		what = fmt.Sprintf("%d refs", len(moves))
+		opts.RequireRemoteRefs = append(opts.RequireRemoteRefs, config.RefSpec(old.String()+":"+plumbing.NewBranchReferenceName(branch).String()))
+	case len(moves) > 0:
+		what = fmt.Sprintf("%s and %d refs", branch, len(moves))
 	}
-	if !old.IsZero() {
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(old.String() + ":" + dst.String())}
+	if old != new {
+		if err := add(plumbing.NewBranchReferenceName(branch), old, new, false); err != nil {
+			return err
+		}
+	}
+	for _, m := range moves {
+		// Forced: a ref follows the deploy branch, which a person may have
+		// rewritten.
+		if err := add(m.Name, m.Old, m.New, true); err != nil {
+			return err
+		}
 	}
 	err := r.repo.PushContext(ctx, opts)
 	switch {
 	case err == nil || errors.Is(err, git.NoErrAlreadyUpToDate):
 	case isRejected(err):
-		return remoteError(fmt.Errorf("push %s to %s: %w: %w", branch, r.url, ErrConflict, err))
+		return remoteError(fmt.Errorf("push %s to %s: %w: %w", what, r.url, ErrConflict, err))
 	default:
-		return remoteError(fmt.Errorf("push %s to %s: %w", branch, r.url, err))
+		return remoteError(fmt.Errorf("push %s to %s: %w", what, r.url, err))
+	}
+	if old == new {
+		return nil
 	}
 	tracking := plumbing.NewHashReference(r.branchRef(branch), new)
 	if err := r.repo.Storer.SetReference(tracking); err != nil {
@@ -123,7 +181,9 @@ func isRejected(err error) bool {
 		return true
 	}
 	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "remote ref", "failed to update ref", "fetch first", "stale info", "cannot lock ref"} {
+	// An atomic push whose refs the remote could not all update, one
+	// having moved, fails with "atomic transaction failed".
+	for _, s := range []string{"non-fast-forward", "remote ref", "failed to update ref", "fetch first", "stale info", "cannot lock ref", "atomic transaction failed"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

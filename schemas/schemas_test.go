@@ -202,6 +202,10 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 		{"duplicate node id", []testutil.Patch{testutil.Set("/nodes/4/id", "web")}, false},
 		{"credential in env", []testutil.Patch{testutil.Set("/nodes/4/data/env/DB_PASSWORD", "x")}, false},
 		{"account in the workflow's flux", []testutil.Patch{testutil.Set("/flux", map[string]any{"serviceAccountName": "kustomize-controller"})}, true},
+		{"emptyDir naming a node", []testutil.Patch{testutil.Set("/nodes/4/data/volumeMounts/-", map[string]any{"type": "emptyDir", "name": "tmp", "mountPath": "/tmp", "nodeId": "cm-api"})}, true},
+		{"emptyDir without a name", []testutil.Patch{testutil.Set("/nodes/4/data/volumeMounts/-", map[string]any{"type": "emptyDir", "mountPath": "/tmp"})}, true},
+		{"mount without a node", []testutil.Patch{testutil.Del("/nodes/4/data/volumeMounts/0/nodeId")}, true},
+		{"emptyDir name twice", []testutil.Patch{testutil.Set("/nodes/4/data/volumeMounts/-", map[string]any{"type": "emptyDir", "name": "tmp", "mountPath": "/tmp"}), testutil.Set("/nodes/4/data/volumeMounts/-", map[string]any{"type": "emptyDir", "name": "tmp", "mountPath": "/cache"})}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

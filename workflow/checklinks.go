@@ -237,10 +237,20 @@ func (v *validator) checkMounts() {
 // load it as environment; it records the kinds of the nodes they link in
 // linked, by node id.
 func (v *validator) checkMountLinks(n *Node, linked map[string]Kind) {
-	paths := map[string]string{}
+	paths, claims := map[string]string{}, map[string]string{}
 	if s, ok := n.Spec.(*StatefulSetData); ok {
 		for j, t := range s.VolumeClaimTemplates {
 			paths[t.Path()] = v.nodePtr(n, "volumeClaimTemplates", j)
+			claims[t.Name] = v.nodePtr(n, "volumeClaimTemplates", j)
+		}
+	}
+	for j, m := range n.Spec.(Workload).ContainerSpec().VolumeMounts {
+		if m.Type != VolumeEmptyDir {
+			continue
+		}
+		paths[m.MountPath] = v.nodePtr(n, "volumeMounts", j)
+		if prev, dup := claims[m.Name]; dup {
+			v.c.add(v.nodePtr(n, "volumeMounts", j, "name"), n.ID, "%q also names the volume claim template at %s", m.Name, prev)
 		}
 	}
 	for _, l := range v.valid.links {

@@ -68,12 +68,15 @@ type KeyRef struct {
 
 // VolumeMount says where a linked ConfigMap, Secret or PVC is mounted.
 type VolumeMount struct {
-	// NodeID is the id of the linked node; an edge must link it.
-	NodeID string `json:"nodeId"`
+	// NodeID is the id of the linked node; an edge must link it. An
+	// emptyDir volume has none.
+	NodeID string `json:"nodeId,omitempty"`
 	// Type is the linked node's kind as the editor writes it:
-	// configMap, secret or persistentVolumeClaim.
+	// configMap, secret or persistentVolumeClaim; or emptyDir
+	// (VolumeEmptyDir) for a scratch directory that links no node.
 	Type string `json:"type,omitempty"`
-	// Name is the linked node's object name, as copied by the editor.
+	// Name is the linked node's object name, as copied by the editor;
+	// of an emptyDir, the volume's name.
 	Name string `json:"name,omitempty"`
 	// MountPath is the path in the container.
 	MountPath string `json:"mountPath"`

@@ -126,12 +126,15 @@ func (nv *nodeValidator) container(c *Container) {
 		nv.envEntry(i, e, envNames)
 	}
 	nv.resources(c.Resources)
-	mountPaths := map[string]string{}
+	mountPaths, emptyDirs := map[string]string{}, map[string]string{}
 	for i, m := range c.VolumeMounts {
-		if m.NodeID == "" {
+		switch {
+		case m.Type == VolumeEmptyDir:
+			nv.emptyDir(i, m, emptyDirs)
+		case m.NodeID == "":
 			nv.add(nv.at("volumeMounts", i, "nodeId"), "is required")
 		}
-		nv.oneOf(nv.at("volumeMounts", i, "type"), id, m.Type, "configMap", "secret", "persistentVolumeClaim")
+		nv.oneOf(nv.at("volumeMounts", i, "type"), id, m.Type, "configMap", "secret", "persistentVolumeClaim", VolumeEmptyDir)
 		nv.absPath(nv.at("volumeMounts", i, "mountPath"), id, m.MountPath)
 		if prev, dup := mountPaths[m.MountPath]; dup && m.MountPath != "" {
 			nv.add(nv.at("volumeMounts", i, "mountPath"), "%q is also used at %s", m.MountPath, prev)

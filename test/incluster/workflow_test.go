@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,27 +184,6 @@ var deploymentDifferences = []struct {
 			return v
 		},
 	},
-	{
-		what: "writable directories",
-		why: "the workflow format has no emptyDir volume: /var/lib/slipway and /tmp (made by the image, owned by 65532) " +
-			"are in the container's writable layer, so the root file system is not read-only; restricted Pod Security does not ask it",
-		take: func(d *appsv1.Deployment) any {
-			c := &d.Spec.Template.Spec.Containers[0]
-			v := []any{c.SecurityContext.ReadOnlyRootFilesystem}
-			c.SecurityContext.ReadOnlyRootFilesystem = nil
-			for _, name := range []string{"data", "tmp"} {
-				vol := slices.IndexFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == name })
-				mnt := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name })
-				if vol < 0 || mnt < 0 {
-					continue
-				}
-				v = append(v, c.VolumeMounts[mnt])
-				d.Spec.Template.Spec.Volumes = slices.Delete(d.Spec.Template.Spec.Volumes, vol, vol+1)
-				c.VolumeMounts = slices.Delete(c.VolumeMounts, mnt, mnt+1)
-			}
-			return v
-		},
-	},
 }
 
 // TestWorkflowRendersConfigBase renders Slipway's own workflow
@@ -307,9 +287,9 @@ func TestWorkflowRendersConfigBase(t *testing.T) {
 }
 
 // configuration returns the data of the ConfigMap the service's container
-// loads as environment and of the one it mounts (its kubeconfig), and
-// names them, their volume and its mount alike on both sides. The
-// writable directories must be taken out of p first.
+// loads as environment and of the one it mounts (its kubeconfig), names
+// them, their volume and its mount alike on both sides, and puts the
+// volumes and mounts in one order.
 func configuration(t *testing.T, m manifest, p *corev1.PodSpec) (env, kubeconfig map[string]string) {
 	t.Helper()
 	c := &p.Containers[0]
@@ -318,11 +298,14 @@ func configuration(t *testing.T, m manifest, p *corev1.PodSpec) (env, kubeconfig
 	require.NotNil(t, c.EnvFrom[1].SecretRef)
 	env = m.configMapData(t, c.EnvFrom[0].ConfigMapRef.Name)
 	c.EnvFrom[0].ConfigMapRef.Name = ""
-	require.Len(t, p.Volumes, 1, "the kubeconfig, once the writable directories are taken out")
-	require.NotNil(t, p.Volumes[0].ConfigMap)
-	require.Len(t, c.VolumeMounts, 1)
-	kubeconfig = m.configMapData(t, p.Volumes[0].ConfigMap.Name)
-	p.Volumes[0].Name, p.Volumes[0].ConfigMap.Name, c.VolumeMounts[0].Name = "", "", ""
+	vol := slices.IndexFunc(p.Volumes, func(v corev1.Volume) bool { return v.ConfigMap != nil })
+	require.GreaterOrEqual(t, vol, 0, "the kubeconfig's volume")
+	mnt := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == p.Volumes[vol].Name })
+	require.GreaterOrEqual(t, mnt, 0, "the kubeconfig's mount")
+	kubeconfig = m.configMapData(t, p.Volumes[vol].ConfigMap.Name)
+	p.Volumes[vol].Name, p.Volumes[vol].ConfigMap.Name, c.VolumeMounts[mnt].Name = "", "", ""
+	slices.SortFunc(p.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(c.VolumeMounts, func(a, b corev1.VolumeMount) int { return strings.Compare(a.MountPath, b.MountPath) })
 	return env, kubeconfig
 }
 

@@ -228,8 +228,19 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 		f.bootstrap(tb)
 	}
 
+	f.waitHealthy(tb, timeout)
+	f.synced = time.Since(began)
+	tb.Logf("%d workflows, %d objects live and healthy on /api/status after %s", n, f.objects, f.synced.Round(time.Second))
+}
+
+// waitHealthy waits until /api/status shows every workflow Synced and
+// Healthy with all its objects, and records their number and the store
+// revision read then.
+func (f *fleet) waitHealthy(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	ctx := tb.Context()
 	var last string
-	err = f.clusters[0].stack.Poll(ctx, timeout, func() (bool, error) {
+	err := f.clusters[0].stack.Poll(ctx, timeout, func() (bool, error) {
 		// An API server that times out on a busy machine is asked again.
 		if err := f.standIn(ctx); err != nil {
 			last = err.Error()
@@ -248,15 +259,13 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 				objects += len(nd.Objects)
 			}
 		}
-		last = fmt.Sprintf("%d of %d workflows Synced and Healthy, %d objects", healthy, n, objects)
+		last = fmt.Sprintf("%d of %d workflows Synced and Healthy, %d objects", healthy, f.workflows, objects)
 		f.objects, f.revision = objects, o.Revision
-		return healthy == n && objects == n*f.perWorkflow, nil
+		return healthy == f.workflows && objects == f.workflows*f.perWorkflow, nil
 	})
 	if err != nil {
 		tb.Fatalf("the fleet did not turn healthy: %v; last: %s", err, last)
 	}
-	f.synced = time.Since(began)
-	tb.Logf("%d workflows, %d objects live and healthy on /api/status after %s", n, f.objects, f.synced.Round(time.Second))
 }
 
 // bootstrap applies Flux's bootstrap to each cluster once the service has
@@ -391,6 +400,7 @@ type service struct {
 	pid    int
 	log    string
 	client *http.Client
+	proc   *hookstest.Service
 }
 
 // gcTrace matches the heap sizes of a garbage collection's line that
@@ -418,7 +428,7 @@ func (s *service) liveHeap(tb testing.TB) int64 {
 func startHooks(tb testing.TB, env ...string) *service {
 	tb.Helper()
 	h := hookstest.Start(tb, hookstest.Build(tb, root), env...)
-	return &service{url: h.URL, pid: h.PID(), log: h.Log, client: &http.Client{Timeout: 30 * time.Second}}
+	return &service{url: h.URL, pid: h.PID(), log: h.Log, client: &http.Client{Timeout: 30 * time.Second}, proc: h}
 }
 
 // get fetches path and decodes its JSON into v unless v is nil.
