@@ -83,7 +83,7 @@ render-self:
 
 ## test: vet and run every test with the race detector
 test: tools vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## e2e: the end-to-end test alone, verbose: push → deploy commit → Flux →
 ## the status page in Chromium, a pull request's review comment, a restore;
