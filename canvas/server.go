@@ -58,6 +58,13 @@ type Options struct {
 	Status StatusSource
 	// Signals receives the deploy signal.
 	Signals Signaler
+	// PullRequests, when set, makes a write a pull request: a save,
+	// restore, create or status change of a workflow is a commit on its
+	// saves branch (SaveBranch), proposed to SourceBranch by a pull
+	// request opened with PullRequests; the source branch changes only
+	// when the pull request is merged. When nil, writes commit to
+	// SourceBranch.
+	PullRequests PullRequests
 	// Log receives what the API does not answer with.
 	Log *slog.Logger
 }
@@ -225,7 +232,7 @@ func (s *Server) fail(c *fiber.Ctx, err error) error {
 		return reply(c, http.StatusNotFound, err.Error())
 	case errors.Is(err, gitrepo.ErrConflict), errors.Is(err, gitrepo.ErrDirtyWorktree), errors.Is(err, errStale):
 		return reply(c, http.StatusConflict, err.Error())
-	case errors.Is(err, gitrepo.ErrUnavailable):
+	case errors.Is(err, gitrepo.ErrUnavailable), errors.Is(err, errPullRequest):
 		return reply(c, http.StatusBadGateway, err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return reply(c, http.StatusServiceUnavailable, "the request took too long")
