@@ -2,9 +2,11 @@ package canvas_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -231,5 +233,52 @@ func TestPullRequestRewrittenBranch(t *testing.T) {
 				t.Errorf("%d pull requests", n)
 			}
 		})
+	}
+}
+
+// TestPullRequestConcurrentSaves saves one workflow from several editors
+// at once in pull-request mode: every save is a commit on the one branch
+// (it moves by compare-and-swap, the first save creating it), and one
+// pull request proposes them all.
+func TestPullRequestConcurrentSaves(t *testing.T) {
+	t.Parallel()
+	f := newPRFixture(t)
+	var shop canvas.Workflow
+	f.expect(f.do("GET", "/workflows/shop", f.token, ""), http.StatusOK, "workflow", &shop)
+	const editors = 4
+	bodies := make([]string, editors)
+	for i := range editors {
+		bodies[i] = moved(t, shop, 100+i)
+	}
+	numbers := make([]int, editors)
+	var wg sync.WaitGroup
+	for i := range editors {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(t.Context(), "POST", f.url+"/v1/api/workflows/shop/save", strings.NewReader(bodies[i]))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+f.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var got saved
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK || got.PullRequest == nil {
+				t.Errorf("editor %d: status %d, %+v (%v)", i, resp.StatusCode, got, err)
+				return
+			}
+			numbers[i] = got.PullRequest.Number
+		})
+	}
+	wg.Wait()
+	if got := f.remote("rev-list", "--count", "main.."+canvas.SaveBranch("shop")); got != fmt.Sprint(editors) {
+		t.Errorf("%s commits on the branch for %d saves", got, editors)
+	}
+	if prs := f.github.PullRequests(); len(prs) != 1 || fmt.Sprint(numbers) != "[1 1 1 1]" {
+		t.Errorf("pull requests %+v; the saves were answered with %v", prs, numbers)
 	}
 }
