@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -27,10 +30,17 @@ type prFixture struct {
 
 func newPRFixture(t testing.TB) *prFixture {
 	t.Helper()
+	return newPRFixtureVia(t, func(api string) string { return api })
+}
+
+// newPRFixtureVia is newPRFixture whose GitHub API is at via(the
+// stand-in's URL).
+func newPRFixtureVia(t testing.TB, via func(api string) string) *prFixture {
+	t.Helper()
 	gh := githubtest.New(t, "..")
 	remote, bare := gittest.AuthRemote(t, "../fixtures/repo", "slipway", "a push credential")
 	client := github.NewClient(nil).WithAuthToken("a GitHub token")
-	base, err := url.Parse(gh.URL + "/")
+	base, err := url.Parse(via(gh.URL) + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,5 +290,45 @@ func TestPullRequestConcurrentSaves(t *testing.T) {
 	}
 	if prs := f.github.PullRequests(); len(prs) != 1 || fmt.Sprint(numbers) != "[1 1 1 1]" {
 		t.Errorf("pull requests %+v; the saves were answered with %v", prs, numbers)
+	}
+}
+
+// TestPullRequestGitHubDown saves while GitHub's API fails: the answer is
+// 502 and says the commit is on the workflow's branch, and the next save,
+// though it changes nothing, opens the pull request.
+func TestPullRequestGitHubDown(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	down.Store(true)
+	f := newPRFixtureVia(t, func(api string) string {
+		backend, err := url.Parse(api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(backend)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, `{"message":"Service Unavailable"}`, http.StatusServiceUnavailable)
+				return
+			}
+			r.Host = backend.Host // the stand-in routes by its own address
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	})
+	var shop canvas.Workflow
+	f.expect(f.do("GET", "/workflows/shop", f.token, ""), http.StatusOK, "workflow", &shop)
+	branch := canvas.SaveBranch("shop")
+	var got canvas.Reply
+	f.expect(f.do("POST", "/workflows/shop/save", f.token, moved(t, shop, 11)), http.StatusBadGateway, "error", &got)
+	if !strings.Contains(got.Error, "shop is saved on "+branch) || f.remote("rev-list", "--count", "main.."+branch) != "1" {
+		t.Errorf("refusal %q", got.Error)
+	}
+	down.Store(false)
+	var again saved
+	f.expect(f.do("POST", "/workflows/shop/save", f.token, moved(t, shop, 11)), http.StatusOK, "save", &again)
+	if again.PullRequest == nil || !again.PullRequest.Opened || len(f.github.PullRequests()) != 1 || f.remote("rev-list", "--count", "main.."+branch) != "1" {
+		t.Errorf("after GitHub came back: %+v, %d pull requests", again.PullRequest, len(f.github.PullRequests()))
 	}
 }
