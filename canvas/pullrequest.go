@@ -118,27 +118,31 @@ func (g *GitHub) OpenPullRequest(ctx context.Context, p NewPullRequest) (*PullRe
 // not open: GitHub failed. The next save opens it.
 var errPullRequest = errors.New("the pull request did not open")
 
-// saveBranch returns where workflow id's saves branch is: old is its head
-// (zero when it does not exist), and pending is that head when it holds
-// saves that src, the source branch's head, has not merged; nil when the
-// branch does not exist or src has merged it.
-func (s *Server) saveBranch(src *object.Commit, id string) (old plumbing.Hash, pending *object.Commit, err error) {
+// saveBranch returns the source branch's head, fetched, and where
+// workflow id's saves branch is: old is its head (zero when it does not
+// exist), and pending is that head when it holds saves the source
+// branch has not merged; nil when the branch does not exist or the
+// source branch has merged it. Callers hold s.branches.
+func (s *Server) saveBranch(ctx context.Context, id string) (src *object.Commit, old plumbing.Hash, pending *object.Commit, err error) {
+	if src, err = s.fetchHead(ctx); err != nil {
+		return nil, old, nil, err
+	}
 	old, err = s.opts.Source.Branch(SaveBranch(id))
 	if err != nil || old.IsZero() {
-		return old, nil, err
+		return src, old, nil, err
 	}
 	c, err := s.opts.Source.Commit(old)
 	if err != nil {
-		return old, nil, err
+		return nil, old, nil, err
 	}
 	merged, err := c.IsAncestor(src)
 	if err != nil {
-		return old, nil, fmt.Errorf("is %s merged into %s: %w", SaveBranch(id), s.opts.SourceBranch, err)
+		return nil, old, nil, fmt.Errorf("is %s merged into %s: %w", SaveBranch(id), s.opts.SourceBranch, err)
 	}
 	if merged {
-		return old, nil, nil
+		return src, old, nil, nil
 	}
-	return old, c, nil
+	return src, old, c, nil
 }
 
 // readHead returns the commit the editor reads workflow id at, and its
@@ -146,15 +150,17 @@ func (s *Server) saveBranch(src *object.Commit, id string) (old plumbing.Hash, p
 // while it holds saves the source branch has not merged, so that a
 // reload shows what was saved; the source branch's head otherwise.
 func (s *Server) readHead(ctx context.Context, id string) (*object.Commit, string, error) {
-	src, err := s.head(ctx)
-	if err != nil || s.opts.PullRequests == nil {
+	if s.opts.PullRequests == nil {
+		src, err := s.head(ctx)
 		return src, s.opts.SourceBranch, err
 	}
-	_, pending, err := s.saveBranch(src, id)
-	if err != nil {
+	s.branches.Lock()
+	defer s.branches.Unlock()
+	src, _, pending, err := s.saveBranch(ctx, id)
+	switch {
+	case err != nil:
 		return nil, "", err
-	}
-	if pending != nil {
+	case pending != nil:
 		return pending, SaveBranch(id), nil
 	}
 	return src, s.opts.SourceBranch, nil
@@ -175,13 +181,32 @@ type nextContent func(branch string, base *object.Commit, files source.Files, co
 // gitrepo.ErrUnchanged, with the pull request of the saves pending, if
 // any.
 func (s *Server) propose(ctx context.Context, id string, author gitrepo.Signature, message string, next nextContent) (*PullRequest, error) {
+	pending, err := s.commitSave(ctx, id, author, message, next)
+	if pending == nil {
+		return nil, err
+	}
+	subject, _, _ := strings.Cut(message, "\n")
+	branch := SaveBranch(id)
+	pr, opened, perr := s.opts.PullRequests.OpenPullRequest(ctx, NewPullRequest{Head: branch, Base: s.opts.SourceBranch, Title: subject,
+		Body: fmt.Sprintf("Saved from the canvas by %s <%s>.\n\nLater saves of %s add commits to this pull request; merging it deploys them.\n",
+			author.Name, author.Email, id)})
+	if perr != nil {
+		return nil, fmt.Errorf("%w: %s is saved on %s, and its next save opens the pull request: %w", errPullRequest, id, branch, perr)
+	}
+	pr.Opened = opened
+	return pr, err
+}
+
+// commitSave commits, for propose, the content next returns on workflow
+// id's saves branch, and returns the branch's head when it holds saves
+// to propose: with a nil error, or gitrepo.ErrUnchanged when this save
+// changed nothing.
+func (s *Server) commitSave(ctx context.Context, id string, author gitrepo.Signature, message string, next nextContent) (*object.Commit, error) {
+	s.branches.Lock()
+	defer s.branches.Unlock()
 	branch, file := SaveBranch(id), workflow.WorkflowFile(id)
 	for attempt := 0; ; attempt++ {
-		src, err := s.head(ctx)
-		if err != nil {
-			return nil, err
-		}
-		old, pending, err := s.saveBranch(src, id)
+		src, old, pending, err := s.saveBranch(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -201,26 +226,16 @@ func (s *Server) propose(ctx context.Context, id string, author gitrepo.Signatur
 		if err != nil {
 			return nil, err
 		}
-		_, err = s.opts.Source.CommitBranch(ctx, branch, base, old, map[string][]byte{file: content}, author, message)
-		if errors.Is(err, gitrepo.ErrConflict) && attempt < gitrepo.MaxAttempts {
+		c, err := s.opts.Source.CommitBranch(ctx, branch, base, old, map[string][]byte{file: content}, author, message)
+		switch {
+		case errors.Is(err, gitrepo.ErrConflict) && attempt < gitrepo.MaxAttempts:
 			continue
-		}
-		unchanged := errors.Is(err, gitrepo.ErrUnchanged)
-		if unchanged && pending == nil {
+		case errors.Is(err, gitrepo.ErrUnchanged):
+			return pending, err
+		case err != nil:
 			return nil, err
 		}
-		if err != nil && !unchanged {
-			return nil, err
-		}
-		subject, _, _ := strings.Cut(message, "\n")
-		pr, opened, perr := s.opts.PullRequests.OpenPullRequest(ctx, NewPullRequest{Head: branch, Base: s.opts.SourceBranch, Title: subject,
-			Body: fmt.Sprintf("Saved from the canvas by %s <%s>.\n\nLater saves of %s add commits to this pull request; merging it deploys them.\n",
-				author.Name, author.Email, id)})
-		if perr != nil {
-			return nil, fmt.Errorf("%w: %s is saved on %s, and its next save opens the pull request: %w", errPullRequest, id, branch, perr)
-		}
-		pr.Opened = opened
-		return pr, err
+		return c, nil
 	}
 }
 
@@ -231,11 +246,7 @@ func (s *Server) unmerged(ctx context.Context, name string) string {
 	if s.opts.PullRequests == nil {
 		return ""
 	}
-	src, err := s.head(ctx)
-	if err != nil {
-		return ""
-	}
-	if _, pending, err := s.saveBranch(src, name); err != nil || pending == nil {
+	if _, branch, err := s.readHead(ctx, name); err != nil || branch == s.opts.SourceBranch {
 		return ""
 	}
 	where := SaveBranch(name)

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
@@ -76,6 +77,10 @@ type Server struct {
 	// loader decodes the source branch's files, remembering them between
 	// requests.
 	loader source.Loader
+	// branches serialises, in pull-request mode, this server's fetches
+	// and pushes of the clone: go-git rewrites a ref file in place, and a
+	// fetch or push that reads it meanwhile finds it empty.
+	branches sync.Mutex
 }
 
 // New returns a Server.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -88,8 +89,18 @@ func (s *Server) registerWorkflows(r fiber.Router) {
 	r.Put("/workflows/:id/status", s.requireUser, s.setStatus)
 }
 
-// head returns the source branch's head, fetched.
+// head returns the source branch's head, fetched. In pull-request mode
+// the fetch waits for the saves' pushes (s.branches).
 func (s *Server) head(ctx context.Context) (*object.Commit, error) {
+	if s.opts.PullRequests != nil {
+		s.branches.Lock()
+		defer s.branches.Unlock()
+	}
+	return s.fetchHead(ctx)
+}
+
+// fetchHead is head without waiting.
+func (s *Server) fetchHead(ctx context.Context) (*object.Commit, error) {
 	if err := s.opts.Source.Fetch(ctx); err != nil {
 		return nil, err
 	}
@@ -435,7 +446,10 @@ func (s *Server) loaded(ctx context.Context, branch string, head *object.Commit,
 	if len(vs) > 0 && vs[len(vs)-1].Commit == commit {
 		return nil
 	}
-	if c, err := s.opts.Source.Resolve(commit); err != nil {
+	if !plumbing.IsHash(commit) {
+		return fmt.Errorf("%w: %s is at another version than %q, which is no commit; load it again", errStale, id, commit)
+	}
+	if c, err := s.opts.Source.Commit(plumbing.NewHash(commit)); err != nil {
 		return fmt.Errorf("%w: %s is at another version than %s, a commit this service does not know; load it again", errStale, id, gitrepo.ShortID(commit))
 	} else if in, err := c.IsAncestor(head); err == nil && !in {
 		return fmt.Errorf("%w: %s is no longer in the history of %s, which was rewritten (force-pushed) since %s was loaded; load it again",
