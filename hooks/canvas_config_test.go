@@ -63,3 +63,28 @@ func TestCanvasSaveConfig(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPullRequestRepo reads HOOKS_SOURCE_REPO values for the GitHub
+// repository they name: a name is found only in a github.com URL, and
+// is always one owner and one repository, never more of the path.
+func FuzzPullRequestRepo(f *testing.F) {
+	for _, s := range []string{
+		"https://github.com/example/workflows.git", "git@github.com:example/w.git", "ssh://git@github.com/a/b",
+		"https://user:tok@github.com/a/b/", "https://github.com/a/b/c", "https://github.com.evil.example/a/b", "/srv/git/w.git",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, source string) {
+		repo, err := CanvasConfig{}.PullRequestRepo(source)
+		if err != nil {
+			return
+		}
+		owner, name, ok := strings.Cut(repo, "/")
+		if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			t.Errorf("%q names %q, not owner/name", source, repo)
+		}
+		if !strings.Contains(source, "github.com/"+repo) && !strings.Contains(source, "github.com:"+repo) {
+			t.Errorf("%q names %q, which it does not hold after github.com", source, repo)
+		}
+	})
+}
