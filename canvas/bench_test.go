@@ -53,3 +53,25 @@ func BenchmarkSave(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkSavePullRequest saves a workflow's canvas in pull-request
+// mode, alternating two canvases so that each save is a commit pushed to
+// the workflow's branch on a remote over smart HTTP; the first opens the
+// pull request, the others find it open on the GitHub stand-in.
+func BenchmarkSavePullRequest(b *testing.B) {
+	f := newPRFixture(b)
+	bodies := [2]string{
+		`{"nodes":[{"id":"n","type":"configmap","position":{"x":0,"y":0},"data":{"name":"c","data":{"k":"a"}}}],"edges":[]}`,
+		`{"nodes":[{"id":"n","type":"configmap","position":{"x":0,"y":0},"data":{"name":"c","data":{"k":"b"}}}],"edges":[]}`,
+	}
+	i := 0
+	for b.Loop() {
+		if a := f.do("POST", "/workflows/sketch/save", f.token, bodies[i%2]); a.status != http.StatusOK {
+			b.Fatalf("status %d: %s", a.status, a.body)
+		}
+		i++
+	}
+	if n := len(f.github.PullRequests()); n != 1 {
+		b.Errorf("%d pull requests, want 1", n)
+	}
+}

@@ -51,7 +51,8 @@ func newFixtureWith(t testing.TB, opts func(*canvas.Options)) *fixture {
 	return newFixtureOn(t, gittest.FixtureRepo(t, "../fixtures/repo"), opts)
 }
 
-// newFixtureOn is newFixtureWith on the repository dir.
+// newFixtureOn is newFixtureWith on the repository dir (a path or a
+// remote's URL).
 func newFixtureOn(t testing.TB, dir string, opts func(*canvas.Options)) *fixture {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
@@ -59,7 +60,7 @@ func newFixtureOn(t testing.TB, dir string, opts func(*canvas.Options)) *fixture
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{})
+	repo, err := gitrepo.Open(t.Context(), dir, gitrepo.Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -262,12 +262,15 @@ func (s *Server) run(c *fiber.Ctx) error {
 	defer cancel()
 	head, logs, err := s.commitRun(ctx, name, gitrepo.Signature{Name: u.Name, Email: u.Email}, req.TriggerData)
 	if err != nil {
-		return s.fail(c, err)
+		return s.fail(c, s.noteUnmerged(ctx, name, err))
 	}
 	if err := s.opts.Signals.Signal(ctx, hooks.SignalDeploy); err != nil {
 		return s.fail(c, fmt.Errorf("queue the deploy: %w", err))
 	}
 	logs = append(logs, fmt.Sprintf("Deploy of %s (%s) queued: Flux applies it once it is built", gitrepo.ShortID(head.Hash.String()), s.opts.SourceBranch))
+	if note := s.unmerged(ctx, name); note != "" {
+		logs = append(logs, note)
+	}
 	return c.JSON(RunResponse{Message: "Workflow execution started", RunID: head.Hash.String(), Status: "running", Logs: logs})
 }
 

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
@@ -58,6 +59,13 @@ type Options struct {
 	Status StatusSource
 	// Signals receives the deploy signal.
 	Signals Signaler
+	// PullRequests, when set, makes a write a pull request: a save,
+	// restore, create or status change of a workflow is a commit on its
+	// saves branch (SaveBranch), proposed to SourceBranch by a pull
+	// request opened with PullRequests; the source branch changes only
+	// when the pull request is merged. When nil, writes commit to
+	// SourceBranch.
+	PullRequests PullRequests
 	// Log receives what the API does not answer with.
 	Log *slog.Logger
 }
@@ -69,6 +77,10 @@ type Server struct {
 	// loader decodes the source branch's files, remembering them between
 	// requests.
 	loader source.Loader
+	// branches serialises, in pull-request mode, this server's fetches
+	// and pushes of the clone: go-git rewrites a ref file in place, and a
+	// fetch or push that reads it meanwhile finds it empty.
+	branches sync.Mutex
 }
 
 // New returns a Server.
@@ -225,7 +237,7 @@ func (s *Server) fail(c *fiber.Ctx, err error) error {
 		return reply(c, http.StatusNotFound, err.Error())
 	case errors.Is(err, gitrepo.ErrConflict), errors.Is(err, gitrepo.ErrDirtyWorktree), errors.Is(err, errStale):
 		return reply(c, http.StatusConflict, err.Error())
-	case errors.Is(err, gitrepo.ErrUnavailable):
+	case errors.Is(err, gitrepo.ErrUnavailable), errors.Is(err, errPullRequest):
 		return reply(c, http.StatusBadGateway, err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return reply(c, http.StatusServiceUnavailable, "the request took too long")

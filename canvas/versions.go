@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
+	"github.com/slipway-gitops/slipway/source"
 )
 
 // Version is a version of a workflow in the editor's shape: a commit that
@@ -56,10 +58,10 @@ func (s *Server) registerVersions(r fiber.Router) {
 	r.Post("/workflows/:id/versions/:version/restore", s.requireUser, s.restoreVersion)
 }
 
-// versions returns the versions of workflow id, oldest first; none is
-// errNoWorkflow.
+// versions returns the versions of workflow id where the editor reads it
+// (readHead), oldest first; none is errNoWorkflow.
 func (s *Server) versions(ctx context.Context, id string) ([]gitrepo.Version, error) {
-	head, err := s.head(ctx)
+	head, _, err := s.readHead(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +123,9 @@ func (s *Server) getVersion(c *fiber.Ctx) error {
 }
 
 // restoreVersion writes a version back as a new commit, its author the
-// signed-in user, and answers the new version and the workflow.
+// signed-in user, and answers the new version and the workflow. In
+// pull-request mode the commit is a save (propose) of the version the
+// editor lists.
 func (s *Server) restoreVersion(c *fiber.Ctx) error {
 	id, n, err := versionParams(c)
 	if err != nil {
@@ -130,7 +134,13 @@ func (s *Server) restoreVersion(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), writeTimeout)
 	defer cancel()
 	u, _ := CurrentUser(c)
-	_, err = s.opts.Source.Restore(ctx, s.opts.SourceBranch, id, n, gitrepo.Signature{Name: u.Name, Email: u.Email})
+	author := gitrepo.Signature{Name: u.Name, Email: u.Email}
+	var pr *PullRequest
+	if s.opts.PullRequests != nil {
+		pr, err = s.proposeRestore(ctx, id, n, author)
+	} else {
+		_, err = s.opts.Source.Restore(ctx, s.opts.SourceBranch, id, n, author)
+	}
 	if errors.Is(err, gitrepo.ErrUnchanged) {
 		return reply(c, http.StatusConflict, fmt.Sprintf("%s is at the content of version %d already", id, n))
 	}
@@ -149,7 +159,23 @@ func (s *Server) restoreVersion(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return c.JSON(fiber.Map{"message": fmt.Sprintf("Restored version %d as version %d", n, v.Version), "version": v, "workflow": w})
+	return c.JSON(withPullRequest(fiber.Map{"message": fmt.Sprintf("Restored version %d as version %d", n, v.Version), "version": v, "workflow": w}, pr))
+}
+
+// proposeRestore saves version n of workflow id, as the editor lists it,
+// in pull-request mode.
+func (s *Server) proposeRestore(ctx context.Context, id string, n int, author gitrepo.Signature) (*PullRequest, error) {
+	head, _, err := s.readHead(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	content, _, err := s.opts.Source.Show(ctx, head.Hash.String(), id, n)
+	if err != nil {
+		return nil, err
+	}
+	return s.propose(ctx, id, author, fmt.Sprintf("Restore %s to version %d\n", id, n), func(string, *object.Commit, source.Files, []byte) ([]byte, error) {
+		return content, nil
+	})
 }
 
 // versionParams returns the :id and :version parameters.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -88,8 +89,18 @@ func (s *Server) registerWorkflows(r fiber.Router) {
 	r.Put("/workflows/:id/status", s.requireUser, s.setStatus)
 }
 
-// head returns the source branch's head, fetched.
+// head returns the source branch's head, fetched. In pull-request mode
+// the fetch waits for the saves' pushes (s.branches).
 func (s *Server) head(ctx context.Context) (*object.Commit, error) {
+	if s.opts.PullRequests != nil {
+		s.branches.Lock()
+		defer s.branches.Unlock()
+	}
+	return s.fetchHead(ctx)
+}
+
+// fetchHead is head without waiting.
+func (s *Server) fetchHead(ctx context.Context) (*object.Commit, error) {
 	if err := s.opts.Source.Fetch(ctx); err != nil {
 		return nil, err
 	}
@@ -158,9 +169,9 @@ func (s *Server) getWorkflow(c *fiber.Ctx) error {
 	return c.JSON(w)
 }
 
-// readWorkflow reads workflow id at the source branch's head.
+// readWorkflow reads workflow id where the editor reads it (readHead).
 func (s *Server) readWorkflow(ctx context.Context, id string) (*Workflow, error) {
-	head, err := s.head(ctx)
+	head, _, err := s.readHead(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -246,12 +257,20 @@ func (s *Server) createWorkflow(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), writeTimeout)
 	defer cancel()
 	u, _ := CurrentUser(c)
-	_, err = s.opts.Source.Append(ctx, s.opts.SourceBranch, []gitrepo.Change{{
-		Files:   map[string][]byte{workflow.WorkflowFile(id): content},
-		Author:  gitrepo.Signature{Name: u.Name, Email: u.Email},
-		When:    time.Now(),
-		Message: fmt.Sprintf("Create %s from the canvas\n", id),
-	}})
+	author, message, file := gitrepo.Signature{Name: u.Name, Email: u.Email}, fmt.Sprintf("Create %s from the canvas\n", id), workflow.WorkflowFile(id)
+	var pr *PullRequest
+	if s.opts.PullRequests != nil {
+		pr, err = s.propose(ctx, id, author, message, func(_ string, _ *object.Commit, _ source.Files, cur []byte) ([]byte, error) {
+			if cur != nil {
+				return nil, fmt.Errorf("%s: %w", file, gitrepo.ErrExists)
+			}
+			return content, nil
+		})
+	} else {
+		_, err = s.opts.Source.Append(ctx, s.opts.SourceBranch, []gitrepo.Change{{
+			Files: map[string][]byte{file: content}, Author: author, When: time.Now(), Message: message,
+		}})
+	}
 	if errors.Is(err, gitrepo.ErrExists) {
 		return reply(c, http.StatusConflict, fmt.Sprintf("a workflow named %q exists already", id))
 	}
@@ -262,7 +281,17 @@ func (s *Server) createWorkflow(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return c.Status(http.StatusCreated).JSON(fiber.Map{"id": id, "message": "Workflow created successfully", "workflow": w})
+	return c.Status(http.StatusCreated).JSON(withPullRequest(fiber.Map{"id": id, "message": "Workflow created successfully", "workflow": w}, pr))
+}
+
+// withPullRequest adds to the answer m of a write in pull-request mode the
+// pull request that proposes it, and says so in its message.
+func withPullRequest(m fiber.Map, pr *PullRequest) fiber.Map {
+	if pr != nil {
+		m["pull_request"] = pr
+		m["message"] = fmt.Sprintf("%s on %s: pull request #%d proposes it to %s (%s)", m["message"], pr.Branch, pr.Number, pr.Base, pr.URL)
+	}
+	return m
 }
 
 // quote returns s as a JSON string.
@@ -334,56 +363,49 @@ func (s *Server) setStatus(c *fiber.Ctx) error {
 }
 
 // edit commits new values of members of workflow id's file, as the
-// signed-in user, and answers the workflow. With If-Match (the Commit of
-// the workflow the editor loaded), the edit is refused when the workflow
-// changed since; without it, the edit is made on the newest version, its
-// other members kept. A published workflow whose new file has problems
-// is refused with them.
+// signed-in user, and answers the workflow: to the source branch, or in
+// pull-request mode to the workflow's saves branch (propose). With
+// If-Match (the Commit of the workflow the editor loaded), the edit is
+// refused when the workflow changed since; without it, the edit is made
+// on the newest version, its other members kept. A published workflow
+// whose new file has problems is refused with them.
 func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.Value) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), writeTimeout)
 	defer cancel()
 	ifMatch := strings.Trim(c.Get(fiber.HeaderIfMatch), `" `)
 	u, _ := CurrentUser(c)
-	file := workflow.WorkflowFile(id)
-	// The other files the new one is checked with are read first: the
-	// repository is locked while the edit runs.
-	head, err := s.head(ctx)
-	if err != nil {
-		return s.fail(c, err)
-	}
-	files, err := s.opts.Source.Source(head)
-	if err != nil {
-		return s.fail(c, err)
-	}
-	_, err = s.opts.Source.EditFile(ctx, s.opts.SourceBranch, file, gitrepo.Signature{Name: u.Name, Email: u.Email}, message,
-		func(head *object.Commit, content []byte) ([]byte, error) {
-			if content == nil {
-				return nil, fmt.Errorf("%w: %s", errNoWorkflow, id)
-			}
-			if ifMatch != "" {
-				vs, err := s.opts.Source.Versions(ctx, head.Hash.String(), id)
-				if err != nil {
-					return nil, err
-				}
-				if len(vs) == 0 || vs[len(vs)-1].Commit != ifMatch {
-					return nil, fmt.Errorf("%w: %s is at another version than %s; load it again", errStale, id, gitrepo.ShortID(ifMatch))
-				}
-			}
-			ms, err := readMembers(content)
-			if err != nil {
-				return nil, &problemsError{problems: workflow.Errors{{File: file, Message: fmt.Sprintf("the file is no JSON object Slipway can edit: %v; fix it in git", err)}}}
-			}
-			fresh := map[string]bool{}
-			for name, v := range set {
-				ms = setMember(ms, name, v)
-				fresh[name] = true
-			}
-			next, err := writeMembers(ms, fresh)
-			if err != nil {
+	author, file := gitrepo.Signature{Name: u.Name, Email: u.Email}, workflow.WorkflowFile(id)
+	next := func(branch string, head *object.Commit, files source.Files, content []byte) ([]byte, error) {
+		if content == nil {
+			return nil, fmt.Errorf("%w: %s", errNoWorkflow, id)
+		}
+		if ifMatch != "" {
+			if err := s.loaded(ctx, branch, head, id, ifMatch); err != nil {
 				return nil, err
 			}
-			return next, s.check(ctx, files, file, next)
-		})
+		}
+		ms, err := readMembers(content)
+		if err != nil {
+			return nil, &problemsError{problems: workflow.Errors{{File: file, Message: fmt.Sprintf("the file is no JSON object Slipway can edit: %v; fix it in git", err)}}}
+		}
+		fresh := map[string]bool{}
+		for name, v := range set {
+			ms = setMember(ms, name, v)
+			fresh[name] = true
+		}
+		next, err := writeMembers(ms, fresh)
+		if err != nil {
+			return nil, err
+		}
+		return next, s.check(ctx, files, file, next)
+	}
+	var pr *PullRequest
+	var err error
+	if s.opts.PullRequests != nil {
+		pr, err = s.propose(ctx, id, author, message, next)
+	} else {
+		err = s.commitEdit(ctx, file, author, message, next)
+	}
 	if err != nil && !errors.Is(err, gitrepo.ErrUnchanged) {
 		return s.fail(c, err)
 	}
@@ -391,7 +413,49 @@ func (s *Server) edit(c *fiber.Ctx, id, message string, set map[string]jsontext.
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return c.JSON(fiber.Map{"message": "Workflow saved successfully", "workflow": w})
+	return c.JSON(withPullRequest(fiber.Map{"message": "Workflow saved successfully", "workflow": w}, pr))
+}
+
+// commitEdit commits the content next returns for file to the source
+// branch, by compare-and-swap.
+func (s *Server) commitEdit(ctx context.Context, file string, author gitrepo.Signature, message string, next nextContent) error {
+	// The other files the new one is checked with are read first: the
+	// repository is locked while the edit runs.
+	head, err := s.head(ctx)
+	if err != nil {
+		return err
+	}
+	files, err := s.opts.Source.Source(head)
+	if err != nil {
+		return err
+	}
+	_, err = s.opts.Source.EditFile(ctx, s.opts.SourceBranch, file, author, message, func(head *object.Commit, content []byte) ([]byte, error) {
+		return next(s.opts.SourceBranch, head, files, content)
+	})
+	return err
+}
+
+// loaded returns errStale unless commit, the version of workflow id the
+// editor loaded, is its newest at head of branch; when commit is not in
+// head's history at all, the error says that the branch was rewritten.
+func (s *Server) loaded(ctx context.Context, branch string, head *object.Commit, id, commit string) error {
+	vs, err := s.opts.Source.Versions(ctx, head.Hash.String(), id)
+	if err != nil {
+		return err
+	}
+	if len(vs) > 0 && vs[len(vs)-1].Commit == commit {
+		return nil
+	}
+	if !plumbing.IsHash(commit) {
+		return fmt.Errorf("%w: %s is at another version than %q, which is no commit; load it again", errStale, id, commit)
+	}
+	if c, err := s.opts.Source.Commit(plumbing.NewHash(commit)); err != nil {
+		return fmt.Errorf("%w: %s is at another version than %s, a commit this service does not know; load it again", errStale, id, gitrepo.ShortID(commit))
+	} else if in, err := c.IsAncestor(head); err == nil && !in {
+		return fmt.Errorf("%w: %s is no longer in the history of %s, which was rewritten (force-pushed) since %s was loaded; load it again",
+			errStale, gitrepo.ShortID(commit), branch, id)
+	}
+	return fmt.Errorf("%w: %s is at another version than %s; load it again", errStale, id, gitrepo.ShortID(commit))
 }
 
 // check returns the problems file would have with content next among

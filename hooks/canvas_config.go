@@ -1,9 +1,11 @@
 package hooks
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -27,6 +29,44 @@ type CanvasConfig struct {
 	ProxyHeader string `env:"HOOKS_CANVAS_PROXY_HEADER"`
 	// TrustedProxies are the addresses (CIDR prefixes) of those proxies.
 	TrustedProxies []string `env:"HOOKS_CANVAS_TRUSTED_PROXIES"`
+	// Save is what the editor's writes do: SaveCommit commits them to the
+	// source branch; SavePullRequest commits them to a branch per
+	// workflow, pushed to the source repository, and opens a pull request
+	// of it into the source branch with HOOKS_GITHUB_TOKEN.
+	Save string `env:"HOOKS_CANVAS_SAVE, default=commit"`
+	// SaveRepo is the GitHub repository (owner/name) the pull requests are
+	// opened on; empty, the one HOOKS_SOURCE_REPO names on github.com.
+	SaveRepo string `env:"HOOKS_CANVAS_SAVE_REPO"`
+}
+
+// The values of HOOKS_CANVAS_SAVE.
+const (
+	// SaveCommit commits a save to the source branch.
+	SaveCommit = "commit"
+	// SavePullRequest commits a save to the workflow's own branch and
+	// proposes it by a pull request.
+	SavePullRequest = "pull-request"
+)
+
+// githubRepo finds owner/name in a github.com URL: https://, ssh:// or
+// git@github.com:owner/name, with or without .git.
+var githubRepo = regexp.MustCompile(`^(?:(?:https?|ssh)://(?:[^@/]*@)?github\.com/|git@github\.com:)([A-Za-z0-9][-A-Za-z0-9]*/[A-Za-z0-9._-]+?)(?:\.git)?/?$`)
+
+// PullRequestRepo returns the GitHub repository (owner/name) that
+// pull-request mode opens pull requests on: SaveRepo, or the one
+// sourceRepo (HOOKS_SOURCE_REPO) names on github.com.
+func (c CanvasConfig) PullRequestRepo(sourceRepo string) (string, error) {
+	if c.SaveRepo != "" {
+		if owner, name, ok := strings.Cut(c.SaveRepo, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			return "", fmt.Errorf("%q is not a GitHub repository (owner/name)", c.SaveRepo)
+		}
+		return c.SaveRepo, nil
+	}
+	m := githubRepo.FindStringSubmatch(sourceRepo)
+	if m == nil {
+		return "", errors.New("HOOKS_SOURCE_REPO is not on github.com; name the repository the pull requests are opened on (owner/name)")
+	}
+	return m[1], nil
 }
 
 // Proxies returns TrustedProxies parsed; Validate has checked them.
@@ -52,8 +92,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// validate reports every invalid variable.
-func (c CanvasConfig) validate() []error {
+// validate reports every invalid variable; cfg holds them all.
+func (c CanvasConfig) validate(cfg *Config) []error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
@@ -79,6 +119,18 @@ func (c CanvasConfig) validate() []error {
 		if _, err := parsePrefix(p); err != nil {
 			bad("HOOKS_CANVAS_TRUSTED_PROXIES", "%q is not an address or CIDR prefix", p)
 		}
+	}
+	switch c.Save {
+	case SaveCommit:
+	case SavePullRequest:
+		if _, err := c.PullRequestRepo(cfg.SourceRepo); err != nil {
+			bad("HOOKS_CANVAS_SAVE_REPO", "%v", err)
+		}
+		if cfg.GitHubToken == "" {
+			bad("HOOKS_GITHUB_TOKEN", "is required with HOOKS_CANVAS_SAVE=%s: it opens the pull requests", SavePullRequest)
+		}
+	default:
+		bad("HOOKS_CANVAS_SAVE", "%q is not %s or %s", c.Save, SaveCommit, SavePullRequest)
 	}
 	return errs
 }

@@ -207,7 +207,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Events.validate()...)
 	errs = append(errs, c.Builds.Validate()...)
-	errs = append(errs, c.Canvas.validate()...)
+	errs = append(errs, c.Canvas.validate(c)...)
 	if c.Builds.Enabled() && c.Kubeconfig == "" {
 		bad("HOOKS_BUILD_REGISTRY", "builds run as Kubernetes Jobs: HOOKS_KUBECONFIG is required")
 	}

@@ -57,6 +57,18 @@ type ReviewerConfig struct {
 // never gets an answer fails and is retried rather than holding its job.
 const GitHubTimeout = 30 * time.Second
 
+// NewGitHubClient returns a client of GitHub's REST API at apiURL that
+// authenticates with token and gives up on a call after timeout.
+func NewGitHubClient(token, apiURL string, timeout time.Duration) (*github.Client, error) {
+	gh := github.NewClient(&http.Client{Timeout: timeout}).WithAuthToken(token)
+	base, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
+	if err != nil {
+		return nil, fmt.Errorf("GitHub API URL: %w", err)
+	}
+	gh.BaseURL = base
+	return gh, nil
+}
+
 // Reviewer renders a pull request's change and reports it on GitHub: one
 // comment, upserted, and a commit status.
 type Reviewer struct {
@@ -85,12 +97,10 @@ func NewReviewer(cfg ReviewerConfig) (*Reviewer, error) {
 			return nil, fmt.Errorf("reviewer: %w", err)
 		}
 	}
-	gh := github.NewClient(&http.Client{Timeout: cmp.Or(cfg.Timeout, GitHubTimeout)}).WithAuthToken(cfg.GitHubToken)
-	base, err := url.Parse(strings.TrimSuffix(cfg.GitHubAPIURL, "/") + "/")
+	gh, err := NewGitHubClient(cfg.GitHubToken, cfg.GitHubAPIURL, cmp.Or(cfg.Timeout, GitHubTimeout))
 	if err != nil {
-		return nil, fmt.Errorf("reviewer: GitHub API URL: %w", err)
+		return nil, fmt.Errorf("reviewer: %w", err)
 	}
-	gh.BaseURL = base
 	return &Reviewer{source: cfg.Source, github: gh, compiler: cfg.Compiler, clusters: cfg.Clusters, dryRun: cfg.DryRun, reviewing: map[string]chan struct{}{}}, nil
 }
 

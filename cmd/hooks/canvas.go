@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/slipway-gitops/slipway/canvas"
@@ -29,9 +30,29 @@ func newCanvas(ctx context.Context, cfg *hooks.Config, st *store.Store, source *
 			log.Info("canvas: made the bootstrap account", slog.String("email", cfg.Canvas.AdminEmail))
 		}
 	}
-	return canvas.New(canvas.Options{
+	opts := canvas.Options{
 		Source: source, SourceBranch: cfg.SourceBranch, Accounts: accounts,
 		ProxyHeader: cfg.Canvas.ProxyHeader, TrustedProxies: cfg.Canvas.Proxies(), Origins: cfg.Canvas.Origins,
 		Status: status, Signals: st.Queue(), Log: log,
-	})
+	}
+	if cfg.Canvas.Save == hooks.SavePullRequest {
+		if opts.PullRequests, err = newPullRequests(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return canvas.New(opts)
+}
+
+// newPullRequests returns what opens the pull requests of
+// HOOKS_CANVAS_SAVE=pull-request.
+func newPullRequests(cfg *hooks.Config) (*canvas.GitHub, error) {
+	repo, err := cfg.Canvas.PullRequestRepo(cfg.SourceRepo)
+	if err != nil {
+		return nil, fmt.Errorf("canvas: %w", err)
+	}
+	client, err := hooks.NewGitHubClient(cfg.GitHubToken, cfg.GitHubAPIURL, hooks.GitHubTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("canvas: %w", err)
+	}
+	return canvas.NewGitHub(client, repo)
 }

@@ -1,20 +1,24 @@
 // Package githubtest stands in for GitHub in tests: a loopback REST API
 // that checks every request against GitHub's own REST description
 // (@octokit/openapi) before it answers and keeps issue comments and
-// commit statuses, and GitHub's example webhook payloads
+// commit statuses and pull requests, and GitHub's example webhook payloads
 // (@octokit/webhooks-examples). `make tools` installs both into
 // .tools/npm.
 package githubtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -52,8 +56,9 @@ func skipLoudly(t testing.TB, msg string) {
 }
 
 // GitHub is a loopback GitHub REST API. It answers the calls a pull
-// request review makes (issue comments, commit statuses) and fails the
-// test on any request GitHub's REST description does not allow.
+// request review makes (issue comments, commit statuses) and those that
+// open pull requests (list and create), and fails the test on any request
+// GitHub's REST description does not allow.
 type GitHub struct {
 	// URL is the API's base URL, without a trailing slash.
 	URL string
@@ -65,6 +70,18 @@ type GitHub struct {
 	next     int64
 	requests []string
 	statuses []string
+	pulls    []PullRequest
+}
+
+// PullRequest is a pull request opened on the stand-in.
+type PullRequest struct {
+	Number int
+	// Head and Base are branch names, without an owner.
+	Head, Base  string
+	Title, Body string
+	// State is "open" or "closed"; Merged is true for a merged one.
+	State  string
+	Merged bool
 }
 
 // New starts a stand-in GitHub for a test; root is the checkout's root
@@ -117,6 +134,87 @@ func (g *GitHub) Statuses() []string {
 	return append([]string(nil), g.statuses...)
 }
 
+// PullRequests returns the pull requests opened so far, oldest first.
+func (g *GitHub) PullRequests() []PullRequest {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]PullRequest(nil), g.pulls...)
+}
+
+// MergePullRequest marks pull request number merged and closed, as
+// GitHub does when its head is merged into its base; the test merges
+// the branches in its git repository itself.
+func (g *GitHub) MergePullRequest(number int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.pulls {
+		if g.pulls[i].Number == number {
+			g.pulls[i].State, g.pulls[i].Merged = "closed", true
+			return
+		}
+	}
+	g.t.Errorf("no pull request #%d to merge", number)
+}
+
+// pullJSON is a pull request in GitHub's shape, with the fields a client
+// reads.
+func (g *GitHub) pullJSON(owner, repo string, p PullRequest) map[string]any {
+	ref := func(branch string) map[string]any {
+		return map[string]any{"ref": branch, "label": owner + ":" + branch}
+	}
+	return map[string]any{
+		"number": p.Number, "state": p.State, "merged": p.Merged, "title": p.Title, "body": p.Body,
+		"html_url": fmt.Sprintf("%s/%s/%s/pull/%d", g.URL, owner, repo, p.Number),
+		"url":      fmt.Sprintf("%s/repos/%s/%s/pulls/%d", g.URL, owner, repo, p.Number),
+		"head":     ref(p.Head), "base": ref(p.Base),
+	}
+}
+
+// pullsRoute answers the listing (by head, base and state) and the
+// creation of pull requests; a second open pull request of one head into
+// one base is refused with 422, as GitHub refuses it.
+func (g *GitHub) pullsRoute(w http.ResponseWriter, r *http.Request, owner, repo string, body []byte) {
+	branch := func(head string) string {
+		_, b, ok := strings.Cut(head, ":")
+		if !ok {
+			return head
+		}
+		return b
+	}
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		out := []map[string]any{}
+		for _, p := range slices.Backward(g.pulls) { // newest first, as GitHub sorts
+			state := cmp.Or(q.Get("state"), "open")
+			if (state != "all" && p.State != state) || (q.Has("head") && branch(q.Get("head")) != p.Head) || (q.Has("base") && q.Get("base") != p.Base) {
+				continue
+			}
+			out = append(out, g.pullJSON(owner, repo, p))
+		}
+		json.NewEncoder(w).Encode(out)
+		return
+	}
+	var sent struct {
+		Head  string `json:"head"`
+		Base  string `json:"base"`
+		Title string `json:"title"`
+		Body  string `json:"body"`
+	}
+	json.Unmarshal(body, &sent)
+	p := PullRequest{Number: len(g.pulls) + 1, Head: branch(sent.Head), Base: sent.Base, Title: sent.Title, Body: sent.Body, State: "open"}
+	for _, o := range g.pulls {
+		if o.State == "open" && o.Head == p.Head && o.Base == p.Base {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			json.NewEncoder(w).Encode(map[string]any{"message": "Validation Failed", "errors": []map[string]any{
+				{"resource": "PullRequest", "code": "custom", "message": "A pull request already exists for " + owner + ":" + p.Head + "."}}})
+			return
+		}
+	}
+	g.pulls = append(g.pulls, p)
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(g.pullJSON(owner, repo, p))
+}
+
 // ServeHTTP checks a request against GitHub's REST description and
 // answers it.
 func (g *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +260,8 @@ func (g *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.ParseInt(params["comment_id"], 10, 64)
 		g.comments[id] = sent.Body
 		json.NewEncoder(w).Encode(map[string]any{"id": id, "body": sent.Body})
+	case "/repos/{owner}/{repo}/pulls":
+		g.pullsRoute(w, r, params["owner"], params["repo"], body)
 	case "/repos/{owner}/{repo}/statuses/{sha}":
 		g.statuses = append(g.statuses, sent.State)
 		w.WriteHeader(http.StatusCreated)
