@@ -167,7 +167,8 @@ FUZZ_TARGETS := FuzzDecode:./workflow FuzzDecodeCluster:./workflow FuzzDiff:./wo
 	FuzzParse:./internal/jsonpos FuzzCompute:./watch FuzzParse:./kubeorch \
 	FuzzRedact:./workflow FuzzRedactCredentials:./gitrepo FuzzParseAuthors:./kubeorch \
 	FuzzParse:./sopsfile FuzzHandOverFields:./kubeorch FuzzLiveChanges:./review \
-	FuzzFieldsV1:./watch FuzzInventory:./watch FuzzSetImage:./build FuzzMembers:./canvas
+	FuzzFieldsV1:./watch FuzzInventory:./watch FuzzSetImage:./build FuzzMembers:./canvas \
+	FuzzPullRequestRepo:./hooks
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \
