@@ -32,19 +32,22 @@ func (e *bodyError) Error() string { return e.msg }
 // as the editor sends fields Slipway does not use; a body over MaxBody,
 // one that is not JSON, or a value of the wrong type is refused with an
 // error that names its JSON pointer.
-func readJSON(c *fiber.Ctx, v any) error {
+func readJSON(c *fiber.Ctx, v any) error { return readJSONUpTo(c, v, MaxBody) }
+
+// readJSONUpTo is readJSON for a body of at most limit bytes.
+func readJSONUpTo(c *fiber.Ctx, v any, limit int) error {
 	var r io.Reader
 	if s := c.Context().RequestBodyStream(); s != nil {
 		r = s
 	} else {
 		r = bytes.NewReader(c.Body())
 	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return &bodyError{status: http.StatusBadRequest, msg: fmt.Sprintf("request body: %v", err)}
 	}
-	if len(data) > MaxBody {
-		return &bodyError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", MaxBody)}
+	if len(data) > limit {
+		return &bodyError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", limit)}
 	}
 	hooks.MarkBodyRead(c)
 	return decodeJSON(data, v)
