@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // MaxBody bounds a request body: a workflow of a thousand nodes is well
@@ -54,7 +55,14 @@ func readJSONUpTo(c *fiber.Ctx, v any, limit int) error {
 }
 
 // decodeJSON decodes data into v, naming the JSON pointer of a problem.
+// A body of more JSON values than a workflow file may hold is refused
+// before it is decoded: a few MiB of empty values take hundreds once
+// decoded, and more once written as a file.
 func decodeJSON(data []byte, v any) error {
+	if ptr, offset, ok := workflow.TooManyValues(data); ok {
+		return &bodyError{status: http.StatusRequestEntityTooLarge, pointer: ptr,
+			msg: fmt.Sprintf("request body: more than %d JSON values, the most a workflow file may hold, at %s (byte %d)", workflow.MaxValues, pointerText(ptr), offset)}
+	}
 	err := json.Unmarshal(data, v, json.RejectUnknownMembers(false))
 	if err == nil {
 		return nil

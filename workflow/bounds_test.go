@@ -24,8 +24,8 @@ func TestDecodeBounds(t *testing.T) {
 		length int
 	}{
 		{
-			name:   "more values than a file may hold",
-			data:   nodes(MaxValues, "{}"),
+			name: "more values than a file may hold",
+			data: nodes(MaxValues, "{}"),
 			// The document, its name, status and nodes are four values.
 			first:  fmt.Sprintf("workflows/bomb.json: /nodes/%d: line 1, column %d: the file holds more than %d JSON values", MaxValues-4, 45+3*(MaxValues-4), MaxValues),
 			length: 1,

@@ -127,7 +127,7 @@ func parseJSON(c *collector, data []byte) (any, bool) {
 		c.add("", "", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
 		return nil, false
 	}
-	if ptr, offset, ok := tooManyValues(data); ok {
+	if ptr, offset, ok := TooManyValues(data); ok {
 		line, col := lineCol(data, offset)
 		c.add(ptr, "", "line %d, column %d: the file holds more than %d JSON values", line, col, MaxValues)
 		return nil, false
@@ -150,11 +150,12 @@ func parseJSON(c *collector, data []byte) (any, bool) {
 	return doc, true
 }
 
-// tooManyValues reports whether data holds more than MaxValues JSON
+// TooManyValues reports whether data holds more than MaxValues JSON
 // values, and where the first value past them is: its JSON pointer and its
-// byte offset. It reads tokens without keeping them; data that is no JSON
-// is left to the decoder that reports where.
-func tooManyValues(data []byte) (string, int64, bool) {
+// byte offset. It reads tokens without keeping them, so that a document
+// can be refused before it is decoded; it reports false for data that is
+// no JSON, which is left to the decoder that says where.
+func TooManyValues(data []byte) (string, int64, bool) {
 	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	for n := 0; ; {
 		offset := dec.InputOffset()
