@@ -9,8 +9,9 @@ import (
 
 // TestDecodeBounds: a file written to take the memory of whatever reads
 // it (a few MiB of empty nodes, compressed by git to a few KiB) is
-// refused at the first value past MaxValues, and a file with a problem in
-// every node keeps maxProblems of them, and says how many more.
+// refused at the first value past MaxValues, a file that gives a member
+// twice at the second, and a file with a problem in every node keeps
+// maxProblems of them, and says how many more.
 func TestDecodeBounds(t *testing.T) {
 	t.Parallel()
 	nodes := func(n int, node string) []byte {
@@ -28,6 +29,20 @@ func TestDecodeBounds(t *testing.T) {
 			data: nodes(MaxValues, "{}"),
 			// The document, its name, status and nodes are four values.
 			first:  fmt.Sprintf("workflows/bomb.json: /nodes/%d: line 1, column %d: the file holds more than %d JSON values", MaxValues-4, 45+3*(MaxValues-4), MaxValues),
+			length: 1,
+		},
+		// A reviewer reads the first, a decoder keeps the last: the file
+		// would say one thing and deploy another.
+		{
+			name:   "a member given twice",
+			data:   []byte("{\"name\":\"bomb\",\"status\":\"draft\",\n \"status\":\"published\",\"nodes\":[],\"edges\":[]}"),
+			first:  "workflows/bomb.json: /status: line 2, column 2: " + errDuplicateName.Error(),
+			length: 1,
+		},
+		{
+			name:   "a member given twice, escaped",
+			data:   []byte(`{"name":"bomb","status":"draft","nodes":[{"id":"a","data":{"image":"safe","\u0069mage":"evil"}}],"edges":[]}`),
+			first:  "workflows/bomb.json: /nodes/0/data/image: line 1, column 75: " + errDuplicateName.Error(),
 			length: 1,
 		},
 		{

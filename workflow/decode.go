@@ -127,9 +127,9 @@ func parseJSON(c *collector, data []byte) (any, bool) {
 		c.add("", "", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
 		return nil, false
 	}
-	if ptr, offset, ok := TooManyValues(data); ok {
+	if ptr, offset, err := scan(data); err != nil {
 		line, col := lineCol(data, offset)
-		c.add(ptr, "", "line %d, column %d: the file holds more than %d JSON values", line, col, MaxValues)
+		c.add(ptr, "", "line %d, column %d: %v", line, col, err)
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -156,12 +156,32 @@ func parseJSON(c *collector, data []byte) (any, bool) {
 // can be refused before it is decoded; it reports false for data that is
 // no JSON, which is left to the decoder that says where.
 func TooManyValues(data []byte) (string, int64, bool) {
-	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	ptr, offset, err := scan(data)
+	return ptr, offset, errors.Is(err, errTooManyValues)
+}
+
+// Problems scan finds.
+var (
+	errTooManyValues = fmt.Errorf("the file holds more than %d JSON values", MaxValues)
+	errDuplicateName = errors.New("a member of this name is given before in the same object: a decoder keeps only the last, which readers of the file may not see")
+)
+
+// scan reads data's tokens without keeping them and returns the first of
+// the problems that decoding it would hide, with its JSON pointer and
+// byte offset: a member name given twice in one object (errDuplicateName),
+// or a value past MaxValues (errTooManyValues). Data that is no JSON is
+// left to the decoder that says where.
+func scan(data []byte) (string, int64, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowInvalidUTF8(true))
 	for n := 0; ; {
 		offset := dec.InputOffset()
 		tok, err := dec.ReadToken()
-		if err != nil {
-			return "", 0, false
+		var se *jsontext.SyntacticError
+		switch {
+		case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
+			return string(se.JSONPointer), se.ByteOffset, errDuplicateName
+		case err != nil:
+			return "", 0, nil
 		}
 		if k := tok.Kind(); k == '}' || k == ']' {
 			continue
@@ -170,7 +190,7 @@ func TooManyValues(data []byte) (string, int64, bool) {
 			continue // a member's name
 		}
 		if n++; n > MaxValues {
-			return string(dec.StackPointer()), offset, true
+			return string(dec.StackPointer()), offset, errTooManyValues
 		}
 	}
 }
