@@ -36,6 +36,11 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// maxLoginBody bounds a login's body: an email and a password. Anyone
+// may send one, so it is read only this far, not as far as a saved
+// workflow (MaxBody): many logins at once must not hold megabytes each.
+const maxLoginBody = 16 << 10
+
 // LoginReply is the answer of a login or a refresh: the opaque token the
 // editor sends back as a bearer token, and the user it shows.
 type LoginReply struct {
@@ -56,7 +61,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return reply(c, http.StatusForbidden, "password login is disabled: sign in through the proxy")
 	}
 	var req LoginRequest
-	if err := readJSON(c, &req); err != nil {
+	if err := readJSONUpTo(c, &req, maxLoginBody); err != nil {
 		return s.fail(c, err)
 	}
 	if req.Email == "" || req.Password == "" {

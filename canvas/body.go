@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // MaxBody bounds a request body: a workflow of a thousand nodes is well
@@ -32,26 +33,36 @@ func (e *bodyError) Error() string { return e.msg }
 // as the editor sends fields Slipway does not use; a body over MaxBody,
 // one that is not JSON, or a value of the wrong type is refused with an
 // error that names its JSON pointer.
-func readJSON(c *fiber.Ctx, v any) error {
+func readJSON(c *fiber.Ctx, v any) error { return readJSONUpTo(c, v, MaxBody) }
+
+// readJSONUpTo is readJSON for a body of at most limit bytes.
+func readJSONUpTo(c *fiber.Ctx, v any, limit int) error {
 	var r io.Reader
 	if s := c.Context().RequestBodyStream(); s != nil {
 		r = s
 	} else {
 		r = bytes.NewReader(c.Body())
 	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return &bodyError{status: http.StatusBadRequest, msg: fmt.Sprintf("request body: %v", err)}
 	}
-	if len(data) > MaxBody {
-		return &bodyError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", MaxBody)}
+	if len(data) > limit {
+		return &bodyError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", limit)}
 	}
 	hooks.MarkBodyRead(c)
 	return decodeJSON(data, v)
 }
 
 // decodeJSON decodes data into v, naming the JSON pointer of a problem.
+// A body of more JSON values than a workflow file may hold is refused
+// before it is decoded: a few MiB of empty values take hundreds once
+// decoded, and more once written as a file.
 func decodeJSON(data []byte, v any) error {
+	if ptr, offset, ok := workflow.TooManyValues(data); ok {
+		return &bodyError{status: http.StatusRequestEntityTooLarge, pointer: ptr,
+			msg: fmt.Sprintf("request body: more than %d JSON values, the most a workflow file may hold, at %s (byte %d)", workflow.MaxValues, pointerText(ptr), offset)}
+	}
 	err := json.Unmarshal(data, v, json.RejectUnknownMembers(false))
 	if err == nil {
 		return nil

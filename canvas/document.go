@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // runtimeFields are the keys of node data that hold what a run or the
@@ -105,7 +108,9 @@ func memberValue(ms []member, name string) jsontext.Value {
 
 // writeMembers writes an object of members, one a line, each value as it
 // was written but for those in fresh, which are indented anew: a save
-// changes no more of the file than the canvas.
+// changes no more of the file than the canvas. A file over
+// workflow.MaxFileSize is refused (413), not written: no reader of the
+// repository would read it, nor any other file of its commits.
 func writeMembers(ms []member, fresh map[string]bool) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("{\n")
@@ -127,6 +132,10 @@ func writeMembers(ms []member, fresh map[string]bool) ([]byte, error) {
 		b.WriteByte('\n')
 	}
 	b.WriteString("}\n")
+	if b.Len() > workflow.MaxFileSize {
+		return nil, &bodyError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("the workflow file would be %d bytes; a workflow file may be %d at most", b.Len(), workflow.MaxFileSize)}
+	}
 	return b.Bytes(), nil
 }
 

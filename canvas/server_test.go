@@ -13,6 +13,7 @@ import (
 	"github.com/slipway-gitops/slipway/canvas"
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/users"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 func TestAuth(t *testing.T) {
@@ -40,7 +41,9 @@ func TestAuth(t *testing.T) {
 		{"missing password", `{"email":"` + email + `"}`, http.StatusBadRequest, "/email"},
 		{"not JSON", `{"email":`, http.StatusBadRequest, "/email"},
 		{"wrong type", `{"email":"` + email + `","password":42}`, http.StatusBadRequest, "/password"},
-		{"oversized", `{"email":"` + strings.Repeat("a", canvas.MaxBody) + `"}`, http.StatusRequestEntityTooLarge, ""},
+		// Anyone may send a login: it is read no further than an email
+		// and a password need, far short of a workflow's MaxBody.
+		{"oversized", `{"email":"` + email + `","password":"` + password + `","padding":"` + strings.Repeat("a", 16<<10) + `"}`, http.StatusRequestEntityTooLarge, ""},
 	} {
 		t.Run("login refused: "+tc.name, func(t *testing.T) {
 			var got canvas.Reply
@@ -205,6 +208,8 @@ func TestWorkflows(t *testing.T) {
 		{"not JSON", `{"nodes":[`, http.StatusBadRequest, "/nodes"},
 		{"two documents", `{} {}`, http.StatusBadRequest, ""},
 		{"oversized", `{"description":"` + strings.Repeat("a", canvas.MaxBody) + `"}`, http.StatusRequestEntityTooLarge, ""},
+		// The body and its nodes are two values before the first node.
+		{"more values than a workflow file may hold", emptyNodes(workflow.MaxValues), http.StatusRequestEntityTooLarge, fmt.Sprintf("/nodes/%d", workflow.MaxValues-2)},
 	} {
 		t.Run("save refused: "+tc.name, func(t *testing.T) {
 			var got canvas.Reply
@@ -215,6 +220,19 @@ func TestWorkflows(t *testing.T) {
 		})
 	}
 
+	t.Run("a draft's save over a file's limit is refused", func(t *testing.T) {
+		// Some 300 KB of empty nodes are a file of 10 MB once written: a
+		// draft is saved whatever its problems, but no reader of the
+		// repository would read this file, nor list the others beside it.
+		head := f.git("rev-parse", "main")
+		var got canvas.Reply
+		f.expect(f.do("POST", "/workflows/sketch/save", f.token, emptyNodes(100_000)), http.StatusRequestEntityTooLarge, "error", &got)
+		if now := f.git("rev-parse", "main"); now != head {
+			t.Errorf("the refused save moved main from %s to %s", head, now)
+		}
+		f.expect(f.do("GET", "/workflows", f.token, ""), http.StatusOK, "", nil)
+	})
+
 	t.Run("status", func(t *testing.T) {
 		var got struct{ Workflow canvas.Workflow }
 		f.expect(f.do("PUT", "/workflows/legacy/status", f.token, `{"status":"archived"}`), http.StatusOK, "save", &got)
@@ -223,6 +241,11 @@ func TestWorkflows(t *testing.T) {
 		}
 		f.expect(f.do("PUT", "/workflows/legacy/status", f.token, `{"status":"gone"}`), http.StatusBadRequest, "error", nil)
 	})
+}
+
+// emptyNodes is a save of n empty nodes.
+func emptyNodes(n int) string {
+	return `{"nodes":[` + strings.TrimSuffix(strings.Repeat("{},", n), ",") + `],"edges":[]}`
 }
 
 // TestConcurrentSaves saves one workflow from many editors at once: each

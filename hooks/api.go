@@ -41,6 +41,10 @@ type APIConfig struct {
 	// Deploys, when set, reports the deploy branch's convergence in
 	// /readyz's detail.
 	Deploys func() DeployStatus
+	// Access says who may read /readyz's detail, the deploy status and
+	// why the service is not ready, as it says who may read /api: a probe
+	// without credentials is told only whether the service is ready.
+	Access ReadAccess
 	// Author signs restore commits.
 	Author gitrepo.Signature
 	// CheckTTL is how long one fetch of the deploy repository, and one
@@ -118,15 +122,19 @@ func (a *API) Mount(app *fiber.App) {
 }
 
 func (a *API) readyz(c *fiber.Ctx) error {
+	reader := a.cfg.Access.Allows(c.Get(fiber.HeaderAuthorization), c.Get(a.cfg.Access.IdentityHeader))
 	detail := fiber.Map{"ready": true}
-	if a.cfg.Deploys != nil {
+	if a.cfg.Deploys != nil && reader {
 		detail["deploy"] = a.cfg.Deploys()
 	}
 	if a.ready == nil {
 		return c.JSON(detail)
 	}
 	if err := a.ready.run(c.UserContext()); err != nil {
-		detail["ready"], detail["error"] = false, err.Error()
+		detail["ready"] = false
+		if reader {
+			detail["error"] = err.Error()
+		}
 		return c.Status(http.StatusServiceUnavailable).JSON(detail)
 	}
 	return c.JSON(detail)

@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -344,4 +345,52 @@ func listWorkflows(t *testing.T, repo *gitrepo.Repo) WorkflowList {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// TestReadyzDetailNeedsReadAccess: when reading needs credentials,
+// /readyz tells a probe without them whether the service is ready, and
+// nothing of why not or of the last deploy: those are for readers.
+func TestReadyzDetailNeedsReadAccess(t *testing.T) {
+	t.Parallel()
+	repo, err := gitrepo.Open(t.Context(), gittest.Init(t), gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "0123456789abcdef-reader"
+	status := DeployStatus{Leading: true, LastError: "workflows/shop.json: /nodes/3: what only readers may see"}
+	for _, tc := range []struct {
+		name   string
+		ready  error
+		auth   string
+		status int
+		body   string
+	}{
+		{"ready, no token", nil, "", 200, `{"ready":true}`},
+		{"not ready, no token", errors.New("fetch https://git.example.com/workflows.git: gone"), "", 503, `{"ready":false}`},
+		{"not ready, wrong token", errors.New("fetch https://git.example.com/workflows.git: gone"), "wrong-token-0123456789", 503, `{"ready":false}`},
+		{"ready, reader", nil, token, 200, `{"deploy":{"leading":true,"last_error":"workflows/shop.json: /nodes/3: what only readers may see","failures":0},"ready":true}`},
+		{"not ready, reader", errors.New("fetch https://git.example.com/workflows.git: gone"), token, 503,
+			`{"deploy":{"leading":true,"last_error":"workflows/shop.json: /nodes/3: what only readers may see","failures":0},"error":"fetch https://git.example.com/workflows.git: gone","ready":false}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			api := must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy",
+				Access: ReadAccess{Tokens: []string{token}}, Deploys: func() DeployStatus { return status },
+				Ready: func(context.Context) error { return tc.ready }}))(t)
+			app := fiber.New()
+			api.Mount(app)
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/readyz", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.auth)
+			}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || string(b) != tc.body {
+				t.Errorf("%d %s, want %d %s", resp.StatusCode, b, tc.status, tc.body)
+			}
+		})
+	}
 }

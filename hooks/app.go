@@ -53,12 +53,16 @@ func NewApp(cfg AppConfig) (*fiber.App, error) {
 	}
 	r, m := cfg.Receiver, cfg.Metrics
 	app := fiber.New(fiber.Config{
-		BodyLimit:             MaxWebhookBody,
-		StreamRequestBody:     true,
-		ReadTimeout:           ReadTimeout,
-		WriteTimeout:          WriteTimeout,
-		IdleTimeout:           IdleTimeout,
-		DisableStartupMessage: true,
+		BodyLimit:         MaxWebhookBody,
+		StreamRequestBody: true,
+		// No route takes a multipart form: read by the server before any
+		// handler, a form would be spooled to disk and held in memory for
+		// any client, outside the budgets of bodies in flight.
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  ReadTimeout,
+		WriteTimeout:                 WriteTimeout,
+		IdleTimeout:                  IdleTimeout,
+		DisableStartupMessage:        true,
 		// The server's own refusals (a request that timed out before its
 		// handler ran, oversized headers) are counted and logged too.
 		ErrorHandler: func(c *fiber.Ctx, err error) error {

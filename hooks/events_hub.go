@@ -164,9 +164,11 @@ type catchUp struct {
 // to revision after.
 //
 // A stream that starts (start) after a revision whose changes are no
-// longer kept, or after none (-1), gets the current records instead, in
-// the order of their writes: a client cut off midway resumes where it
-// was. A stream that follows the hub and is behind that far gets
+// longer kept, after none (-1), or after one the hub has not reached (an
+// id from another etcd, or made up), gets the current records instead,
+// in the order of their writes: a client cut off midway resumes where it
+// was, and no client waits for changes past a revision the store may
+// take long to reach. A stream that follows the hub and is behind that far gets
 // errBehind. Until the hub has read the records, there is nothing yet.
 func (h *eventHub) since(after int64, start bool) (catchUp, error) {
 	h.mu.Lock()
@@ -174,7 +176,7 @@ func (h *eventHub) since(after int64, start bool) (catchUp, error) {
 	switch {
 	case !h.ready:
 		return catchUp{upTo: after, wake: h.wake}, nil
-	case after >= h.floor:
+	case after >= h.floor && (after <= h.rev || !start):
 		i := sort.Search(len(h.events), func(i int) bool { return h.events[i].rev > after })
 		return catchUp{frames: slices.Clip(h.events[i:]), upTo: max(after, h.rev), wake: h.wake, served: true}, nil
 	case !start:

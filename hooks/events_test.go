@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -379,6 +380,12 @@ func TestEventHubSince(t *testing.T) {
 		{"resuming within what is kept: every change after", 12, true, []int64{13, 14}, 15, false},
 		{"resuming at the first kept change's predecessor", 11, true, []int64{12, 13, 14}, 15, false},
 		{"resuming before what is kept: the current records", 10, true, []int64{2, 13, 14}, 15, false},
+		// A revision the hub has not reached is no client's: another
+		// etcd's, from before its data was replaced, or made up. Waiting
+		// for changes after it would show nothing new until the store
+		// got that far.
+		{"resuming from ahead of the hub: the current records", 20, true, []int64{2, 13, 14}, 15, false},
+		{"resuming from far ahead of the hub: the current records", math.MaxInt64, true, []int64{2, 13, 14}, 15, false},
 		{"following, up to date", 15, false, nil, 15, false},
 		{"following from ahead of the hub", 20, false, nil, 20, false},
 		{"following, behind what is kept", 10, false, nil, 0, true},

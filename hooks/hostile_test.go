@@ -368,3 +368,49 @@ func TestHandlerPanic(t *testing.T) {
 		t.Errorf("the panic is not logged with its value:\n%s", got)
 	}
 }
+
+// TestMultipartBodiesAreNotPreRead: a request that says its body is a
+// multipart form is answered by its route like any other, without the
+// server reading the form first: read before any handler, a form's files
+// would be spooled to disk and its fields held in memory for anyone, with
+// no budget and before the signature is checked. Each request announces
+// a gigabyte and sends the start of a form; its answer must come from the
+// route, before the rest is sent.
+func TestMultipartBodiesAreNotPreRead(t *testing.T) {
+	t.Parallel()
+	_, branch := pushExample(t)
+	h := newHarness(t, t.TempDir(), branch)
+	tests := []struct {
+		name, path string
+		want       int
+	}{
+		{"webhook", "/hooks/github", http.StatusRequestEntityTooLarge},
+		{"no route", "/nowhere", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(time.Minute)) // on the test's side, to end it
+			head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: d-form\r\n"+
+				"X-Hub-Signature-256: sha256=%s\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n",
+				tt.path, strings.Repeat("ab", 32), 1<<30)
+			form := "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n" + strings.Repeat("x", 64<<10)
+			if _, err := io.WriteString(conn, head+form); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer before the rest of the form: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+}

@@ -52,6 +52,11 @@ const (
 	// Skipped: Flux does not apply the object (kustomize.toolkit.fluxcd.io/ssa:
 	// Ignore, or IfNotPresent and the object exists).
 	Skipped Outcome = "skipped"
+	// TakenOver: the object exists and is not the workflow's (another
+	// team's, or another workflow's); Flux takes it over. Neither its
+	// live fields nor whether they change are told: the change's author
+	// may not read them, and a review comment may be public.
+	TakenOver Outcome = "taken-over"
 )
 
 // DryRun is a server-side dry-run of a review's added and modified
@@ -203,7 +208,7 @@ func (d DryRun) describe() string {
 	}
 	s := english.Plural(len(d.Objects), "object")
 	sep := ": "
-	for _, k := range []Outcome{Refused, Recreated, NotAllowed, Created, Changed, Unchanged, Skipped} {
+	for _, k := range []Outcome{Refused, Recreated, NotAllowed, TakenOver, Created, Changed, Unchanged, Skipped} {
 		if n[k] > 0 {
 			s += fmt.Sprintf("%s%d %s", sep, n[k], k)
 			sep = ", "

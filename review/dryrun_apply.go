@@ -221,12 +221,23 @@ func (c *cluster) dryRun(ctx context.Context, o appliedObject) (DryRunObject, er
 		}
 		return res, nil
 	}
+	if !sameWorkflow(live, desired) {
+		res.Outcome = TakenOver
+		return res, nil
+	}
 	res.Fields = liveChanges(live.Object, dry.Object, k.ignored(desired), gvk.Group == "" && gvk.Kind == "Secret")
 	res.Outcome = Unchanged
 	if len(res.Fields) > 0 {
 		res.Outcome = Changed
 	}
 	return res, nil
+}
+
+// sameWorkflow reports whether live is an object Slipway applied for the
+// workflow desired is rendered for: only then may its fields be quoted.
+func sameWorkflow(live, desired *unstructured.Unstructured) bool {
+	l, d := live.GetLabels(), desired.GetLabels()
+	return l[workflow.LabelManagedBy] == workflow.ManagedBy && l[workflow.LabelPartOf] != "" && l[workflow.LabelPartOf] == d[workflow.LabelPartOf]
 }
 
 // answered turns an answer of the API server into the result: a refusal,

@@ -107,6 +107,8 @@ func (o DryRunObject) headline(quote func(string) string) string {
 		return s + ": dry-run not allowed: " + quote(o.Message)
 	case Changed:
 		return s + ": changes"
+	case TakenOver:
+		return s + ": exists and is not the workflow's — Flux takes it over; its live fields are not shown"
 	}
 	return s + ": " + string(o.Outcome)
 }

@@ -166,6 +166,7 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 	}
 	var missing []Expected
 	ws.Drift, missing = driftOf(want, objs, targetNamespace(k), snap.Plugins)
+	objs = deployedTo(objs, want, targetNamespace(k))
 	// A missing object is shown on the node that renders it, so that the
 	// node reads Missing rather than vanishing from the graph.
 	for _, w := range missing {
@@ -347,6 +348,24 @@ func sourceFails(s *Sync, src *Readiness) {
 func observed(k *unstructured.Unstructured) bool {
 	g, found, _ := unstructured.NestedInt64(k.Object, "status", "observedGeneration")
 	return !found || g == k.GetGeneration()
+}
+
+// deployedTo returns the objects of objs in the namespaces the workflow
+// deploys to: its Kustomization's target namespace and those its deploy
+// tree names, and the cluster-wide ones. Anyone who may write an object in
+// another namespace may label it as the workflow's: such an object is
+// drift to prune (Drift.Extra), never the workflow's health or a node's.
+func deployedTo(objs []Object, want []Expected, target string) []Object {
+	own := map[string]bool{"": true}
+	if target != "" {
+		own[target] = true
+	}
+	for _, w := range want {
+		if w.Exact || w.Namespace != "" {
+			own[w.Namespace] = true
+		}
+	}
+	return slices.DeleteFunc(objs, func(o Object) bool { return !own[o.Namespace] })
 }
 
 // targetNamespace returns a Kustomization's spec.targetNamespace.

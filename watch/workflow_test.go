@@ -53,6 +53,9 @@ func TestStatusOf(t *testing.T) {
 	old := Object{Kind: "ConfigMap", Namespace: "shop", Name: "old", Workflow: "shop", Node: "gone", Result: Result{Healthy, ""}}
 	// A Deployment named web in another namespace is not the expected one.
 	elsewhere := Object{Kind: "Deployment", Group: "apps", Namespace: "other", Name: "web", Workflow: "shop", Node: "web", Result: Result{Healthy, ""}}
+	// Anyone who may write in another namespace may label a failing
+	// Deployment as shop's web.
+	spoof := Object{Kind: "Deployment", Group: "apps", Namespace: "tenant", Name: "web", Workflow: "shop", Node: "web", Result: Result{Degraded, "ImagePullBackOff"}}
 	// A CronJob's Job carries the CronJob's labels; it is not drift, and its
 	// failure is the CronJob's to report.
 	run := Object{Kind: "Job", Group: "batch", Namespace: "shop", Name: "report-29000000", Workflow: "shop", Owned: true, Result: Result{Degraded, "failed"}}
@@ -95,6 +98,11 @@ status:
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, other, run}, Kustomizations: ks(t, `
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
 		}, Healthy, "", Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}}, Drift{}, []string{"svc=Healthy", "web=Healthy"}},
+		{"an object of the workflow's outside its namespaces is drift, not its health", func(t *testing.T) Snapshot {
+			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc, spoof}, Kustomizations: ks(t, `
+status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:aaa", conditions: [{type: Ready, status: "True"}]}`)}
+		}, Healthy, "", Sync{State: Synced, Live: &Revision{"aaa", "s1", 3}},
+			Drift{Extra: []Ref{{Group: "apps", Kind: "Deployment", Namespace: "tenant", Name: "web"}}}, []string{"svc=Healthy", "web=Healthy"}},
 		{"a failed apply keeps the previous version live", func(t *testing.T) Snapshot {
 			return Snapshot{Cluster: "prod", Synced: true, Objects: []Object{web, svc}, Kustomizations: ks(t, `
 status: {lastAppliedRevision: "deploy@sha1:aaa", lastAttemptedRevision: "deploy@sha1:bbb", conditions: [{type: Ready, status: "False", reason: ReconciliationFailed, message: "Deployment/web dry-run failed"}]}`)}

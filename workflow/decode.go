@@ -13,12 +13,22 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/slipway-gitops/slipway/internal/suggest"
 	"github.com/slipway-gitops/slipway/workflow/plugins"
 )
 
 // MaxFileSize is the largest workflow or cluster file accepted, in bytes.
 const MaxFileSize = 8 << 20
+
+// MaxValues is the most JSON values (objects, arrays, members' values,
+// elements) a workflow or cluster file may hold. A workflow of a thousand
+// nodes holds some 30,000. A file of MaxFileSize bytes may hold millions,
+// each taking a hundred times its bytes once decoded: the files of a
+// repository must not make the service that reads them run out of
+// memory.
+const MaxValues = 200_000
 
 // Decode parses a workflow file strictly and validates it on its own (links
 // to other workflows and clusters are checked by Set). file is the path of
@@ -42,7 +52,7 @@ func DecodeWith(file string, data []byte, catalog *plugins.Catalog) (*Workflow, 
 	accountOfWorkflow(c, doc.(map[string]any))
 	k := checker{c: c, catalog: catalog}
 	k.check("", "", doc, reflect.TypeFor[Workflow]())
-	topLevelOK := len(c.errs) == 0
+	topLevelOK := c.problems == 0
 
 	var wf Workflow
 	if err := json.Unmarshal(data, &wf); err != nil {
@@ -117,6 +127,11 @@ func parseJSON(c *collector, data []byte) (any, bool) {
 		c.add("", "", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
 		return nil, false
 	}
+	if ptr, offset, err := scan(data); err != nil {
+		line, col := lineCol(data, offset)
+		c.add(ptr, "", "line %d, column %d: %v", line, col, err)
+		return nil, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
@@ -133,6 +148,51 @@ func parseJSON(c *collector, data []byte) (any, bool) {
 		return nil, false
 	}
 	return doc, true
+}
+
+// TooManyValues reports whether data holds more than MaxValues JSON
+// values, and where the first value past them is: its JSON pointer and its
+// byte offset. It reads tokens without keeping them, so that a document
+// can be refused before it is decoded; it reports false for data that is
+// no JSON, which is left to the decoder that says where.
+func TooManyValues(data []byte) (string, int64, bool) {
+	ptr, offset, err := scan(data)
+	return ptr, offset, errors.Is(err, errTooManyValues)
+}
+
+// Problems scan finds.
+var (
+	errTooManyValues = fmt.Errorf("the file holds more than %d JSON values", MaxValues)
+	errDuplicateName = errors.New("a member of this name is given before in the same object: a decoder keeps only the last, which readers of the file may not see")
+)
+
+// scan reads data's tokens without keeping them and returns the first of
+// the problems that decoding it would hide, with its JSON pointer and
+// byte offset: a member name given twice in one object (errDuplicateName),
+// or a value past MaxValues (errTooManyValues). Data that is no JSON is
+// left to the decoder that says where.
+func scan(data []byte) (string, int64, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowInvalidUTF8(true))
+	for n := 0; ; {
+		offset := dec.InputOffset()
+		tok, err := dec.ReadToken()
+		var se *jsontext.SyntacticError
+		switch {
+		case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
+			return string(se.JSONPointer), se.ByteOffset, errDuplicateName
+		case err != nil:
+			return "", 0, nil
+		}
+		if k := tok.Kind(); k == '}' || k == ']' {
+			continue
+		}
+		if kind, length := dec.StackIndex(dec.StackDepth()); kind == '{' && length%2 == 1 {
+			continue // a member's name
+		}
+		if n++; n > MaxValues {
+			return string(dec.StackPointer()), offset, errTooManyValues
+		}
+	}
 }
 
 // syntaxMessage adds a line and column to a JSON syntax error.
@@ -190,13 +250,13 @@ func (k checker) checkNode(i int, raw map[string]any, n *Node) bool {
 		k.c.add(pointer(base, "data"), n.ID, "must be an object, not %s", describe(raw["data"]))
 		return false
 	}
-	before := len(k.c.errs)
+	before := k.c.problems
 	var values map[string]any
 	if ks.prepare != nil {
 		data, values = ks.prepare(k, pointer(base, "data"), n.ID, data)
 	}
 	norm := k.check(pointer(base, "data"), n.ID, data, reflect.TypeOf(spec).Elem())
-	if len(k.c.errs) > before {
+	if k.c.problems > before {
 		return false
 	}
 	b, err := json.Marshal(norm)

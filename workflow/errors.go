@@ -125,10 +125,18 @@ func pointer(base string, tokens ...any) string {
 	return string(b)
 }
 
+// maxProblems bounds the problems and the warnings kept of one file: a
+// file may be written to have one at every value it holds, and problems
+// take far more memory than the values do. Past it, problems are counted,
+// and said in one more (see collector.err).
+const maxProblems = 1000
+
 // collector gathers the problems of one file.
 type collector struct {
 	file string
 	errs Errors
+	// problems counts the problems added, kept in errs or not.
+	problems int
 	// draft turns the problems added with canvasDefault into warnings.
 	draft    bool
 	warnings Errors
@@ -143,26 +151,37 @@ func (c *collector) canvasDefault(ptr, nodeID, format string, args ...any) {
 		c.add(ptr, nodeID, format, args...)
 		return
 	}
-	c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...) + " (a warning in a draft; an error once published)"})
+	if len(c.warnings) < maxProblems {
+		c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...) + " (a warning in a draft; an error once published)"})
+	}
 }
 
 // warn records a warning: something that works as written but may not do
 // what its user expects, or that Slipway renders differently from the
 // editor's backend.
 func (c *collector) warn(ptr, nodeID, format string, args ...any) {
-	c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})
+	if len(c.warnings) < maxProblems {
+		c.warnings = append(c.warnings, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})
+	}
 }
 
 // add records a problem at a pointer, for a node (nodeID may be empty).
 func (c *collector) add(ptr, nodeID, format string, args ...any) {
-	c.errs = append(c.errs, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})
+	c.problems++
+	if len(c.errs) < maxProblems {
+		c.errs = append(c.errs, &Error{File: c.file, Pointer: ptr, NodeID: nodeID, Message: fmt.Sprintf(format, args...)})
+	}
 }
 
-// err returns the problems as an error, or nil.
+// err returns the problems as an error, or nil; past maxProblems, the
+// last one says how many more there are.
 func (c *collector) err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
 	c.errs.Sort()
+	if more := c.problems - len(c.errs); more > 0 {
+		return append(c.errs, &Error{File: c.file, Message: fmt.Sprintf("%d more problems are not listed; the first %d are", more, len(c.errs))})
+	}
 	return c.errs
 }

@@ -143,7 +143,7 @@ func newService(ctx context.Context, cfg *hooks.Config, log *slog.Logger) (_ *se
 	metrics.Registry.MustRegister(s.worker)
 	api, err := hooks.NewAPI(hooks.APIConfig{
 		Source: source, Target: target, SourceBranch: cfg.SourceBranch, DeployBranch: cfg.DeployBranch,
-		Tokens: cfg.APITokens, Signals: st.Queue(), Author: author, Deploys: s.worker.Status,
+		Tokens: cfg.APITokens, Signals: st.Queue(), Author: author, Deploys: s.worker.Status, Access: readAccess(cfg),
 		Ready: func(ctx context.Context) error {
 			if err := st.Ready(ctx); err != nil {
 				return err
