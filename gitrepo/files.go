@@ -39,6 +39,7 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (source.Files, error) {
 	seen := make(map[plumbing.Hash][]byte, len(r.blobs))
 	src := source.Files{}
 	var links workflow.Errors
+	var budget source.Budget
 	for _, dir := range source.Dirs() {
 		// A directory committed as a link is refused, as on disk; read
 		// as absent it would deploy nothing and prune everything.
@@ -65,21 +66,23 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (source.Files, error) {
 			if !ok {
 				continue
 			}
-			b, ok := r.blobs[e.Hash]
-			if !ok {
-				if b, err = r.readBlob(e.Hash); err != nil {
-					return nil, fmt.Errorf("read %s/%s of %s: %w", dir, e.Name, c.Hash, err)
-				}
+			p := dir + "/" + e.Name
+			b, err := r.readWithin(&budget, p, e.Hash)
+			if err != nil {
+				return nil, fmt.Errorf("read %s of %s: %w", p, c.Hash, err)
 			}
-			seen[e.Hash] = b
-			src[dir+"/"+e.Name] = b
+			if b != nil {
+				seen[e.Hash] = b
+				src[p] = b
+			}
 		}
 	}
-	secrets, err := r.secretsOf(tree, c, seen, src)
+	secrets, err := r.secretsOf(tree, c, seen, src, &budget)
 	if err != nil {
 		return nil, err
 	}
 	links = append(links, secrets...)
+	links = append(links, budget.Problems()...)
 	if links != nil {
 		return nil, links
 	}
@@ -89,8 +92,8 @@ func (r *Repo) SourceAt(c *object.Commit, dir string) (source.Files, error) {
 
 // secretsOf reads into src the encrypted Secret files of tree,
 // secrets/<workflow>/<secret>.sops.yaml, as SourceAt reads the others,
-// and returns the links it refused. r.mu is held.
-func (r *Repo) secretsOf(tree *object.Tree, c *object.Commit, seen map[plumbing.Hash][]byte, src source.Files) (workflow.Errors, error) {
+// within budget, and returns the links it refused. r.mu is held.
+func (r *Repo) secretsOf(tree *object.Tree, c *object.Commit, seen map[plumbing.Hash][]byte, src source.Files, budget *source.Budget) (workflow.Errors, error) {
 	if e, err := tree.FindEntry(workflow.SecretsDir); err == nil && e.Mode == filemode.Symlink {
 		return workflow.Errors{source.SymlinkError(workflow.SecretsDir)}, nil
 	}
@@ -126,17 +129,37 @@ func (r *Repo) secretsOf(tree *object.Tree, c *object.Commit, seen map[plumbing.
 			case !e.Mode.IsFile():
 				continue
 			}
-			b, ok := r.blobs[e.Hash]
-			if !ok {
-				if b, err = r.readBlob(e.Hash); err != nil {
-					return nil, fmt.Errorf("read %s of %s: %w", p, c.Hash, err)
-				}
+			b, err := r.readWithin(budget, p, e.Hash)
+			if err != nil {
+				return nil, fmt.Errorf("read %s of %s: %w", p, c.Hash, err)
 			}
-			seen[e.Hash] = b
-			src[p] = b
+			if b != nil {
+				seen[e.Hash] = b
+				src[p] = b
+			}
 		}
 	}
 	return links, nil
+}
+
+// readWithin reads the blob h of the file at p if budget takes its size,
+// from the blobs remembered when it can; nil when the budget refuses it.
+// r.mu is held.
+func (r *Repo) readWithin(budget *source.Budget, p string, h plumbing.Hash) ([]byte, error) {
+	if b, ok := r.blobs[h]; ok {
+		if !budget.Take(p, int64(len(b))) {
+			return nil, nil
+		}
+		return b, nil
+	}
+	size, err := r.repo.Storer.EncodedObjectSize(h)
+	if err != nil {
+		return nil, err
+	}
+	if !budget.Take(p, size) {
+		return nil, nil
+	}
+	return r.readBlob(h)
 }
 
 func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/source"
+	"github.com/slipway-gitops/slipway/workflow"
 )
 
 // TestHugeBlobRefusedUnread: a workflow file far over the size limit is
@@ -36,8 +38,9 @@ func TestHugeBlobRefusedUnread(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			_, err = r.Source(head)
 			runtime.ReadMemStats(&after)
-			if err == nil || !strings.Contains(err.Error(), "workflows/huge.json") || !strings.Contains(err.Error(), "larger than") {
-				t.Errorf("huge workflow: %v", err)
+			var problems workflow.Errors
+			if !errors.As(err, &problems) || len(problems) != 1 || problems[0].File != "workflows/huge.json" || !strings.Contains(problems[0].Message, "the limit is") {
+				t.Errorf("huge workflow: %v, want a problem of its file", err)
 			}
 			if got := after.TotalAlloc - before.TotalAlloc; got > huge/4 {
 				t.Errorf("reading the source allocated %d MiB for a %d MiB blob it refuses", got>>20, huge>>20)

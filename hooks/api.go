@@ -298,6 +298,11 @@ func apiError(c *fiber.Ctx, err error) error {
 	case errors.Is(err, gitrepo.ErrConflict), errors.Is(err, gitrepo.ErrDirtyWorktree):
 		status = http.StatusConflict
 	}
+	// Files the source branch cannot be read with (a link, a file past
+	// the size bounds) are the repository's problems, each at its file.
+	if problems := (workflow.Errors)(nil); errors.As(err, &problems) {
+		return c.Status(http.StatusUnprocessableEntity).JSON(fiber.Map{"error": "the source branch's files cannot be read", "problems": problems})
+	}
 	return c.Status(status).JSON(fiber.Map{"error": err.Error()})
 }
 

@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -327,6 +328,36 @@ func TestAPIListsBrokenDraft(t *testing.T) {
 	}
 	if !found || len(got.Problems) > 0 {
 		t.Errorf("workflows %+v, problems %v: want half-drawn listed and no problems", got.Workflows, got.Problems)
+	}
+}
+
+// TestAPIUnreadableSource: a source branch holding a file over the size
+// bounds answers 422 with that file's problem, not a bare 500.
+func TestAPIUnreadableSource(t *testing.T) {
+	t.Parallel()
+	work := gittest.Init(t)
+	files := gittest.CopyDir(t, "../fixtures/repo", work, "")
+	files["workflows/big.json"] = bytes.Repeat([]byte(" "), workflow.MaxFileSize+1)
+	gittest.Commit(t, work, "Add the fixture workflows and a file over the limit", files)
+	repo, err := gitrepo.Open(t.Context(), work, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Problems workflow.Errors `json:"problems"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnprocessableEntity || len(got.Problems) != 1 || got.Problems[0].File != "workflows/big.json" {
+		t.Errorf("got %d %+v, want 422 with the problem of workflows/big.json", resp.StatusCode, got.Problems)
 	}
 }
 

@@ -11,6 +11,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -52,6 +53,7 @@ func IsFile(dir, name string, mode fs.FileMode) (bool, error) {
 func ReadDir(fsys fs.FS) (Files, error) {
 	files := Files{}
 	var links workflow.Errors
+	var budget Budget
 	for _, dir := range Dirs() {
 		fi, err := fs.Lstat(fsys, dir)
 		switch {
@@ -76,28 +78,54 @@ func ReadDir(fsys fs.FS) (Files, error) {
 				continue
 			}
 			p := path.Join(dir, e.Name())
-			b, err := fs.ReadFile(fsys, p)
+			b, err := readFile(fsys, p, &budget)
 			if err != nil {
 				return nil, fmt.Errorf("read source: %w", err)
 			}
-			files[p] = b
+			if b != nil {
+				files[p] = b
+			}
 		}
 	}
-	secrets, err := readSecrets(fsys, files)
+	secrets, err := readSecrets(fsys, files, &budget)
 	if err != nil {
 		return nil, err
 	}
 	links = append(links, secrets...)
+	links = append(links, budget.Problems()...)
 	if links != nil {
 		return nil, links
 	}
 	return files, nil
 }
 
+// readFile reads the file at p within budget: nil when the budget refuses
+// it. The file is read no further than its size when budgeted, in case
+// it grows meanwhile.
+func readFile(fsys fs.FS, p string, budget *Budget) ([]byte, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !budget.Take(p, fi.Size()) {
+		return nil, nil
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return b, nil
+}
+
 // readSecrets reads into files the encrypted Secret files of fsys,
-// secrets/<workflow>/<secret>.sops.yaml, and returns the links it
-// refused.
-func readSecrets(fsys fs.FS, files Files) (workflow.Errors, error) {
+// secrets/<workflow>/<secret>.sops.yaml, within budget, and returns the
+// links it refused.
+func readSecrets(fsys fs.FS, files Files, budget *Budget) (workflow.Errors, error) {
 	fi, err := fs.Lstat(fsys, workflow.SecretsDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -120,8 +148,10 @@ func readSecrets(fsys fs.FS, files Files) (workflow.Errors, error) {
 		case !d.Type().IsRegular() || !workflow.IsSopsFile(p):
 			return nil
 		}
-		b, err := fs.ReadFile(fsys, p)
-		files[p] = b
+		b, err := readFile(fsys, p, budget)
+		if b != nil {
+			files[p] = b
+		}
 		return err
 	})
 	if err != nil {
