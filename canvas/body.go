@@ -1,10 +1,8 @@
 package canvas
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/go-json-experiment/json"
@@ -37,20 +35,13 @@ func readJSON(c *fiber.Ctx, v any) error { return readJSONUpTo(c, v, MaxBody) }
 
 // readJSONUpTo is readJSON for a body of at most limit bytes.
 func readJSONUpTo(c *fiber.Ctx, v any, limit int) error {
-	var r io.Reader
-	if s := c.Context().RequestBodyStream(); s != nil {
-		r = s
-	} else {
-		r = bytes.NewReader(c.Body())
-	}
-	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return &bodyError{status: http.StatusBadRequest, msg: fmt.Sprintf("request body: %v", err)}
-	}
-	if len(data) > limit {
+	data, err := hooks.ReadBody(c, limit)
+	switch {
+	case errors.Is(err, hooks.ErrBodyTooLarge):
 		return &bodyError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", limit)}
+	case err != nil:
+		return &bodyError{status: http.StatusBadRequest, msg: err.Error()}
 	}
-	hooks.MarkBodyRead(c)
 	return decodeJSON(data, v)
 }
 

@@ -1,7 +1,9 @@
 package hooks
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -133,6 +135,28 @@ type bodyRead struct{}
 // MarkBodyRead tells the app that a handler read its request's body to
 // the end, so that the connection may serve the next request.
 func MarkBodyRead(c *fiber.Ctx) { c.Locals(bodyRead{}, true) }
+
+// ErrBodyTooLarge is ReadBody's error for a body over its limit.
+var ErrBodyTooLarge = errors.New("request body too large")
+
+// ReadBody reads a request's body, streamed or not, to its end and
+// marks it read, or up to limit bytes: a longer one is ErrBodyTooLarge,
+// whatever its Content-Length said (a chunked body says none).
+func ReadBody(c *fiber.Ctx, limit int) ([]byte, error) {
+	var r io.Reader = bytes.NewReader(c.Body())
+	if s := c.Context().RequestBodyStream(); s != nil {
+		r = s
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBodyTooLarge, limit)
+	}
+	MarkBodyRead(c)
+	return data, nil
+}
 
 // closeUnread closes the connection after a request whose body was not
 // read to the end (refused, or a route that takes none): with streamed

@@ -76,11 +76,17 @@ func (h buildRoutes) start(c *fiber.Ctx) error {
 	if c.Request().Header.ContentLength() > maxBuildRequest {
 		return c.Status(http.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": fmt.Sprintf("a build request is at most %d bytes", maxBuildRequest)})
 	}
+	body, err := ReadBody(c, maxBuildRequest)
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return c.Status(http.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": fmt.Sprintf("a build request is at most %d bytes", maxBuildRequest)})
+	case err != nil:
+		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": err.Error()})
+	}
 	var req build.Request
-	if err := json.Unmarshal(c.Body(), &req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "the body must be {\"workflow\", \"node\", \"commit\"}: " + err.Error()})
 	}
-	c.Locals(bodyRead{}, true)
 	r, created, err := h.builds.Start(c.UserContext(), req)
 	if err != nil {
 		return buildError(c, err)
