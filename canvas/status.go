@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -237,6 +238,8 @@ type StatusSource interface {
 	// revision and the record, nil once deleted), within the limits of
 	// the service's event streams.
 	StreamWorkflow(c *fiber.Ctx, name string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error
+	// ClusterStatuses returns the clusters' records, by name.
+	ClusterStatuses(ctx context.Context) (map[string]hooks.ClusterStatus, error)
 }
 
 // status answers GET /workflows/:id/status from the workflow's status

@@ -44,6 +44,11 @@ type ClusterStatus struct {
 	// Watched is false when HOOKS_KUBECONFIG has no context for the
 	// cluster: nothing is known of it, and it is never shown healthy.
 	Watched bool `json:"watched"`
+	// Reachable is true while the cluster's API server answers and the
+	// watches have listed it, false once it stops answering, and left out
+	// while that is not known: the cluster is not watched, or its watches
+	// have not listed it yet.
+	Reachable *bool `json:"reachable,omitempty"`
 	watch.Result
 	// Source is the GitRepository that fetches the deploy branch, and
 	// Kustomization the one that applies the cluster's directory
@@ -52,6 +57,23 @@ type ClusterStatus struct {
 	Source        *watch.Readiness `json:"source,omitempty"`
 	Kustomization *watch.Readiness `json:"kustomization,omitempty"`
 	Workflows     []string         `json:"workflows"`
+}
+
+// ClusterStatuses returns the clusters' records, by name.
+func (s *StatusAPI) ClusterStatuses(ctx context.Context) (map[string]ClusterStatus, error) {
+	recs, _, err := s.Reader.Statuses(ctx, statusClusters)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]ClusterStatus, len(recs))
+	for _, rec := range recs {
+		var cs ClusterStatus
+		if err := json.Unmarshal(rec.Value, &cs); err != nil {
+			return nil, fmt.Errorf("status record %s: %w", rec.Key, err)
+		}
+		out[cs.Name] = cs
+	}
+	return out, nil
 }
 
 // StatusPublisherConfig configures a StatusPublisher.
@@ -317,10 +339,12 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 		case w == nil:
 			cs.Result = watch.Result{Health: watch.NotWatched, Reason: "HOOKS_KUBECONFIG has no context for this cluster"}
 		case snap.Error != "":
+			cs.Reachable = new(false)
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: snap.Unreadable()}
 		case !snap.Synced:
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: "watches not synced yet"}
 		default:
+			cs.Reachable = new(true)
 			// What stops the whole cluster comes first: of equally bad
 			// parts, the first gives the reason.
 			var parts []watch.Result
