@@ -236,8 +236,9 @@ type StatusSource interface {
 	// starts with first and then carries, for the record of the workflow
 	// and each change of it, what events returns (given the record's
 	// revision and the record, nil once deleted), within the limits of
-	// the service's event streams.
-	StreamWorkflow(c *fiber.Ctx, name string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error
+	// the service's event streams, counted against user, the signed-in
+	// user's id.
+	StreamWorkflow(c *fiber.Ctx, name, user string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error
 	// ClusterStatuses returns the clusters' records, by name.
 	ClusterStatuses(ctx context.Context) (map[string]hooks.ClusterStatus, error)
 }
