@@ -430,6 +430,9 @@ type gitResolver struct {
 	deploy, source *gitrepo.Repo
 	revisions      memo[watch.Revision]
 	expected       memo[[]watch.Expected]
+	// versions holds, by source commit, how many versions each workflow
+	// has there: one walk of the history counts them all.
+	versions memo[map[string]int]
 }
 
 func newGitResolver(deploy, source *gitrepo.Repo) *gitResolver {
@@ -448,13 +451,33 @@ func (g *gitResolver) Resolve(ctx context.Context, deployCommit, wf string) (wat
 			return r, nil
 		}
 		r.SourceCommit = src.String()
-		vs, err := g.source.Versions(ctx, src.String(), wf)
-		if err != nil {
-			return r, err
-		}
-		r.Version = len(vs)
-		return r, nil
+		r.Version, err = g.version(ctx, src.String(), wf)
+		return r, err
 	})
+}
+
+// version returns the number of workflow wf's latest version at source
+// commit src, counting every workflow's versions at src in one walk.
+func (g *gitResolver) version(ctx context.Context, src, wf string) (int, error) {
+	counts, err := g.versions.get(src, func() (map[string]int, error) {
+		all, err := g.source.AllVersions(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		counts := make(map[string]int, len(all))
+		for name, vs := range all {
+			counts[name] = len(vs)
+		}
+		return counts, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, ok := counts[wf]
+	if !ok {
+		return 0, fmt.Errorf("workflow %q has no versions on %s: %w", wf, src, gitrepo.ErrNotFound)
+	}
+	return n, nil
 }
 
 func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Expected, error) {
@@ -563,11 +586,11 @@ func (l *liveSource) Resolve(ctx context.Context, deployCommit, wf string) (watc
 		if err != nil || !same {
 			return r, err
 		}
-		vs, err := l.source.Versions(ctx, head.String(), wf)
+		n, err := l.version(ctx, head.String(), wf)
 		if err != nil {
 			return r, err
 		}
-		return watch.Revision{DeployCommit: r.DeployCommit, SourceCommit: head.String(), Version: len(vs)}, nil
+		return watch.Revision{DeployCommit: r.DeployCommit, SourceCommit: head.String(), Version: n}, nil
 	})
 	if err != nil {
 		return r, nil
