@@ -157,7 +157,15 @@ func (s *Service) reconcile(ctx context.Context, id string, jobs batchlisters.Jo
 	switch {
 	case r.Status == Cancelled:
 		if missing {
-			return nil
+			// The Job is gone: forget it, or every resync queues the
+			// build again until it is pruned. A Job the cache has not
+			// seen yet is still deleted: its event queues the build.
+			_, err := s.update(ctx, id, func(r *Record) bool {
+				changed := r.Job != ""
+				r.Job = ""
+				return changed
+			})
+			return err
 		}
 		err := s.cfg.Kube.BatchV1().Jobs(ns).Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
 		if err != nil && !apierrors.IsNotFound(err) {

@@ -10,7 +10,11 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/slipway-gitops/slipway/gitrepo"
 	"github.com/slipway-gitops/slipway/internal/gittest"
@@ -226,4 +230,43 @@ func TestImageName(t *testing.T) {
 func readFile(t *testing.T, dir, p string) string {
 	t.Helper()
 	return gittest.Git(t, dir, "show", "main:"+p)
+}
+
+// TestCancelledBuildForgetsItsJob reconciles a cancelled build whose Job
+// is gone: its record no longer names the Job, and a resync does not
+// queue it again.
+func TestCancelledBuildForgetsItsJob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.startAPI(t)
+	if _, err := f.svc.update(t.Context(), r.ID, func(r *Record) bool { r.Job = JobName(r.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, cancelled, err := f.svc.Cancel(t.Context(), r.ID, "cancelled by the test"); err != nil || !cancelled {
+		t.Fatalf("cancel: %t, %v", cancelled, err)
+	}
+	queued := func() int {
+		t.Helper()
+		queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+		defer queue.ShutDown()
+		f.svc.resync(t.Context(), queue)
+		return queue.Len()
+	}
+	if n := queued(); n != 1 {
+		t.Fatalf("resync queued %d builds, want the cancelled one whose Job may remain", n)
+	}
+	// The cache holds no Job and no pod: the Job was deleted.
+	indexer := func() cache.Indexer {
+		return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	}
+	if err := f.svc.reconcile(t.Context(), r.ID, batchlisters.NewJobLister(indexer()), corelisters.NewPodLister(indexer())); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := f.svc.Get(t.Context(), r.ID)
+	if err != nil || got.Status != Cancelled || got.Job != "" {
+		t.Errorf("cancelled build after its Job went: %+v, %v; want no Job", got, err)
+	}
+	if n := queued(); n != 0 {
+		t.Errorf("resync queued %d builds, want none", n)
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/source"
 	"github.com/slipway-gitops/slipway/workflow"
 	"github.com/slipway-gitops/slipway/workflow/plugins"
@@ -126,15 +127,35 @@ func (s *Server) clusters(c *fiber.Ctx) (*ClusterList, error) {
 		// cluster; the editor offers no workflow without a cluster.
 		clusters = []*workflow.Cluster{{Name: workflow.DefaultCluster, Default: true}}
 	}
+	statuses, err := s.opts.Status.ClusterStatuses(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
 	out := &ClusterList{Clusters: []Cluster{}}
 	for _, cl := range clusters {
 		out.Clusters = append(out.Clusters, Cluster{ID: cl.Name, Name: cl.Name, DisplayName: cmp.Or(cl.DisplayName, cl.Name), Description: cl.Description,
-			Server: cl.Server, AuthType: cmp.Or(cl.AuthType, "kubeconfig"), Status: "unknown", Default: cl.Default, Metadata: cl.Metadata, Labels: cl.Labels})
+			Server: cl.Server, AuthType: cmp.Or(cl.AuthType, "kubeconfig"), Status: connection(statuses[cl.Name]), Default: cl.Default, Metadata: cl.Metadata, Labels: cl.Labels})
 		if cl.Default {
 			out.Default = &cl.Name
 		}
 	}
 	return out, nil
+}
+
+// connection is a cluster's status in the editor's words, from its
+// status record: "connected" while the watch reaches its API server,
+// "disconnected" once it does not, and "unknown" while that is not known
+// (the cluster is not watched, or not listed yet). KubeOrch's "error", a
+// cluster it cannot make a client for, has no counterpart: a cluster
+// without a context in HOOKS_KUBECONFIG is not watched.
+func connection(cs hooks.ClusterStatus) string {
+	switch {
+	case cs.Reachable == nil:
+		return "unknown"
+	case *cs.Reachable:
+		return "connected"
+	}
+	return "disconnected"
 }
 
 func (s *Server) listClusters(c *fiber.Ctx) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/slipway-gitops/slipway/hooks"
 	"github.com/slipway-gitops/slipway/watch"
 	"github.com/slipway-gitops/slipway/workflow"
 )
@@ -235,8 +236,11 @@ type StatusSource interface {
 	// starts with first and then carries, for the record of the workflow
 	// and each change of it, what events returns (given the record's
 	// revision and the record, nil once deleted), within the limits of
-	// the service's event streams.
-	StreamWorkflow(c *fiber.Ctx, name string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error
+	// the service's event streams, counted against user, the signed-in
+	// user's id.
+	StreamWorkflow(c *fiber.Ctx, name, user string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error
+	// ClusterStatuses returns the clusters' records, by name.
+	ClusterStatuses(ctx context.Context) (map[string]hooks.ClusterStatus, error)
 }
 
 // status answers GET /workflows/:id/status from the workflow's status

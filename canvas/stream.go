@@ -154,6 +154,8 @@ func setNodeData(nodes jsontext.Value, key string, values map[string]jsontext.Va
 // Server-Sent Events, metadata, then workflow_sync and node_update as the
 // workflow's status record changes, from the stream /api/events follows
 // and within its limits (heartbeats, write deadlines, slow readers cut).
+// The stream counts against its signed-in user's streams, not its
+// address: behind an authenticating proxy every user has the proxy's.
 func (s *Server) stream(c *fiber.Ctx) error {
 	id, err := workflowID(c)
 	if err != nil {
@@ -170,5 +172,6 @@ func (s *Server) stream(c *fiber.Ctx) error {
 	if w.Nodes, err = withStatus(w.Nodes, ws); err != nil {
 		return s.fail(c, fmt.Errorf("%s: %w", workflow.WorkflowFile(id), err))
 	}
-	return s.opts.Status.StreamWorkflow(c, id, metadataEvent(w), newNodeEvents(id).next)
+	u, _ := CurrentUser(c)
+	return s.opts.Status.StreamWorkflow(c, id, u.ID, metadataEvent(w), newNodeEvents(id).next)
 }

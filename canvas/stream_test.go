@@ -3,14 +3,17 @@ package canvas_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/slipway-gitops/slipway/hooks"
+	"github.com/slipway-gitops/slipway/users"
 	"github.com/slipway-gitops/slipway/watch"
 )
 
@@ -138,5 +141,53 @@ func TestStatusStream(t *testing.T) {
 	}
 	if code, body := svc.call(t, http.MethodGet, "/workflows/batch/status", svc.token, ""); code != http.StatusOK || !strings.Contains(body, `"state":"unknown"`) {
 		t.Errorf("a workflow without a record: %d %s", code, body)
+	}
+}
+
+// TestStreamLimitPerUser: the editor's streams count against their
+// signed-in user, not their address: one user at the limit does not stop
+// another from the same address (as behind an authenticating proxy,
+// which every user shares) from opening one.
+func TestStreamLimitPerUser(t *testing.T) {
+	t.Parallel()
+	ada := serveRun(t, hooks.EventsConfig{MaxStreams: 4, MaxStreamsPerClient: 1})
+	ada.putStatus(t, watch.Healthy, 2)
+	accounts, err := users.New(ada.store, users.Options{Cost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accounts.Add(t.Context(), "bob@example.com", "Bob", "user", password); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := accounts.Login(t.Context(), "bob@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := *ada
+	bob.token = sess.Token
+	for _, step := range []struct {
+		name string
+		user *runService
+		want int
+	}{
+		{"ada's first", ada, http.StatusOK},
+		{"ada's second, over her limit", ada, http.StatusServiceUnavailable},
+		{"bob's first, from the same address", &bob, http.StatusOK},
+	} {
+		// The steps hold their streams till the test ends: no subtests,
+		// whose ends would close them.
+		resp, r := step.user.openStream(t, t.Context(), "shop")
+		if resp.StatusCode != step.want {
+			t.Fatalf("%s: status %d, want %d", step.name, resp.StatusCode, step.want)
+		}
+		if step.want != http.StatusOK {
+			if b, _ := io.ReadAll(r); !strings.Contains(string(b), "you hold 1 event streams") {
+				t.Errorf("%s: refusal %s, want it to say the user holds the most streams", step.name, b)
+			}
+			continue
+		}
+		if e := readEvent(t, r); e.event != "metadata" {
+			t.Errorf("%s: first event %+v, want metadata", step.name, e)
+		}
 	}
 }

@@ -20,6 +20,9 @@ type CanvasConfig struct {
 	Origins []string `env:"HOOKS_CANVAS_ORIGINS"`
 	// TokenTTL is how long a login's token is valid.
 	TokenTTL time.Duration `env:"HOOKS_CANVAS_TOKEN_TTL, default=24h"`
+	// SessionMax is how long after its login a session ends, however
+	// often its token is refreshed: then its user signs in again.
+	SessionMax time.Duration `env:"HOOKS_CANVAS_SESSION_MAX, default=168h"`
 	// AdminEmail and AdminPassword, when set, make that account at start
 	// unless it exists (from a Secret, never on a command line).
 	AdminEmail    string `env:"HOOKS_CANVAS_ADMIN_EMAIL"`
@@ -105,6 +108,9 @@ func (c CanvasConfig) validate(cfg *Config) []error {
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
 		bad("HOOKS_CANVAS_TOKEN_TTL", "%s is not between 1m and 720h", c.TokenTTL)
+	}
+	if c.SessionMax < c.TokenTTL || c.SessionMax > 90*24*time.Hour {
+		bad("HOOKS_CANVAS_SESSION_MAX", "%s is not between HOOKS_CANVAS_TOKEN_TTL (%s) and 2160h", c.SessionMax, c.TokenTTL)
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		bad("HOOKS_CANVAS_ADMIN_PASSWORD", "HOOKS_CANVAS_ADMIN_EMAIL and HOOKS_CANVAS_ADMIN_PASSWORD go together")

@@ -24,6 +24,9 @@ func TestLoadConfig(t *testing.T) {
 	if cv := c.Canvas; cv.Enabled || cv.TokenTTL != 24*time.Hour {
 		t.Errorf("canvas defaults: %+v", cv)
 	}
+	if m := c.Canvas.SessionMax; m != 7*24*time.Hour {
+		t.Errorf("canvas session lifetime %s, want 168h", m)
+	}
 	if b := c.Builds; b.Enabled() || b.Namespace != "slipway-builds" || b.Timeout != 30*time.Minute || b.Retries != 1 || !strings.Contains(b.BuilderImage, "rootless") {
 		t.Errorf("build defaults: %+v", b)
 	}
@@ -58,6 +61,8 @@ func TestLoadConfig(t *testing.T) {
 		{"build namespace", map[string]string{"HOOKS_BUILD_REGISTRY": "r.example.com", "HOOKS_BUILD_NAMESPACE": "Builds"}, []string{`HOOKS_BUILD_NAMESPACE: "Builds" is not a namespace name`}},
 		{"canvas origin with a path", map[string]string{"HOOKS_CANVAS_ORIGINS": "http://127.0.0.1:3000/app"}, []string{`HOOKS_CANVAS_ORIGINS: "http://127.0.0.1:3000/app" is not an origin`}},
 		{"canvas token TTL", map[string]string{"HOOKS_CANVAS_TOKEN_TTL": "1s"}, []string{"HOOKS_CANVAS_TOKEN_TTL: 1s is not between 1m and 720h"}},
+		{"canvas session shorter than its token", map[string]string{"HOOKS_CANVAS_TOKEN_TTL": "48h", "HOOKS_CANVAS_SESSION_MAX": "24h"}, []string{"HOOKS_CANVAS_SESSION_MAX: 24h0m0s is not between HOOKS_CANVAS_TOKEN_TTL (48h0m0s) and 2160h"}},
+		{"canvas session too long", map[string]string{"HOOKS_CANVAS_SESSION_MAX": "2161h"}, []string{"HOOKS_CANVAS_SESSION_MAX: 2161h0m0s is not between"}},
 		{"canvas admin without password", map[string]string{"HOOKS_CANVAS_ADMIN_EMAIL": "ada@example.com"}, []string{"HOOKS_CANVAS_ADMIN_PASSWORD: HOOKS_CANVAS_ADMIN_EMAIL and HOOKS_CANVAS_ADMIN_PASSWORD go together"}},
 		{"canvas proxy header untrusted", map[string]string{"HOOKS_CANVAS_PROXY_HEADER": "X-Forwarded-Email"}, []string{"HOOKS_CANVAS_TRUSTED_PROXIES: is required"}},
 		{"canvas proxy header Authorization", map[string]string{"HOOKS_CANVAS_PROXY_HEADER": "authorization", "HOOKS_CANVAS_TRUSTED_PROXIES": "10.0.0.1"}, []string{"HOOKS_CANVAS_PROXY_HEADER"}},

@@ -16,13 +16,14 @@ const (
 	DefaultMaxStreamsPerClient = 32
 )
 
-// EventsConfig bounds the event streams (/api/events). Each held stream
-// costs a connection, a file descriptor and some memory, and anyone who
-// may read can open one.
+// EventsConfig bounds the event streams (/api/events, and the canvas
+// editor's status streams). Each held stream costs a connection, a file
+// descriptor and some memory, and anyone who may read can open one.
 type EventsConfig struct {
 	// MaxStreams is the most streams the replica holds at once.
 	MaxStreams int `env:"HOOKS_EVENTS_MAX_STREAMS, default=1000"`
-	// MaxStreamsPerClient is the most streams one client address holds.
+	// MaxStreamsPerClient is the most streams one client holds: a
+	// signed-in user, or the address of an anonymous one.
 	MaxStreamsPerClient int `env:"HOOKS_EVENTS_MAX_STREAMS_PER_CLIENT, default=32"`
 }
 
@@ -60,45 +61,59 @@ const (
 type errTooManyStreams struct {
 	reason string
 	limit  int
+	client streamClient
 }
 
 func (e *errTooManyStreams) Error() string {
-	if e.reason == refusedClient {
-		return fmt.Sprintf("this address holds %d event streams, the most it may; close one or retry later", e.limit)
+	switch {
+	case e.reason == refusedTotal:
+		return fmt.Sprintf("the service holds %d event streams, the most it may; retry later", e.limit)
+	case e.client.user != "":
+		return fmt.Sprintf("you hold %d event streams, the most a user may; close one or retry later", e.limit)
 	}
-	return fmt.Sprintf("the service holds %d event streams, the most it may; retry later", e.limit)
+	return fmt.Sprintf("this address holds %d event streams, the most it may; close one or retry later", e.limit)
 }
 
-// streamLimits counts the held streams, in all and per client address.
+// streamClient is who a stream is counted against: a signed-in user, by
+// id, wherever it connects from; else the peer's address. Behind an
+// authenticating proxy every user shares the proxy's address, so a
+// signed-in user's streams are never counted by address: one user cannot
+// use up the streams of everyone behind the same proxy.
+type streamClient struct {
+	user string
+	addr string
+}
+
+// streamLimits counts the held streams, in all and per client.
 type streamLimits struct {
 	cfg EventsConfig
 
 	mu       sync.Mutex
 	total    int
-	byClient map[string]int
+	byClient map[streamClient]int
 }
 
 func newStreamLimits(cfg EventsConfig) *streamLimits {
-	return &streamLimits{cfg: cfg, byClient: map[string]int{}}
+	return &streamLimits{cfg: cfg, byClient: map[streamClient]int{}}
 }
 
 // acquire takes a stream for client, or says why not; release gives it
 // back.
-func (l *streamLimits) acquire(client string) (release func(), err error) {
+func (l *streamLimits) acquire(client streamClient) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.total >= l.cfg.MaxStreams:
-		return nil, &errTooManyStreams{reason: refusedTotal, limit: l.cfg.MaxStreams}
+		return nil, &errTooManyStreams{reason: refusedTotal, limit: l.cfg.MaxStreams, client: client}
 	case l.byClient[client] >= l.cfg.MaxStreamsPerClient:
-		return nil, &errTooManyStreams{reason: refusedClient, limit: l.cfg.MaxStreamsPerClient}
+		return nil, &errTooManyStreams{reason: refusedClient, limit: l.cfg.MaxStreamsPerClient, client: client}
 	}
 	l.total++
 	l.byClient[client]++
 	return func() { l.release(client) }, nil
 }
 
-func (l *streamLimits) release(client string) {
+func (l *streamLimits) release(client streamClient) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--

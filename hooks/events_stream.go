@@ -103,8 +103,10 @@ func (s *StatusAPI) events(c *fiber.Ctx) error {
 // record, for clients that want events of their own: first, then what
 // events returns for the record (nil once deleted) and for each change of
 // it. It is held and bounded as the streams of /api/events are, and
-// counted with them; the CORS headers set on c's response are sent.
-func (s *StatusAPI) StreamWorkflow(c *fiber.Ctx, name string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error {
+// counted with them, against user (the signed-in user's id), or the
+// peer's address when user is empty; the CORS headers set on c's
+// response are sent.
+func (s *StatusAPI) StreamWorkflow(c *fiber.Ctx, name, user string, first []byte, events func(rev int64, ws *watch.WorkflowStatus) []byte) error {
 	key := statusWorkflows + name
 	var head []byte
 	c.Response().Header.VisitAll(func(k, v []byte) {
@@ -112,7 +114,7 @@ func (s *StatusAPI) StreamWorkflow(c *fiber.Ctx, name string, first []byte, even
 			head = fmt.Appendf(head, "%s: %s\r\n", k, v)
 		}
 	})
-	return s.hijack(c, streamOptions{after: -1, head: head, first: first, events: func(f frame) []byte {
+	return s.hijack(c, streamOptions{after: -1, user: user, head: head, first: first, events: func(f frame) []byte {
 		if f.key != key {
 			return nil
 		}
@@ -133,6 +135,9 @@ type streamOptions struct {
 	// none.
 	after    int64
 	headOnly bool
+	// user is the signed-in user the stream is counted against; the
+	// peer's address is when it is empty.
+	user string
 	// head is more lines of the response's head, first what is sent
 	// before the changes.
 	head, first []byte
@@ -157,7 +162,10 @@ func (s *StatusAPI) hijack(c *fiber.Ctx, opts streamOptions) error {
 // serveStream holds a stream on conn, unless a limit is reached, until
 // the client goes away, falls behind or Done.
 func (s *StatusAPI) serveStream(conn net.Conn, opts streamOptions) {
-	client, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+	client := streamClient{user: opts.user}
+	if client.user == "" {
+		client.addr, _, _ = net.SplitHostPort(conn.RemoteAddr().String())
+	}
 	release, err := s.limits.acquire(client)
 	if err != nil {
 		var tm *errTooManyStreams

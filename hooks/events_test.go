@@ -465,7 +465,7 @@ func TestStreamWorkflow(t *testing.T) {
 	app := fiber.New()
 	app.Get("/streams/:name", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAccessControlAllowOrigin, "http://127.0.0.1:3000")
-		return svc.api.StreamWorkflow(c, c.Params("name"), []byte("event: first\ndata: {}\n\n"), func(rev int64, ws *watch.WorkflowStatus) []byte {
+		return svc.api.StreamWorkflow(c, c.Params("name"), "", []byte("event: first\ndata: {}\n\n"), func(rev int64, ws *watch.WorkflowStatus) []byte {
 			if ws == nil {
 				return fmt.Appendf(nil, "id: %d\nevent: gone\ndata: {}\n\n", rev)
 			}

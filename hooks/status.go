@@ -44,6 +44,11 @@ type ClusterStatus struct {
 	// Watched is false when HOOKS_KUBECONFIG has no context for the
 	// cluster: nothing is known of it, and it is never shown healthy.
 	Watched bool `json:"watched"`
+	// Reachable is true while the cluster's API server answers and the
+	// watches have listed it, false once it stops answering, and left out
+	// while that is not known: the cluster is not watched, or its watches
+	// have not listed it yet.
+	Reachable *bool `json:"reachable,omitempty"`
 	watch.Result
 	// Source is the GitRepository that fetches the deploy branch, and
 	// Kustomization the one that applies the cluster's directory
@@ -52,6 +57,23 @@ type ClusterStatus struct {
 	Source        *watch.Readiness `json:"source,omitempty"`
 	Kustomization *watch.Readiness `json:"kustomization,omitempty"`
 	Workflows     []string         `json:"workflows"`
+}
+
+// ClusterStatuses returns the clusters' records, by name.
+func (s *StatusAPI) ClusterStatuses(ctx context.Context) (map[string]ClusterStatus, error) {
+	recs, _, err := s.Reader.Statuses(ctx, statusClusters)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]ClusterStatus, len(recs))
+	for _, rec := range recs {
+		var cs ClusterStatus
+		if err := json.Unmarshal(rec.Value, &cs); err != nil {
+			return nil, fmt.Errorf("status record %s: %w", rec.Key, err)
+		}
+		out[cs.Name] = cs
+	}
+	return out, nil
 }
 
 // StatusPublisherConfig configures a StatusPublisher.
@@ -317,10 +339,12 @@ func (p *StatusPublisher) round(ctx context.Context, st *publishState, r watch.R
 		case w == nil:
 			cs.Result = watch.Result{Health: watch.NotWatched, Reason: "HOOKS_KUBECONFIG has no context for this cluster"}
 		case snap.Error != "":
+			cs.Reachable = new(false)
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: snap.Unreadable()}
 		case !snap.Synced:
 			cs.Result = watch.Result{Health: watch.Unknown, Reason: "watches not synced yet"}
 		default:
+			cs.Reachable = new(true)
 			// What stops the whole cluster comes first: of equally bad
 			// parts, the first gives the reason.
 			var parts []watch.Result
@@ -406,6 +430,9 @@ type gitResolver struct {
 	deploy, source *gitrepo.Repo
 	revisions      memo[watch.Revision]
 	expected       memo[[]watch.Expected]
+	// versions holds, by source commit, how many versions each workflow
+	// has there: one walk of the history counts them all.
+	versions memo[map[string]int]
 }
 
 func newGitResolver(deploy, source *gitrepo.Repo) *gitResolver {
@@ -424,13 +451,33 @@ func (g *gitResolver) Resolve(ctx context.Context, deployCommit, wf string) (wat
 			return r, nil
 		}
 		r.SourceCommit = src.String()
-		vs, err := g.source.Versions(ctx, src.String(), wf)
-		if err != nil {
-			return r, err
-		}
-		r.Version = len(vs)
-		return r, nil
+		r.Version, err = g.version(ctx, src.String(), wf)
+		return r, err
 	})
+}
+
+// version returns the number of workflow wf's latest version at source
+// commit src, counting every workflow's versions at src in one walk.
+func (g *gitResolver) version(ctx context.Context, src, wf string) (int, error) {
+	counts, err := g.versions.get(src, func() (map[string]int, error) {
+		all, err := g.source.AllVersions(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		counts := make(map[string]int, len(all))
+		for name, vs := range all {
+			counts[name] = len(vs)
+		}
+		return counts, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, ok := counts[wf]
+	if !ok {
+		return 0, fmt.Errorf("workflow %q has no versions on %s: %w", wf, src, gitrepo.ErrNotFound)
+	}
+	return n, nil
 }
 
 func (g *gitResolver) Expected(_ context.Context, deployCommit, wf string) ([]watch.Expected, error) {
@@ -539,11 +586,11 @@ func (l *liveSource) Resolve(ctx context.Context, deployCommit, wf string) (watc
 		if err != nil || !same {
 			return r, err
 		}
-		vs, err := l.source.Versions(ctx, head.String(), wf)
+		n, err := l.version(ctx, head.String(), wf)
 		if err != nil {
 			return r, err
 		}
-		return watch.Revision{DeployCommit: r.DeployCommit, SourceCommit: head.String(), Version: len(vs)}, nil
+		return watch.Revision{DeployCommit: r.DeployCommit, SourceCommit: head.String(), Version: n}, nil
 	})
 	if err != nil {
 		return r, nil

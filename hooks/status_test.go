@@ -21,20 +21,9 @@ import (
 func TestPublisherWithoutClusters(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	repo, _ := deploytest.Deploy(t, "../fixtures/repo", "")
-	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pub := must(NewStatusPublisher(StatusPublisherConfig{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo,
-		Contexts: func([]string) (map[string]*rest.Config, error) { return map[string]*rest.Config{}, nil },
-		ID:       "test", Log: slog.New(slog.DiscardHandler), MinWrite: time.Millisecond, Refresh: time.Hour}))(t)
-	pctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pub.Run(pctx) }()
-	defer func() { stop(); <-done }()
+	st := runPublisher(t, map[string]*rest.Config{})
 	var o *Overview
+	var err error
 	for range 100 {
 		if o, err = readOverview(ctx, st); err != nil {
 			t.Fatal(err)
@@ -57,6 +46,55 @@ func TestPublisherWithoutClusters(t *testing.T) {
 			t.Errorf("workflow %s: %+v", ws.Name, ws)
 		}
 	}
+}
+
+// TestPublisherUnreachableCluster: a cluster whose API server does not
+// answer is recorded as unreachable, and one without a context as
+// neither reachable nor unreachable.
+func TestPublisherUnreachableCluster(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1 of loopback.
+	st := runPublisher(t, map[string]*rest.Config{"prod": {Host: "http://127.0.0.1:1"}})
+	api, err := NewStatusAPI(StatusAPIConfig{Reader: st, Heartbeat: time.Minute, Done: t.Context().Done()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]ClusterStatus
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if got, err = api.ClusterStatuses(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got["prod"].Reachable != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if prod := got["prod"]; prod.Reachable == nil || *prod.Reachable || !strings.Contains(prod.Reason, "unreachable since") {
+		t.Errorf("prod %+v, want unreachable", prod)
+	}
+	if staging, ok := got["staging"]; !ok || staging.Watched || staging.Reachable != nil {
+		t.Errorf("staging %+v, want not watched, its reachability unknown", staging)
+	}
+}
+
+// runPublisher runs a status publisher of the fixture repository until
+// the test ends, watching the clusters of contexts, and returns the store
+// it writes to.
+func runPublisher(t *testing.T, contexts map[string]*rest.Config) *store.Store {
+	t.Helper()
+	repo, _ := deploytest.Deploy(t, "../fixtures/repo", "")
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub := must(NewStatusPublisher(StatusPublisherConfig{Store: st, Deploy: repo, DeployBranch: "deploy", Source: repo,
+		Contexts: func([]string) (map[string]*rest.Config, error) { return contexts, nil },
+		ID:       "test", Log: slog.New(slog.DiscardHandler), MinWrite: time.Millisecond, Refresh: time.Hour}))(t)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return st
 }
 
 // readOverview reads every cluster and workflow record as the API lists

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -35,19 +36,66 @@ func (s *Store) User(ctx context.Context, id string) ([]byte, error) {
 // PutToken writes a token record under the hash of the token, deleted by
 // etcd after ttl (rounded up to a second).
 func (s *Store) PutToken(ctx context.Context, hash string, value []byte, ttl time.Duration) error {
-	lease, err := s.client.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
+	lease, err := s.tokenLease(ctx, ttl)
 	if err != nil {
-		return fmt.Errorf("store: token lease: %w", err)
+		return err
 	}
-	if _, err := s.client.Put(ctx, s.tokenKey(hash), string(value), clientv3.WithLease(lease.ID)); err != nil {
+	if _, err := s.client.Put(ctx, s.tokenKey(hash), string(value), clientv3.WithLease(lease)); err != nil {
 		return fmt.Errorf("store: put token: %w", err)
 	}
 	return nil
 }
 
-// Token returns the record of a token's hash, or nil when there is none.
-func (s *Store) Token(ctx context.Context, hash string) ([]byte, error) {
-	return s.get(ctx, s.tokenKey(hash), "token")
+// Token returns the record of a token's hash and its revision, which
+// ReplaceToken compares; nil when there is none.
+func (s *Store) Token(ctx context.Context, hash string) ([]byte, int64, error) {
+	resp, err := s.client.Get(ctx, s.tokenKey(hash))
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: read token: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, nil
+	}
+	return resp.Kvs[0].Value, resp.Kvs[0].ModRevision, nil
+}
+
+// ReplaceToken deletes the record of oldHash and writes value under
+// newHash, deleted by etcd after ttl, in one transaction that holds only
+// while the old record is still at revision (as Token read it). It
+// reports whether it replaced: of replacements of one record, however
+// many at once, exactly one does; the others write nothing.
+func (s *Store) ReplaceToken(ctx context.Context, oldHash string, revision int64, newHash string, value []byte, ttl time.Duration) (bool, error) {
+	lease, err := s.tokenLease(ctx, ttl)
+	if err != nil {
+		return false, err
+	}
+	old := s.tokenKey(oldHash)
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(old), "=", revision)).
+		Then(clientv3.OpDelete(old, clientv3.WithPrevKV()), clientv3.OpPut(s.tokenKey(newHash), string(value), clientv3.WithLease(lease))).
+		Commit()
+	if err == nil && resp.Succeeded {
+		return true, s.revokeLeases(ctx, resp.Responses[0].GetResponseDeleteRange().PrevKvs)
+	}
+	// The new lease holds nothing: revoke it rather than let it live for
+	// a token's TTL.
+	if _, rerr := s.client.Revoke(ctx, lease); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: replace token: %w", err)
+	}
+	return false, nil
+}
+
+// tokenLease grants the lease of a token record that lives ttl, rounded
+// up to a second.
+func (s *Store) tokenLease(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
+	lease, err := s.client.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("store: token lease: %w", err)
+	}
+	return lease.ID, nil
 }
 
 // DeleteToken deletes the record of a token's hash and revokes the lease
@@ -59,7 +107,13 @@ func (s *Store) DeleteToken(ctx context.Context, hash string) error {
 	if err != nil {
 		return fmt.Errorf("store: delete token: %w", err)
 	}
-	for _, kv := range resp.PrevKvs {
+	return s.revokeLeases(ctx, resp.PrevKvs)
+}
+
+// revokeLeases revokes the leases deleted token records were written
+// with.
+func (s *Store) revokeLeases(ctx context.Context, deleted []*mvccpb.KeyValue) error {
+	for _, kv := range deleted {
 		if kv.Lease == 0 {
 			continue
 		}

@@ -1,6 +1,8 @@
 // Package users keeps the accounts that may sign in to the canvas API:
 // users with a slow password hash, and the opaque bearer tokens a login
-// gives them, stored only as their SHA-256, with an expiry.
+// gives them, stored only as their SHA-256, with an expiry. A token is
+// refreshed into a new one, but no further than the session's absolute
+// lifetime from its login.
 package users
 
 import (
@@ -43,6 +45,9 @@ const (
 	MaxPassword = 72
 	// DefaultTokenTTL is how long a token is valid unless Options say.
 	DefaultTokenTTL = 24 * time.Hour
+	// DefaultSessionMax is how long after its login a session ends, however
+	// often its token is refreshed, unless Options say.
+	DefaultSessionMax = 7 * 24 * time.Hour
 )
 
 // User is an account, in the shape KubeOrch's editor keeps of its user.
@@ -69,7 +74,12 @@ type Records interface {
 	CreateUser(ctx context.Context, id string, value []byte) (bool, error)
 	User(ctx context.Context, id string) ([]byte, error)
 	PutToken(ctx context.Context, hash string, value []byte, ttl time.Duration) error
-	Token(ctx context.Context, hash string) ([]byte, error)
+	// Token returns a token's record and its revision; nil when there
+	// is none.
+	Token(ctx context.Context, hash string) ([]byte, int64, error)
+	// ReplaceToken replaces the record of oldHash, while it is at
+	// revision, with one of newHash, and reports whether it did.
+	ReplaceToken(ctx context.Context, oldHash string, revision int64, newHash string, value []byte, ttl time.Duration) (bool, error)
 	DeleteToken(ctx context.Context, hash string) error
 }
 
@@ -77,6 +87,10 @@ type Records interface {
 type Options struct {
 	// TokenTTL is how long a token is valid (DefaultTokenTTL when zero).
 	TokenTTL time.Duration
+	// SessionMax is how long after its login a session ends, however
+	// often its token is refreshed (DefaultSessionMax when zero): a stolen
+	// token cannot be kept alive by refreshing it.
+	SessionMax time.Duration
 	// Cost is bcrypt's cost (bcrypt.DefaultCost when zero).
 	Cost int
 	// Now tells the time (time.Now when nil).
@@ -87,6 +101,7 @@ type Options struct {
 type Store struct {
 	records Records
 	ttl     time.Duration
+	max     time.Duration
 	cost    int
 	now     func() time.Time
 	// hashing bounds the password hashes computed at once, so that a
@@ -111,8 +126,14 @@ func New(records Records, opts Options) (*Store, error) {
 	if opts.TokenTTL < 0 {
 		return nil, fmt.Errorf("users: token TTL %s is negative", opts.TokenTTL)
 	}
+	if opts.SessionMax < 0 {
+		return nil, fmt.Errorf("users: session lifetime %s is negative", opts.SessionMax)
+	}
 	if opts.TokenTTL == 0 {
 		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.SessionMax == 0 {
+		opts.SessionMax = DefaultSessionMax
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -125,7 +146,7 @@ func New(records Records, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("users: %w", err)
 	}
 	slots := runtime.GOMAXPROCS(0)
-	return &Store{records: records, ttl: opts.TokenTTL, cost: opts.Cost, now: opts.Now,
+	return &Store{records: records, ttl: opts.TokenTTL, max: opts.SessionMax, cost: opts.Cost, now: opts.Now,
 		hashing: make(chan struct{}, slots), maxWaiting: int64(waitingPerSlot * slots), decoy: decoy}, nil
 }
 
@@ -144,6 +165,10 @@ type record struct {
 type tokenRecord struct {
 	UserID    string    `json:"user"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// LoginAt is when the session's password was checked; refreshes
+	// carry it over. A record without one (written before sessions had
+	// an end) has ended.
+	LoginAt time.Time `json:"loginAt"`
 }
 
 // IDOf returns the id of the user with email.
@@ -212,52 +237,77 @@ func (s *Store) Login(ctx context.Context, email, password string) (Session, err
 	if rec == nil {
 		return Session{}, ErrInvalidCredentials
 	}
-	return s.issue(ctx, rec.User)
+	sess, value, ttl, err := s.mint(rec.User, s.now())
+	if err != nil {
+		return Session{}, err
+	}
+	if err := s.records.PutToken(ctx, tokenHash(sess.Token), value, ttl); err != nil {
+		return Session{}, fmt.Errorf("users: %w", err)
+	}
+	return sess, nil
 }
 
-// Refresh gives a new token for the user of a valid one, and revokes the
-// old one.
+// Refresh gives a new token for the user of a valid one, in the same
+// session, and revokes the old one. The swap is one transaction on the
+// old token's record: of refreshes of one token at once, one wins and the
+// others get ErrInvalidToken, as for a token already refreshed. A session
+// past its lifetime is not refreshed: its user signs in again.
 func (s *Store) Refresh(ctx context.Context, token string) (Session, error) {
-	u, err := s.Authenticate(ctx, token)
+	t, rev, u, err := s.lookup(ctx, token)
 	if err != nil {
 		return Session{}, err
 	}
-	next, err := s.issue(ctx, u)
+	next, value, ttl, err := s.mint(u, t.LoginAt)
 	if err != nil {
 		return Session{}, err
 	}
-	return next, s.Revoke(ctx, token)
+	ok, err := s.records.ReplaceToken(ctx, tokenHash(token), rev, tokenHash(next.Token), value, ttl)
+	if err != nil {
+		return Session{}, fmt.Errorf("users: %w", err)
+	}
+	if !ok {
+		return Session{}, ErrInvalidToken
+	}
+	return next, nil
 }
 
 // Authenticate returns the user of a token; ErrInvalidToken when it is
-// unknown, expired or revoked, or its user is gone. Tokens are looked up
-// by their SHA-256, so that no comparison depends on the token's bytes.
+// unknown, expired or revoked, its session is past its lifetime, or its
+// user is gone. Tokens are looked up by their SHA-256, so that no
+// comparison depends on the token's bytes.
 func (s *Store) Authenticate(ctx context.Context, token string) (User, error) {
+	_, _, u, err := s.lookup(ctx, token)
+	return u, err
+}
+
+// lookup returns a valid token's record, its revision and its user, or
+// ErrInvalidToken.
+func (s *Store) lookup(ctx context.Context, token string) (tokenRecord, int64, User, error) {
 	if token == "" {
-		return User{}, ErrInvalidToken
+		return tokenRecord{}, 0, User{}, ErrInvalidToken
 	}
-	value, err := s.records.Token(ctx, tokenHash(token))
+	value, rev, err := s.records.Token(ctx, tokenHash(token))
 	if err != nil {
-		return User{}, fmt.Errorf("users: %w", err)
+		return tokenRecord{}, 0, User{}, fmt.Errorf("users: %w", err)
 	}
 	if value == nil {
-		return User{}, ErrInvalidToken
+		return tokenRecord{}, 0, User{}, ErrInvalidToken
 	}
 	var t tokenRecord
 	if err := json.Unmarshal(value, &t); err != nil {
-		return User{}, fmt.Errorf("users: token record: %w", err)
+		return tokenRecord{}, 0, User{}, fmt.Errorf("users: token record: %w", err)
 	}
-	if !s.now().Before(t.ExpiresAt) {
-		return User{}, ErrInvalidToken
+	if now := s.now(); !now.Before(t.ExpiresAt) || !now.Before(t.LoginAt.Add(s.max)) {
+		return tokenRecord{}, 0, User{}, ErrInvalidToken
 	}
 	rec, err := s.user(ctx, t.UserID)
 	if err != nil {
-		return User{}, err
+		return tokenRecord{}, 0, User{}, err
 	}
 	if rec == nil {
-		return User{}, ErrInvalidToken
+		return tokenRecord{}, 0, User{}, ErrInvalidToken
 	}
-	return rec.User, nil
+	return t, rev, rec.User, nil
 }
 
 // Revoke makes a token invalid.
@@ -268,22 +318,23 @@ func (s *Store) Revoke(ctx context.Context, token string) error {
 	return nil
 }
 
-// issue stores a new random token for u.
-func (s *Store) issue(ctx context.Context, u User) (Session, error) {
+// mint makes a new random token for u in the session that logged in at
+// loginAt: its session, its record and how long the record lives, the
+// token's TTL or what is left of the session if that is less.
+func (s *Store) mint(u User, loginAt time.Time) (Session, []byte, time.Duration, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return Session{}, fmt.Errorf("users: token: %w", err)
+		return Session{}, nil, 0, fmt.Errorf("users: token: %w", err)
 	}
 	token := "slw_" + base64.RawURLEncoding.EncodeToString(raw)
-	expires := s.now().Add(s.ttl).UTC()
-	value, err := json.Marshal(tokenRecord{UserID: u.ID, ExpiresAt: expires})
+	now := s.now()
+	ttl := min(s.ttl, loginAt.Add(s.max).Sub(now))
+	expires := now.Add(ttl).UTC()
+	value, err := json.Marshal(tokenRecord{UserID: u.ID, ExpiresAt: expires, LoginAt: loginAt.UTC()})
 	if err != nil {
-		return Session{}, fmt.Errorf("users: %w", err)
+		return Session{}, nil, 0, fmt.Errorf("users: %w", err)
 	}
-	if err := s.records.PutToken(ctx, tokenHash(token), value, s.ttl); err != nil {
-		return Session{}, fmt.Errorf("users: %w", err)
-	}
-	return Session{Token: token, User: u, ExpiresAt: expires}, nil
+	return Session{Token: token, User: u, ExpiresAt: expires}, value, ttl, nil
 }
 
 // user reads a user record; nil when there is none.

@@ -23,6 +23,12 @@ func (c *clock) advance(d time.Duration) { c.at.Add(int64(d)) }
 
 func newStore(t *testing.T) (*users.Store, *store.Store, *clock) {
 	t.Helper()
+	return newStoreWith(t, users.Options{TokenTTL: time.Hour})
+}
+
+// newStoreWith is newStore with opts, on a clock of its own.
+func newStoreWith(t *testing.T, opts users.Options) (*users.Store, *store.Store, *clock) {
+	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +36,8 @@ func newStore(t *testing.T) (*users.Store, *store.Store, *clock) {
 	t.Cleanup(func() { st.Close() })
 	c := &clock{}
 	c.at.Store(time.Now().UnixNano())
-	u, err := users.New(st, users.Options{Cost: bcrypt.MinCost, TokenTTL: time.Hour, Now: c.now})
+	opts.Cost, opts.Now = bcrypt.MinCost, c.now
+	u, err := users.New(st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +111,7 @@ func TestAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v, err := st.Token(ctx, sess.Token); err != nil || v != nil {
+		if v, _, err := st.Token(ctx, sess.Token); err != nil || v != nil {
 			t.Errorf("a record under the token itself: %q, %v", v, err)
 		}
 	})
@@ -155,4 +162,98 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("refresh after its TTL: %v, want ErrInvalidToken", err)
 		}
 	})
+}
+
+// TestRefreshRace refreshes one token from many goroutines at once:
+// exactly one gets a new token, the others ErrInvalidToken, and the old
+// token is dead.
+func TestRefreshRace(t *testing.T) {
+	t.Parallel()
+	u, _, _ := newStore(t)
+	ctx := t.Context()
+	if _, err := u.Add(ctx, "ada@example.com", "Ada", "admin", password); err != nil {
+		t.Fatal(err)
+	}
+	old, err := u.Login(ctx, "ada@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	type result struct {
+		sess users.Session
+		err  error
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			sess, err := u.Refresh(ctx, old.Token)
+			results <- result{sess, err}
+		}()
+	}
+	close(start)
+	var won []users.Session
+	for range n {
+		r := <-results
+		switch {
+		case r.err == nil:
+			won = append(won, r.sess)
+		case !errors.Is(r.err, users.ErrInvalidToken):
+			t.Errorf("a losing refresh: %v, want ErrInvalidToken", r.err)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d refreshes of one token won, want 1", len(won))
+	}
+	if _, err := u.Authenticate(ctx, won[0].Token); err != nil {
+		t.Errorf("the winner's token: %v", err)
+	}
+	if _, err := u.Authenticate(ctx, old.Token); !errors.Is(err, users.ErrInvalidToken) {
+		t.Errorf("the refreshed token: %v, want ErrInvalidToken", err)
+	}
+}
+
+// TestSessionLifetime refreshes a session's tokens until the session's
+// lifetime from its login: the last token ends with the session, and
+// neither it nor a refresh of it is valid after.
+func TestSessionLifetime(t *testing.T) {
+	t.Parallel()
+	u, _, clk := newStoreWith(t, users.Options{TokenTTL: time.Hour, SessionMax: 150 * time.Minute})
+	ctx := t.Context()
+	if _, err := u.Add(ctx, "ada@example.com", "Ada", "admin", password); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := u.Login(ctx, "ada@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := clk.now().Add(150 * time.Minute)
+	for _, tc := range []struct {
+		name    string
+		after   time.Duration
+		expires time.Time
+	}{
+		{"first refresh", 40 * time.Minute, clk.now().Add(100 * time.Minute)},
+		{"second refresh", 40 * time.Minute, clk.now().Add(140 * time.Minute)},
+		{"last refresh, cut at the session's end", 40 * time.Minute, end},
+	} {
+		clk.advance(tc.after)
+		if sess, err = u.Refresh(ctx, sess.Token); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !sess.ExpiresAt.Equal(tc.expires) {
+			t.Errorf("%s: expires at %s, want %s", tc.name, sess.ExpiresAt, tc.expires.UTC())
+		}
+	}
+	clk.advance(30 * time.Minute)
+	if _, err := u.Authenticate(ctx, sess.Token); !errors.Is(err, users.ErrInvalidToken) {
+		t.Errorf("a token after its session's end: %v, want ErrInvalidToken", err)
+	}
+	if _, err := u.Refresh(ctx, sess.Token); !errors.Is(err, users.ErrInvalidToken) {
+		t.Errorf("a refresh after the session's end: %v, want ErrInvalidToken", err)
+	}
+	if _, err := u.Login(ctx, "ada@example.com", password); err != nil {
+		t.Errorf("a new login after the session's end: %v", err)
+	}
 }

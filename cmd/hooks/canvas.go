@@ -16,7 +16,7 @@ import (
 // newCanvas returns the canvas editor's API on the built-in accounts,
 // making the bootstrap account of HOOKS_CANVAS_ADMIN_* unless it exists.
 func newCanvas(ctx context.Context, cfg *hooks.Config, st *store.Store, source *gitrepo.Repo, status *hooks.StatusAPI, log *slog.Logger) (*canvas.Server, error) {
-	accounts, err := users.New(st, users.Options{TokenTTL: cfg.Canvas.TokenTTL})
+	accounts, err := users.New(st, users.Options{TokenTTL: cfg.Canvas.TokenTTL, SessionMax: cfg.Canvas.SessionMax})
 	if err != nil {
 		return nil, err
 	}
