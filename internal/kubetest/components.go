@@ -96,10 +96,11 @@ func (s *Stack) startFlux(ctx context.Context, ports []int) error {
 		}
 	}
 	storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	if err := s.start("source-controller", env, "--storage-path", filepath.Join(s.Dir, "artifacts"),
+	sourceArgs := append([]string{"--storage-path", filepath.Join(s.Dir, "artifacts"),
 		"--storage-addr", storage, "--storage-adv-addr", storage,
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		"--enable-leader-election=false", "--events-addr", ""); err != nil {
+		"--enable-leader-election=false", "--events-addr", ""}, s.opts.SourceControllerArgs...)
+	if err := s.start("source-controller", env, sourceArgs...); err != nil {
 		return err
 	}
 	// Dependencies are checked again every 5 s, not 30 s: tests wait less.

@@ -48,6 +48,10 @@ type Options struct {
 	// multi-tenancy lockdown: --no-cross-namespace-refs=true
 	// --default-service-account=default).
 	KustomizeControllerArgs []string
+	// SourceControllerArgs are added to source-controller's command line,
+	// as a cluster's operator sets them (for example --concurrent for many
+	// GitRepositories).
+	SourceControllerArgs []string
 	// CRDs are extra CustomResourceDefinition manifests to apply.
 	CRDs [][]byte
 	// Log receives progress lines; nil for none.
