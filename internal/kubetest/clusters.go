@@ -83,7 +83,6 @@ func StartClusters(ctx context.Context, opts ClustersOptions) (_ *Clusters, err 
 			return nil, err
 		}
 	}
-	c.etcd.logf("starting etcd for %d clusters", len(opts.Names))
 	etcdURL, err := c.etcd.startEtcd(ctx)
 	if err != nil {
 		return nil, err
