@@ -426,9 +426,20 @@ func (s *Stack) waitServing(ctx context.Context, name string, c *http.Client, ur
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// Another process that holds the port may never answer: the exit of
+	// the one waited for ends the request too.
+	request, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-exited:
+			stop()
+		case <-request.Done():
+		}
+	}()
 	var last error
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(request, http.MethodGet, url, nil)
 		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
