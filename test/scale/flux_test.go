@@ -82,8 +82,11 @@ var layouts = []struct {
 //   - first-apply-s: from the push of the n workflows until every one
 //     was live and healthy on /api/status.
 //
-// Setup takes minutes (several for 500 workflows); run it with a fixed
-// count (-benchtime 4x).
+// Setup takes half a minute for 5 workflows and most of an hour for 500
+// on two busy cores, in the layout with a source per workflow: each
+// workflow's GitRepository checks out the whole deploy tree, so
+// source-controller's work grows with the square of the count. Run it
+// with a fixed count (-benchtime 4x).
 func BenchmarkFluxPush(b *testing.B) {
 	counts, err := workflowCounts(os.Getenv("FLUX_WORKFLOWS"))
 	if err != nil {
@@ -161,7 +164,9 @@ func TestFluxPush(t *testing.T) {
 // source-controller fetches 8 GitRepositories at a time, not 2, and
 // kustomize-controller applies 32 Kustomizations at a time, not 4, since
 // most of a Kustomization's time is its wait for the health of what it
-// applied. Every count runs with the same, so that their figures compare.
+// applied. Where cores are few and busy, source-controller is bound by
+// them all the same. Every count runs with the same, so that their
+// figures compare.
 var (
 	sourceControllerTuning    = []string{"--concurrent", "8"}
 	kustomizeControllerTuning = []string{"--concurrent", "32"}
