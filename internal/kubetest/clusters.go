@@ -74,7 +74,7 @@ func StartClusters(ctx context.Context, opts ClustersOptions) (_ *Clusters, err 
 			c.Stop()
 		}
 	}()
-	c.etcd = &Stack{opts: Options{BinDir: opts.BinDir, Log: opts.Log}, Dir: filepath.Join(c.Dir, "etcd")}
+	c.etcd = &Stack{opts: Options{BinDir: opts.BinDir, Log: opts.Log}, Dir: filepath.Join(c.Dir, "etcd"), ports: freePorts}
 	if err := os.MkdirAll(filepath.Join(c.etcd.Dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
@@ -83,21 +83,17 @@ func StartClusters(ctx context.Context, opts ClustersOptions) (_ *Clusters, err 
 			return nil, err
 		}
 	}
-	ports, err := freePorts(2 + 6*len(opts.Names))
+	etcdURL, err := c.etcd.startEtcd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	c.etcd.logf("starting etcd on %s for %d clusters", etcdURL, len(opts.Names))
-	if err := c.etcd.startEtcd(ctx, etcdURL, fmt.Sprintf("http://127.0.0.1:%d", ports[1])); err != nil {
-		return nil, err
-	}
 
-	// Every API server starts at once and each cluster then gets ready on
-	// its own: on a busy machine, one after another would take minutes.
+	// Every API server starts at once and each cluster gets ready on its
+	// own: on a busy machine, one after another would take minutes.
 	pkis := make([]*pki, len(opts.Names))
 	for i, name := range opts.Names {
-		s := &Stack{opts: Options{BinDir: opts.BinDir, Flux: opts.Flux, KustomizeControllerArgs: opts.KustomizeControllerArgs, Log: opts.Log}, Dir: filepath.Join(c.Dir, name)}
+		s := &Stack{opts: Options{BinDir: opts.BinDir, Flux: opts.Flux, KustomizeControllerArgs: opts.KustomizeControllerArgs, Log: opts.Log},
+			Dir: filepath.Join(c.Dir, name), ports: freePorts}
 		c.Stacks[name] = s
 		if err := os.MkdirAll(filepath.Join(s.Dir, "logs"), 0o755); err != nil {
 			return nil, err
@@ -105,20 +101,16 @@ func StartClusters(ctx context.Context, opts ClustersOptions) (_ *Clusters, err 
 		if pkis[i], err = newPKI(s.Dir); err != nil {
 			return nil, fmt.Errorf("kube clusters: %s: pki: %w", name, err)
 		}
-		s.logf("starting kube-apiserver of cluster %s on 127.0.0.1:%d", name, ports[2+6*i])
-		if err := s.startAPIServer(pkis[i], etcdURL, "/"+name, ports[2+6*i]); err != nil {
-			return nil, err
-		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, name := range opts.Names {
-		s, own := c.Stacks[name], ports[2+6*i:8+6*i]
+		s := c.Stacks[name]
 		g.Go(func() error {
-			if err := s.waitAPIServer(gctx, pkis[i], own[0]); err != nil {
+			if err := s.startAPIServer(gctx, pkis[i], etcdURL, "/"+name); err != nil {
 				return fmt.Errorf("cluster %s: %w", name, err)
 			}
 			if opts.Flux {
-				if err := s.startFlux(gctx, own[1:]); err != nil {
+				if err := s.startFlux(gctx); err != nil {
 					return fmt.Errorf("cluster %s: %w", name, err)
 				}
 			}

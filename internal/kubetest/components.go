@@ -22,9 +22,9 @@ const (
 	fluxCRDs   = "flux-crds.yaml"
 )
 
-// startKwok starts kwok, whose own server listens on port, and registers
-// its fake node.
-func (s *Stack) startKwok(ctx context.Context, port int) error {
+// startKwok starts kwok, without the server of its own that would serve
+// pods' logs and exec, which no test reads, and registers its fake node.
+func (s *Stack) startKwok(ctx context.Context) error {
 	s.logf("starting kwok")
 	builds, err := s.writeBuildStages()
 	if err != nil {
@@ -38,7 +38,7 @@ func (s *Stack) startKwok(ctx context.Context, port int) error {
 		// on it unready with it, so any test longer than that sees its
 		// workloads go unavailable.
 		"--node-lease-duration-seconds", "40",
-		"--node-ip", "127.0.0.1", "--server-address", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+		"--node-ip", "127.0.0.1"); err != nil {
 		return err
 	}
 	if _, err := s.Client.CoreV1().Nodes().Create(ctx, fakeNode(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -67,7 +67,7 @@ func (s *Stack) startKwok(ctx context.Context, port int) error {
 }
 
 // startFlux installs Flux's CRDs and starts its controllers.
-func (s *Stack) startFlux(ctx context.Context, ports []int) error {
+func (s *Stack) startFlux(ctx context.Context) error {
 	s.logf("installing Flux CRDs and starting source-controller and kustomize-controller")
 	if _, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
@@ -95,26 +95,34 @@ func (s *Stack) startFlux(ctx context.Context, ports []int) error {
 			return err
 		}
 	}
-	storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	if err := s.start("source-controller", env, "--storage-path", filepath.Join(s.Dir, "artifacts"),
-		"--storage-addr", storage, "--storage-adv-addr", storage,
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		"--enable-leader-election=false", "--events-addr", ""); err != nil {
+	// Neither serves metrics ("0"): no test reads them, and a port
+	// the stack does not reserve cannot be taken from it.
+	err = s.startOnFreePorts("source-controller", 2, func(ports []int) error {
+		storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
+		args := append([]string{"--storage-path", filepath.Join(s.Dir, "artifacts"),
+			"--storage-addr", storage, "--storage-adv-addr", storage,
+			"--metrics-addr", "0", "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+			"--enable-leader-election=false", "--events-addr", ""}, s.opts.SourceControllerArgs...)
+		return s.startServing(ctx, "source-controller", env, args, ports[1])
+	})
+	if err != nil {
 		return err
 	}
 	// Dependencies are checked again every 5 s, not 30 s: tests wait less.
-	kustomizeArgs := append([]string{
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[4]),
-		"--enable-leader-election=false", "--events-addr", "", "--requeue-dependency", "5s"}, s.opts.KustomizeControllerArgs...)
-	if err := s.start("kustomize-controller", env, kustomizeArgs...); err != nil {
+	return s.startOnFreePorts("kustomize-controller", 1, func(ports []int) error {
+		args := append([]string{"--metrics-addr", "0", "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			"--enable-leader-election=false", "--events-addr", "", "--requeue-dependency", "5s"}, s.opts.KustomizeControllerArgs...)
+		return s.startServing(ctx, "kustomize-controller", env, args, ports[0])
+	})
+}
+
+// startServing starts a Flux controller and waits until its health
+// endpoint, on port, reports it ready.
+func (s *Stack) startServing(ctx context.Context, name string, env, args []string, port int) error {
+	if err := s.start(name, env, args...); err != nil {
 		return err
 	}
-	for i, name := range []string{"source-controller", "kustomize-controller"} {
-		if err := s.waitServing(ctx, name, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2+2*i]), 60*time.Second); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.waitServing(ctx, name, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), 60*time.Second)
 }
 
 // waitServed waits until discovery, as controllers read it at start,

@@ -18,8 +18,8 @@ func ForTest(t testing.TB, binDir string, flux bool) (*Stack, string) {
 	return ForTestWith(t, Options{BinDir: binDir, Flux: flux})
 }
 
-// ForTestWith is ForTest for a stack of opts (kustomize-controller's
-// flags, extra CRDs), whose BinDir may be relative and whose GitRoot is
+// ForTestWith is ForTest for a stack of opts (Flux controllers' flags,
+// extra CRDs), whose BinDir may be relative and whose GitRoot is
 // a temporary directory.
 func ForTestWith(t testing.TB, opts Options) (*Stack, string) {
 	t.Helper()

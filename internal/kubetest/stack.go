@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +49,10 @@ type Options struct {
 	// multi-tenancy lockdown: --no-cross-namespace-refs=true
 	// --default-service-account=default).
 	KustomizeControllerArgs []string
+	// SourceControllerArgs are added to source-controller's command line,
+	// as a cluster's operator sets them (for example --concurrent for many
+	// GitRepositories).
+	SourceControllerArgs []string
 	// CRDs are extra CustomResourceDefinition manifests to apply.
 	CRDs [][]byte
 	// Log receives progress lines; nil for none.
@@ -69,6 +74,9 @@ type Stack struct {
 	procs   []*process
 	git     *http.Server
 	gitAddr string
+	// ports reserves loopback ports for a process; freePorts unless a
+	// test sets it.
+	ports func(n int) ([]int, error)
 }
 
 // process is one started binary.
@@ -99,7 +107,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if missing := MissingBinaries(opts.BinDir); len(missing) > 0 {
 		return nil, fmt.Errorf("kube stack: %s lacks %v: run make kube-tools", opts.BinDir, missing)
 	}
-	s := &Stack{opts: opts, Dir: opts.Dir}
+	s := &Stack{opts: opts, Dir: opts.Dir, ports: freePorts}
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", "slipway-kube-"); err != nil {
 			return nil, err
@@ -117,45 +125,33 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube stack: pki: %w", err)
 	}
-	ports, err := freePorts(11)
-	if err != nil {
-		return nil, err
-	}
-	etcdClient, etcdPeer, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	if opts.GitRoot != "" {
 		if err := s.serveGit(opts.GitRoot); err != nil {
 			return nil, err
 		}
 	}
 
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
-	s.logf("starting etcd on %s", etcdURL)
-	if err := s.startEtcd(ctx, etcdURL, peerURL); err != nil {
+	etcdURL, err := s.startEtcd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startAPIServer(ctx, p, etcdURL, ""); err != nil {
 		return nil, err
 	}
 
-	s.logf("starting kube-apiserver on 127.0.0.1:%d", apiPort)
-	if err := s.startAPIServer(p, etcdURL, "", apiPort); err != nil {
-		return nil, err
-	}
-	if err := s.waitAPIServer(ctx, p, apiPort); err != nil {
-		return nil, err
-	}
-
+	// Neither serves anything a test reads: with no port of their own,
+	// no other process can take it from them.
 	kc := s.Kubeconfig
 	s.logf("starting kube-controller-manager and kube-scheduler")
-	if err := s.start("kube-controller-manager", nil, "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(kcmPort),
+	if err := s.start("kube-controller-manager", nil, "--kubeconfig", kc, "--leader-elect=false", "--secure-port", "0",
 		"--service-account-private-key-file", p.saKey, "--root-ca-file", p.caCert, "--use-service-account-credentials=false",
 		"--controllers", "*", "--cluster-signing-cert-file", p.caCert, "--cluster-signing-key-file", p.caKey); err != nil {
 		return nil, err
 	}
-	if err := s.start("kube-scheduler", nil, "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(schedPort)); err != nil {
+	if err := s.start("kube-scheduler", nil, "--kubeconfig", kc, "--leader-elect=false", "--secure-port", "0"); err != nil {
 		return nil, err
 	}
-	if err := s.startKwok(ctx, ports[10]); err != nil {
+	if err := s.startKwok(ctx); err != nil {
 		return nil, err
 	}
 	for _, crd := range opts.CRDs {
@@ -164,7 +160,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 	if opts.Flux {
-		if err := s.startFlux(ctx, ports[5:]); err != nil {
+		if err := s.startFlux(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -172,31 +168,43 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// startEtcd starts a single-member etcd serving clients on clientURL and
-// waits until it is healthy.
-func (s *Stack) startEtcd(ctx context.Context, clientURL, peerURL string) error {
-	if err := s.start("etcd", nil, "--data-dir", filepath.Join(s.Dir, "etcd"), "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL, "--name", "default",
-		"--unsafe-no-fsync"); err != nil {
-		return err
-	}
-	return s.waitServing(ctx, "etcd", http.DefaultClient, clientURL+"/health", 30*time.Second)
+// startEtcd starts a single-member etcd on loopback, waits until it is
+// healthy and returns the URL it serves clients on.
+func (s *Stack) startEtcd(ctx context.Context) (clientURL string, err error) {
+	err = s.startOnFreePorts("etcd", 2, func(ports []int) error {
+		clientURL = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+		peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+		s.logf("starting etcd on %s", clientURL)
+		if err := s.start("etcd", nil, "--data-dir", filepath.Join(s.Dir, "etcd"), "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+			"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL, "--name", "default",
+			"--unsafe-no-fsync"); err != nil {
+			return err
+		}
+		return s.waitServing(ctx, "etcd", http.DefaultClient, clientURL+"/health", 30*time.Second)
+	})
+	return clientURL, err
 }
 
-// startAPIServer starts kube-apiserver on port with the certificates of
-// p, storing in the etcd at etcdURL under prefix (the default, /registry,
-// if empty).
-func (s *Stack) startAPIServer(p *pki, etcdURL, prefix string, port int) error {
-	args := []string{"--etcd-servers", etcdURL, "--secure-port", fmt.Sprint(port), "--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
-		"--tls-cert-file", p.serverCert, "--tls-private-key-file", p.serverKey, "--client-ca-file", p.caCert,
-		"--service-account-key-file", p.saPub, "--service-account-signing-key-file", p.saKey,
-		"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
-		"--authorization-mode", "RBAC", "--allow-privileged"}
-	if prefix != "" {
-		args = append(args, "--etcd-prefix", prefix)
-	}
-	return s.start("kube-apiserver", nil, args...)
+// startAPIServer starts kube-apiserver on loopback with the certificates
+// of p, storing in the etcd at etcdURL under prefix (the default,
+// /registry, if empty), and waits until it is ready (waitAPIServer).
+func (s *Stack) startAPIServer(ctx context.Context, p *pki, etcdURL, prefix string) error {
+	return s.startOnFreePorts("kube-apiserver", 1, func(ports []int) error {
+		s.logf("starting kube-apiserver on 127.0.0.1:%d", ports[0])
+		args := []string{"--etcd-servers", etcdURL, "--secure-port", fmt.Sprint(ports[0]), "--bind-address", "127.0.0.1",
+			"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
+			"--tls-cert-file", p.serverCert, "--tls-private-key-file", p.serverKey, "--client-ca-file", p.caCert,
+			"--service-account-key-file", p.saPub, "--service-account-signing-key-file", p.saKey,
+			"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
+			"--authorization-mode", "RBAC", "--allow-privileged"}
+		if prefix != "" {
+			args = append(args, "--etcd-prefix", prefix)
+		}
+		if err := s.start("kube-apiserver", nil, args...); err != nil {
+			return err
+		}
+		return s.waitAPIServer(ctx, p, ports[0])
+	})
 }
 
 // waitAPIServer waits until the API server on port is ready, then writes
@@ -324,6 +332,62 @@ func (s *Stack) serveGit(root string) error {
 	return nil
 }
 
+// bindAttempts is how often startOnFreePorts starts a process.
+const bindAttempts = 3
+
+// startOnFreePorts calls start with n loopback ports that were free a
+// moment ago; start starts the process called name on them and waits
+// until it serves. Another process may take one of them before name binds
+// it (a client's outgoing connection is given a port from the same
+// range): when name exited because an address was in use, it is started
+// again on fresh ports.
+func (s *Stack) startOnFreePorts(name string, n int, start func(ports []int) error) error {
+	for attempt := 1; ; attempt++ {
+		ports, err := s.ports(n)
+		if err != nil {
+			return fmt.Errorf("kube stack: %s: %w", name, err)
+		}
+		err = start(ports)
+		if err == nil || attempt == bindAttempts {
+			return err
+		}
+		taken, ok := s.portTaken(name)
+		if !ok {
+			return err
+		}
+		s.logf("%s: %s; starting it again on other ports", name, taken)
+	}
+}
+
+// portTaken reports whether the process called name exited because an
+// address it was to listen on was in use, with the line of its log that
+// says so. If it did, the stack forgets it and keeps its log as
+// <name>.log.1.
+func (s *Stack) portTaken(name string) (string, bool) {
+	i := slices.IndexFunc(s.procs, func(p *process) bool { return p.name == name })
+	if i < 0 {
+		return "", false
+	}
+	p := s.procs[i]
+	select {
+	case <-p.done:
+	default:
+		return "", false
+	}
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return "", false
+	}
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, "address already in use") {
+			s.procs = slices.Delete(s.procs, i, i+1)
+			os.Rename(p.log, p.log+".1")
+			return strings.TrimSpace(line), true
+		}
+	}
+	return "", false
+}
+
 // freePorts reserves n loopback ports and frees them for the processes.
 func freePorts(n int) ([]int, error) {
 	var out []int
@@ -362,9 +426,20 @@ func (s *Stack) waitServing(ctx context.Context, name string, c *http.Client, ur
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// Another process that holds the port may never answer: the exit of
+	// the one waited for ends the request too.
+	request, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-exited:
+			stop()
+		case <-request.Done():
+		}
+	}()
 	var last error
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(request, http.MethodGet, url, nil)
 		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()

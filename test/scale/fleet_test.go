@@ -111,8 +111,9 @@ type fleet struct {
 	hooks              *service
 	workflows          int
 	// synced is how long it took from the start given to grow until every
-	// workflow was live and healthy on /api/status.
-	synced time.Duration
+	// workflow was live and healthy on /api/status; applied, from grow's
+	// push of the workflows until then.
+	synced, applied time.Duration
 	// objects is how many managed objects /api/status showed then.
 	objects int
 	// revision is the store revision /api/status was read at then.
@@ -157,13 +158,17 @@ type fleetSpec struct {
 	workflowSources bool
 	// timeout bounds the wait for every workflow to be healthy.
 	timeout time.Duration
+	// sourceControllerArgs and kustomizeControllerArgs tune Flux's
+	// controllers, as kubetest.Options do.
+	sourceControllerArgs, kustomizeControllerArgs []string
 }
 
 // startFleetOf is startFleet on one cluster as spec says.
 func startFleetOf(tb testing.TB, spec fleetSpec) *fleet {
 	tb.Helper()
 	began := time.Now()
-	s, gitRoot := kubetest.ForTest(tb, filepath.Join(root, ".tools/kube/bin"), true)
+	s, gitRoot := kubetest.ForTestWith(tb, kubetest.Options{BinDir: filepath.Join(root, ".tools/kube/bin"), Flux: true,
+		SourceControllerArgs: spec.sourceControllerArgs, KustomizeControllerArgs: spec.kustomizeControllerArgs})
 	f := newFleet(tb, gitRoot, s.GitURL, s.Kubeconfig, []cluster{{name: workflow.DefaultCluster, stack: s}})
 	if spec.gen != nil {
 		f.gen = func(i int, _ string) []byte { return spec.gen(i) }
@@ -201,7 +206,8 @@ func (f *fleet) clusterOf(i int) cluster { return f.clusters[i%len(f.clusters)] 
 // Flux on each cluster on the deploy branch the service writes if it is
 // not yet, assigns every Ingress an address as an ingress controller
 // would, and waits until /api/status shows every workflow Synced and
-// Healthy with all its objects; synced is measured from began.
+// Healthy with all its objects; synced is measured from began, applied
+// from the push.
 func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Time) {
 	tb.Helper()
 	ctx := tb.Context()
@@ -211,6 +217,7 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 	}
 	gittest.Commit(tb, f.work, fmt.Sprintf("Add %d generated workflows", n-f.workflows), files)
 	gittest.Git(tb, f.work, "push", "-q", f.remote, "main")
+	pushed := time.Now()
 	f.workflows = n
 	_, err := gittest.GitE(ctx, f.bare, "rev-parse", "--verify", "-q", "refs/heads/deploy")
 	bootstrapped := err == nil
@@ -229,8 +236,9 @@ func (f *fleet) grow(tb testing.TB, n int, timeout time.Duration, began time.Tim
 	}
 
 	f.waitHealthy(tb, timeout)
-	f.synced = time.Since(began)
-	tb.Logf("%d workflows, %d objects live and healthy on /api/status after %s", n, f.objects, f.synced.Round(time.Second))
+	f.synced, f.applied = time.Since(began), time.Since(pushed)
+	tb.Logf("%d workflows, %d objects live and healthy on /api/status after %s, %s after the workflows were pushed",
+		n, f.objects, f.synced.Round(time.Second), f.applied.Round(time.Second))
 }
 
 // waitHealthy waits until /api/status shows every workflow Synced and
