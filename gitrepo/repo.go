@@ -162,7 +162,11 @@ func (r *Repo) Fetch(ctx context.Context) error {
 		return nil
 	}
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{
-		RefSpecs: []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*"},
+		// Force, not a "+" on the refspec: go-git's prune reverses the
+		// refspec with the "+" inside, misses every branch on the remote
+		// and removes all the tracking refs, to write them again after;
+		// in between, a reader would find every branch gone.
+		RefSpecs: []config.RefSpec{"refs/heads/*:refs/remotes/origin/*"},
 		Auth:     r.auth,
 		Tags:     git.NoTags,
 		Prune:    true,
