@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slipway-gitops/slipway/internal/gittest"
@@ -33,7 +32,7 @@ func TestFetchPrunesOnlyDeletedBranches(t *testing.T) {
 	rewritten := gittest.Git(t, remote, "commit-tree", "main^{tree}", "-m", "Rewritten")
 	gittest.Git(t, remote, "update-ref", "refs/heads/main", rewritten)
 
-	rec := &refRemovals{Storage: r.repo.Storer.(*filesystem.Storage)}
+	rec := &refRemovals{diskStorage: r.repo.Storer.(diskStorage)}
 	repo, err := git.Open(rec, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +55,7 @@ func TestFetchPrunesOnlyDeletedBranches(t *testing.T) {
 
 // refRemovals is a storage that records the refs removed from it.
 type refRemovals struct {
-	*filesystem.Storage
+	diskStorage
 	mu      sync.Mutex
 	removed []plumbing.ReferenceName
 }
@@ -65,5 +64,5 @@ func (s *refRemovals) RemoveReference(name plumbing.ReferenceName) error {
 	s.mu.Lock()
 	s.removed = append(s.removed, name)
 	s.mu.Unlock()
-	return s.Storage.RemoveReference(name)
+	return s.diskStorage.RemoveReference(name)
 }

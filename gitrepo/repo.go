@@ -41,7 +41,12 @@ type Options struct {
 	Auth transport.AuthMethod
 }
 
-// Repo is a workflows or deploy repository.
+// Repo is a workflows or deploy repository. It is safe for concurrent
+// use by any number of goroutines, and so are the commits it returns:
+// what is read through them is read through the Repo's storage, which
+// serialises go-git's use of the repository's files. A tree, as go-git
+// reads it, remembers the subtrees it looked up: one tree is for one
+// goroutine at a time.
 type Repo struct {
 	repo   *git.Repository
 	gitDir string
@@ -140,10 +145,24 @@ func initCache(dir, url string) (*git.Repository, error) {
 	return r, err
 }
 
+// newRepo returns a Repo of r, a repository just opened, cloned or
+// created, which nothing else uses: it is opened again on its storage
+// made safe for concurrent use.
 func newRepo(r *git.Repository, url string, auth transport.AuthMethod) (*Repo, error) {
 	fs, ok := r.Storer.(*filesystem.Storage)
 	if !ok {
 		return nil, fmt.Errorf("repository is not stored on disk")
+	}
+	storage := newLockedStorage(fs)
+	wt, err := r.Worktree()
+	switch {
+	case errors.Is(err, git.ErrIsBareRepository):
+		r, err = git.Open(storage, nil)
+	case err == nil:
+		r, err = git.Open(storage, wt.Filesystem)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", fs.Filesystem().Root(), err)
 	}
 	return &Repo{
 		repo: r, gitDir: fs.Filesystem().Root(), url: url, auth: auth,
