@@ -80,8 +80,12 @@ func readWhile(t *testing.T, r *Repo, work func()) {
 	wg.Wait()
 }
 
-// readEverything reads main of r in every way the service does.
+// readEverything fetches r, as every request of the canvas does, and
+// reads main in every way the service does.
 func readEverything(t *testing.T, r *Repo) error {
+	if err := r.Fetch(t.Context()); err != nil {
+		return err
+	}
 	h, err := r.Branch("main")
 	if err != nil {
 		return err

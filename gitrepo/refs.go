@@ -110,6 +110,8 @@ func (r *Repo) push(ctx context.Context, branch string, old, new plumbing.Hash) 
 		return remoteError(fmt.Errorf("push %s to %s: %w", branch, r.url, err))
 	}
 	tracking := plumbing.NewHashReference(r.branchRef(branch), new)
+	r.remote.Lock()
+	defer r.remote.Unlock()
 	if err := r.repo.Storer.SetReference(tracking); err != nil {
 		return fmt.Errorf("push %s: record remote branch: %w", branch, err)
 	}

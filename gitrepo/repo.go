@@ -56,6 +56,11 @@ type Repo struct {
 	// mu serialises writes from this process (other processes are kept out
 	// by lock files or the remote's own compare-and-swap) and guards blobs.
 	mu sync.Mutex
+	// remote serialises fetches, and a push's update of the branch it
+	// pushed: go-git moves a tracking ref by compare-and-swap against
+	// what it read when its fetch began, and fails the fetch when another
+	// moved it meanwhile. It is taken after mu, never before.
+	remote sync.Mutex
 	// blobs holds the source files last read, by blob hash.
 	blobs map[plumbing.Hash][]byte
 	// known holds objects this process wrote or found, so that they are
@@ -180,6 +185,8 @@ func (r *Repo) Fetch(ctx context.Context) error {
 	if r.url == "" {
 		return nil
 	}
+	r.remote.Lock()
+	defer r.remote.Unlock()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{
 		// Force, not a "+" on the refspec: go-git's prune reverses the
 		// refspec with the "+" inside, misses every branch on the remote
@@ -258,6 +265,8 @@ func (r *Repo) FetchPull(ctx context.Context, n int) error {
 		return nil
 	}
 	spec := config.RefSpec(fmt.Sprintf("+refs/pull/%d/head:refs/remotes/origin/pull/%d", n, n))
+	r.remote.Lock()
+	defer r.remote.Unlock()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return remoteError(fmt.Errorf("fetch pull request %d from %s: %w", n, r.url, err))
