@@ -3,6 +3,8 @@ package gitrepo
 import (
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/slipway-gitops/slipway/internal/gittest"
 	"github.com/slipway-gitops/slipway/internal/sample"
 )
@@ -46,6 +48,39 @@ func BenchmarkCompare(b *testing.B) {
 		}
 		if len(d.ModifiedNodes) != 50 {
 			b.Fatalf("%d modified nodes, want 50", len(d.ModifiedNodes))
+		}
+	}
+}
+
+// BenchmarkReadTree reads every file of a commit of 50 workflows through
+// go-git's walk of its tree: each file is a few object reads, each of
+// them through the repository's storage.
+func BenchmarkReadTree(b *testing.B) {
+	files := sample.Repo(50)
+	r, err := Open(b.Context(), gittest.FastImport(b, []map[string][]byte{files}), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := r.Resolve("main")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		tree, err := c.Tree()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		err = tree.Files().ForEach(func(f *object.File) error {
+			n++
+			_, err := f.Contents()
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != len(files) {
+			b.Fatalf("%d files, want %d", n, len(files))
 		}
 	}
 }

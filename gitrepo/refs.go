@@ -168,6 +168,8 @@ func (r *Repo) push(ctx context.Context, branch string, old, new plumbing.Hash, 
 		return nil
 	}
 	tracking := plumbing.NewHashReference(r.branchRef(branch), new)
+	r.remote.Lock()
+	defer r.remote.Unlock()
 	if err := r.repo.Storer.SetReference(tracking); err != nil {
 		return fmt.Errorf("push %s: record remote branch: %w", branch, err)
 	}

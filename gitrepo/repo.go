@@ -41,7 +41,12 @@ type Options struct {
 	Auth transport.AuthMethod
 }
 
-// Repo is a workflows or deploy repository.
+// Repo is a workflows or deploy repository. It is safe for concurrent
+// use by any number of goroutines, and so are the commits it returns:
+// what is read through them is read through the Repo's storage, which
+// serialises go-git's use of the repository's files. A tree, as go-git
+// reads it, remembers the subtrees it looked up: one tree is for one
+// goroutine at a time.
 type Repo struct {
 	repo   *git.Repository
 	gitDir string
@@ -51,6 +56,11 @@ type Repo struct {
 	// mu serialises writes from this process (other processes are kept out
 	// by lock files or the remote's own compare-and-swap) and guards blobs.
 	mu sync.Mutex
+	// remote serialises fetches, and a push's update of the branch it
+	// pushed: go-git moves a tracking ref by compare-and-swap against
+	// what it read when its fetch began, and fails the fetch when another
+	// moved it meanwhile. It is taken after mu, never before.
+	remote sync.Mutex
 	// blobs holds the source files last read, by blob hash.
 	blobs map[plumbing.Hash][]byte
 	// known holds objects this process wrote or found, so that they are
@@ -140,10 +150,24 @@ func initCache(dir, url string) (*git.Repository, error) {
 	return r, err
 }
 
+// newRepo returns a Repo of r, a repository just opened, cloned or
+// created, which nothing else uses: it is opened again on its storage
+// made safe for concurrent use.
 func newRepo(r *git.Repository, url string, auth transport.AuthMethod) (*Repo, error) {
 	fs, ok := r.Storer.(*filesystem.Storage)
 	if !ok {
 		return nil, fmt.Errorf("repository is not stored on disk")
+	}
+	storage := newLockedStorage(fs)
+	wt, err := r.Worktree()
+	switch {
+	case errors.Is(err, git.ErrIsBareRepository):
+		r, err = git.Open(storage, nil)
+	case err == nil:
+		r, err = git.Open(storage, wt.Filesystem)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", fs.Filesystem().Root(), err)
 	}
 	return &Repo{
 		repo: r, gitDir: fs.Filesystem().Root(), url: url, auth: auth,
@@ -161,8 +185,14 @@ func (r *Repo) Fetch(ctx context.Context) error {
 	if r.url == "" {
 		return nil
 	}
+	r.remote.Lock()
+	defer r.remote.Unlock()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{
-		RefSpecs: []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*"},
+		// Force, not a "+" on the refspec: go-git's prune reverses the
+		// refspec with the "+" inside, misses every branch on the remote
+		// and removes all the tracking refs, to write them again after;
+		// in between, a reader would find every branch gone.
+		RefSpecs: []config.RefSpec{"refs/heads/*:refs/remotes/origin/*"},
 		Auth:     r.auth,
 		Tags:     git.NoTags,
 		Prune:    true,
@@ -235,6 +265,8 @@ func (r *Repo) FetchPull(ctx context.Context, n int) error {
 		return nil
 	}
 	spec := config.RefSpec(fmt.Sprintf("+refs/pull/%d/head:refs/remotes/origin/pull/%d", n, n))
+	r.remote.Lock()
+	defer r.remote.Unlock()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return remoteError(fmt.Errorf("fetch pull request %d from %s: %w", n, r.url, err))
