@@ -343,12 +343,7 @@ func TestAPIUnreadableSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fiber.New()
-	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
-	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getWorkflows(t, repo)
 	defer resp.Body.Close()
 	var got struct {
 		Problems workflow.Errors `json:"problems"`
@@ -364,18 +359,25 @@ func TestAPIUnreadableSource(t *testing.T) {
 // listWorkflows answers GET /api/workflows of an API on repo.
 func listWorkflows(t *testing.T, repo *gitrepo.Repo) WorkflowList {
 	t.Helper()
-	app := fiber.New()
-	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
-	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getWorkflows(t, repo)
 	defer resp.Body.Close()
 	var got WorkflowList
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// getWorkflows answers GET /api/workflows of an API on repo.
+func getWorkflows(t *testing.T, repo *gitrepo.Repo) *http.Response {
+	t.Helper()
+	app := fiber.New()
+	must(NewAPI(APIConfig{Source: repo, Target: repo, SourceBranch: "main", DeployBranch: "deploy"}))(t).Mount(app)
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/api/workflows", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 // TestReadyzDetailNeedsReadAccess: when reading needs credentials,
