@@ -47,8 +47,7 @@ func (s *Store) User(ctx context.Context, id string) ([]byte, error) {
 // issued or refreshed) are deleted in the same transaction and their
 // leases revoked. The transaction holds only while none of the user's
 // token keys changed since they were counted, and is retried otherwise:
-// however many logins run at once, a user never has more than limit
-// tokens at any revision.
+// however many logins run at once, none takes a user past limit tokens.
 func (s *Store) PutToken(ctx context.Context, user, hash string, value []byte, ttl time.Duration, limit int) error {
 	if limit < 1 {
 		return fmt.Errorf("store: put token: a limit of %d tokens", limit)
