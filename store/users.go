@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -13,6 +14,12 @@ import (
 
 func (s *Store) userKey(id string) string    { return s.prefix + "users/" + id }
 func (s *Store) tokenKey(hash string) string { return s.prefix + "tokens/" + hash }
+
+// userTokenKey is the key of a user's token under the user's prefix,
+// which lists the user's tokens; with hash "", the prefix.
+func (s *Store) userTokenKey(user, hash string) string {
+	return s.prefix + "usertokens/" + user + "/" + hash
+}
 
 // CreateUser writes a user record unless one with its id exists, and
 // reports whether it wrote.
@@ -33,17 +40,60 @@ func (s *Store) User(ctx context.Context, id string) ([]byte, error) {
 	return s.get(ctx, s.userKey(id), "user")
 }
 
-// PutToken writes a token record under the hash of the token, deleted by
-// etcd after ttl (rounded up to a second).
-func (s *Store) PutToken(ctx context.Context, hash string, value []byte, ttl time.Duration) error {
+// PutToken writes a token record of user under the hash of the token,
+// deleted by etcd after ttl (rounded up to a second), with a key of it
+// under the user's prefix on the same lease, so that both go together.
+// When the user has limit tokens already, the oldest (the least recently
+// issued or refreshed) are deleted in the same transaction and their
+// leases revoked. The transaction holds only while none of the user's
+// token keys changed since they were counted, and is retried otherwise:
+// however many logins run at once, none takes a user past limit tokens.
+func (s *Store) PutToken(ctx context.Context, user, hash string, value []byte, ttl time.Duration, limit int) error {
+	if limit < 1 {
+		return fmt.Errorf("store: put token: a limit of %d tokens", limit)
+	}
 	lease, err := s.tokenLease(ctx, ttl)
 	if err != nil {
 		return err
 	}
-	if _, err := s.client.Put(ctx, s.tokenKey(hash), string(value), clientv3.WithLease(lease)); err != nil {
-		return fmt.Errorf("store: put token: %w", err)
+	prefix := s.userTokenKey(user, "")
+	for {
+		var resp *clientv3.GetResponse
+		resp, err = s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+		if err != nil {
+			break
+		}
+		var ops []clientv3.Op
+		for _, kv := range resp.Kvs[:max(0, len(resp.Kvs)-limit+1)] {
+			key := string(kv.Key)
+			ops = append(ops, clientv3.OpDelete(key, clientv3.WithPrevKV()), clientv3.OpDelete(s.tokenKey(strings.TrimPrefix(key, prefix))))
+		}
+		ops = append(ops, clientv3.OpPut(s.tokenKey(hash), string(value), clientv3.WithLease(lease)),
+			clientv3.OpPut(s.userTokenKey(user, hash), "", clientv3.WithLease(lease)))
+		var txn *clientv3.TxnResponse
+		txn, err = s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(prefix), "<", resp.Header.Revision+1).WithPrefix()).
+			Then(ops...).
+			Commit()
+		if err != nil {
+			break
+		}
+		if !txn.Succeeded {
+			continue // another login or refresh of the user came first
+		}
+		var evicted []*mvccpb.KeyValue
+		for i := 0; i < len(ops)-2; i += 2 {
+			evicted = append(evicted, txn.Responses[i].GetResponseDeleteRange().PrevKvs...)
+		}
+		return s.revokeLeases(ctx, evicted)
 	}
-	return nil
+	// The lease holds nothing: revoke it rather than let it live for a
+	// token's TTL.
+	if _, rerr := s.client.Revoke(ctx, lease); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	return fmt.Errorf("store: put token: %w", err)
 }
 
 // Token returns the record of a token's hash and its revision, which
@@ -59,12 +109,13 @@ func (s *Store) Token(ctx context.Context, hash string) ([]byte, int64, error) {
 	return resp.Kvs[0].Value, resp.Kvs[0].ModRevision, nil
 }
 
-// ReplaceToken deletes the record of oldHash and writes value under
-// newHash, deleted by etcd after ttl, in one transaction that holds only
+// ReplaceToken deletes the record of user's token oldHash and writes
+// value under newHash, deleted by etcd after ttl, with the user's key of
+// each deleted and written alongside, in one transaction that holds only
 // while the old record is still at revision (as Token read it). It
 // reports whether it replaced: of replacements of one record, however
 // many at once, exactly one does; the others write nothing.
-func (s *Store) ReplaceToken(ctx context.Context, oldHash string, revision int64, newHash string, value []byte, ttl time.Duration) (bool, error) {
+func (s *Store) ReplaceToken(ctx context.Context, user, oldHash string, revision int64, newHash string, value []byte, ttl time.Duration) (bool, error) {
 	lease, err := s.tokenLease(ctx, ttl)
 	if err != nil {
 		return false, err
@@ -72,7 +123,9 @@ func (s *Store) ReplaceToken(ctx context.Context, oldHash string, revision int64
 	old := s.tokenKey(oldHash)
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(old), "=", revision)).
-		Then(clientv3.OpDelete(old, clientv3.WithPrevKV()), clientv3.OpPut(s.tokenKey(newHash), string(value), clientv3.WithLease(lease))).
+		Then(clientv3.OpDelete(old, clientv3.WithPrevKV()), clientv3.OpDelete(s.userTokenKey(user, oldHash)),
+			clientv3.OpPut(s.tokenKey(newHash), string(value), clientv3.WithLease(lease)),
+			clientv3.OpPut(s.userTokenKey(user, newHash), "", clientv3.WithLease(lease))).
 		Commit()
 	if err == nil && resp.Succeeded {
 		return true, s.revokeLeases(ctx, resp.Responses[0].GetResponseDeleteRange().PrevKvs)
@@ -99,9 +152,9 @@ func (s *Store) tokenLease(ctx context.Context, ttl time.Duration) (clientv3.Lea
 }
 
 // DeleteToken deletes the record of a token's hash and revokes the lease
-// it was written with: a lease outlives its keys until its TTL, and a
-// refresh, which revokes a token, can be called as fast as a client
-// likes.
+// it was written with, which deletes the user's key of it too: a lease
+// outlives its keys until its TTL, and a refresh, which revokes a token,
+// can be called as fast as a client likes.
 func (s *Store) DeleteToken(ctx context.Context, hash string) error {
 	resp, err := s.client.Delete(ctx, s.tokenKey(hash), clientv3.WithPrevKV())
 	if err != nil {

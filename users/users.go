@@ -2,7 +2,7 @@
 // users with a slow password hash, and the opaque bearer tokens a login
 // gives them, stored only as their SHA-256, with an expiry. A token is
 // refreshed into a new one, but no further than the session's absolute
-// lifetime from its login.
+// lifetime from its login. A user has at most MaxTokens live tokens.
 package users
 
 import (
@@ -48,6 +48,13 @@ const (
 	// DefaultSessionMax is how long after its login a session ends, however
 	// often its token is refreshed, unless Options say.
 	DefaultSessionMax = 7 * 24 * time.Hour
+	// MaxTokens is how many live tokens a user has at most: a login past
+	// it revokes the user's oldest token. Each browser signed in holds
+	// one (its tabs share it), so twenty leave room for several browsers
+	// and devices, while a loop of logins, or a stolen password, cannot
+	// grow the store without end. Amazon Cognito keeps 20 sessions a
+	// user by default, GitLab 100, each dropping the oldest.
+	MaxTokens = 20
 )
 
 // User is an account, in the shape KubeOrch's editor keeps of its user.
@@ -73,13 +80,15 @@ type Session struct {
 type Records interface {
 	CreateUser(ctx context.Context, id string, value []byte) (bool, error)
 	User(ctx context.Context, id string) ([]byte, error)
-	PutToken(ctx context.Context, hash string, value []byte, ttl time.Duration) error
+	// PutToken writes a token's record for user, revoking the user's
+	// oldest tokens beyond limit.
+	PutToken(ctx context.Context, user, hash string, value []byte, ttl time.Duration, limit int) error
 	// Token returns a token's record and its revision; nil when there
 	// is none.
 	Token(ctx context.Context, hash string) ([]byte, int64, error)
-	// ReplaceToken replaces the record of oldHash, while it is at
-	// revision, with one of newHash, and reports whether it did.
-	ReplaceToken(ctx context.Context, oldHash string, revision int64, newHash string, value []byte, ttl time.Duration) (bool, error)
+	// ReplaceToken replaces the record of user's token oldHash, while it
+	// is at revision, with one of newHash, and reports whether it did.
+	ReplaceToken(ctx context.Context, user, oldHash string, revision int64, newHash string, value []byte, ttl time.Duration) (bool, error)
 	DeleteToken(ctx context.Context, hash string) error
 }
 
@@ -221,7 +230,7 @@ func (s *Store) Add(ctx context.Context, email, name, role, password string) (Us
 
 // Login checks a password and gives a new token; ErrInvalidCredentials
 // when the email has no account or the password is wrong, after the same
-// work either way.
+// work either way. A user with MaxTokens tokens already loses the oldest.
 func (s *Store) Login(ctx context.Context, email, password string) (Session, error) {
 	rec, err := s.user(ctx, IDOf(email))
 	if err != nil {
@@ -241,7 +250,7 @@ func (s *Store) Login(ctx context.Context, email, password string) (Session, err
 	if err != nil {
 		return Session{}, err
 	}
-	if err := s.records.PutToken(ctx, tokenHash(sess.Token), value, ttl); err != nil {
+	if err := s.records.PutToken(ctx, rec.ID, tokenHash(sess.Token), value, ttl, MaxTokens); err != nil {
 		return Session{}, fmt.Errorf("users: %w", err)
 	}
 	return sess, nil
@@ -261,7 +270,7 @@ func (s *Store) Refresh(ctx context.Context, token string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	ok, err := s.records.ReplaceToken(ctx, tokenHash(token), rev, tokenHash(next.Token), value, ttl)
+	ok, err := s.records.ReplaceToken(ctx, u.ID, tokenHash(token), rev, tokenHash(next.Token), value, ttl)
 	if err != nil {
 		return Session{}, fmt.Errorf("users: %w", err)
 	}

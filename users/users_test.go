@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -255,5 +256,100 @@ func TestSessionLifetime(t *testing.T) {
 	}
 	if _, err := u.Login(ctx, "ada@example.com", password); err != nil {
 		t.Errorf("a new login after the session's end: %v", err)
+	}
+}
+
+// TestTokenCap logs one user in MaxTokens+5 times: the five oldest
+// tokens are revoked, the newest MaxTokens work, and a refresh, which
+// swaps one token for another, revokes none of the others.
+func TestTokenCap(t *testing.T) {
+	t.Parallel()
+	u, _, _ := newStore(t)
+	ctx := t.Context()
+	if _, err := u.Add(ctx, "ada@example.com", "Ada", "admin", password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Add(ctx, "bob@example.com", "Bob", "user", password); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := u.Login(ctx, "bob@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for range users.MaxTokens + 5 {
+		sess, err := u.Login(ctx, "ada@example.com", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, sess.Token)
+	}
+	next, err := u.Refresh(ctx, tokens[5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens[5] = next.Token
+	for i, token := range tokens {
+		_, err := u.Authenticate(ctx, token)
+		switch {
+		case i < 5 && !errors.Is(err, users.ErrInvalidToken):
+			t.Errorf("token %d of %d: %v, want ErrInvalidToken", i, len(tokens), err)
+		case i >= 5 && err != nil:
+			t.Errorf("token %d of %d: %v", i, len(tokens), err)
+		}
+	}
+	if _, err := u.Authenticate(ctx, bob.Token); err != nil {
+		t.Errorf("another user's token: %v", err)
+	}
+}
+
+// TestLoginCapRace logs one user in from more goroutines than MaxTokens
+// at once, each trying again when refused as busy, as a client does:
+// every login succeeds, and exactly MaxTokens of their tokens work after.
+func TestLoginCapRace(t *testing.T) {
+	t.Parallel()
+	u, _, _ := newStore(t)
+	ctx := t.Context()
+	if _, err := u.Add(ctx, "ada@example.com", "Ada", "admin", password); err != nil {
+		t.Fatal(err)
+	}
+	const n = users.MaxTokens + 10
+	type result struct {
+		token string
+		err   error
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			for {
+				sess, err := u.Login(ctx, "ada@example.com", password)
+				if !errors.Is(err, users.ErrBusy) {
+					results <- result{sess.Token, err}
+					return
+				}
+				runtime.Gosched()
+			}
+		}()
+	}
+	close(start)
+	var tokens []string
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("login: %v", r.err)
+			continue
+		}
+		tokens = append(tokens, r.token)
+	}
+	live := 0
+	for _, token := range tokens {
+		if _, err := u.Authenticate(ctx, token); err == nil {
+			live++
+		}
+	}
+	if live != users.MaxTokens {
+		t.Errorf("%d tokens of %d logins work, want %d", live, n, users.MaxTokens)
 	}
 }
