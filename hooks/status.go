@@ -87,8 +87,13 @@ type StatusPublisherConfig struct {
 	// Contexts chooses the client configuration of each cluster it can
 	// reach (watch.Contexts); those it leaves out are not watched.
 	Contexts func(clusters []string) (map[string]*rest.Config, error)
-	ID       string
-	Log      *slog.Logger
+	// FluxNamespaces are the namespaces whose Flux objects are Slipway's
+	// (watch.WithFluxNamespaces): HOOKS_FLUX_SOURCE's, then, while they
+	// move, HOOKS_FLUX_MOVE_FROM's. Empty, compiler.DefaultFluxNamespace
+	// alone.
+	FluxNamespaces []string
+	ID             string
+	Log            *slog.Logger
 	// MinWrite is the least time between two writes of one record,
 	// unless the workflow's sync state or live revision changed.
 	MinWrite time.Duration
@@ -125,6 +130,9 @@ func NewStatusPublisher(cfg StatusPublisherConfig) (*StatusPublisher, error) {
 	}
 	if cfg.Compiler != nil && cfg.SourceBranch == "" {
 		return nil, errors.New("status publisher: a compiler needs the source branch it compiles")
+	}
+	if len(cfg.FluxNamespaces) == 0 {
+		cfg.FluxNamespaces = []string{compiler.DefaultFluxNamespace}
 	}
 	return &StatusPublisher{cfg}, nil
 }
@@ -283,7 +291,8 @@ func (p *StatusPublisher) readLayout(ctx context.Context, st *publishState, chan
 		slices.Sort(wfs)
 		layout[cl] = wfs
 		if cfg, ok := contexts[cl]; ok && st.clusters[cl] == nil {
-			w, err := watch.NewCluster(cl, cfg, p.Log, watch.WithClusterKustomization(compiler.ClusterKustomizationName(cl)))
+			w, err := watch.NewCluster(cl, cfg, p.Log, watch.WithClusterKustomization(compiler.ClusterKustomizationName(cl)),
+				watch.WithFluxNamespaces(p.FluxNamespaces...))
 			if err != nil {
 				return err
 			}

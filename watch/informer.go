@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -109,6 +110,10 @@ type Cluster struct {
 	// clusterKustomization names the Kustomization that applies the
 	// cluster's directory; it carries no label and is watched by name.
 	clusterKustomization string
+	// fluxNamespaces are the namespaces whose Flux objects are
+	// Slipway's, the one it renders into first (WithFluxNamespaces); nil
+	// believes every namespace.
+	fluxNamespaces []string
 
 	mu        sync.Mutex
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
@@ -159,6 +164,20 @@ func WithDiscoveryInterval(d time.Duration) Option { return func(c *Cluster) { c
 // Snapshot.ClusterKustomization.
 func WithClusterKustomization(name string) Option {
 	return func(c *Cluster) { c.clusterKustomization = name }
+}
+
+// WithFluxNamespaces names the namespaces whose Flux objects are
+// Slipway's: first the one the compiler renders them into (its
+// --flux-namespace, the namespace of the service's HOOKS_FLUX_SOURCE),
+// then, while they move from another, that one (HOOKS_FLUX_MOVE_FROM).
+// Only there are a workflow's Kustomization, the cluster Kustomization
+// and the GitRepositories read: whoever may create a Kustomization in
+// another namespace may label it as a workflow's, and would otherwise
+// decide what its sync reads. Of two Kustomizations of one workflow, the
+// one in the earlier namespace is taken. Without this option every
+// namespace is believed.
+func WithFluxNamespaces(namespaces ...string) Option {
+	return func(c *Cluster) { c.fluxNamespaces = slices.Clone(namespaces) }
 }
 
 // NewCluster returns a watcher of the cluster cfg reaches.
@@ -541,14 +560,21 @@ type Snapshot struct {
 	Objects []Object `json:"objects"`
 	// Plugins are the plugin kinds watched (see Cluster).
 	Plugins map[schema.GroupKind]bool `json:"-"`
-	// Kustomizations are the managed Flux Kustomizations by workflow.
+	// Kustomizations are the managed Flux Kustomizations by workflow, of
+	// the Flux namespaces (WithFluxNamespaces).
 	Kustomizations map[string]*unstructured.Unstructured `json:"-"`
-	// GitRepositories are Flux's sources by namespace/name.
+	// ForeignKustomizations are the managed Kustomizations labelled as a
+	// workflow's outside the Flux namespaces, by workflow: drift, never
+	// its sync (see StatusOf).
+	ForeignKustomizations map[string][]Ref `json:"-"`
+	// GitRepositories are Flux's sources of the Flux namespaces by
+	// namespace/name.
 	GitRepositories map[string]*unstructured.Unstructured `json:"-"`
 	// ClusterKustomization is the Kustomization that applies the
-	// cluster's directory (WithClusterKustomization); nil when there is
-	// none or none is named. Of several of that name, the one in the
-	// namespace of the workflows' Kustomizations is taken.
+	// cluster's directory (WithClusterKustomization), of the Flux
+	// namespaces; nil when there is none or none is named. Of several of
+	// that name, the one in the earliest Flux namespace that holds a
+	// workflow's Kustomization is taken.
 	ClusterKustomization *unstructured.Unstructured `json:"-"`
 }
 
@@ -557,7 +583,8 @@ func (c *Cluster) Snapshot() Snapshot {
 	c.mu.Lock()
 	infs, bootstrap, synced, err, since, plugins := c.informers, c.bootstrap, c.synced, c.err, c.since, c.watchedPlugins
 	c.mu.Unlock()
-	s := Snapshot{Cluster: c.name, Synced: synced, Plugins: plugins, Kustomizations: map[string]*unstructured.Unstructured{}, GitRepositories: map[string]*unstructured.Unstructured{}}
+	s := Snapshot{Cluster: c.name, Synced: synced, Plugins: plugins, Kustomizations: map[string]*unstructured.Unstructured{},
+		ForeignKustomizations: map[string][]Ref{}, GitRepositories: map[string]*unstructured.Unstructured{}}
 	if err != nil {
 		s.Error, s.Since = err.Error(), since
 	}
@@ -608,22 +635,44 @@ func (c *Cluster) Snapshot() Snapshot {
 	c.judged = judged
 	c.judgedMu.Unlock()
 	for _, u := range list(Kustomizations) {
-		if wf := u.GetLabels()[workflow.LabelPartOf]; wf != "" {
+		wf := u.GetLabels()[workflow.LabelPartOf]
+		switch {
+		case wf == "":
+		case !c.believed(u):
+			s.ForeignKustomizations[wf] = append(s.ForeignKustomizations[wf],
+				Ref{Group: Kustomizations.Group, Kind: "Kustomization", Namespace: u.GetNamespace(), Name: u.GetName()})
+		case s.Kustomizations[wf] == nil || c.fluxOrder(u, s.Kustomizations[wf]) < 0:
 			s.Kustomizations[wf] = u
 		}
 	}
 	for _, u := range list(GitRepositories) {
-		s.GitRepositories[u.GetNamespace()+"/"+u.GetName()] = u
+		if c.believed(u) {
+			s.GitRepositories[u.GetNamespace()+"/"+u.GetName()] = u
+		}
 	}
-	s.ClusterKustomization = bootstrapOf(listOf(bootstrap), s.Kustomizations)
+	named := slices.DeleteFunc(listOf(bootstrap), func(u *unstructured.Unstructured) bool { return !c.believed(u) })
+	slices.SortFunc(named, c.fluxOrder)
+	s.ClusterKustomization = bootstrapOf(named, s.Kustomizations)
 	return s
 }
 
-// bootstrapOf picks the cluster Kustomization among those of its name:
-// the one that shares a namespace with a workflow's Kustomization, else
-// the first by namespace.
+// believed reports whether u, a Flux object, is in a Flux namespace
+// (WithFluxNamespaces).
+func (c *Cluster) believed(u *unstructured.Unstructured) bool {
+	return c.fluxNamespaces == nil || slices.Contains(c.fluxNamespaces, u.GetNamespace())
+}
+
+// fluxOrder orders Flux objects of the Flux namespaces by the order of
+// their namespaces (WithFluxNamespaces), then by namespace and name.
+func (c *Cluster) fluxOrder(a, b *unstructured.Unstructured) int {
+	return cmp.Or(cmp.Compare(slices.Index(c.fluxNamespaces, a.GetNamespace()), slices.Index(c.fluxNamespaces, b.GetNamespace())),
+		strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
+}
+
+// bootstrapOf picks the cluster Kustomization among those of its name, in
+// order: the first that shares a namespace with a workflow's
+// Kustomization, else the first.
 func bootstrapOf(named []*unstructured.Unstructured, workflows map[string]*unstructured.Unstructured) *unstructured.Unstructured {
-	slices.SortFunc(named, func(a, b *unstructured.Unstructured) int { return strings.Compare(a.GetNamespace(), b.GetNamespace()) })
 	for _, u := range named {
 		for _, k := range workflows {
 			if k.GetNamespace() == u.GetNamespace() {

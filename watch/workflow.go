@@ -166,6 +166,13 @@ func StatusOf(ctx context.Context, snap Snapshot, name string, r Resolver) Workf
 	}
 	var missing []Expected
 	ws.Drift, missing = driftOf(want, objs, targetNamespace(k), snap.Plugins)
+	// A Kustomization labelled as the workflow's outside the Flux
+	// namespaces is not its sync; it is drift, as any object labelled as
+	// the workflow's that its tree does not hold.
+	if want != nil && len(snap.ForeignKustomizations[name]) > 0 {
+		ws.Drift.Extra = append(ws.Drift.Extra, snap.ForeignKustomizations[name]...)
+		slices.SortFunc(ws.Drift.Extra, compareRefs)
+	}
 	objs = deployedTo(objs, want, targetNamespace(k))
 	// A missing object is shown on the node that renders it, so that the
 	// node reads Missing rather than vanishing from the graph.

@@ -64,12 +64,23 @@ func mountStatus(app *fiber.App, api *hooks.StatusAPI, cfg *hooks.Config, st *st
 		return nil, err
 	}
 	publisher, err := hooks.NewStatusPublisher(hooks.StatusPublisherConfig{Store: st, Deploy: target, DeployBranch: cfg.DeployBranch, Source: source,
-		Contexts: contexts, ID: replicaID(), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second,
+		Contexts: contexts, FluxNamespaces: fluxNamespaces(cfg), ID: replicaID(), Log: log, MinWrite: cfg.StatusMinWrite, Refresh: 5 * time.Second,
 		Compiler: c, SourceBranch: cfg.SourceBranch})
 	if err != nil {
 		return nil, err
 	}
 	return &statusParts{api: api, publisher: publisher, flux: flux, log: log}, nil
+}
+
+// fluxNamespaces returns the namespaces whose Flux objects status
+// believes: HOOKS_FLUX_SOURCE's, where the compiler renders them, then,
+// while they move from another, HOOKS_FLUX_MOVE_FROM's.
+func fluxNamespaces(cfg *hooks.Config) []string {
+	ns, _, _ := strings.Cut(cfg.FluxSource, "/")
+	if cfg.FluxMoveFrom == "" {
+		return []string{ns}
+	}
+	return []string{ns, cfg.FluxMoveFrom}
 }
 
 // deployClusters lists the clusters the deploy branch names now.
