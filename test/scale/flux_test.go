@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,9 +294,10 @@ func (p *pusher) applied(tb testing.TB) map[string]string {
 	return out
 }
 
-// checkArtifacts checks that the artifact of each workflow's own
-// GitRepository, as source-controller serves it, holds files of the
-// workflow's directory in the deploy tree and nothing else.
+// checkArtifacts checks that each workflow's own GitRepository checked
+// out only the workflow's directory in the deploy tree, and that its
+// artifact, as source-controller serves it, holds files of that directory
+// and nothing else.
 func (p *pusher) checkArtifacts(tb testing.TB) {
 	tb.Helper()
 	repos, err := p.dyn.Resource(watch.GitRepositories).Namespace(compiler.DefaultFluxNamespace).List(tb.Context(),
@@ -307,6 +309,10 @@ func (p *pusher) checkArtifacts(tb testing.TB) {
 		tb.Fatalf("%d workflow GitRepositories; want %d", len(repos.Items), p.f.workflows)
 	}
 	for _, r := range repos.Items {
+		sparse, _, _ := unstructured.NestedStringSlice(r.Object, "status", "observedSparseCheckout")
+		if want := []string{compiler.WorkflowDir(r.GetName())}; !slices.Equal(sparse, want) {
+			tb.Errorf("GitRepository %s checked out %q; want %q", r.GetName(), sparse, want)
+		}
 		url, _, _ := unstructured.NestedString(r.Object, "status", "artifact", "url")
 		files := artifactFiles(tb, url)
 		dir := compiler.WorkflowDir(r.GetName()) + "/"
