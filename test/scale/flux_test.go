@@ -86,11 +86,12 @@ var layouts = []struct {
 //   - first-apply-s: from the push of the n workflows until every one
 //     was live and healthy on /api/status.
 //
-// Setup takes half a minute for 5 workflows and most of an hour for 500
-// on two busy cores, in the layout with a source per workflow: each
-// workflow's GitRepository checks out the whole deploy tree, so
-// source-controller's work grows with the square of the count. Run it
-// with a fixed count (-benchtime 4x).
+// Setup took half a minute for 5 workflows and most of an hour for 500
+// on two busy cores, in the layout with a source per workflow, when each
+// workflow's GitRepository checked out the whole deploy tree, so that
+// source-controller's work grew with the square of the count; each now
+// checks out only its directory. Run it with a fixed count (-benchtime
+// 4x).
 func BenchmarkFluxPush(b *testing.B) {
 	counts, err := workflowCounts(os.Getenv("FLUX_WORKFLOWS"))
 	if err != nil {
