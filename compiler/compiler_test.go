@@ -71,18 +71,27 @@ func build(t *testing.T, c *Compiler, src source.Files) *Result {
 // testdata/golden-kubeorch, a cluster with tenancy, testdata/tenancy,
 // with testdata/golden-tenancy, and variables given by name only whose
 // values are in the encrypted environment Secret, testdata/envsecret,
-// with testdata/golden-envsecret. Run with -update to rewrite them.
+// with testdata/golden-envsecret, and testdata/tenancy again with a source
+// per workflow of the deploy branch deploy (Options.WorkflowSources) with
+// testdata/golden-workflow-sources. Run with -update to rewrite them.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ repo, golden string }{
-		{fixtureRepo, filepath.Join("testdata", "golden")},
-		{"../fixtures/kubeorch", filepath.Join("testdata", "golden-kubeorch")},
-		{filepath.Join("testdata", "tenancy"), filepath.Join("testdata", "golden-tenancy")},
-		{filepath.Join("testdata", "envsecret"), filepath.Join("testdata", "golden-envsecret")},
+	for _, tc := range []struct{ repo, golden, workflowSources string }{
+		{fixtureRepo, filepath.Join("testdata", "golden"), ""},
+		{"../fixtures/kubeorch", filepath.Join("testdata", "golden-kubeorch"), ""},
+		{filepath.Join("testdata", "tenancy"), filepath.Join("testdata", "golden-tenancy"), ""},
+		{filepath.Join("testdata", "envsecret"), filepath.Join("testdata", "golden-envsecret"), ""},
+		{filepath.Join("testdata", "tenancy"), filepath.Join("testdata", "golden-workflow-sources"), "deploy"},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			t.Parallel()
-			res := buildSource(t, readFixtures(t, tc.repo))
+			opts := DefaultOptions()
+			opts.WorkflowSources = tc.workflowSources
+			c, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := build(t, c, readFixtures(t, tc.repo))
 			golden := tc.golden
 			if *update {
 				if err := os.RemoveAll(golden); err != nil {

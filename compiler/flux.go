@@ -36,17 +36,22 @@ func WorkflowSourceRef(branch, wf string) string { return "refs/slipway/sources/
 
 // workflowSource renders workflow wf's own GitRepository, which reads
 // WorkflowSourceRef and keeps only the workflow's tree in its artifact.
-// The repository's URL and credentials are the cluster's: its
-// Kustomization adds them (workflowSourcePatches), so that the deploy tree
-// names no repository.
+// It checks out only that tree (sparseCheckout), so that
+// source-controller's work per fetch does not grow with the number of
+// workflows; the ignore rules, which kept the artifact to that tree
+// before, stay, so that the artifact is the same whatever else the
+// checkout holds. The repository's URL and credentials are the cluster's:
+// its Kustomization adds them (workflowSourcePatches), so that the deploy
+// tree names no repository.
 func workflowSource(wf *workflow.Workflow, interval time.Duration, labels map[string]string, opts Options) map[string]any {
 	return map[string]any{
 		"apiVersion": sourceGroup + "/v1",
 		"kind":       "GitRepository",
 		"metadata":   map[string]any{"name": wf.Name, "namespace": opts.SourceRefNamespace, "labels": labels},
 		"spec": map[string]any{
-			"interval": interval.String(),
-			"ref":      map[string]any{"name": WorkflowSourceRef(opts.WorkflowSources, wf.Name)},
+			"interval":       interval.String(),
+			"ref":            map[string]any{"name": WorkflowSourceRef(opts.WorkflowSources, wf.Name)},
+			"sparseCheckout": []any{WorkflowDir(wf.Name)},
 			// Everything but workflows/<wf>/: a directory left out cannot
 			// have a part taken back in, so workflows/ is taken back first.
 			"ignore": "/*\n!/workflows/\n/workflows/*\n!/" + WorkflowDir(wf.Name) + "/\n",

@@ -196,8 +196,8 @@ func TestFluxAccount(t *testing.T) {
 
 // TestWorkflowSources checks the layout where each workflow reads a
 // GitRepository of its own: rendered beside its Kustomization, named
-// after it, reading the workflow's ref of the deploy branch and keeping
-// only the workflow's tree, with no repository URL (the cluster's
+// after it, reading the workflow's ref of the deploy branch, checking out
+// and keeping only the workflow's tree, with no repository URL (the cluster's
 // Kustomization adds it); and that no workflow may take the deploy
 // branch's GitRepository's name, nor the option name a ref git refuses.
 func TestWorkflowSources(t *testing.T) {
@@ -234,9 +234,10 @@ func TestWorkflowSources(t *testing.T) {
 		}
 		src, k := objs[0], objs[1]
 		wantSpec := map[string]any{
-			"interval": "10m0s",
-			"ref":      map[string]any{"name": "refs/slipway/sources/deploy/web"},
-			"ignore":   "/*\n!/workflows/\n/workflows/*\n!/workflows/web/\n",
+			"interval":       "10m0s",
+			"ref":            map[string]any{"name": "refs/slipway/sources/deploy/web"},
+			"sparseCheckout": []any{"workflows/web"},
+			"ignore":         "/*\n!/workflows/\n/workflows/*\n!/workflows/web/\n",
 		}
 		if src.APIVersion != "source.toolkit.fluxcd.io/v1" || src.Metadata.Name != "web" || src.Metadata.Namespace != DefaultFluxNamespace {
 			t.Errorf("GitRepository %s %s/%s; want source.toolkit.fluxcd.io/v1 %s/web", src.APIVersion, src.Metadata.Namespace, src.Metadata.Name, DefaultFluxNamespace)

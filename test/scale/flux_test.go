@@ -1,7 +1,9 @@
 package scale_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +14,8 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,11 +86,12 @@ var layouts = []struct {
 //   - first-apply-s: from the push of the n workflows until every one
 //     was live and healthy on /api/status.
 //
-// Setup takes half a minute for 5 workflows and most of an hour for 500
-// on two busy cores, in the layout with a source per workflow: each
-// workflow's GitRepository checks out the whole deploy tree, so
-// source-controller's work grows with the square of the count. Run it
-// with a fixed count (-benchtime 4x).
+// Setup took half a minute for 5 workflows and most of an hour for 500
+// on two busy cores, in the layout with a source per workflow, when each
+// workflow's GitRepository checked out the whole deploy tree, so that
+// source-controller's work grew with the square of the count; each now
+// checks out only its directory. Run it with a fixed count (-benchtime
+// 4x).
 func BenchmarkFluxPush(b *testing.B) {
 	counts, err := workflowCounts(os.Getenv("FLUX_WORKFLOWS"))
 	if err != nil {
@@ -135,15 +140,19 @@ func workflowCounts(s string) ([]int, error) {
 }
 
 // TestFluxPush runs the benchmark's path at a small scale, 3 workflows
-// each pushed once, in each layout; with a source per workflow, a push
-// has Flux apply only the workflow it changed, and the others stay on the
-// revision they had.
+// each pushed once, in each layout; with a source per workflow, each
+// workflow's GitRepository's artifact holds only the workflow's
+// directory, and a push has Flux apply only the workflow it changed, and
+// the others stay on the revision they had.
 func TestFluxPush(t *testing.T) {
 	const n = 3
 	for _, l := range layouts {
 		t.Run(l.name, func(t *testing.T) {
 			f := startFleetOf(t, smallFleet(n, l.workflowSources, 10*time.Minute))
 			p := f.pusher(t)
+			if l.workflowSources {
+				p.checkArtifacts(t)
+			}
 			for range n {
 				before := p.applied(t)
 				live, settled := p.push(t)
@@ -284,6 +293,74 @@ func (p *pusher) applied(tb testing.TB) map[string]string {
 		out[k.GetName()], _, _ = unstructured.NestedString(k.Object, "status", "lastAppliedRevision")
 	}
 	return out
+}
+
+// checkArtifacts checks that each workflow's own GitRepository checked
+// out only the workflow's directory in the deploy tree, and that its
+// artifact, as source-controller serves it, holds files of that directory
+// and nothing else.
+func (p *pusher) checkArtifacts(tb testing.TB) {
+	tb.Helper()
+	repos, err := p.dyn.Resource(watch.GitRepositories).Namespace(compiler.DefaultFluxNamespace).List(tb.Context(),
+		metav1.ListOptions{LabelSelector: workflow.LabelManagedBy + "=" + workflow.ManagedBy})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(repos.Items) != p.f.workflows {
+		tb.Fatalf("%d workflow GitRepositories; want %d", len(repos.Items), p.f.workflows)
+	}
+	for _, r := range repos.Items {
+		sparse, _, _ := unstructured.NestedStringSlice(r.Object, "status", "observedSparseCheckout")
+		if want := []string{compiler.WorkflowDir(r.GetName())}; !slices.Equal(sparse, want) {
+			tb.Errorf("GitRepository %s checked out %q; want %q", r.GetName(), sparse, want)
+		}
+		url, _, _ := unstructured.NestedString(r.Object, "status", "artifact", "url")
+		files := artifactFiles(tb, url)
+		dir := compiler.WorkflowDir(r.GetName()) + "/"
+		if len(files) == 0 {
+			tb.Errorf("GitRepository %s: artifact %s holds no file", r.GetName(), url)
+		}
+		for _, name := range files {
+			if !strings.HasPrefix(name, dir) {
+				tb.Errorf("GitRepository %s: artifact holds %s, outside %s", r.GetName(), name, dir)
+			}
+		}
+	}
+}
+
+// artifactFiles returns the names of the regular files in the gzipped
+// tarball source-controller serves at url.
+func artifactFiles(tb testing.TB, url string) []string {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(tb.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		tb.Fatalf("artifact %s: %v", url, err)
+	}
+	var names []string
+	for tr := tar.NewReader(zr); ; {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return names
+		}
+		if err != nil {
+			tb.Fatalf("artifact %s: %v", url, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			names = append(names, path.Clean(h.Name))
+		}
+	}
 }
 
 // settle waits until every Kustomization applied the artifact its
