@@ -142,27 +142,27 @@ func TestEventStreamLimits(t *testing.T) {
 		{"another address", b, http.StatusOK, ""},
 		{"a third address, over the total", c, http.StatusServiceUnavailable, refusedTotal},
 	}
+	// Not subtests: a stream opened is held until the test ends, and a
+	// subtest's end would close it.
 	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			resp := openStream(t, st.client, svc.url)
-			if resp.StatusCode != st.want {
-				t.Fatalf("status %d, want %d", resp.StatusCode, st.want)
-			}
-			if first == nil {
-				first = resp
-			}
-			if st.want == http.StatusOK {
-				return
-			}
-			resp.Body.Close()
-			// The refused answer is immediate.
-			if got := resp.Header.Get("Retry-After"); got != strconv.Itoa(streamRetryAfter) {
-				t.Errorf("Retry-After %q", got)
-			}
-			if got := svc.metric(t, "slipway_event_streams_refused_total", st.reason); got != 1 {
-				t.Errorf("refused for %s: %v, want 1", st.reason, got)
-			}
-		})
+		resp := openStream(t, st.client, svc.url)
+		if resp.StatusCode != st.want {
+			t.Fatalf("%s: status %d, want %d", st.name, resp.StatusCode, st.want)
+		}
+		if first == nil {
+			first = resp
+		}
+		if st.want == http.StatusOK {
+			continue
+		}
+		resp.Body.Close()
+		// The refused answer is immediate.
+		if got := resp.Header.Get("Retry-After"); got != strconv.Itoa(streamRetryAfter) {
+			t.Errorf("%s: Retry-After %q", st.name, got)
+		}
+		if got := svc.metric(t, "slipway_event_streams_refused_total", st.reason); got != 1 {
+			t.Errorf("%s: refused for %s: %v, want 1", st.name, st.reason, got)
+		}
 	}
 	if got := svc.metric(t, "slipway_event_streams"); got != 3 {
 		t.Errorf("%v streams held, want 3", got)

@@ -57,15 +57,17 @@ type statuses struct {
 }
 
 // UpdateBuild writes through to the store and notes the status written.
+// The lock is held across both, so that a reader who saw the write in
+// the store and then asks for the statuses finds it noted.
 func (s *statuses) UpdateBuild(ctx context.Context, id string, value []byte, revision int64) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ok, err := s.Store.UpdateBuild(ctx, id, value, revision)
 	var r build.Record
 	if ok && json.Unmarshal(value, &r) == nil {
-		s.mu.Lock()
 		if seq := s.sequence(id); seq[len(seq)-1] != r.Status {
 			s.seen[id] = append(s.seen[id], r.Status)
 		}
-		s.mu.Unlock()
 	}
 	return ok, err
 }
